@@ -1,0 +1,52 @@
+# memtrace build: the C tracer is linked with cc (a SwiftPM dynamic product
+# would drag the Swift runtime into every traced program), the analyser with
+# SwiftPM. Both land in .build/release/.
+
+CC       ?= cc
+ARCH     := $(shell uname -m)
+BIN      := .build/$(ARCH)-unknown-linux-gnu/release
+OUT      := .build/release
+EXAMPLES := .build/examples
+
+TRACER_SRC := $(wildcard Sources/Tracer/*.c)
+TRACER_HDR := $(wildcard Sources/Tracer/*.h Sources/Tracer/include/*.h)
+TRACER_CFLAGS := -O2 -g -fPIC -std=gnu11 -fvisibility=hidden -ftls-model=initial-exec \
+	-fexceptions -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	-D_GNU_SOURCE -DUNW_LOCAL_ONLY -ISources/Tracer/include
+# Only libc, libunwind and the loader: nothing of Swift or C++ may reach a traced program.
+TRACER_LIBS := -Wl,--no-undefined -Wl,-z,nodelete -lunwind -ldl -pthread
+
+.PHONY: all build deps tracer analyser examples demo test bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps tracer analyser
+
+tracer: $(BIN)/libtrace.so
+
+$(BIN)/libtrace.so: $(TRACER_SRC) $(TRACER_HDR) Makefile
+	@mkdir -p $(BIN)
+	$(CC) $(TRACER_CFLAGS) -shared -o $@ $(TRACER_SRC) $(TRACER_LIBS)
+
+analyser:
+	swift build -c release --product memtrace
+
+examples: tracer
+	@mkdir -p $(EXAMPLES)
+	$(CC) -O0 -g -fno-omit-frame-pointer -ISources/Tracer/include -o $(EXAMPLES)/leaky examples/leaky.c
+	c++ -O0 -g -fno-omit-frame-pointer -ISources/Tracer/include -o $(EXAMPLES)/leaky-cpp examples/leaky.cpp
+
+demo: build examples
+	@scripts/demo
+
+test: build
+	swift test
+
+bench: build
+	@scripts/bench
+
+clean:
+	rm -rf .build

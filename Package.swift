@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+//
+// memtrace: tracemalloc for native Linux processes.
+//
+// The package holds both halves of the product. The C tracer (`Tracer`) is
+// declared here so SwiftPM compiles and checks it, but `libtrace.so` itself is
+// linked by the Makefile with `cc -shared`: a SwiftPM dynamic product would
+// pull libswiftCore and swiftrt.o into every traced program. No Swift target
+// depends on `Tracer`, because an executable that links a target defining
+// `malloc` would trace itself.
+import PackageDescription
+
+let package = Package(
+    name: "memtrace",
+    products: [
+        .executable(name: "memtrace", targets: ["memtrace"]),
+        .library(name: "MemtraceKit", targets: ["SnapshotReader", "Symbolizer", "Analysis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // The allocator shim (hooks, recorder, snapshot writer). Compiled here
+        // as a check; linked into libtrace.so by the Makefile.
+        .target(
+            name: "Tracer",
+            path: "Sources/Tracer",
+            cSettings: [
+                .define("UNW_LOCAL_ONLY"),
+                .define("_GNU_SOURCE"),
+                .unsafeFlags(["-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"]),
+            ]
+        ),
+        // elfutils libdw, from Debian's libdw-dev, for DWARF symbolization.
+        .systemLibrary(name: "CLibdw", path: "Sources/CLibdw"),
+        // Parses and validates snapshot files (docs/snapshot-format.md).
+        .target(name: "SnapshotReader"),
+        // Turns program counters into functions, files and lines with libdw.
+        .target(name: "Symbolizer", dependencies: ["CLibdw", "SnapshotReader"]),
+        // Statistics, diffs and filters in the manner of Python's tracemalloc.
+        .target(name: "Analysis", dependencies: ["SnapshotReader", "Symbolizer"]),
+        // The command-line tool: a thin layer over the libraries above.
+        .executableTarget(
+            name: "memtrace",
+            dependencies: [
+                "SnapshotReader", "Symbolizer", "Analysis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Helpers shared by the test targets: building fixtures, running the
+        // built binaries, locating libtrace.so.
+        .target(name: "_MemtraceTestSupport", path: "Tests/_MemtraceTestSupport"),
+        // The tracer, exercised end to end: C fixtures and real programs run
+        // under LD_PRELOAD, their snapshots read back and checked.
+        .testTarget(
+            name: "TracerTests",
+            dependencies: ["_MemtraceTestSupport", "SnapshotReader", "Symbolizer"]
+        ),
+        .testTarget(name: "SnapshotReaderTests", dependencies: ["SnapshotReader", "_MemtraceTestSupport"]),
+        .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "_MemtraceTestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "_MemtraceTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["_MemtraceTestSupport", "SnapshotReader"]),
+    ]
+)

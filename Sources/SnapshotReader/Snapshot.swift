@@ -1,0 +1,226 @@
+/// The contents of one snapshot file, as described in docs/snapshot-format.md.
+///
+/// A `Snapshot` is plain data: reading it (``SnapshotFile/read(path:)``) checks
+/// every length, count and index, so code that consumes a `Snapshot` can index
+/// `stacks` with any `stack` id it finds without further checks.
+public struct Snapshot: Sendable {
+    /// What made the tracer write a snapshot.
+    public enum Trigger: UInt32, Sendable {
+        case exit = 0
+        case signal = 1
+        case interval = 2
+        case api = 3
+    }
+
+    /// The fixed file header.
+    public struct Header: Sendable, Equatable {
+        public var version: UInt32
+        public var flags: UInt32
+        public var framesLimit: UInt32
+        public var pid: UInt32
+        public var ppid: UInt32
+        /// `CLOCK_REALTIME` nanoseconds when tracing started.
+        public var startTimeNs: UInt64
+        /// `CLOCK_REALTIME` nanoseconds when this snapshot was taken.
+        public var snapshotTimeNs: UInt64
+        public var sequence: UInt64
+        public var trigger: Trigger
+
+        public var isSampled: Bool { flags & 0x1 != 0 }
+        public var hasBlocks: Bool { flags & 0x2 != 0 }
+
+        public init(
+            version: UInt32, flags: UInt32, framesLimit: UInt32, pid: UInt32, ppid: UInt32,
+            startTimeNs: UInt64, snapshotTimeNs: UInt64, sequence: UInt64, trigger: Trigger
+        ) {
+            self.version = version
+            self.flags = flags
+            self.framesLimit = framesLimit
+            self.pid = pid
+            self.ppid = ppid
+            self.startTimeNs = startTimeNs
+            self.snapshotTimeNs = snapshotTimeNs
+            self.sequence = sequence
+            self.trigger = trigger
+        }
+    }
+
+    /// Process-wide counters (the TOTALS section).
+    public struct Totals: Sendable, Equatable {
+        public var liveBytes: UInt64 = 0
+        public var liveBlocks: UInt64 = 0
+        public var liveUsableBytes: UInt64 = 0
+        public var peakBytes: UInt64 = 0
+        public var peakTimeNs: UInt64 = 0
+        public var allocCalls: UInt64 = 0
+        public var freeCalls: UInt64 = 0
+        public var reallocCalls: UInt64 = 0
+        public var totalAllocBytes: UInt64 = 0
+        public var tracerOverheadBytes: UInt64 = 0
+        public var untrackedFrees: UInt64 = 0
+        public var sampleRate: UInt64 = 0
+        public var stackCount: UInt64 = 0
+        public var truncatedStacks: UInt64 = 0
+        public var lostAllocations: UInt64 = 0
+
+        public init() {}
+    }
+
+    /// A `PT_LOAD` segment of a loaded module, at its runtime address.
+    public struct Segment: Sendable, Equatable {
+        public var start: UInt64
+        public var size: UInt64
+        public var fileOffset: UInt64
+        /// ELF `p_flags`: 1 execute, 2 write, 4 read.
+        public var flags: UInt32
+
+        public init(start: UInt64, size: UInt64, fileOffset: UInt64, flags: UInt32) {
+            self.start = start
+            self.size = size
+            self.fileOffset = fileOffset
+            self.flags = flags
+        }
+
+        public func contains(_ address: UInt64) -> Bool {
+            address >= start && address - start < size
+        }
+    }
+
+    /// A loaded ELF object (executable, shared library, the vDSO).
+    public struct Module: Sendable, Equatable {
+        public var path: String
+        /// Raw bytes of the GNU build-id note; empty when the module has none.
+        public var buildID: [UInt8]
+        public var loadBias: UInt64
+        public var segments: [Segment]
+
+        public init(path: String, buildID: [UInt8], loadBias: UInt64, segments: [Segment]) {
+            self.path = path
+            self.buildID = buildID
+            self.loadBias = loadBias
+            self.segments = segments
+        }
+
+        /// The build-id as lowercase hex, as `file(1)` and /usr/lib/debug/.build-id show it.
+        public var buildIDHex: String {
+            buildID.map { byte in
+                let digits = Array("0123456789abcdef")
+                return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
+            }.joined()
+        }
+    }
+
+    /// One interned call stack; `pcs[0]` is the innermost frame (the allocator's caller).
+    public struct Stack: Sendable, Equatable {
+        public var pcs: [UInt64]
+        /// The real depth; larger than `pcs.count` when the stack was truncated.
+        public var trueDepth: UInt32
+
+        public init(pcs: [UInt64], trueDepth: UInt32) {
+            self.pcs = pcs
+            self.trueDepth = trueDepth
+        }
+    }
+
+    /// Per-stack aggregates (the STACK_STATS section).
+    public struct StackStat: Sendable, Equatable {
+        public var stack: UInt32
+        public var liveBytes: UInt64
+        public var liveCount: UInt64
+        public var totalBytes: UInt64
+        public var totalCount: UInt64
+        /// This stack's live bytes at the moment of the global peak.
+        public var peakBytes: UInt64
+        public var peakCount: UInt64
+
+        public init(
+            stack: UInt32, liveBytes: UInt64, liveCount: UInt64, totalBytes: UInt64, totalCount: UInt64,
+            peakBytes: UInt64, peakCount: UInt64
+        ) {
+            self.stack = stack
+            self.liveBytes = liveBytes
+            self.liveCount = liveCount
+            self.totalBytes = totalBytes
+            self.totalCount = totalCount
+            self.peakBytes = peakBytes
+            self.peakCount = peakCount
+        }
+    }
+
+    /// One live heap block (the BLOCKS section).
+    public struct Block: Sendable, Equatable {
+        public var address: UInt64
+        public var size: UInt64
+        public var stack: UInt32
+        public var flags: UInt32
+
+        /// Marked by the program as intentionally kept.
+        public var isIgnored: Bool { flags & 0x1 != 0 }
+
+        public init(address: UInt64, size: UInt64, stack: UInt32, flags: UInt32) {
+            self.address = address
+            self.size = size
+            self.stack = stack
+            self.flags = flags
+        }
+    }
+
+    /// The allocator's own statistics (the ALLOCATOR section).
+    public struct AllocatorStats: Sendable, Equatable {
+        public enum Kind: UInt32, Sendable {
+            case unknown = 0
+            case glibc = 1
+            case jemalloc = 2
+        }
+        public var kind: Kind
+        /// Statistic name (a mallctl name under jemalloc, a mallinfo2 field under glibc) and value.
+        public var values: [(name: String, value: UInt64)]
+
+        public init(kind: Kind, values: [(name: String, value: UInt64)]) {
+            self.kind = kind
+            self.values = values
+        }
+
+        public subscript(name: String) -> UInt64? {
+            values.first { $0.name == name }?.value
+        }
+
+        public static func == (lhs: AllocatorStats, rhs: AllocatorStats) -> Bool {
+            lhs.kind == rhs.kind && lhs.values.elementsEqual(rhs.values) { $0 == $1 }
+        }
+    }
+
+    /// The file this snapshot was read from.
+    public var path: String
+    public var header: Header
+    /// PROCESS section: `exe`, `cmdline` (NUL-separated), `cwd`, `output`.
+    public var process: [String: String]
+    public var totals: Totals
+    public var modules: [Module]
+    /// Indexed by stack id.
+    public var stacks: [Stack]
+    public var stackStats: [StackStat]
+    /// Live blocks, when the snapshot carries them (`header.hasBlocks`).
+    public var blocks: [Block]?
+    public var allocator: AllocatorStats?
+
+    public init(
+        path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
+        stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?
+    ) {
+        self.path = path
+        self.header = header
+        self.process = process
+        self.totals = totals
+        self.modules = modules
+        self.stacks = stacks
+        self.stackStats = stackStats
+        self.blocks = blocks
+        self.allocator = allocator
+    }
+
+    /// The module whose segments contain `pc`, if any.
+    public func module(containing pc: UInt64) -> Module? {
+        modules.first { $0.segments.contains { $0.contains(pc) } }
+    }
+}
