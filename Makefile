@@ -11,7 +11,7 @@ EXAMPLES := .build/examples
 TRACER_SRC := $(wildcard Sources/Tracer/*.c)
 TRACER_HDR := $(wildcard Sources/Tracer/*.h Sources/Tracer/include/*.h)
 TRACER_CFLAGS := -O2 -g -fPIC -std=gnu11 -fvisibility=hidden -ftls-model=initial-exec \
-	-fexceptions -fno-omit-frame-pointer -Wall -Wextra -Werror \
+	-fno-omit-frame-pointer -Wall -Wextra -Werror \
 	-D_GNU_SOURCE -DUNW_LOCAL_ONLY -ISources/Tracer/include
 # Only libc, libunwind and the loader: nothing of Swift or C++ may reach a traced program.
 TRACER_LIBS := -Wl,--no-undefined -Wl,-z,nodelete -lunwind -ldl -pthread

@@ -1,0 +1,83 @@
+/*
+ * Memory for the tracer's own tables, straight from mmap: the traced malloc
+ * must never be asked for it (it would recurse, and it would be counted).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "tracer.h"
+
+uint64_t mt_mapped_bytes;
+
+void *mt_map(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    __atomic_add_fetch(&mt_mapped_bytes, bytes, __ATOMIC_RELAXED);
+    return p;
+}
+
+void *mt_reserve(size_t bytes) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mt_unmap(void *p, size_t bytes) {
+    if (!p) return;
+    munmap(p, bytes);
+    __atomic_sub_fetch(&mt_mapped_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+void mt_lock_slow(mt_lock_t *l) {
+    for (unsigned spins = 0;; spins++) {
+        if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 &&
+            __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)
+            return;
+        if (spins < 64) __builtin_ia32_pause();
+        else sched_yield();
+    }
+}
+
+/* ---- growable buffer ------------------------------------------------------- */
+static void buf_reserve(struct mt_buf *b, size_t more) {
+    if (b->failed || b->len + more <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64 * 1024;
+    while (cap < b->len + more) cap *= 2;
+    void *p;
+    if (b->data) {
+        p = mremap(b->data, b->cap, cap, MREMAP_MAYMOVE);
+        if (p != MAP_FAILED) __atomic_add_fetch(&mt_mapped_bytes, cap - b->cap, __ATOMIC_RELAXED);
+        else p = NULL;
+    } else {
+        p = mt_map(cap);
+    }
+    if (!p) {
+        b->failed = 1;
+        return;
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+void mt_buf_put(struct mt_buf *b, const void *p, size_t n) {
+    buf_reserve(b, n);
+    if (b->failed) return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void mt_buf_u32(struct mt_buf *b, uint32_t v) { mt_buf_put(b, &v, 4); }
+void mt_buf_u64(struct mt_buf *b, uint64_t v) { mt_buf_put(b, &v, 8); }
+
+void mt_buf_str(struct mt_buf *b, const char *s, size_t n) {
+    mt_buf_u32(b, (uint32_t)n);
+    mt_buf_put(b, s, n);
+}
+
+void mt_buf_free(struct mt_buf *b) {
+    mt_unmap(b->data, b->cap);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = 0;
+}

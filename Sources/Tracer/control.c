@@ -1,0 +1,340 @@
+/*
+ * Start-up, configuration and the moments a snapshot is taken: at exit, on a
+ * signal, every MEMTRACE_INTERVAL seconds, and after fork.
+ *
+ * Environment (docs/tracer.md):
+ *   MEMTRACE_OUTPUT       file name pattern: %p pid, %n sequence, %e executable
+ *                         name, %% percent; default memtrace.%e.%p.%n.snap,
+ *                         relative to the directory the program started in
+ *   MEMTRACE_FRAMES       frames kept per stack, 1..256, default 64
+ *   MEMTRACE_SIGNAL       signal that asks for a snapshot: USR2 (default), USR1,
+ *                         a name or number, or "off"
+ *   MEMTRACE_INTERVAL     seconds between periodic snapshots (fractions allowed)
+ *   MEMTRACE_AT_EXIT      0: no snapshot at exit
+ *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
+ *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
+ *   MEMTRACE_FOLLOW_EXEC  0: programs this one executes are not traced
+ *   MEMTRACE_DISABLE      1: load but record nothing
+ *
+ * Signal handlers may not take locks or allocate, so the handler only posts a
+ * semaphore; a helper thread, started on demand, writes the snapshot.  The
+ * helper blocks every signal so the program's own signals never land on it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "tracer.h"
+
+struct mt_config mt_config;
+volatile int mt_enabled;
+
+uint64_t mt_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- warnings: one line on stderr, once per kind, and the program goes on ---- */
+static void say(const char *s) {
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t k = write(2, s, n);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR) continue;
+            return;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+void mt_warn(const char *what, const char *path, int err) {
+    static int warned_snapshot, warned_other;
+    int *flag = strcmp(what, "cannot write snapshot") == 0 ? &warned_snapshot : &warned_other;
+    if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED)) return;
+    int saved = errno;
+    say("memtrace: ");
+    say(what);
+    if (path) {
+        say(" ");
+        say(path);
+    }
+    if (err) {
+        say(": ");
+        say(strerror(err));
+    }
+    say(" (the program continues; further warnings of this kind are not shown)\n");
+    errno = saved;
+}
+
+/* ---- configuration --------------------------------------------------------------- */
+static const char *env(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int env_flag(const char *name, int fallback) {
+    const char *v = env(name);
+    if (!v) return fallback;
+    return !(strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 ||
+             strcasecmp(v, "false") == 0);
+}
+
+static int parse_signal(const char *v) {
+    if (!v) return SIGUSR2;
+    if (strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "none") == 0) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end == 0) return n > 0 && n < NSIG ? (int)n : SIGUSR2;
+    if (strncasecmp(v, "SIG", 3) == 0) v += 3;
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PROF", SIGPROF}, {"URG", SIGURG},
+                 {"WINCH", SIGWINCH}, {"HUP", SIGHUP}, {"PWR", SIGPWR}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(v, names[i].name) == 0) return names[i].sig;
+    if (strncasecmp(v, "RTMIN+", 6) == 0) return SIGRTMIN + atoi(v + 6);
+    return SIGUSR2;
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = 0;
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return (ssize_t)len;
+}
+
+static void load_config(void) {
+    struct mt_config *c = &mt_config;
+    c->start_time_ns = mt_now_ns();
+    c->frames = MT_DEFAULT_FRAMES;
+    const char *v = env("MEMTRACE_FRAMES");
+    if (v) {
+        int n = atoi(v);
+        c->frames = n < 1 ? 1 : n > MT_MAX_FRAMES ? MT_MAX_FRAMES : n;
+    }
+    c->signal = parse_signal(env("MEMTRACE_SIGNAL"));
+    v = env("MEMTRACE_INTERVAL");
+    c->interval = v ? strtod(v, NULL) : 0;
+    if (!(c->interval > 0)) c->interval = 0;
+    c->at_exit = env_flag("MEMTRACE_AT_EXIT", 1);
+    c->blocks = env_flag("MEMTRACE_BLOCKS", 1);
+    c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
+    c->follow_exec = env_flag("MEMTRACE_FOLLOW_EXEC", 1);
+
+    ssize_t n = readlink("/proc/self/exe", c->exe, sizeof c->exe - 1);
+    c->exe[n > 0 ? n : 0] = 0;
+
+    enum { CMDLINE_MAX = 1 << 16 };
+    c->cmdline = mt_map(CMDLINE_MAX);
+    if (c->cmdline) {
+        ssize_t len = read_file("/proc/self/cmdline", c->cmdline, CMDLINE_MAX);
+        /* Arguments are NUL-terminated; drop the last terminator. */
+        if (len > 0 && c->cmdline[len - 1] == 0) len--;
+        c->cmdline_len = len > 0 ? (size_t)len : 0;
+    }
+
+    /* An absolute pattern, so a program that changes directory still writes
+     * where the user expects. */
+    const char *pattern = env("MEMTRACE_OUTPUT");
+    if (!pattern) pattern = "memtrace.%e.%p.%n.snap";
+    c->output[0] = 0;
+    if (pattern[0] != '/') {
+        if (getcwd(c->output, sizeof c->output - 2)) strcat(c->output, "/");
+        else c->output[0] = 0;
+    }
+    size_t used = strlen(c->output);
+    strncat(c->output, pattern, sizeof c->output - used - 1);
+}
+
+/* Removes libtrace.so from LD_PRELOAD so programs we exec run untraced. */
+static void drop_preload(void) {
+    const char *v = getenv("LD_PRELOAD");
+    if (!v) return;
+    char kept[4096];
+    size_t len = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == ':') p++;
+        const char *start = p;
+        while (*p && *p != ' ' && *p != ':') p++;
+        size_t n = (size_t)(p - start);
+        if (n == 0) continue;
+        const char *base = start + n;
+        while (base > start && base[-1] != '/') base--;
+        if ((size_t)(start + n - base) == strlen("libtrace.so") && memcmp(base, "libtrace.so", 11) == 0) continue;
+        if (len + n + 2 > sizeof kept) break;
+        if (len) kept[len++] = ' ';
+        memcpy(kept + len, start, n);
+        len += n;
+    }
+    kept[len] = 0;
+    if (len) setenv("LD_PRELOAD", kept, 1);
+    else unsetenv("LD_PRELOAD");
+}
+
+/* ---- the helper thread ---------------------------------------------------------- */
+static sem_t wakeup;
+static volatile sig_atomic_t signal_requests;
+static int helper_running;
+
+static void on_signal(int sig) {
+    (void)sig;
+    int saved = errno;
+    signal_requests++;
+    sem_post(&wakeup); /* async-signal-safe */
+    errno = saved;
+}
+
+static void *helper_main(void *arg) {
+    (void)arg;
+    mt_guard = 1; /* nothing this thread does is the program's allocation */
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;;) {
+        int timed_out = 0;
+        if (mt_config.interval > 0) {
+            double secs = mt_config.interval;
+            next.tv_sec += (time_t)secs;
+            next.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+            if (next.tv_nsec >= 1000000000L) {
+                next.tv_sec++;
+                next.tv_nsec -= 1000000000L;
+            }
+            while (sem_clockwait(&wakeup, CLOCK_MONOTONIC, &next) != 0) {
+                if (errno == ETIMEDOUT) {
+                    timed_out = 1;
+                    break;
+                }
+            }
+        } else {
+            while (sem_wait(&wakeup) != 0) {
+            }
+        }
+        if (timed_out) {
+            mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
+        } else if (signal_requests > 0) {
+            signal_requests = 0;
+            while (sem_trywait(&wakeup) == 0) {
+            }
+            mt_snapshot(NULL, MT_TRIGGER_SIGNAL);
+        }
+    }
+    return NULL;
+}
+
+static void start_helper(void) {
+    if (!mt_config.signal && !(mt_config.interval > 0)) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    if (pthread_create(&t, &attr, helper_main, NULL) == 0) helper_running = 1;
+    else mt_warn("cannot start the snapshot thread", NULL, errno);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void install_signal(void) {
+    if (!mt_config.signal) return;
+    struct sigaction current;
+    if (sigaction(mt_config.signal, NULL, &current) != 0) return;
+    /* Never replace a handler the program (or its parent) chose. */
+    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(mt_config.signal, &sa, NULL);
+}
+
+/* ---- fork ------------------------------------------------------------------------
+ * Another thread may hold a table lock at the moment of fork; the child would
+ * inherit it locked forever.  So fork waits for the tables to be quiet. */
+static void before_fork(void) {
+    if (!mt_enabled) return;
+    mt_guard++;
+    mt_snapshot_lock();
+    mt_stacks_lock_all();
+    mt_live_lock_all();
+}
+
+static void after_fork_parent(void) {
+    if (!mt_enabled) return;
+    mt_live_unlock_all();
+    mt_stacks_unlock_all();
+    mt_snapshot_unlock();
+    mt_guard--;
+}
+
+static void after_fork_child(void) {
+    if (!mt_enabled) return;
+    mt_live_unlock_all();
+    mt_stacks_unlock_all();
+    mt_snapshot_unlock();
+    mt_snapshot_after_fork_child();
+    sem_init(&wakeup, 0, 0);
+    signal_requests = 0;
+    mt_guard--;
+    if (!mt_config.follow_fork) {
+        mt_enabled = 0;
+        return;
+    }
+    mt_config.start_time_ns = mt_now_ns();
+    /* The parent's helper thread does not exist here. */
+    helper_running = 0;
+    mt_guard++;
+    start_helper();
+    mt_guard--;
+}
+
+/* ---- start and exit ------------------------------------------------------------- */
+void mt_control_init(void) {
+    load_config();
+    if (env_flag("MEMTRACE_DISABLE", 0)) return;
+    if (mt_stacks_init() != 0) {
+        mt_warn("cannot reserve memory for the stack table; not tracing", NULL, errno);
+        return;
+    }
+    mt_unwind_init();
+    if (!mt_config.follow_exec) drop_preload();
+    sem_init(&wakeup, 0, 0);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    install_signal();
+    mt_enabled = 1;
+}
+
+/* From the library's constructor, once libc is fully up: the first allocation
+ * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
+ * where creating a thread is not safe. */
+void mt_control_start(void) {
+    if (mt_enabled && !helper_running) start_helper();
+}
+
+/* Runs from the loader's finalisers, after the program's atexit handlers and
+ * the static destructors of the executable and of libraries loaded after us:
+ * as late as a preloaded library can run. */
+__attribute__((destructor(101))) static void mt_at_exit(void) {
+    if (mt_enabled && mt_config.at_exit) mt_snapshot(NULL, MT_TRIGGER_EXIT);
+}

@@ -1,0 +1,399 @@
+/*
+ * The allocator entry points.  This file only replaces libc (and libstdc++)
+ * symbols: it finds the real allocator, forwards to it, and tells the recorder
+ * what happened.  Everything it defines is exported; nothing else in the
+ * library defines a libc symbol.
+ *
+ * The real allocator is whatever comes next in symbol lookup order
+ * (dlsym(RTLD_NEXT)): glibc's malloc, or jemalloc when the user preloads
+ * `libtrace.so libjemalloc.so.2`.  Functions the next allocator does not
+ * provide (jemalloc has no pvalloc or reallocarray) are built from the ones it
+ * does, so that every block comes from, and goes back to, one allocator.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracer.h"
+
+/* ---- the real allocator ------------------------------------------------- */
+static void *(*real_malloc)(size_t);
+static void (*real_free)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_memalign)(size_t, size_t);
+static size_t (*real_malloc_usable_size)(void *);
+static int (*real_dlclose)(void *);
+
+/* ---- bootstrap ------------------------------------------------------------
+ * dlsym() itself may call calloc (for its error state) before we know where
+ * the real calloc is.  Those few early requests are served from this static
+ * buffer; free() recognises its addresses and ignores them.  Each block keeps
+ * its size in the 16 bytes before it so realloc can copy it out. */
+static char boot_buf[256 * 1024] __attribute__((aligned(64)));
+static size_t boot_used;
+
+static int is_boot(const void *p) {
+    return (const char *)p >= boot_buf && (const char *)p < boot_buf + sizeof boot_buf;
+}
+
+static void *boot_alloc(size_t size, size_t align) {
+    if (align < 16) align = 16;
+    for (;;) {
+        size_t used = __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
+        size_t start = (used + 16 + align - 1) & ~(align - 1);
+        if (start + size > sizeof boot_buf || start + size < start) return NULL;
+        if (__atomic_compare_exchange_n(&boot_used, &used, start + size, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            *(size_t *)(boot_buf + start - 16) = size;
+            return boot_buf + start; /* the buffer is never reused, so it is still zero */
+        }
+    }
+}
+
+static size_t boot_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
+
+/* ---- start-up ------------------------------------------------------------- */
+enum { ST_NEW, ST_STARTING, ST_READY };
+static int state = ST_NEW;
+
+static void *next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
+
+static void resolve(void) {
+    real_malloc = next_symbol("malloc");
+    real_free = next_symbol("free");
+    real_calloc = next_symbol("calloc");
+    real_realloc = next_symbol("realloc");
+    real_posix_memalign = next_symbol("posix_memalign");
+    real_aligned_alloc = next_symbol("aligned_alloc");
+    real_memalign = next_symbol("memalign");
+    real_malloc_usable_size = next_symbol("malloc_usable_size");
+    real_dlclose = next_symbol("dlclose");
+}
+
+/* Called on the slow path of every hook until start-up is complete.  The
+ * thread that starts the tracer holds the guard, so the allocations start-up
+ * makes (dlsym, libunwind, getenv-free parsing) go straight through. */
+static void start(void) {
+    int expected = ST_NEW;
+    if (__atomic_compare_exchange_n(&state, &expected, ST_STARTING, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        int saved = errno;
+        mt_guard++;
+        resolve();
+        mt_control_init();
+        mt_guard--;
+        __atomic_store_n(&state, ST_READY, __ATOMIC_RELEASE);
+        errno = saved;
+        return;
+    }
+    /* Another thread is starting the tracer; this one waits unless it is the
+     * starter itself re-entering through dlsym (then the guard is set and the
+     * caller falls back to the bootstrap buffer). */
+    if (mt_guard) return;
+    while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != ST_READY) sched_yield();
+}
+
+static inline void ensure_started(void) {
+    if (MT_UNLIKELY(__atomic_load_n(&state, __ATOMIC_ACQUIRE) != ST_READY)) start();
+}
+
+/* The constructor starts the tracer even in a program that never allocates,
+ * so the signal handler and the periodic thread exist from the beginning. */
+__attribute__((constructor(101))) static void mt_constructor(void) {
+    ensure_started();
+    mt_guard++;
+    mt_control_start();
+    mt_guard--;
+}
+
+size_t mt_real_usable_size(void *p) {
+    if (is_boot(p)) return boot_size(p);
+    return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
+}
+
+/* A hook records only when the tracer is not already running on this thread. */
+#define RECORDING() (mt_guard == 0 && mt_enabled)
+
+/* ---- the C allocator family ------------------------------------------------ */
+MT_EXPORT void *malloc(size_t size) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
+    if (!RECORDING()) return real_malloc(size);
+    mt_guard++;
+    void *p = real_malloc(size);
+    if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+    mt_guard--;
+    return p;
+}
+
+MT_EXPORT void free(void *p) {
+    if (!p || is_boot(p)) return;
+    ensure_started();
+    if (MT_UNLIKELY(!real_free)) return;
+    int saved = errno; /* free must not change errno (POSIX 2024, glibc 2.33+) */
+    if (!RECORDING()) {
+        real_free(p);
+    } else {
+        mt_guard++;
+        mt_record_free(p); /* before the real free: afterwards the address may be reused */
+        real_free(p);
+        mt_guard--;
+    }
+    errno = saved;
+}
+
+MT_EXPORT void *calloc(size_t n, size_t size) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_calloc)) {
+        size_t total;
+        if (__builtin_mul_overflow(n, size, &total)) return NULL;
+        return boot_alloc(total, 16);
+    }
+    if (!RECORDING()) return real_calloc(n, size);
+    mt_guard++;
+    void *p = real_calloc(n, size);
+    if (p) mt_record_alloc(p, n * size, MT_OP_MALLOC);
+    mt_guard--;
+    return p;
+}
+
+static void *realloc_from_boot(void *old, size_t size) {
+    void *p = malloc(size);
+    if (p) {
+        size_t n = boot_size(old);
+        memcpy(p, old, n < size ? n : size);
+    }
+    return p;
+}
+
+MT_EXPORT void *realloc(void *old, size_t size) {
+    if (old && is_boot(old)) return realloc_from_boot(old, size);
+    ensure_started();
+    if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
+    if (!RECORDING()) return real_realloc(old, size);
+    mt_guard++;
+    struct mt_live taken;
+    int had = old ? mt_record_take(old, &taken) : 0;
+    void *p = real_realloc(old, size);
+    if (p) {
+        if (had) mt_record_release(&taken);
+        mt_record_alloc(p, size, MT_OP_REALLOC);
+    } else if (had) {
+        if (size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
+        else mt_record_put_back(&taken);          /* failed: the old block lives on */
+    }
+    mt_guard--;
+    return p;
+}
+
+MT_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+/* One aligned allocation path for memalign, aligned_alloc, valloc and
+ * pvalloc.  posix_memalign is the only aligned entry point every allocator
+ * has; it rejects alignments that are not powers of two times sizeof(void *),
+ * which memalign historically rounded up, so round here the same way. */
+static void *aligned(size_t align, size_t size) {
+    ensure_started();
+    if (align < sizeof(void *)) align = sizeof(void *);
+    if (align & (align - 1)) {
+        size_t a = sizeof(void *);
+        while (a < align) a <<= 1;
+        align = a;
+    }
+    if (MT_UNLIKELY(!real_posix_memalign)) return boot_alloc(size, align);
+    void *p = NULL;
+    if (!RECORDING()) {
+        int rc = real_posix_memalign(&p, align, size);
+        if (rc) errno = rc;
+        return rc ? NULL : p;
+    }
+    mt_guard++;
+    int rc = real_posix_memalign(&p, align, size);
+    if (rc == 0) mt_record_alloc(p, size, MT_OP_MALLOC);
+    mt_guard--;
+    if (rc) {
+        errno = rc;
+        return NULL;
+    }
+    return p;
+}
+
+MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_posix_memalign)) {
+        void *p = boot_alloc(size, align);
+        if (!p) return ENOMEM;
+        *out = p;
+        return 0;
+    }
+    if (!RECORDING()) return real_posix_memalign(out, align, size);
+    mt_guard++;
+    int rc = real_posix_memalign(out, align, size);
+    if (rc == 0) mt_record_alloc(*out, size, MT_OP_MALLOC);
+    mt_guard--;
+    return rc;
+}
+
+MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
+    ensure_started();
+    if (real_aligned_alloc) {
+        if (!RECORDING()) return real_aligned_alloc(align, size);
+        mt_guard++;
+        void *p = real_aligned_alloc(align, size);
+        if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+        mt_guard--;
+        return p;
+    }
+    return aligned(align, size);
+}
+
+MT_EXPORT void *memalign(size_t align, size_t size) {
+    ensure_started();
+    if (real_memalign) {
+        if (!RECORDING()) return real_memalign(align, size);
+        mt_guard++;
+        void *p = real_memalign(align, size);
+        if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+        mt_guard--;
+        return p;
+    }
+    return aligned(align, size);
+}
+
+static size_t page_size(void) {
+    static size_t page;
+    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+MT_EXPORT void *valloc(size_t size) { return aligned(page_size(), size); }
+
+MT_EXPORT void *pvalloc(size_t size) {
+    size_t page = page_size();
+    size_t rounded = (size + page - 1) & ~(page - 1);
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(page, rounded ? rounded : page);
+}
+
+MT_EXPORT size_t malloc_usable_size(void *p) {
+    if (!p) return 0;
+    if (is_boot(p)) return boot_size(p);
+    ensure_started();
+    return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
+}
+
+/* ---- C++ operator new and delete ------------------------------------------
+ * libstdc++'s operators call malloc and would be seen anyway, but jemalloc
+ * exports its own operators that bypass malloc: with
+ * LD_PRELOAD="libtrace.so libjemalloc.so.2" every `new` would be invisible.
+ * So the operators are interposed too, and allocate through the hooks above.
+ * Only when that fails do they call the next definition (jemalloc's or
+ * libstdc++'s), which runs the new_handler loop and throws std::bad_alloc;
+ * we hold no state across that call, so an exception may pass through our
+ * frame (x86-64 code always carries unwind tables) and no C++ runtime is
+ * linked into the tracer.  The next definition is looked up on first use:
+ * libstdc++ may arrive by dlopen long after start-up. */
+static void *lookup(void **slot, const char *name) {
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!f) {
+        mt_guard++;
+        f = dlsym(RTLD_NEXT, name);
+        mt_guard--;
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+
+/* A block the next operator new returned after a new_handler made room: it
+ * came through our malloc when that operator is libstdc++'s, but not when it
+ * is jemalloc's. */
+static void *adopt(void *p, size_t size) {
+    if (p && RECORDING()) {
+        mt_guard++;
+        struct mt_live e;
+        if (mt_record_take(p, &e)) mt_record_put_back(&e);
+        else mt_record_alloc(p, size, MT_OP_MALLOC);
+        mt_guard--;
+    }
+    return p;
+}
+
+#define DEFINE_NEW(sym, params, first_try, retry_args, retry_type)                      \
+    static void *real_##sym;                                                             \
+    MT_EXPORT void *sym params {                                                         \
+        void *p = first_try;                                                             \
+        if (MT_LIKELY(p != NULL)) return p;                                              \
+        retry_type next = (retry_type)lookup(&real_##sym, #sym);                         \
+        return next ? adopt(next retry_args, size) : NULL;                               \
+    }
+
+typedef void *(*new_fn)(size_t);
+typedef void *(*new_nothrow_fn)(size_t, const void *);
+typedef void *(*new_aligned_fn)(size_t, size_t);
+typedef void *(*new_aligned_nothrow_fn)(size_t, size_t, const void *);
+
+/* operator new(size_t), new[](size_t), and their nothrow and aligned forms */
+DEFINE_NEW(_Znwm, (size_t size), malloc(size ? size : 1), (size), new_fn)
+DEFINE_NEW(_Znam, (size_t size), malloc(size ? size : 1), (size), new_fn)
+DEFINE_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), malloc(size ? size : 1), (size, nt),
+           new_nothrow_fn)
+DEFINE_NEW(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), malloc(size ? size : 1), (size, nt),
+           new_nothrow_fn)
+DEFINE_NEW(_ZnwmSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1), (size, al),
+           new_aligned_fn)
+DEFINE_NEW(_ZnamSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1), (size, al),
+           new_aligned_fn)
+DEFINE_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
+           aligned(al, size ? size : 1), (size, al, nt), new_aligned_nothrow_fn)
+DEFINE_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
+           aligned(al, size ? size : 1), (size, al, nt), new_aligned_nothrow_fn)
+
+/* operator delete and delete[], plain, sized, aligned, nothrow: all are free(). */
+#define DEFINE_DELETE(sym, params) \
+    MT_EXPORT void sym params { free(p); }
+#define UNUSED(x) (void)(x)
+DEFINE_DELETE(_ZdlPv, (void *p))
+DEFINE_DELETE(_ZdaPv, (void *p))
+MT_EXPORT void _ZdlPvm(void *p, size_t n) { UNUSED(n); free(p); }
+MT_EXPORT void _ZdaPvm(void *p, size_t n) { UNUSED(n); free(p); }
+MT_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { UNUSED(al); free(p); }
+MT_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { UNUSED(al); free(p); }
+MT_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); free(p); }
+MT_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); free(p); }
+MT_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); free(p); }
+MT_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); free(p); }
+MT_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { UNUSED(al), UNUSED(nt); free(p); }
+MT_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { UNUSED(al), UNUSED(nt); free(p); }
+
+/* ---- dlclose ----------------------------------------------------------------
+ * libunwind caches unwind information per address range; a library unloaded
+ * and another loaded at the same address would be unwound with stale tables. */
+MT_EXPORT int dlclose(void *handle) {
+    ensure_started();
+    if (!real_dlclose) real_dlclose = next_symbol("dlclose");
+    int rc = real_dlclose(handle);
+    if (mt_enabled) {
+        mt_guard++;
+        mt_unwind_flush();
+        mt_guard--;
+    }
+    return rc;
+}

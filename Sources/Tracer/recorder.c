@@ -1,0 +1,143 @@
+/*
+ * The recording core: given an allocation or a release that the hooks saw,
+ * unwind the stack, intern it, and update the live-block table, the per-stack
+ * aggregates and the process totals.  Called with the re-entrancy guard held.
+ *
+ * Locking: a block's record lives in one of MT_SHARDS shards chosen by its
+ * address, each with its own lock, so two threads allocating serialise only
+ * when their blocks hash to the same shard.  Per-stack aggregates are updated
+ * with relaxed atomics inside that shard lock; holding every shard lock (as
+ * the snapshot writer does) therefore freezes all counters at once.
+ *
+ * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
+ * reaches a new high.  A stack remembers the epoch of its last change; when it
+ * changes again in a later epoch, its value *before* the change is the value it
+ * had at the most recent peak, and is saved as its peak value.  A stack that has
+ * not changed since the last peak still holds its peak value in `live_*`.  This
+ * gives "bytes per stack at the global peak" for the cost of a compare and two
+ * stores per event.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tracer.h"
+
+__thread int mt_guard __attribute__((tls_model("initial-exec")));
+struct mt_global mt_global;
+
+static inline void stack_touch(struct mt_stack *s) {
+    uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&s->seen_epoch, __ATOMIC_RELAXED) != epoch) {
+        __atomic_store_n(&s->peak_bytes, __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+        __atomic_store_n(&s->peak_count, __atomic_load_n(&s->live_count, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+        __atomic_store_n(&s->seen_epoch, epoch, __ATOMIC_RELAXED);
+    }
+}
+
+static inline void global_add(uint64_t size) {
+    uint64_t now = __atomic_add_fetch(&mt_global.current, size, __ATOMIC_RELAXED);
+    uint64_t peak = __atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
+    while (now > peak) {
+        if (__atomic_compare_exchange_n(&mt_global.peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&mt_global.peak_time_ns, mt_now_ns(), __ATOMIC_RELAXED);
+            break;
+        }
+    }
+}
+
+void mt_reset_peak(void) {
+    /* Every stack's value at the new "peak" is its current value: starting a
+     * new epoch says exactly that. */
+    __atomic_store_n(&mt_global.peak, __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+    __atomic_store_n(&mt_global.peak_time_ns, mt_now_ns(), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
+}
+
+static void account_alloc(struct mt_shard *sh, uint32_t stack, uint64_t size, enum mt_op op) {
+    struct mt_stack *s = mt_stack_get(stack);
+    stack_touch(s);
+    __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->live_count, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->total_bytes, size, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->total_count, 1, __ATOMIC_RELAXED);
+    sh->alloc_calls++;
+    sh->alloc_bytes += size;
+    if (op == MT_OP_REALLOC) sh->realloc_calls++;
+    global_add(size);
+}
+
+static void account_free(struct mt_shard *sh, const struct mt_live *e) {
+    struct mt_stack *s = mt_stack_get(e->stack);
+    stack_touch(s);
+    __atomic_sub_fetch(&s->live_bytes, e->size, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&s->live_count, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&mt_global.current, e->size, __ATOMIC_RELAXED);
+    sh->free_calls++;
+}
+
+void mt_record_alloc(void *p, size_t size, enum mt_op op) {
+    int saved = errno;
+    uint64_t pcs[MT_MAX_FRAMES];
+    uint32_t true_depth = 0;
+    int depth = mt_unwind(pcs, mt_config.frames, &true_depth);
+    uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, true_depth);
+    struct mt_live e = {.ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = 0};
+    struct mt_shard *sh = mt_shard_for(e.ptr);
+    mt_lock(&sh->lock);
+    if (mt_live_insert(sh, &e) == 0) {
+        account_alloc(sh, stack, size, op);
+    } else {
+        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+    }
+    mt_unlock(&sh->lock);
+    errno = saved;
+}
+
+void mt_record_free(void *p) {
+    uint64_t ptr = (uint64_t)(uintptr_t)p;
+    struct mt_shard *sh = mt_shard_for(ptr);
+    struct mt_live e;
+    mt_lock(&sh->lock);
+    if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e);
+    else sh->untracked_frees++;
+    mt_unlock(&sh->lock);
+}
+
+int mt_record_take(void *p, struct mt_live *out) {
+    uint64_t ptr = (uint64_t)(uintptr_t)p;
+    struct mt_shard *sh = mt_shard_for(ptr);
+    mt_lock(&sh->lock);
+    int found = mt_live_remove(sh, ptr, out);
+    if (!found) sh->untracked_frees++;
+    mt_unlock(&sh->lock);
+    return found;
+}
+
+void mt_record_release(const struct mt_live *e) {
+    struct mt_shard *sh = mt_shard_for(e->ptr);
+    mt_lock(&sh->lock);
+    account_free(sh, e);
+    mt_unlock(&sh->lock);
+}
+
+void mt_record_put_back(const struct mt_live *e) {
+    struct mt_shard *sh = mt_shard_for(e->ptr);
+    mt_lock(&sh->lock);
+    if (mt_live_insert(sh, e) != 0) {
+        /* Could not re-insert: account it as released so totals stay balanced. */
+        account_free(sh, e);
+        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+    }
+    mt_unlock(&sh->lock);
+}
+
+void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
+    uint64_t ptr = (uint64_t)(uintptr_t)p;
+    struct mt_shard *sh = mt_shard_for(ptr);
+    mt_lock(&sh->lock);
+    struct mt_live *e = mt_live_find(sh, ptr);
+    if (e) e->flags = (e->flags & ~clear) | set;
+    mt_unlock(&sh->lock);
+}

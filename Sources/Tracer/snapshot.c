@@ -1,0 +1,329 @@
+/*
+ * The snapshot writer: docs/snapshot-format.md, format.h.
+ *
+ * Written with write(2) only, through a buffer in mmap'd memory: no stdio, no
+ * malloc.  The file is created next to its final name with O_EXCL|O_NOFOLLOW
+ * and mode 0600, then renamed over it, so a reader sees either the previous
+ * file or the complete new one, and a symlink planted at the temporary name is
+ * never followed.
+ *
+ * Consistency: the writer holds every live-table shard lock and every stack
+ * index lock while it reads the tables, so counts, stacks and blocks describe
+ * one moment.  Anything that may take other locks (dl_iterate_phdr takes the
+ * loader lock, mallctl and mallinfo2 take allocator locks) happens before,
+ * because a thread holding one of those may be waiting for a shard lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "tracer.h"
+
+static pthread_mutex_t snapshot_mutex = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t sequence;
+
+void mt_snapshot_lock(void) { pthread_mutex_lock(&snapshot_mutex); }
+void mt_snapshot_unlock(void) { pthread_mutex_unlock(&snapshot_mutex); }
+
+void mt_snapshot_after_fork_child(void) {
+    pthread_mutex_init(&snapshot_mutex, NULL);
+    sequence = 0;
+}
+
+/* ---- buffered writer with a running checksum -------------------------------- */
+struct writer {
+    int fd;
+    int err;
+    uint64_t hash;
+    size_t len;
+    uint8_t buf[1 << 16];
+};
+
+static void flush(struct writer *w) {
+    size_t off = 0;
+    while (off < w->len && !w->err) {
+        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            w->err = errno;
+        } else if (n == 0) {
+            w->err = EIO;
+        } else {
+            off += (size_t)n;
+        }
+    }
+    w->len = 0;
+}
+
+static void put(struct writer *w, const void *data, size_t n) {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) w->hash = (w->hash ^ p[i]) * MT_FNV_PRIME;
+    while (n > 0) {
+        if (w->len == sizeof w->buf) flush(w);
+        size_t room = sizeof w->buf - w->len;
+        size_t k = n < room ? n : room;
+        memcpy(w->buf + w->len, p, k);
+        w->len += k;
+        p += k;
+        n -= k;
+    }
+}
+
+static void put_u32(struct writer *w, uint32_t v) { put(w, &v, 4); }
+static void put_u64(struct writer *w, uint64_t v) { put(w, &v, 8); }
+
+static void section(struct writer *w, uint32_t tag, uint64_t length) {
+    struct mt_section_header h = {.tag = tag, .reserved = 0, .length = length};
+    put(w, &h, sizeof h);
+}
+
+/* ---- file names --------------------------------------------------------------- */
+static void append(char *out, size_t cap, size_t *len, const char *s) {
+    while (*s && *len + 1 < cap) out[(*len)++] = *s++;
+    out[*len] = 0;
+}
+
+static void append_u64(char *out, size_t cap, size_t *len, uint64_t v) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0 && *len + 1 < cap) out[(*len)++] = digits[--n];
+    out[*len] = 0;
+}
+
+/* Expands %p (pid), %n (sequence), %e (executable name) and %% in the pattern. */
+static void expand(char *out, size_t cap, const char *pattern, uint64_t seq) {
+    size_t len = 0;
+    out[0] = 0;
+    for (const char *p = pattern; *p && len + 1 < cap; p++) {
+        if (*p != '%' || !p[1]) {
+            out[len++] = *p;
+            out[len] = 0;
+            continue;
+        }
+        p++;
+        if (*p == 'p') append_u64(out, cap, &len, (uint64_t)getpid());
+        else if (*p == 'n') append_u64(out, cap, &len, seq);
+        else if (*p == 'e') {
+            const char *base = strrchr(mt_config.exe, '/');
+            append(out, cap, &len, base ? base + 1 : mt_config.exe);
+        } else {
+            char c[2] = {*p == '%' ? '%' : *p, 0};
+            append(out, cap, &len, c);
+        }
+    }
+}
+
+/* ---- the snapshot ----------------------------------------------------------------- */
+static struct writer *writer_storage;
+
+static uint64_t strings_size(const char *k, size_t vlen) { return 8 + strlen(k) + vlen; }
+
+static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
+                          struct mt_buf *alloc) {
+    (void)module_count;
+    struct writer *w = writer_storage;
+    w->fd = fd;
+    w->err = 0;
+    w->len = 0;
+    w->hash = MT_FNV_OFFSET;
+
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
+
+    mt_live_lock_all();
+    mt_stacks_lock_all();
+
+    /* First pass: everything the header and section lengths need. */
+    struct mt_totals t;
+    memset(&t, 0, sizeof t);
+    for (int i = 0; i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &mt_shards[i];
+        t.live_blocks += sh->count;
+        t.alloc_calls += sh->alloc_calls;
+        t.free_calls += sh->free_calls;
+        t.realloc_calls += sh->realloc_calls;
+        t.total_alloc_bytes += sh->alloc_bytes;
+        t.untracked_frees += sh->untracked_frees;
+        if (!sh->tab) continue;
+        for (uint64_t j = 0; j <= sh->mask; j++) {
+            if (!sh->tab[j].ptr) continue;
+            t.live_bytes += sh->tab[j].size;
+            t.live_usable_bytes += mt_real_usable_size((void *)(uintptr_t)sh->tab[j].ptr);
+        }
+    }
+    uint32_t nstacks = mt_stack_count();
+    uint64_t stacks_len = 8, stat_count = 0;
+    uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
+    for (uint32_t id = 0; id < nstacks; id++) {
+        struct mt_stack *s = mt_stack_get(id);
+        stacks_len += 8 + 8ull * s->depth;
+        if (s->total_count) stat_count++;
+        if (s->true_depth > s->depth) t.truncated_stacks++;
+    }
+    t.peak_bytes = mt_global.peak;
+    t.peak_time_ns = mt_global.peak_time_ns;
+    t.tracer_overhead_bytes = __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead();
+    t.sample_rate = 0;
+    t.stack_count = nstacks;
+    t.lost_allocations = __atomic_load_n(&mt_lost_allocations, __ATOMIC_RELAXED);
+
+    /* Header. */
+    struct mt_file_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, MT_MAGIC, 8);
+    h.version = MT_FORMAT_VERSION;
+    h.header_size = sizeof h;
+    h.flags = mt_config.blocks ? MT_FLAG_HAS_BLOCKS : 0;
+    h.frames_limit = (uint32_t)mt_config.frames;
+    h.pid = (uint32_t)getpid();
+    h.ppid = (uint32_t)getppid();
+    h.start_time_ns = mt_config.start_time_ns;
+    h.snapshot_time_ns = mt_now_ns();
+    h.sequence = seq;
+    h.trigger = (uint32_t)trigger;
+    h.section_count = 7 + (mt_config.blocks ? 1 : 0);
+    put(w, &h, sizeof h);
+
+    /* PROCESS */
+    size_t cwd_len = strlen(cwd), exe_len = strlen(mt_config.exe), out_len = strlen(mt_config.output);
+    section(w, MT_SECTION_PROCESS,
+            4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
+                strings_size("cwd", cwd_len) + strings_size("output", out_len));
+    put_u32(w, 4);
+    put_u32(w, 3), put(w, "exe", 3), put_u32(w, (uint32_t)exe_len), put(w, mt_config.exe, exe_len);
+    put_u32(w, 7), put(w, "cmdline", 7), put_u32(w, (uint32_t)mt_config.cmdline_len);
+    put(w, mt_config.cmdline ? mt_config.cmdline : "", mt_config.cmdline_len);
+    put_u32(w, 3), put(w, "cwd", 3), put_u32(w, (uint32_t)cwd_len), put(w, cwd, cwd_len);
+    put_u32(w, 6), put(w, "output", 6), put_u32(w, (uint32_t)out_len), put(w, mt_config.output, out_len);
+
+    /* TOTALS */
+    section(w, MT_SECTION_TOTALS, sizeof t);
+    put(w, &t, sizeof t);
+
+    /* MODULES */
+    section(w, MT_SECTION_MODULES, modules->len);
+    put(w, modules->data, modules->len);
+
+    /* STACKS */
+    section(w, MT_SECTION_STACKS, stacks_len);
+    put_u32(w, nstacks);
+    put_u32(w, 0);
+    for (uint32_t id = 0; id < nstacks; id++) {
+        struct mt_stack *s = mt_stack_get(id);
+        struct mt_stack_header sh = {.depth = s->depth, .true_depth = s->true_depth};
+        put(w, &sh, sizeof sh);
+        put(w, mt_stack_frames(s), 8ull * s->depth);
+    }
+
+    /* STACK_STATS */
+    section(w, MT_SECTION_STACK_STATS, 8 + stat_count * sizeof(struct mt_stack_stat));
+    put_u32(w, (uint32_t)stat_count);
+    put_u32(w, 0);
+    for (uint32_t id = 0; id < nstacks; id++) {
+        struct mt_stack *s = mt_stack_get(id);
+        if (!s->total_count) continue;
+        int changed_since_peak = s->seen_epoch == epoch;
+        struct mt_stack_stat st = {
+            .stack = id,
+            .live_bytes = s->live_bytes,
+            .live_count = s->live_count,
+            .total_bytes = s->total_bytes,
+            .total_count = s->total_count,
+            .peak_bytes = changed_since_peak ? s->peak_bytes : s->live_bytes,
+            .peak_count = changed_since_peak ? s->peak_count : s->live_count,
+        };
+        put(w, &st, sizeof st);
+    }
+
+    /* BLOCKS */
+    if (mt_config.blocks) {
+        section(w, MT_SECTION_BLOCKS, 8 + t.live_blocks * sizeof(struct mt_block));
+        put_u64(w, t.live_blocks);
+        for (int i = 0; i < MT_SHARDS; i++) {
+            struct mt_shard *sh = &mt_shards[i];
+            if (!sh->tab) continue;
+            for (uint64_t j = 0; j <= sh->mask; j++) {
+                const struct mt_live *e = &sh->tab[j];
+                if (!e->ptr) continue;
+                struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = e->flags};
+                put(w, &b, sizeof b);
+            }
+        }
+    }
+
+    mt_stacks_unlock_all();
+    mt_live_unlock_all();
+
+    /* ALLOCATOR */
+    section(w, MT_SECTION_ALLOCATOR, alloc->len);
+    put(w, alloc->data, alloc->len);
+
+    /* END */
+    uint64_t sum = w->hash;
+    section(w, MT_SECTION_END, 8);
+    put_u64(w, sum);
+    flush(w);
+    return w->err;
+}
+
+int mt_snapshot(const char *path, int trigger) {
+    if (!mt_enabled) {
+        errno = ENOSYS;
+        return -1;
+    }
+    mt_guard++;
+    int saved = errno;
+    mt_snapshot_lock();
+    if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
+    int err = 0;
+    char final[4096], tmp[4200];
+    uint64_t seq = sequence;
+    if (path) {
+        snprintf(final, sizeof final, "%s", path);
+    } else {
+        expand(final, sizeof final, mt_config.output, seq);
+    }
+    size_t flen = strlen(final);
+    memcpy(tmp, final, flen);
+    size_t tlen = flen;
+    append(tmp, sizeof tmp, &tlen, ".tmp.");
+    append_u64(tmp, sizeof tmp, &tlen, (uint64_t)getpid());
+
+    struct mt_buf modules = {0}, alloc = {0};
+    uint32_t module_count = mt_modules_collect(&modules);
+    mt_allocator_collect(&alloc);
+
+    if (!writer_storage || modules.failed || alloc.failed) {
+        err = ENOMEM;
+    } else {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
+            unlink(tmp);
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (fd < 0) {
+            err = errno;
+        } else {
+            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc);
+            if (close(fd) != 0 && !err) err = errno;
+            if (!err && rename(tmp, final) != 0) err = errno;
+            if (err) unlink(tmp);
+        }
+    }
+    mt_buf_free(&modules);
+    mt_buf_free(&alloc);
+    if (!err) sequence++;
+    mt_snapshot_unlock();
+    if (err) mt_warn("cannot write snapshot", final, err);
+    errno = err ? err : saved;
+    mt_guard--;
+    return err ? -1 : 0;
+}

@@ -1,0 +1,184 @@
+/*
+ * Internal interfaces of the tracer.  Nothing declared here is exported from
+ * libtrace.so: the library is built with -fvisibility=hidden and only the
+ * allocator entry points (hooks.c) and the memtrace_* API (api.c) are marked
+ * MT_EXPORT.
+ *
+ * Data path:  hooks.c  ->  recorder.c  ->  stacktable.c / livetable.c
+ *                                      ->  snapshot.c (+ modules.c, allocstats.c)
+ *             control.c: start-up, configuration, signal/interval thread, fork, exit.
+ */
+#ifndef MEMTRACE_TRACER_H
+#define MEMTRACE_TRACER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MT_EXPORT __attribute__((visibility("default")))
+#define MT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Most frames a stack may keep; MEMTRACE_FRAMES is clamped to it. */
+#define MT_MAX_FRAMES 256
+#define MT_DEFAULT_FRAMES 64
+
+/* ---- re-entrancy guard (recorder.c) -------------------------------------
+ * Set while the tracer itself runs on this thread: any allocation made then
+ * (by libunwind, dlsym, the snapshot writer, libc internals) goes straight to
+ * the real allocator unrecorded.  Initial-exec TLS: the general-dynamic model
+ * may call malloc on first access, which would recurse into the hooks. */
+extern __thread int mt_guard __attribute__((tls_model("initial-exec")));
+
+/* ---- configuration (control.c) ------------------------------------------ */
+struct mt_config {
+    int frames;             /* MEMTRACE_FRAMES */
+    int signal;             /* MEMTRACE_SIGNAL; 0 = off */
+    double interval;        /* MEMTRACE_INTERVAL seconds; 0 = off */
+    int at_exit;            /* MEMTRACE_AT_EXIT (default 1) */
+    int blocks;             /* MEMTRACE_BLOCKS (default 1) */
+    int follow_fork;        /* MEMTRACE_FOLLOW_FORK (default 1) */
+    int follow_exec;        /* MEMTRACE_FOLLOW_EXEC (default 1) */
+    char output[4096];      /* absolute file name pattern */
+    char exe[4096];         /* /proc/self/exe at start */
+    char *cmdline;          /* /proc/self/cmdline, NUL-separated */
+    size_t cmdline_len;
+    uint64_t start_time_ns; /* CLOCK_REALTIME */
+};
+extern struct mt_config mt_config;
+
+/* Is recording on?  False before start-up, in a child that opted out, and
+ * after a fatal tracer error. */
+extern volatile int mt_enabled;
+
+void mt_control_init(void);  /* once, from the first hook or the constructor */
+void mt_control_start(void); /* from the constructor: starts the snapshot thread */
+uint64_t mt_now_ns(void);   /* CLOCK_REALTIME */
+void mt_warn(const char *what, const char *path, int err); /* once per kind */
+
+/* ---- memory for the tracer (arena.c) --------------------------------------
+ * Never from the traced malloc: anonymous mappings only. */
+void *mt_map(size_t bytes);                /* zeroed, NULL on failure */
+void *mt_reserve(size_t bytes);            /* MAP_NORESERVE, pages cost only when touched */
+void mt_unmap(void *p, size_t bytes);
+extern uint64_t mt_mapped_bytes;           /* for tracer_overhead_bytes */
+
+/* ---- spin lock -------------------------------------------------------------
+ * Short critical sections only; pthread mutexes would do but a byte-sized
+ * lock keeps shards small and never allocates. */
+typedef struct { int v; } mt_lock_t;
+void mt_lock_slow(mt_lock_t *l);
+static inline void mt_lock(mt_lock_t *l) {
+    if (MT_LIKELY(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)) return;
+    mt_lock_slow(l);
+}
+static inline void mt_unlock(mt_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
+
+/* ---- unwinding (unwind.c) ------------------------------------------------ */
+void mt_unwind_init(void);
+/* Fills pcs (innermost first, return address - 1, the tracer's own frames
+ * skipped); returns the depth kept and sets *true_depth. */
+int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth);
+void mt_unwind_flush(void);
+
+/* ---- stack table (stacktable.c) ------------------------------------------ */
+struct mt_stack {
+    uint64_t hash;
+    uint64_t frames;      /* index of pc[0] in the frame store */
+    uint32_t depth;
+    uint32_t true_depth;
+    /* Aggregates, updated with relaxed atomics. */
+    uint64_t live_bytes, live_count;
+    uint64_t total_bytes, total_count;
+    /* Value at the global peak, see recorder.c "peak bookkeeping". */
+    uint64_t peak_bytes, peak_count;
+    uint64_t seen_epoch;
+};
+_Static_assert(sizeof(struct mt_stack) == 80, "stack record is 80 bytes");
+
+int mt_stacks_init(void);
+/* Interns a stack and returns its id (0 = unknown/overflow). */
+uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_depth);
+uint32_t mt_stack_count(void);
+struct mt_stack *mt_stack_get(uint32_t id);
+const uint64_t *mt_stack_frames(const struct mt_stack *s);
+uint64_t mt_stacks_overhead(void);
+void mt_stacks_lock_all(void);
+void mt_stacks_unlock_all(void);
+extern uint64_t mt_lost_allocations;
+
+/* ---- live blocks (livetable.c) ------------------------------------------- */
+struct mt_live {
+    uint64_t ptr;
+    uint64_t size;
+    uint32_t stack;
+    uint32_t flags;
+};
+
+#define MT_SHARDS 256
+struct mt_shard {
+    mt_lock_t lock;
+    uint32_t pad0;
+    uint64_t count, mask; /* mask = capacity - 1; capacity 0 until first use */
+    struct mt_live *tab;
+    /* Call counters, under the shard lock: no shared counter on the hot path. */
+    uint64_t alloc_calls, free_calls, realloc_calls, alloc_bytes, untracked_frees;
+} __attribute__((aligned(128)));
+
+extern struct mt_shard mt_shards[MT_SHARDS];
+struct mt_shard *mt_shard_for(uint64_t ptr);
+/* The following require the shard's lock. */
+int mt_live_insert(struct mt_shard *sh, const struct mt_live *e); /* 0 ok, -1 no memory */
+int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out); /* 1 found */
+struct mt_live *mt_live_find(struct mt_shard *sh, uint64_t ptr);
+void mt_live_lock_all(void);
+void mt_live_unlock_all(void);
+uint64_t mt_live_overhead(void);
+
+/* ---- recorder (recorder.c) ------------------------------------------------ */
+enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
+void mt_record_alloc(void *p, size_t size, enum mt_op op);
+void mt_record_free(void *p);
+/* realloc: take the old block's record out before the real realloc runs, so
+ * no other thread can be handed the same address while we still list it. */
+int mt_record_take(void *p, struct mt_live *out);
+void mt_record_put_back(const struct mt_live *e);
+void mt_record_release(const struct mt_live *e);
+void mt_set_block_flags(void *p, uint32_t set, uint32_t clear);
+
+struct mt_global {
+    uint64_t current;      /* live bytes, atomic */
+    uint64_t peak;
+    uint64_t peak_time_ns;
+    uint64_t peak_epoch;   /* bumped at each new peak */
+};
+extern struct mt_global mt_global;
+void mt_reset_peak(void);
+
+/* ---- snapshots (snapshot.c) ---------------------------------------------- */
+/* Writes a snapshot to `path`, or to the output pattern when NULL.
+ * Returns 0 on success, -1 with errno set. */
+int mt_snapshot(const char *path, int trigger);
+void mt_snapshot_lock(void);
+void mt_snapshot_unlock(void);
+void mt_snapshot_after_fork_child(void);
+
+/* ---- modules and allocator statistics ------------------------------------ */
+struct mt_buf { /* growable byte buffer in anonymous memory */
+    uint8_t *data;
+    size_t len, cap;
+    int failed;
+};
+void mt_buf_put(struct mt_buf *b, const void *p, size_t n);
+void mt_buf_u32(struct mt_buf *b, uint32_t v);
+void mt_buf_u64(struct mt_buf *b, uint64_t v);
+void mt_buf_str(struct mt_buf *b, const char *s, size_t n);
+void mt_buf_free(struct mt_buf *b);
+
+/* Encodes the MODULES payload; returns the module count. */
+uint32_t mt_modules_collect(struct mt_buf *out);
+/* Encodes the ALLOCATOR payload. */
+void mt_allocator_collect(struct mt_buf *out);
+/* The real allocator's usable size of a live block. */
+size_t mt_real_usable_size(void *p);
+
+#endif
