@@ -54,11 +54,15 @@ let package = Package(
         // under LD_PRELOAD, their snapshots read back and checked.
         .testTarget(
             name: "TracerTests",
-            dependencies: ["_MemtraceTestSupport", "SnapshotReader", "Symbolizer"]
+            dependencies: ["_MemtraceTestSupport", "SnapshotReader", "Symbolizer"],
+            exclude: ["Fixtures", "Programs"]
         ),
         .testTarget(name: "SnapshotReaderTests", dependencies: ["SnapshotReader", "_MemtraceTestSupport"]),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "_MemtraceTestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "_MemtraceTestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["_MemtraceTestSupport", "SnapshotReader"]),
+        // Runs the built memtrace over C programs traced by libtrace.so; the
+        // programs' sources in Fixtures/ are compiled by the tests, not SwiftPM.
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["_MemtraceTestSupport", "SnapshotReader"], exclude: ["Fixtures"]),
     ]
 )

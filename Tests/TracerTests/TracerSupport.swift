@@ -1,0 +1,134 @@
+import Foundation
+import SnapshotReader
+import Symbolizer
+import XCTest
+import _MemtraceTestSupport
+
+/// Builds the C fixtures in Tests/TracerTests/Fixtures once per test run.
+enum Fixtures {
+    nonisolated(unsafe) private static var built: [String: String] = [:]
+    private static let lock = NSLock()
+    static let directory: URL = {
+        (try? makeTemporaryDirectory("memtrace-fixtures")) ?? FileManager.default.temporaryDirectory
+    }()
+
+    static func source(_ name: String) -> String {
+        TestPaths.file("Tests/TracerTests/Fixtures/\(name).c")
+    }
+
+    /// The executable for fixture `name`, compiled with -O0 -g.
+    static func build(_ name: String, cplusplus: Bool = false) throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let path = built[name] { return path }
+        let source = cplusplus ? TestPaths.file("Tests/TracerTests/Fixtures/\(name).cpp") : source(name)
+        let path = try compile(source: source, output: name, in: directory, cplusplus: cplusplus)
+        built[name] = path
+        return path
+    }
+
+    /// The line of `/* @marker */` in a fixture source file.
+    static func line(of marker: String, in sourcePath: String) throws -> Int {
+        try line(containing: "/* @\(marker) */", in: sourcePath)
+    }
+
+    /// The first line of a source file that contains `text`.
+    static func line(containing text: String, in sourcePath: String) throws -> Int {
+        let contents = try String(contentsOfFile: sourcePath, encoding: .utf8)
+        for (index, line) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where line.contains(text) {
+            return index + 1
+        }
+        throw SupportError("no line containing \(text) in \(sourcePath)")
+    }
+}
+
+/// Runs `executable` under the tracer, writing snapshots into `directory`.
+func runTraced(
+    _ executable: String, _ arguments: [String] = [], in directory: URL, environment: [String: String?] = [:],
+    stdin: Data? = nil
+) throws -> ProcessResult {
+    var env: [String: String?] = [
+        "LD_PRELOAD": TestPaths.libtrace,
+        "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
+    ]
+    for (key, value) in environment { env[key] = value }
+    return try runProcess(executable, arguments, environment: env, stdin: stdin, directory: directory)
+}
+
+/// One allocation site: the innermost frame of a stack and that stack's figures.
+struct Site: Equatable, CustomStringConvertible {
+    var function: String
+    var file: String
+    var line: Int
+    var liveBytes: UInt64
+    var liveCount: UInt64
+    var totalBytes: UInt64
+    var totalCount: UInt64
+    var peakBytes: UInt64
+
+    var description: String {
+        "\(file):\(line) in \(function): live \(liveBytes) B / \(liveCount), total \(totalBytes) B / \(totalCount), peak \(peakBytes) B"
+    }
+}
+
+/// Every stack with statistics, labelled by its symbolized innermost frame.
+func sites(of snapshot: Snapshot) -> [Site] {
+    let symbolizer = Symbolizer(snapshot: snapshot)
+    return snapshot.stackStats.map { stat in
+        let pcs = snapshot.stacks[Int(stat.stack)].pcs
+        let frame = pcs.first.flatMap { symbolizer.frames(for: $0).first }
+        return Site(
+            function: frame?.function ?? "", file: ((frame?.file ?? "") as NSString).lastPathComponent,
+            line: frame?.line ?? 0, liveBytes: stat.liveBytes, liveCount: stat.liveCount,
+            totalBytes: stat.totalBytes, totalCount: stat.totalCount, peakBytes: stat.peakBytes)
+    }
+}
+
+/// The sites at `file:line`, merged (one line may hold several stacks when called from several places).
+func site(_ all: [Site], file: String, line: Int, file path: StaticString = #filePath, testLine: UInt = #line)
+    -> Site?
+{
+    let matching = all.filter { $0.file == file && $0.line == line }
+    guard var merged = matching.first else {
+        XCTFail("no site at \(file):\(line); sites:\n\(all.map(\.description).joined(separator: "\n"))",
+            file: path, line: testLine)
+        return nil
+    }
+    for extra in matching.dropFirst() {
+        merged.liveBytes += extra.liveBytes
+        merged.liveCount += extra.liveCount
+        merged.totalBytes += extra.totalBytes
+        merged.totalCount += extra.totalCount
+        merged.peakBytes += extra.peakBytes
+    }
+    return merged
+}
+
+/// Reads the only snapshot whose name starts with `prefix`.
+func onlySnapshot(in directory: URL, prefix: String, file: StaticString = #filePath, line: UInt = #line) throws
+    -> Snapshot
+{
+    let files = try snapshotFiles(in: directory).filter {
+        ($0 as NSString).lastPathComponent.hasPrefix(prefix + ".")
+    }
+    guard files.count == 1 else {
+        throw SupportError("expected one \(prefix) snapshot in \(directory.path), found \(files)")
+    }
+    return try SnapshotFile.read(path: files[0])
+}
+
+/// Checks the invariants every snapshot must satisfy.
+func assertConsistent(_ s: Snapshot, file: StaticString = #filePath, line: UInt = #line) {
+    let liveBytes = s.stackStats.reduce(UInt64(0)) { $0 + $1.liveBytes }
+    let liveCount = s.stackStats.reduce(UInt64(0)) { $0 + $1.liveCount }
+    XCTAssertEqual(liveBytes, s.totals.liveBytes, "per-stack live bytes add up", file: file, line: line)
+    XCTAssertEqual(liveCount, s.totals.liveBlocks, "per-stack live counts add up", file: file, line: line)
+    XCTAssertLessThanOrEqual(s.totals.liveBytes, s.totals.peakBytes, file: file, line: line)
+    XCTAssertGreaterThanOrEqual(s.totals.liveUsableBytes, s.totals.liveBytes, file: file, line: line)
+    if let blocks = s.blocks {
+        XCTAssertEqual(UInt64(blocks.count), s.totals.liveBlocks, file: file, line: line)
+        XCTAssertEqual(blocks.reduce(UInt64(0)) { $0 + $1.size }, s.totals.liveBytes, file: file, line: line)
+    }
+    XCTAssertEqual(s.totals.lostAllocations, 0, file: file, line: line)
+}

@@ -1,0 +1,354 @@
+import Foundation
+import SnapshotReader
+import XCTest
+import _MemtraceTestSupport
+
+/// The tracer on programs written for the purpose: every entry point, threads,
+/// fork, signals, timers, the public header, and failure to write.
+final class TracerTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: TestPaths.libtrace), "run `make tracer` first")
+        directory = try makeTemporaryDirectory("memtrace-tracer")
+    }
+
+    override func tearDownWithError() throws {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    func testEveryAllocatorEntryPointIsRecordedAtItsCallSite() throws {
+        let exe = try Fixtures.build("family")
+        let plain = try runProcess(exe)
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stdoutText + traced.stderrText)
+        XCTAssertEqual(traced.stdout, plain.stdout)
+        XCTAssertEqual(traced.stderrText, "")
+
+        let snapshot = try onlySnapshot(in: directory, prefix: "family")
+        assertConsistent(snapshot)
+        XCTAssertEqual(snapshot.header.trigger, .exit)
+        let all = sites(of: snapshot)
+        let source = Fixtures.source("family")
+        func at(_ marker: String) throws -> Site? {
+            site(all, file: "family.c", line: try Fixtures.line(of: marker, in: source))
+        }
+        // (marker, live bytes, live blocks, bytes ever allocated there)
+        let expected: [(String, UInt64, UInt64, UInt64)] = [
+            ("malloc", 1001, 1, 1001),
+            ("calloc", 1001, 1, 1001),
+            ("realloc-new", 0, 0, 1003),
+            ("realloc-grow", 5003, 1, 5003),
+            ("reallocarray", 1008, 1, 1008),
+            ("posix_memalign", 1005, 1, 1005),
+            ("aligned_alloc", 1024, 1, 1024),
+            ("memalign", 1007, 1, 1007),
+            ("valloc", 1008, 1, 1008),
+            ("pvalloc", 4096, 1, 4096),  // pvalloc rounds the request up to a page
+            ("freed", 0, 0, 2222),
+            ("realloc-shrink-origin", 0, 0, 3000),
+        ]
+        for (marker, live, count, total) in expected {
+            let s = try XCTUnwrap(try at(marker), marker)
+            XCTAssertEqual(s.function, "main", marker)
+            XCTAssertEqual(s.liveBytes, live, marker)
+            XCTAssertEqual(s.liveCount, count, marker)
+            XCTAssertEqual(s.totalBytes, total, marker)
+            XCTAssertEqual(s.totalCount, 1, marker)
+        }
+        XCTAssertEqual(snapshot.totals.reallocCalls, 3)
+        XCTAssertEqual(snapshot.totals.untrackedFrees, 0)
+    }
+
+    func testThreadsByTheThousand() throws {
+        let exe = try Fixtures.build("threads")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "threads: 2002 threads done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "threads")
+        assertConsistent(snapshot)
+        let all = sites(of: snapshot)
+        let source = Fixtures.source("threads")
+        let kept = try XCTUnwrap(site(all, file: "threads.c", line: try Fixtures.line(of: "thread-kept", in: source)))
+        XCTAssertEqual(kept.function, "worker")
+        XCTAssertEqual(kept.liveCount, 2000)
+        XCTAssertEqual(kept.liveBytes, 2000 * 24)
+        let left = try XCTUnwrap(site(all, file: "threads.c", line: try Fixtures.line(of: "left", in: source)))
+        XCTAssertEqual([left.liveBytes, left.liveCount], [111, 1])
+        let right = try XCTUnwrap(site(all, file: "threads.c", line: try Fixtures.line(of: "right", in: source)))
+        XCTAssertEqual([right.liveBytes, right.liveCount], [222, 1])
+        // 2000 workers x 101 allocations, plus 2 x 20001 in the concurrent pair.
+        XCTAssertGreaterThanOrEqual(snapshot.totals.allocCalls, 2000 * 101 + 2 * 20001)
+    }
+
+    func testForkedChildWritesItsOwnSnapshotAndSpawnedProgramsAreTraced() throws {
+        let exe = try Fixtures.build("forks")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "forks: done\n")
+        let files = try snapshotFiles(in: directory)
+        let forkFiles = files.filter { ($0 as NSString).lastPathComponent.hasPrefix("forks.") }
+        let trueFiles = files.filter { ($0 as NSString).lastPathComponent.hasPrefix("true.") }
+        XCTAssertEqual(forkFiles.count, 2, "parent and forked child: \(files)")
+        XCTAssertEqual(trueFiles.count, 2, "vfork+exec and posix_spawn children: \(files)")
+        let snapshots = try forkFiles.map { try SnapshotFile.read(path: $0) }
+        let source = Fixtures.source("forks")
+        let parentLine = try Fixtures.line(of: "parent", in: source)
+        let childLine = try Fixtures.line(of: "child", in: source)
+        let parent = try XCTUnwrap(snapshots.first { s in snapshots.allSatisfy { $0.header.ppid != s.header.pid } })
+        let child = try XCTUnwrap(snapshots.first { $0.header.ppid == parent.header.pid })
+        XCTAssertTrue(forkFiles.contains { $0.hasSuffix("forks.\(child.header.pid).0.snap") })
+        let parentSites = sites(of: parent)
+        let childSites = sites(of: child)
+        XCTAssertEqual(site(parentSites, file: "forks.c", line: parentLine)?.liveBytes, 3000)
+        XCTAssertFalse(parentSites.contains { $0.line == childLine && $0.file == "forks.c" })
+        XCTAssertEqual(site(childSites, file: "forks.c", line: parentLine)?.liveBytes, 3000)
+        XCTAssertEqual(site(childSites, file: "forks.c", line: childLine)?.liveBytes, 4000)
+        for path in trueFiles { assertConsistent(try SnapshotFile.read(path: path)) }
+    }
+
+    func testPublicHeaderWithoutTheTracer() throws {
+        let exe = try Fixtures.build("api")
+        let plain = try runProcess(exe, [directory.appendingPathComponent("x.snap").path])
+        XCTAssertEqual(plain.status, 0)
+        XCTAssertEqual(plain.stdoutText, "tracing=0 get=-1\nsnapshot=-1 errno=ENOSYS\n")
+        XCTAssertEqual(try snapshotFiles(in: directory), [])
+    }
+
+    func testPublicHeaderUnderTheTracer() throws {
+        let exe = try Fixtures.build("api")
+        let explicit = directory.appendingPathComponent("explicit.snap").path
+        let traced = try runTraced(exe, [explicit], in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(
+            traced.stdoutText,
+            "tracing=1 get=0\ngrew=1000 peak_grew=1\nreset_peak_is_current=1\nsnapshot=0 errno=0\n")
+        let snapshot = try SnapshotFile.read(path: explicit)
+        XCTAssertEqual(snapshot.header.trigger, .api)
+        XCTAssertEqual(snapshot.header.sequence, 0)
+        // After reset_peak the peak is what was live then: the 1000-byte block, not the 500000 one.
+        XCTAssertLessThan(snapshot.totals.peakBytes, 500_000)
+        let all = sites(of: snapshot)
+        let small = try XCTUnwrap(site(all, file: "api.c", line: try Fixtures.line(of: "small", in: Fixtures.source("api"))))
+        XCTAssertEqual([small.liveBytes, small.liveCount, small.peakBytes], [1000, 1, 1000])
+        let big = try XCTUnwrap(site(all, file: "api.c", line: try Fixtures.line(of: "big", in: Fixtures.source("api"))))
+        XCTAssertEqual([big.liveBytes, big.totalBytes, big.peakBytes], [0, 500_000, 0])
+        let attributes = try FileManager.default.attributesOfItem(atPath: explicit)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        // The exit snapshot follows with the next sequence number.
+        let exitSnapshot = try onlySnapshot(in: directory, prefix: "api")
+        XCTAssertEqual(exitSnapshot.header.sequence, 1)
+    }
+
+    func testPeakRecordsEachSitesBytesAtTheGlobalPeak() throws {
+        let exe = try Fixtures.build("api")
+        _ = try runTraced(exe, [directory.appendingPathComponent("e.snap").path], in: directory,
+            environment: ["MEMTRACE_OUTPUT": directory.appendingPathComponent("exit.snap").path])
+        // Without reset_peak the story would differ; with it, the exit snapshot's
+        // peak is the moment after reset, when only the small block was live.
+        let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("exit.snap").path)
+        XCTAssertEqual(snapshot.totals.liveBytes, 0)
+        XCTAssertEqual(snapshot.stackStats.reduce(0) { $0 + $1.peakBytes }, snapshot.totals.peakBytes)
+    }
+
+    func testFramesLimitKeepsTheInnermostFramesAndTheTrueDepth() throws {
+        let exe = try Fixtures.build("deep")
+        let line = try Fixtures.line(of: "deep", in: Fixtures.source("deep"))
+        for (limit, expectTruncated) in [(5, true), (64, false)] {
+            let dir = directory.appendingPathComponent("limit\(limit)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, in: dir, environment: ["MEMTRACE_FRAMES": String(limit)])
+            XCTAssertEqual(traced.status, 0)
+            let snapshot = try onlySnapshot(in: dir, prefix: "deep")
+            XCTAssertEqual(snapshot.header.framesLimit, UInt32(limit))
+            let stat = try XCTUnwrap(snapshot.stackStats.first { $0.liveBytes == 777 })
+            let stack = snapshot.stacks[Int(stat.stack)]
+            // descend(0) ... descend(40), main, and the C runtime's frames below main.
+            XCTAssertGreaterThanOrEqual(stack.trueDepth, 42)
+            if expectTruncated {
+                XCTAssertEqual(stack.pcs.count, limit)
+                XCTAssertEqual(snapshot.totals.truncatedStacks, 1)
+            } else {
+                XCTAssertEqual(UInt32(stack.pcs.count), stack.trueDepth)
+            }
+            XCTAssertEqual(sites(of: snapshot).first { $0.liveBytes == 777 }?.line, line)
+        }
+    }
+
+    /// Starts the waiter fixture under the tracer and returns it with its pipes once it said "ready".
+    private func startWaiter(environment: [String: String]) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Fixtures.build("waiter"))
+        var env = ProcessInfo.processInfo.environment
+        env["LD_PRELOAD"] = TestPaths.libtrace
+        env["MEMTRACE_OUTPUT"] = directory.appendingPathComponent("%e.%p.%n.snap").path
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let ready = output.fileHandleForReading.availableData
+        XCTAssertEqual(String(decoding: ready, as: UTF8.self), "ready\n")
+        return (process, input)
+    }
+
+    private func waitForSnapshots(_ count: Int, timeout: TimeInterval = 10) throws -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var files: [String] = []
+        while Date() < deadline {
+            files = try snapshotFiles(in: directory)
+            if files.count >= count { return files }
+            usleep(20_000)
+        }
+        return files
+    }
+
+    func testSignalAsksForASnapshot() throws {
+        let (process, input) = try startWaiter(environment: [:])
+        kill(process.processIdentifier, SIGUSR2)
+        XCTAssertEqual(try waitForSnapshots(1).count, 1)
+        kill(process.processIdentifier, SIGUSR2)
+        XCTAssertEqual(try waitForSnapshots(2).count, 2)
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            .sorted { $0.header.sequence < $1.header.sequence }
+        XCTAssertEqual(snapshots.map(\.header.trigger), [.signal, .signal, .exit])
+        XCTAssertEqual(snapshots.map(\.header.sequence), [0, 1, 2])
+        let waiting = try Fixtures.line(of: "waiting", in: Fixtures.source("waiter"))
+        XCTAssertEqual(site(sites(of: snapshots[0]), file: "waiter.c", line: waiting)?.liveBytes, 7777)
+    }
+
+    func testSignalCanBeChangedAndTurnedOff() throws {
+        let (process, input) = try startWaiter(environment: ["MEMTRACE_SIGNAL": "USR1"])
+        kill(process.processIdentifier, SIGUSR1)
+        XCTAssertEqual(try waitForSnapshots(1).count, 1)
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+
+        try FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (quiet, quietInput) = try startWaiter(environment: ["MEMTRACE_SIGNAL": "off"])
+        // With the signal off, SIGUSR2 keeps its default action: it ends the program.
+        kill(quiet.processIdentifier, SIGUSR2)
+        quiet.waitUntilExit()
+        try? quietInput.fileHandleForWriting.close()
+        XCTAssertEqual(quiet.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(quiet.terminationStatus, SIGUSR2)
+    }
+
+    func testIntervalSnapshots() throws {
+        let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
+        XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            .sorted { $0.header.sequence < $1.header.sequence }
+        XCTAssertEqual(snapshots.last?.header.trigger, .exit)
+        let periodic = snapshots.dropLast()
+        XCTAssertGreaterThanOrEqual(periodic.count, 3)
+        XCTAssertTrue(periodic.allSatisfy { $0.header.trigger == .interval })
+        XCTAssertEqual(snapshots.map(\.header.sequence), (0..<UInt64(snapshots.count)).map { $0 })
+        let times = snapshots.map(\.header.snapshotTimeNs)
+        XCTAssertEqual(times, times.sorted())
+    }
+
+    func testUnwritableOutputWarnsOnceAndTheProgramCarriesOn() throws {
+        let exe = try Fixtures.build("api")
+        let plain = try runProcess(exe, ["/nonexistent-dir/a.snap"])
+        let traced = try runTraced(
+            exe, ["/nonexistent-dir/a.snap"], in: directory,
+            environment: ["MEMTRACE_OUTPUT": "/nonexistent-dir/%p.snap"])
+        XCTAssertEqual(traced.status, 0)
+        // The API call reports the failure to the program; the output otherwise matches.
+        XCTAssertEqual(
+            traced.stdoutText,
+            "tracing=1 get=0\ngrew=1000 peak_grew=1\nreset_peak_is_current=1\nsnapshot=-1 errno=other\n")
+        XCTAssertNotEqual(plain.stdoutText, "")
+        let lines = traced.stderrText.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, traced.stderrText)
+        XCTAssertTrue(
+            lines.first?.hasPrefix("memtrace: cannot write snapshot /nonexistent-dir/a.snap: No such file or directory")
+                ?? false, traced.stderrText)
+    }
+
+    func testFullDiskWarnsOnceAndLeavesNoTemporaryFile() throws {
+        try XCTSkipUnless(getuid() == 0, "mounting a small tmpfs needs root")
+        let mountPoint = directory.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let mounted = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=16k", "tmpfs", mountPoint.path])
+        try XCTSkipUnless(mounted.status == 0, "cannot mount tmpfs here: \(mounted.stderrText)")
+        defer { _ = try? runProcess("/bin/umount", [mountPoint.path]) }
+        let leaky = TestPaths.file(".build/examples/leaky")
+        let exe = FileManager.default.fileExists(atPath: leaky) ? leaky : try Fixtures.build("threads")
+        let plain = try runProcess(exe)
+        let traced = try runTraced(
+            exe, in: directory, environment: ["MEMTRACE_OUTPUT": mountPoint.appendingPathComponent("%n.snap").path])
+        XCTAssertEqual(traced.status, plain.status)
+        XCTAssertEqual(traced.stdout, plain.stdout)
+        let warnings = traced.stderrText.split(separator: "\n")
+        XCTAssertEqual(warnings.count, 1, traced.stderrText)
+        XCTAssertTrue(warnings.first?.contains("No space left on device") ?? false, traced.stderrText)
+        let left = try FileManager.default.contentsOfDirectory(atPath: mountPoint.path)
+        XCTAssertFalse(left.contains { $0.contains(".tmp.") }, "temporary files left behind: \(left)")
+    }
+
+    func testSnapshotReplacesASymlinkInsteadOfFollowingIt() throws {
+        let exe = try Fixtures.build("api")
+        let victim = directory.appendingPathComponent("victim.txt")
+        try Data("precious\n".utf8).write(to: victim)
+        let link = directory.appendingPathComponent("link.snap")
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: victim)
+        let traced = try runTraced(exe, [link.path], in: directory)
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "precious\n")
+        let attributes = try FileManager.default.attributesOfItem(atPath: link.path)
+        XCTAssertEqual(attributes[.type] as? FileAttributeType, .typeRegular)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        XCTAssertNoThrow(try SnapshotFile.read(path: link.path))
+    }
+
+    func testCodeLoadedWithDlopenIsAttributedToItsModule() throws {
+        let exe = try Fixtures.build("dlopener")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let snapshot = try onlySnapshot(in: directory, prefix: "dlopener")
+        assertConsistent(snapshot)
+        let sqlite = try XCTUnwrap(snapshot.modules.first { $0.path.contains("libsqlite3.so") })
+        XCTAssertFalse(sqlite.buildID.isEmpty)
+        let fromSqlite = snapshot.stackStats.filter { stat in
+            guard let pc = snapshot.stacks[Int(stat.stack)].pcs.first else { return false }
+            return sqlite.segments.contains { $0.contains(pc) }
+        }
+        XCTAssertFalse(fromSqlite.isEmpty)
+        XCTAssertGreaterThan(fromSqlite.reduce(0) { $0 + $1.liveBytes }, 0)
+    }
+
+    func testExitSnapshotComesAfterAtexitHandlersAndStaticDestructors() throws {
+        let exe = try Fixtures.build("statics", cplusplus: true)
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "statics: 1000 values\nstatics: destructor ran\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "statics")
+        let source = TestPaths.file("Tests/TracerTests/Fixtures/statics.cpp")
+        let all = sites(of: snapshot)
+        let atexitSite = try XCTUnwrap(site(all, file: "statics.cpp", line: try Fixtures.line(of: "atexit", in: source)))
+        XCTAssertEqual([atexitSite.liveBytes, atexitSite.totalBytes], [0, 5555])
+        // The vector's buffer is allocated inside std::allocator, below the constructor's line.
+        XCTAssertFalse(all.contains { $0.liveBytes == 8000 }, all.map(\.description).joined(separator: "\n"))
+        XCTAssertTrue(all.contains { $0.totalBytes == 8000 && $0.liveBytes == 0 })
+    }
+
+    func testDisabledTracerWritesNothing() throws {
+        let exe = try Fixtures.build("family")
+        let traced = try runTraced(exe, in: directory, environment: ["MEMTRACE_DISABLE": "1"])
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(try snapshotFiles(in: directory), [])
+    }
+}
