@@ -1,0 +1,69 @@
+import SnapshotReader
+import Symbolizer
+
+/// A snapshot whose stacks have been symbolized and trimmed to the program's frames.
+///
+/// Building one resolves every distinct program counter once, through the
+/// given ``FrameResolver``; inlined frames are kept (innermost first), and the
+/// allocator's own frames are dropped from the innermost end
+/// (``AllocatorFrames``), so each stack starts at the line that asked for
+/// memory. Statistics and diffs (``statistics(_:)``, ``compare(to:_:)``) work
+/// on these frames, never on addresses.
+public struct TracedSnapshot {
+  /// One STACK_STATS record with its stack as frame ids.
+  struct Trace {
+    var stat: Snapshot.StackStat
+    /// Innermost first, allocator frames stripped; never empty.
+    var frames: [Int32]
+    var truncated: Bool
+  }
+
+  /// The snapshot as read from its file.
+  public let snapshot: Snapshot
+  /// The frame numbering; shared by snapshots that are to be compared.
+  public let table: FrameTable
+  let traces: [Trace]
+
+  /// Symbolizes every stack of `snapshot` that has a STACK_STATS record.
+  ///
+  /// - Parameters:
+  ///   - snapshot: the snapshot.
+  ///   - resolver: turns the snapshot's program counters into frames (a
+  ///     ``Symbolizer`` made for this snapshot, or a table in tests).
+  ///   - table: the frame numbering; pass the same table for snapshots you
+  ///     mean to compare.
+  public init(_ snapshot: Snapshot, resolver: any FrameResolver, table: FrameTable = FrameTable()) {
+    self.snapshot = snapshot
+    self.table = table
+    var byPC: [UInt64: [Int32]] = [:]
+    let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
+    var traces: [Trace] = []
+    traces.reserveCapacity(snapshot.stackStats.count)
+    for stat in snapshot.stackStats {
+      let stack = snapshot.stacks[Int(stat.stack)]
+      var ids: [Int32] = []
+      ids.reserveCapacity(stack.pcs.count)
+      for pc in stack.pcs {
+        if let known = byPC[pc] {
+          ids.append(contentsOf: known)
+        } else {
+          let resolved = resolver.frames(for: pc).map { table.intern($0) }
+          byPC[pc] = resolved
+          ids.append(contentsOf: resolved)
+        }
+      }
+      if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
+        ids.removeFirst(first)
+      }
+      if ids.isEmpty { ids = [unknown] }
+      traces.append(Trace(stat: stat, frames: ids, truncated: stack.trueDepth > stack.pcs.count))
+    }
+    self.traces = traces
+  }
+
+  /// The frames of every stack with a STACK_STATS record, in that section's
+  /// order: innermost first, allocator frames stripped.
+  public var stacks: [(stat: Snapshot.StackStat, frames: [Frame])] {
+    traces.map { trace in (trace.stat, trace.frames.map { table.frame($0) }) }
+  }
+}
