@@ -25,7 +25,10 @@ deps:
 
 build: deps tracer analyser
 
+# SwiftPM makes .build/release a link to the triple's folder; make it too when
+# the tracer is built before the Swift side.
 tracer: $(BIN)/libtrace.so
+	@[ -e $(OUT) ] || ln -sfn $(ARCH)-unknown-linux-gnu/release $(OUT)
 
 $(BIN)/libtrace.so: $(TRACER_SRC) $(TRACER_HDR) Makefile
 	@mkdir -p $(BIN)

@@ -42,6 +42,12 @@ uint64_t mt_now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t mt_coarse_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- warnings: one line on stderr, once per kind, and the program goes on ---- */
 static void say(const char *s) {
     size_t n = strlen(s);
@@ -302,6 +308,11 @@ static void after_fork_child(void) {
         return;
     }
     mt_config.start_time_ns = mt_now_ns();
+    /* Without %p in the pattern, the child's snapshots would replace the parent's. */
+    if (!strstr(mt_config.output, "%p")) {
+        size_t used = strlen(mt_config.output);
+        strncat(mt_config.output, ".%p", sizeof mt_config.output - used - 1);
+    }
     /* The parent's helper thread does not exist here. */
     helper_running = 0;
     mt_guard++;

@@ -41,7 +41,7 @@ static inline void global_add(uint64_t size) {
     while (now > peak) {
         if (__atomic_compare_exchange_n(&mt_global.peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
             __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
-            __atomic_store_n(&mt_global.peak_time_ns, mt_now_ns(), __ATOMIC_RELAXED);
+            __atomic_store_n(&mt_global.peak_time_ns, mt_coarse_now_ns(), __ATOMIC_RELAXED);
             break;
         }
     }
@@ -79,7 +79,7 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
 
 void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     int saved = errno;
-    uint64_t pcs[MT_MAX_FRAMES];
+    uint64_t pcs[mt_config.frames]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
     uint32_t true_depth = 0;
     int depth = mt_unwind(pcs, mt_config.frames, &true_depth);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, true_depth);

@@ -52,7 +52,8 @@ extern volatile int mt_enabled;
 
 void mt_control_init(void);  /* once, from the first hook or the constructor */
 void mt_control_start(void); /* from the constructor: starts the snapshot thread */
-uint64_t mt_now_ns(void);   /* CLOCK_REALTIME */
+uint64_t mt_now_ns(void);        /* CLOCK_REALTIME */
+uint64_t mt_coarse_now_ns(void); /* CLOCK_REALTIME_COARSE: a few ms of resolution, much cheaper */
 void mt_warn(const char *what, const char *path, int err); /* once per kind */
 
 /* ---- memory for the tracer (arena.c) --------------------------------------

@@ -58,8 +58,8 @@ static uint32_t full_depth(void) {
 
 int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth) {
     enum { SLACK = 8 }; /* room for the tracer's own frames */
-    void *buf[MT_MAX_FRAMES + SLACK];
     int cap = max + SLACK;
+    void *buf[cap];
     int n = unw_backtrace(buf, cap);
     int skip = 0;
     while (skip < n && is_self((uintptr_t)buf[skip])) skip++;
