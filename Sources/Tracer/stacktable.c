@@ -16,11 +16,19 @@
 #define MAX_FRAMES_STORED (1ull << 27) /* 128M frames, 1 GiB of address space */
 #define INDEX_SHARDS 64
 
-struct index_shard {
-    mt_lock_t lock;
-    uint32_t count;
+/* An index table is published whole through one pointer; a grown shard's
+ * old table is left mapped (at most as much again as the live tables), so a
+ * reader that is still probing it never touches freed memory. */
+struct index_table {
     uint32_t mask;
-    uint32_t *slots; /* id + 1; 0 = empty */
+    uint32_t pad;
+    uint32_t slots[]; /* id + 1; 0 = empty; written once, never changed */
+};
+
+struct index_shard {
+    mt_lock_t lock; /* taken only to insert */
+    uint32_t count;
+    struct index_table *table;
 } __attribute__((aligned(64)));
 
 static struct mt_stack *records;
@@ -55,42 +63,60 @@ static inline int same(const struct mt_stack *s, uint64_t h, const uint64_t *pcs
 }
 
 static int grow(struct index_shard *sh) {
-    uint32_t cap = sh->mask ? (sh->mask + 1) * 2 : 1024;
-    uint32_t *slots = mt_map(cap * sizeof *slots);
-    if (!slots) return -1;
-    uint32_t mask = cap - 1;
-    if (sh->slots) {
-        for (uint32_t i = 0; i <= sh->mask; i++) {
-            uint32_t v = sh->slots[i];
+    struct index_table *old = sh->table;
+    uint32_t cap = old ? (old->mask + 1) * 2 : 1024;
+    struct index_table *t = mt_map(sizeof *t + cap * sizeof(uint32_t));
+    if (!t) return -1;
+    t->mask = cap - 1;
+    if (old) {
+        for (uint32_t i = 0; i <= old->mask; i++) {
+            uint32_t v = old->slots[i];
             if (!v) continue;
-            uint32_t j = (uint32_t)(records[v - 1].hash / INDEX_SHARDS) & mask;
-            while (slots[j]) j = (j + 1) & mask;
-            slots[j] = v;
+            uint32_t j = (uint32_t)(records[v - 1].hash / INDEX_SHARDS) & t->mask;
+            while (t->slots[j]) j = (j + 1) & t->mask;
+            t->slots[j] = v;
         }
-        mt_unmap(sh->slots, (sh->mask + 1) * sizeof *slots);
     }
-    sh->slots = slots;
-    sh->mask = mask;
+    __atomic_store_n(&sh->table, t, __ATOMIC_RELEASE);
     return 0;
+}
+
+/* Lock-free lookup: slots only ever go from empty to an id whose record was
+ * complete before the slot was published. */
+static uint32_t find(struct index_table *t, uint64_t h, const uint64_t *pcs, uint32_t depth, uint32_t true_depth,
+                     uint32_t *empty_slot) {
+    uint32_t j = (uint32_t)(h / INDEX_SHARDS) & t->mask;
+    for (;;) {
+        uint32_t v = __atomic_load_n(&t->slots[j], __ATOMIC_ACQUIRE);
+        if (!v) {
+            *empty_slot = j;
+            return 0;
+        }
+        if (same(&records[v - 1], h, pcs, depth, true_depth)) return v;
+        j = (j + 1) & t->mask;
+    }
 }
 
 uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_depth) {
     if (depth == 0) return 0;
     uint64_t h = hash_stack(pcs, depth, true_depth);
     struct index_shard *sh = &index_shards[h % INDEX_SHARDS];
+    uint32_t slot;
+    struct index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
+    if (MT_LIKELY(t != NULL)) {
+        uint32_t v = find(t, h, pcs, depth, true_depth, &slot);
+        if (MT_LIKELY(v != 0)) return v - 1;
+    }
     uint32_t id = 0;
     mt_lock(&sh->lock);
-    if (!sh->slots || (sh->count + 1) * 2 > sh->mask + 1) {
+    if (!sh->table || (sh->count + 1) * 2 > sh->table->mask + 1) {
         if (grow(sh) != 0) goto out;
     }
-    uint32_t j = (uint32_t)(h / INDEX_SHARDS) & sh->mask;
-    while (sh->slots[j]) {
-        uint32_t cand = sh->slots[j] - 1;
-        if (same(&records[cand], h, pcs, depth, true_depth)) {
-            id = cand;
-            goto out;
-        }
-        j = (j + 1) & sh->mask;
+    t = sh->table;
+    uint32_t v = find(t, h, pcs, depth, true_depth, &slot);
+    if (v) { /* another thread inserted it meanwhile */
+        id = v - 1;
+        goto out;
     }
     /* New stack: claim a record and room for its frames. */
     uint32_t new_id = __atomic_fetch_add(&record_count, 1, __ATOMIC_RELAXED);
@@ -106,7 +132,7 @@ uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_dept
     s->depth = depth;
     s->true_depth = true_depth;
     s->seen_epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
-    sh->slots[j] = new_id + 1;
+    __atomic_store_n(&t->slots[slot], new_id + 1, __ATOMIC_RELEASE);
     sh->count++;
     id = new_id;
 out:
