@@ -190,6 +190,37 @@ public struct Snapshot: Sendable {
         }
     }
 
+    /// One source-level frame stored in the SYMBOLS section.
+    ///
+    /// The same information as the Symbolizer's `Frame`, kept here so that the
+    /// reader does not depend on the symbolizer.
+    public struct SymbolFrame: Sendable, Hashable {
+        /// Demangled function name; empty when unknown.
+        public var function: String
+        /// Source file path; empty when unknown.
+        public var file: String
+        /// Source line; 0 when unknown. Stored as a `u32`.
+        public var line: Int
+        /// Path of the ELF module holding the code.
+        public var module: String
+        /// Offset of the program counter from the symbol's start, when only the symbol is known.
+        public var offset: UInt64?
+        /// True when this frame was inlined into the next one.
+        public var isInlined: Bool
+
+        public init(
+            function: String, file: String, line: Int, module: String, offset: UInt64? = nil,
+            isInlined: Bool = false
+        ) {
+            self.function = function
+            self.file = file
+            self.line = line
+            self.module = module
+            self.offset = offset
+            self.isInlined = isInlined
+        }
+    }
+
     /// The file this snapshot was read from.
     public var path: String
     public var header: Header
@@ -203,10 +234,17 @@ public struct Snapshot: Sendable {
     /// Live blocks, when the snapshot carries them (`header.hasBlocks`).
     public var blocks: [Block]?
     public var allocator: AllocatorStats?
+    /// Frames symbolized ahead of time, by program counter (the optional SYMBOLS section).
+    ///
+    /// `memtrace symbolize` fills this in so that a snapshot can be analysed on a
+    /// machine that does not hold the traced program's binaries. Every list is
+    /// non-empty, innermost (inlined) frame first.
+    public var symbols: [UInt64: [SymbolFrame]]?
 
     public init(
         path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
-        stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?
+        stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?,
+        symbols: [UInt64: [SymbolFrame]]? = nil
     ) {
         self.path = path
         self.header = header
@@ -217,6 +255,7 @@ public struct Snapshot: Sendable {
         self.stackStats = stackStats
         self.blocks = blocks
         self.allocator = allocator
+        self.symbols = symbols
     }
 
     /// The module whose segments contain `pc`, if any.
@@ -224,3 +263,5 @@ public struct Snapshot: Sendable {
         modules.first { $0.segments.contains { $0.contains(pc) } }
     }
 }
+
+extension Snapshot: Equatable {}

@@ -1,0 +1,505 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Reads snapshot files.
+///
+/// Every length, count and index is checked against the bytes that hold it
+/// (docs/snapshot-format.md, "Validation a reader performs"): any input, however
+/// damaged, gives either a ``Snapshot`` or a ``SnapshotError``, never a crash.
+public enum SnapshotFile {
+    /// Reads and validates the snapshot at `path`.
+    ///
+    /// - Parameter path: the file to read; `/dev/stdin` and pipes work too.
+    /// - Returns: the parsed snapshot, its `path` set to `path`.
+    /// - Throws: ``SnapshotError`` naming `path` and the first problem found.
+    public static func read(path: String) throws(SnapshotError) -> Snapshot {
+        let bytes = try readBytes(path: path)
+        return try parse(bytes, path: path)
+    }
+
+    /// Parses and validates snapshot bytes already in memory.
+    ///
+    /// - Parameters:
+    ///   - bytes: the whole file.
+    ///   - path: the name error messages and ``Snapshot/path`` use.
+    /// - Returns: the parsed snapshot.
+    /// - Throws: ``SnapshotError`` for the first problem found.
+    public static func parse(_ bytes: [UInt8], path: String) throws(SnapshotError) -> Snapshot {
+        let result: Result<Snapshot, SnapshotError> = bytes.withUnsafeBytes { raw in
+            do throws(SnapshotError) {
+                var parser = Parser(raw: raw, path: path)
+                return .success(try parser.parse())
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The whole contents of `path`, read with one `open` and as few `read`s as its size allows.
+    static func readBytes(path: String) throws(SnapshotError) -> [UInt8] {
+        func failure(_ code: Int32) -> SnapshotError {
+            switch code {
+            case ENOENT, ENOTDIR: SnapshotError(path: path, kind: .noSuchFile)
+            case EISDIR: SnapshotError(path: path, kind: .isDirectory)
+            case EACCES, EPERM: SnapshotError(path: path, kind: .permissionDenied)
+            default: SnapshotError(path: path, kind: .readFailed(String(cString: strerror(code))))
+            }
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw failure(errno) }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) != 0 { throw failure(errno) }
+        if info.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }
+        // A regular file's size is known: one read fills it, a second sees EOF.
+        let isRegular = info.st_mode & S_IFMT == S_IFREG
+        var bytes = [UInt8](repeating: 0, count: isRegular ? max(Int(info.st_size), 0) + 1 : 1 << 16)
+        var used = 0
+        while true {
+            if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let got = bytes.withUnsafeMutableBytes { buffer in
+                Glibc.read(fd, buffer.baseAddress! + used, buffer.count - used)
+            }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw failure(errno)
+            }
+            if got == 0 { break }
+            used += got
+        }
+        bytes.removeLast(bytes.count - used)
+        return bytes
+    }
+}
+
+/// A bounded view of one section's payload: every read is checked against the section's end.
+private struct Cursor {
+    let raw: UnsafeRawBufferPointer
+    let section: String
+    let path: String
+    var offset: Int
+    let end: Int
+
+    var remaining: Int { end - offset }
+
+    func malformed(_ detail: String) -> SnapshotError {
+        SnapshotError(path: path, kind: .malformed(section: section, detail: detail))
+    }
+
+    /// Checks that `count` more bytes are in the section.
+    func need(_ count: Int, for what: @autoclosure () -> String) throws(SnapshotError) {
+        if count > remaining {
+            throw malformed("\(what()) needs \(count) bytes at offset \(offset), section ends at \(end)")
+        }
+    }
+
+    /// Checks that `count` records of at least `size` bytes each can fit, and returns `count` as an `Int`.
+    func count(_ count: UInt64, of size: Int, _ what: String) throws(SnapshotError) -> Int {
+        if count > UInt64(remaining / size) {
+            throw malformed(
+                "\(count) \(what) of at least \(size) bytes each do not fit in the \(remaining) bytes left at offset \(offset)"
+            )
+        }
+        return Int(count)
+    }
+
+    /// Unchecked loads: the caller has called `need` for these bytes.
+    @inline(__always) func u32(at position: Int) -> UInt32 {
+        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt32.self))
+    }
+
+    @inline(__always) func u64(at position: Int) -> UInt64 {
+        UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+    }
+
+    mutating func u32(_ what: @autoclosure () -> String) throws(SnapshotError) -> UInt32 {
+        try need(4, for: what())
+        defer { offset += 4 }
+        return u32(at: offset)
+    }
+
+    mutating func u64(_ what: @autoclosure () -> String) throws(SnapshotError) -> UInt64 {
+        try need(8, for: what())
+        defer { offset += 8 }
+        return u64(at: offset)
+    }
+
+    /// A `str`: `u32` length and that many bytes.
+    mutating func bytes(_ what: @autoclosure () -> String) throws(SnapshotError)
+        -> UnsafeRawBufferPointer
+    {
+        let length = Int(try u32(what()))
+        try need(length, for: what())
+        defer { offset += length }
+        return UnsafeRawBufferPointer(rebasing: raw[offset..<offset + length])
+    }
+
+    mutating func string(_ what: @autoclosure () -> String) throws(SnapshotError) -> String {
+        String(decoding: try bytes(what()), as: UTF8.self)
+    }
+}
+
+/// Walks the file once: header, section table, checksum, then each known section.
+private struct Parser {
+    let raw: UnsafeRawBufferPointer
+    let path: String
+    /// Payload range of every section seen, by tag.
+    var sections: [UInt32: Range<Int>] = [:]
+
+    init(raw: UnsafeRawBufferPointer, path: String) {
+        self.raw = raw
+        self.path = path
+    }
+
+    var size: Int { raw.count }
+
+    func error(_ kind: SnapshotError.Kind) -> SnapshotError {
+        SnapshotError(path: path, kind: kind)
+    }
+
+    func u32(at position: Int) -> UInt32 {
+        UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt32.self))
+    }
+
+    func u64(at position: Int) -> UInt64 {
+        UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+    }
+
+    func cursor(_ tag: SnapshotFormat.Tag) -> Cursor? {
+        guard let range = sections[tag.rawValue] else { return nil }
+        return Cursor(
+            raw: raw, section: tag.name, path: path, offset: range.lowerBound, end: range.upperBound)
+    }
+
+    mutating func parse() throws(SnapshotError) -> Snapshot {
+        // Identity first, so that a foreign file or a newer version gets a message that says so.
+        if size == 0 { throw error(.empty) }
+        let magic = SnapshotFormat.magic
+        for index in 0..<min(magic.count, size) where raw[index] != magic[index] {
+            throw error(.badMagic)
+        }
+        let version = size >= 12 ? u32(at: 8) : SnapshotFormat.version
+        if version != SnapshotFormat.version { throw error(.unsupportedVersion(version)) }
+        let headerSize = SnapshotFormat.headerSize
+        if size < headerSize {
+            throw error(
+                .truncated(what: "file header", needs: UInt64(headerSize), offset: 0, fileSize: size))
+        }
+
+        // A complete file ends with END's 24 bytes. Checking the checksum before the
+        // structure turns any damaged byte, even in a length, into "checksum mismatch".
+        let endSize = SnapshotFormat.sectionHeaderSize + 8
+        var checksumVerified = false
+        if size >= headerSize + endSize, u32(at: size - endSize) == SnapshotFormat.Tag.end.rawValue,
+            u64(at: size - endSize + 8) == 8
+        {
+            try verifyChecksum(endHeaderOffset: size - endSize)
+            checksumVerified = true
+        }
+
+        let declaredHeaderSize = u32(at: 12)
+        if Int(declaredHeaderSize) < headerSize { throw error(.badHeaderSize(declaredHeaderSize)) }
+        if Int(declaredHeaderSize) > size {
+            throw error(
+                .truncated(
+                    what: "file header", needs: UInt64(declaredHeaderSize), offset: 0, fileSize: size))
+        }
+        let rawTrigger = u32(at: 56)
+        guard let trigger = Snapshot.Trigger(rawValue: rawTrigger) else {
+            throw error(.unknownTrigger(rawTrigger))
+        }
+        let header = Snapshot.Header(
+            version: version, flags: u32(at: 16), framesLimit: u32(at: 20), pid: u32(at: 24),
+            ppid: u32(at: 28),
+            startTimeNs: u64(at: 32), snapshotTimeNs: u64(at: 40), sequence: u64(at: 48), trigger: trigger
+        )
+
+        let endHeaderOffset = try readSectionTable(
+            from: Int(declaredHeaderSize), count: Int(u32(at: 60)))
+        if !checksumVerified { try verifyChecksum(endHeaderOffset: endHeaderOffset) }
+
+        for tag in [SnapshotFormat.Tag.totals, .modules, .stacks, .stackStats]
+        where sections[tag.rawValue] == nil {
+            throw error(.missingSection(tag.name))
+        }
+        let hasBlocksSection = sections[SnapshotFormat.Tag.blocks.rawValue] != nil
+        if header.hasBlocks && !hasBlocksSection {
+            throw error(.inconsistent("header flag HAS_BLOCKS is set but there is no BLOCKS section"))
+        }
+        if !header.hasBlocks && hasBlocksSection {
+            throw error(.inconsistent("BLOCKS section present but header flag HAS_BLOCKS is not set"))
+        }
+
+        let stacks = try parseStacks()
+        return Snapshot(
+            path: path, header: header, process: try parseProcess(), totals: try parseTotals(),
+            modules: try parseModules(), stacks: stacks,
+            stackStats: try parseStackStats(stackCount: stacks.count),
+            blocks: try parseBlocks(stackCount: stacks.count), allocator: try parseAllocator(),
+            symbols: try parseSymbols())
+    }
+
+    /// Records every section's payload range; returns the offset of END's header.
+    mutating func readSectionTable(from start: Int, count: Int) throws(SnapshotError) -> Int {
+        var offset = start
+        var index = 0
+        while index < count {
+            let headerSize = SnapshotFormat.sectionHeaderSize
+            if size - offset < headerSize {
+                throw error(
+                    .truncated(
+                        what: "section header \(index + 1) of \(count)", needs: UInt64(headerSize),
+                        offset: offset,
+                        fileSize: size))
+            }
+            let tag = u32(at: offset)
+            let length = u64(at: offset + 8)
+            let payload = offset + headerSize
+            let name = SnapshotFormat.sectionName(tag)
+            if length > UInt64(size - payload) {
+                throw error(
+                    .truncated(what: "section \(name)", needs: length, offset: payload, fileSize: size))
+            }
+            if sections[tag] != nil { throw error(.duplicateSection(name)) }
+            sections[tag] = payload..<payload + Int(length)
+            index += 1
+            if tag == SnapshotFormat.Tag.end.rawValue {
+                if index != count { throw error(.endNotLast(index: index, count: count)) }
+                if length < 8 {
+                    throw error(
+                        .malformed(section: name, detail: "payload is \(length) bytes, the checksum needs 8"))
+                }
+                let end = payload + Int(length)
+                if end != size { throw error(.trailingBytes(size - end)) }
+                return offset
+            }
+            offset = payload + Int(length)
+        }
+        throw error(.missingEnd(count: count))
+    }
+
+    func verifyChecksum(endHeaderOffset: Int) throws(SnapshotError) {
+        let stored = u64(at: endHeaderOffset + SnapshotFormat.sectionHeaderSize)
+        let computed = SnapshotFormat.checksum(
+            UnsafeRawBufferPointer(rebasing: raw[0..<endHeaderOffset]))
+        if stored != computed { throw error(.checksumMismatch) }
+    }
+
+    func parseProcess() throws(SnapshotError) -> [String: String] {
+        guard var cursor = cursor(.process) else { return [:] }
+        let rawCount = try cursor.u32("count")
+        let count = try cursor.count(UInt64(rawCount), of: 8, "entries")
+        var process: [String: String] = [:]
+        process.reserveCapacity(count)
+        for entry in 0..<count {
+            let key = try cursor.string("entry \(entry) key")
+            process[key] = try cursor.string("entry \(entry) value")
+        }
+        return process
+    }
+
+    func parseTotals() throws(SnapshotError) -> Snapshot.Totals {
+        guard let cursor = cursor(.totals) else { return Snapshot.Totals() }
+        try cursor.need(128, for: "the totals record")
+        func field(_ index: Int) -> UInt64 { cursor.u64(at: cursor.offset + 8 * index) }
+        var totals = Snapshot.Totals()
+        totals.liveBytes = field(0)
+        totals.liveBlocks = field(1)
+        totals.liveUsableBytes = field(2)
+        totals.peakBytes = field(3)
+        totals.peakTimeNs = field(4)
+        totals.allocCalls = field(5)
+        totals.freeCalls = field(6)
+        totals.reallocCalls = field(7)
+        totals.totalAllocBytes = field(8)
+        totals.tracerOverheadBytes = field(9)
+        totals.untrackedFrees = field(10)
+        totals.sampleRate = field(11)
+        totals.stackCount = field(12)
+        totals.truncatedStacks = field(13)
+        totals.lostAllocations = field(14)
+        return totals
+    }
+
+    func parseModules() throws(SnapshotError) -> [Snapshot.Module] {
+        guard var cursor = cursor(.modules) else { return [] }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 24, "modules")
+        var modules: [Snapshot.Module] = []
+        modules.reserveCapacity(count)
+        for index in 0..<count {
+            let path = try cursor.string("module \(index) path")
+            let buildID = Array(try cursor.bytes("module \(index) build-id"))
+            let loadBias = try cursor.u64("module \(index) load bias")
+            let rawSegments = try cursor.u32("module \(index) segment count")
+            _ = try cursor.u32("module \(index) reserved field")
+            let segmentCount = try cursor.count(
+                UInt64(rawSegments), of: 32, "segments of module \(index)")
+            var segments: [Snapshot.Segment] = []
+            segments.reserveCapacity(segmentCount)
+            for _ in 0..<segmentCount {
+                let base = cursor.offset
+                segments.append(
+                    Snapshot.Segment(
+                        start: cursor.u64(at: base), size: cursor.u64(at: base + 8),
+                        fileOffset: cursor.u64(at: base + 16), flags: cursor.u32(at: base + 24)))
+                cursor.offset += 32
+            }
+            modules.append(
+                Snapshot.Module(path: path, buildID: buildID, loadBias: loadBias, segments: segments))
+        }
+        return modules
+    }
+
+    func parseStacks() throws(SnapshotError) -> [Snapshot.Stack] {
+        guard var cursor = cursor(.stacks) else { return [] }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 8, "stacks")
+        var stacks: [Snapshot.Stack] = []
+        stacks.reserveCapacity(count)
+        for index in 0..<count {
+            try cursor.need(8, for: "stack \(index) header")
+            let depth = Int(cursor.u32(at: cursor.offset))
+            let trueDepth = cursor.u32(at: cursor.offset + 4)
+            cursor.offset += 8
+            try cursor.need(depth * 8, for: "stack \(index) with \(depth) frames")
+            let base = cursor.offset
+            let pcs = [UInt64](unsafeUninitializedCapacity: depth) { buffer, initialized in
+                for frame in 0..<depth {
+                    buffer[frame] = cursor.u64(at: base + 8 * frame)
+                }
+                initialized = depth
+            }
+            cursor.offset += depth * 8
+            stacks.append(Snapshot.Stack(pcs: pcs, trueDepth: trueDepth))
+        }
+        return stacks
+    }
+
+    func parseStackStats(stackCount: Int) throws(SnapshotError) -> [Snapshot.StackStat] {
+        guard var cursor = cursor(.stackStats) else { return [] }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 56, "records")
+        var stats: [Snapshot.StackStat] = []
+        stats.reserveCapacity(count)
+        for index in 0..<count {
+            let base = cursor.offset + 56 * index
+            let stack = cursor.u32(at: base)
+            if Int(stack) >= stackCount {
+                throw error(
+                    .stackOutOfRange(
+                        section: cursor.section, record: index, stack: stack, stackCount: stackCount))
+            }
+            stats.append(
+                Snapshot.StackStat(
+                    stack: stack, liveBytes: cursor.u64(at: base + 8), liveCount: cursor.u64(at: base + 16),
+                    totalBytes: cursor.u64(at: base + 24), totalCount: cursor.u64(at: base + 32),
+                    peakBytes: cursor.u64(at: base + 40), peakCount: cursor.u64(at: base + 48)))
+        }
+        return stats
+    }
+
+    func parseBlocks(stackCount: Int) throws(SnapshotError) -> [Snapshot.Block]? {
+        guard var cursor = cursor(.blocks) else { return nil }
+        let rawCount = try cursor.u64("count")
+        let count = try cursor.count(rawCount, of: 24, "blocks")
+        let start = cursor.offset
+        var outOfRange: (record: Int, stack: UInt32)?
+        let blocks = [Snapshot.Block](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for index in 0..<count {
+                let base = start + 24 * index
+                let stack = cursor.u32(at: base + 16)
+                if Int(stack) >= stackCount {
+                    outOfRange = (index, stack)
+                    break
+                }
+                buffer[index] = Snapshot.Block(
+                    address: cursor.u64(at: base), size: cursor.u64(at: base + 8), stack: stack,
+                    flags: cursor.u32(at: base + 20))
+                initialized = index + 1
+            }
+        }
+        if let outOfRange {
+            throw error(
+                .stackOutOfRange(
+                    section: cursor.section, record: outOfRange.record, stack: outOfRange.stack,
+                    stackCount: stackCount))
+        }
+        return blocks
+    }
+
+    func parseAllocator() throws(SnapshotError) -> Snapshot.AllocatorStats? {
+        guard var cursor = cursor(.allocator) else { return nil }
+        let kind = Snapshot.AllocatorStats.Kind(rawValue: try cursor.u32("kind")) ?? .unknown
+        let rawCount = try cursor.u32("count")
+        let count = try cursor.count(UInt64(rawCount), of: 12, "values")
+        var values: [(name: String, value: UInt64)] = []
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            let name = try cursor.string("value \(index) name")
+            values.append((name, try cursor.u64("value \(index)")))
+        }
+        return Snapshot.AllocatorStats(kind: kind, values: values)
+    }
+
+    func parseSymbols() throws(SnapshotError) -> [UInt64: [Snapshot.SymbolFrame]]? {
+        guard var cursor = cursor(.symbols) else { return nil }
+        let rawStrings = try cursor.u32("string count")
+        let rawEntries = try cursor.u32("entry count")
+        let stringCount = try cursor.count(UInt64(rawStrings), of: 4, "strings")
+        var strings: [String] = []
+        strings.reserveCapacity(stringCount)
+        for index in 0..<stringCount {
+            strings.append(try cursor.string("string \(index)"))
+        }
+        let entryCount = try cursor.count(UInt64(rawEntries), of: 16, "entries")
+        var symbols: [UInt64: [Snapshot.SymbolFrame]] = [:]
+        symbols.reserveCapacity(entryCount)
+        var previous: UInt64?
+        for index in 0..<entryCount {
+            try cursor.need(16, for: "entry \(index) header")
+            let pc = cursor.u64(at: cursor.offset)
+            let frameCount = Int(cursor.u32(at: cursor.offset + 8))
+            cursor.offset += 16
+            if let previous, pc <= previous {
+                throw cursor.malformed(
+                    "entry \(index) (pc 0x\(String(pc, radix: 16))) is not above the previous pc")
+            }
+            previous = pc
+            if frameCount == 0 { throw cursor.malformed("entry \(index) has no frames") }
+            try cursor.need(frameCount * 32, for: "entry \(index) with \(frameCount) frames")
+            var frames: [Snapshot.SymbolFrame] = []
+            frames.reserveCapacity(frameCount)
+            for frame in 0..<frameCount {
+                let base = cursor.offset + 32 * frame
+                func string(_ field: Int, _ name: String) throws(SnapshotError) -> String {
+                    let stringIndex = Int(cursor.u32(at: base + field))
+                    guard stringIndex < strings.count else {
+                        throw cursor.malformed(
+                            "entry \(index) frame \(frame) \(name) is string \(stringIndex), but there are \(strings.count)"
+                        )
+                    }
+                    return strings[stringIndex]
+                }
+                let flags = cursor.u32(at: base + 16)
+                frames.append(
+                    Snapshot.SymbolFrame(
+                        function: try string(0, "function"), file: try string(4, "file"),
+                        line: Int(cursor.u32(at: base + 12)), module: try string(8, "module"),
+                        offset: flags & SnapshotFormat.symbolFlagHasOffset != 0
+                            ? cursor.u64(at: base + 24) : nil,
+                        isInlined: flags & SnapshotFormat.symbolFlagInlined != 0))
+            }
+            cursor.offset += frameCount * 32
+            symbols[pc] = frames
+        }
+        return symbols
+    }
+}
