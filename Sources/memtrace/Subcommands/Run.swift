@@ -1,0 +1,174 @@
+import Analysis
+import ArgumentParser
+import SnapshotReader
+
+extension Memtrace {
+  /// `memtrace run`: runs a program under libtrace.so.
+  struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run a program with the tracer preloaded and report what it allocated.",
+      discussion: """
+        Sets LD_PRELOAD to libtrace.so (found next to the memtrace executable, or given by --lib or \
+        MEMTRACE_LIB), runs CMD with its standard streams, and when it ends prints the peak heap, the \
+        heap live at exit, the number of allocation calls and the snapshot files written (the \
+        program's own and those of its children) to standard error. The exit status is CMD's (128 + \
+        the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on.
+
+        The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
+        and %%; a relative pattern is made absolute against the current directory. The default is \
+        memtrace.%e.%p.%n.snap. --output, --frames and --interval set MEMTRACE_OUTPUT, MEMTRACE_FRAMES \
+        and MEMTRACE_INTERVAL; other MEMTRACE_* variables (docs/tracer.md) pass through.
+
+        Examples:
+          memtrace run -- ./leaky
+          memtrace run --output /tmp/snaps/%e.%p.%n.snap --interval 0.5 -- python3 app.py
+          memtrace run --jemalloc --frames 16 -- ./server --port 8080
+        """)
+
+    @Option(
+      name: .shortAndLong, help: ArgumentHelp("Snapshot file name pattern.", valueName: "PATTERN"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Frames kept per stack (1-256, default 64).", valueName: "N"))
+    var frames: Int?
+
+    @Option(
+      help: ArgumentHelp(
+        "Also write a snapshot every SECONDS (fractions allowed).", valueName: "SECONDS"))
+    var interval: Double?
+
+    @Flag(
+      help:
+        "Allocate with Debian's jemalloc (preloaded after the tracer), so its statistics cross-check the traced figures."
+    )
+    var jemalloc = false
+
+    @Option(
+      help: ArgumentHelp(
+        "The tracer library to preload (default: MEMTRACE_LIB, or libtrace.so next to memtrace).",
+        valueName: "PATH"))
+    var lib: String?
+
+    @Argument(
+      parsing: .captureForPassthrough,
+      help: ArgumentHelp("The program and its arguments, after --.", valueName: "CMD"))
+    var command: [String] = []
+
+    static let jemallocPath: String = {
+      #if arch(arm64)
+        "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2"
+      #else
+        "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+      #endif
+    }()
+
+    var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+      if program.isEmpty {
+        throw ValidationError("Missing the program to run: memtrace run -- CMD [ARGS...]")
+      }
+      if let frames, !(1...256).contains(frames) {
+        throw ValidationError("--frames must be between 1 and 256.")
+      }
+      if let interval, !(interval > 0) {
+        throw ValidationError("--interval must be a positive number of seconds.")
+      }
+    }
+
+    func run() throws {
+      var environment = currentEnvironment()
+      let cwd = currentDirectory()
+      let library = try tracerLibrary(environment)
+      var preload = [library]
+      if jemalloc {
+        guard isFile(Self.jemallocPath) else {
+          throw CLIError(
+            "--jemalloc: \(Self.jemallocPath) is missing (apt-get install libjemalloc2)")
+        }
+        preload.append(Self.jemallocPath)
+      }
+      if let existing = environment["LD_PRELOAD"], !existing.isEmpty { preload.append(existing) }
+      environment["LD_PRELOAD"] = preload.joined(separator: " ")
+      let pattern = OutputPattern(
+        output ?? environment["MEMTRACE_OUTPUT"].flatMap { $0.isEmpty ? nil : $0 }
+          ?? OutputPattern.defaultPattern,
+        relativeTo: cwd)
+      environment["MEMTRACE_OUTPUT"] = pattern.pattern
+      if let frames { environment["MEMTRACE_FRAMES"] = String(frames) }
+      if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
+
+      // File times come from a coarse clock that may lag this one by a tick.
+      let started = realtimeNanoseconds() - 50_000_000
+      var childPID: Int32 = 0
+      let status = try Launcher.run(program, environment: environment) { childPID = $0 }
+      report(pattern: pattern, since: started, pid: childPID, status: status)
+      if status != 0 { throw ExitCode(status) }
+    }
+
+    /// --lib, then MEMTRACE_LIB, then libtrace.so next to the executable.
+    func tracerLibrary(_ environment: [String: String]) throws -> String {
+      let cwd = currentDirectory()
+      func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
+      if let lib {
+        guard isFile(lib) else { throw CLIError("--lib: \(lib): no such file") }
+        return absolute(lib)
+      }
+      if let fromEnvironment = environment["MEMTRACE_LIB"], !fromEnvironment.isEmpty {
+        guard isFile(fromEnvironment) else {
+          throw CLIError("MEMTRACE_LIB: \(fromEnvironment): no such file")
+        }
+        return absolute(fromEnvironment)
+      }
+      let exe = readLink("/proc/self/exe") ?? CommandLine.arguments[0]
+      let besideExe = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)]) + "/libtrace.so"
+      guard isFile(besideExe) else {
+        throw CLIError(
+          "cannot find the tracer: \(besideExe) does not exist (build it with make tracer, or give --lib PATH or MEMTRACE_LIB)"
+        )
+      }
+      return besideExe
+    }
+
+    /// Prints the run's summary to standard error.
+    func report(pattern: OutputPattern, since: UInt64, pid: Int32, status: Int32) {
+      let files = pattern.existingFiles(since: since)
+      var ownSnapshot: SnapshotReader.Snapshot?
+      for path in files.reversed() {
+        if !pattern.pattern.contains("%p") || pattern.matches(path, pid: pid),
+          let snapshot = try? SnapshotFile.read(path: path), snapshot.header.pid == UInt32(pid)
+        {
+          ownSnapshot = snapshot
+          break
+        }
+      }
+      let name = program[0]
+      let how =
+        status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
+      var lines = ["memtrace: \(name) (pid \(pid)) \(how)"]
+      if let snapshot = ownSnapshot {
+        let totals = snapshot.totals
+        let live = snapshot.header.trigger == .exit ? "live at exit" : "live at its last snapshot"
+        lines.append(
+          "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(totals.allocCalls) allocation calls"
+            + (snapshot.header.isSampled ? " (sampled)" : ""))
+      }
+      if files.isEmpty {
+        lines.append(
+          "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal writes none at exit)"
+        )
+      } else {
+        lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
+        let shown = files.count > 20 ? Array(files.suffix(20)) : files
+        if files.count > shown.count {
+          lines.append("  … \(files.count - shown.count) earlier ones")
+        }
+        lines += shown.map { "  " + $0 }
+        if let last = ownSnapshot?.path ?? files.last {
+          lines.append("memtrace: see memtrace top \(last)")
+        }
+      }
+      printError(lines.joined(separator: "\n"))
+    }
+  }
+}
