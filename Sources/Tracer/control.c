@@ -169,30 +169,42 @@ static void load_config(void) {
     strncat(c->output, pattern, sizeof c->output - used - 1);
 }
 
-/* Removes libtrace.so from LD_PRELOAD so programs we exec run untraced. */
+/* Removes libtrace.so from LD_PRELOAD so programs we exec run untraced.
+ * The environment block is edited in place rather than through setenv or
+ * unsetenv: a program may export its own versions of those (bash does, and
+ * before its main() runs they change nothing), and the entry only ever gets
+ * shorter, so no memory is needed. */
+extern char **environ;
+
+static int is_tracer(const char *start, size_t n) {
+    const char *base = start + n;
+    while (base > start && base[-1] != '/') base--;
+    return (size_t)(start + n - base) == strlen("libtrace.so") && memcmp(base, "libtrace.so", 11) == 0;
+}
+
 static void drop_preload(void) {
-    const char *v = getenv("LD_PRELOAD");
-    if (!v) return;
-    char kept[4096];
-    size_t len = 0;
-    const char *p = v;
-    while (*p) {
-        while (*p == ' ' || *p == ':') p++;
-        const char *start = p;
-        while (*p && *p != ' ' && *p != ':') p++;
-        size_t n = (size_t)(p - start);
-        if (n == 0) continue;
-        const char *base = start + n;
-        while (base > start && base[-1] != '/') base--;
-        if ((size_t)(start + n - base) == strlen("libtrace.so") && memcmp(base, "libtrace.so", 11) == 0) continue;
-        if (len + n + 2 > sizeof kept) break;
-        if (len) kept[len++] = ' ';
-        memcpy(kept + len, start, n);
-        len += n;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) continue;
+        char *value = *e + 11;
+        char *read = value, *write = value;
+        while (*read) {
+            while (*read == ' ' || *read == ':') read++;
+            char *start = read;
+            while (*read && *read != ' ' && *read != ':') read++;
+            size_t n = (size_t)(read - start);
+            if (n == 0 || is_tracer(start, n)) continue;
+            if (write != value) *write++ = ' ';
+            memmove(write, start, n);
+            write += n;
+        }
+        *write = 0;
+        if (write == value) { /* nothing left: remove the entry */
+            char **p = e;
+            do p[0] = p[1];
+            while (*p++);
+            e--;
+        }
     }
-    kept[len] = 0;
-    if (len) setenv("LD_PRELOAD", kept, 1);
-    else unsetenv("LD_PRELOAD");
 }
 
 /* ---- the helper thread ---------------------------------------------------------- */

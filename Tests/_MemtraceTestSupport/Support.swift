@@ -81,15 +81,17 @@ public func runProcess(
         }
     }
     // Read both pipes concurrently so neither fills up and blocks the child.
-    var errData = Data()
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errBox = Box()
     let group = DispatchGroup()
     group.enter()
     DispatchQueue.global().async {
-        errData = errPipe.fileHandleForReading.readDataToEndOfFile()
+        errBox.data = errPipe.fileHandleForReading.readDataToEndOfFile()
         group.leave()
     }
     let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
     group.wait()
+    let errData = errBox.data
     process.waitUntilExit()
     let status =
         process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
