@@ -65,6 +65,10 @@ extension Memtrace {
     var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
+      // Everything after the options is the program's, so `--help` must be caught here.
+      if let first = command.first, ["-h", "--help", "-help"].contains(first) {
+        throw CleanExit.helpRequest(self)
+      }
       if program.isEmpty {
         throw ValidationError("Missing the program to run: memtrace run -- CMD [ARGS...]")
       }
