@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(
             name: "TracerTests",
             dependencies: ["_MemtraceTestSupport", "SnapshotReader", "Symbolizer"],
-            exclude: ["Fixtures", "Programs"]
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "SnapshotReaderTests", dependencies: ["SnapshotReader", "_MemtraceTestSupport"]),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "_MemtraceTestSupport"]),

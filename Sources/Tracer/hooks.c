@@ -186,9 +186,10 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     if (p) {
         if (had) mt_record_release(&taken);
         mt_record_alloc(p, size, MT_OP_REALLOC);
-    } else if (had) {
-        if (size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
-        else mt_record_put_back(&taken);          /* failed: the old block lives on */
+    } else {
+        if (had && size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
+        else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
+        mt_record_realloc_call(old);
     }
     mt_guard--;
     return p;

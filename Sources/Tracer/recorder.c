@@ -141,3 +141,10 @@ void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     if (e) e->flags = (e->flags & ~clear) | set;
     mt_unlock(&sh->lock);
 }
+
+void mt_record_realloc_call(void *p) {
+    struct mt_shard *sh = mt_shard_for((uint64_t)(uintptr_t)p);
+    mt_lock(&sh->lock);
+    sh->realloc_calls++;
+    mt_unlock(&sh->lock);
+}

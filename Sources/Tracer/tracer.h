@@ -144,6 +144,8 @@ void mt_record_free(void *p);
 int mt_record_take(void *p, struct mt_live *out);
 void mt_record_put_back(const struct mt_live *e);
 void mt_record_release(const struct mt_live *e);
+/* Counts a realloc that produced no block (failure, or glibc's realloc(p, 0)). */
+void mt_record_realloc_call(void *p);
 void mt_set_block_flags(void *p, uint32_t set, uint32_t clear);
 
 struct mt_global {

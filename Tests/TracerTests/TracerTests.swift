@@ -95,8 +95,8 @@ final class TracerTests: XCTestCase {
         let source = Fixtures.source("forks")
         let parentLine = try Fixtures.line(of: "parent", in: source)
         let childLine = try Fixtures.line(of: "child", in: source)
-        let parent = try XCTUnwrap(snapshots.first { s in snapshots.allSatisfy { $0.header.ppid != s.header.pid } })
-        let child = try XCTUnwrap(snapshots.first { $0.header.ppid == parent.header.pid })
+        let child = try XCTUnwrap(snapshots.first { s in snapshots.contains { $0.header.pid == s.header.ppid } })
+        let parent = try XCTUnwrap(snapshots.first { $0.header.pid == child.header.ppid })
         XCTAssertTrue(forkFiles.contains { $0.hasSuffix("forks.\(child.header.pid).0.snap") })
         let parentSites = sites(of: parent)
         let childSites = sites(of: child)
@@ -167,7 +167,8 @@ final class TracerTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(stack.trueDepth, 42)
             if expectTruncated {
                 XCTAssertEqual(stack.pcs.count, limit)
-                XCTAssertEqual(snapshot.totals.truncatedStacks, 1)
+                // stdio's buffer, allocated deep inside printf, is cut too.
+                XCTAssertGreaterThanOrEqual(snapshot.totals.truncatedStacks, 1)
             } else {
                 XCTAssertEqual(UInt32(stack.pcs.count), stack.trueDepth)
             }
