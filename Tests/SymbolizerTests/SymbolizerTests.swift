@@ -1,0 +1,394 @@
+import Foundation
+import SnapshotReader
+import Symbolizer
+import XCTest
+import _MemtraceTestSupport
+
+final class SymbolizerTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory("memtrace-symbolizer")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func cFixture(flags: [String] = []) throws -> Fixture {
+        try Fixture(source: Fixture.cSource, name: "fixture", in: directory, flags: flags)
+    }
+
+    /// The frames the C fixture's two call sites must give with full DWARF.
+    func assertDWARFFrames(_ fixture: Fixture, file: StaticString = #filePath, line: UInt = #line) throws {
+        let exe = fixture.executable
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("inlined")),
+            [
+                Frame(
+                    function: "leaf_helper", file: fixture.source, line: try fixture.line("leaf"), module: exe,
+                    isInlined: true),
+                Frame(
+                    function: "middle_helper", file: fixture.source, line: try fixture.line("middle"), module: exe,
+                    isInlined: true),
+                Frame(function: "outer_function", file: fixture.source, line: try fixture.line("outer"), module: exe),
+            ], file: file, line: line)
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("plain")),
+            [Frame(function: "plain_function", file: fixture.source, line: try fixture.line("plain"), module: exe)],
+            file: file, line: line)
+        XCTAssertEqual(symbolizer.warnings, [], file: file, line: line)
+    }
+
+    // MARK: DWARF
+
+    func testInlinedFramesFileAndLineInPIE() throws {
+        let fixture = try cFixture()
+        XCTAssertNotEqual(try fixture.module(fixture.executable).loadBias, 0)
+        try assertDWARFFrames(fixture)
+    }
+
+    func testInlinedFramesFileAndLineInNonPIE() throws {
+        let fixture = try cFixture(flags: ["-no-pie"])
+        XCTAssertEqual(try fixture.module(fixture.executable).loadBias, 0)
+        try assertDWARFFrames(fixture)
+    }
+
+    func testSeparateDebugInfoFoundByBuildID() throws {
+        let fixture = try cFixture()
+        let module = try fixture.module(fixture.executable)
+        let hex = module.buildIDHex
+        let debugDirectory = path("debug/.build-id/\(hex.prefix(2))")
+        try FileManager.default.createDirectory(atPath: debugDirectory, withIntermediateDirectories: true)
+        let debugFile = "\(debugDirectory)/\(hex.dropFirst(2)).debug"
+        try runChecked("/usr/bin/objcopy", ["--only-keep-debug", fixture.executable, debugFile])
+        try runChecked("/usr/bin/strip", ["--strip-all", fixture.executable])
+
+        // Without the directory: the stripped file alone knows nothing but its segments.
+        let bare = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        let fileAddress = try fixture.pc("plain") - module.loadBias
+        XCTAssertEqual(
+            bare.frames(for: try fixture.pc("plain")),
+            [
+                Frame(
+                    function: "fixture+0x\(String(fileAddress, radix: 16))", file: "", line: 0,
+                    module: fixture.executable)
+            ]
+        )
+
+        let symbolizer = Symbolizer(
+            snapshot: Fixture.snapshot(modules: fixture.modules),
+            options: Symbolizer.Options(debugDirectories: [path("debug")]))
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("inlined")).map(\.function),
+            ["leaf_helper", "middle_helper", "outer_function"])
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("plain")),
+            [
+                Frame(
+                    function: "plain_function", file: fixture.source, line: try fixture.line("plain"),
+                    module: fixture.executable)
+            ])
+    }
+
+    func testModuleFileMissingUsesDebugFileOfItsBuildID() throws {
+        let fixture = try cFixture()
+        let module = try fixture.module(fixture.executable)
+        let hex = module.buildIDHex
+        let debugDirectory = path("debug/.build-id/\(hex.prefix(2))")
+        try FileManager.default.createDirectory(atPath: debugDirectory, withIntermediateDirectories: true)
+        try runChecked(
+            "/usr/bin/objcopy",
+            ["--only-keep-debug", fixture.executable, "\(debugDirectory)/\(hex.dropFirst(2)).debug"])
+        try FileManager.default.removeItem(atPath: fixture.executable)
+        let symbolizer = Symbolizer(
+            snapshot: Fixture.snapshot(modules: fixture.modules),
+            options: Symbolizer.Options(debugDirectories: [path("debug")]))
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("plain")),
+            [
+                Frame(
+                    function: "plain_function", file: fixture.source, line: try fixture.line("plain"),
+                    module: fixture.executable)
+            ])
+        XCTAssertEqual(symbolizer.warnings, [])
+    }
+
+    func testCPlusPlusNamesAreDemangled() throws {
+        let fixture = try Fixture(source: Fixture.cppSource, name: "shapes", in: directory, cplusplus: true)
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        let exe = fixture.executable
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("grow")),
+            [
+                Frame(
+                    function: "void* shapes::twice<int>(int)", file: fixture.source, line: try fixture.line("twice"),
+                    module: exe, isInlined: true),
+                Frame(
+                    function: "shapes::Circle::grow(int)", file: fixture.source, line: try fixture.line("grow"),
+                    module: exe),
+            ])
+
+        // From the symbol table alone, the same names.
+        try runChecked("/usr/bin/strip", ["--strip-debug", exe])
+        let bare = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        let frame = bare.frames(for: try fixture.pc("grow"))
+        XCTAssertEqual(frame.map(\.function), ["shapes::Circle::grow(int)"])
+        XCTAssertEqual(frame.first?.file, "")
+        XCTAssertNotNil(frame.first?.offset)
+    }
+
+    // MARK: Fallbacks
+
+    func testSymbolAndOffsetWithoutDWARF() throws {
+        let fixture = try cFixture()
+        try runChecked("/usr/bin/strip", ["--strip-debug", fixture.executable])
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        let exe = fixture.executable
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("inlined")),
+            [
+                Frame(
+                    function: "outer_function", file: "", line: 0, module: exe,
+                    offset: try fixture.pc("inlined") - fixture.pc("outer_function"))
+            ])
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("plain")),
+            [
+                Frame(
+                    function: "plain_function", file: "", line: 0, module: exe,
+                    offset: try fixture.pc("plain") - fixture.pc("plain_function"))
+            ])
+        XCTAssertEqual(symbolizer.warnings, [])
+    }
+
+    func testModuleAndOffsetWithoutSymbols() throws {
+        let fixture = try cFixture()
+        try runChecked("/usr/bin/strip", ["--strip-all", fixture.executable])
+        let module = try fixture.module(fixture.executable)
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        let fileAddress = try fixture.pc("inlined") - module.loadBias
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("inlined")),
+            [
+                Frame(
+                    function: "fixture+0x\(String(fileAddress, radix: 16))", file: "", line: 0,
+                    module: fixture.executable)
+            ])
+    }
+
+    func testBuildIDMismatchIsReported() throws {
+        let fixture = try cFixture()
+        var modules = fixture.modules
+        let index = modules.firstIndex { $0.path == fixture.executable }!
+        modules[index].buildID = modules[index].buildID.map { $0 ^ 0xff }
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: modules))
+        // The file is still used: the names may be right, and the user has been told.
+        XCTAssertEqual(symbolizer.frames(for: try fixture.pc("plain")).map(\.function), ["plain_function"])
+        XCTAssertEqual(
+            symbolizer.warnings,
+            ["build-id of \(fixture.executable) differs from the snapshot's; its symbols may be wrong"])
+        _ = symbolizer.frames(for: try fixture.pc("inlined"))
+        XCTAssertEqual(symbolizer.warnings.count, 1)
+    }
+
+    func testMissingModuleFile() {
+        let module = Snapshot.Module(
+            path: "/nonexistent/libgone.so", buildID: [1, 2, 3], loadBias: 0x7000_0000,
+            segments: [Snapshot.Segment(start: 0x7000_0000, size: 0x1000, fileOffset: 0, flags: 5)])
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [module]))
+        XCTAssertEqual(
+            symbolizer.frames(for: 0x7000_0123),
+            [Frame(function: "libgone.so+0x123", file: "", line: 0, module: "/nonexistent/libgone.so")])
+        XCTAssertEqual(
+            symbolizer.warnings, ["/nonexistent/libgone.so is not on this machine; its frames show as module+offset"])
+    }
+
+    func testGarbagePCsNeverCrashAndNeverVanish() throws {
+        let fixture = try cFixture()
+        let module = try fixture.module(fixture.executable)
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules))
+        func only(_ pc: UInt64) -> String? {
+            let frames = symbolizer.frames(for: pc)
+            XCTAssertEqual(frames.count, 1)
+            return frames.first?.function
+        }
+        XCTAssertEqual(symbolizer.frames(for: 0), [Frame(function: "0x0", file: "", line: 0, module: "")])
+        XCTAssertEqual(only(UInt64.max), "0xffffffffffffffff")
+        XCTAssertEqual(only(0x1234_5678), "0x12345678")
+        // The writable segment holds data, no function.
+        let data = module.segments.last!
+        XCTAssertEqual(data.flags, 6)
+        XCTAssertEqual(only(data.start), "fixture+0x\(String(data.start - module.loadBias, radix: 16))")
+        // The first byte of the file: the ELF header, no function either.
+        XCTAssertEqual(only(module.loadBias), "fixture+0x0")
+        // Random addresses in and around every module.
+        var generator = SystemRandomNumberGenerator()
+        for module in fixture.modules {
+            for segment in module.segments {
+                for _ in 0..<200 {
+                    let pc = segment.start &+ UInt64.random(in: 0..<(segment.size + 0x2000), using: &generator)
+                    XCTAssertFalse(symbolizer.frames(for: pc).isEmpty)
+                }
+            }
+        }
+    }
+
+    func testVDSO() throws {
+        let fixture = try cFixture()
+        let vdso = try fixture.module("linux-vdso.so.1")
+        let pc = try fixture.pc("vdso_clock_gettime")
+        // Same kernel, same build-id: the vDSO of this process stands in for the traced one's.
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [vdso]))
+        XCTAssertEqual(
+            symbolizer.frames(for: pc + 4),
+            [Frame(function: "__vdso_clock_gettime", file: "", line: 0, module: "linux-vdso.so.1", offset: 4)])
+        XCTAssertEqual(symbolizer.warnings, [])
+
+        // Another kernel's vDSO (or none recorded): module+offset, and no warning, nothing is missing.
+        var foreign = vdso
+        foreign.path = "[vdso]"
+        foreign.buildID = []
+        let other = Symbolizer(snapshot: Fixture.snapshot(modules: [foreign]))
+        XCTAssertEqual(
+            other.frames(for: pc + 4),
+            [
+                Frame(
+                    function: "[vdso]+0x\(String(pc + 4 - vdso.loadBias, radix: 16))", file: "", line: 0,
+                    module: "[vdso]")
+            ])
+        XCTAssertEqual(other.warnings, [])
+    }
+
+    func testSystemLibraryWithDebugPackage() throws {
+        let fixture = try cFixture()
+        let libc = try XCTUnwrap(fixture.modules.first { $0.path.hasSuffix("/libc.so.6") })
+        let hex = libc.buildIDHex
+        try XCTSkipUnless(
+            FileManager.default.fileExists(
+                atPath: "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"),
+            "libc6-dbg is not installed")
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [libc]))
+        let frames = symbolizer.frames(for: try fixture.pc("malloc"))
+        XCTAssertEqual(frames.map(\.function), ["__libc_malloc"])
+        XCTAssertEqual(frames.first?.file.hasSuffix("/malloc/malloc.c"), true, "\(frames)")
+        XCTAssertGreaterThan(frames.first?.line ?? 0, 0)
+        XCTAssertEqual(symbolizer.warnings, [])
+    }
+
+    // MARK: Embedded symbols
+
+    func testEmbeddedSymbolsReplaceTheBinaries() throws {
+        let fixture = try cFixture()
+        let pcs = [try fixture.pc("inlined"), try fixture.pc("plain"), 0x42]
+        var snapshot = Fixture.snapshot(modules: fixture.modules, pcs: pcs)
+        let table = Symbolizer(snapshot: snapshot).symbolTable()
+        XCTAssertEqual(table.count, 3)
+        XCTAssertEqual(table[try fixture.pc("inlined")]?.map(\.isInlined), [true, true, false])
+
+        // Through a file, onto a "machine" without the executable.
+        snapshot.symbols = table
+        let file = path("symbolized.snap")
+        try SnapshotWriter.write(snapshot, to: file)
+        try FileManager.default.removeItem(atPath: fixture.executable)
+        let readBack = try SnapshotFile.read(path: file)
+        let symbolizer = Symbolizer(snapshot: readBack)
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("inlined")).map(\.function),
+            ["leaf_helper", "middle_helper", "outer_function"])
+        XCTAssertEqual(
+            symbolizer.frames(for: try fixture.pc("plain")),
+            [
+                Frame(
+                    function: "plain_function", file: fixture.source, line: try fixture.line("plain"),
+                    module: fixture.executable)
+            ])
+        XCTAssertEqual(symbolizer.frames(for: 0x42), [Frame(function: "0x42", file: "", line: 0, module: "")])
+        XCTAssertEqual(symbolizer.warnings, [])
+
+        // Asked not to, it goes to the (now missing) binary.
+        let ignoring = Symbolizer(snapshot: readBack, options: Symbolizer.Options(useEmbeddedSymbols: false))
+        let fileAddress = try fixture.pc("plain") - fixture.module(fixture.executable).loadBias
+        XCTAssertEqual(
+            ignoring.frames(for: try fixture.pc("plain")).map(\.function),
+            ["fixture+0x\(String(fileAddress, radix: 16))"])
+        XCTAssertEqual(
+            ignoring.warnings, ["\(fixture.executable) is not on this machine; its frames show as module+offset"])
+    }
+
+    func testProgressIsReported() throws {
+        let fixture = try cFixture()
+        let plain = try fixture.pc("plain")
+        let pcs = (0..<1000).map { plain &+ UInt64($0) }
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules, pcs: pcs + pcs))
+        var calls: [(Int, Int)] = []
+        symbolizer.resolveAll { done, total in calls.append((done, total)) }
+        XCTAssertEqual(calls.first?.0, 0)
+        XCTAssertEqual(calls.last?.0, 1000)
+        XCTAssertTrue(calls.allSatisfy { $0.1 == 1000 })
+        XCTAssertEqual(calls.count, 5)  // 0, 256, 512, 768, then done
+        // All cached now: nothing left to do.
+        calls = []
+        symbolizer.resolveAll { done, total in calls.append((done, total)) }
+        XCTAssertEqual(calls.map(\.0), [0])
+        // Under a test runner standard error is a file or a pipe: no progress line.
+        if isatty(2) == 0 { XCTAssertNil(Symbolizer.terminalProgress()) }
+    }
+
+    // MARK: Demangling
+
+    func testDemangler() {
+        XCTAssertEqual(Demangler.demangle("_ZN6shapes6Circle4growEi"), "shapes::Circle::grow(int)")
+        XCTAssertEqual(
+            Demangler.demangle("_ZNSt6vectorIiSaIiEE9push_backERKi"),
+            "std::vector<int, std::allocator<int> >::push_back(int const&)")
+        XCTAssertEqual(
+            Demangler.demangle("$sSi1poiyS2i_SitFZ"), "static Swift.Int.+ infix(Swift.Int, Swift.Int) -> Swift.Int")
+        XCTAssertEqual(
+            Demangler.demangle("_ZN4core3fmt9Formatter3pad17h0123456789abcdefE"), "core::fmt::Formatter::pad")
+        XCTAssertEqual(
+            Demangler.demangle(
+                "_ZN66_$LT$alloc..vec..Vec$LT$T$GT$$u20$as$u20$core..ops..drop..Drop$GT$4drop17h0123456789abcdefE"),
+            "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop")
+        XCTAssertEqual(Demangler.demangle("malloc"), "malloc")
+        XCTAssertEqual(Demangler.demangle("_Znot-mangled"), "_Znot-mangled")
+        XCTAssertEqual(Demangler.demangle(""), "")
+    }
+
+    // MARK: Speed
+
+    func testFiftyThousandPCsInLibpython() throws {
+        let library = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: library), "libpython3.11 is not installed")
+        let sections = try runProcess("/usr/bin/readelf", ["-SW", library]).stdoutText
+        let text = try XCTUnwrap(sections.split(separator: "\n").first { $0.contains(" .text ") })
+        let fields = text.split(separator: " ").map(String.init)
+        let at = try XCTUnwrap(fields.firstIndex(of: ".text"))
+        let start = try XCTUnwrap(UInt64(fields[at + 2], radix: 16))
+        let size = try XCTUnwrap(UInt64(fields[at + 4], radix: 16))
+        let bias: UInt64 = 0x7f00_0000_0000
+        let module = Snapshot.Module(
+            path: library, buildID: [], loadBias: bias,
+            segments: [Snapshot.Segment(start: bias, size: start + size, fileOffset: 0, flags: 5)])
+        let pcs = (0..<50_000).map { bias + start + UInt64($0) * (size / 50_000) }
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [module], pcs: pcs))
+        let begin = Date()
+        symbolizer.resolveAll()
+        let elapsed = Date().timeIntervalSince(begin)
+        let named = pcs.filter { !symbolizer.frames(for: $0)[0].function.hasPrefix("libpython") }.count
+        print("symbolized 50,000 pcs of libpython3.11 in \(elapsed) s, \(named) by symbol")
+        // libpython ships .dynsym only: pcs in static functions stay module+offset.
+        XCTAssertGreaterThan(named, 5_000)
+        XCTAssertEqual(symbolizer.frames(for: pcs[0]).count, 1)
+        // A few seconds in a debug build; a fraction of a second in release.
+        XCTAssertLessThan(elapsed, 20)
+    }
+
+    func runChecked(_ tool: String, _ arguments: [String]) throws {
+        let result = try runProcess(tool, arguments)
+        guard result.status == 0 else { throw SupportError("\(tool) \(arguments) failed: \(result.stderrText)") }
+    }
+}
