@@ -363,12 +363,7 @@ final class SymbolizerTests: XCTestCase {
     func testFiftyThousandPCsInLibpython() throws {
         let library = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: library), "libpython3.11 is not installed")
-        let sections = try runProcess("/usr/bin/readelf", ["-SW", library]).stdoutText
-        let text = try XCTUnwrap(sections.split(separator: "\n").first { $0.contains(" .text ") })
-        let fields = text.split(separator: " ").map(String.init)
-        let at = try XCTUnwrap(fields.firstIndex(of: ".text"))
-        let start = try XCTUnwrap(UInt64(fields[at + 2], radix: 16))
-        let size = try XCTUnwrap(UInt64(fields[at + 4], radix: 16))
+        let (start, size) = try textSection(library)
         let bias: UInt64 = 0x7f00_0000_0000
         let module = Snapshot.Module(
             path: library, buildID: [], loadBias: bias,
@@ -385,6 +380,41 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertEqual(symbolizer.frames(for: pcs[0]).count, 1)
         // A few seconds in a debug build; a fraction of a second in release.
         XCTAssertLessThan(elapsed, 20)
+    }
+
+    func testFiftyThousandPCsInLibcWithDWARF() throws {
+        let library = "/lib/x86_64-linux-gnu/libc.so.6"
+        let notes = try runProcess("/usr/bin/readelf", ["-nW", library]).stdoutText
+        let hex = try XCTUnwrap(notes.split(separator: "\n").first { $0.contains("Build ID:") }?.split(separator: " ").last)
+        try XCTSkipUnless(
+            FileManager.default.fileExists(atPath: "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"),
+            "libc6-dbg is not installed")
+        let (start, size) = try textSection(library)
+        let bias: UInt64 = 0x7f00_0000_0000
+        let module = Snapshot.Module(
+            path: library, buildID: Fixture.bytes(hex: String(hex)), loadBias: bias,
+            segments: [Snapshot.Segment(start: bias, size: start + size, fileOffset: 0, flags: 5)])
+        let pcs = (0..<50_000).map { bias + start + UInt64($0) * (size / 50_000) }
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [module], pcs: pcs))
+        let begin = Date()
+        symbolizer.resolveAll()
+        let elapsed = Date().timeIntervalSince(begin)
+        let withLines = pcs.filter { symbolizer.frames(for: $0).last!.line > 0 }.count
+        let inlined = pcs.filter { symbolizer.frames(for: $0).count > 1 }.count
+        print("symbolized 50,000 pcs of libc with DWARF in \(elapsed) s: \(withLines) with lines, \(inlined) inlined")
+        XCTAssertGreaterThan(withLines, 25_000)
+        XCTAssertGreaterThan(inlined, 5_000)
+        XCTAssertEqual(symbolizer.warnings, [])
+        XCTAssertLessThan(elapsed, 60)
+    }
+
+    /// Address and size of the `.text` section of `library`, from readelf.
+    func textSection(_ library: String) throws -> (start: UInt64, size: UInt64) {
+        let sections = try runProcess("/usr/bin/readelf", ["-SW", library]).stdoutText
+        let text = try XCTUnwrap(sections.split(separator: "\n").first { $0.contains(" .text ") })
+        let fields = text.split(separator: " ").map(String.init)
+        let at = try XCTUnwrap(fields.firstIndex(of: ".text"))
+        return (try XCTUnwrap(UInt64(fields[at + 2], radix: 16)), try XCTUnwrap(UInt64(fields[at + 4], radix: 16)))
     }
 
     func runChecked(_ tool: String, _ arguments: [String]) throws {
