@@ -341,6 +341,7 @@ void mt_control_init(void) {
         return;
     }
     mt_unwind_init();
+    mt_tstats_init();
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);

@@ -5,9 +5,10 @@
  *
  * Locking: a block's record lives in one of MT_SHARDS shards chosen by its
  * address, each with its own lock, so two threads allocating serialise only
- * when their blocks hash to the same shard.  Per-stack aggregates are updated
- * with relaxed atomics inside that shard lock; holding every shard lock (as
- * the snapshot writer does) therefore freezes all counters at once.
+ * when their blocks hash to the same shard.  Per-stack aggregates are kept per
+ * thread (threadstats.c) and updated inside that shard lock; holding every
+ * shard lock (as the snapshot writer does) therefore freezes all counters at
+ * once.
  *
  * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
  * reaches a new high.  A stack remembers the epoch of its last change; when it
@@ -26,12 +27,12 @@
 __thread int mt_guard __attribute__((tls_model("initial-exec")));
 struct mt_global mt_global;
 
-static inline void stack_touch(struct mt_stack *s) {
+static inline void touch(struct mt_tstat *s) {
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
-    if (__atomic_load_n(&s->seen_epoch, __ATOMIC_RELAXED) != epoch) {
-        __atomic_store_n(&s->peak_bytes, __atomic_load_n(&s->live_bytes, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
-        __atomic_store_n(&s->peak_count, __atomic_load_n(&s->live_count, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
-        __atomic_store_n(&s->seen_epoch, epoch, __ATOMIC_RELAXED);
+    if (s->seen_epoch != epoch) {
+        s->peak_bytes = s->live_bytes;
+        s->peak_count = s->live_count;
+        s->seen_epoch = epoch;
     }
 }
 
@@ -56,12 +57,16 @@ void mt_reset_peak(void) {
 }
 
 static void account_alloc(struct mt_shard *sh, uint32_t stack, uint64_t size, enum mt_op op) {
-    struct mt_stack *s = mt_stack_get(stack);
-    stack_touch(s);
-    __atomic_add_fetch(&s->live_bytes, size, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&s->live_count, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&s->total_bytes, size, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&s->total_count, 1, __ATOMIC_RELAXED);
+    int locked;
+    struct mt_tstat *s = mt_tstat_get(stack, &locked);
+    if (MT_LIKELY(s != NULL)) {
+        touch(s);
+        s->live_bytes += (int64_t)size;
+        s->live_count++;
+        s->total_bytes += (int64_t)size;
+        s->total_count++;
+    }
+    if (MT_UNLIKELY(locked)) mt_tstat_unlock();
     sh->alloc_calls++;
     sh->alloc_bytes += size;
     if (op == MT_OP_REALLOC) sh->realloc_calls++;
@@ -69,10 +74,14 @@ static void account_alloc(struct mt_shard *sh, uint32_t stack, uint64_t size, en
 }
 
 static void account_free(struct mt_shard *sh, const struct mt_live *e) {
-    struct mt_stack *s = mt_stack_get(e->stack);
-    stack_touch(s);
-    __atomic_sub_fetch(&s->live_bytes, e->size, __ATOMIC_RELAXED);
-    __atomic_sub_fetch(&s->live_count, 1, __ATOMIC_RELAXED);
+    int locked;
+    struct mt_tstat *s = mt_tstat_get(e->stack, &locked);
+    if (MT_LIKELY(s != NULL)) {
+        touch(s);
+        s->live_bytes -= (int64_t)e->size;
+        s->live_count--;
+    }
+    if (MT_UNLIKELY(locked)) mt_tstat_unlock();
     __atomic_sub_fetch(&mt_global.current, e->size, __ATOMIC_RELAXED);
     sh->free_calls++;
 }

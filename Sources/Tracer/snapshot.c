@@ -160,12 +160,19 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         }
     }
     uint32_t nstacks = mt_stack_count();
+    size_t stats_size = ((size_t)nstacks * sizeof(struct mt_tstat) + 4095) & ~(size_t)4095;
+    struct mt_tstat *stats = mt_map(stats_size);
+    if (!stats) {
+        mt_stacks_unlock_all();
+        mt_live_unlock_all();
+        return ENOMEM;
+    }
+    mt_tstats_sum(stats, nstacks);
     uint64_t stacks_len = 8, stat_count = 0;
-    uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
     for (uint32_t id = 0; id < nstacks; id++) {
         struct mt_stack *s = mt_stack_get(id);
         stacks_len += 8 + 8ull * s->depth;
-        if (s->total_count) stat_count++;
+        if (stats[id].total_count) stat_count++;
         if (s->true_depth > s->depth) t.truncated_stacks++;
     }
     t.peak_bytes = mt_global.peak;
@@ -228,20 +235,20 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     put_u32(w, (uint32_t)stat_count);
     put_u32(w, 0);
     for (uint32_t id = 0; id < nstacks; id++) {
-        struct mt_stack *s = mt_stack_get(id);
+        const struct mt_tstat *s = &stats[id];
         if (!s->total_count) continue;
-        int changed_since_peak = s->seen_epoch == epoch;
         struct mt_stack_stat st = {
             .stack = id,
-            .live_bytes = s->live_bytes,
-            .live_count = s->live_count,
-            .total_bytes = s->total_bytes,
-            .total_count = s->total_count,
-            .peak_bytes = changed_since_peak ? s->peak_bytes : s->live_bytes,
-            .peak_count = changed_since_peak ? s->peak_count : s->live_count,
+            .live_bytes = (uint64_t)s->live_bytes,
+            .live_count = (uint64_t)s->live_count,
+            .total_bytes = (uint64_t)s->total_bytes,
+            .total_count = (uint64_t)s->total_count,
+            .peak_bytes = (uint64_t)s->peak_bytes,
+            .peak_count = (uint64_t)s->peak_count,
         };
         put(w, &st, sizeof st);
     }
+    mt_unmap(stats, stats_size);
 
     /* BLOCKS */
     if (mt_config.blocks) {

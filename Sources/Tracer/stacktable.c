@@ -131,7 +131,6 @@ uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_dept
     s->frames = at;
     s->depth = depth;
     s->true_depth = true_depth;
-    s->seen_epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
     __atomic_store_n(&t->slots[slot], new_id + 1, __ATOMIC_RELEASE);
     sh->count++;
     id = new_id;

@@ -84,17 +84,11 @@ void mt_unwind_flush(void);
 /* ---- stack table (stacktable.c) ------------------------------------------ */
 struct mt_stack {
     uint64_t hash;
-    uint64_t frames;      /* index of pc[0] in the frame store */
+    uint64_t frames; /* index of pc[0] in the frame store */
     uint32_t depth;
     uint32_t true_depth;
-    /* Aggregates, updated with relaxed atomics. */
-    uint64_t live_bytes, live_count;
-    uint64_t total_bytes, total_count;
-    /* Value at the global peak, see recorder.c "peak bookkeeping". */
-    uint64_t peak_bytes, peak_count;
-    uint64_t seen_epoch;
 };
-_Static_assert(sizeof(struct mt_stack) == 80, "stack record is 80 bytes");
+_Static_assert(sizeof(struct mt_stack) == 24, "stack record is 24 bytes");
 
 int mt_stacks_init(void);
 /* Interns a stack and returns its id (0 = unknown/overflow). */
@@ -134,6 +128,26 @@ struct mt_live *mt_live_find(struct mt_shard *sh, uint64_t ptr);
 void mt_live_lock_all(void);
 void mt_live_unlock_all(void);
 uint64_t mt_live_overhead(void);
+
+/* ---- per-thread statistics (threadstats.c) --------------------------------
+ * One thread's share of one stack's figures; the stack's figures are the sum
+ * over threads.  Signed: a block freed by another thread than the one that
+ * allocated it makes the freeing thread's share negative. */
+struct mt_tstat {
+    uint32_t stack_plus_one; /* 0: empty slot */
+    uint32_t pad;
+    int64_t live_bytes, live_count;
+    int64_t total_bytes, total_count;
+    int64_t peak_bytes, peak_count; /* at the latest global peak, see recorder.c */
+    uint64_t seen_epoch;
+};
+_Static_assert(sizeof(struct mt_tstat) == 64, "per-thread stat is one cache line");
+void mt_tstats_init(void);
+/* Requires the shard lock of the block being accounted. */
+struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked);
+void mt_tstat_unlock(void);
+/* Requires every shard lock. */
+void mt_tstats_sum(struct mt_tstat *out, uint32_t count);
 
 /* ---- recorder (recorder.c) ------------------------------------------------ */
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
