@@ -208,6 +208,7 @@ public struct Snapshot: Sendable {
         /// True when this frame was inlined into the next one.
         public var isInlined: Bool
 
+        /// A frame as the SYMBOLS section stores it; see the properties for each field.
         public init(
             function: String, file: String, line: Int, module: String, offset: UInt64? = nil,
             isInlined: Bool = false

@@ -70,6 +70,9 @@ public enum SnapshotFile {
             }
             if got == 0 { break }
             used += got
+            // Not a snapshot (say, /dev/zero): stop reading, the parser will say so.
+            let magic = SnapshotFormat.magic
+            if used >= magic.count && !bytes[0..<magic.count].elementsEqual(magic) { break }
         }
         bytes.removeLast(bytes.count - used)
         return bytes

@@ -393,12 +393,12 @@ final class ELFModule {
         {
             var files: OpaquePointer?
             var count = 0
-            if dwarf_getsrcfiles(cu, &files, &count) == 0, Int(index) < count,
+            if dwarf_getsrcfiles(cu, &files, &count) == 0, index < UInt64(count),
                 let name = dwarf_filesrc(files, Int(index), nil, nil)
             {
                 file = String(cString: name)
             }
         }
-        return (file, Int(line))
+        return (file, Int(clamping: line))
     }
 }

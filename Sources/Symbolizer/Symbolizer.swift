@@ -251,7 +251,7 @@ public final class Symbolizer: FrameResolver {
         return elf
     }
 
-    /// A copy of the vDSO mapped into this process (found in /proc/self/maps), sized from its section headers.
+    /// A copy of the vDSO mapped into this process, found in /proc/self/maps.
     private static func ownVDSOImage() -> [UInt8]? {
         // /proc files report size 0: read until EOF rather than trusting the size.
         guard let handle = FileHandle(forReadingAtPath: "/proc/self/maps"),
@@ -267,10 +267,8 @@ public final class Symbolizer: FrameResolver {
             guard mapped >= MemoryLayout<Elf64_Ehdr>.size else { return nil }
             let header = base.loadUnaligned(as: Elf64_Ehdr.self)
             guard header.e_ident.0 == 0x7f, header.e_ident.1 == UInt8(ascii: "E") else { return nil }
-            // Never read past the mapping, whatever the header claims.
-            let size = Int(header.e_shoff) + Int(header.e_shnum) * Int(header.e_shentsize)
-            guard size > MemoryLayout<Elf64_Ehdr>.size, size <= mapped else { return nil }
-            return Array(UnsafeRawBufferPointer(start: base, count: size))
+            // The whole image is mapped (that is how the kernel provides it); copy all of it.
+            return Array(UnsafeRawBufferPointer(start: base, count: mapped))
         }
         return nil
     }

@@ -260,6 +260,12 @@ final class SnapshotReaderTests: XCTestCase {
         assertMessage(bytes, "not a memtrace snapshot (bad magic)")
     }
 
+    func testEndlessDeviceIsNotReadToTheEnd() {
+        XCTAssertThrowsError(try SnapshotFile.read(path: "/dev/zero")) { error in
+            XCTAssertEqual("\(error)", "memtrace: /dev/zero: not a memtrace snapshot (bad magic)")
+        }
+    }
+
     func testReadsFromAPipe() throws {
         let file = path("piped.snap")
         try SnapshotWriter.write(Fixtures.full(), to: file)

@@ -385,9 +385,11 @@ final class SymbolizerTests: XCTestCase {
     func testFiftyThousandPCsInLibcWithDWARF() throws {
         let library = "/lib/x86_64-linux-gnu/libc.so.6"
         let notes = try runProcess("/usr/bin/readelf", ["-nW", library]).stdoutText
-        let hex = try XCTUnwrap(notes.split(separator: "\n").first { $0.contains("Build ID:") }?.split(separator: " ").last)
+        let hex = try XCTUnwrap(
+            notes.split(separator: "\n").first { $0.contains("Build ID:") }?.split(separator: " ").last)
         try XCTSkipUnless(
-            FileManager.default.fileExists(atPath: "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"),
+            FileManager.default.fileExists(
+                atPath: "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"),
             "libc6-dbg is not installed")
         let (start, size) = try textSection(library)
         let bias: UInt64 = 0x7f00_0000_0000
