@@ -22,7 +22,10 @@ public enum AllocatorFrames {
   /// libjemalloc, a malloc-family function of libc, or C++ `operator new`
   /// and `operator new[]` (any overload) from libstdc++, libc++ or jemalloc.
   public static func isAllocatorFrame(_ frame: Frame) -> Bool {
-    let module = basename(frame.module)
+    isAllocatorFrame(frame, moduleName: basename(frame.module))
+  }
+
+  static func isAllocatorFrame(_ frame: Frame, moduleName module: String) -> Bool {
     if module.hasPrefix("libtrace.") || module.hasPrefix("libjemalloc.")
       || module.hasPrefix("libtcmalloc")
     {
@@ -59,6 +62,7 @@ public enum AllocatorFrames {
 
 /// The last path component of `path` (`/usr/lib/libc.so.6` → `libc.so.6`).
 func basename(_ path: String) -> String {
-  guard let slash = path.lastIndex(of: "/") else { return path }
-  return String(path[path.index(after: slash)...])
+  let utf8 = path.utf8
+  guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+  return String(path[utf8.index(after: slash)...])
 }

@@ -46,14 +46,16 @@ public final class FrameTable {
 
   /// The id of `frame`, interning it when it is new.
   func intern(_ frame: Frame) -> Int32 {
+    let module = basename(frame.module)
     let key = Key(
-      module: basename(frame.module), function: frame.function, file: frame.file, line: frame.line,
+      module: module, function: frame.function, file: frame.file, line: frame.line,
       offset: frame.file.isEmpty ? frame.offset : nil)
-    if let id = ids[key] { return id }
-    let id = Int32(frames.count)
+    let next = Int32(frames.count)
+    let id = ids[key, default: next]
+    guard id == next else { return id }
     ids[key] = id
     frames.append(frame)
-    isAllocator.append(AllocatorFrames.isAllocatorFrame(frame))
+    isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
     return id
   }
 

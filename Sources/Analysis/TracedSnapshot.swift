@@ -35,7 +35,10 @@ public struct TracedSnapshot {
   public init(_ snapshot: Snapshot, resolver: any FrameResolver, table: FrameTable = FrameTable()) {
     self.snapshot = snapshot
     self.table = table
-    var byPC: [UInt64: [Int32]] = [:]
+    // pc → its frames' ids, as a range of `pool` packed into one integer
+    // (offset << 32 | count): no array per address to allocate and free.
+    var byPC: [UInt64: UInt64] = [:]
+    var pool: [Int32] = []
     let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
     var traces: [Trace] = []
     traces.reserveCapacity(snapshot.stackStats.count)
@@ -44,13 +47,17 @@ public struct TracedSnapshot {
       var ids: [Int32] = []
       ids.reserveCapacity(stack.pcs.count)
       for pc in stack.pcs {
+        let range: UInt64
         if let known = byPC[pc] {
-          ids.append(contentsOf: known)
+          range = known
         } else {
-          let resolved = resolver.frames(for: pc).map { table.intern($0) }
-          byPC[pc] = resolved
-          ids.append(contentsOf: resolved)
+          let start = pool.count
+          for frame in resolver.frames(for: pc) { pool.append(table.intern(frame)) }
+          range = UInt64(start) << 32 | UInt64(pool.count - start)
+          byPC[pc] = range
         }
+        let start = Int(range >> 32)
+        ids.append(contentsOf: pool[start..<start + Int(range & 0xffff_ffff)])
       }
       if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
         ids.removeFirst(first)

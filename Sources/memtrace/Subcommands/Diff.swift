@@ -47,10 +47,7 @@ extension Memtrace {
     }
 
     func run() throws {
-      // The new snapshot first: the frames shown are the new run's.
-      let table = FrameTable()
-      let newTraced = try loadTraced(new, table: table)
-      let oldTraced = try loadTraced(old, table: table)
+      let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
       let diffs = options.limited(try newTraced.compare(to: oldTraced, options.statisticsOptions))
       let newTotal = newTraced.total(filters: options.filters)
       let oldTotal = oldTraced.total(filters: options.filters)
