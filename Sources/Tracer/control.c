@@ -14,6 +14,9 @@
  *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
  *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
  *   MEMTRACE_FOLLOW_EXEC  0: programs this one executes are not traced
+ *   MEMTRACE_SAMPLE       record a sample of allocations, one per BYTES on average
+ *                         (Poisson sampling by bytes; k, M suffixes); 0: every one
+ *   MEMTRACE_SAMPLE_SEED  seed of the sampler's random numbers (default 1)
  *   MEMTRACE_DISABLE      1: load but record nothing
  *
  * Signal handlers may not take locks or allocate, so the handler only posts a
@@ -110,6 +113,21 @@ static int parse_signal(const char *v) {
         if (strcasecmp(v, names[i].name) == 0) return names[i].sig;
     if (strncasecmp(v, "RTMIN+", 6) == 0) return SIGRTMIN + atoi(v + 6);
     return SIGUSR2;
+}
+
+/* "524288", "512k", "512KiB", "1M": bytes; 0 when absent or malformed. */
+static uint64_t parse_bytes(const char *v) {
+    if (!v) return 0;
+    char *end;
+    double n = strtod(v, &end);
+    if (end == v || !(n >= 0)) return 0;
+    switch (*end) {
+    case 'k': case 'K': n *= 1024; break;
+    case 'm': case 'M': n *= 1024 * 1024; break;
+    case 'g': case 'G': n *= 1024.0 * 1024 * 1024; break;
+    default: break;
+    }
+    return (uint64_t)n;
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t cap) {
@@ -312,6 +330,7 @@ static void after_fork_child(void) {
     mt_stacks_unlock_all();
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
+    mt_sampler_after_fork_child();
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;
@@ -342,6 +361,7 @@ void mt_control_init(void) {
     }
     mt_unwind_init();
     mt_tstats_init();
+    mt_sampler_init(parse_bytes(env("MEMTRACE_SAMPLE")), parse_bytes(env("MEMTRACE_SAMPLE_SEED")));
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);

@@ -126,7 +126,7 @@ size_t mt_real_usable_size(void *p) {
 MT_EXPORT void *malloc(size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
-    if (!RECORDING()) return real_malloc(size);
+    if (!RECORDING() || !mt_sample(size)) return real_malloc(size);
     mt_guard++;
     void *p = real_malloc(size);
     if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -139,7 +139,7 @@ MT_EXPORT void free(void *p) {
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
     int saved = errno; /* free must not change errno (POSIX 2024, glibc 2.33+) */
-    if (!RECORDING()) {
+    if (!RECORDING() || !mt_maybe_recorded(p)) {
         real_free(p);
     } else {
         mt_guard++;
@@ -157,7 +157,7 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
         if (__builtin_mul_overflow(n, size, &total)) return NULL;
         return boot_alloc(total, 16);
     }
-    if (!RECORDING()) return real_calloc(n, size);
+    if (!RECORDING() || !mt_sample(n * size)) return real_calloc(n, size);
     mt_guard++;
     void *p = real_calloc(n, size);
     if (p) mt_record_alloc(p, n * size, MT_OP_MALLOC);
@@ -179,13 +179,16 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
+    int record_new = mt_sample(size);
+    int maybe_old = old && mt_maybe_recorded(old);
+    if (!record_new && !maybe_old) return real_realloc(old, size);
     mt_guard++;
     struct mt_live taken;
-    int had = old ? mt_record_take(old, &taken) : 0;
+    int had = maybe_old ? mt_record_take(old, &taken) : 0;
     void *p = real_realloc(old, size);
     if (p) {
         if (had) mt_record_release(&taken);
-        mt_record_alloc(p, size, MT_OP_REALLOC);
+        if (record_new) mt_record_alloc(p, size, MT_OP_REALLOC);
     } else {
         if (had && size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
         else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
@@ -218,7 +221,7 @@ static void *aligned(size_t align, size_t size) {
     }
     if (MT_UNLIKELY(!real_posix_memalign)) return boot_alloc(size, align);
     void *p = NULL;
-    if (!RECORDING()) {
+    if (!RECORDING() || !mt_sample(size)) {
         int rc = real_posix_memalign(&p, align, size);
         if (rc) errno = rc;
         return rc ? NULL : p;
@@ -242,7 +245,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         *out = p;
         return 0;
     }
-    if (!RECORDING()) return real_posix_memalign(out, align, size);
+    if (!RECORDING() || !mt_sample(size)) return real_posix_memalign(out, align, size);
     mt_guard++;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0) mt_record_alloc(*out, size, MT_OP_MALLOC);
@@ -253,7 +256,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
     ensure_started();
     if (real_aligned_alloc) {
-        if (!RECORDING()) return real_aligned_alloc(align, size);
+        if (!RECORDING() || !mt_sample(size)) return real_aligned_alloc(align, size);
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
         if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -266,7 +269,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
 MT_EXPORT void *memalign(size_t align, size_t size) {
     ensure_started();
     if (real_memalign) {
-        if (!RECORDING()) return real_memalign(align, size);
+        if (!RECORDING() || !mt_sample(size)) return real_memalign(align, size);
         mt_guard++;
         void *p = real_memalign(align, size);
         if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -330,8 +333,8 @@ static void *adopt(void *p, size_t size) {
     if (p && RECORDING()) {
         mt_guard++;
         struct mt_live e;
-        if (mt_record_take(p, &e)) mt_record_put_back(&e);
-        else mt_record_alloc(p, size, MT_OP_MALLOC);
+        if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
+        else if (mt_sample(size)) mt_record_alloc(p, size, MT_OP_MALLOC);
         mt_guard--;
     }
     return p;

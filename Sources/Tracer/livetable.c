@@ -10,15 +10,7 @@
 
 struct mt_shard mt_shards[MT_SHARDS];
 
-static inline uint64_t mix(uint64_t x) {
-    /* splitmix64's finaliser: heap addresses differ in few, low bits. */
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
+#define mix mt_mix
 
 struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mix(ptr) % MT_SHARDS]; }
 
@@ -58,6 +50,10 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     }
     sh->tab[j] = *e;
     sh->count++;
+    if (mt_sample_filter) { /* the cell belongs to this shard: its lock is held */
+        uint8_t *cell = &mt_sample_filter[mix(e->ptr) & (MT_FILTER_CELLS - 1)];
+        if (*cell < 255) ++*cell;
+    }
     return 0;
 }
 
@@ -92,6 +88,10 @@ int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
     }
     memset(&sh->tab[hole], 0, sizeof sh->tab[hole]);
     sh->count--;
+    if (mt_sample_filter) { /* a saturated cell stays set: only costs a lookup */
+        uint8_t *cell = &mt_sample_filter[mix(ptr) & (MT_FILTER_CELLS - 1)];
+        if (*cell < 255) --*cell;
+    }
     return 1;
 }
 

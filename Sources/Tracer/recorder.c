@@ -56,34 +56,39 @@ void mt_reset_peak(void) {
     __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
 }
 
-static void account_alloc(struct mt_shard *sh, uint32_t stack, uint64_t size, enum mt_op op) {
+static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_op op) {
+    uint32_t stack = e->stack;
+    int64_t size, count;
+    mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
     struct mt_tstat *s = mt_tstat_get(stack, &locked);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
-        s->live_bytes += (int64_t)size;
-        s->live_count++;
-        s->total_bytes += (int64_t)size;
-        s->total_count++;
+        s->live_bytes += size;
+        s->live_count += count;
+        s->total_bytes += size;
+        s->total_count += count;
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
-    sh->alloc_calls++;
-    sh->alloc_bytes += size;
-    if (op == MT_OP_REALLOC) sh->realloc_calls++;
-    global_add(size);
+    sh->alloc_calls += (uint64_t)count;
+    sh->alloc_bytes += (uint64_t)size;
+    if (op == MT_OP_REALLOC) sh->realloc_calls += (uint64_t)count;
+    global_add((uint64_t)size);
 }
 
 static void account_free(struct mt_shard *sh, const struct mt_live *e) {
+    int64_t size, count;
+    mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
     struct mt_tstat *s = mt_tstat_get(e->stack, &locked);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
-        s->live_bytes -= (int64_t)e->size;
-        s->live_count--;
+        s->live_bytes -= size;
+        s->live_count -= count;
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
-    __atomic_sub_fetch(&mt_global.current, e->size, __ATOMIC_RELAXED);
-    sh->free_calls++;
+    __atomic_sub_fetch(&mt_global.current, (uint64_t)size, __ATOMIC_RELAXED);
+    sh->free_calls += (uint64_t)count;
 }
 
 void mt_record_alloc(void *p, size_t size, enum mt_op op) {
@@ -96,7 +101,7 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_lock(&sh->lock);
     if (mt_live_insert(sh, &e) == 0) {
-        account_alloc(sh, stack, size, op);
+        account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
     }
@@ -110,7 +115,7 @@ void mt_record_free(void *p) {
     struct mt_live e;
     mt_lock(&sh->lock);
     if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e);
-    else sh->untracked_frees++;
+    else if (!mt_sample_rate) sh->untracked_frees++;
     mt_unlock(&sh->lock);
 }
 
@@ -119,7 +124,7 @@ int mt_record_take(void *p, struct mt_live *out) {
     struct mt_shard *sh = mt_shard_for(ptr);
     mt_lock(&sh->lock);
     int found = mt_live_remove(sh, ptr, out);
-    if (!found) sh->untracked_frees++;
+    if (!found && !mt_sample_rate) sh->untracked_frees++;
     mt_unlock(&sh->lock);
     return found;
 }

@@ -144,9 +144,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     /* First pass: everything the header and section lengths need. */
     struct mt_totals t;
     memset(&t, 0, sizeof t);
+    uint64_t record_count = 0; /* blocks in the table: every live block, or the sampled ones */
     for (int i = 0; i < MT_SHARDS; i++) {
         struct mt_shard *sh = &mt_shards[i];
-        t.live_blocks += sh->count;
+        record_count += sh->count;
         t.alloc_calls += sh->alloc_calls;
         t.free_calls += sh->free_calls;
         t.realloc_calls += sh->realloc_calls;
@@ -154,9 +155,17 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         t.untracked_frees += sh->untracked_frees;
         if (!sh->tab) continue;
         for (uint64_t j = 0; j <= sh->mask; j++) {
-            if (!sh->tab[j].ptr) continue;
-            t.live_bytes += sh->tab[j].size;
-            t.live_usable_bytes += mt_real_usable_size((void *)(uintptr_t)sh->tab[j].ptr);
+            const struct mt_live *e = &sh->tab[j];
+            if (!e->ptr) continue;
+            /* In sampled mode each recorded block stands for `count` blocks. */
+            int64_t bytes, count;
+            mt_sample_weights(e->size, e->ptr, &bytes, &count);
+            size_t usable = mt_real_usable_size((void *)(uintptr_t)e->ptr);
+            t.live_bytes += (uint64_t)bytes;
+            t.live_blocks += (uint64_t)count;
+            t.live_usable_bytes += mt_sample_rate && e->size
+                                       ? (uint64_t)((double)usable * (double)bytes / (double)e->size)
+                                       : usable;
         }
     }
     uint32_t nstacks = mt_stack_count();
@@ -178,7 +187,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     t.peak_bytes = mt_global.peak;
     t.peak_time_ns = mt_global.peak_time_ns;
     t.tracer_overhead_bytes = __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead();
-    t.sample_rate = 0;
+    t.sample_rate = mt_sample_rate;
     t.stack_count = nstacks;
     t.lost_allocations = __atomic_load_n(&mt_lost_allocations, __ATOMIC_RELAXED);
 
@@ -188,7 +197,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     memcpy(h.magic, MT_MAGIC, 8);
     h.version = MT_FORMAT_VERSION;
     h.header_size = sizeof h;
-    h.flags = mt_config.blocks ? MT_FLAG_HAS_BLOCKS : 0;
+    h.flags = (mt_config.blocks ? MT_FLAG_HAS_BLOCKS : 0) | (mt_sample_rate ? MT_FLAG_SAMPLED : 0);
     h.frames_limit = (uint32_t)mt_config.frames;
     h.pid = (uint32_t)getpid();
     h.ppid = (uint32_t)getppid();
@@ -252,8 +261,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* BLOCKS */
     if (mt_config.blocks) {
-        section(w, MT_SECTION_BLOCKS, 8 + t.live_blocks * sizeof(struct mt_block));
-        put_u64(w, t.live_blocks);
+        section(w, MT_SECTION_BLOCKS, 8 + record_count * sizeof(struct mt_block));
+        put_u64(w, record_count);
         for (int i = 0; i < MT_SHARDS; i++) {
             struct mt_shard *sh = &mt_shards[i];
             if (!sh->tab) continue;

@@ -101,7 +101,41 @@ void mt_stacks_lock_all(void);
 void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
+/* ---- sampling (sampler.c) -------------------------------------------------- */
+#define MT_FILTER_CELLS (1u << 18) /* a multiple of MT_SHARDS: cell % MT_SHARDS is the owning shard */
+extern uint64_t mt_sample_rate;    /* 0: exact mode */
+extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
+extern __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
+void mt_sampler_init(uint64_t rate, uint64_t seed);
+void mt_sampler_after_fork_child(void);
+int mt_sample_slow(size_t size);
+/* Should an allocation of `size` bytes be recorded?  Always yes in exact mode. */
+static inline int mt_sample(size_t size) {
+    if (MT_LIKELY(!mt_sample_rate)) return 1;
+    mt_sample_countdown -= (int64_t)size;
+    if (MT_LIKELY(mt_sample_countdown > 0)) return 0;
+    return mt_sample_slow(size);
+}
+/* The estimated bytes and blocks one recorded block of `size` stands for. */
+void mt_sample_weights(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count);
+double mt_ln(double x);
+double mt_exp(double x);
+
 /* ---- live blocks (livetable.c) ------------------------------------------- */
+static inline uint64_t mt_mix(uint64_t x) {
+    /* splitmix64's finaliser: heap addresses differ in few, low bits. */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+/* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
+static inline int mt_maybe_recorded(const void *ptr) {
+    if (MT_LIKELY(!mt_sample_rate)) return 1;
+    return mt_sample_filter[mt_mix((uint64_t)(uintptr_t)ptr) & (MT_FILTER_CELLS - 1)] != 0;
+}
 struct mt_live {
     uint64_t ptr;
     uint64_t size;

@@ -1,0 +1,121 @@
+/*
+ * Sampling mode (MEMTRACE_SAMPLE=BYTES): record an allocation only when a
+ * per-thread byte countdown runs out, the countdown being drawn from an
+ * exponential distribution with mean BYTES (Poisson sampling by bytes, as in
+ * tcmalloc, jemalloc and Go).  A block of size S is then sampled with
+ * probability 1 - e^(-S/R), and scaling its size and count by the inverse of
+ * that probability gives unbiased estimates of bytes and blocks.
+ *
+ * Unsampled blocks must cost (almost) nothing, including at free time, so a
+ * small counting filter answers "could this pointer be sampled?" without a
+ * lock: each cell belongs to one live-table shard and changes under its lock.
+ *
+ * No libm: the tracer may load into programs that do not use it, so log and
+ * exp are computed here to the few digits sampling needs.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "tracer.h"
+
+uint64_t mt_sample_rate;
+uint8_t *mt_sample_filter;
+
+__thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+static uint64_t seed = 1;
+static uint64_t thread_counter;
+
+/* ln(x) for x > 0: x = m * 2^e with m in [1, 2), ln m = 2 atanh((m-1)/(m+1)). */
+double mt_ln(double x) {
+    union {
+        double d;
+        uint64_t u;
+    } v = {.d = x};
+    int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+    v.u = (v.u & ((1ull << 52) - 1)) | (1023ull << 52);
+    double t = (v.d - 1) / (v.d + 1), t2 = t * t, sum = 0, power = t;
+    for (int k = 1; k <= 21; k += 2) {
+        sum += power / k;
+        power *= t2;
+    }
+    return 2 * sum + e * 0.6931471805599453;
+}
+
+/* e^x for x <= 0 (and modest positive x): 2^k * e^r with |r| <= ln2/2. */
+double mt_exp(double x) {
+    if (x < -700) return 0;
+    double kf = x / 0.6931471805599453;
+    int k = (int)(kf < 0 ? kf - 0.5 : kf + 0.5);
+    double r = x - k * 0.6931471805599453, term = 1, sum = 1;
+    for (int i = 1; i < 14; i++) {
+        term *= r / i;
+        sum += term;
+    }
+    union {
+        double d;
+        uint64_t u;
+    } scale = {.u = (uint64_t)(k + 1023) << 52};
+    return sum * scale.d;
+}
+
+static uint64_t next_random(void) {
+    /* splitmix64: good enough to draw intervals, and cheap */
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int64_t draw(void) {
+    /* uniform in (0, 1], never 0 so the log is finite */
+    double u = ((next_random() >> 11) + 1) * (1.0 / 9007199254740992.0);
+    double interval = -mt_ln(u) * (double)mt_sample_rate;
+    return interval < 1 ? 1 : (int64_t)interval;
+}
+
+void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
+    mt_sample_rate = rate;
+    if (seed_value) seed = seed_value;
+    if (rate) {
+        mt_sample_filter = mt_map(MT_FILTER_CELLS);
+        if (!mt_sample_filter) mt_sample_rate = 0; /* fall back to exact mode */
+    }
+}
+
+/* Slow path of mt_sample(): the countdown ran out (or this thread has none yet). */
+int mt_sample_slow(size_t size) {
+    if (!rng) {
+        /* Each thread's sequence is fixed by the seed and its order of arrival,
+         * so a single-threaded program samples the same blocks every run. */
+        rng = seed * 0x2545f4914f6cdd1dull + __atomic_add_fetch(&thread_counter, 1, __ATOMIC_RELAXED);
+        mt_sample_countdown = draw() - (int64_t)size;
+        if (mt_sample_countdown > 0) return 0;
+    }
+    mt_sample_countdown = draw();
+    return 1;
+}
+
+/* The weight 1/p is rarely whole: rounding it the same way for every block
+ * would bias counts (a 4000-byte block at 8 KiB has weight 2.59; always 3 is
+ * 16% too many).  It is rounded up with probability equal to its fraction,
+ * the coin being the block's address, so freeing the block later subtracts
+ * exactly what its allocation added. */
+void mt_sample_weights(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count) {
+    if (!mt_sample_rate) {
+        *bytes = (int64_t)size;
+        *count = 1;
+        return;
+    }
+    double p = 1 - mt_exp(-(double)(size ? size : 1) / (double)mt_sample_rate);
+    double w = p > 0 ? 1 / p : 1;
+    double whole = (double)(int64_t)w;
+    double coin = (double)(mt_mix(ptr ^ 0x5851f42d4c957f2dull) >> 11) * (1.0 / 9007199254740992.0);
+    *count = (int64_t)whole + (coin < w - whole ? 1 : 0);
+    *bytes = (int64_t)((double)size * w + 0.5);
+}
+
+void mt_sampler_after_fork_child(void) {
+    /* keep the child's draws apart from the parent's */
+    rng ^= 0xd1b54a32d192ed03ull;
+}
