@@ -6,7 +6,8 @@
 
 /// Writes snapshots in format version 1, byte for byte as the tracer does.
 ///
-/// Sections come in tag order (PROCESS when it has entries, TOTALS, MODULES,
+/// Sections come in tag order (PROCESS when it has entries, keys `exe`, `cmdline`, `cwd`,
+/// `output` first and any others sorted after them, then TOTALS, MODULES,
 /// STACKS, STACK_STATS, BLOCKS when present, ALLOCATOR when present, SYMBOLS
 /// when present, END). The header's `HAS_BLOCKS` flag follows `blocks`, and the
 /// version written is always ``SnapshotFormat/version``.
@@ -43,7 +44,12 @@ public enum SnapshotWriter {
         if !snapshot.process.isEmpty {
             out.section(.process) { out in
                 out.u32(UInt32(snapshot.process.count))
-                for key in snapshot.process.keys.sorted() {
+                // The tracer's order first, so that re-encoding its files gives the same bytes.
+                let known = ["exe", "cmdline", "cwd", "output"]
+                let keys =
+                    known.filter { snapshot.process[$0] != nil }
+                    + snapshot.process.keys.filter { !known.contains($0) }.sorted()
+                for key in keys {
                     out.string(key)
                     out.string(snapshot.process[key] ?? "")
                 }

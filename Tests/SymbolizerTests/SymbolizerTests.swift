@@ -279,6 +279,63 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertEqual(symbolizer.warnings, [])
     }
 
+    // MARK: A real snapshot
+
+    func testSnapshotFromTheTracer() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: TestPaths.libtrace), "run `make tracer` first")
+        let source = path("traced.c")
+        try """
+        #include <stdlib.h>
+        #include <string.h>
+        static inline __attribute__((always_inline)) char *make(int n) {
+            return malloc(n); /* MARK:make */
+        }
+        __attribute__((noinline)) char *build(int i) {
+            char *p = make(100 + i); /* MARK:build */
+            memset(p, 1, 10);
+            return p;
+        }
+        int main(void) {
+            static char *keep[50];
+            for (int i = 0; i < 50; i++) keep[i] = build(i); /* MARK:main */
+            for (int i = 0; i < 25; i++) free(keep[i]);
+            return 0;
+        }
+        """.write(toFile: source, atomically: true, encoding: .utf8)
+        let exe = try compile(
+            source: source, output: "traced", in: directory, flags: ["-O2", "-fno-optimize-sibling-calls"])
+        let output = path("traced.snap")
+        let run = try runProcess(
+            exe, environment: ["LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_OUTPUT": output, "MEMTRACE_BLOCKS": "1"])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: output)))
+        let snapshot = try SnapshotFile.read(path: output)
+        // The writer reproduces the tracer's file byte for byte.
+        XCTAssertEqual(SnapshotWriter.encode(snapshot), bytes)
+
+        let stat = try XCTUnwrap(snapshot.stackStats.first { $0.liveCount == 25 })
+        XCTAssertEqual(stat.totalCount, 50)
+        XCTAssertEqual(stat.liveBytes, (25..<50).reduce(0) { $0 + 100 + UInt64($1) })
+        let pcs = snapshot.stacks[Int(stat.stack)].pcs
+        XCTAssertGreaterThanOrEqual(pcs.count, 3)
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        func line(_ mark: String) throws -> Int {
+            let lines = try String(contentsOfFile: source, encoding: .utf8).split(
+                separator: "\n", omittingEmptySubsequences: false)
+            return try XCTUnwrap(lines.firstIndex { $0.contains("MARK:\(mark) ") }) + 1
+        }
+        XCTAssertEqual(
+            symbolizer.frames(for: pcs[0]),
+            [
+                Frame(function: "make", file: source, line: try line("make"), module: exe, isInlined: true),
+                Frame(function: "build", file: source, line: try line("build"), module: exe),
+            ])
+        XCTAssertEqual(
+            symbolizer.frames(for: pcs[1]), [Frame(function: "main", file: source, line: try line("main"), module: exe)]
+        )
+        XCTAssertEqual(symbolizer.warnings, [])
+    }
+
     // MARK: Embedded symbols
 
     func testEmbeddedSymbolsReplaceTheBinaries() throws {
