@@ -17,6 +17,12 @@ public enum TextFormat {
     }
     let module = frame.module.isEmpty ? "??" : frame.module
     if !frame.function.isEmpty {
+      // A symbolizer's last resort (`libfoo.so+0x1234`, `0x7f…`) already names the place.
+      if frame.offset == nil
+        && (frame.function.hasPrefix("0x") || frame.function.hasPrefix(basename(module) + "+0x"))
+      {
+        return frame.function
+      }
       let offset = frame.offset.map { "+0x" + String($0, radix: 16) } ?? ""
       return "\(frame.function)\(offset) in \(basename(module))"
     }

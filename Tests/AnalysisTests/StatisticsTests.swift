@@ -196,6 +196,27 @@ final class StatisticsTests: XCTestCase {
       ["h.h:4 in helper: size=10 B, count=1, average=10 B"])
   }
 
+  func testFrameDescriptions() {
+    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    XCTAssertEqual(TextFormat.describe(app("main", "m.c", 3)), "m.c:3 in main")
+    XCTAssertEqual(
+      TextFormat.describe(Frame(function: "", file: "m.c", line: 0, module: "/bin/app")), "m.c:0")
+    XCTAssertEqual(
+      TextFormat.describe(Frame(function: "strdup", file: "", line: 0, module: libc, offset: 0x1a)),
+      "strdup+0x1a in libc.so.6")
+    XCTAssertEqual(
+      TextFormat.describe(Frame(function: "_start", file: "", line: 0, module: "/bin/app")),
+      "_start in app")
+    XCTAssertEqual(
+      TextFormat.describe(Frame(function: "libc.so.6+0x758cb", file: "", line: 0, module: libc)),
+      "libc.so.6+0x758cb")
+    XCTAssertEqual(
+      TextFormat.describe(Frame(function: "0x7fff1234", file: "", line: 0, module: "")),
+      "0x7fff1234")
+    XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: libc)), libc)
+    XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: "")), "??")
+  }
+
   func testPeakMetric() throws {
     let snapshot = traced([
       StackSpec(pcs: [0x100], size: 10, count: 1, peakSize: 0, peakCount: 0),

@@ -101,7 +101,8 @@ final class DiffTests: XCTestCase {
     XCTAssertEqual(fails.status, 1)
     XCTAssertEqual(fails.stdoutLines.count, 4, "the report is printed before failing")
     XCTAssertEqual(fails.stderrLines.count, 1, fails.stderr)
-    XCTAssertTrue(fails.stderr.hasPrefix("memtrace: total growth +4800 B"), fails.stderr)
+    XCTAssertEqual(
+      fails.stderrLines, ["memtrace: total growth +4800 B exceeds --fail-on-growth 4799 (4799 B)"])
     let passes = try work.memtrace([
       "diff", old, new, "--include", "*sites.c", "--fail-on-growth", "4800",
     ])

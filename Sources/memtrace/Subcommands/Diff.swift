@@ -77,9 +77,15 @@ extension Memtrace {
         UInt64(growth) > limit
       {
         throw CLIError(
-          "total growth \(SizeFormat.format(growth, signed: true)) (\(growth) B) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
+          "total growth \(Self.describe(growth)) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
           status: 1)
       }
+    }
+
+    /// `+9600 B`, or `+139 KiB (142336 B)` from 10 KiB on.
+    static func describe(_ growth: Int64) -> String {
+      let exact = "+\(growth) B"
+      return growth < 10 * 1024 ? exact : "\(SizeFormat.format(growth, signed: true)) (\(growth) B)"
     }
   }
 }
