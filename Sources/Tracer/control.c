@@ -10,6 +10,7 @@
  *   MEMTRACE_SIGNAL       signal that asks for a snapshot: USR2 (default), USR1,
  *                         a name or number, or "off"
  *   MEMTRACE_INTERVAL     seconds between periodic snapshots (fractions allowed)
+ *   MEMTRACE_TIMELINE     seconds between timeline points (default 0.1; 0: off)
  *   MEMTRACE_AT_EXIT      0: no snapshot at exit
  *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
  *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
@@ -157,6 +158,9 @@ static void load_config(void) {
     v = env("MEMTRACE_INTERVAL");
     c->interval = v ? strtod(v, NULL) : 0;
     if (!(c->interval > 0)) c->interval = 0;
+    v = env("MEMTRACE_TIMELINE");
+    c->timeline = v ? strtod(v, NULL) : 0.1;
+    if (!(c->timeline > 0)) c->timeline = 0;
     c->at_exit = env_flag("MEMTRACE_AT_EXIT", 1);
     c->blocks = env_flag("MEMTRACE_BLOCKS", 1);
     c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
@@ -238,34 +242,52 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+static void add_seconds(struct timespec *t, double secs) {
+    t->tv_sec += (time_t)secs;
+    t->tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static int before(const struct timespec *a, const struct timespec *b) {
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The helper thread: periodic snapshots, timeline points, and snapshots the
+ * signal handler asked for. */
 static void *helper_main(void *arg) {
     (void)arg;
     mt_guard = 1; /* nothing this thread does is the program's allocation */
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    struct timespec now, next_snapshot, next_point;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    next_snapshot = next_point = now;
+    if (mt_config.interval > 0) add_seconds(&next_snapshot, mt_config.interval);
+    if (mt_config.timeline > 0) {
+        mt_timeline_tick();
+        add_seconds(&next_point, mt_config.timeline);
+    }
     for (;;) {
-        int timed_out = 0;
-        if (mt_config.interval > 0) {
-            double secs = mt_config.interval;
-            next.tv_sec += (time_t)secs;
-            next.tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
-            if (next.tv_nsec >= 1000000000L) {
-                next.tv_sec++;
-                next.tv_nsec -= 1000000000L;
-            }
-            while (sem_clockwait(&wakeup, CLOCK_MONOTONIC, &next) != 0) {
-                if (errno == ETIMEDOUT) {
-                    timed_out = 1;
-                    break;
-                }
-            }
-        } else {
-            while (sem_wait(&wakeup) != 0) {
-            }
+        int timed = mt_config.interval > 0 || mt_config.timeline > 0;
+        struct timespec wake = next_snapshot;
+        if (mt_config.timeline > 0 && (!(mt_config.interval > 0) || before(&next_point, &wake))) wake = next_point;
+        int woke = 0;
+        while (!woke) {
+            int rc = timed ? sem_clockwait(&wakeup, CLOCK_MONOTONIC, &wake) : sem_wait(&wakeup);
+            if (rc == 0) woke = 1;
+            else if (errno == ETIMEDOUT) break;
         }
-        if (timed_out) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (mt_config.timeline > 0 && !before(&now, &next_point)) {
+            mt_timeline_tick();
+            while (!before(&now, &next_point)) add_seconds(&next_point, mt_config.timeline);
+        }
+        if (mt_config.interval > 0 && !before(&now, &next_snapshot)) {
             mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
-        } else if (signal_requests > 0) {
+            while (!before(&now, &next_snapshot)) add_seconds(&next_snapshot, mt_config.interval);
+        }
+        if (woke && signal_requests > 0) {
             signal_requests = 0;
             while (sem_trywait(&wakeup) == 0) {
             }
@@ -276,7 +298,7 @@ static void *helper_main(void *arg) {
 }
 
 static void start_helper(void) {
-    if (!mt_config.signal && !(mt_config.interval > 0)) return;
+    if (!mt_config.signal && !(mt_config.interval > 0) && !(mt_config.timeline > 0)) return;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -331,6 +353,7 @@ static void after_fork_child(void) {
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
+    mt_timeline_reset();
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;

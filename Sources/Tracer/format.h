@@ -58,6 +58,8 @@ enum mt_section_tag {
     MT_SECTION_STACK_STATS = 5,
     MT_SECTION_BLOCKS = 6,
     MT_SECTION_ALLOCATOR = 7,
+    MT_SECTION_SYMBOLS = 8, /* written by `memtrace symbolize`, never by the tracer */
+    MT_SECTION_TIMELINE = 9,
     MT_SECTION_END = 0xFFFFFFFFu,
 };
 
@@ -136,6 +138,9 @@ enum mt_allocator_kind {
     MT_ALLOCATOR_GLIBC = 1,    /* names from mallinfo2: arena, ordblks, ... */
     MT_ALLOCATOR_JEMALLOC = 2, /* names are mallctl names: stats.allocated, ... */
 };
+
+/* TIMELINE payload: u32 count; u32 0; count x struct mt_timeline_point
+ * (u64 time_ns, current_bytes, peak_bytes, rss_bytes), in time order. */
 
 /* PROCESS payload: u32 count; count x (str key; str value).
  * Keys: exe, cmdline (arguments separated by NUL), cwd, output. */

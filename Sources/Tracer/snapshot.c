@@ -123,11 +123,12 @@ static void expand(char *out, size_t cap, const char *pattern, uint64_t seq) {
 
 /* ---- the snapshot ----------------------------------------------------------------- */
 static struct writer *writer_storage;
+static struct mt_timeline_point *timeline_storage;
 
 static uint64_t strings_size(const char *k, size_t vlen) { return 8 + strlen(k) + vlen; }
 
 static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
-                          struct mt_buf *alloc) {
+                          struct mt_buf *alloc, const struct mt_timeline_point *timeline, uint32_t timeline_count) {
     (void)module_count;
     struct writer *w = writer_storage;
     w->fd = fd;
@@ -205,7 +206,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     h.snapshot_time_ns = mt_now_ns();
     h.sequence = seq;
     h.trigger = (uint32_t)trigger;
-    h.section_count = 7 + (mt_config.blocks ? 1 : 0);
+    h.section_count = 8 + (mt_config.blocks ? 1 : 0);
     put(w, &h, sizeof h);
 
     /* PROCESS */
@@ -282,6 +283,15 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     section(w, MT_SECTION_ALLOCATOR, alloc->len);
     put(w, alloc->data, alloc->len);
 
+    /* TIMELINE: the points held, and one for now. */
+    section(w, MT_SECTION_TIMELINE, 8 + (uint64_t)(timeline_count + 1) * sizeof(struct mt_timeline_point));
+    put_u32(w, timeline_count + 1);
+    put_u32(w, 0);
+    put(w, timeline, timeline_count * sizeof(struct mt_timeline_point));
+    struct mt_timeline_point last;
+    mt_timeline_now(&last);
+    put(w, &last, sizeof last);
+
     /* END */
     uint64_t sum = w->hash;
     section(w, MT_SECTION_END, 8);
@@ -299,6 +309,7 @@ int mt_snapshot(const char *path, int trigger) {
     int saved = errno;
     mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
+    if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
     int err = 0;
     char final[4096], tmp[4200];
     uint64_t seq = sequence;
@@ -317,7 +328,7 @@ int mt_snapshot(const char *path, int trigger) {
     uint32_t module_count = mt_modules_collect(&modules);
     mt_allocator_collect(&alloc);
 
-    if (!writer_storage || modules.failed || alloc.failed) {
+    if (!writer_storage || !timeline_storage || modules.failed || alloc.failed) {
         err = ENOMEM;
     } else {
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -328,7 +339,8 @@ int mt_snapshot(const char *path, int trigger) {
         if (fd < 0) {
             err = errno;
         } else {
-            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc);
+            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, timeline_storage,
+                                 mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS));
             if (close(fd) != 0 && !err) err = errno;
             if (!err && rename(tmp, final) != 0) err = errno;
             if (err) unlink(tmp);

@@ -34,6 +34,7 @@ struct mt_config {
     int frames;             /* MEMTRACE_FRAMES */
     int signal;             /* MEMTRACE_SIGNAL; 0 = off */
     double interval;        /* MEMTRACE_INTERVAL seconds; 0 = off */
+    double timeline;        /* MEMTRACE_TIMELINE seconds; 0 = off */
     int at_exit;            /* MEMTRACE_AT_EXIT (default 1) */
     int blocks;             /* MEMTRACE_BLOCKS (default 1) */
     int follow_fork;        /* MEMTRACE_FOLLOW_FORK (default 1) */
@@ -204,6 +205,16 @@ struct mt_global {
 };
 extern struct mt_global mt_global;
 void mt_reset_peak(void);
+
+/* ---- timeline (timeline.c) ----------------------------------------------- */
+#define MT_TIMELINE_POINTS 4096
+struct mt_timeline_point {
+    uint64_t time_ns, current_bytes, peak_bytes, rss_bytes;
+};
+void mt_timeline_tick(void);   /* from the helper thread, every MEMTRACE_TIMELINE seconds */
+void mt_timeline_now(struct mt_timeline_point *out);
+uint32_t mt_timeline_copy(struct mt_timeline_point *out, uint32_t max);
+void mt_timeline_reset(void);
 
 /* ---- snapshots (snapshot.c) ---------------------------------------------- */
 /* Writes a snapshot to `path`, or to the output pattern when NULL.
