@@ -222,6 +222,41 @@ public struct Snapshot: Sendable {
         }
     }
 
+    /// One point of the TIMELINE section: the process's memory at one moment.
+    public struct TimelinePoint: Sendable, Equatable {
+        /// `CLOCK_REALTIME` nanoseconds.
+        public var timeNs: UInt64
+        /// Live requested bytes at that moment (an estimate in sampled snapshots).
+        public var currentBytes: UInt64
+        /// Highest live bytes seen so far.
+        public var peakBytes: UInt64
+        /// Resident set size of the process.
+        public var rssBytes: UInt64
+
+        /// A point with the given figures.
+        public init(timeNs: UInt64, currentBytes: UInt64, peakBytes: UInt64, rssBytes: UInt64) {
+            self.timeNs = timeNs
+            self.currentBytes = currentBytes
+            self.peakBytes = peakBytes
+            self.rssBytes = rssBytes
+        }
+    }
+
+    /// A section this reader does not know, kept byte for byte so that rewriting a snapshot
+    /// (`memtrace symbolize`) does not lose what a newer tracer wrote.
+    public struct RawSection: Sendable, Equatable {
+        /// The section's tag.
+        public var tag: UInt32
+        /// Its payload, as read.
+        public var payload: [UInt8]
+
+        /// A section with `tag` and `payload`.
+        public init(tag: UInt32, payload: [UInt8]) {
+            self.tag = tag
+            self.payload = payload
+        }
+    }
+
     /// The file this snapshot was read from.
     public var path: String
     public var header: Header
@@ -241,11 +276,15 @@ public struct Snapshot: Sendable {
     /// machine that does not hold the traced program's binaries. Every list is
     /// non-empty, innermost (inlined) frame first.
     public var symbols: [UInt64: [SymbolFrame]]?
+    /// Live bytes and RSS over time, oldest first (the optional TIMELINE section).
+    public var timeline: [TimelinePoint]?
+    /// Sections with tags this reader does not know, in file order; written back unchanged.
+    public var unknownSections: [RawSection]
 
     public init(
         path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
         stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?,
-        symbols: [UInt64: [SymbolFrame]]? = nil
+        symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil, unknownSections: [RawSection] = []
     ) {
         self.path = path
         self.header = header
@@ -257,6 +296,8 @@ public struct Snapshot: Sendable {
         self.blocks = blocks
         self.allocator = allocator
         self.symbols = symbols
+        self.timeline = timeline
+        self.unknownSections = unknownSections
     }
 
     /// The module whose segments contain `pc`, if any.

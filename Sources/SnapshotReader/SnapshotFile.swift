@@ -152,6 +152,8 @@ private struct Parser {
     let path: String
     /// Payload range of every section seen, by tag.
     var sections: [UInt32: Range<Int>] = [:]
+    /// Tags in file order, for keeping unknown sections in order.
+    var order: [UInt32] = []
 
     init(raw: UnsafeRawBufferPointer, path: String) {
         self.raw = raw
@@ -243,7 +245,7 @@ private struct Parser {
             modules: try parseModules(), stacks: stacks,
             stackStats: try parseStackStats(stackCount: stacks.count),
             blocks: try parseBlocks(stackCount: stacks.count), allocator: try parseAllocator(),
-            symbols: try parseSymbols())
+            symbols: try parseSymbols(), timeline: try parseTimeline(), unknownSections: unknownSections())
     }
 
     /// Records every section's payload range; returns the offset of END's header.
@@ -269,6 +271,7 @@ private struct Parser {
             }
             if sections[tag] != nil { throw error(.duplicateSection(name)) }
             sections[tag] = payload..<payload + Int(length)
+            order.append(tag)
             index += 1
             if tag == SnapshotFormat.Tag.end.rawValue {
                 if index != count { throw error(.endNotLast(index: index, count: count)) }
@@ -450,6 +453,27 @@ private struct Parser {
             values.append((name, try cursor.u64("value \(index)")))
         }
         return Snapshot.AllocatorStats(kind: kind, values: values)
+    }
+
+    func parseTimeline() throws(SnapshotError) -> [Snapshot.TimelinePoint]? {
+        guard var cursor = cursor(.timeline) else { return nil }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 32, "points")
+        let start = cursor.offset
+        return (0..<count).map { index in
+            let base = start + 32 * index
+            return Snapshot.TimelinePoint(
+                timeNs: cursor.u64(at: base), currentBytes: cursor.u64(at: base + 8),
+                peakBytes: cursor.u64(at: base + 16), rssBytes: cursor.u64(at: base + 24))
+        }
+    }
+
+    func unknownSections() -> [Snapshot.RawSection] {
+        order.compactMap { tag in
+            guard SnapshotFormat.Tag(rawValue: tag) == nil, let range = sections[tag] else { return nil }
+            return Snapshot.RawSection(tag: tag, payload: Array(raw[range]))
+        }
     }
 
     func parseSymbols() throws(SnapshotError) -> [UInt64: [Snapshot.SymbolFrame]]? {

@@ -26,6 +26,7 @@ public enum SnapshotFormat {
         case blocks = 6
         case allocator = 7
         case symbols = 8
+        case timeline = 9
         case end = 0xFFFF_FFFF
 
         /// The name the format document uses, as error messages show it.
@@ -39,6 +40,7 @@ public enum SnapshotFormat {
             case .blocks: "BLOCKS"
             case .allocator: "ALLOCATOR"
             case .symbols: "SYMBOLS"
+            case .timeline: "TIMELINE"
             case .end: "END"
             }
         }

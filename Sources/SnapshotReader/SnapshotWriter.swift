@@ -8,8 +8,8 @@
 ///
 /// Sections come in tag order (PROCESS when it has entries, keys `exe`, `cmdline`, `cwd`,
 /// `output` first and any others sorted after them, then TOTALS, MODULES,
-/// STACKS, STACK_STATS, BLOCKS when present, ALLOCATOR when present, SYMBOLS
-/// when present, END). The header's `HAS_BLOCKS` flag follows `blocks`, and the
+/// STACKS, STACK_STATS, BLOCKS, ALLOCATOR, SYMBOLS and TIMELINE when present, the
+/// sections the reader did not know in their original order, END). The header's `HAS_BLOCKS` flag follows `blocks`, and the
 /// version written is always ``SnapshotFormat/version``.
 public enum SnapshotWriter {
     /// The bytes of a snapshot file holding `snapshot`, END checksum included.
@@ -25,6 +25,9 @@ public enum SnapshotWriter {
         if snapshot.blocks != nil { sectionCount += 1 }
         if snapshot.allocator != nil { sectionCount += 1 }
         if snapshot.symbols != nil { sectionCount += 1 }
+        if snapshot.timeline != nil { sectionCount += 1 }
+        let unknownSections = writableUnknownSections(snapshot)
+        sectionCount += UInt32(unknownSections.count)
         var flags = header.flags & ~SnapshotFormat.flagHasBlocks
         if snapshot.blocks != nil { flags |= SnapshotFormat.flagHasBlocks }
 
@@ -133,6 +136,21 @@ public enum SnapshotWriter {
         if let symbols = snapshot.symbols {
             out.section(.symbols) { out in encodeSymbols(symbols, into: &out) }
         }
+        if let timeline = snapshot.timeline {
+            out.section(.timeline) { out in
+                out.u32(UInt32(timeline.count))
+                out.u32(0)
+                for point in timeline {
+                    out.u64(point.timeNs)
+                    out.u64(point.currentBytes)
+                    out.u64(point.peakBytes)
+                    out.u64(point.rssBytes)
+                }
+            }
+        }
+        for section in unknownSections {
+            out.section(tag: section.tag) { out in out.bytes.append(contentsOf: section.payload) }
+        }
         let checksum = out.bytes.withUnsafeBytes { SnapshotFormat.checksum($0) }
         out.section(.end) { out in out.u64(checksum) }
         return out.bytes
@@ -235,6 +253,14 @@ public enum SnapshotWriter {
         }
     }
 
+    /// The unknown sections that can be written: none with a known tag, none twice.
+    private static func writableUnknownSections(_ snapshot: Snapshot) -> [Snapshot.RawSection] {
+        var seen = Set<UInt32>()
+        return snapshot.unknownSections.filter {
+            SnapshotFormat.Tag(rawValue: $0.tag) == nil && seen.insert($0.tag).inserted
+        }
+    }
+
     private static func estimatedSize(_ snapshot: Snapshot) -> Int {
         var size = 1024 + snapshot.stackStats.count * 56 + (snapshot.blocks?.count ?? 0) * 24
         for stack in snapshot.stacks { size += 8 + 8 * stack.pcs.count }
@@ -265,7 +291,11 @@ private struct ByteWriter {
 
     /// A section header, the payload `body` appends, then the header's length patched in.
     mutating func section(_ tag: SnapshotFormat.Tag, _ body: (inout ByteWriter) -> Void) {
-        u32(tag.rawValue)
+        section(tag: tag.rawValue, body)
+    }
+
+    mutating func section(tag: UInt32, _ body: (inout ByteWriter) -> Void) {
+        u32(tag)
         u32(0)
         let lengthOffset = bytes.count
         u64(0)

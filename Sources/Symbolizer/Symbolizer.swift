@@ -16,6 +16,9 @@ import SnapshotReader
 /// - with neither, or when the file is missing: `libfoo.so+0x1234` (the address in the file);
 /// - outside every module: the address itself, `0x7f…`.
 ///
+/// When `DEBUGINFOD_URLS` is set in the environment, libdwfl may also ask those servers for the
+/// debug information of a module that has none on this machine.
+///
 /// Every answer is cached per pc. Not thread-safe: use one instance per thread.
 public final class Symbolizer: FrameResolver {
     /// Called as a batch of pcs is resolved, with the number done and the total.

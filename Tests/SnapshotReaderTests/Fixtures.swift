@@ -76,7 +76,14 @@ enum Fixtures {
                     Snapshot.SymbolFrame(
                         function: "start", file: "", line: 0, module: "/usr/bin/prog", offset: 0x20)
                 ],
-            ])
+            ],
+            timeline: [
+                Snapshot.TimelinePoint(
+                    timeNs: 1_700_000_000_100_000_000, currentBytes: 1000, peakBytes: 1000, rssBytes: 1 << 21),
+                Snapshot.TimelinePoint(
+                    timeNs: 1_700_000_000_200_000_000, currentBytes: 4096, peakBytes: 8192, rssBytes: 3 << 20),
+            ],
+            unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])])
     }
 
     /// The smallest valid snapshot: the required sections, all empty.

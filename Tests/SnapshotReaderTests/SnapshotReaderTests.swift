@@ -69,13 +69,20 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(bytes.u32(at: 24), 4242)
         XCTAssertEqual(bytes.u64(at: 48), 2)  // sequence
         XCTAssertEqual(bytes.u32(at: 56), 1)  // trigger: signal
-        XCTAssertEqual(bytes.u32(at: 60), 9)  // all eight kinds + END
+        XCTAssertEqual(bytes.u32(at: 60), 11)  // all nine kinds, one unknown, END
         let offsets = bytes.sectionOffsets()
-        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 0xFFFF_FFFF])
-        // Tag order, each section right after the previous one.
+        let tags: [UInt32] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
+        XCTAssertEqual(offsets.keys.sorted(), tags)
+        // Tag order, the unknown section last before END.
         XCTAssertEqual(offsets[1], 64)
-        XCTAssertEqual(
-            offsets.values.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 0xFFFF_FFFF].map { offsets[$0]! })
+        XCTAssertEqual(offsets.values.sorted(), tags.map { offsets[$0]! })
+        // TIMELINE: count 2, then 32-byte points.
+        let timeline = offsets[9]! + 16
+        XCTAssertEqual(bytes.u64(at: timeline - 8), 8 + 2 * 32)
+        XCTAssertEqual(bytes.u32(at: timeline), 2)
+        XCTAssertEqual(bytes.u64(at: timeline + 8 + 32 + 8), 4096)  // second point's current_bytes
+        XCTAssertEqual(bytes.u64(at: offsets[0x77]! + 8), 5)
+        XCTAssertEqual(Array(bytes[(offsets[0x77]! + 16)..<(offsets[0x77]! + 21)]), [1, 2, 3, 4, 5])
         // STACKS: count 3, then depth 2 / true_depth 2 / two pcs.
         let stacks = offsets[4]! + 16
         XCTAssertEqual(bytes.u32(at: stacks), 3)
@@ -201,6 +208,30 @@ final class SnapshotReaderTests: XCTestCase {
         let snapshot = try SnapshotFile.parse(raw.bytes, path: "/t/x.snap")
         XCTAssertEqual(snapshot.totals.lostAllocations, 15)
         XCTAssertEqual(snapshot.stacks, [])
+        XCTAssertEqual(
+            snapshot.unknownSections,
+            [Snapshot.RawSection(tag: 99, payload: [1, 2, 3]), Snapshot.RawSection(tag: 0x1234_5678, payload: [])])
+        XCTAssertNil(snapshot.timeline)
+    }
+
+    func testUnknownSectionsWithKnownTagsAreNotWritten() throws {
+        var snapshot = Fixtures.minimal(path: "/t/x.snap")
+        snapshot.unknownSections = [
+            Snapshot.RawSection(tag: 4, payload: [0]), Snapshot.RawSection(tag: 50, payload: [1]),
+            Snapshot.RawSection(tag: 50, payload: [2]), Snapshot.RawSection(tag: 0xFFFF_FFFF, payload: []),
+        ]
+        let parsed = try SnapshotFile.parse(SnapshotWriter.encode(snapshot), path: "/t/x.snap")
+        XCTAssertEqual(parsed.unknownSections, [Snapshot.RawSection(tag: 50, payload: [1])])
+    }
+
+    func testTimelineCountMustFit() {
+        var bytes = SnapshotWriter.encode(Fixtures.full())
+        let timeline = bytes.sectionOffsets()[9]!
+        bytes.setU32(3, at: timeline + 16)
+        assertMessage(
+            bytes.resealed(),
+            "section TIMELINE is malformed: 3 points of at least 32 bytes each do not fit in the 64 bytes left at offset \(timeline + 24)"
+        )
     }
 
     func testWriteIsAtomicAndPrivate() throws {
