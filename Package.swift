@@ -14,10 +14,12 @@ let package = Package(
     name: "memtrace",
     products: [
         .executable(name: "memtrace", targets: ["memtrace"]),
-        .library(name: "MemtraceKit", targets: ["SnapshotReader", "Symbolizer", "Analysis"]),
+        .library(name: "MemtraceKit", targets: ["SnapshotReader", "Symbolizer", "Analysis", "Renderers"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The runtime for the committed pprof code in Sources/Renderers/Proto.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The allocator shim (hooks, recorder, snapshot writer). Compiled here
@@ -39,11 +41,28 @@ let package = Package(
         .target(name: "Symbolizer", dependencies: ["CLibdw", "SnapshotReader"]),
         // Statistics, diffs and filters in the manner of Python's tracemalloc.
         .target(name: "Analysis", dependencies: ["SnapshotReader", "Symbolizer"]),
+        // zlib, from Debian's zlib1g-dev: pprof profiles are gzipped, and
+        // Foundation on Linux has no compression API.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Everything that turns analysed snapshots into files other tools
+        // read (pprof, folded stacks, speedscope, JSON) or people look at
+        // (the HTML report). Kept apart from Analysis so that the analysis
+        // library needs neither swift-protobuf nor zlib. Proto/profile.proto
+        // is the schema; the profile.pb.swift generated from it is committed
+        // (scripts/generate-proto).
+        .target(
+            name: "Renderers",
+            dependencies: [
+                "SnapshotReader", "Symbolizer", "Analysis", "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto/profile.proto"]
+        ),
         // The command-line tool: a thin layer over the libraries above.
         .executableTarget(
             name: "memtrace",
             dependencies: [
-                "SnapshotReader", "Symbolizer", "Analysis",
+                "SnapshotReader", "Symbolizer", "Analysis", "Renderers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +79,14 @@ let package = Package(
         .testTarget(name: "SnapshotReaderTests", dependencies: ["SnapshotReader", "_MemtraceTestSupport"]),
         .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "_MemtraceTestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "_MemtraceTestSupport"]),
+        // Each renderer's output checked byte for byte on snapshots built in
+        // memory, and read back by its consumer's rules (protobuf decoding,
+        // the speedscope schema in Fixtures/).
+        .testTarget(
+            name: "RendererTests",
+            dependencies: ["Renderers", "Analysis", "SnapshotReader", "Symbolizer", "_MemtraceTestSupport"],
+            exclude: ["Fixtures"]
+        ),
         // Runs the built memtrace over C programs traced by libtrace.so; the
         // programs' sources in Fixtures/ are compiled by the tests, not SwiftPM.
         .testTarget(
