@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
 
@@ -169,6 +170,29 @@ final class TopTests: XCTestCase {
     XCTAssertEqual(
       top.stdoutLines,
       ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
+  }
+
+  func testSampledSnapshotsSaySo() throws {
+    var snapshot = try SnapshotFile.read(path: work.path + "/" + exitSnapshot)
+    snapshot.header.flags |= SnapshotFormat.flagSampled
+    snapshot.totals.sampleRate = 512 * 1024
+    try SnapshotWriter.write(snapshot, to: work.path + "/sampled.snap")
+    let top = try work.memtrace(["top", "sampled.snap", "--include", "*sites.c", "--limit", "1"])
+    XCTAssertEqual(
+      top.stdoutLines,
+      [
+        "# sampled snapshot (one sample per 512 KiB on average): sizes and counts are those of the sampled blocks",
+        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+      ])
+    let json = try work.memtrace(["top", "sampled.snap", "--format", "json"]).json()
+    XCTAssertEqual(json["sampled"] as? Bool, true)
+    XCTAssertEqual(json["sample_rate"] as? Int, 512 * 1024)
+    let summary = try work.memtrace(["summary", "sampled.snap"])
+    XCTAssertTrue(
+      summary.stdout.contains("Sampling: sampled, one sample per 512 KiB on average"),
+      summary.stdout)
+    let diff = try work.memtrace(["diff", exitSnapshot, "sampled.snap", "--limit", "1"])
+    XCTAssertTrue(diff.stdout.hasPrefix("# sampled snapshot"), diff.stdout)
   }
 
   func testSummary() throws {
