@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Renderers
 
 extension Memtrace {
   /// `memtrace diff`: tracemalloc's `Snapshot.compare_to`.
@@ -20,10 +21,16 @@ extension Memtrace {
         (new total minus old total) exceeds SIZE: 4096, 10KiB, 1.5MiB (powers of 1024), 1MB (powers \
         of 1000).
 
+        --format folded writes `root;…;leaf OLD NEW` lines for every stack of either snapshot \
+        (difffolded.pl's form): flamegraph.pl draws them as a differential flame graph. For pprof, \
+        export both snapshots and give the older as the base: \
+        go tool pprof -diff_base old.pb.gz new.pb.gz.
+
         Examples:
           memtrace diff before.snap after.snap
           memtrace diff run1.snap run2.snap --by traceback --limit 5
           memtrace diff base.snap pr.snap --exclude 'libpython*' --fail-on-growth 64KiB
+          memtrace diff before.snap after.snap --format folded | flamegraph.pl > growth.svg
         """)
 
     @Argument(help: "The earlier snapshot.")
@@ -72,6 +79,8 @@ extension Memtrace {
               ),
               ("old", .string(old)), ("new", .string(new)),
             ]))
+      case .folded:
+        printOut(FoldedFormat.renderDiff(old: oldTraced, new: newTraced, filters: options.filters))
       }
       if let failOnGrowth, let limit = SizeFormat.parse(failOnGrowth), growth > 0,
         UInt64(growth) > limit

@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Renderers
 
 extension Memtrace {
   /// `memtrace top`: tracemalloc's `Snapshot.statistics`.
@@ -21,6 +22,7 @@ extension Memtrace {
           memtrace top app.snap --by traceback --limit 3
           memtrace top app.snap --by function --cumulative --include 'src/*' --exclude '*test*'
           memtrace top app.snap --format json | jq '.stats[0].frames[0]'
+          memtrace top app.snap --format folded | flamegraph.pl --countname bytes > live.svg
         """)
 
     @Argument(help: "The snapshot file.")
@@ -44,6 +46,8 @@ extension Memtrace {
               ("total", .object([("size", .int(total.size)), ("count", .int(total.count))])),
               ("snapshot", .string(snapshot)),
             ]))
+      case .folded:
+        printOut(FoldedFormat.render(traced, filters: options.filters))
       }
     }
   }

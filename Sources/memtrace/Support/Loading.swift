@@ -68,3 +68,28 @@ private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
 
 /// Objects deliberately never released: the process exits right after using them.
 nonisolated(unsafe) private var keptUntilExit: [Any] = []
+
+/// Reads and symbolizes a snapshot, returning its symbolizer too, for the
+/// renderers (pprof) that need the frames of every program counter.
+func loadSymbolized(_ path: String, table: FrameTable = FrameTable()) throws -> (
+  traced: TracedSnapshot, resolver: Symbolizer
+) {
+  let prepared = try prepare(path, resolveEmbedded: false)
+  return (trace(prepared, table: table), prepared.symbolizer)
+}
+
+/// Reads and symbolizes several snapshots, in parallel, sharing one ``FrameTable``
+/// so that their sites compare; results are in argument order, and the first
+/// bad file in that order is the error thrown.
+func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
+  final class Slot: @unchecked Sendable {
+    var result: Result<Prepared, any Error>?
+  }
+  let slots = paths.map { _ in Slot() }
+  DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+    slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+  }
+  let prepared = try slots.map { try $0.result!.get() }
+  let table = FrameTable()
+  return prepared.map { trace($0, table: table) }
+}

@@ -7,6 +7,8 @@ extension GroupBy: ExpressibleByArgument {}
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
   case text
   case json
+  /// Folded stacks of live bytes (`top`), or the two-column old/new form (`diff`).
+  case folded
 }
 
 /// The options `top` and `diff` share: tracemalloc's key type, cumulative mode, filters, limit, format.
@@ -40,7 +42,10 @@ struct ReportOptions: ParsableArguments {
   @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
   var allFrames = false
 
-  @Option(help: "Output format: text or json.")
+  @Option(
+    help:
+      "Output format: text, json, or folded (stacks for flamegraph.pl; --by, --cumulative and --limit do not apply)."
+  )
   var format: OutputFormat = .text
 
   func validate() throws {
