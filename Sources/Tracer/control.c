@@ -334,6 +334,7 @@ static void before_fork(void) {
     if (!mt_enabled) return;
     mt_guard++;
     mt_snapshot_lock();
+    mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();
 }
@@ -342,6 +343,7 @@ static void after_fork_parent(void) {
     if (!mt_enabled) return;
     mt_live_unlock_all();
     mt_stacks_unlock_all();
+    mt_timeline_unlock();
     mt_snapshot_unlock();
     mt_guard--;
 }
@@ -350,10 +352,11 @@ static void after_fork_child(void) {
     if (!mt_enabled) return;
     mt_live_unlock_all();
     mt_stacks_unlock_all();
+    mt_timeline_reset_locked();
+    mt_timeline_unlock();
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
-    mt_timeline_reset();
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;

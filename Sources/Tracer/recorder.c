@@ -151,8 +151,7 @@ void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     mt_lock(&sh->lock);
-    struct mt_live *e = mt_live_find(sh, ptr);
-    if (e) e->flags = (e->flags & ~clear) | set;
+    mt_live_set_flags(sh, ptr, set, clear);
     mt_unlock(&sh->lock);
 }
 

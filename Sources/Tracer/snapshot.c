@@ -156,8 +156,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         t.untracked_frees += sh->untracked_frees;
         if (!sh->tab) continue;
         for (uint64_t j = 0; j <= sh->mask; j++) {
-            const struct mt_live *e = &sh->tab[j];
-            if (!e->ptr) continue;
+            struct mt_live block, *e = &block;
+            if (!mt_live_at(sh, j, e)) continue;
             /* In sampled mode each recorded block stands for `count` blocks. */
             int64_t bytes, count;
             mt_sample_weights(e->size, e->ptr, &bytes, &count);
@@ -268,8 +268,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
             struct mt_shard *sh = &mt_shards[i];
             if (!sh->tab) continue;
             for (uint64_t j = 0; j <= sh->mask; j++) {
-                const struct mt_live *e = &sh->tab[j];
-                if (!e->ptr) continue;
+                struct mt_live block, *e = &block;
+                if (!mt_live_at(sh, j, e)) continue;
                 struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = e->flags};
                 put(w, &b, sizeof b);
             }

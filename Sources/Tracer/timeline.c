@@ -65,10 +65,14 @@ uint32_t mt_timeline_copy(struct mt_timeline_point *out, uint32_t max) {
     return n;
 }
 
-void mt_timeline_reset(void) {
-    mt_lock(&lock);
+/* fork: the helper thread may be inside mt_timeline_tick at that moment, so
+ * the lock is held across fork (mt_timeline_lock in the prepare handler) and
+ * the child starts a timeline of its own. */
+void mt_timeline_lock(void) { mt_lock(&lock); }
+void mt_timeline_unlock(void) { mt_unlock(&lock); }
+
+void mt_timeline_reset_locked(void) {
     count = 0;
     stride = 1;
     skipped = 0;
-    mt_unlock(&lock);
 }

@@ -107,6 +107,16 @@ final class TracerTests: XCTestCase {
         for path in trueFiles { assertConsistent(try SnapshotFile.read(path: path)) }
     }
 
+    func testForkWhileTheHelperThreadWorksNeverHangsTheChild() throws {
+        let exe = try Fixtures.build("forkstorm")
+        // timeout(1) ends a hang with status 124 instead of blocking the suite.
+        let traced = try runTraced(
+            "/usr/bin/timeout", ["60", exe], in: directory,
+            environment: ["MEMTRACE_TIMELINE": "0.0001", "MEMTRACE_AT_EXIT": "0"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "forkstorm: 200 children\n")
+    }
+
     func testPublicHeaderWithoutTheTracer() throws {
         let exe = try Fixtures.build("api")
         let plain = try runProcess(exe, [directory.appendingPathComponent("x.snap").path])
