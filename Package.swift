@@ -77,7 +77,7 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "SnapshotReaderTests", dependencies: ["SnapshotReader", "_MemtraceTestSupport"]),
-        .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "_MemtraceTestSupport"]),
+        .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "SnapshotReader", "_MemtraceTestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "_MemtraceTestSupport"]),
         // Each renderer's output checked byte for byte on snapshots built in
         // memory, and read back by its consumer's rules (protobuf decoding,
