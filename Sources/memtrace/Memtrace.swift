@@ -2,9 +2,9 @@ import ArgumentParser
 import SnapshotReader
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #endif
 
 /// `memtrace`: tracemalloc for native Linux processes.
@@ -13,77 +13,77 @@ import SnapshotReader
 /// and is a thin layer over the `Analysis` library.
 @main
 struct Memtrace: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "memtrace",
-    abstract:
-      "Trace the heap of a native Linux program and rank, diff and summarise its snapshots.",
-    discussion: """
-      memtrace runs a program with libtrace.so preloaded; the tracer records the call stack of every \
-      allocation and writes snapshots of the live heap (at exit, on a signal, periodically). The other \
-      commands read snapshots the way Python's tracemalloc reads its own.
+    static let configuration = CommandConfiguration(
+        commandName: "memtrace",
+        abstract:
+            "Trace the heap of a native Linux program and rank, diff and summarise its snapshots.",
+        discussion: """
+            memtrace runs a program with libtrace.so preloaded; the tracer records the call stack of every \
+            allocation and writes snapshots of the live heap (at exit, on a signal, periodically). The other \
+            commands read snapshots the way Python's tracemalloc reads its own.
 
-      Example:
-        memtrace run -- ./server --port 8080
-        memtrace top memtrace.server.4242.0.snap
-        memtrace diff memtrace.server.4242.0.snap memtrace.server.4242.1.snap --fail-on-growth 1MiB
-      """,
-    subcommands: [
-      Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,
-      Export.self,
-    ]
-  )
+            Example:
+              memtrace run -- ./server --port 8080
+              memtrace top memtrace.server.4242.0.snap
+              memtrace diff memtrace.server.4242.0.snap memtrace.server.4242.1.snap --fail-on-growth 1MiB
+            """,
+        subcommands: [
+            Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,
+            Export.self, TrendCommand.self,
+        ]
+    )
 
-  /// Parses and runs like `ParsableCommand.main()`, except that a bad
-  /// snapshot or another expected failure prints one line and exits 2.
-  static func main() {
-    do {
-      var command = try parseAsRoot()
-      try command.run()
-    } catch let error as SnapshotError {
-      fail(error.description)
-    } catch let error as CLIError {
-      fail(error.description, status: error.status)
-    } catch {
-      exit(withError: error)
+    /// Parses and runs like `ParsableCommand.main()`, except that a bad
+    /// snapshot or another expected failure prints one line and exits 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as SnapshotError {
+            fail(error.description)
+        } catch let error as CLIError {
+            fail(error.description, status: error.status)
+        } catch {
+            exit(withError: error)
+        }
     }
-  }
 
-  /// Prints `message` (made to start with `memtrace: `) on one line to standard error and exits.
-  static func fail(_ message: String, status: Int32 = 2) -> Never {
-    let line = message.hasPrefix("memtrace: ") ? message : "memtrace: " + message
-    printError(line.split(separator: "\n").joined(separator: " "))
-    Glibc.exit(status)
-  }
+    /// Prints `message` (made to start with `memtrace: `) on one line to standard error and exits.
+    static func fail(_ message: String, status: Int32 = 2) -> Never {
+        let line = message.hasPrefix("memtrace: ") ? message : "memtrace: " + message
+        printError(line.split(separator: "\n").joined(separator: " "))
+        Glibc.exit(status)
+    }
 }
 
 /// A failure the user caused or can fix, with a one-line message and an exit status.
 struct CLIError: Error, CustomStringConvertible {
-  var description: String
-  var status: Int32 = 2
+    var description: String
+    var status: Int32 = 2
 
-  init(_ description: String, status: Int32 = 2) {
-    self.description = description
-    self.status = status
-  }
+    init(_ description: String, status: Int32 = 2) {
+        self.description = description
+        self.status = status
+    }
 }
 
 /// Writes `text` and a newline to standard error.
 func printError(_ text: String) {
-  writeAll(2, text + "\n")
+    writeAll(2, text + "\n")
 }
 
 /// Writes `text` to standard output as is.
 func printOut(_ text: String) {
-  writeAll(1, text)
+    writeAll(1, text)
 }
 
 /// Writes every byte of `text` to `fd` (no stdio buffer to flush before exit).
 private func writeAll(_ fd: Int32, _ text: String) {
-  var bytes = Array(text.utf8)[...]
-  while !bytes.isEmpty {
-    let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    if count < 0 && errno == EINTR { continue }
-    if count <= 0 { return }
-    bytes = bytes.dropFirst(count)
-  }
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { return }
+        bytes = bytes.dropFirst(count)
+    }
 }

@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+import _MemtraceTestSupport
+
+/// `memtrace trend`: exact output on written snapshots, and the leak and the
+/// cache of the trend fixture told apart in a real traced run.
+final class TrendTests: XCTestCase {
+    func testGoldenText() throws {
+        let work = try Workspace("trend-golden")
+        let sites = [
+            Synthetic.Site(function: "leak_step", line: 12), Synthetic.Site(function: "cache_put", line: 20),
+            Synthetic.Site(function: "drain", line: 30), Synthetic.Site(function: "config", line: 40),
+        ]
+        let series: [[UInt64]] = [
+            [1000, 2000, 3000, 4000, 5000, 6000], [0, 4000, 8000, 8000, 8000, 8000],
+            [5000, 5000, 5000, 5000, 3000, 1000], [700, 700, 700, 700, 700, 700],
+        ]
+        var names: [String] = []
+        // Written in an order that sorts badly by name: trend orders by time.
+        for step in [5, 0, 3, 1, 4, 2] {
+            names.append(
+                try Synthetic.write(
+                    Synthetic.snapshot(
+                        sites: sites, bytes: series.map { $0[step] }, seconds: 1 + Double(step), sequence: UInt64(step)),
+                    "app.\(step * 5).snap", in: work.directory))
+        }
+        let text = try work.memtrace(["trend"] + names + ["--by", "lineno"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(
+            text.stdout,
+            """
+            # 6 snapshots of pid 4242 over 5.00 s; slope of live bytes by least squares
+            grows     app.c:12 in leak_step: +1000 B/s (R²=1.00, last third +1000 B/s), size=6000 B (+5000 B), count=60 (+50)
+            plateaus  app.c:20 in cache_put: +1486 B/s (R²=0.69, last third +0 B/s), size=8000 B (+8000 B), count=80 (+80)
+
+            """)
+        XCTAssertEqual(text.stderr, "")
+
+        let all = try work.memtrace(["trend"] + names + ["--all"])
+        XCTAssertEqual(
+            all.stdout,
+            """
+            # 6 snapshots of pid 4242 over 5.00 s; slope of live bytes by least squares
+            grows     app.c:12 in leak_step: +1000 B/s (R²=1.00, last third +1000 B/s), size=6000 B (+5000 B), count=60 (+50)
+                app.c:12 in leak_step
+                app.c:90 in main
+            plateaus  app.c:20 in cache_put: +1486 B/s (R²=0.69, last third +0 B/s), size=8000 B (+8000 B), count=80 (+80)
+                app.c:20 in cache_put
+                app.c:90 in main
+            shrinks   app.c:30 in drain: -743 B/s (R²=0.69, last third -2000 B/s), size=1000 B (-4000 B), count=10 (-40)
+                app.c:30 in drain
+                app.c:90 in main
+            steady    app.c:40 in config: +0 B/s (R²=1.00, last third +0 B/s), size=700 B (+0 B), count=7 (+0)
+                app.c:40 in config
+                app.c:90 in main
+
+            """)
+
+        let json = try work.memtrace(["trend"] + names + ["--format", "json", "--limit", "1"])
+        let object = try json.json()
+        XCTAssertEqual(object["group_by"] as? String, "traceback")
+        let snapshots = try XCTUnwrap(object["snapshots"] as? [[String: Any]])
+        XCTAssertEqual(snapshots.map { $0["path"] as? String }, (0..<6).map { "app.\($0 * 5).snap" })
+        XCTAssertEqual(snapshots.map { $0["time_s"] as? Double }, [0, 1, 2, 3, 4, 5])
+        let trends = try XCTUnwrap(object["trends"] as? [[String: Any]])
+        XCTAssertEqual(trends.count, 1)
+        XCTAssertEqual(trends[0]["kind"] as? String, "grows")
+        XCTAssertEqual(trends[0]["slope"] as? Double, 1000)
+        XCTAssertEqual(trends[0]["sizes"] as? [Int], [1000, 2000, 3000, 4000, 5000, 6000])
+    }
+
+    /// Colour on a terminal only, and never with NO_COLOR: run under script(1), which gives a pty.
+    func testColourOnlyOnATerminal() throws {
+        let work = try Workspace("trend-colour")
+        let sites = [Synthetic.Site(function: "leak_step", line: 12)]
+        var names: [String] = []
+        for step in 0..<3 {
+            names.append(
+                try Synthetic.write(
+                    Synthetic.snapshot(
+                        sites: sites, bytes: [UInt64(step + 1) * 1000], seconds: Double(step), sequence: UInt64(step)),
+                    "c.\(step).snap", in: work.directory))
+        }
+        let command = ([TestPaths.memtrace, "trend"] + names).joined(separator: " ")
+        func underTerminal(_ environment: [String: String?]) throws -> String {
+            try runProcess(
+                "/usr/bin/script", ["-qec", command, "/dev/null"], environment: environment,
+                directory: work.directory
+            ).stdoutText
+        }
+        let coloured = try underTerminal(["TERM": "xterm", "NO_COLOR": nil])
+        XCTAssertTrue(coloured.contains("\u{1B}[31mgrows    \u{1B}[0m app.c:12 in leak_step"), coloured)
+        let plain = try underTerminal(["TERM": "xterm", "NO_COLOR": "1"])
+        XCTAssertTrue(plain.contains("grows     app.c:12 in leak_step"), plain)
+        XCTAssertFalse(plain.contains("\u{1B}["), plain)
+        let piped = try work.memtrace(["trend"] + names, environment: ["TERM": "xterm", "NO_COLOR": nil])
+        XCTAssertFalse(piped.rawStdout.contains("\u{1B}["), piped.rawStdout)
+    }
+
+    func testTooFewSnapshots() throws {
+        let work = try Workspace("trend-few")
+        let result = try work.memtrace(["trend", "a.snap", "b.snap"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.stderr.contains("at least 3 snapshots"), result.stderr)
+    }
+
+    func testLeakAndCacheOfARealRun() throws {
+        let work = try Workspace("trend-real")
+        try work.build("trend.c")
+        let run = try work.memtrace(["run", "--", "./trend", "12", "20"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let files = try work.snapshots()
+        XCTAssertEqual(files.count, 13, "one snapshot per step and one at exit")
+        let text = try work.memtrace(["trend"] + files + ["--by", "lineno", "--include", "*trend.c"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        let lines = text.stdoutLines
+        XCTAssertEqual(lines.count, 3, text.stdout)
+        XCTAssertTrue(lines[0].hasPrefix("# 13 snapshots of pid "), lines[0])
+        let leak = "trend.c:\(try work.line("trend.c", "SITE leak")) in leak_step: "
+        let cache = "trend.c:\(try work.line("trend.c", "SITE cache")) in cache_put: "
+        XCTAssertTrue(lines[1].hasPrefix("grows     \(leak)"), lines[1])
+        XCTAssertTrue(lines[1].hasSuffix(", size=24.0 KiB (+22.0 KiB), count=12 (+11)"), lines[1])
+        XCTAssertTrue(lines[2].hasPrefix("plateaus  \(cache)"), lines[2])
+        XCTAssertTrue(lines[2].hasSuffix("last third +0 B/s), size=64.0 KiB (+48.0 KiB), count=64 (+48)"), lines[2])
+        XCTAssertFalse(text.stdout.contains("\u{1B}["), "no colour into a pipe")
+
+        let json = try work.memtrace(["trend"] + files + ["--by", "lineno", "--format", "json"])
+        let trends = try XCTUnwrap(try json.json()["trends"] as? [[String: Any]])
+        let leakTrend = try XCTUnwrap(
+            trends.first { ($0["frames"] as? [[String: Any]])?.first?["function"] as? String == "leak_step" })
+        XCTAssertGreaterThan(try XCTUnwrap(leakTrend["r_squared"] as? Double), 0.9)
+        XCTAssertGreaterThan(try XCTUnwrap(leakTrend["slope"] as? Double), 0)
+    }
+}
