@@ -28,6 +28,9 @@ public struct Snapshot: Sendable {
 
         public var isSampled: Bool { flags & 0x1 != 0 }
         public var hasBlocks: Bool { flags & 0x2 != 0 }
+        /// The tracer ran its reachability scan before writing this snapshot (`MEMTRACE_LEAKS=1`),
+        /// so every block's ``Block/kind`` is meaningful.
+        public var isLeakScanned: Bool { flags & SnapshotFormat.flagLeakScan != 0 }
 
         public init(
             version: UInt32, flags: UInt32, framesLimit: UInt32, pid: UInt32, ppid: UInt32,
@@ -149,6 +152,19 @@ public struct Snapshot: Sendable {
 
     /// One live heap block (the BLOCKS section).
     public struct Block: Sendable, Equatable {
+        /// How the tracer's reachability scan classified a block (BLOCKS flags bits 1–2), in
+        /// valgrind memcheck's terms.
+        public enum Kind: UInt32, Sendable, CaseIterable {
+            /// A pointer to its start exists in a root or in a reachable block.
+            case reachable = 0
+            /// Nothing points to it ("definitely lost").
+            case definite = 1
+            /// Only leaked blocks point to it ("indirectly lost").
+            case indirect = 2
+            /// Only pointers into its middle reach it ("possibly lost").
+            case possible = 3
+        }
+
         public var address: UInt64
         public var size: UInt64
         public var stack: UInt32
@@ -156,6 +172,10 @@ public struct Snapshot: Sendable {
 
         /// Marked by the program as intentionally kept.
         public var isIgnored: Bool { flags & 0x1 != 0 }
+
+        /// The scan's verdict; only meaningful when the snapshot's ``Header/isLeakScanned`` is set
+        /// (otherwise the bits are 0: ``Kind/reachable``).
+        public var kind: Kind { Kind(rawValue: (flags >> 1) & 0x3)! }
 
         public init(address: UInt64, size: UInt64, stack: UInt32, flags: UInt32) {
             self.address = address

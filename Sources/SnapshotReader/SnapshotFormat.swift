@@ -15,6 +15,8 @@ public enum SnapshotFormat {
     public static let flagSampled: UInt32 = 0x1
     /// Header flag: a BLOCKS section is present.
     public static let flagHasBlocks: UInt32 = 0x2
+    /// Header flag: the tracer ran its reachability scan; BLOCKS flags carry each block's kind.
+    public static let flagLeakScan: UInt32 = 0x4
 
     /// Section tags.
     public enum Tag: UInt32, Sendable, CaseIterable {
