@@ -29,3 +29,33 @@ MT_EXPORT int memtrace_impl_reset_peak(void) {
     mt_reset_peak();
     return 0;
 }
+
+MT_EXPORT int memtrace_impl_region_begin(void) { return mt_enabled ? mt_region_begin() : -1; }
+
+MT_EXPORT long memtrace_impl_region_end(const char *label) { return mt_enabled ? mt_region_end(label) : -1; }
+
+MT_EXPORT int memtrace_impl_ignore(const void *p) {
+    if (!mt_enabled || !p) return -1;
+    mt_guard++;
+    mt_set_block_flags((void *)p, MT_SLOT_IGNORED, 0);
+    mt_guard--;
+    return 0;
+}
+
+MT_EXPORT int memtrace_impl_disable(void) {
+    if (!mt_enabled) return -1;
+    mt_paused++;
+    return 0;
+}
+
+MT_EXPORT int memtrace_impl_enable(void) {
+    if (!mt_enabled) return -1;
+    if (mt_paused > 0) mt_paused--;
+    return 0;
+}
+
+MT_EXPORT long memtrace_impl_check_growth(void (*body)(void *), void *context, int warmup, int iterations,
+                                          const char *label) {
+    if (!mt_enabled) return -1;
+    return mt_check_growth(body, context, warmup, iterations, label);
+}

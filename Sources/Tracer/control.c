@@ -13,6 +13,8 @@
  *   MEMTRACE_TIMELINE     seconds between timeline points (default 0.1; 0: off)
  *   MEMTRACE_AT_EXIT      0: no snapshot at exit
  *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
+ *   MEMTRACE_LEAKS        1: classify every block still live at exit by
+ *                         reachability (leaks.c) in the exit snapshot
  *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
  *   MEMTRACE_FOLLOW_EXEC  0: programs this one executes are not traced
  *   MEMTRACE_SAMPLE       record a sample of allocations, one per BYTES on average
@@ -165,6 +167,8 @@ static void load_config(void) {
     c->blocks = env_flag("MEMTRACE_BLOCKS", 1);
     c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
     c->follow_exec = env_flag("MEMTRACE_FOLLOW_EXEC", 1);
+    c->leaks = env_flag("MEMTRACE_LEAKS", 0);
+    if (c->leaks) c->blocks = 1;
 
     ssize_t n = readlink("/proc/self/exe", c->exe, sizeof c->exe - 1);
     c->exe[n > 0 ? n : 0] = 0;
@@ -406,5 +410,7 @@ void mt_control_start(void) {
  * the static destructors of the executable and of libraries loaded after us:
  * as late as a preloaded library can run. */
 __attribute__((destructor(101))) static void mt_at_exit(void) {
-    if (mt_enabled && mt_config.at_exit) mt_snapshot(NULL, MT_TRIGGER_EXIT);
+    if (!mt_enabled) return;
+    if (mt_config.leaks) mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);
+    else if (mt_config.at_exit) mt_snapshot(NULL, MT_TRIGGER_EXIT);
 }

@@ -119,14 +119,17 @@ size_t mt_real_usable_size(void *p) {
     return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
 }
 
-/* A hook records only when the tracer is not already running on this thread. */
+/* A hook records only when the tracer is not already running on this thread;
+ * an allocation also not while the program paused recording (memtrace_disable).
+ * Releases are always recorded, so a block freed while paused is not left behind. */
 #define RECORDING() (mt_guard == 0 && mt_enabled)
+#define RECORDING_ALLOC() (mt_guard == 0 && mt_enabled && !mt_paused)
 
 /* ---- the C allocator family ------------------------------------------------ */
 MT_EXPORT void *malloc(size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
-    if (!RECORDING() || !mt_sample(size)) return real_malloc(size);
+    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_malloc(size);
     mt_guard++;
     void *p = real_malloc(size);
     if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -157,7 +160,7 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
         if (__builtin_mul_overflow(n, size, &total)) return NULL;
         return boot_alloc(total, 16);
     }
-    if (!RECORDING() || !mt_sample(n * size)) return real_calloc(n, size);
+    if (!RECORDING_ALLOC() || !mt_sample(n * size)) return real_calloc(n, size);
     mt_guard++;
     void *p = real_calloc(n, size);
     if (p) mt_record_alloc(p, n * size, MT_OP_MALLOC);
@@ -179,7 +182,7 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
-    int record_new = mt_sample(size);
+    int record_new = !mt_paused && mt_sample(size);
     int maybe_old = old && mt_maybe_recorded(old);
     if (!record_new && !maybe_old) return real_realloc(old, size);
     mt_guard++;
@@ -221,7 +224,7 @@ static void *aligned(size_t align, size_t size) {
     }
     if (MT_UNLIKELY(!real_posix_memalign)) return boot_alloc(size, align);
     void *p = NULL;
-    if (!RECORDING() || !mt_sample(size)) {
+    if (!RECORDING_ALLOC() || !mt_sample(size)) {
         int rc = real_posix_memalign(&p, align, size);
         if (rc) errno = rc;
         return rc ? NULL : p;
@@ -245,7 +248,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         *out = p;
         return 0;
     }
-    if (!RECORDING() || !mt_sample(size)) return real_posix_memalign(out, align, size);
+    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_posix_memalign(out, align, size);
     mt_guard++;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0) mt_record_alloc(*out, size, MT_OP_MALLOC);
@@ -256,7 +259,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
     ensure_started();
     if (real_aligned_alloc) {
-        if (!RECORDING() || !mt_sample(size)) return real_aligned_alloc(align, size);
+        if (!RECORDING_ALLOC() || !mt_sample(size)) return real_aligned_alloc(align, size);
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
         if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -269,7 +272,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
 MT_EXPORT void *memalign(size_t align, size_t size) {
     ensure_started();
     if (real_memalign) {
-        if (!RECORDING() || !mt_sample(size)) return real_memalign(align, size);
+        if (!RECORDING_ALLOC() || !mt_sample(size)) return real_memalign(align, size);
         mt_guard++;
         void *p = real_memalign(align, size);
         if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
@@ -334,7 +337,7 @@ static void *adopt(void *p, size_t size) {
         mt_guard++;
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
-        else if (mt_sample(size)) mt_record_alloc(p, size, MT_OP_MALLOC);
+        else if (!mt_paused && mt_sample(size)) mt_record_alloc(p, size, MT_OP_MALLOC);
         mt_guard--;
     }
     return p;

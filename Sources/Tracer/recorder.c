@@ -97,7 +97,8 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     uint32_t true_depth = 0;
     int depth = mt_unwind(pcs, mt_config.frames, &true_depth);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, true_depth);
-    struct mt_live e = {.ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = 0};
+    struct mt_live e = {
+        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_lock(&sh->lock);
     if (mt_live_insert(sh, &e) == 0) {

@@ -128,7 +128,8 @@ static struct mt_timeline_point *timeline_storage;
 static uint64_t strings_size(const char *k, size_t vlen) { return 8 + strlen(k) + vlen; }
 
 static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
-                          struct mt_buf *alloc, const struct mt_timeline_point *timeline, uint32_t timeline_count) {
+                          struct mt_buf *alloc, const struct mt_timeline_point *timeline, uint32_t timeline_count,
+                          const struct mt_buf *leak_roots) {
     (void)module_count;
     struct writer *w = writer_storage;
     w->fd = fd;
@@ -141,6 +142,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     mt_live_lock_all();
     mt_stacks_lock_all();
+    int leaks = leak_roots && mt_leaks_scan(leak_roots) == 0;
 
     /* First pass: everything the header and section lengths need. */
     struct mt_totals t;
@@ -198,7 +200,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     memcpy(h.magic, MT_MAGIC, 8);
     h.version = MT_FORMAT_VERSION;
     h.header_size = sizeof h;
-    h.flags = (mt_config.blocks ? MT_FLAG_HAS_BLOCKS : 0) | (mt_sample_rate ? MT_FLAG_SAMPLED : 0);
+    h.flags = (mt_config.blocks ? MT_FLAG_HAS_BLOCKS : 0) | (mt_sample_rate ? MT_FLAG_SAMPLED : 0) |
+              (leaks && mt_config.blocks ? MT_LEAK_SCAN_FLAG : 0);
     h.frames_limit = (uint32_t)mt_config.frames;
     h.pid = (uint32_t)getpid();
     h.ppid = (uint32_t)getppid();
@@ -270,12 +273,14 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
             for (uint64_t j = 0; j <= sh->mask; j++) {
                 struct mt_live block, *e = &block;
                 if (!mt_live_at(sh, j, e)) continue;
-                struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = e->flags};
+                uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
+                struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
                 put(w, &b, sizeof b);
             }
         }
     }
 
+    if (leaks) mt_leaks_release();
     mt_stacks_unlock_all();
     mt_live_unlock_all();
 
@@ -300,7 +305,12 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     return w->err;
 }
 
-int mt_snapshot(const char *path, int trigger) {
+static int take(const char *path, int trigger, int leaks);
+
+int mt_snapshot(const char *path, int trigger) { return take(path, trigger, 0); }
+int mt_snapshot_with_leaks(const char *path, int trigger) { return take(path, trigger, 1); }
+
+static int take(const char *path, int trigger, int leaks) {
     if (!mt_enabled) {
         errno = ENOSYS;
         return -1;
@@ -324,11 +334,12 @@ int mt_snapshot(const char *path, int trigger) {
     append(tmp, sizeof tmp, &tlen, ".tmp.");
     append_u64(tmp, sizeof tmp, &tlen, (uint64_t)getpid());
 
-    struct mt_buf modules = {0}, alloc = {0};
+    struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
     mt_allocator_collect(&alloc);
+    if (leaks) mt_leaks_prepare(&roots);
 
-    if (!writer_storage || !timeline_storage || modules.failed || alloc.failed) {
+    if (!writer_storage || !timeline_storage || modules.failed || alloc.failed || roots.failed) {
         err = ENOMEM;
     } else {
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -340,7 +351,7 @@ int mt_snapshot(const char *path, int trigger) {
             err = errno;
         } else {
             err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, timeline_storage,
-                                 mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS));
+                                 mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
             if (close(fd) != 0 && !err) err = errno;
             if (!err && rename(tmp, final) != 0) err = errno;
             if (err) unlink(tmp);
@@ -348,6 +359,7 @@ int mt_snapshot(const char *path, int trigger) {
     }
     mt_buf_free(&modules);
     mt_buf_free(&alloc);
+    mt_buf_free(&roots);
     if (!err) sequence++;
     mt_snapshot_unlock();
     if (err) mt_warn("cannot write snapshot", final, err);

@@ -27,6 +27,7 @@ struct table {
     struct table *next; /* registry link */
     uint32_t count, mask;
     struct mt_tstat *slots; /* stack + 1 in `stack` marks a used slot */
+    struct mt_thread thread; /* who owns it: for the leak scan's roots */
 };
 
 static __thread struct table *mine __attribute__((tls_model("initial-exec")));
@@ -87,6 +88,7 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
     if (state == 0) {
         struct table *t = mt_map(sizeof *t);
         if (t) {
+            mt_thread_describe(&t->thread);
             mine = t;
             state = 1;
             pthread_setspecific(exit_key, t);
@@ -174,4 +176,11 @@ void mt_tstats_sum(struct mt_tstat *out, uint32_t count) {
     add_table(out, count, &retired, epoch);
     for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
         add_table(out, count, t, epoch);
+}
+
+/* ---- threads, for the leak scan ---------------------------------------------- */
+struct mt_thread *mt_thread_self(void) { return mine ? &mine->thread : NULL; }
+
+void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context) {
+    for (struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next) fn(&t->thread, context);
 }

@@ -39,6 +39,7 @@ struct mt_config {
     int blocks;             /* MEMTRACE_BLOCKS (default 1) */
     int follow_fork;        /* MEMTRACE_FOLLOW_FORK (default 1) */
     int follow_exec;        /* MEMTRACE_FOLLOW_EXEC (default 1) */
+    int leaks;              /* MEMTRACE_LEAKS: classify blocks at exit */
     char output[4096];      /* absolute file name pattern */
     char exe[4096];         /* /proc/self/exe at start */
     char *cmdline;          /* /proc/self/cmdline, NUL-separated */
@@ -81,6 +82,7 @@ void mt_unwind_init(void);
  * skipped); returns the depth kept and sets *true_depth. */
 int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth);
 void mt_unwind_flush(void);
+int mt_is_self_address(uint64_t address); /* inside libtrace.so's own mapping */
 
 /* ---- stack table (stacktable.c) ------------------------------------------ */
 struct mt_stack {
@@ -168,6 +170,8 @@ struct mt_slot {
 _Static_assert(sizeof(struct mt_slot) == 16, "live-table slot is 16 bytes");
 #define MT_BIG_SIZE 0xffffffffu
 #define MT_FLAG_BITS 7u
+#define MT_SLOT_IGNORED 1u /* memtrace_ignore(): never a leak (same bit on disk) */
+#define MT_SLOT_REGION 2u  /* allocated since memtrace_region_begin() */
 
 #define MT_SHARDS 256
 struct mt_shard {
@@ -190,6 +194,20 @@ int mt_live_at(const struct mt_shard *sh, uint64_t j, struct mt_live *out);
 void mt_live_lock_all(void);
 void mt_live_unlock_all(void);
 
+/* ---- threads (threadstats.c keeps the registry, leaks.c fills and reads it) ---- */
+struct mt_thread {
+    int tid;
+    int suspended;           /* set by the suspend handler */
+    uint64_t stack_lo, stack_hi;
+    uint64_t tcb;            /* pthread_self(): the thread control block, static TLS below it */
+    uint64_t sp;             /* stack pointer when suspended */
+    uint64_t regs[32];       /* general registers when suspended */
+};
+void mt_thread_describe(struct mt_thread *t);
+struct mt_thread *mt_thread_self(void);
+/* Requires every shard lock (the registry changes only under them or by prepending). */
+void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context);
+
 /* ---- per-thread statistics (threadstats.c) --------------------------------
  * One thread's share of one stack's figures; the stack's figures are the sum
  * over threads.  Signed: a block freed by another thread than the one that
@@ -209,6 +227,13 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked);
 void mt_tstat_unlock(void);
 /* Requires every shard lock. */
 void mt_tstats_sum(struct mt_tstat *out, uint32_t count);
+
+/* ---- in-process checks (checks.c) -------------------------------------------- */
+extern __thread int mt_paused __attribute__((tls_model("initial-exec"))); /* memtrace_disable() depth */
+extern volatile int mt_region_active;
+int mt_region_begin(void);
+long mt_region_end(const char *label);
+long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterations, const char *label);
 
 /* ---- recorder (recorder.c) ------------------------------------------------ */
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
@@ -248,6 +273,8 @@ void mt_timeline_reset_locked(void);
 /* Writes a snapshot to `path`, or to the output pattern when NULL.
  * Returns 0 on success, -1 with errno set. */
 int mt_snapshot(const char *path, int trigger);
+/* The same, classifying every live block by reachability first (MEMTRACE_LEAKS). */
+int mt_snapshot_with_leaks(const char *path, int trigger);
 void mt_snapshot_lock(void);
 void mt_snapshot_unlock(void);
 void mt_snapshot_after_fork_child(void);
@@ -270,5 +297,13 @@ uint32_t mt_modules_collect(struct mt_buf *out);
 void mt_allocator_collect(struct mt_buf *out);
 /* The real allocator's usable size of a live block. */
 size_t mt_real_usable_size(void *p);
+
+/* ---- leak scan (leaks.c) ---------------------------------------------------- */
+#define MT_LEAK_SCAN_FLAG 0x4u /* header flag: BLOCKS flags bits 1-2 hold the kind */
+void mt_leaks_prepare(struct mt_buf *roots); /* before any lock: walks the module list */
+int mt_leaks_scan(const struct mt_buf *roots); /* requires every shard and stack lock */
+uint32_t mt_leak_kind(uint64_t addr);        /* 0 reachable, 1 definite, 2 indirect, 3 possible */
+int mt_leaks_scanned(void);
+void mt_leaks_release(void);
 
 #endif

@@ -42,6 +42,8 @@ void mt_unwind_flush(void) { unw_flush_cache(unw_local_addr_space, 0, 0); }
 
 static inline int is_self(uintptr_t ip) { return ip >= self_lo && ip < self_hi; }
 
+int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
+
 /* Depth of the whole stack, for stacks longer than the buffer. */
 static uint32_t full_depth(void) {
     unw_context_t ctx;

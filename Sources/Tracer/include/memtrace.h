@@ -37,6 +37,9 @@ static inline void *memtrace__lookup(void **cache, const char *name) {
 typedef int (*memtrace__void_fn)(void);
 typedef int (*memtrace__path_fn)(const char *);
 typedef int (*memtrace__memory_fn)(size_t *, size_t *);
+typedef long (*memtrace__label_fn)(const char *);
+typedef int (*memtrace__pointer_fn)(const void *);
+typedef long (*memtrace__growth_fn)(void (*)(void *), void *, int, int, const char *);
 /** @endcond */
 
 /**
@@ -89,6 +92,82 @@ static inline int memtrace_reset_peak(void) {
     memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_reset_peak");
     return f ? f() : -1;
 }
+
+/**
+ * @name Leak checks for tests
+ * Like gperftools' HeapLeakChecker and LeakSanitizer's interface, on an
+ * unmodified allocator.  Regions are process-wide and do not nest.
+ * @{
+ */
+
+/**
+ * Starts a checked region: every block allocated from now on (by any thread)
+ * is watched until memtrace_region_end().
+ * @return 0, or -1 without the tracer.
+ */
+static inline int memtrace_region_begin(void) {
+    static void *cache;
+    memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_region_begin");
+    return f ? f() : -1;
+}
+
+/**
+ * Ends the checked region.  Blocks allocated in it and still live (except
+ * those passed to memtrace_ignore()) are reported on standard error, grouped
+ * by allocation stack, under `label`.
+ * @return the bytes still live, 0 when none, -1 without the tracer.
+ */
+static inline long memtrace_region_end(const char *label) {
+    static void *cache;
+    memtrace__label_fn f = (memtrace__label_fn)memtrace__lookup(&cache, "memtrace_impl_region_end");
+    return f ? f(label) : -1;
+}
+
+/**
+ * Marks a live block as intentionally kept: it is never reported as a leak,
+ * and what it points to counts as reachable (LSan's __lsan_ignore_object).
+ * @return 0, or -1 without the tracer or when `block` is not a live block.
+ */
+static inline int memtrace_ignore(const void *block) {
+    static void *cache;
+    memtrace__pointer_fn f = (memtrace__pointer_fn)memtrace__lookup(&cache, "memtrace_impl_ignore");
+    return f ? f(block) : -1;
+}
+
+/**
+ * Stops recording this thread's allocations until memtrace_enable(); calls
+ * nest.  Releases are still recorded.
+ * @return 0, or -1 without the tracer.
+ */
+static inline int memtrace_disable(void) {
+    static void *cache;
+    memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_disable");
+    return f ? f() : -1;
+}
+
+/** Undoes one memtrace_disable(). @return 0, or -1 without the tracer. */
+static inline int memtrace_enable(void) {
+    static void *cache;
+    memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_enable");
+    return f ? f() : -1;
+}
+
+/**
+ * Runs `body(context)` `warmup` times, then `iterations` times, and reports
+ * (on standard error, under `label`) the allocation stacks whose live bytes
+ * grew in every one of the iterations: a leak per call, not a cache that
+ * fills once.  Without the tracer the body is not run.
+ * @return the bytes those stacks gained over the iterations, 0 when none,
+ *         -1 without the tracer.
+ */
+static inline long memtrace_check_growth(void (*body)(void *), void *context, int warmup, int iterations,
+                                         const char *label) {
+    static void *cache;
+    memtrace__growth_fn f = (memtrace__growth_fn)memtrace__lookup(&cache, "memtrace_impl_check_growth");
+    return f ? f(body, context, warmup, iterations, label) : -1;
+}
+
+/** @} */
 
 #ifdef __cplusplus
 }

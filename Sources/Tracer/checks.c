@@ -1,0 +1,238 @@
+/*
+ * Leak checks a test can run from inside the program (memtrace.h):
+ *
+ *   region      everything allocated between memtrace_region_begin() and
+ *               memtrace_region_end() and still live at the end is reported,
+ *               and its size returned (gperftools' HeapLeakChecker::NoLeaks,
+ *               valgrind's VALGRIND_DO_ADDED_LEAK_CHECK);
+ *   ignore      a block the program keeps on purpose is never reported
+ *               (LSan's __lsan_ignore_object);
+ *   disable     allocations of this thread are not recorded until enabled
+ *               again (LSan's __lsan_disable);
+ *   growth      runs a body K times after a warm-up and reports the stacks
+ *               whose live bytes grew in every iteration, so caches that fill
+ *               once do not count as leaks.
+ *
+ * Reports go to standard error, one block of lines per site, with the
+ * function names the dynamic symbol tables know (dladdr); `memtrace` gives
+ * full symbols from a snapshot.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tracer.h"
+
+__thread int mt_paused __attribute__((tls_model("initial-exec")));
+#define MAX_CHECKED_STACKS (1u << 21)
+volatile int mt_region_active;
+
+/* ---- reporting ------------------------------------------------------------------- */
+static void out(const char *s) {
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t k = write(2, s, n);
+        if (k <= 0) return;
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void print_stack(uint32_t id) {
+    struct mt_stack *s = mt_stack_get(id);
+    const uint64_t *pcs = mt_stack_frames(s);
+    char line[512];
+    for (uint32_t i = 0, shown = 0; i < s->depth && shown < 12; i++) {
+        if (mt_is_self_address(pcs[i])) continue; /* the check's own frames */
+        shown++;
+        Dl_info info;
+        memset(&info, 0, sizeof info);
+        const char *module = "?", *function = NULL;
+        uint64_t offset = 0;
+        if (dladdr((void *)(uintptr_t)pcs[i], &info)) {
+            module = info.dli_fname ? info.dli_fname : "?";
+            function = info.dli_sname;
+            offset = pcs[i] - (uint64_t)(uintptr_t)(info.dli_saddr ? info.dli_saddr : info.dli_fbase);
+        }
+        if (function)
+            snprintf(line, sizeof line, "        #%u 0x%llx in %s+0x%llx (%s)\n", shown - 1, (unsigned long long)pcs[i],
+                     function, (unsigned long long)offset, module);
+        else
+            snprintf(line, sizeof line, "        #%u 0x%llx (%s+0x%llx)\n", shown - 1, (unsigned long long)pcs[i], module,
+                     (unsigned long long)offset);
+        out(line);
+    }
+}
+
+struct site {
+    int64_t bytes;
+    int64_t count;
+};
+
+/* Prints the sites with bytes > 0, biggest first, at most `limit`. */
+static void print_sites(struct site *sites, uint32_t n, int limit, const char *verb) {
+    char line[256];
+    for (int shown = 0; shown < limit; shown++) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < n; i++)
+            if (sites[i].bytes > 0 && (best == UINT32_MAX || sites[i].bytes > sites[best].bytes)) best = i;
+        if (best == UINT32_MAX) return;
+        if (sites[best].count >= 0)
+            snprintf(line, sizeof line, "    %lld bytes in %lld blocks %s at:\n", (long long)sites[best].bytes,
+                     (long long)sites[best].count, verb);
+        else
+            snprintf(line, sizeof line, "    %lld bytes %s at:\n", (long long)sites[best].bytes, verb);
+        out(line);
+        print_stack(best);
+        sites[best].bytes = 0;
+    }
+}
+
+/* ---- regions ---------------------------------------------------------------------------- */
+static void set_region_flags(int set) {
+    for (int i = 0; i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &mt_shards[i];
+        for (uint64_t j = 0; sh->tab && j <= sh->mask; j++) {
+            struct mt_live e;
+            if (!mt_live_at(sh, j, &e)) continue;
+            if (set) mt_live_set_flags(sh, e.ptr, MT_SLOT_REGION, 0);
+            else mt_live_set_flags(sh, e.ptr, 0, MT_SLOT_REGION);
+        }
+    }
+}
+
+int mt_region_begin(void) {
+    mt_guard++;
+    mt_live_lock_all();
+    set_region_flags(0);
+    mt_region_active = 1;
+    mt_live_unlock_all();
+    mt_guard--;
+    return 0;
+}
+
+long mt_region_end(const char *label) {
+    mt_guard++;
+    /* Sum per stack under the locks; print after, because dladdr takes the
+     * loader's lock, which a thread waiting for one of ours may hold. */
+    mt_live_lock_all();
+    mt_region_active = 0;
+    uint32_t n = mt_stack_count();
+    size_t bytes = ((size_t)n * sizeof(struct site) + 4095) & ~(size_t)4095;
+    struct site *sites = mt_map(bytes);
+    int64_t total = 0, blocks = 0;
+    for (int i = 0; sites && i < MT_SHARDS; i++) {
+        struct mt_shard *sh = &mt_shards[i];
+        for (uint64_t j = 0; sh->tab && j <= sh->mask; j++) {
+            struct mt_live e;
+            if (!mt_live_at(sh, j, &e) || !(e.flags & MT_SLOT_REGION) || (e.flags & MT_SLOT_IGNORED)) continue;
+            if (e.stack < n) {
+                sites[e.stack].bytes += (int64_t)e.size;
+                sites[e.stack].count++;
+            }
+            total += (int64_t)e.size;
+            blocks++;
+        }
+    }
+    set_region_flags(0);
+    mt_live_unlock_all();
+    if (total > 0) {
+        char line[512];
+        snprintf(line, sizeof line, "memtrace: %s%s%s%lld bytes in %lld blocks allocated in the region are still live\n",
+                 label ? "region \"" : "", label ? label : "", label ? "\": " : "", (long long)total,
+                 (long long)blocks);
+        out(line);
+        if (sites) print_sites(sites, n, 10, "allocated");
+    }
+    if (sites) mt_unmap(sites, bytes);
+    mt_guard--;
+    return (long)total;
+}
+
+/* ---- growth ------------------------------------------------------------------------------- */
+/* Live bytes per stack, into a fresh mapping of `*count` entries. */
+static int64_t *live_per_stack(uint32_t *count, size_t *mapped) {
+    mt_live_lock_all();
+    uint32_t n = mt_stack_count();
+    size_t stats_bytes = ((size_t)n * sizeof(struct mt_tstat) + 4095) & ~(size_t)4095;
+    struct mt_tstat *stats = mt_map(stats_bytes);
+    if (stats) mt_tstats_sum(stats, n);
+    mt_live_unlock_all();
+    *mapped = ((size_t)n * sizeof(int64_t) + 4095) & ~(size_t)4095;
+    int64_t *live = stats ? mt_map(*mapped) : NULL;
+    for (uint32_t i = 0; live && i < n; i++) live[i] = stats[i].live_bytes;
+    if (stats) mt_unmap(stats, stats_bytes);
+    *count = n;
+    return live;
+}
+
+long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterations, const char *label) {
+    if (!body || iterations < 1) return 0;
+    if (warmup < 0) warmup = 0;
+    /* stopped[s]: stack s failed to grow in some iteration.  A fresh mapping
+     * is zero, so every stack, including those born later, starts growing;
+     * only the pages of stacks that stop are touched. */
+    size_t grow_size = MAX_CHECKED_STACKS;
+    uint8_t *stopped = mt_map(grow_size);
+    if (!stopped) return -1;
+    uint32_t base_n = 0, prev_n = 0;
+    size_t base_size = 0, prev_size = 0;
+    int64_t *base = NULL, *prev = NULL;
+    /* One call site for the body, warm-up included: the stacks it allocates
+     * from must be the same in every run to be compared. */
+    for (int run = -1; run < warmup + iterations; run++) {
+        if (run >= 0) body(context);
+        if (run < warmup - 1) continue;
+        mt_guard++;
+        uint32_t cur_n;
+        size_t cur_size;
+        int64_t *cur = live_per_stack(&cur_n, &cur_size);
+        mt_guard--;
+        if (!cur) return -1;
+        if (run == warmup - 1) {
+            base = cur;
+            base_n = cur_n;
+            base_size = cur_size;
+            continue;
+        }
+        const int64_t *before = prev ? prev : base;
+        uint32_t before_n = prev ? prev_n : base_n;
+        for (uint32_t s = 0; s < cur_n && s < MAX_CHECKED_STACKS; s++)
+            if (cur[s] <= (s < before_n ? before[s] : 0)) stopped[s] = 1;
+        if (prev) mt_unmap(prev, prev_size);
+        prev = cur;
+        prev_n = cur_n;
+        prev_size = cur_size;
+    }
+    mt_guard++;
+    size_t sites_size = ((size_t)prev_n * sizeof(struct site) + 4095) & ~(size_t)4095;
+    struct site *sites = mt_map(sites_size);
+    int64_t total = 0;
+    int64_t stacks = 0;
+    for (uint32_t s = 0; s < prev_n && s < MAX_CHECKED_STACKS; s++) {
+        if (stopped[s]) continue;
+        int64_t grew = prev[s] - (s < base_n ? base[s] : 0);
+        if (grew <= 0) continue;
+        total += grew;
+        stacks++;
+        if (sites) {
+            sites[s].bytes = grew;
+            sites[s].count = -1;
+        }
+    }
+    if (total > 0) {
+        char line[512];
+        snprintf(line, sizeof line, "memtrace: %s%s%s%lld bytes in %lld stacks grew in every one of %d iterations\n",
+                 label ? "growth check \"" : "", label ? label : "", label ? "\": " : "", (long long)total,
+                 (long long)stacks, iterations);
+        out(line);
+        if (sites) print_sites(sites, prev_n, 10, "more after the iterations, allocated");
+    }
+    if (sites) mt_unmap(sites, sites_size);
+    mt_unmap(stopped, grow_size);
+    mt_unmap(base, base_size);
+    mt_unmap(prev, prev_size);
+    mt_guard--;
+    return (long)total;
+}

@@ -1,0 +1,349 @@
+/*
+ * Leak classification by reachability, as LeakSanitizer and valgrind's
+ * memcheck do it (MEMTRACE_LEAKS=1, at exit).
+ *
+ * Roots are the writable segments of every loaded module, every thread's
+ * stack and registers, and its static TLS and thread control block (which
+ * holds the DTV, through which dynamic TLS is reached).  Other threads are
+ * stopped for the scan with a signal whose handler records the interrupted
+ * registers and waits; a thread that does not answer in time has its whole
+ * stack scanned instead.  Every 8-byte-aligned word of a root or of a marked
+ * block that points into a live block marks it:
+ *
+ *   reachable  a pointer to its start, from a root or a reachable block;
+ *   possible   reached only through interior pointers (or possible blocks);
+ *   indirect   not reachable, but pointed to by another unreachable block;
+ *   definite   not reachable, and pointed to by no other unreachable block
+ *              (in a cycle of unreachable blocks, one is definite).
+ *
+ * Blocks the program marked with memtrace_ignore() are roots themselves.
+ * The scan is conservative: any word that looks like a pointer counts, so a
+ * stale pointer can make a leak look reachable, never the reverse.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "tracer.h"
+
+enum { UNREACHED = 0, POSSIBLE = 1, REACHED = 2 };
+
+struct block {
+    uint64_t addr;
+    uint64_t size;
+};
+
+static struct block *blocks;
+static uint8_t *state, *kind;
+static uint32_t *work;
+static uint64_t nblocks, work_len, map_bytes[4];
+static uint64_t lowest, highest;
+static int scanned;
+
+/* ---- thread registry entries ------------------------------------------------- */
+void mt_thread_describe(struct mt_thread *t) {
+    t->tid = (int)syscall(SYS_gettid);
+    t->tcb = (uint64_t)pthread_self();
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            t->stack_lo = (uint64_t)(uintptr_t)addr;
+            t->stack_hi = t->stack_lo + size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+}
+
+/* ---- roots from the modules ---------------------------------------------------- */
+static int add_writable(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct mt_buf *out = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+        uint64_t start = info->dlpi_addr + ph->p_vaddr;
+        if (mt_is_self_address(start)) continue; /* the tracer's own globals point at no block */
+        mt_buf_u64(out, start);
+        mt_buf_u64(out, start + ph->p_memsz);
+    }
+    return 0;
+}
+
+void mt_leaks_prepare(struct mt_buf *roots) { dl_iterate_phdr(add_writable, roots); }
+
+/* ---- the block index ------------------------------------------------------------ */
+static void sift(struct block *a, uint64_t root, uint64_t n) {
+    for (;;) {
+        uint64_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child + 1].addr > a[child].addr) child++;
+        if (a[root].addr >= a[child].addr) return;
+        struct block t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+/* Heapsort: no allocation, no recursion, O(n log n) worst case. */
+static void sort_blocks(struct block *a, uint64_t n) {
+    if (n < 2) return;
+    for (uint64_t i = n / 2; i-- > 0;) sift(a, i, n);
+    for (uint64_t end = n - 1; end > 0; end--) {
+        struct block t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift(a, 0, end);
+    }
+}
+
+/* The block containing `p`, or -1. */
+static int64_t find_block(uint64_t p) {
+    if (p < lowest || p >= highest) return -1;
+    uint64_t lo = 0, hi = nblocks;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (blocks[mid].addr <= p) lo = mid;
+        else hi = mid;
+    }
+    const struct block *b = &blocks[lo];
+    if (p < b->addr) return -1;
+    if (p == b->addr || p - b->addr < b->size) return (int64_t)lo;
+    return -1;
+}
+
+static void *map_counted(int which, uint64_t bytes) {
+    map_bytes[which] = (bytes + 4095) & ~4095ull;
+    return map_bytes[which] ? mt_map(map_bytes[which]) : NULL;
+}
+
+static int collect_blocks(void) {
+    nblocks = 0;
+    for (int i = 0; i < MT_SHARDS; i++) nblocks += mt_shards[i].count;
+    if (!nblocks) return 0;
+    blocks = map_counted(0, nblocks * sizeof *blocks);
+    state = map_counted(1, nblocks);
+    kind = map_counted(2, nblocks);
+    work = map_counted(3, 2 * nblocks * sizeof *work);
+    if (!blocks || !state || !kind || !work) return -1;
+    uint64_t n = 0;
+    for (int i = 0; i < MT_SHARDS; i++) {
+        const struct mt_shard *sh = &mt_shards[i];
+        for (uint64_t j = 0; sh->tab && j <= sh->mask && n < nblocks; j++) {
+            struct mt_live e;
+            if (!mt_live_at(sh, j, &e)) continue;
+            blocks[n].addr = e.ptr;
+            /* The ignored flag rides in the size's top bit until marking starts. */
+            blocks[n].size = e.size | ((uint64_t)(e.flags & MT_SLOT_IGNORED) << 63);
+            n++;
+        }
+    }
+    nblocks = n;
+    sort_blocks(blocks, nblocks);
+    lowest = blocks[0].addr;
+    const struct block *last = &blocks[nblocks - 1];
+    highest = last->addr + ((last->size << 1) >> 1) + 1;
+    return 0;
+}
+
+/* ---- marking ----------------------------------------------------------------------- */
+static void mark(int64_t i, uint8_t how) {
+    if (state[i] >= how) return;
+    state[i] = how;
+    if (work_len < 2 * nblocks) work[work_len++] = (uint32_t)i;
+}
+
+static void scan_range(uint64_t from, uint64_t to, uint8_t parent) {
+    from = (from + 7) & ~7ull;
+    for (uint64_t a = from; a + 8 <= to; a += 8) {
+        uint64_t p = *(const uint64_t *)(uintptr_t)a;
+        int64_t i = find_block(p);
+        if (i < 0) continue;
+        uint8_t how = p == blocks[i].addr && parent == REACHED ? REACHED : POSSIBLE;
+        mark(i, how);
+    }
+}
+
+static void drain(void) {
+    while (work_len > 0) {
+        uint32_t i = work[--work_len];
+        scan_range(blocks[i].addr, blocks[i].addr + blocks[i].size, state[i]);
+    }
+}
+
+/* ---- stopping the other threads ---------------------------------------------------- */
+#define SUSPEND_SIGNAL (SIGRTMAX - 1)
+static volatile int release_threads;
+static int acks;
+
+static void on_suspend(int sig, siginfo_t *info, void *context) {
+    (void)sig;
+    (void)info;
+    int saved = errno;
+    struct mt_thread *self = mt_thread_self();
+    const ucontext_t *uc = context;
+    if (self && uc) {
+        for (int r = 0; r < NGREG && r < 32; r++) self->regs[r] = (uint64_t)uc->uc_mcontext.gregs[r];
+        self->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+        self->suspended = 1;
+    }
+    __atomic_add_fetch(&acks, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&release_threads, __ATOMIC_ACQUIRE)) {
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+    errno = saved;
+}
+
+struct suspend_state {
+    struct mt_thread *self;
+    int sent;
+};
+
+static void send_suspend(struct mt_thread *t, void *context) {
+    struct suspend_state *s = context;
+    t->suspended = 0;
+    if (t == s->self || !t->tid) return;
+    if (syscall(SYS_tgkill, getpid(), t->tid, SUSPEND_SIGNAL) == 0) s->sent++;
+}
+
+static void scan_thread(struct mt_thread *t, void *context) {
+    struct suspend_state *s = context;
+    if (t == s->self) return; /* scanned from the live frame instead */
+    if (t->suspended) {
+        for (int r = 0; r < 32; r++) {
+            int64_t i = find_block(t->regs[r]);
+            if (i >= 0) mark(i, t->regs[r] == blocks[i].addr ? REACHED : POSSIBLE);
+        }
+        /* 128 bytes below the stack pointer: the x86-64 red zone */
+        uint64_t from = t->sp - 128;
+        if (t->stack_hi && from >= t->stack_lo && from < t->stack_hi) scan_range(from, t->stack_hi, REACHED);
+    } else if (t->stack_hi) {
+        scan_range(t->stack_lo, t->stack_hi, REACHED);
+    }
+}
+
+/* The thread control block and the static TLS below it (x86-64 TLS variant II). */
+static uint64_t static_tls_size(void) {
+    static uint64_t size;
+    if (!size) {
+        void (*info)(size_t *, size_t *) =
+            (void (*)(size_t *, size_t *))dlvsym(RTLD_DEFAULT, "_dl_get_tls_static_info", "GLIBC_PRIVATE");
+        size_t s = 0, align = 0;
+        if (info) info(&s, &align);
+        size = s ? s : 4096;
+    }
+    return size;
+}
+
+static void scan_tls(struct mt_thread *t, void *context) {
+    (void)context;
+    if (!t->tcb) return;
+    /* The thread descriptor (with the DTV pointer and pthread_setspecific's
+     * first block of values) starts at the thread pointer and is over 2 KiB. */
+    scan_range(t->tcb - static_tls_size(), t->tcb + 2048, REACHED);
+}
+
+/* ---- the scan ------------------------------------------------------------------------ */
+__attribute__((noinline)) static void scan_own_stack(void) {
+    ucontext_t here; /* the callee-saved registers, spilled into this frame */
+    getcontext(&here);
+    struct mt_thread *self = mt_thread_self();
+    uint64_t from = (uint64_t)(uintptr_t)&here;
+    if (self && self->stack_hi && from < self->stack_hi) scan_range(from, self->stack_hi, REACHED);
+    else scan_range(from, from + sizeof here, REACHED);
+}
+
+int mt_leaks_scan(const struct mt_buf *roots) {
+    scanned = 0;
+    if (collect_blocks() != 0) return -1;
+    if (!nblocks) {
+        scanned = 1;
+        return 0;
+    }
+    /* Ignored blocks are roots; strip the flag from the sizes. */
+    work_len = 0;
+    for (uint64_t i = 0; i < nblocks; i++) {
+        int ignored = (int)(blocks[i].size >> 63);
+        blocks[i].size = (blocks[i].size << 1) >> 1;
+        if (ignored) mark((int64_t)i, REACHED);
+    }
+
+    /* Stop the other threads. */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_suspend;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigfillset(&sa.sa_mask);
+    sigaction(SUSPEND_SIGNAL, &sa, &old);
+    struct suspend_state s = {.self = mt_thread_self(), .sent = 0};
+    __atomic_store_n(&release_threads, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&acks, 0, __ATOMIC_RELEASE);
+    mt_threads_foreach(send_suspend, &s);
+    for (int waited = 0; waited < 500 && __atomic_load_n(&acks, __ATOMIC_ACQUIRE) < s.sent; waited++) {
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+
+    /* Roots. */
+    const uint64_t *r = (const uint64_t *)roots->data;
+    for (size_t i = 0; i + 1 < roots->len / 8; i += 2) scan_range(r[i], r[i + 1], REACHED);
+    scan_own_stack();
+    mt_threads_foreach(scan_thread, &s);
+    mt_threads_foreach(scan_tls, &s);
+    drain();
+
+    __atomic_store_n(&release_threads, 1, __ATOMIC_RELEASE);
+
+    /* What is left unreached leaked.  Walk from each unreached block that no
+     * earlier walk reached: whatever it reaches is indirect. */
+    for (uint64_t i = 0; i < nblocks; i++) kind[i] = state[i] == REACHED ? 0 : state[i] == POSSIBLE ? 3 : 1;
+    for (uint64_t leader = 0; leader < nblocks; leader++) {
+        if (state[leader] != UNREACHED || kind[leader] == 2) continue;
+        work_len = 0;
+        work[work_len++] = (uint32_t)leader;
+        while (work_len > 0) {
+            uint32_t i = work[--work_len];
+            uint64_t from = (blocks[i].addr + 7) & ~7ull, to = blocks[i].addr + blocks[i].size;
+            for (uint64_t a = from; a + 8 <= to; a += 8) {
+                int64_t j = find_block(*(const uint64_t *)(uintptr_t)a);
+                if (j < 0 || (uint64_t)j == leader || state[j] != UNREACHED || kind[j] == 2) continue;
+                kind[j] = 2;
+                if (work_len < 2 * nblocks) work[work_len++] = (uint32_t)j;
+            }
+        }
+    }
+    sigaction(SUSPEND_SIGNAL, &old, NULL);
+    scanned = 1;
+    return 0;
+}
+
+/* The kind of the live block at `addr` after a scan (0 when not scanned). */
+uint32_t mt_leak_kind(uint64_t addr) {
+    if (!scanned || !nblocks) return 0;
+    int64_t i = find_block(addr);
+    return i >= 0 && blocks[i].addr == addr ? kind[i] : 0;
+}
+
+int mt_leaks_scanned(void) { return scanned; }
+
+void mt_leaks_release(void) {
+    void *maps[4] = {blocks, state, kind, work};
+    for (int i = 0; i < 4; i++) mt_unmap(maps[i], map_bytes[i]);
+    blocks = NULL;
+    state = kind = NULL;
+    work = NULL;
+    nblocks = 0;
+    scanned = 0;
+}

@@ -1,0 +1,126 @@
+import Foundation
+import SnapshotReader
+import XCTest
+import _MemtraceTestSupport
+
+/// The tracer's reachability scan (MEMTRACE_LEAKS) and the checks of memtrace.h.
+final class LeakScanTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: TestPaths.libtrace), "run `make tracer` first")
+        directory = try makeTemporaryDirectory("memtrace-leaks")
+    }
+
+    override func tearDownWithError() throws {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    /// Kind bits of a block in a scanned snapshot: 0 reachable, 1 definite, 2 indirect, 3 possible.
+    private func kind(_ block: Snapshot.Block) -> UInt32 { (block.flags >> 1) & 3 }
+
+    func testEachKindIsClassifiedAsMemcheckDoes() throws {
+        let exe = try Fixtures.build("leakkinds")
+        let traced = try runTraced(exe, in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "leakkinds")
+        XCTAssertEqual(snapshot.header.flags & 0x4, 0x4, "the exit snapshot says it was scanned")
+        let blocks = try XCTUnwrap(snapshot.blocks)
+        let source = Fixtures.source("leakkinds")
+        let all = sites(of: snapshot)
+        func kinds(at marker: String) throws -> [UInt32] {
+            let line = try Fixtures.line(of: marker, in: source)
+            let stacks = Set(
+                snapshot.stackStats.filter { stat in
+                    all.contains { $0.line == line && $0.file == "leakkinds.c" && $0.totalBytes == stat.totalBytes }
+                }.map(\.stack))
+            XCTAssertFalse(stacks.isEmpty, "no stack at line \(line)")
+            return blocks.filter { stacks.contains($0.stack) }.map(kind).sorted()
+        }
+        XCTAssertEqual(try kinds(at: "list"), [1, 2, 2])
+        XCTAssertEqual(try kinds(at: "cycle"), [1, 2])
+        XCTAssertEqual(try kinds(at: "global"), [0])
+        XCTAssertEqual(try kinds(at: "interior"), [3])
+    }
+
+    func testWithoutTheScanNoBlockHasAKind() throws {
+        let exe = try Fixtures.build("leakkinds")
+        _ = try runTraced(exe, in: directory)
+        let snapshot = try onlySnapshot(in: directory, prefix: "leakkinds")
+        XCTAssertEqual(snapshot.header.flags & 0x4, 0)
+        XCTAssertTrue(try XCTUnwrap(snapshot.blocks).allSatisfy { $0.flags == 0 })
+    }
+
+    func testScanWithThreadsBlockedElsewhere() throws {
+        // Blocks held only by other threads' stacks and registers must not be leaks.
+        let source = directory.appendingPathComponent("threaded.c")
+        try """
+            #include <pthread.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include <unistd.h>
+            static pthread_barrier_t ready;
+            static void *hold(void *arg) {
+                (void)arg;
+                volatile char *mine = malloc(4321); /* only this stack points at it */
+                mine[0] = 1;
+                pthread_barrier_wait(&ready);
+                for (;;) pause();
+                return (void *)mine;
+            }
+            int main(void) {
+                pthread_barrier_init(&ready, NULL, 3);
+                pthread_t a, b;
+                pthread_create(&a, NULL, hold, NULL);
+                pthread_create(&b, NULL, hold, NULL);
+                pthread_barrier_wait(&ready);
+                printf("threads parked\\n");
+                fflush(stdout);
+                exit(0); /* the scan runs while both threads still live */
+            }
+            """.write(to: source, atomically: true, encoding: .utf8)
+        let exe = try compile(source: source.path, output: "threaded", in: directory)
+        let traced = try runTraced("/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let snapshot = try onlySnapshot(in: directory, prefix: "threaded")
+        let held = try XCTUnwrap(snapshot.blocks).filter { $0.size == 4321 }
+        XCTAssertEqual(held.count, 2)
+        XCTAssertEqual(held.map(kind), [0, 0], "reachable from the parked threads' stacks")
+    }
+
+    func testRegionIgnoreDisableAndGrowth() throws {
+        let exe = try Fixtures.build("checks")
+        let plain = try runProcess(exe)
+        XCTAssertEqual(
+            plain.stdoutText, "leaky region: -1\nclean region: -1\ngrowth of a cache: -1\ngrowth per call: -1\n")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        // 3 x 40 bytes leak in the region; the growth per call is 24 bytes of item
+        // and 8 bytes of array per iteration, over 5 iterations; the cache fills once.
+        XCTAssertEqual(
+            traced.stdoutText, "leaky region: 120\nclean region: 0\ngrowth of a cache: 0\ngrowth per call: 160\n")
+        let report = traced.stderrText.split(separator: "\n")
+        XCTAssertEqual(
+            report.first,
+            "memtrace: region \"leaky region\": 120 bytes in 3 blocks allocated in the region are still live")
+        XCTAssertTrue(report.contains("    120 bytes in 3 blocks allocated at:"), traced.stderrText)
+        XCTAssertTrue(
+            report.contains("memtrace: growth check \"per call\": 160 bytes in 2 stacks grew in every one of 5 iterations"),
+            traced.stderrText)
+        XCTAssertFalse(traced.stderrText.contains("clean region"))
+        XCTAssertFalse(traced.stderrText.contains("\"cache\""))
+        // The paused allocation was never recorded; the ignored one is flagged.
+        let snapshot = try onlySnapshot(in: directory, prefix: "checks")
+        let source = Fixtures.source("checks")
+        let all = sites(of: snapshot)
+        XCTAssertNil(all.first { $0.line == (try? Fixtures.line(of: "paused", in: source)) })
+        let ignoredLine = try Fixtures.line(of: "ignored", in: source)
+        let ignoredStack = try XCTUnwrap(
+            snapshot.stackStats.first { stat in
+                all.contains { $0.line == ignoredLine && $0.liveBytes == stat.liveBytes && $0.liveBytes == 77 }
+            }
+        ).stack
+        XCTAssertEqual(try XCTUnwrap(snapshot.blocks).first { $0.stack == ignoredStack }?.flags, 1)
+    }
+}
