@@ -1,0 +1,114 @@
+import Symbolizer
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One LeakSanitizer-style suppression: `leak:PATTERN`.
+///
+/// A block is suppressed when the pattern matches the function, the source file or the module
+/// of any frame of its allocation stack. As in LeakSanitizer, the pattern matches anywhere in
+/// the text (`leak:libfoo` matches `/usr/lib/libfoo.so.1`) unless it starts with `^` (anchored
+/// at the start) or ends with `$` (anchored at the end); `*` matches any run of characters,
+/// other characters match themselves. A file holds one rule a line; blank lines and lines
+/// starting with `#` are skipped.
+public struct LeakSuppression: Sendable, Equatable {
+    /// The text after `leak:`.
+    public var pattern: String
+    /// Where the rule comes from: `FILE:LINE`, or `built-in`.
+    public var origin: String
+    /// Why a built-in rule exists; empty for rules read from a file.
+    public var reason: String
+
+    /// A rule matching `pattern` (the text after `leak:`).
+    public init(pattern: String, origin: String = "", reason: String = "") {
+        self.pattern = pattern
+        self.origin = origin
+        self.reason = reason
+    }
+
+    /// The rule as a suppression file writes it: `leak:PATTERN`.
+    public var rule: String { "leak:" + pattern }
+
+    /// Whether the pattern matches `frame`'s function, file or module.
+    public func matches(_ frame: Frame) -> Bool {
+        Self.match(pattern, frame.function) || Self.match(pattern, frame.file) || Self.match(pattern, frame.module)
+    }
+
+    /// Whether the pattern matches any frame of `stack`.
+    public func matches(stack: [Frame]) -> Bool {
+        stack.contains(where: matches)
+    }
+
+    /// Reads the rules of a suppression file's text.
+    ///
+    /// - Parameters:
+    ///   - text: the file's contents.
+    ///   - file: its name, for ``origin`` and error messages.
+    /// - Returns: the rules in file order.
+    /// - Throws: ``AnalysisError`` naming `FILE:LINE` for a line that is not `leak:PATTERN`
+    ///   with a non-empty pattern (other sanitizers' rule types included).
+    public static func parse(_ text: String, file: String) throws -> [LeakSuppression] {
+        var rules: [LeakSuppression] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingSpaces()
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let place = "\(file):\(index + 1)"
+            guard let colon = line.firstIndex(of: ":") else {
+                throw AnalysisError("\(place): expected leak:PATTERN, found \"\(line)\"")
+            }
+            let type = line[..<colon]
+            guard type == "leak" else {
+                throw AnalysisError(
+                    "\(place): unsupported suppression type \"\(type)\" (memtrace reads only leak:PATTERN lines)")
+            }
+            let pattern = line[line.index(after: colon)...].trimmingSpaces()
+            guard !pattern.isEmpty else { throw AnalysisError("\(place): empty pattern after leak:") }
+            rules.append(LeakSuppression(pattern: pattern, origin: place))
+        }
+        return rules
+    }
+
+    /// Reads a suppression file.
+    ///
+    /// - Throws: ``AnalysisError`` when the file cannot be read or a line is malformed.
+    public static func load(path: String) throws -> [LeakSuppression] {
+        guard let file = fopen(path, "r") else {
+            throw AnalysisError("cannot read suppressions \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count > 0 { bytes.append(contentsOf: buffer[..<count]) }
+            if count < buffer.count {
+                if ferror(file) != 0 {
+                    throw AnalysisError("cannot read suppressions \(path): \(String(cString: strerror(errno)))")
+                }
+                break
+            }
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self), file: path)
+    }
+
+    /// Matches `text` against an LSan template: substring unless anchored by `^`/`$`, `*` any run.
+    static func match(_ pattern: String, _ text: String) -> Bool {
+        if text.isEmpty { return false }
+        var pattern = Substring(pattern)
+        let anchoredStart = pattern.first == "^"
+        if anchoredStart { pattern = pattern.dropFirst() }
+        let anchoredEnd = pattern.last == "$"
+        if anchoredEnd { pattern = pattern.dropLast() }
+        var glob = anchoredStart ? "" : "*"
+        for character in pattern {
+            // fnmatch's own specials stand for themselves in a suppression.
+            if "?[]\\".contains(character) { glob.append("\\") }
+            glob.append(character)
+        }
+        if !anchoredEnd { glob += "*" }
+        return fnmatch(glob, text, 0) == 0
+    }
+}

@@ -1,0 +1,235 @@
+import Analysis
+import SnapshotReader
+import Symbolizer
+import XCTest
+
+/// Leak reports from hand-made leak-scanned snapshots: grouping, suppressions, the verdict, text and JSON.
+final class LeakReportTests: XCTestCase {
+    /// pc 0x10: make_list (list.c:20) ← main; 0x20: make_node (list.c:30) ← main; 0x30: g_strdup in
+    /// libglib called from setup; 0x1: malloc in libc (stripped).
+    let resolver = TableResolver(table: [
+        0x1: [Frame(function: "malloc", file: "", line: 0, module: "/lib/x86_64-linux-gnu/libc.so.6")],
+        0x10: [app("make_list", "list.c", 20)],
+        0x20: [app("make_node", "list.c", 30)],
+        0x30: [Frame(function: "g_strdup", file: "", line: 0, module: "/usr/lib/libglib-2.0.so.0")],
+        0x40: [app("setup", "setup.c", 7)],
+        0x50: [app("main", "main.c", 3)],
+    ])
+
+    /// Stacks: 0 = make_list←main, 1 = make_node←main, 2 = g_strdup←setup←main.
+    func scanned(_ blocks: [Snapshot.Block], flags: UInt32 = 0x4) -> TracedSnapshot {
+        var snapshot = makeSnapshot(
+            [
+                StackSpec(pcs: [0x1, 0x10, 0x50], size: 0, count: 0),
+                StackSpec(pcs: [0x20, 0x50], size: 0, count: 0),
+                StackSpec(pcs: [0x30, 0x40, 0x50], size: 0, count: 0),
+            ], flags: flags)
+        // Every stack with a block has live figures, as in the tracer's files.
+        for index in snapshot.stackStats.indices {
+            let mine = blocks.filter { $0.stack == UInt32(index) }
+            snapshot.stackStats[index].liveBytes = mine.reduce(0) { $0 + $1.size }
+            snapshot.stackStats[index].liveCount = UInt64(mine.count)
+        }
+        snapshot.blocks = blocks
+        return TracedSnapshot(snapshot, resolver: resolver)
+    }
+
+    func block(_ size: UInt64, stack: UInt32, _ kind: LeakKind, ignored: Bool = false) -> Snapshot.Block {
+        Snapshot.Block(
+            address: 0x1000 + size, size: size, stack: stack, flags: kind.rawValue << 1 | (ignored ? 1 : 0))
+    }
+
+    /// The list of the issue: a lost head of 32 B and two nodes of 32 B reached only from it.
+    var listBlocks: [Snapshot.Block] {
+        [block(32, stack: 0, .definite), block(32, stack: 1, .indirect), block(32, stack: 1, .indirect)]
+    }
+
+    func testBlockKindsComeFromFlagBits() {
+        XCTAssertEqual(Snapshot.Block(address: 0, size: 1, stack: 0, flags: 0).kind, .reachable)
+        XCTAssertEqual(Snapshot.Block(address: 0, size: 1, stack: 0, flags: 2).kind, .definite)
+        XCTAssertEqual(Snapshot.Block(address: 0, size: 1, stack: 0, flags: 5).kind, .indirect)
+        XCTAssertTrue(Snapshot.Block(address: 0, size: 1, stack: 0, flags: 5).isIgnored)
+        XCTAssertEqual(Snapshot.Block(address: 0, size: 1, stack: 0, flags: 6).kind, .possible)
+        XCTAssertEqual(LeakKind(name: "indirect"), .indirect)
+        XCTAssertNil(LeakKind(name: "lost"))
+    }
+
+    func testGroupsByStackAndKindBiggestFirst() throws {
+        let report = try LeakReport(
+            scanned(
+                listBlocks + [
+                    block(500, stack: 2, .reachable), block(7, stack: 0, .possible), block(9, stack: 0, .definite),
+                ]), suppressions: [])
+        XCTAssertEqual(
+            report.records.map { "\($0.kind.name) \($0.size) \($0.count) \($0.frames.map(\.function))" },
+            [
+                "reachable 500 1 [\"g_strdup\", \"setup\", \"main\"]",
+                "indirect 64 2 [\"make_node\", \"main\"]",
+                "definite 41 2 [\"make_list\", \"main\"]",
+                "possible 7 1 [\"make_list\", \"main\"]",
+            ])
+        XCTAssertEqual(report.totals[.definite], LeakFigures(size: 41, count: 2))
+        XCTAssertEqual(report.totals[.reachable], LeakFigures(size: 500, count: 1))
+        XCTAssertEqual(report.figures(kinds: LeakKind.checkedByDefault), LeakFigures(size: 105, count: 4))
+        XCTAssertEqual(report.lost.direct, LeakFigures(size: 41, count: 2))
+        XCTAssertEqual(report.lost.indirect, LeakFigures(size: 64, count: 2))
+        XCTAssertEqual(report.records(kinds: [.possible]).map(\.size), [7])
+    }
+
+    func testIgnoredBlocksAreCountedApart() throws {
+        let report = try LeakReport(
+            scanned([block(72, stack: 0, .definite, ignored: true), block(40, stack: 0, .definite)]),
+            suppressions: [])
+        XCTAssertEqual(report.records.map(\.size), [40])
+        XCTAssertEqual(report.ignored, LeakFigures(size: 72, count: 1))
+        XCTAssertEqual(report.totals[.definite], LeakFigures(size: 40, count: 1))
+    }
+
+    func testSnapshotsWithoutScanOrBlocksAreRefused() throws {
+        XCTAssertThrowsError(try LeakReport(scanned(listBlocks, flags: 0))) { error in
+            XCTAssertTrue("\(error)".contains("did not scan this snapshot for leaks"), "\(error)")
+        }
+        var snapshot = scanned([]).snapshot
+        snapshot.blocks = nil
+        XCTAssertThrowsError(try LeakReport(TracedSnapshot(snapshot, resolver: resolver))) { error in
+            XCTAssertTrue("\(error)".contains("no BLOCKS section"), "\(error)")
+        }
+    }
+
+    func testSuppressionPatternsFollowLeakSanitizer() {
+        let frame = Frame(
+            function: "std::vector<int>::reserve(unsigned long)", file: "/src/lib/cache.cc", line: 4,
+            module: "/usr/lib/libcache.so.2")
+        func matches(_ pattern: String) -> Bool { LeakSuppression(pattern: pattern).matches(frame) }
+        XCTAssertTrue(matches("reserve"), "a substring of the function")
+        XCTAssertTrue(matches("cache.cc"), "a substring of the file")
+        XCTAssertTrue(matches("libcache.so"), "a substring of the module")
+        XCTAssertTrue(matches("std::vector*reserve"), "* spans anything")
+        XCTAssertTrue(matches("^std::"))
+        XCTAssertFalse(matches("^vector"), "^ anchors at the start")
+        XCTAssertTrue(matches("cache.cc$"))
+        XCTAssertFalse(matches("cache$"), "$ anchors at the end")
+        XCTAssertTrue(matches("vector<int>"), "brackets and other fnmatch specials are literal")
+        XCTAssertFalse(matches("vector?int"))
+        XCTAssertFalse(matches("^$"), "an empty text never matches")
+        XCTAssertFalse(LeakSuppression(pattern: "main").matches(stack: []))
+    }
+
+    func testSuppressionFilesAreParsedWithLineNumbers() throws {
+        let rules = try LeakSuppression.parse(
+            "# known leaks\n\n  leak:g_strdup  \nleak:^libfoo*\n", file: "lsan.supp")
+        XCTAssertEqual(rules.map(\.pattern), ["g_strdup", "^libfoo*"])
+        XCTAssertEqual(rules.map(\.origin), ["lsan.supp:3", "lsan.supp:4"])
+        XCTAssertEqual(rules[0].rule, "leak:g_strdup")
+        XCTAssertThrowsError(try LeakSuppression.parse("leak:a\nrace:b\n", file: "x.supp")) { error in
+            XCTAssertEqual(
+                "\(error)", "x.supp:2: unsupported suppression type \"race\" (memtrace reads only leak:PATTERN lines)")
+        }
+        XCTAssertThrowsError(try LeakSuppression.parse("g_strdup\n", file: "x.supp")) { error in
+            XCTAssertEqual("\(error)", "x.supp:1: expected leak:PATTERN, found \"g_strdup\"")
+        }
+        XCTAssertThrowsError(try LeakSuppression.parse("leak:  \n", file: "x.supp"))
+        XCTAssertThrowsError(try LeakSuppression.load(path: "/nonexistent/x.supp")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cannot read suppressions /nonexistent/x.supp: "), "\(error)")
+        }
+    }
+
+    func testSuppressionsHideWholeStacksAndSayHowMuch() throws {
+        let rules = [
+            LeakSuppression(pattern: "libglib", origin: "a.supp:1"),
+            LeakSuppression(pattern: "setup", origin: "a.supp:2"),
+            LeakSuppression(pattern: "make_node", origin: "a.supp:3"),
+            LeakSuppression(pattern: "never_called", origin: "a.supp:4"),
+        ]
+        let report = try LeakReport(
+            scanned(listBlocks + [block(100, stack: 2, .definite), block(8, stack: 2, .reachable)]),
+            suppressions: rules)
+        XCTAssertEqual(report.records.map(\.size), [32])
+        // The first rule that matches takes the block: setup's rule hides nothing.
+        XCTAssertEqual(report.suppressions.map(\.suppression.origin), ["a.supp:1", "a.supp:3"])
+        XCTAssertEqual(
+            report.suppressions[0].byKind,
+            [.definite: LeakFigures(size: 100, count: 1), .reachable: LeakFigures(size: 8, count: 1)])
+        XCTAssertEqual(
+            report.suppressions[0].hidden(kinds: LeakKind.checkedByDefault), LeakFigures(size: 100, count: 1))
+        XCTAssertEqual(report.suppressed(kinds: LeakKind.checkedByDefault), LeakFigures(size: 164, count: 3))
+        XCTAssertEqual(report.totals[.indirect], LeakFigures())
+    }
+
+    func testVerdictComparesTheChosenKindsWithTheLimit() throws {
+        let report = try LeakReport(scanned(listBlocks + [block(1000, stack: 2, .possible)]), suppressions: [])
+        XCTAssertTrue(LeakVerdict([report]).failed)
+        XCTAssertEqual(LeakVerdict([report]).leaked, LeakFigures(size: 96, count: 3))
+        XCTAssertFalse(LeakVerdict([report], maxLeak: 96).failed)
+        XCTAssertTrue(LeakVerdict([report], maxLeak: 95).failed)
+        XCTAssertTrue(LeakVerdict([report], kinds: [.possible], maxLeak: 999).failed)
+        XCTAssertFalse(LeakVerdict([report], kinds: [.reachable]).failed)
+        XCTAssertEqual(LeakVerdict([report, report], kinds: [.definite]).leaked, LeakFigures(size: 64, count: 2))
+        let zero = try LeakReport(scanned([block(0, stack: 0, .definite)]), suppressions: [])
+        XCTAssertTrue(LeakVerdict([zero]).failed, "a lost block of 0 bytes is still a leak when nothing may leak")
+        XCTAssertFalse(LeakVerdict([]).failed)
+    }
+
+    func testTextReadsLikeMemcheck() throws {
+        let report = try LeakReport(
+            scanned(listBlocks + [block(100, stack: 2, .definite), block(8, stack: 2, .reachable)]),
+            suppressions: [LeakSuppression(pattern: "libglib", origin: "built-in", reason: "GLib's type system")])
+        let text = LeakFormat.text([report], verdict: LeakVerdict([report]))
+        XCTAssertEqual(
+            text,
+            """
+            == pid 42: app --flag (exit snapshot test.snap)
+            64 bytes in 2 blocks are indirectly lost in loss record 1 of 2
+                list.c:30 in make_node
+                main.c:3 in main
+            32 bytes in 1 blocks are definitely lost in loss record 2 of 2
+                list.c:20 in make_list
+                main.c:3 in main
+            LEAK SUMMARY:
+               definitely lost: 32 bytes in 1 blocks
+               indirectly lost: 64 bytes in 2 blocks
+                 possibly lost: 0 bytes in 0 blocks (not checked)
+               still reachable: 0 bytes in 0 blocks (not checked)
+                    suppressed: 108 bytes in 2 blocks
+                          lost: 96 (32 direct, 64 indirect) bytes in 3 blocks
+            Suppressions used:
+               blocks      bytes  rule
+                    2        108  leak:libglib (built-in: GLib's type system)
+
+            memtrace: FAILED: 96 bytes in 3 blocks leaked (definite, indirect) in 1 process, more than the 0 bytes allowed
+
+            """)
+        let clean = try LeakReport(scanned([block(8, stack: 2, .reachable)]), suppressions: [])
+        let cleanText = LeakFormat.text([clean], verdict: LeakVerdict([clean], maxLeak: 10))
+        XCTAssertTrue(cleanText.contains("\nno leaks of the kinds checked (definite, indirect)\n"), cleanText)
+        XCTAssertTrue(
+            cleanText.hasSuffix(
+                "memtrace: passed: 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 10 bytes allowed\n"
+            ), cleanText)
+    }
+
+    func testJSONHasTheDocumentedShape() throws {
+        let report = try LeakReport(
+            scanned(listBlocks + [block(100, stack: 2, .definite, ignored: true)]), suppressions: [])
+        let text = LeakFormat.json([report], verdict: LeakVerdict([report]))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let leaks = try XCTUnwrap(object["leaks"] as? [[String: Any]])
+        XCTAssertEqual(leaks.map { $0["kind"] as? String }, ["indirect", "definite"])
+        XCTAssertEqual(leaks.map { $0["size"] as? Int }, [64, 32])
+        XCTAssertEqual(leaks.map { $0["count"] as? Int }, [2, 1])
+        let frame = try XCTUnwrap((leaks[1]["frames"] as? [[String: Any]])?.first)
+        XCTAssertEqual(frame["function"] as? String, "make_list")
+        XCTAssertEqual(frame["file"] as? String, "list.c")
+        XCTAssertEqual(frame["line"] as? Int, 20)
+        XCTAssertEqual(frame["module"] as? String, "/bin/app")
+        let summary = try XCTUnwrap(object["summary"] as? [String: Any])
+        XCTAssertEqual((summary["definite"] as? [String: Int])?["size"], 32)
+        XCTAssertEqual((summary["indirect"] as? [String: Int])?["count"], 2)
+        XCTAssertEqual((summary["ignored"] as? [String: Int])?["size"], 100)
+        XCTAssertEqual((summary["leaked"] as? [String: Int])?["size"], 96)
+        XCTAssertEqual(summary["kinds"] as? [String], ["definite", "indirect"])
+        XCTAssertEqual(summary["failed"] as? Bool, true)
+        let processes = try XCTUnwrap(object["processes"] as? [[String: Any]])
+        XCTAssertEqual(processes.first?["pid"] as? Int, 42)
+    }
+}
