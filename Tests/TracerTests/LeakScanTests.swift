@@ -28,15 +28,12 @@ final class LeakScanTests: XCTestCase {
         XCTAssertEqual(snapshot.header.flags & 0x4, 0x4, "the exit snapshot says it was scanned")
         let blocks = try XCTUnwrap(snapshot.blocks)
         let source = Fixtures.source("leakkinds")
-        let all = sites(of: snapshot)
+        let lines = innermostLines(of: snapshot)
         func kinds(at marker: String) throws -> [UInt32] {
             let line = try Fixtures.line(of: marker, in: source)
-            let stacks = Set(
-                snapshot.stackStats.filter { stat in
-                    all.contains { $0.line == line && $0.file == "leakkinds.c" && $0.totalBytes == stat.totalBytes }
-                }.map(\.stack))
-            XCTAssertFalse(stacks.isEmpty, "no stack at line \(line)")
-            return blocks.filter { stacks.contains($0.stack) }.map(kind).sorted()
+            let found = blocks.filter { lines[$0.stack]?.file == "leakkinds.c" && lines[$0.stack]?.line == line }
+            XCTAssertFalse(found.isEmpty, "no block from line \(line)")
+            return found.map(kind).sorted()
         }
         XCTAssertEqual(try kinds(at: "list"), [1, 2, 2])
         XCTAssertEqual(try kinds(at: "cycle"), [1, 2])
@@ -113,14 +110,12 @@ final class LeakScanTests: XCTestCase {
         // The paused allocation was never recorded; the ignored one is flagged.
         let snapshot = try onlySnapshot(in: directory, prefix: "checks")
         let source = Fixtures.source("checks")
-        let all = sites(of: snapshot)
-        XCTAssertNil(all.first { $0.line == (try? Fixtures.line(of: "paused", in: source)) })
+        let lines = innermostLines(of: snapshot)
+        let pausedLine = try Fixtures.line(of: "paused", in: source)
         let ignoredLine = try Fixtures.line(of: "ignored", in: source)
-        let ignoredStack = try XCTUnwrap(
-            snapshot.stackStats.first { stat in
-                all.contains { $0.line == ignoredLine && $0.liveBytes == stat.liveBytes && $0.liveBytes == 77 }
-            }
-        ).stack
-        XCTAssertEqual(try XCTUnwrap(snapshot.blocks).first { $0.stack == ignoredStack }?.flags, 1)
+        XCTAssertFalse(lines.values.contains { $0.file == "checks.c" && $0.line == pausedLine })
+        let ignored = try XCTUnwrap(snapshot.blocks).filter { lines[$0.stack]?.line == ignoredLine }
+        XCTAssertEqual(ignored.map(\.size), [77])
+        XCTAssertEqual(ignored.map(\.flags), [1])
     }
 }

@@ -85,6 +85,17 @@ func sites(of snapshot: Snapshot) -> [Site] {
     }
 }
 
+/// The innermost source line of every stack: stack id → (file name, line).
+func innermostLines(of snapshot: Snapshot) -> [UInt32: (file: String, line: Int)] {
+    let symbolizer = Symbolizer(snapshot: snapshot)
+    var lines: [UInt32: (file: String, line: Int)] = [:]
+    for (id, stack) in snapshot.stacks.enumerated() {
+        guard let pc = stack.pcs.first, let frame = symbolizer.frames(for: pc).first else { continue }
+        lines[UInt32(id)] = ((frame.file as NSString).lastPathComponent, frame.line)
+    }
+    return lines
+}
+
 /// The sites at `file:line`, merged (one line may hold several stacks when called from several places).
 func site(_ all: [Site], file: String, line: Int, file path: StaticString = #filePath, testLine: UInt = #line)
     -> Site?
