@@ -17,65 +17,65 @@ import SnapshotReader
 /// with the allocator's own frames removed, as in `memtrace top --format json`.
 /// `timeline` is present only when the snapshot has one.
 public enum JSONExport {
-  /// The JSON document for `traced`.
-  ///
-  /// - Parameters:
-  ///   - traced: the snapshot.
-  ///   - filters: traces to keep or drop.
-  /// - Returns: compact JSON ending in a newline.
-  public static func render(_ traced: TracedSnapshot, filters: [TraceFilter] = []) -> String {
-    let snapshot = traced.snapshot
-    let header = snapshot.header
-    let totals = snapshot.totals
-    let stacks = traced.stacks.filter { TraceFilter.keeps($0.frames, filters: filters) }
-      .sorted { a, b in
-        if a.stat.liveBytes != b.stat.liveBytes { return a.stat.liveBytes > b.stat.liveBytes }
-        return a.stat.totalBytes > b.stat.totalBytes
-      }
-    var fields: [(String, JSONFormat.Value)] = [
-      ("snapshot", .string(snapshot.path)), ("pid", .uint(UInt64(header.pid))),
-      ("ppid", .uint(UInt64(header.ppid))), ("start_time_ns", .uint(header.startTimeNs)),
-      ("snapshot_time_ns", .uint(header.snapshotTimeNs)), ("sequence", .uint(header.sequence)),
-      ("trigger", .string(String(describing: header.trigger))),
-      ("sampled", .bool(header.isSampled)), ("sample_rate", .uint(totals.sampleRate)),
-      (
-        "totals",
-        .object([
-          ("live_bytes", .uint(totals.liveBytes)), ("live_blocks", .uint(totals.liveBlocks)),
-          ("live_usable_bytes", .uint(totals.liveUsableBytes)),
-          ("peak_bytes", .uint(totals.peakBytes)), ("peak_time_ns", .uint(totals.peakTimeNs)),
-          ("alloc_calls", .uint(totals.allocCalls)), ("free_calls", .uint(totals.freeCalls)),
-          ("realloc_calls", .uint(totals.reallocCalls)),
-          ("total_alloc_bytes", .uint(totals.totalAllocBytes)),
-          ("tracer_overhead_bytes", .uint(totals.tracerOverheadBytes)),
-        ])
-      ),
-      (
-        "stacks",
-        .array(
-          stacks.map { stat, frames in
-            .object([
-              ("live_bytes", .uint(stat.liveBytes)), ("live_count", .uint(stat.liveCount)),
-              ("peak_bytes", .uint(stat.peakBytes)), ("peak_count", .uint(stat.peakCount)),
-              ("total_bytes", .uint(stat.totalBytes)), ("total_count", .uint(stat.totalCount)),
-              ("frames", .array(frames.map(JSONFormat.value))),
-            ])
-          })
-      ),
-    ]
-    if let timeline = snapshot.timeline {
-      fields.append(
-        (
-          "timeline",
-          .array(
-            timeline.map { point in
-              .object([
-                ("time_ns", .uint(point.timeNs)), ("current_bytes", .uint(point.currentBytes)),
-                ("peak_bytes", .uint(point.peakBytes)), ("rss_bytes", .uint(point.rssBytes)),
-              ])
-            })
-        ))
+    /// The JSON document for `traced`.
+    ///
+    /// - Parameters:
+    ///   - traced: the snapshot.
+    ///   - filters: traces to keep or drop.
+    /// - Returns: compact JSON ending in a newline.
+    public static func render(_ traced: TracedSnapshot, filters: [TraceFilter] = []) -> String {
+        let snapshot = traced.snapshot
+        let header = snapshot.header
+        let totals = snapshot.totals
+        let stacks = traced.stacks.filter { TraceFilter.keeps($0.frames, filters: filters) }
+            .sorted { a, b in
+                if a.stat.liveBytes != b.stat.liveBytes { return a.stat.liveBytes > b.stat.liveBytes }
+                return a.stat.totalBytes > b.stat.totalBytes
+            }
+        var fields: [(String, JSONFormat.Value)] = [
+            ("snapshot", .string(snapshot.path)), ("pid", .uint(UInt64(header.pid))),
+            ("ppid", .uint(UInt64(header.ppid))), ("start_time_ns", .uint(header.startTimeNs)),
+            ("snapshot_time_ns", .uint(header.snapshotTimeNs)), ("sequence", .uint(header.sequence)),
+            ("trigger", .string(String(describing: header.trigger))),
+            ("sampled", .bool(header.isSampled)), ("sample_rate", .uint(totals.sampleRate)),
+            (
+                "totals",
+                .object([
+                    ("live_bytes", .uint(totals.liveBytes)), ("live_blocks", .uint(totals.liveBlocks)),
+                    ("live_usable_bytes", .uint(totals.liveUsableBytes)),
+                    ("peak_bytes", .uint(totals.peakBytes)), ("peak_time_ns", .uint(totals.peakTimeNs)),
+                    ("alloc_calls", .uint(totals.allocCalls)), ("free_calls", .uint(totals.freeCalls)),
+                    ("realloc_calls", .uint(totals.reallocCalls)),
+                    ("total_alloc_bytes", .uint(totals.totalAllocBytes)),
+                    ("tracer_overhead_bytes", .uint(totals.tracerOverheadBytes)),
+                ])
+            ),
+            (
+                "stacks",
+                .array(
+                    stacks.map { stat, frames in
+                        .object([
+                            ("live_bytes", .uint(stat.liveBytes)), ("live_count", .uint(stat.liveCount)),
+                            ("peak_bytes", .uint(stat.peakBytes)), ("peak_count", .uint(stat.peakCount)),
+                            ("total_bytes", .uint(stat.totalBytes)), ("total_count", .uint(stat.totalCount)),
+                            ("frames", .array(frames.map(JSONFormat.value))),
+                        ])
+                    })
+            ),
+        ]
+        if let timeline = snapshot.timeline {
+            fields.append(
+                (
+                    "timeline",
+                    .array(
+                        timeline.map { point in
+                            .object([
+                                ("time_ns", .uint(point.timeNs)), ("current_bytes", .uint(point.currentBytes)),
+                                ("peak_bytes", .uint(point.peakBytes)), ("rss_bytes", .uint(point.rssBytes)),
+                            ])
+                        })
+                ))
+        }
+        return JSONFormat.serialize(.object(fields)) + "\n"
     }
-    return JSONFormat.serialize(.object(fields)) + "\n"
-  }
 }

@@ -5,55 +5,55 @@ import Symbolizer
 /// How the renderers name a frame: its function, or where it is when the
 /// function is unknown (`libfoo.so+0x1234`, `file.c:12`).
 public enum FrameLabel {
-  /// The name shown for `frame` in flame graphs, folded stacks and speedscope.
-  public static func name(_ frame: Frame) -> String {
-    frame.function.isEmpty ? TextFormat.describe(frame) : frame.function
-  }
+    /// The name shown for `frame` in flame graphs, folded stacks and speedscope.
+    public static func name(_ frame: Frame) -> String {
+        frame.function.isEmpty ? TextFormat.describe(frame) : frame.function
+    }
 
-  /// `file:line`, the module's file name, or empty, for tooltips.
-  public static func location(_ frame: Frame) -> String {
-    if !frame.file.isEmpty { return "\(frame.file):\(frame.line)" }
-    guard !frame.module.isEmpty else { return "" }
-    let module = frame.module.split(separator: "/").last.map(String.init) ?? frame.module
-    if let offset = frame.offset { return "\(module)+0x" + String(offset, radix: 16) }
-    return module
-  }
+    /// `file:line`, the module's file name, or empty, for tooltips.
+    public static func location(_ frame: Frame) -> String {
+        if !frame.file.isEmpty { return "\(frame.file):\(frame.line)" }
+        guard !frame.module.isEmpty else { return "" }
+        let module = frame.module.split(separator: "/").last.map(String.init) ?? frame.module
+        if let offset = frame.offset { return "\(module)+0x" + String(offset, radix: 16) }
+        return module
+    }
 }
 
 /// One stack of a snapshot with the figure a renderer draws.
 struct WeightedStack {
-  /// Root first (the reverse of the snapshot's order).
-  var frames: [Frame]
-  var value: Int64
+    /// Root first (the reverse of the snapshot's order).
+    var frames: [Frame]
+    var value: Int64
 }
 
 extension Metric {
-  /// This metric's bytes and blocks in a STACK_STATS record.
-  func figures(_ stat: Snapshot.StackStat) -> (bytes: Int64, count: Int64) {
-    switch self {
-    case .live: (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
-    case .peak: (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
-    case .total: (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
+    /// This metric's bytes and blocks in a STACK_STATS record.
+    func figures(_ stat: Snapshot.StackStat) -> (bytes: Int64, count: Int64) {
+        switch self {
+        case .live: (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
+        case .peak: (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
+        case .total: (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
+        }
     }
-  }
 
-  /// A short description for titles: `live bytes`, `bytes at the peak`, `bytes allocated`.
-  var title: String {
-    switch self {
-    case .live: "live bytes"
-    case .peak: "bytes at the peak"
-    case .total: "bytes allocated"
+    /// A short description for titles: `live bytes`, `bytes at the peak`, `bytes allocated`.
+    var title: String {
+        switch self {
+        case .live: "live bytes"
+        case .peak: "bytes at the peak"
+        case .total: "bytes allocated"
+        }
     }
-  }
 }
 
 extension TracedSnapshot {
-  /// Every stack with a nonzero `metric` in bytes, root first, in STACK_STATS order.
-  func weightedStacks(_ metric: Metric, filters: [TraceFilter] = []) -> [WeightedStack] {
-    stacks.compactMap { stat, frames in
-      let value = metric.figures(stat).bytes
-      guard value != 0, TraceFilter.keeps(frames, filters: filters) else { return nil }
-      return WeightedStack(frames: frames.reversed(), value: value)
+    /// Every stack with a nonzero `metric` in bytes, root first, in STACK_STATS order.
+    func weightedStacks(_ metric: Metric, filters: [TraceFilter] = []) -> [WeightedStack] {
+        stacks.compactMap { stat, frames in
+            let value = metric.figures(stat).bytes
+            guard value != 0, TraceFilter.keeps(frames, filters: filters) else { return nil }
+            return WeightedStack(frames: frames.reversed(), value: value)
+        }
     }
-  }
 }

@@ -5,187 +5,189 @@ import _MemtraceTestSupport
 /// `memtrace export` and the folded formats of `top`/`diff` on the sites fixture,
 /// each read back by its consumer: go tool pprof, the speedscope schema, a JSON parser.
 final class ExportTests: XCTestCase {
-  var work: Workspace!
-  var first = ""
-  var last = ""
+    var work: Workspace!
+    var first = ""
+    var last = ""
 
-  override func setUpWithError() throws {
-    work = try Workspace("export")
-    try work.build("sites.c")
-    let run = try work.memtrace(["run", "--", "./sites"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let files = try work.snapshots()
-    first = try XCTUnwrap(files.first { $0.hasSuffix(".0.snap") })
-    last = try XCTUnwrap(files.first { $0.hasSuffix(".1.snap") })
-  }
-
-  /// The frames under main, as glibc 2.36 starts a program.
-  let startup = "_start;__libc_start_main_impl;__libc_start_call_main;main"
-
-  func testFoldedGolden() throws {
-    let export = try work.memtrace([
-      "export", last, "--format", "folded", "--include", "*sites.c",
-    ])
-    XCTAssertEqual(export.status, 0, export.stderr)
-    XCTAssertEqual(
-      export.stdout,
-      """
-      \(startup);big_blocks 30000
-      \(startup);grown 5000
-      \(startup);small_blocks 2400
-      \(startup);zeroed 1000
-
-      """)
-    // Bytes ever allocated: churn's 500 blocks of 200…699 bytes; grown's malloc(10) and its
-    // realloc to 5000 are two stacks that fold to the same names, so they are added up.
-    let total = try work.memtrace([
-      "top", last, "--format", "folded", "--include", "*sites.c",
-    ])
-    XCTAssertEqual(total.stdout, export.stdout, "top --format folded is the same as export")
-    let allocated = try work.memtrace([
-      "export", last, "--format", "folded", "--metric", "total", "--include", "*sites.c",
-    ])
-    XCTAssertEqual(
-      allocated.stdoutLines,
-      [
-        "\(startup);big_blocks 30000", "\(startup);churn 224750", "\(startup);grown 5010",
-        "\(startup);small_blocks 2400", "\(startup);zeroed 1000",
-      ])
-  }
-
-  func testFoldedDiffGolden() throws {
-    let diff = try work.memtrace([
-      "diff", first, last, "--format", "folded", "--include", "*sites.c",
-    ])
-    XCTAssertEqual(diff.status, 0, diff.stderr)
-    XCTAssertEqual(
-      diff.stdout,
-      """
-      \(startup);big_blocks 0 30000
-      \(startup);grown 0 5000
-      \(startup);small_blocks 2400 2400
-      \(startup);zeroed 0 1000
-
-      """)
-  }
-
-  func testFoldedToFile() throws {
-    let export = try work.memtrace([
-      "export", last, "--format", "folded", "-o", "live.folded", "--include", "*sites.c",
-    ])
-    XCTAssertEqual(export.status, 0, export.stderr)
-    XCTAssertEqual(export.stdout, "")
-    let text = String(decoding: try work.contents("live.folded"), as: UTF8.self)
-    XCTAssertTrue(text.hasPrefix("\(startup);big_blocks 30000\n"), text)
-  }
-
-  var go: String? {
-    ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
-  }
-
-  func pprof(_ go: String, _ arguments: [String]) throws -> String {
-    let result = try runProcess(go, ["tool", "pprof"] + arguments, directory: work.directory)
-    XCTAssertEqual(result.status, 0, result.stderrText)
-    return result.stdoutText
-  }
-
-  func testPprofOpensInGoToolPprof() throws {
-    guard let go else { throw XCTSkip("go is not installed (Debian golang-go)") }
-    let export = try work.memtrace(["export", last, "--format", "pprof", "-o", "last.pb.gz"])
-    XCTAssertEqual(export.status, 0, export.stderr)
-    XCTAssertEqual(Array(try work.contents("last.pb.gz").prefix(2)), [0x1f, 0x8b])
-
-    let top = try pprof(go, ["-top", "last.pb.gz"])
-    XCTAssertTrue(top.contains("Type: inuse_space"), top)
-    XCTAssertTrue(top.contains("Build ID: "), top)
-    func row(_ text: String, _ function: String) -> String? {
-      text.split(separator: "\n").map(String.init).first { $0.hasSuffix(" " + function) }
+    override func setUpWithError() throws {
+        work = try Workspace("export")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "--", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let files = try work.snapshots()
+        first = try XCTUnwrap(files.first { $0.hasSuffix(".0.snap") })
+        last = try XCTUnwrap(files.first { $0.hasSuffix(".1.snap") })
     }
-    XCTAssertTrue(try XCTUnwrap(row(top, "big_blocks")).hasPrefix("    30000B "), top)
-    XCTAssertTrue(try XCTUnwrap(row(top, "small_blocks")).hasPrefix("     2400B "), top)
-    XCTAssertNil(row(top, "malloc"), "allocator frames are dropped")
 
-    let objects = try pprof(go, ["-sample_index=alloc_objects", "-top", "last.pb.gz"])
-    XCTAssertTrue(objects.contains("Type: alloc_objects"), objects)
-    XCTAssertTrue(try XCTUnwrap(row(objects, "churn")).hasPrefix("       500 "), objects)
+    /// The frames under main, as glibc 2.36 starts a program.
+    let startup = "_start;__libc_start_main_impl;__libc_start_call_main;main"
 
-    // Source lines come from the profile itself (memtrace symbolized them).
-    let lines = try pprof(go, ["-top", "-lines", "last.pb.gz"])
-    let bigLine = try work.line("sites.c", "SITE big")
-    XCTAssertTrue(lines.contains("big_blocks \(work.path)/sites.c:\(bigLine)\n"), lines)
-  }
+    func testFoldedGolden() throws {
+        let export = try work.memtrace([
+            "export", last, "--format", "folded", "--include", "*sites.c",
+        ])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertEqual(
+            export.stdout,
+            """
+            \(startup);big_blocks 30000
+            \(startup);grown 5000
+            \(startup);small_blocks 2400
+            \(startup);zeroed 1000
 
-  func testPprofDiffBase() throws {
-    guard let go else { throw XCTSkip("go is not installed (Debian golang-go)") }
-    for (snapshot, output) in [(first, "old.pb.gz"), (last, "new.pb.gz")] {
-      let export = try work.memtrace(["export", snapshot, "--format", "pprof", "-o", output])
-      XCTAssertEqual(export.status, 0, export.stderr)
+            """)
+        // Bytes ever allocated: churn's 500 blocks of 200…699 bytes; grown's malloc(10) and its
+        // realloc to 5000 are two stacks that fold to the same names, so they are added up.
+        let total = try work.memtrace([
+            "top", last, "--format", "folded", "--include", "*sites.c",
+        ])
+        XCTAssertEqual(total.stdout, export.stdout, "top --format folded is the same as export")
+        let allocated = try work.memtrace([
+            "export", last, "--format", "folded", "--metric", "total", "--include", "*sites.c",
+        ])
+        XCTAssertEqual(
+            allocated.stdoutLines,
+            [
+                "\(startup);big_blocks 30000", "\(startup);churn 224750", "\(startup);grown 5010",
+                "\(startup);small_blocks 2400", "\(startup);zeroed 1000",
+            ])
     }
-    let diff = try pprof(go, ["-top", "-diff_base", "old.pb.gz", "new.pb.gz"])
-    let rows = diff.split(separator: "\n").map(String.init)
-    XCTAssertTrue(
-      rows.contains { $0.hasPrefix("    30000B ") && $0.hasSuffix(" big_blocks") }, diff)
-    XCTAssertFalse(rows.contains { $0.hasSuffix(" small_blocks") }, "unchanged: \(diff)")
-  }
 
-  func testPprofRefusesATerminalAndFilters() throws {
-    let filtered = try work.memtrace([
-      "export", last, "--format", "pprof", "-o", "x.pb.gz", "--include", "*sites.c",
-    ])
-    XCTAssertNotEqual(filtered.status, 0)
-    XCTAssertTrue(filtered.stderr.contains("-focus"), filtered.stderr)
-  }
+    func testFoldedDiffGolden() throws {
+        let diff = try work.memtrace([
+            "diff", first, last, "--format", "folded", "--include", "*sites.c",
+        ])
+        XCTAssertEqual(diff.status, 0, diff.stderr)
+        XCTAssertEqual(
+            diff.stdout,
+            """
+            \(startup);big_blocks 0 30000
+            \(startup);grown 0 5000
+            \(startup);small_blocks 2400 2400
+            \(startup);zeroed 0 1000
 
-  func testSpeedscopeIsValid() throws {
-    let export = try work.memtrace([
-      "export", last, "--format", "speedscope", "-o", "live.speedscope.json",
-    ])
-    XCTAssertEqual(export.status, 0, export.stderr)
-    let path = work.directory.appendingPathComponent("live.speedscope.json").path
-    try assertValidSpeedscope(path)
-    let document = try XCTUnwrap(
-      try JSONSerialization.jsonObject(with: try work.contents("live.speedscope.json"))
-        as? [String: Any])
-    let frames = try XCTUnwrap(
-      (document["shared"] as? [String: Any])?["frames"] as? [[String: Any]])
-    let big = try XCTUnwrap(frames.first { $0["name"] as? String == "big_blocks" })
-    XCTAssertEqual(big["line"] as? Int, try work.line("sites.c", "SITE big"))
-    XCTAssertTrue((big["file"] as? String ?? "").hasSuffix("sites.c"))
-  }
+            """)
+    }
 
-  func testJSONExport() throws {
-    let export = try work.memtrace(["export", last, "--format", "json", "--include", "*sites.c"])
-    XCTAssertEqual(export.status, 0, export.stderr)
-    let json = try export.json()
-    let stacks = try XCTUnwrap(json["stacks"] as? [[String: Any]])
-    XCTAssertEqual(stacks.count, 6, "big, grown's realloc, small, zeroed, grown's malloc, churn")
-    XCTAssertEqual(stacks[0]["live_bytes"] as? Int, 30000)
-    XCTAssertEqual(stacks[0]["live_count"] as? Int, 3)
-    let frames = try XCTUnwrap(stacks[0]["frames"] as? [[String: Any]])
-    XCTAssertEqual(frames.first?["function"] as? String, "big_blocks")
-    XCTAssertEqual((json["totals"] as? [String: Any])?["live_bytes"] as? Int, 38400)
-    let timeline = try XCTUnwrap(json["timeline"] as? [[String: Any]])
-    XCTAssertGreaterThanOrEqual(timeline.count, 1)
-    XCTAssertEqual(timeline.last?["current_bytes"] as? Int, 38400)
-  }
+    func testFoldedToFile() throws {
+        let export = try work.memtrace([
+            "export", last, "--format", "folded", "-o", "live.folded", "--include", "*sites.c",
+        ])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertEqual(export.stdout, "")
+        let text = String(decoding: try work.contents("live.folded"), as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("\(startup);big_blocks 30000\n"), text)
+    }
+
+    var go: String? {
+        ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func pprof(_ go: String, _ arguments: [String]) throws -> String {
+        let result = try runProcess(go, ["tool", "pprof"] + arguments, directory: work.directory)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        return result.stdoutText
+    }
+
+    func testPprofOpensInGoToolPprof() throws {
+        guard let go else { throw XCTSkip("go is not installed (Debian golang-go)") }
+        let export = try work.memtrace(["export", last, "--format", "pprof", "-o", "last.pb.gz"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        XCTAssertEqual(Array(try work.contents("last.pb.gz").prefix(2)), [0x1f, 0x8b])
+
+        let top = try pprof(go, ["-top", "last.pb.gz"])
+        XCTAssertTrue(top.contains("Type: inuse_space"), top)
+        XCTAssertTrue(top.contains("Build ID: "), top)
+        func row(_ text: String, _ function: String) -> String? {
+            text.split(separator: "\n").map(String.init).first { $0.hasSuffix(" " + function) }
+        }
+        XCTAssertTrue(try XCTUnwrap(row(top, "big_blocks")).hasPrefix("    30000B "), top)
+        XCTAssertTrue(try XCTUnwrap(row(top, "small_blocks")).hasPrefix("     2400B "), top)
+        XCTAssertNil(row(top, "malloc"), "allocator frames are dropped")
+
+        let objects = try pprof(go, ["-sample_index=alloc_objects", "-top", "last.pb.gz"])
+        XCTAssertTrue(objects.contains("Type: alloc_objects"), objects)
+        XCTAssertTrue(try XCTUnwrap(row(objects, "churn")).hasPrefix("       500 "), objects)
+
+        // Source lines come from the profile itself (memtrace symbolized them).
+        let lines = try pprof(go, ["-top", "-lines", "last.pb.gz"])
+        let bigLine = try work.line("sites.c", "SITE big")
+        XCTAssertTrue(lines.contains("big_blocks \(work.path)/sites.c:\(bigLine)\n"), lines)
+    }
+
+    func testPprofDiffBase() throws {
+        guard let go else { throw XCTSkip("go is not installed (Debian golang-go)") }
+        for (snapshot, output) in [(first, "old.pb.gz"), (last, "new.pb.gz")] {
+            let export = try work.memtrace(["export", snapshot, "--format", "pprof", "-o", output])
+            XCTAssertEqual(export.status, 0, export.stderr)
+        }
+        let diff = try pprof(go, ["-top", "-diff_base", "old.pb.gz", "new.pb.gz"])
+        let rows = diff.split(separator: "\n").map(String.init)
+        XCTAssertTrue(
+            rows.contains { $0.hasPrefix("    30000B ") && $0.hasSuffix(" big_blocks") }, diff)
+        XCTAssertFalse(rows.contains { $0.hasSuffix(" small_blocks") }, "unchanged: \(diff)")
+    }
+
+    func testPprofRefusesATerminalAndFilters() throws {
+        let filtered = try work.memtrace([
+            "export", last, "--format", "pprof", "-o", "x.pb.gz", "--include", "*sites.c",
+        ])
+        XCTAssertNotEqual(filtered.status, 0)
+        XCTAssertTrue(filtered.stderr.contains("-focus"), filtered.stderr)
+    }
+
+    func testSpeedscopeIsValid() throws {
+        let export = try work.memtrace([
+            "export", last, "--format", "speedscope", "-o", "live.speedscope.json",
+        ])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let path = work.directory.appendingPathComponent("live.speedscope.json").path
+        try assertValidSpeedscope(path)
+        let document = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: try work.contents("live.speedscope.json"))
+                as? [String: Any])
+        let frames = try XCTUnwrap(
+            (document["shared"] as? [String: Any])?["frames"] as? [[String: Any]])
+        let big = try XCTUnwrap(frames.first { $0["name"] as? String == "big_blocks" })
+        XCTAssertEqual(big["line"] as? Int, try work.line("sites.c", "SITE big"))
+        XCTAssertTrue((big["file"] as? String ?? "").hasSuffix("sites.c"))
+    }
+
+    func testJSONExport() throws {
+        let export = try work.memtrace(["export", last, "--format", "json", "--include", "*sites.c"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let json = try export.json()
+        let stacks = try XCTUnwrap(json["stacks"] as? [[String: Any]])
+        XCTAssertEqual(stacks.count, 6, "big, grown's realloc, small, zeroed, grown's malloc, churn")
+        XCTAssertEqual(stacks[0]["live_bytes"] as? Int, 30000)
+        XCTAssertEqual(stacks[0]["live_count"] as? Int, 3)
+        let frames = try XCTUnwrap(stacks[0]["frames"] as? [[String: Any]])
+        XCTAssertEqual(frames.first?["function"] as? String, "big_blocks")
+        XCTAssertEqual((json["totals"] as? [String: Any])?["live_bytes"] as? Int, 38400)
+        let timeline = try XCTUnwrap(json["timeline"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(timeline.count, 1)
+        XCTAssertEqual(timeline.last?["current_bytes"] as? Int, 38400)
+    }
 }
 
 /// Validates a speedscope file with the schema check in Tests/RendererTests/Fixtures.
-func assertValidSpeedscope(_ path: String, file: StaticString = #filePath, line: UInt = #line)
-  throws
+func assertValidSpeedscope(
+    _ path: String, file: StaticString = #filePath, line: UInt = #line
+)
+    throws
 {
-  let python = "/usr/bin/python3"
-  guard FileManager.default.isExecutableFile(atPath: python),
-    (try? runProcess(python, ["-c", "import jsonschema"]))?.status == 0
-  else {
-    throw XCTSkip("python3-jsonschema is not installed (scripts/install-deps installs it)")
-  }
-  let result = try runProcess(
-    python,
-    [
-      TestPaths.file("Tests/RendererTests/Fixtures/check-speedscope.py"),
-      TestPaths.file("Tests/RendererTests/Fixtures/speedscope.schema.json"), path,
-    ])
-  XCTAssertEqual(result.status, 0, result.stdoutText + result.stderrText, file: file, line: line)
-  XCTAssertEqual(result.stdoutText, "OK\n", file: file, line: line)
+    let python = "/usr/bin/python3"
+    guard FileManager.default.isExecutableFile(atPath: python),
+        (try? runProcess(python, ["-c", "import jsonschema"]))?.status == 0
+    else {
+        throw XCTSkip("python3-jsonschema is not installed (scripts/install-deps installs it)")
+    }
+    let result = try runProcess(
+        python,
+        [
+            TestPaths.file("Tests/RendererTests/Fixtures/check-speedscope.py"),
+            TestPaths.file("Tests/RendererTests/Fixtures/speedscope.schema.json"), path,
+        ])
+    XCTAssertEqual(result.status, 0, result.stdoutText + result.stderrText, file: file, line: line)
+    XCTAssertEqual(result.stdoutText, "OK\n", file: file, line: line)
 }

@@ -5,25 +5,25 @@ extension Metric: ExpressibleByArgument {}
 
 /// `--include`, `--exclude` and `--all-frames`, for the commands that have no `--by`.
 struct FilterOptions: ParsableArguments {
-  @Option(
-    name: .customLong("include"), parsing: .singleValue,
-    help: ArgumentHelp(
-      "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
-      valueName: "GLOB"))
-  var includes: [String] = []
+    @Option(
+        name: .customLong("include"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
+            valueName: "GLOB"))
+    var includes: [String] = []
 
-  @Option(
-    name: .customLong("exclude"), parsing: .singleValue,
-    help: ArgumentHelp(
-      "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
-      valueName: "GLOB"))
-  var excludes: [String] = []
+    @Option(
+        name: .customLong("exclude"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
+            valueName: "GLOB"))
+    var excludes: [String] = []
 
-  @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
-  var allFrames = false
+    @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
+    var allFrames = false
 
-  var filters: [TraceFilter] {
-    includes.map { TraceFilter(parsing: $0, inclusive: true, allFrames: allFrames) }
-      + excludes.map { TraceFilter(parsing: $0, inclusive: false, allFrames: allFrames) }
-  }
+    var filters: [TraceFilter] {
+        includes.map { TraceFilter(parsing: $0, inclusive: true, allFrames: allFrames) }
+            + excludes.map { TraceFilter(parsing: $0, inclusive: false, allFrames: allFrames) }
+    }
 }

@@ -1,51 +1,51 @@
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #endif
 
 /// Writes `bytes` to `path` (`-` is standard output) through a temporary file renamed over it.
 ///
 /// - Throws: ``CLIError`` naming the file and the system's reason.
 func writeOutput(_ bytes: [UInt8], to path: String) throws {
-  if path == "-" {
-    try writeAll(fd: 1, bytes, name: "standard output")
-    return
-  }
-  let temporary = "\(path).tmp.\(getpid())"
-  let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-  guard fd >= 0 else {
-    throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))")
-  }
-  do {
-    try writeAll(fd: fd, bytes, name: path)
-  } catch {
-    close(fd)
-    unlink(temporary)
-    throw error
-  }
-  if close(fd) != 0 || rename(temporary, path) != 0 {
-    let reason = String(cString: strerror(errno))
-    unlink(temporary)
-    throw CLIError("cannot write \(path): \(reason)")
-  }
+    if path == "-" {
+        try writeAll(fd: 1, bytes, name: "standard output")
+        return
+    }
+    let temporary = "\(path).tmp.\(getpid())"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+        throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))")
+    }
+    do {
+        try writeAll(fd: fd, bytes, name: path)
+    } catch {
+        close(fd)
+        unlink(temporary)
+        throw error
+    }
+    if close(fd) != 0 || rename(temporary, path) != 0 {
+        let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        throw CLIError("cannot write \(path): \(reason)")
+    }
 }
 
 /// Writes `text` to `path` (`-` is standard output).
 func writeOutput(_ text: String, to path: String) throws {
-  try writeOutput(Array(text.utf8), to: path)
+    try writeOutput(Array(text.utf8), to: path)
 }
 
 private func writeAll(fd: Int32, _ bytes: [UInt8], name: String) throws {
-  var written = 0
-  while written < bytes.count {
-    let count = bytes.withUnsafeBytes { raw in
-      write(fd, raw.baseAddress! + written, raw.count - written)
+    var written = 0
+    while written < bytes.count {
+        let count = bytes.withUnsafeBytes { raw in
+            write(fd, raw.baseAddress! + written, raw.count - written)
+        }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw CLIError("cannot write \(name): \(String(cString: strerror(errno)))")
+        }
+        written += count
     }
-    if count < 0 {
-      if errno == EINTR { continue }
-      throw CLIError("cannot write \(name): \(String(cString: strerror(errno)))")
-    }
-    written += count
-  }
 }

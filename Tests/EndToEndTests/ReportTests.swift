@@ -1,0 +1,120 @@
+import Foundation
+import XCTest
+import _MemtraceTestSupport
+
+/// `memtrace report` rendered by a real headless Chromium (Debian's chromium):
+/// the flame graph's frames exist after the script ran, a screenshot is drawn,
+/// and crafted names inject nothing.
+final class ReportTests: XCTestCase {
+    /// Headless Chromium, run as root (hence no sandbox) with a throwaway profile.
+    struct Chromium {
+        let path: String
+        let profile: URL
+
+        init() throws {
+            guard
+                let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first(where: {
+                    FileManager.default.isExecutableFile(atPath: $0)
+                })
+            else {
+                throw XCTSkip("chromium is not installed (scripts/install-deps installs it)")
+            }
+            self.path = path
+            profile = try makeTemporaryDirectory("memtrace-chromium")
+        }
+
+        func run(_ arguments: [String], page: String) throws -> ProcessResult {
+            try runProcess(
+                path,
+                [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--hide-scrollbars", "--user-data-dir=\(profile.path)",
+                ] + arguments + [URL(fileURLWithPath: page).absoluteString])
+        }
+
+        /// The page's DOM after its scripts ran.
+        func dumpDOM(_ page: String) throws -> String {
+            let result = try run(["--virtual-time-budget=2000", "--dump-dom"], page: page)
+            XCTAssertEqual(result.status, 0, result.stderrText)
+            return result.stdoutText
+        }
+
+        /// A PNG of the page at `width`×`height`; returns its size from the PNG header.
+        @discardableResult
+        func screenshot(
+            _ page: String, to png: String, width: Int = 1280, height: Int = 1750
+        ) throws
+            -> (width: Int, height: Int)
+        {
+            let result = try run(
+                ["--virtual-time-budget=2000", "--window-size=\(width),\(height)", "--screenshot=\(png)"],
+                page: page)
+            XCTAssertEqual(result.status, 0, result.stderrText)
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
+            XCTAssertGreaterThan(bytes.count, 10_000, "a blank page compresses to less")
+            XCTAssertEqual(Array(bytes.prefix(8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+            func u32(_ at: Int) -> Int { bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) } }
+            return (u32(16), u32(20))
+        }
+    }
+
+    /// Occurrences of `needle` in `text`.
+    func count(_ needle: String, in text: String) -> Int {
+        text.components(separatedBy: needle).count - 1
+    }
+
+    func testFlameGraphRendersInChromium() throws {
+        let chromium = try Chromium()
+        let work = try Workspace("report")
+        try work.build("trend.c")
+        let run = try work.memtrace(
+            ["run", "--", "./trend", "8", "10"], environment: ["MEMTRACE_TIMELINE": "0.005"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let snapshots = try work.snapshots()
+        let report = try work.memtrace(["report"] + snapshots + ["-o", "report.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let page = work.directory.appendingPathComponent("report.html").path
+
+        let dom = try chromium.dumpDOM(page)
+        // The script drew the flame graphs: frames exist, with our functions' names.
+        let frames = count(#"<div class="frame"#, in: dom)
+        XCTAssertGreaterThanOrEqual(frames, 14, "live: all, _start, libc ×2, main, 2 sites; growth the same")
+        XCTAssertTrue(dom.contains(">leak_step</div>"), dom)
+        XCTAssertTrue(dom.contains(">cache_put</div>"), dom)
+        XCTAssertTrue(dom.contains(#"data-flame-frames=""#), "the script ran to its end")
+        XCTAssertTrue(dom.contains("Reset zoom"))
+        XCTAssertEqual(count("<polyline", in: dom), 3, "live, peak and RSS lines")
+        XCTAssertTrue(dom.contains(#"<section id="growth">"#))
+
+        let size = try chromium.screenshot(page, to: work.directory.appendingPathComponent("report.png").path)
+        XCTAssertEqual(size.width, 1280)
+        XCTAssertEqual(size.height, 1750)
+    }
+
+    func testCraftedNamesInjectNothing() throws {
+        let chromium = try Chromium()
+        let work = try Workspace("report-escape")
+        let sites = [
+            Synthetic.Site(function: "foo<</script><script>document.title='pwned'</script>>", line: 1),
+            Synthetic.Site(function: "bar<img src=x onerror=\"document.title='pwned'\">", line: 2),
+            Synthetic.Site(function: "plain_function", line: 3, file: "x</textarea>.c"),
+        ]
+        let name = try Synthetic.write(
+            Synthetic.snapshot(sites: sites, bytes: [3000, 2000, 1000], seconds: 1, sequence: 0),
+            "evil.snap", in: work.directory)
+        let report = try work.memtrace(["report", name, "-o", "evil.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let page = work.directory.appendingPathComponent("evil.html").path
+        let dom = try chromium.dumpDOM(page)
+        XCTAssertTrue(dom.contains("<title>memtrace report: app</title>"), "no script changed the title")
+        XCTAssertEqual(count("<script", in: dom), 2, "only the report's own script elements")
+        XCTAssertEqual(count("<img", in: dom), 0)
+        // The names are there, as text, in the flame graph and in the table.
+        XCTAssertTrue(
+            dom.contains(
+                #">foo&lt;&lt;/script&gt;&lt;script&gt;document.title='pwned'&lt;/script&gt;&gt;</div>"#),
+            dom)
+        XCTAssertTrue(dom.contains(#">bar&lt;img src=x onerror="document.title='pwned'"&gt;</div>"#))
+        XCTAssertEqual(count(#"<div class="frame"#, in: dom), 5, "all, main and the three sites")
+    }
+}

@@ -1,0 +1,90 @@
+import Analysis
+import SnapshotReader
+import Symbolizer
+import XCTest
+
+@testable import Renderers
+
+/// The HTML report's structure and escaping, on hand-made snapshots (the
+/// end-to-end tests render it in Chromium).
+final class HTMLReportTests: XCTestCase {
+    static let crafted = "foo<</script><script>alert(1)</script>>"
+    static let image = "bar<img src=x onerror=alert(2)>&\"'"
+
+    func report(_ snapshots: [Snapshot], frames: [UInt64: [Frame]] = programFrames) throws -> String {
+        let table = FrameTable()
+        return try HTMLReport.render(
+            snapshots.map { TracedSnapshot($0, resolver: TableResolver(table: frames), table: table) })
+    }
+
+    func testCraftedNamesAreEscapedEverywhere() throws {
+        var frames = programFrames
+        frames[0x401300] = [app(Self.crafted, 5, file: "evil</script>.c")]
+        frames[0x401400] = [app(Self.image, 8)]
+        let html = try report([programSnapshot()], frames: frames)
+        // Only the report's own two script elements, and no markup from the names.
+        XCTAssertEqual(html.components(separatedBy: "<script").count - 1, 2)
+        XCTAssertEqual(html.components(separatedBy: "</script>").count - 1, 2)
+        XCTAssertFalse(html.contains("<script>alert"))
+        XCTAssertFalse(html.contains("<img"))
+        // Escaped as entities in the tables...
+        XCTAssertTrue(html.contains("foo&lt;&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&gt;"))
+        XCTAssertTrue(html.contains("bar&lt;img src=x onerror=alert(2)&gt;&amp;&quot;&#39;"))
+        XCTAssertTrue(html.contains("evil&lt;/script&gt;.c:5"))
+        // ...and as \u escapes in the data block.
+        XCTAssertTrue(html.contains(#"foo\u003c\u003c/script\u003e\u003cscript\u003ealert(1)"#))
+    }
+
+    func testScriptSafeJSON() {
+        let text = HTMLReport.scriptSafeJSON(.string("</script><!-- & \u{2028}"))
+        XCTAssertEqual(text, #""\u003c/script\u003e\u003c!-- \u0026 \u2028""#)
+    }
+
+    func testSectionsForOneSnapshot() throws {
+        let html = try report([programSnapshot()])
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertTrue(html.contains("<title>memtrace report: app</title>"))
+        XCTAssertTrue(html.contains(#"<div class="flame-graph" data-tree="live""#))
+        XCTAssertTrue(html.contains(#"<td class="function" data-function="leak_one">leak_one</td>"#))
+        XCTAssertTrue(html.contains("This snapshot has no timeline"))
+        XCTAssertFalse(html.contains(#"id="growth""#))
+        XCTAssertFalse(html.contains("http://") || html.contains("https://"), "nothing fetched")
+        // The tree: all → main → work → {leak_one, helper → cache_put}, largest first.
+        XCTAssertTrue(html.contains(#""names":["all","main","work","leak_one","helper","cache_put"]"#), html)
+    }
+
+    func testTimelineAndGrowth() throws {
+        let timeline = (0..<5).map { index in
+            Snapshot.TimelinePoint(
+                timeNs: 1_000_000_000 + UInt64(index) * 500_000_000, currentBytes: UInt64(index) * 1000,
+                peakBytes: UInt64(index) * 1000 + 500, rssBytes: 4 << 20)
+        }
+        let old = makeSnapshot(
+            [StackSpec(pcs: [0x401300, 0x401100, 0x401000], live: 1000, liveCount: 10)],
+            path: "old.snap", seconds: 1)
+        let new = makeSnapshot(
+            [StackSpec(pcs: [0x401300, 0x401100, 0x401000], live: 4000, liveCount: 40)],
+            path: "new.snap", seconds: 2, sequence: 1, timeline: timeline)
+        // Given newest first: the report orders by time.
+        let html = try report([new, old])
+        XCTAssertTrue(html.contains(#"<section id="growth">"#))
+        XCTAssertTrue(html.contains("between old.snap and new.snap"))
+        XCTAssertTrue(html.contains(#"<td class="num grow">+3000 B</td>"#))
+        XCTAssertTrue(html.contains(#"data-tree="growth""#))
+        XCTAssertTrue(html.contains(#"<polyline class="current""#))
+        XCTAssertTrue(html.contains(#"<polyline class="rss""#))
+        XCTAssertTrue(html.contains("5 points"))
+        XCTAssertTrue(html.contains("<title>new.snap</title>"), "snapshot markers")
+    }
+
+    func testByteTicks() {
+        func labels(_ highest: UInt64) -> [String] { HTMLReport.byteTicks(highest).map(\.label) }
+        XCTAssertEqual(labels(0), ["0 B", "1 B"])
+        XCTAssertEqual(labels(900), ["0 B", "200 B", "400 B", "600 B", "800 B", "1000 B"])
+        XCTAssertEqual(labels(128 * 1024), ["0 KiB", "50 KiB", "100 KiB", "150 KiB"])
+        XCTAssertEqual(labels(2800 * 1024), ["0 MiB", "1 MiB", "2 MiB", "3 MiB"])
+        XCTAssertEqual(labels(3 << 30), ["0 GiB", "1 GiB", "2 GiB", "3 GiB"])
+        XCTAssertEqual(labels(1536 << 10), ["0 MiB", "0.5 MiB", "1 MiB", "1.5 MiB"])
+        XCTAssertEqual(HTMLReport.byteTicks(1536 << 10).map(\.bytes), [0, 512, 1024, 1536].map { $0 << 10 })
+    }
+}
