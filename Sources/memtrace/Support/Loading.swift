@@ -93,3 +93,23 @@ func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
   let table = FrameTable()
   return prepared.map { trace($0, table: table) }
 }
+
+/// Reads several snapshots in parallel, each with a symbolizer that has
+/// resolved all its stacks, for `merge`; in argument order.
+func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
+  final class Slot: @unchecked Sendable {
+    var result: Result<Prepared, any Error>?
+  }
+  let slots = paths.map { _ in Slot() }
+  DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+    slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+  }
+  return try slots.map { slot in
+    let prepared = try slot.result!.get()
+    for warning in prepared.symbolizer.warnings {
+      printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
+    }
+    keptUntilExit.append(prepared.symbolizer)
+    return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
+  }
+}

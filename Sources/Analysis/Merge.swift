@@ -1,0 +1,150 @@
+import SnapshotReader
+import Symbolizer
+
+/// Merges snapshots of several processes of one program into one snapshot,
+/// for a fleet-wide view: `memtrace top merged.snap` ranks the sites of every
+/// process together.
+///
+/// Processes load their code at different addresses, so stacks are matched by
+/// their symbolized frames, not by program counters: two program counters are
+/// the same when their frames (function, source file, line, the module's file
+/// name, and the offset when there is no source line) agree. The merged
+/// snapshot gives each distinct program counter a new address above the user
+/// address space (from `0xffff_f000_0000_0000`, where no module is ever
+/// mapped) and stores its frames in the SYMBOLS section, so it is read without
+/// any of the binaries. Per-stack figures and the call counters are added up;
+/// the peak is the sum of the processes' peaks (an upper bound: the peaks need
+/// not have happened at once). Blocks, allocator statistics and timelines
+/// belong to one process each and are left out; the modules of all inputs are
+/// kept (once per path and build-id) for their build-ids.
+public enum SnapshotMerge {
+    /// The first address given to a merged program counter.
+    public static let firstAddress: UInt64 = 0xffff_f000_0000_0000
+
+    /// One snapshot to merge and the resolver for its program counters.
+    public struct Input {
+        /// The snapshot as read.
+        public var snapshot: Snapshot
+        /// Turns its program counters into frames (its ``Symbolizer``).
+        public var resolver: any FrameResolver
+
+        /// Pairs a snapshot with its resolver.
+        public init(snapshot: Snapshot, resolver: any FrameResolver) {
+            self.snapshot = snapshot
+            self.resolver = resolver
+        }
+    }
+
+    private struct FrameKey: Hashable {
+        var function: String
+        var file: String
+        var line: Int
+        var module: String
+        var offset: UInt64?
+        var inlined: Bool
+    }
+
+    /// The merged snapshot.
+    ///
+    /// - Parameters:
+    ///   - inputs: the snapshots, one or more.
+    ///   - path: the merged snapshot's ``Snapshot/path``.
+    /// - Returns: a snapshot with a SYMBOLS section for every program counter of its stacks.
+    public static func merge(_ inputs: [Input], path: String = "merged.snap") -> Snapshot {
+        var pcs: [[FrameKey]: UInt64] = [:]
+        var symbols: [UInt64: [Snapshot.SymbolFrame]] = [:]
+        var stacks: [Snapshot.Stack] = []
+        var stackIDs: [[UInt64]: Int] = [:]
+        var stats: [Snapshot.StackStat] = []
+        var totals = Snapshot.Totals()
+        var modules: [Snapshot.Module] = []
+        var moduleKeys = Set<String>()
+
+        for input in inputs {
+            let snapshot = input.snapshot
+            var mapped: [UInt64: UInt64] = [:]
+            func address(_ pc: UInt64) -> UInt64 {
+                if let known = mapped[pc] { return known }
+                let frames = input.resolver.frames(for: pc)
+                let key = frames.map { frame in
+                    FrameKey(
+                        function: frame.function, file: frame.file, line: frame.line,
+                        module: frame.module.split(separator: "/").last.map(String.init) ?? "",
+                        offset: frame.file.isEmpty ? frame.offset : nil, inlined: frame.isInlined)
+                }
+                let merged: UInt64
+                if let known = pcs[key] {
+                    merged = known
+                } else {
+                    merged = firstAddress + UInt64(pcs.count) * 16
+                    pcs[key] = merged
+                    symbols[merged] = frames.map { frame in
+                        Snapshot.SymbolFrame(
+                            function: frame.function, file: frame.file, line: frame.line, module: frame.module,
+                            offset: frame.offset, isInlined: frame.isInlined)
+                    }
+                }
+                mapped[pc] = merged
+                return merged
+            }
+            for stat in snapshot.stackStats {
+                let stack = snapshot.stacks[Int(stat.stack)]
+                let merged = stack.pcs.map(address)
+                let id: Int
+                if let known = stackIDs[merged] {
+                    id = known
+                    stacks[id].trueDepth = max(stacks[id].trueDepth, stack.trueDepth)
+                } else {
+                    id = stacks.count
+                    stackIDs[merged] = id
+                    stacks.append(Snapshot.Stack(pcs: merged, trueDepth: stack.trueDepth))
+                    stats.append(
+                        Snapshot.StackStat(
+                            stack: UInt32(id), liveBytes: 0, liveCount: 0, totalBytes: 0, totalCount: 0,
+                            peakBytes: 0, peakCount: 0))
+                }
+                stats[id].liveBytes &+= stat.liveBytes
+                stats[id].liveCount &+= stat.liveCount
+                stats[id].totalBytes &+= stat.totalBytes
+                stats[id].totalCount &+= stat.totalCount
+                stats[id].peakBytes &+= stat.peakBytes
+                stats[id].peakCount &+= stat.peakCount
+            }
+            let t = snapshot.totals
+            totals.liveBytes &+= t.liveBytes
+            totals.liveBlocks &+= t.liveBlocks
+            totals.liveUsableBytes &+= t.liveUsableBytes
+            totals.peakBytes &+= t.peakBytes
+            totals.allocCalls &+= t.allocCalls
+            totals.freeCalls &+= t.freeCalls
+            totals.reallocCalls &+= t.reallocCalls
+            totals.totalAllocBytes &+= t.totalAllocBytes
+            totals.tracerOverheadBytes &+= t.tracerOverheadBytes
+            totals.untrackedFrees &+= t.untrackedFrees
+            totals.lostAllocations &+= t.lostAllocations
+            totals.sampleRate = max(totals.sampleRate, t.sampleRate)
+            for module in snapshot.modules
+            where moduleKeys.insert(module.path + "\u{0}" + module.buildIDHex).inserted {
+                modules.append(module)
+            }
+        }
+        totals.stackCount = UInt64(stacks.count)
+        totals.truncatedStacks = UInt64(stacks.filter { $0.trueDepth > $0.pcs.count }.count)
+
+        let headers = inputs.map(\.snapshot.header)
+        let sampled = headers.contains { $0.isSampled }
+        let header = Snapshot.Header(
+            version: SnapshotFormat.version, flags: sampled ? SnapshotFormat.flagSampled : 0,
+            framesLimit: headers.map(\.framesLimit).max() ?? 0, pid: 0, ppid: 0,
+            startTimeNs: headers.map(\.startTimeNs).min() ?? 0,
+            snapshotTimeNs: headers.map(\.snapshotTimeNs).max() ?? 0, sequence: 0,
+            trigger: headers.last?.trigger ?? .exit)
+        var process = inputs.first?.snapshot.process.filter { ["exe", "cmdline", "cwd"].contains($0.key) } ?? [:]
+        let pids = Set(headers.map(\.pid)).sorted()
+        process["merged"] = "\(inputs.count) snapshots of \(pids.count) processes"
+        process["merged_pids"] = pids.map(String.init).joined(separator: ",")
+        return Snapshot(
+            path: path, header: header, process: process, totals: totals, modules: modules, stacks: stacks,
+            stackStats: stats, blocks: nil, allocator: nil, symbols: symbols)
+    }
+}

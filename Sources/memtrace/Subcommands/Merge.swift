@@ -1,0 +1,43 @@
+import Analysis
+import ArgumentParser
+import SnapshotReader
+
+extension Memtrace {
+    /// `memtrace merge`: one snapshot for many processes of one program.
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge snapshots of several processes of one program into one, for a fleet-wide view.",
+            discussion: """
+                Stacks are matched by their symbolized frames (function, file, line, module file name), \
+                not by addresses, so snapshots of processes loaded at different addresses, or taken on \
+                different machines, add up. Figures and call counters are summed; the peak is the sum of \
+                the processes' peaks. OUT carries the frames of every stack (a SYMBOLS section), so it is \
+                read without the binaries; it has no blocks, allocator statistics or timeline. Each input \
+                is symbolized where it is read: symbolize snapshots on the machines that took them \
+                (memtrace symbolize) before bringing them together.
+
+                Examples:
+                  memtrace merge worker-*.snap -o fleet.snap && memtrace top fleet.snap
+                  memtrace merge host1/app.snap host2/app.snap -o both.snap
+                  memtrace export fleet.snap --format pprof -o fleet.pb.gz
+                """)
+
+        @Argument(help: "The snapshots to merge.")
+        var snapshots: [String] = []
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("The merged snapshot to write.", valueName: "OUT"))
+        var output: String
+
+        func validate() throws {
+            if snapshots.isEmpty { throw ValidationError("Give the snapshots to merge.") }
+            if snapshots.contains(output) {
+                throw ValidationError("-o must name another file than the snapshots merged.")
+            }
+        }
+
+        func run() throws {
+            let merged = SnapshotMerge.merge(try loadResolved(snapshots), path: output)
+            try SnapshotWriter.write(merged, to: output)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+import _MemtraceTestSupport
+
+/// `memtrace merge` over two runs of the sites fixture.
+final class MergeTests: XCTestCase {
+    func testTwoProcessesAddUpAndReadWithoutTheBinary() throws {
+        let work = try Workspace("merge")
+        try work.build("sites.c")
+        for _ in 0..<2 {
+            let run = try work.memtrace(["run", "--", "./sites"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+        let exits = try work.snapshots().filter { $0.hasSuffix(".1.snap") }
+        XCTAssertEqual(exits.count, 2)
+        let merge = try work.memtrace(["merge"] + exits + ["-o", "fleet.snap"])
+        XCTAssertEqual(merge.status, 0, merge.stderr)
+        XCTAssertEqual(merge.stdout, "")
+
+        // Symbols are embedded: the merged snapshot reads the same once the program is gone.
+        try FileManager.default.removeItem(at: work.directory.appendingPathComponent("sites"))
+        let top = try work.memtrace(["top", "fleet.snap", "--include", "*sites.c"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        func site(_ marker: String, _ function: String) throws -> String {
+            "sites.c:\(try work.line("sites.c", "SITE \(marker)")) in \(function)"
+        }
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "\(try site("big", "big_blocks")): size=58.6 KiB, count=6, average=10000 B",
+                "\(try site("realloc", "grown")): size=10000 B, count=2, average=5000 B",
+                "\(try site("small", "small_blocks")): size=4800 B, count=200, average=24 B",
+                "\(try site("calloc", "zeroed")): size=2000 B, count=2, average=1000 B",
+            ])
+        XCTAssertEqual(top.stderr, "")
+    }
+
+    func testRefusesToOverwriteAnInput() throws {
+        let work = try Workspace("merge-self")
+        let result = try work.memtrace(["merge", "a.snap", "b.snap", "-o", "a.snap"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.stderr.contains("another file"), result.stderr)
+    }
+}
