@@ -105,7 +105,7 @@ void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
 /* ---- sampling (sampler.c) -------------------------------------------------- */
-#define MT_FILTER_CELLS (1u << 18) /* a multiple of MT_SHARDS: cell % MT_SHARDS is the owning shard */
+#define MT_FILTER_CELLS (1u << 15) /* a multiple of MT_SHARDS: cell % MT_SHARDS is the owning shard */
 extern uint64_t mt_sample_rate;    /* 0: exact mode */
 extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
 extern __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
