@@ -19,7 +19,7 @@ public enum AllocatorFrames {
   ]
 
   /// True when `frame` is allocator internals: anything in libtrace.so or
-  /// libjemalloc, a malloc-family function of libc, or C++ `operator new`
+  /// libjemalloc, a malloc-family function of libc (or the loader's wrapper of one), or C++ `operator new`
   /// and `operator new[]` (any overload) from libstdc++, libc++ or jemalloc.
   public static func isAllocatorFrame(_ frame: Frame) -> Bool {
     isAllocatorFrame(frame, moduleName: basename(frame.module))
@@ -32,7 +32,8 @@ public enum AllocatorFrames {
       return true
     }
     let function = frame.function
-    if module.hasPrefix("libc.so") || module.hasPrefix("libc-") {
+    // The loader calls libc's allocator through inline wrappers named after it (rtld-malloc.h).
+    if module.hasPrefix("libc.so") || module.hasPrefix("libc-") || module.hasPrefix("ld-linux") {
       return mallocFunctions.contains(function)
     }
     if module.hasPrefix("libstdc++.") || module.hasPrefix("libc++.")

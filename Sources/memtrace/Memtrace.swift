@@ -29,7 +29,7 @@ struct Memtrace: ParsableCommand {
             """,
         subcommands: [
             Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,
-            Export.self, TrendCommand.self, Report.self, Merge.self,
+            Export.self, TrendCommand.self, Report.self, Check.self, Merge.self,
         ]
     )
 

@@ -21,25 +21,40 @@ public struct LeakSuppression: Sendable, Equatable {
     public var origin: String
     /// Why a built-in rule exists; empty for rules read from a file.
     public var reason: String
+    /// A second pattern that the stack's innermost frame (the one that called the allocator) must
+    /// also match; `nil` for rules read from a file. Built-in rules use it to name what a library
+    /// allocates itself without hiding what a program allocates through that library.
+    public var innermost: String?
 
     /// A rule matching `pattern` (the text after `leak:`).
-    public init(pattern: String, origin: String = "", reason: String = "") {
+    public init(pattern: String, innermost: String? = nil, origin: String = "", reason: String = "") {
         self.pattern = pattern
+        self.innermost = innermost
         self.origin = origin
         self.reason = reason
     }
 
-    /// The rule as a suppression file writes it: `leak:PATTERN`.
-    public var rule: String { "leak:" + pattern }
+    /// The rule as a suppression file writes it: `leak:PATTERN`, followed by
+    /// ` (innermost frame: PATTERN)` when ``innermost`` is set.
+    public var rule: String {
+        "leak:" + pattern + (innermost.map { " (innermost frame: \($0))" } ?? "")
+    }
 
     /// Whether the pattern matches `frame`'s function, file or module.
     public func matches(_ frame: Frame) -> Bool {
         Self.match(pattern, frame.function) || Self.match(pattern, frame.file) || Self.match(pattern, frame.module)
     }
 
-    /// Whether the pattern matches any frame of `stack`.
+    /// Whether the pattern matches any frame of `stack` (innermost first), and ``innermost``,
+    /// when set, its first frame.
     public func matches(stack: [Frame]) -> Bool {
-        stack.contains(where: matches)
+        if let innermost {
+            guard let first = stack.first,
+                Self.match(innermost, first.function) || Self.match(innermost, first.file)
+                    || Self.match(innermost, first.module)
+            else { return false }
+        }
+        return stack.contains(where: matches)
     }
 
     /// Reads the rules of a suppression file's text.
