@@ -104,6 +104,7 @@ public struct Summary {
         ", \(Self.seconds(totals.peakTimeNs, since: header.startTimeNs)) after tracing started"
     }
     lines.append(("Peak", peak))
+    if let timeline = Self.timeline(snapshot) { lines.append(("Timeline", timeline)) }
     lines.append(
       (
         "Calls",
@@ -153,6 +154,36 @@ public struct Summary {
       out += "  not available: the snapshot carries no allocator statistics\n"
     }
     return out
+  }
+
+  /// `N points over T s: live ▁▂▄█ A → B; RSS C → D`, from the TIMELINE section.
+  static func timeline(_ snapshot: Snapshot) -> String? {
+    guard let points = snapshot.timeline?.sorted(by: { $0.timeNs < $1.timeNs }),
+      let first = points.first, let last = points.last
+    else { return nil }
+    let span = Self.seconds(last.timeNs, since: first.timeNs)
+    var text = "\(points.count) point\(points.count == 1 ? "" : "s") over \(span): live "
+    if points.count > 1 { text += sparkline(points.map(\.currentBytes)) + " " }
+    text += "\(SizeFormat.format(first.currentBytes)) → \(SizeFormat.format(last.currentBytes))"
+    if let rss = points.map(\.rssBytes).max(), rss > 0 {
+      text += "; RSS \(SizeFormat.format(first.rssBytes)) → \(SizeFormat.format(last.rssBytes))"
+    }
+    return text
+  }
+
+  /// `values` drawn with the eight block characters `▁`…`█`, at most `width`
+  /// characters (each the highest value of its share of the series), from 0 to the highest value.
+  public static func sparkline(_ values: [UInt64], width: Int = 24) -> String {
+    guard !values.isEmpty, width > 0 else { return "" }
+    let blocks = Array("▁▂▃▄▅▆▇█")
+    let count = min(width, values.count)
+    let highest = max(values.max() ?? 0, 1)
+    return String(
+      (0..<count).map { bucket in
+        let slice = values[bucket * values.count / count..<(bucket + 1) * values.count / count]
+        let value = slice.max() ?? 0
+        return blocks[Int((Double(value) / Double(highest) * 7).rounded())]
+      })
   }
 
   static func bytes(_ value: UInt64) -> String {
