@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -324,7 +323,9 @@ static int take(const char *path, int trigger, int leaks) {
     char final[4096], tmp[4200];
     uint64_t seq = sequence;
     if (path) {
-        snprintf(final, sizeof final, "%s", path);
+        size_t n = 0;
+        final[0] = 0;
+        append(final, sizeof final, &n, path);
     } else {
         expand(final, sizeof final, mt_config.output, seq);
     }
