@@ -22,10 +22,17 @@ struct Memtrace: ParsableCommand {
             allocation and writes snapshots of the live heap (at exit, on a signal, periodically). The other \
             commands read snapshots the way Python's tracemalloc reads its own.
 
-            Example:
+            Examples:
               memtrace run -- ./server --port 8080
               memtrace top memtrace.server.4242.0.snap
               memtrace diff memtrace.server.4242.0.snap memtrace.server.4242.1.snap --fail-on-growth 1MiB
+              memtrace run --interval 1 -- ./server && memtrace trend memtrace.server.*.snap
+              memtrace report memtrace.server.*.snap -o report.html
+
+            Shell completion: memtrace --generate-completion-script bash (or zsh, fish) prints a script; \
+            for bash, save it as ~/.local/share/bash-completion/completions/memtrace.
+
+            Output is coloured only on a terminal, and never when NO_COLOR is set.
             """,
         subcommands: [
             Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,

@@ -63,7 +63,7 @@ extension Memtrace {
       case .text:
         printOut(
           sampledNote([oldTraced, newTraced])
-            + TextFormat.render(diffs, traceback: options.by == .traceback))
+            + Terminal.paintChanges(TextFormat.render(diffs, traceback: options.by == .traceback)))
       case .json:
         printOut(
           JSONFormat.render(

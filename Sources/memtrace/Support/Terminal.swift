@@ -30,4 +30,19 @@ enum Terminal {
     static func paint(_ text: String, _ color: Color) -> String {
         colorsStandardOutput ? "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m" : text
     }
+
+    /// Diff lines with each `size=… (+…)` change in red when it grew and green when it shrank,
+    /// on a terminal; unchanged otherwise.
+    static func paintChanges(_ text: String) -> String {
+        guard colorsStandardOutput else { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard let size = line.range(of: ": size="), let open = line[size.upperBound...].firstIndex(of: "("),
+                let close = line[open...].firstIndex(of: ")")
+            else { return String(line) }
+            let change = line[line.index(after: open)..<close]
+            let color: Color? = change.hasPrefix("+") && change != "+0 B" ? .red : change.hasPrefix("-") ? .green : nil
+            guard let color else { return String(line) }
+            return line[...open] + paint(String(change), color) + line[close...]
+        }.joined(separator: "\n")
+    }
 }
