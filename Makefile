@@ -46,7 +46,7 @@ demo: build examples
 	@scripts/demo
 
 test: build
-	swift test
+	scripts/test
 
 bench: build
 	@scripts/bench
