@@ -15,6 +15,9 @@ let package = Package(
     products: [
         .executable(name: "memtrace", targets: ["memtrace"]),
         .library(name: "MemtraceKit", targets: ["SnapshotReader", "Symbolizer", "Analysis", "Renderers"]),
+        // Leak checks for XCTest and Swift Testing (expectNoLeaks, expectNoGrowth) over the
+        // tracer's in-process API; see docs/leaks.md.
+        .library(name: "MemtraceTesting", targets: ["MemtraceTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -66,6 +69,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The tracer's in-process checks for Swift tests. It finds libtrace.so's
+        // exported functions with dlsym at run time and depends on nothing, so a
+        // test bundle that uses it runs (and says it cannot check) without the tracer.
+        .target(name: "MemtraceTesting"),
         // Helpers shared by the test targets: building fixtures, running the
         // built binaries, locating libtrace.so.
         .target(name: "_MemtraceTestSupport", path: "Tests/_MemtraceTestSupport"),
@@ -87,6 +94,14 @@ let package = Package(
             dependencies: ["Renderers", "Analysis", "SnapshotReader", "Symbolizer", "_MemtraceTestSupport"],
             exclude: ["Fixtures"]
         ),
+        // MemtraceTesting in XCTest and Swift Testing: untraced, the checks must
+        // say they cannot run; LeakTests runs this same bundle again under the
+        // tracer, where they must catch planted leaks.
+        .testTarget(name: "MemtraceTestingTests", dependencies: ["MemtraceTesting"]),
+        // memtrace check end to end: the leak corpus (C programs, one per leak
+        // kind, compiled by the tests) against exact counts and valgrind
+        // memcheck, suppressions, exit statuses, the region API.
+        .testTarget(name: "LeakTests", dependencies: ["_MemtraceTestSupport"], exclude: ["Corpus", "Fixtures"]),
         // Runs the built memtrace over C programs traced by libtrace.so; the
         // programs' sources in Fixtures/ are compiled by the tests, not SwiftPM.
         .testTarget(

@@ -1,0 +1,154 @@
+import Foundation
+import MemtraceTesting
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Set by LeakTests when it runs this bundle again under the tracer: then every check must run.
+let expectTraced = ProcessInfo.processInfo.environment["MEMTRACE_TESTING_TRACED"] == "1"
+
+/// MemtraceTesting from XCTest. Run plainly (`swift test`), the checks must refuse with an
+/// explanation; run under the tracer (LeakTests.SwiftAPITests does that), they must catch planted
+/// leaks and growth and let clean code pass.
+final class MemtraceTestingXCTests: XCTestCase {
+    func testTracingIsDetected() {
+        XCTAssertEqual(Memtrace.isTracing, expectTraced)
+        XCTAssertEqual(Memtrace.notTracingReason == nil, expectTraced)
+    }
+
+    func testUntracedChecksSayWhy() throws {
+        try XCTSkipIf(Memtrace.isTracing, "only meaningful without the tracer")
+        XCTAssertThrowsError(try expectNoLeaks { 1 }) { error in
+            XCTAssertEqual(error as? MemtraceError, MemtraceError(.notTracing, label: "testUntracedChecksSayWhy()"))
+            XCTAssertEqual(
+                "\(error)",
+                "memtrace: testUntracedChecksSayWhy(): this process is not running under the memtrace tracer, so no leak check can run (start the tests with `memtrace run -- swift test`, `memtrace run -- ./Tests.xctest`, or LD_PRELOAD=/path/to/libtrace.so)"
+            )
+        }
+        var ran = 0
+        XCTAssertThrowsError(try expectNoGrowth { ran += 1 }) { error in
+            XCTAssertEqual((error as? MemtraceError)?.kind, .notTracing)
+        }
+        XCTAssertEqual(ran, 0, "the body does not run when nothing can be measured")
+        XCTAssertThrowsError(try Memtrace.snapshot(to: "/tmp/never.snap"))
+        XCTAssertNil(Memtrace.tracedMemory)
+        XCTAssertEqual(Memtrace.withoutTracking { 7 }, 7)
+        let block = malloc(8)!
+        XCTAssertFalse(Memtrace.ignore(block))
+        free(block)
+    }
+
+    func testPlantedLeakIsCaught() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        var kept: UnsafeMutableRawPointer?
+        XCTAssertThrowsError(try expectNoLeaks("planted leak") { kept = malloc(4000) }) { error in
+            XCTAssertEqual(error as? MemtraceError, MemtraceError(.leaked(bytes: 4000), label: "planted leak"))
+        }
+        free(kept)
+        let (bytes, value) = try Memtrace.leakedBytes(label: "freed") { () -> Int in
+            let block = malloc(4000)
+            free(block)
+            return 42
+        }
+        XCTAssertEqual(bytes, 0)
+        XCTAssertEqual(value, 42)
+        XCTAssertEqual(try expectNoLeaks { "returned" }, "returned")
+        try expectNoLeaks("within the allowance", allowed: 100) { kept = malloc(100) }
+        free(kept)
+    }
+
+    func testSwiftObjectsLeakedByACycleAreCaught() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        final class Node {
+            var next: Node?
+            var payload = [UInt8](repeating: 1, count: 256)
+        }
+        // Warm up once so that Node's metadata, built on first use, is not counted.
+        let leaked = try Memtrace.leakedBytes(label: "cycle", warmup: 1) {
+            let a = Node()
+            let b = Node()
+            a.next = b
+            b.next = a  // a retain cycle: never freed
+        }
+        XCTAssertGreaterThan(leaked.bytes, 2 * 256, "two nodes and their payloads")
+        try expectNoLeaks("no cycle", warmup: 1) {
+            let a = Node()
+            a.next = Node()
+        }
+    }
+
+    func testIgnoredBlocksAndUntrackedScopesDoNotCount() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        var kept: [UnsafeMutableRawPointer?] = []
+        kept.reserveCapacity(4)
+        try expectNoLeaks("ignored") {
+            let block = malloc(300)!
+            XCTAssertTrue(Memtrace.ignore(block))
+            kept.append(block)
+        }
+        try expectNoLeaks("untracked") {
+            kept.append(Memtrace.withoutTracking { malloc(500) })
+        }
+        kept.forEach { free($0) }
+    }
+
+    func testGrowthPerCallIsCaughtButAFilledCacheIsNot() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        var hoard: [UnsafeMutableRawPointer?] = []
+        hoard.reserveCapacity(100)
+        XCTAssertThrowsError(try expectNoGrowth(iterations: 4, warmup: 1, "hoard") { hoard.append(malloc(64)) }) {
+            error in
+            guard case .grew(let bytes)? = (error as? MemtraceError)?.kind else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(bytes, 4 * 64)
+        }
+        XCTAssertEqual(hoard.count, 5, "one warm-up run and four measured ones")
+        var cache: UnsafeMutableRawPointer?
+        try expectNoGrowth("cache") {
+            if cache == nil { cache = malloc(1000) }
+        }
+        struct Failure: Error {}
+        XCTAssertThrowsError(try expectNoGrowth { throw Failure() }) { error in
+            XCTAssertTrue(error is Failure, "the body's own error comes out: \(error)")
+        }
+        hoard.forEach { free($0) }
+        free(cache)
+    }
+
+    func testAsyncBodies() async throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        var kept: UnsafeMutableRawPointer?
+        do {
+            // The first await sets up the concurrency runtime's executor for good: warm it up.
+            var runs = 0
+            try await expectNoLeaks("async leak", warmup: 1) {
+                await Task.yield()
+                runs += 1
+                if runs == 2 { kept = malloc(777) }
+            }
+            XCTFail("the leak went unnoticed")
+        } catch let error as MemtraceError {
+            XCTAssertEqual(error.kind, .leaked(bytes: 777))
+        }
+        free(kept)
+    }
+
+    func testSnapshotsAndTracedMemory() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-testing-\(getpid()).snap")
+            .path
+        defer { unlink(path) }
+        try Memtrace.snapshot(to: path)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(String(decoding: bytes.prefix(8), as: UTF8.self), "MEMTRACE")
+        XCTAssertThrowsError(try Memtrace.snapshot(to: "/nonexistent/dir/x.snap")) { error in
+            XCTAssertTrue("\(error)".contains("cannot write snapshot /nonexistent/dir/x.snap"), "\(error)")
+        }
+        let memory = try XCTUnwrap(Memtrace.tracedMemory)
+        XCTAssertGreaterThan(memory.current, 0)
+        XCTAssertGreaterThanOrEqual(memory.peak, memory.current)
+    }
+}
