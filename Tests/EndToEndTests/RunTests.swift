@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
 
@@ -40,6 +41,24 @@ final class RunTests: XCTestCase {
       "top", "out/" + files[1], "--by", "traceback", "--include", "*sites.c", "--limit", "1",
     ])
     XCTAssertEqual(top.stdoutLines.count, 3, "two frames kept: \(top.stdout)")
+  }
+
+  func testSampleOptionTurnsOnSamplingMode() throws {
+    let work = try Workspace("sample")
+    try work.build("sites.c")
+    let run = try work.memtrace(["run", "--sample", "64k", "--", "./sites"])
+    XCTAssertEqual(run.status, 0, run.stderr)
+    let files = try work.snapshots()
+    XCTAssertFalse(files.isEmpty)
+    for file in files {
+      let snapshot = try SnapshotFile.read(path: work.path + "/" + file)
+      XCTAssertTrue(snapshot.header.isSampled, file)
+      XCTAssertEqual(snapshot.totals.sampleRate, 65536, file)
+    }
+    let bad = try work.memtrace(["run", "--sample", "lots", "--", "./sites"])
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.stderr.contains("--sample takes a size in bytes"), bad.stderr)
+    XCTAssertEqual(try work.snapshots().count, files.count, "nothing ran")
   }
 
   func testChildrenWriteTheirOwnSnapshots() throws {
