@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -175,6 +176,39 @@ static void scan_range(uint64_t from, uint64_t to, uint8_t parent) {
     }
 }
 
+/* Roots may include memory that is not mapped: the unused end of the main
+ * thread's stack (it grows on demand), or the region around a thread pointer.
+ * So roots are copied through process_vm_readv, which reports unmapped pages
+ * instead of faulting, and scanned from the copy. */
+static uint8_t *root_buffer;
+#define ROOT_CHUNK (64 * 1024)
+
+static void scan_root_range(uint64_t from, uint64_t to, uint8_t parent) {
+    from &= ~7ull;
+    if (!root_buffer) root_buffer = mt_map(ROOT_CHUNK);
+    if (!root_buffer) return;
+    pid_t self = getpid();
+    while (from < to) {
+        uint64_t len = to - from < ROOT_CHUNK ? to - from : ROOT_CHUNK;
+        /* Stay within one page at a time after a fault, so one hole skips one page. */
+        struct iovec local = {root_buffer, len}, remote = {(void *)(uintptr_t)from, len};
+        ssize_t got = process_vm_readv(self, &local, 1, &remote, 1, 0);
+        if (got <= 0) {
+            uint64_t next_page = (from | 4095) + 1;
+            from = next_page;
+            continue;
+        }
+        for (ssize_t off = 0; off + 8 <= got; off += 8) {
+            uint64_t p;
+            memcpy(&p, root_buffer + off, 8);
+            int64_t i = find_block(p);
+            if (i < 0) continue;
+            mark(i, p == blocks[i].addr && parent == REACHED ? REACHED : POSSIBLE);
+        }
+        from += (uint64_t)got;
+    }
+}
+
 static void drain(void) {
     while (work_len > 0) {
         uint32_t i = work[--work_len];
@@ -228,9 +262,9 @@ static void scan_thread(struct mt_thread *t, void *context) {
         }
         /* 128 bytes below the stack pointer: the x86-64 red zone */
         uint64_t from = t->sp - 128;
-        if (t->stack_hi && from >= t->stack_lo && from < t->stack_hi) scan_range(from, t->stack_hi, REACHED);
+        if (t->stack_hi && from >= t->stack_lo && from < t->stack_hi) scan_root_range(from, t->stack_hi, REACHED);
     } else if (t->stack_hi) {
-        scan_range(t->stack_lo, t->stack_hi, REACHED);
+        scan_root_range(t->stack_lo, t->stack_hi, REACHED);
     }
 }
 
@@ -252,7 +286,7 @@ static void scan_tls(struct mt_thread *t, void *context) {
     if (!t->tcb) return;
     /* The thread descriptor (with the DTV pointer and pthread_setspecific's
      * first block of values) starts at the thread pointer and is over 2 KiB. */
-    scan_range(t->tcb - static_tls_size(), t->tcb + 2048, REACHED);
+    scan_root_range(t->tcb - static_tls_size(), t->tcb + 2048, REACHED);
 }
 
 /* ---- the scan ------------------------------------------------------------------------ */
@@ -261,7 +295,7 @@ __attribute__((noinline)) static void scan_own_stack(void) {
     getcontext(&here);
     struct mt_thread *self = mt_thread_self();
     uint64_t from = (uint64_t)(uintptr_t)&here;
-    if (self && self->stack_hi && from < self->stack_hi) scan_range(from, self->stack_hi, REACHED);
+    if (self && self->stack_hi && from < self->stack_hi) scan_root_range(from, self->stack_hi, REACHED);
     else scan_range(from, from + sizeof here, REACHED);
 }
 
@@ -298,7 +332,7 @@ int mt_leaks_scan(const struct mt_buf *roots) {
 
     /* Roots. */
     const uint64_t *r = (const uint64_t *)roots->data;
-    for (size_t i = 0; i + 1 < roots->len / 8; i += 2) scan_range(r[i], r[i + 1], REACHED);
+    for (size_t i = 0; i + 1 < roots->len / 8; i += 2) scan_root_range(r[i], r[i + 1], REACHED);
     scan_own_stack();
     mt_threads_foreach(scan_thread, &s);
     mt_threads_foreach(scan_tls, &s);
@@ -339,6 +373,10 @@ uint32_t mt_leak_kind(uint64_t addr) {
 int mt_leaks_scanned(void) { return scanned; }
 
 void mt_leaks_release(void) {
+    if (root_buffer) {
+        mt_unmap(root_buffer, ROOT_CHUNK);
+        root_buffer = NULL;
+    }
     void *maps[4] = {blocks, state, kind, work};
     for (int i = 0; i < 4; i++) mt_unmap(maps[i], map_bytes[i]);
     blocks = NULL;

@@ -86,6 +86,16 @@ final class LeakScanTests: XCTestCase {
         XCTAssertEqual(held.map(kind), [0, 0], "reachable from the parked threads' stacks")
     }
 
+    func testExitFromAWorkerWhileMainIgnoresTheSuspendSignal() throws {
+        let exe = try Fixtures.build("exitworker")
+        let traced = try runTraced("/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "worker exits\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "exitworker")
+        let held = try XCTUnwrap(snapshot.blocks).filter { $0.size == 999 }
+        XCTAssertEqual(held.map(kind), [0])
+    }
+
     func testRegionIgnoreDisableAndGrowth() throws {
         let exe = try Fixtures.build("checks")
         let plain = try runProcess(exe)
