@@ -25,10 +25,13 @@ public enum LeakFormat {
     ///   - reports: one report per process.
     ///   - verdict: the kinds shown and the limit.
     ///   - names: a label for each report's process (its command line), by pid.
-    public static func text(_ reports: [LeakReport], verdict: LeakVerdict, names: [UInt32: String] = [:]) -> String {
+    ///   - showPaths: name each process's snapshot file (leave out for files that are deleted afterwards).
+    public static func text(
+        _ reports: [LeakReport], verdict: LeakVerdict, names: [UInt32: String] = [:], showPaths: Bool = true
+    ) -> String {
         var out = ""
         for report in reports {
-            out += text(report, kinds: verdict.kinds, name: names[report.snapshot.header.pid])
+            out += text(report, kinds: verdict.kinds, name: names[report.snapshot.header.pid], showPath: showPaths)
             out += "\n"
         }
         let kinds = LeakKind.reportOrder.filter { verdict.kinds.contains($0) }.map(\.name).joined(separator: ", ")
@@ -45,11 +48,13 @@ public enum LeakFormat {
     }
 
     /// The text report of one process: its records of `kinds`, the summary, the suppressions used.
-    public static func text(_ report: LeakReport, kinds: Set<LeakKind>, name: String? = nil) -> String {
+    public static func text(
+        _ report: LeakReport, kinds: Set<LeakKind>, name: String? = nil, showPath: Bool = true
+    ) -> String {
         let header = report.snapshot.header
         var out = "== pid \(header.pid)"
         if let name = name ?? commandLine(report.snapshot) { out += ": \(name)" }
-        out += " (exit snapshot \(report.snapshot.path))\n"
+        out += showPath ? " (exit snapshot \(report.snapshot.path))\n" : "\n"
         let records = report.records(kinds: kinds)
         for (index, record) in records.enumerated() {
             out +=

@@ -173,7 +173,8 @@ extension Memtrace {
             if !reports.isEmpty {
                 let text =
                     format == .json
-                    ? LeakFormat.json(reports, verdict: verdict) : LeakFormat.text(reports, verdict: verdict)
+                    ? LeakFormat.json(reports, verdict: verdict)
+                    : LeakFormat.text(reports, verdict: verdict, showPaths: scratch == nil)
                 if let reportFile {
                     try writeOutput(text, to: reportFile)
                 } else {
