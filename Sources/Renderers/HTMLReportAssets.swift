@@ -3,7 +3,8 @@
 /// The script reads the data block `#memtrace-data` and draws each
 /// `.flame-graph` element's tree (`data-tree`) as absolutely positioned `div`s
 /// of class `frame`. It never builds markup from data: every name is set with
-/// `textContent`.
+/// `textContent`. A URL fragment `#search=NAME` or `#zoom=NAME` opens the
+/// report searched for, or zoomed into, a function.
 enum HTMLReportAssets {
     static let style = """
         :root { --ink: #1d1f23; --muted: #5f6570; --line: #dde1e6; --panel: #ffffff; --page: #f4f5f7; }
@@ -225,7 +226,21 @@ enum HTMLReportAssets {
               document.getElementById('flame-section').scrollIntoView({ behavior: 'smooth' });
             });
           }
-          document.body.dataset.flameFrames = document.querySelectorAll('.frame').length;
+            // A link can open the report searched or zoomed: report.html#search=leak, #zoom=main.
+        var fragment = {};
+        location.hash.replace(/^#/, '').split('&').forEach(function (part) {
+          var pair = part.split('=');
+          if (pair.length === 2) fragment[pair[0]] = decodeURIComponent(pair[1]);
+        });
+        graphs.forEach(function (graph) {
+          if (fragment.zoom) {
+            var target = graph.nodes.filter(function (node) { return node.name === fragment.zoom; })[0];
+            if (target) graph.zoomed = target;
+          }
+          if (fragment.search) { graph.search.value = fragment.search; graph.query = fragment.search.toLowerCase(); }
+          if (fragment.zoom || fragment.search) graph.render();
+        });
+        document.body.dataset.flameFrames = document.querySelectorAll('.frame').length;
         })();
         """#
 }
