@@ -115,6 +115,38 @@ final class LeakReportTests: XCTestCase {
         XCTAssertFalse(LeakSuppression(pattern: "main").matches(stack: []))
     }
 
+    func testBuiltInRulesCanRequireTheInnermostFrame() {
+        let pool = Frame(function: "libstdc++.so.6+0xa57b9", file: "", line: 0, module: "/usr/lib/libstdc++.so.6")
+        let string = Frame(
+            function: "std::__cxx11::basic_string::_M_create", file: "", line: 0, module: "/usr/lib/libstdc++.so.6")
+        let initializer = Frame(
+            function: "_dl_init", file: "./elf/dl-init.c", line: 121, module: "/lib64/ld-linux-x86-64.so.2")
+        let user = app("make_name", "names.c", 9)
+        let rule = LeakSuppression(pattern: "_dl_init", innermost: "libstdc++")
+        XCTAssertTrue(rule.matches(stack: [pool, initializer]), "libstdc++'s own start-up allocation")
+        XCTAssertFalse(rule.matches(stack: [user, initializer]), "a library constructor's own allocation")
+        XCTAssertFalse(rule.matches(stack: [string, user]), "libstdc++ working for the program, after start-up")
+        XCTAssertEqual(rule.rule, "leak:_dl_init (innermost frame: libstdc++)")
+        let loader = LeakSuppression.builtIn.first { $0.pattern == "ld-linux" }
+        let dtv = Frame(
+            function: "allocate_dtv", file: "../elf/dl-tls.c", line: 401, module: "/lib64/ld-linux-x86-64.so.2")
+        XCTAssertEqual(loader?.matches(stack: [dtv, user]), true)
+        XCTAssertEqual(loader?.matches(stack: [user, initializer]), false)
+        XCTAssertTrue(LeakSuppression.builtIn.allSatisfy { $0.origin == "built-in" && !$0.reason.isEmpty })
+        XCTAssertFalse(
+            LeakSuppression.builtIn.contains { $0.matches(stack: [user]) }, "no rule hides a program's own line")
+    }
+
+    func testTheLoadersMallocWrappersAreAllocatorFrames() {
+        let wrapper = Frame(
+            function: "calloc", file: "../include/rtld-malloc.h", line: 44, module: "/lib64/ld-linux-x86-64.so.2")
+        XCTAssertTrue(AllocatorFrames.isAllocatorFrame(wrapper))
+        let dtv = Frame(
+            function: "allocate_dtv", file: "../elf/dl-tls.c", line: 401, module: "/lib64/ld-linux-x86-64.so.2")
+        XCTAssertFalse(AllocatorFrames.isAllocatorFrame(dtv))
+        XCTAssertEqual(AllocatorFrames.strip([wrapper, dtv]), [dtv])
+    }
+
     func testSuppressionFilesAreParsedWithLineNumbers() throws {
         let rules = try LeakSuppression.parse(
             "# known leaks\n\n  leak:g_strdup  \nleak:^libfoo*\n", file: "lsan.supp")
