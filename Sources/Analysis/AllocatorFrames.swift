@@ -41,8 +41,20 @@ public enum AllocatorFrames {
     {
       return isOperatorNew(function)
     }
+    // The Swift runtime allocates objects and boxes through swift_slowAlloc:
+    // the frame that matters is the Swift code that asked for the object.
+    if module.hasPrefix("libswiftCore.") {
+      return swiftAllocationFunctions.contains(function)
+    }
     return false
   }
+
+  /// The Swift runtime's allocation entry points (libswiftCore).
+  static let swiftAllocationFunctions: Set<String> = [
+    "swift_slowAlloc", "swift_allocObject", "swift_allocBox", "swift_allocEmptyBox",
+    "swift_initStackObject", "swift_bufferAllocate", "swift_allocateGenericClassMetadata",
+    "swift_allocateGenericValueMetadata", "_swift_allocObject_",
+  ]
 
   /// `operator new(unsigned long)`, `operator new[](unsigned long, std::nothrow_t const&)`…, demangled or
   /// mangled (`_Znwm`, `_Znam`, `_ZnwmSt11align_val_t`…).

@@ -285,8 +285,9 @@ static void scan_tls(struct mt_thread *t, void *context) {
     (void)context;
     if (!t->tcb) return;
     /* The thread descriptor (with the DTV pointer and pthread_setspecific's
-     * first block of values) starts at the thread pointer and is over 2 KiB. */
-    scan_root_range(t->tcb - static_tls_size(), t->tcb + 2048, REACHED);
+     * first block of values, strerror's buffer...) starts at the thread pointer
+     * and is 2368 bytes in glibc 2.36; a page it does not fill is read safely. */
+    scan_root_range(t->tcb - static_tls_size(), t->tcb + 2560, REACHED);
 }
 
 /* ---- the scan ------------------------------------------------------------------------ */
