@@ -11,7 +11,7 @@ import Symbolizer
 /// the most memory, a chart of heap usage over the run (live, peak and RSS)
 /// when the snapshot carries a TIMELINE, and, given two or more snapshots, what
 /// grew between the first and the last: a table and a flame graph of the
-/// growth.
+/// growth; given three or more, the sites ranked as `memtrace trend` ranks them.
 ///
 /// Every text that comes from a snapshot — function, file and module names —
 /// is escaped: in HTML as entities, in the embedded JSON with `\u003c`-style
@@ -62,6 +62,11 @@ public enum HTMLReport {
             growthSection = growthHTML(
                 first: first, last: last, diffs: Array(diffs.prefix(topSites)),
                 grown: growth.root.value)
+        }
+        if ordered.count >= 3, ordered.last!.snapshot.header.snapshotTimeNs > first.snapshot.header.snapshotTimeNs {
+            let analysis = try TrendAnalysis(ordered, options: StatisticsOptions(groupBy: .lineno))
+            let trends = analysis.trends.filter { [.grows, .slows, .plateaus].contains($0.kind) }
+            growthSection += trendHTML(Array(trends.prefix(topSites)), snapshots: ordered.count)
         }
 
         var html = """
@@ -247,6 +252,37 @@ public enum HTMLReport {
                 """
         }
         return html + "</section>\n"
+    }
+
+    /// The `memtrace trend` table: which sites grow without bound and which filled up.
+    static func trendHTML(_ trends: [Trend], snapshots: Int) -> String {
+        var html = """
+            <section id="trends">
+            <h2>Growth trends</h2>
+            <p class="hint">A least-squares line through each site's live bytes over the \(snapshots) snapshots \
+            (as <code>memtrace trend --by lineno</code>): <em>grows</em> is still growing at the end as fast as \
+            overall (a leak), <em>plateaus</em> grew and stopped (a cache that filled up).</p>
+            <table class="trends">
+            <thead><tr><th>Kind</th><th>Function</th><th>Location</th><th class="num">Slope</th>\
+            <th class="num">R²</th><th class="num">Last third</th><th class="num">Size</th></tr></thead>
+            <tbody>
+
+            """
+        for trend in trends {
+            let frame = trend.frames.first ?? Frame(function: "", file: "", line: 0, module: "")
+            let name = FrameLabel.name(frame)
+            html += "<tr>"
+            html += "<td class=\"kind \(trend.kind.rawValue)\">\(escape(trend.kind.description))</td>"
+            html += "<td class=\"function\" data-function=\"\(escape(name))\">\(escape(name))</td>"
+            html += "<td>\(escape(FrameLabel.location(frame)))</td>"
+            html += "<td class=\"num\">\(escape(TrendFormat.rate(trend.slope)))</td>"
+            html += "<td class=\"num\">\(TrendFormat.fixed(trend.rSquared, 2))</td>"
+            html += "<td class=\"num\">\(escape(TrendFormat.rate(trend.recentSlope)))</td>"
+            html += "<td class=\"num\">\(escape(SizeFormat.format(trend.sizes.last ?? 0)))</td>"
+            html += "</tr>\n"
+        }
+        if trends.isEmpty { html += "<tr><td colspan=\"7\">No site grew.</td></tr>\n" }
+        return html + "</tbody>\n</table>\n</section>\n"
     }
 
     /// The timeline charts, as inline SVG, from the latest snapshot's TIMELINE:

@@ -58,6 +58,8 @@ enum HTMLReportAssets {
         td.function:hover { text-decoration: underline; }
         .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         .grow { color: #c92a2a; } .shrink { color: #2b8a3e; }
+        td.kind { font-weight: 600; white-space: nowrap; }
+        td.kind.grows { color: #c92a2a; } td.kind.slows { color: #e67700; } td.kind.plateaus { color: #1971c2; }
         footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
         """
 

@@ -84,6 +84,13 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(dom.contains("Reset zoom"))
         XCTAssertEqual(count("<polyline", in: dom), 3, "live, peak and RSS lines")
         XCTAssertTrue(dom.contains(#"<section id="growth">"#))
+        XCTAssertTrue(
+            dom.contains(
+                #"<td class="kind grows">grows without bound</td><td class="function" data-function="leak_step">"#),
+            "the trends table names the leak")
+        XCTAssertTrue(
+            dom.contains(
+                #"<td class="kind plateaus">fills then plateaus</td><td class="function" data-function="cache_put">"#))
 
         // The screenshot shows the flame graph's bars: count their orange pixels. (Taking a
         // screenshot resizes the window, which redraws the graphs: a script error there would

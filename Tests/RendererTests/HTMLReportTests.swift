@@ -77,6 +77,30 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<title>new.snap</title>"), "snapshot markers")
     }
 
+    func testTrendsWithThreeSnapshots() throws {
+        var snapshots: [Snapshot] = []
+        for index in 0..<4 {
+            let leak: UInt64 = UInt64(index + 1) * 1000
+            let cache: UInt64 = index == 0 ? 0 : 5000
+            let stacks = [
+                StackSpec(pcs: [0x401300, 0x401100, 0x401000], live: leak, liveCount: 1),
+                StackSpec(pcs: [0x401400, 0x401200, 0x401000], live: cache, liveCount: 1),
+            ]
+            snapshots.append(
+                makeSnapshot(
+                    stacks, path: "s\(index).snap", seconds: Double(index + 1), sequence: UInt64(index)))
+        }
+        let html = try report(snapshots)
+        XCTAssertTrue(html.contains(#"<section id="trends">"#))
+        XCTAssertTrue(
+            html.contains(
+                #"<td class="kind grows">grows without bound</td><td class="function" data-function="leak_one">leak_one</td>"#
+            ), html)
+        XCTAssertTrue(html.contains(#"<td class="kind plateaus">fills then plateaus</td>"#))
+        XCTAssertTrue(html.contains(#"<td class="num">+1000 B/s</td><td class="num">1.00</td>"#))
+        XCTAssertFalse(try report(Array(snapshots.prefix(2))).contains(#"id="trends""#), "needs three")
+    }
+
     func testByteTicks() {
         func labels(_ highest: UInt64) -> [String] { HTMLReport.byteTicks(highest).map(\.label) }
         XCTAssertEqual(labels(0), ["0 B", "1 B"])
