@@ -8,74 +8,74 @@ import Symbolizer
 /// of at the user's line. Analysis drops such frames from the innermost end of
 /// every stack, so the first frame shown is where the program asked for memory.
 public enum AllocatorFrames {
-  /// C allocator entry points, and glibc's internal names for them.
-  static let mallocFunctions: Set<String> = [
-    "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
-    "memalign", "valloc", "pvalloc", "malloc_usable_size",
-    "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free", "__libc_memalign",
-    "__libc_valloc", "__libc_pvalloc", "__posix_memalign", "__libc_reallocarray",
-    "_int_malloc", "_int_realloc", "_int_memalign", "_mid_memalign", "tcache_init",
-    "malloc_hook_ini", "realloc_hook_ini", "memalign_hook_ini",
-  ]
+    /// C allocator entry points, and glibc's internal names for them.
+    static let mallocFunctions: Set<String> = [
+        "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign", "aligned_alloc",
+        "memalign", "valloc", "pvalloc", "malloc_usable_size",
+        "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free", "__libc_memalign",
+        "__libc_valloc", "__libc_pvalloc", "__posix_memalign", "__libc_reallocarray",
+        "_int_malloc", "_int_realloc", "_int_memalign", "_mid_memalign", "tcache_init",
+        "malloc_hook_ini", "realloc_hook_ini", "memalign_hook_ini",
+    ]
 
-  /// True when `frame` is allocator internals: anything in libtrace.so or
-  /// libjemalloc, a malloc-family function of libc (or the loader's wrapper of one), or C++ `operator new`
-  /// and `operator new[]` (any overload) from libstdc++, libc++ or jemalloc.
-  public static func isAllocatorFrame(_ frame: Frame) -> Bool {
-    isAllocatorFrame(frame, moduleName: basename(frame.module))
-  }
-
-  static func isAllocatorFrame(_ frame: Frame, moduleName module: String) -> Bool {
-    if module.hasPrefix("libtrace.") || module.hasPrefix("libjemalloc.")
-      || module.hasPrefix("libtcmalloc")
-    {
-      return true
+    /// True when `frame` is allocator internals: anything in libtrace.so or
+    /// libjemalloc, a malloc-family function of libc (or the loader's wrapper of one), or C++ `operator new`
+    /// and `operator new[]` (any overload) from libstdc++, libc++ or jemalloc.
+    public static func isAllocatorFrame(_ frame: Frame) -> Bool {
+        isAllocatorFrame(frame, moduleName: basename(frame.module))
     }
-    let function = frame.function
-    // The loader calls libc's allocator through inline wrappers named after it (rtld-malloc.h).
-    if module.hasPrefix("libc.so") || module.hasPrefix("libc-") || module.hasPrefix("ld-linux") {
-      return mallocFunctions.contains(function)
-    }
-    if module.hasPrefix("libstdc++.") || module.hasPrefix("libc++.")
-      || module.hasPrefix("libc++abi.")
-    {
-      return isOperatorNew(function)
-    }
-    // The Swift runtime allocates objects and boxes through swift_slowAlloc:
-    // the frame that matters is the Swift code that asked for the object.
-    if module.hasPrefix("libswiftCore.") {
-      return swiftAllocationFunctions.contains(function)
-    }
-    return false
-  }
 
-  /// The Swift runtime's allocation entry points (libswiftCore).
-  static let swiftAllocationFunctions: Set<String> = [
-    "swift_slowAlloc", "swift_allocObject", "swift_allocBox", "swift_allocEmptyBox",
-    "swift_initStackObject", "swift_bufferAllocate", "swift_allocateGenericClassMetadata",
-    "swift_allocateGenericValueMetadata", "_swift_allocObject_",
-  ]
+    static func isAllocatorFrame(_ frame: Frame, moduleName module: String) -> Bool {
+        if module.hasPrefix("libtrace.") || module.hasPrefix("libjemalloc.")
+            || module.hasPrefix("libtcmalloc")
+        {
+            return true
+        }
+        let function = frame.function
+        // The loader calls libc's allocator through inline wrappers named after it (rtld-malloc.h).
+        if module.hasPrefix("libc.so") || module.hasPrefix("libc-") || module.hasPrefix("ld-linux") {
+            return mallocFunctions.contains(function)
+        }
+        if module.hasPrefix("libstdc++.") || module.hasPrefix("libc++.")
+            || module.hasPrefix("libc++abi.")
+        {
+            return isOperatorNew(function)
+        }
+        // The Swift runtime allocates objects and boxes through swift_slowAlloc:
+        // the frame that matters is the Swift code that asked for the object.
+        if module.hasPrefix("libswiftCore.") {
+            return swiftAllocationFunctions.contains(function)
+        }
+        return false
+    }
 
-  /// `operator new(unsigned long)`, `operator new[](unsigned long, std::nothrow_t const&)`…, demangled or
-  /// mangled (`_Znwm`, `_Znam`, `_ZnwmSt11align_val_t`…).
-  public static func isOperatorNew(_ function: String) -> Bool {
-    if function.hasPrefix("operator new") { return true }
-    return function.hasPrefix("_Znw") || function.hasPrefix("_Zna")
-  }
+    /// The Swift runtime's allocation entry points (libswiftCore).
+    static let swiftAllocationFunctions: Set<String> = [
+        "swift_slowAlloc", "swift_allocObject", "swift_allocBox", "swift_allocEmptyBox",
+        "swift_initStackObject", "swift_bufferAllocate", "swift_allocateGenericClassMetadata",
+        "swift_allocateGenericValueMetadata", "_swift_allocObject_",
+    ]
 
-  /// Drops allocator frames from the innermost end of `frames`.
-  ///
-  /// - Returns: the remaining frames, or `frames` unchanged when every frame
-  ///   is the allocator's (a stack that shows something beats an empty one).
-  public static func strip(_ frames: [Frame]) -> [Frame] {
-    guard let first = frames.firstIndex(where: { !isAllocatorFrame($0) }) else { return frames }
-    return Array(frames[first...])
-  }
+    /// `operator new(unsigned long)`, `operator new[](unsigned long, std::nothrow_t const&)`…, demangled or
+    /// mangled (`_Znwm`, `_Znam`, `_ZnwmSt11align_val_t`…).
+    public static func isOperatorNew(_ function: String) -> Bool {
+        if function.hasPrefix("operator new") { return true }
+        return function.hasPrefix("_Znw") || function.hasPrefix("_Zna")
+    }
+
+    /// Drops allocator frames from the innermost end of `frames`.
+    ///
+    /// - Returns: the remaining frames, or `frames` unchanged when every frame
+    ///   is the allocator's (a stack that shows something beats an empty one).
+    public static func strip(_ frames: [Frame]) -> [Frame] {
+        guard let first = frames.firstIndex(where: { !isAllocatorFrame($0) }) else { return frames }
+        return Array(frames[first...])
+    }
 }
 
 /// The last path component of `path` (`/usr/lib/libc.so.6` → `libc.so.6`).
 func basename(_ path: String) -> String {
-  let utf8 = path.utf8
-  guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
-  return String(path[utf8.index(after: slash)...])
+    let utf8 = path.utf8
+    guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return path }
+    return String(path[utf8.index(after: slash)...])
 }

@@ -2,17 +2,17 @@ import Symbolizer
 
 /// How statistics group the traced blocks, as tracemalloc's `key_type`.
 public enum GroupBy: String, CaseIterable, Sendable {
-  /// The innermost frame: module, function, file and line (tracemalloc's `lineno`).
-  case lineno
-  /// The innermost frame's function (and the file and module defining it).
-  case function
-  /// The innermost frame's source file, shown with line 0 as tracemalloc's `filename`;
-  /// the module when the file is unknown.
-  case file
-  /// The innermost frame's module (executable or shared library).
-  case module
-  /// The whole stack, every frame at line granularity.
-  case traceback
+    /// The innermost frame: module, function, file and line (tracemalloc's `lineno`).
+    case lineno
+    /// The innermost frame's function (and the file and module defining it).
+    case function
+    /// The innermost frame's source file, shown with line 0 as tracemalloc's `filename`;
+    /// the module when the file is unknown.
+    case file
+    /// The innermost frame's module (executable or shared library).
+    case module
+    /// The whole stack, every frame at line granularity.
+    case traceback
 }
 
 /// Interns frames, so that stacks of one or several snapshots share a numbering.
@@ -23,70 +23,70 @@ public enum GroupBy: String, CaseIterable, Sendable {
 /// This is what lets a diff match sites across two runs of a program loaded at
 /// different addresses. A `FrameTable` is not thread-safe.
 public final class FrameTable {
-  struct Key: Hashable {
-    var module: String
-    var function: String
-    var file: String
-    var line: Int
-    var offset: UInt64?
-  }
-
-  /// A representative frame for every id.
-  private(set) var frames: [Frame] = []
-  private(set) var isAllocator: [Bool] = []
-  private var ids: [Key: Int32] = [:]
-  /// Per grouping, the id (in this same table) of each frame's coarser site.
-  private var coarse: [GroupBy: [Int32]] = [:]
-
-  /// Creates an empty table.
-  public init() {}
-
-  /// The number of distinct frames interned so far.
-  public var count: Int { frames.count }
-
-  /// The id of `frame`, interning it when it is new.
-  func intern(_ frame: Frame) -> Int32 {
-    let module = basename(frame.module)
-    let key = Key(
-      module: module, function: frame.function, file: frame.file, line: frame.line,
-      offset: frame.file.isEmpty ? frame.offset : nil)
-    let next = Int32(frames.count)
-    let id = ids[key, default: next]
-    guard id == next else { return id }
-    ids[key] = id
-    frames.append(frame)
-    isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
-    return id
-  }
-
-  /// The representative frame of `id`.
-  func frame(_ id: Int32) -> Frame { frames[Int(id)] }
-
-  /// The id of the site `id` belongs to when grouping by `groupBy`: itself for
-  /// `lineno` and `traceback`, a coarser frame (line 0, no offset…) otherwise.
-  func site(of id: Int32, by groupBy: GroupBy) -> Int32 {
-    if groupBy == .lineno || groupBy == .traceback { return id }
-    var table = coarse[groupBy] ?? []
-    if Int(id) >= table.count {
-      coarse[groupBy] = nil  // keep the array uniquely referenced while it grows
-      while table.count <= Int(id) {
-        table.append(intern(Self.coarsen(frames[table.count], by: groupBy)))
-      }
-      coarse[groupBy] = table
+    struct Key: Hashable {
+        var module: String
+        var function: String
+        var file: String
+        var line: Int
+        var offset: UInt64?
     }
-    return table[Int(id)]
-  }
 
-  static func coarsen(_ frame: Frame, by groupBy: GroupBy) -> Frame {
-    switch groupBy {
-    case .lineno, .traceback:
-      return frame
-    case .function:
-      return Frame(function: frame.function, file: frame.file, line: 0, module: frame.module)
-    case .file:
-      return Frame(function: "", file: frame.file, line: 0, module: frame.module)
-    case .module:
-      return Frame(function: "", file: "", line: 0, module: frame.module)
+    /// A representative frame for every id.
+    private(set) var frames: [Frame] = []
+    private(set) var isAllocator: [Bool] = []
+    private var ids: [Key: Int32] = [:]
+    /// Per grouping, the id (in this same table) of each frame's coarser site.
+    private var coarse: [GroupBy: [Int32]] = [:]
+
+    /// Creates an empty table.
+    public init() {}
+
+    /// The number of distinct frames interned so far.
+    public var count: Int { frames.count }
+
+    /// The id of `frame`, interning it when it is new.
+    func intern(_ frame: Frame) -> Int32 {
+        let module = basename(frame.module)
+        let key = Key(
+            module: module, function: frame.function, file: frame.file, line: frame.line,
+            offset: frame.file.isEmpty ? frame.offset : nil)
+        let next = Int32(frames.count)
+        let id = ids[key, default: next]
+        guard id == next else { return id }
+        ids[key] = id
+        frames.append(frame)
+        isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
+        return id
     }
-  }
+
+    /// The representative frame of `id`.
+    func frame(_ id: Int32) -> Frame { frames[Int(id)] }
+
+    /// The id of the site `id` belongs to when grouping by `groupBy`: itself for
+    /// `lineno` and `traceback`, a coarser frame (line 0, no offset…) otherwise.
+    func site(of id: Int32, by groupBy: GroupBy) -> Int32 {
+        if groupBy == .lineno || groupBy == .traceback { return id }
+        var table = coarse[groupBy] ?? []
+        if Int(id) >= table.count {
+            coarse[groupBy] = nil  // keep the array uniquely referenced while it grows
+            while table.count <= Int(id) {
+                table.append(intern(Self.coarsen(frames[table.count], by: groupBy)))
+            }
+            coarse[groupBy] = table
+        }
+        return table[Int(id)]
+    }
+
+    static func coarsen(_ frame: Frame, by groupBy: GroupBy) -> Frame {
+        switch groupBy {
+        case .lineno, .traceback:
+            return frame
+        case .function:
+            return Frame(function: frame.function, file: frame.file, line: 0, module: frame.module)
+        case .file:
+            return Frame(function: "", file: frame.file, line: 0, module: frame.module)
+        case .module:
+            return Frame(function: "", file: "", line: 0, module: frame.module)
+        }
+    }
 }

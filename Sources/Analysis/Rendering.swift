@@ -9,75 +9,75 @@ import Symbolizer
 /// tracemalloc shows a `filename` group), `function+0xOFFSET in module` when only
 /// the symbol is known, and the module path when nothing else is.
 public enum TextFormat {
-  /// How one frame is written.
-  public static func describe(_ frame: Frame) -> String {
-    if !frame.file.isEmpty {
-      let location = "\(frame.file):\(frame.line)"
-      return frame.function.isEmpty ? location : "\(location) in \(frame.function)"
+    /// How one frame is written.
+    public static func describe(_ frame: Frame) -> String {
+        if !frame.file.isEmpty {
+            let location = "\(frame.file):\(frame.line)"
+            return frame.function.isEmpty ? location : "\(location) in \(frame.function)"
+        }
+        let module = frame.module.isEmpty ? "??" : frame.module
+        if !frame.function.isEmpty {
+            // A symbolizer's last resort (`libfoo.so+0x1234`, `0x7f…`) already names the place.
+            if frame.offset == nil
+                && (frame.function.hasPrefix("0x") || frame.function.hasPrefix(basename(module) + "+0x"))
+            {
+                return frame.function
+            }
+            let offset = frame.offset.map { "+0x" + String($0, radix: 16) } ?? ""
+            return "\(frame.function)\(offset) in \(basename(module))"
+        }
+        if let offset = frame.offset { return "\(module)+0x" + String(offset, radix: 16) }
+        return module
     }
-    let module = frame.module.isEmpty ? "??" : frame.module
-    if !frame.function.isEmpty {
-      // A symbolizer's last resort (`libfoo.so+0x1234`, `0x7f…`) already names the place.
-      if frame.offset == nil
-        && (frame.function.hasPrefix("0x") || frame.function.hasPrefix(basename(module) + "+0x"))
-      {
-        return frame.function
-      }
-      let offset = frame.offset.map { "+0x" + String($0, radix: 16) } ?? ""
-      return "\(frame.function)\(offset) in \(basename(module))"
+
+    /// `SITE: size=…, count=…[, average=…]` for a statistic.
+    public static func line(_ stat: Statistic) -> String {
+        var text =
+            "\(site(stat.frames)): size=\(SizeFormat.format(stat.size)), count=\(stat.count)"
+        if stat.count != 0 {
+            text += ", average=\(SizeFormat.format(Double(stat.size) / Double(stat.count)))"
+        }
+        return text
     }
-    if let offset = frame.offset { return "\(module)+0x" + String(offset, radix: 16) }
-    return module
-  }
 
-  /// `SITE: size=…, count=…[, average=…]` for a statistic.
-  public static func line(_ stat: Statistic) -> String {
-    var text =
-      "\(site(stat.frames)): size=\(SizeFormat.format(stat.size)), count=\(stat.count)"
-    if stat.count != 0 {
-      text += ", average=\(SizeFormat.format(Double(stat.size) / Double(stat.count)))"
+    /// `SITE: size=… (±…), count=… (±…)[, average=…]` for a difference.
+    public static func line(_ diff: StatisticDiff) -> String {
+        var text =
+            "\(site(diff.frames)): size=\(SizeFormat.format(diff.size)) (\(SizeFormat.format(diff.sizeDiff, signed: true))), count=\(diff.count) (\(SizeFormat.signedCount(diff.countDiff)))"
+        if diff.count != 0 {
+            text += ", average=\(SizeFormat.format(Double(diff.size) / Double(diff.count)))"
+        }
+        return text
     }
-    return text
-  }
 
-  /// `SITE: size=… (±…), count=… (±…)[, average=…]` for a difference.
-  public static func line(_ diff: StatisticDiff) -> String {
-    var text =
-      "\(site(diff.frames)): size=\(SizeFormat.format(diff.size)) (\(SizeFormat.format(diff.sizeDiff, signed: true))), count=\(diff.count) (\(SizeFormat.signedCount(diff.countDiff)))"
-    if diff.count != 0 {
-      text += ", average=\(SizeFormat.format(Double(diff.size) / Double(diff.count)))"
+    /// Lines for a list of statistics; with `traceback`, each is followed by its
+    /// frames, innermost first, indented by four spaces.
+    public static func render(_ stats: [Statistic], traceback: Bool = false) -> String {
+        var out = ""
+        for stat in stats {
+            out += line(stat) + "\n"
+            if traceback { out += frameLines(stat.frames) }
+        }
+        return out
     }
-    return text
-  }
 
-  /// Lines for a list of statistics; with `traceback`, each is followed by its
-  /// frames, innermost first, indented by four spaces.
-  public static func render(_ stats: [Statistic], traceback: Bool = false) -> String {
-    var out = ""
-    for stat in stats {
-      out += line(stat) + "\n"
-      if traceback { out += frameLines(stat.frames) }
+    /// Lines for a list of differences; see ``render(_:traceback:)-([Statistic],_)``.
+    public static func render(_ diffs: [StatisticDiff], traceback: Bool = false) -> String {
+        var out = ""
+        for diff in diffs {
+            out += line(diff) + "\n"
+            if traceback { out += frameLines(diff.frames) }
+        }
+        return out
     }
-    return out
-  }
 
-  /// Lines for a list of differences; see ``render(_:traceback:)-([Statistic],_)``.
-  public static func render(_ diffs: [StatisticDiff], traceback: Bool = false) -> String {
-    var out = ""
-    for diff in diffs {
-      out += line(diff) + "\n"
-      if traceback { out += frameLines(diff.frames) }
+    static func site(_ frames: [Frame]) -> String {
+        frames.first.map(describe) ?? "??"
     }
-    return out
-  }
 
-  static func site(_ frames: [Frame]) -> String {
-    frames.first.map(describe) ?? "??"
-  }
-
-  static func frameLines(_ frames: [Frame]) -> String {
-    frames.map { "    " + describe($0) + "\n" }.joined()
-  }
+    static func frameLines(_ frames: [Frame]) -> String {
+        frames.map { "    " + describe($0) + "\n" }.joined()
+    }
 }
 
 /// JSON output with the documented shape
@@ -88,106 +88,106 @@ public enum TextFormat {
 /// known) besides the four documented fields. Top-level fields other than
 /// `stats` (`group_by`, `cumulative`, `total`, `sampled`…) are extras given by the caller.
 public enum JSONFormat {
-  /// A JSON value, enough for memtrace's reports.
-  public indirect enum Value: Sendable {
-    case int(Int64)
-    case uint(UInt64)
-    case double(Double)
-    case string(String)
-    case bool(Bool)
-    case null
-    case array([Value])
-    /// Keys keep the given order.
-    case object([(String, Value)])
-  }
-
-  /// The frame object.
-  public static func value(_ frame: Frame) -> Value {
-    var fields: [(String, Value)] = [
-      ("function", .string(frame.function)), ("file", .string(frame.file)),
-      ("line", .int(Int64(frame.line))),
-      ("module", .string(frame.module)),
-    ]
-    if frame.isInlined { fields.append(("inlined", .bool(true))) }
-    if let offset = frame.offset { fields.append(("offset", .uint(offset))) }
-    return .object(fields)
-  }
-
-  /// The object for one statistic.
-  public static func value(_ stat: Statistic) -> Value {
-    .object([
-      ("size", .int(stat.size)), ("count", .int(stat.count)),
-      ("frames", .array(stat.frames.map(value))),
-    ])
-  }
-
-  /// The object for one difference.
-  public static func value(_ diff: StatisticDiff) -> Value {
-    .object([
-      ("size", .int(diff.size)), ("count", .int(diff.count)), ("size_diff", .int(diff.sizeDiff)),
-      ("count_diff", .int(diff.countDiff)), ("frames", .array(diff.frames.map(value))),
-    ])
-  }
-
-  /// `{"stats":[…], extra…}` for statistics.
-  public static func render(_ stats: [Statistic], extra: [(String, Value)] = []) -> String {
-    serialize(.object([("stats", .array(stats.map(value)))] + extra)) + "\n"
-  }
-
-  /// `{"stats":[…], extra…}` for differences.
-  public static func render(_ diffs: [StatisticDiff], extra: [(String, Value)] = []) -> String {
-    serialize(.object([("stats", .array(diffs.map(value)))] + extra)) + "\n"
-  }
-
-  /// Compact JSON text for `value`.
-  public static func serialize(_ value: Value) -> String {
-    var out = ""
-    write(value, to: &out)
-    return out
-  }
-
-  static func write(_ value: Value, to out: inout String) {
-    switch value {
-    case .int(let n): out += String(n)
-    case .uint(let n): out += String(n)
-    case .double(let d): out += d.isFinite ? String(d) : "null"
-    case .bool(let b): out += b ? "true" : "false"
-    case .null: out += "null"
-    case .string(let s): writeString(s, to: &out)
-    case .array(let items):
-      out += "["
-      for (index, item) in items.enumerated() {
-        if index > 0 { out += "," }
-        write(item, to: &out)
-      }
-      out += "]"
-    case .object(let fields):
-      out += "{"
-      for (index, (key, item)) in fields.enumerated() {
-        if index > 0 { out += "," }
-        writeString(key, to: &out)
-        out += ":"
-        write(item, to: &out)
-      }
-      out += "}"
+    /// A JSON value, enough for memtrace's reports.
+    public indirect enum Value: Sendable {
+        case int(Int64)
+        case uint(UInt64)
+        case double(Double)
+        case string(String)
+        case bool(Bool)
+        case null
+        case array([Value])
+        /// Keys keep the given order.
+        case object([(String, Value)])
     }
-  }
 
-  static func writeString(_ s: String, to out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
+    /// The frame object.
+    public static func value(_ frame: Frame) -> Value {
+        var fields: [(String, Value)] = [
+            ("function", .string(frame.function)), ("file", .string(frame.file)),
+            ("line", .int(Int64(frame.line))),
+            ("module", .string(frame.module)),
+        ]
+        if frame.isInlined { fields.append(("inlined", .bool(true))) }
+        if let offset = frame.offset { fields.append(("offset", .uint(offset))) }
+        return .object(fields)
     }
-    out += "\""
-  }
+
+    /// The object for one statistic.
+    public static func value(_ stat: Statistic) -> Value {
+        .object([
+            ("size", .int(stat.size)), ("count", .int(stat.count)),
+            ("frames", .array(stat.frames.map(value))),
+        ])
+    }
+
+    /// The object for one difference.
+    public static func value(_ diff: StatisticDiff) -> Value {
+        .object([
+            ("size", .int(diff.size)), ("count", .int(diff.count)), ("size_diff", .int(diff.sizeDiff)),
+            ("count_diff", .int(diff.countDiff)), ("frames", .array(diff.frames.map(value))),
+        ])
+    }
+
+    /// `{"stats":[…], extra…}` for statistics.
+    public static func render(_ stats: [Statistic], extra: [(String, Value)] = []) -> String {
+        serialize(.object([("stats", .array(stats.map(value)))] + extra)) + "\n"
+    }
+
+    /// `{"stats":[…], extra…}` for differences.
+    public static func render(_ diffs: [StatisticDiff], extra: [(String, Value)] = []) -> String {
+        serialize(.object([("stats", .array(diffs.map(value)))] + extra)) + "\n"
+    }
+
+    /// Compact JSON text for `value`.
+    public static func serialize(_ value: Value) -> String {
+        var out = ""
+        write(value, to: &out)
+        return out
+    }
+
+    static func write(_ value: Value, to out: inout String) {
+        switch value {
+        case .int(let n): out += String(n)
+        case .uint(let n): out += String(n)
+        case .double(let d): out += d.isFinite ? String(d) : "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        case .string(let s): writeString(s, to: &out)
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                write(item, to: &out)
+            }
+            out += "]"
+        case .object(let fields):
+            out += "{"
+            for (index, (key, item)) in fields.enumerated() {
+                if index > 0 { out += "," }
+                writeString(key, to: &out)
+                out += ":"
+                write(item, to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func writeString(_ s: String, to out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
 }

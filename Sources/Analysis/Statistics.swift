@@ -3,222 +3,226 @@ import Symbolizer
 
 /// Which of a stack's figures statistics add up.
 public enum Metric: String, Sendable {
-  /// Blocks live when the snapshot was taken (`live_bytes`, `live_count`).
-  case live
-  /// Blocks the stack held at the moment of the global peak (`peak_bytes`, `peak_count`).
-  case peak
-  /// Everything the stack ever allocated (`total_bytes`, `total_count`).
-  case total
+    /// Blocks live when the snapshot was taken (`live_bytes`, `live_count`).
+    case live
+    /// Blocks the stack held at the moment of the global peak (`peak_bytes`, `peak_count`).
+    case peak
+    /// Everything the stack ever allocated (`total_bytes`, `total_count`).
+    case total
 }
 
 /// What to compute: tracemalloc's `key_type` and `cumulative`, plus filters.
 public struct StatisticsOptions: Sendable {
-  /// How blocks are grouped.
-  public var groupBy: GroupBy
-  /// Count a stack once for every distinct site among its frames, not only
-  /// the innermost; not allowed with ``GroupBy/traceback``.
-  public var cumulative: Bool
-  /// Traces to keep or drop before grouping.
-  public var filters: [TraceFilter]
-  /// Which figures to add up.
-  public var metric: Metric
+    /// How blocks are grouped.
+    public var groupBy: GroupBy
+    /// Count a stack once for every distinct site among its frames, not only
+    /// the innermost; not allowed with ``GroupBy/traceback``.
+    public var cumulative: Bool
+    /// Traces to keep or drop before grouping.
+    public var filters: [TraceFilter]
+    /// Which figures to add up.
+    public var metric: Metric
 
-  /// Creates options; the defaults are tracemalloc's `statistics('lineno')` over live blocks.
-  public init(
-    groupBy: GroupBy = .lineno, cumulative: Bool = false, filters: [TraceFilter] = [],
-    metric: Metric = .live
-  ) {
-    self.groupBy = groupBy
-    self.cumulative = cumulative
-    self.filters = filters
-    self.metric = metric
-  }
+    /// Creates options; the defaults are tracemalloc's `statistics('lineno')` over live blocks.
+    public init(
+        groupBy: GroupBy = .lineno, cumulative: Bool = false, filters: [TraceFilter] = [],
+        metric: Metric = .live
+    ) {
+        self.groupBy = groupBy
+        self.cumulative = cumulative
+        self.filters = filters
+        self.metric = metric
+    }
 }
 
 /// Errors of the analysis itself (bad options, not bad files).
 public struct AnalysisError: Error, CustomStringConvertible, Equatable {
-  /// A one-line explanation.
-  public var description: String
-  /// Creates an error with a one-line explanation.
-  public init(_ description: String) { self.description = description }
+    /// A one-line explanation.
+    public var description: String
+    /// Creates an error with a one-line explanation.
+    public init(_ description: String) { self.description = description }
 }
 
 /// The size and count of one group: tracemalloc's `Statistic`.
 public struct Statistic: Sendable, Equatable {
-  /// The group's site: one frame, or the whole stack (innermost first) for ``GroupBy/traceback``.
-  public var frames: [Frame]
-  /// Bytes.
-  public var size: Int64
-  /// Blocks.
-  public var count: Int64
+    /// The group's site: one frame, or the whole stack (innermost first) for ``GroupBy/traceback``.
+    public var frames: [Frame]
+    /// Bytes.
+    public var size: Int64
+    /// Blocks.
+    public var count: Int64
 
-  /// Creates a statistic.
-  public init(frames: [Frame], size: Int64, count: Int64) {
-    self.frames = frames
-    self.size = size
-    self.count = count
-  }
+    /// Creates a statistic.
+    public init(frames: [Frame], size: Int64, count: Int64) {
+        self.frames = frames
+        self.size = size
+        self.count = count
+    }
 }
 
 /// A group's figures in a new snapshot and their change since an old one: tracemalloc's `StatisticDiff`.
 public struct StatisticDiff: Sendable, Equatable {
-  /// The group's site, as in ``Statistic/frames``.
-  public var frames: [Frame]
-  /// Bytes in the new snapshot (0 for a vanished group).
-  public var size: Int64
-  /// New minus old bytes.
-  public var sizeDiff: Int64
-  /// Blocks in the new snapshot.
-  public var count: Int64
-  /// New minus old blocks.
-  public var countDiff: Int64
+    /// The group's site, as in ``Statistic/frames``.
+    public var frames: [Frame]
+    /// Bytes in the new snapshot (0 for a vanished group).
+    public var size: Int64
+    /// New minus old bytes.
+    public var sizeDiff: Int64
+    /// Blocks in the new snapshot.
+    public var count: Int64
+    /// New minus old blocks.
+    public var countDiff: Int64
 
-  /// Creates a difference.
-  public init(frames: [Frame], size: Int64, sizeDiff: Int64, count: Int64, countDiff: Int64) {
-    self.frames = frames
-    self.size = size
-    self.sizeDiff = sizeDiff
-    self.count = count
-    self.countDiff = countDiff
-  }
+    /// Creates a difference.
+    public init(frames: [Frame], size: Int64, sizeDiff: Int64, count: Int64, countDiff: Int64) {
+        self.frames = frames
+        self.size = size
+        self.sizeDiff = sizeDiff
+        self.count = count
+        self.countDiff = countDiff
+    }
 }
 
 extension TracedSnapshot {
-  /// Groups blocks and sorts the groups by size, then count, largest first:
-  /// tracemalloc's `Snapshot.statistics`.
-  ///
-  /// - Parameter options: grouping, cumulative mode, filters, metric.
-  /// - Returns: one statistic per non-empty group.
-  /// - Throws: ``AnalysisError`` when `cumulative` is combined with ``GroupBy/traceback``.
-  public func statistics(_ options: StatisticsOptions = StatisticsOptions()) throws -> [Statistic] {
-    let groups = try group(options)
-    var stats = groups.map { key, value in
-      (key, Statistic(frames: key.map { table.frame($0) }, size: value.size, count: value.count))
-    }
-    stats.sort { a, b in
-      if a.1.size != b.1.size { return a.1.size > b.1.size }
-      if a.1.count != b.1.count { return a.1.count > b.1.count }
-      return Self.framesDescending(a.1.frames, b.1.frames)
-    }
-    return stats.map(\.1)
-  }
-
-  /// Compares this (new) snapshot with an older one: tracemalloc's `Snapshot.compare_to`.
-  ///
-  /// Every group present in either snapshot appears: grown, shrunk, unchanged
-  /// (`+0`), new, and vanished (size 0). Sorted by |size change|, size,
-  /// |count change|, count, largest first.
-  ///
-  /// - Parameters:
-  ///   - old: the earlier snapshot; it must share this snapshot's ``table``.
-  ///   - options: grouping, cumulative mode, filters, metric (applied to both).
-  /// - Throws: ``AnalysisError`` for a bad option combination or snapshots with different tables.
-  public func compare(to old: TracedSnapshot, _ options: StatisticsOptions = StatisticsOptions())
-    throws
-    -> [StatisticDiff]
-  {
-    guard old.table === table else {
-      throw AnalysisError("snapshots to compare must be traced with the same FrameTable")
-    }
-    let newGroups = try group(options)
-    var oldGroups = try old.group(options)
-    var diffs: [StatisticDiff] = []
-    diffs.reserveCapacity(newGroups.count + oldGroups.count)
-    for (key, value) in newGroups {
-      let previous = oldGroups.removeValue(forKey: key) ?? (0, 0)
-      diffs.append(
-        StatisticDiff(
-          frames: key.map { table.frame($0) }, size: value.size,
-          sizeDiff: value.size - previous.size,
-          count: value.count, countDiff: value.count - previous.count))
-    }
-    for (key, value) in oldGroups {
-      diffs.append(
-        StatisticDiff(
-          frames: key.map { table.frame($0) }, size: 0, sizeDiff: -value.size, count: 0,
-          countDiff: -value.count))
-    }
-    diffs.sort { a, b in
-      if a.sizeDiff.magnitude != b.sizeDiff.magnitude {
-        return a.sizeDiff.magnitude > b.sizeDiff.magnitude
-      }
-      if a.size != b.size { return a.size > b.size }
-      if a.countDiff.magnitude != b.countDiff.magnitude {
-        return a.countDiff.magnitude > b.countDiff.magnitude
-      }
-      if a.count != b.count { return a.count > b.count }
-      return Self.framesDescending(a.frames, b.frames)
-    }
-    return diffs
-  }
-
-  /// Bytes and blocks of the traces that survive `filters`, each counted once.
-  public func total(filters: [TraceFilter] = [], metric: Metric = .live) -> (
-    size: Int64, count: Int64
-  ) {
-    var filterSet = FilterSet(filters, table: table)
-    var size: Int64 = 0
-    var count: Int64 = 0
-    for trace in traces where filterSet.keeps(trace.frames) {
-      let value = Self.figures(trace.stat, metric)
-      size += value.size
-      count += value.count
-    }
-    return (size, count)
-  }
-
-  /// Group key (site ids in ``table``) → summed figures; groups with no block are left out.
-  func group(_ options: StatisticsOptions) throws -> [[Int32]: (size: Int64, count: Int64)] {
-    if options.cumulative && options.groupBy == .traceback {
-      throw AnalysisError("cumulative mode cannot be used when grouping by traceback")
-    }
-    var filterSet = FilterSet(options.filters, table: table)
-    var groups: [[Int32]: (size: Int64, count: Int64)] = [:]
-    var seen = Set<Int32>()
-    func add(_ key: [Int32], _ value: (size: Int64, count: Int64)) {
-      if let existing = groups[key] {
-        groups[key] = (existing.size + value.size, existing.count + value.count)
-      } else {
-        groups[key] = value
-      }
-    }
-    for trace in traces {
-      let value = Self.figures(trace.stat, options.metric)
-      if value.count == 0 && value.size == 0 { continue }
-      if !filterSet.keeps(trace.frames) { continue }
-      switch (options.groupBy, options.cumulative) {
-      case (.traceback, _):
-        add(trace.frames, value)
-      case (let by, false):
-        add([table.site(of: trace.frames[0], by: by)], value)
-      case (let by, true):
-        seen.removeAll(keepingCapacity: true)
-        for id in trace.frames {
-          let site = table.site(of: id, by: by)
-          if seen.insert(site).inserted { add([site], value) }
+    /// Groups blocks and sorts the groups by size, then count, largest first:
+    /// tracemalloc's `Snapshot.statistics`.
+    ///
+    /// - Parameter options: grouping, cumulative mode, filters, metric.
+    /// - Returns: one statistic per non-empty group.
+    /// - Throws: ``AnalysisError`` when `cumulative` is combined with ``GroupBy/traceback``.
+    public func statistics(_ options: StatisticsOptions = StatisticsOptions()) throws -> [Statistic] {
+        let groups = try group(options)
+        var stats = groups.map { key, value in
+            (key, Statistic(frames: key.map { table.frame($0) }, size: value.size, count: value.count))
         }
-      }
+        stats.sort { a, b in
+            if a.1.size != b.1.size { return a.1.size > b.1.size }
+            if a.1.count != b.1.count { return a.1.count > b.1.count }
+            return Self.framesDescending(a.1.frames, b.1.frames)
+        }
+        return stats.map(\.1)
     }
-    return groups
-  }
 
-  static func figures(_ stat: Snapshot.StackStat, _ metric: Metric) -> (size: Int64, count: Int64) {
-    switch metric {
-    case .live: return (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
-    case .peak: return (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
-    case .total: return (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
+    /// Compares this (new) snapshot with an older one: tracemalloc's `Snapshot.compare_to`.
+    ///
+    /// Every group present in either snapshot appears: grown, shrunk, unchanged
+    /// (`+0`), new, and vanished (size 0). Sorted by |size change|, size,
+    /// |count change|, count, largest first.
+    ///
+    /// - Parameters:
+    ///   - old: the earlier snapshot; it must share this snapshot's ``table``.
+    ///   - options: grouping, cumulative mode, filters, metric (applied to both).
+    /// - Throws: ``AnalysisError`` for a bad option combination or snapshots with different tables.
+    public func compare(
+        to old: TracedSnapshot, _ options: StatisticsOptions = StatisticsOptions()
+    )
+        throws
+        -> [StatisticDiff]
+    {
+        guard old.table === table else {
+            throw AnalysisError("snapshots to compare must be traced with the same FrameTable")
+        }
+        let newGroups = try group(options)
+        var oldGroups = try old.group(options)
+        var diffs: [StatisticDiff] = []
+        diffs.reserveCapacity(newGroups.count + oldGroups.count)
+        for (key, value) in newGroups {
+            let previous = oldGroups.removeValue(forKey: key) ?? (0, 0)
+            diffs.append(
+                StatisticDiff(
+                    frames: key.map { table.frame($0) }, size: value.size,
+                    sizeDiff: value.size - previous.size,
+                    count: value.count, countDiff: value.count - previous.count))
+        }
+        for (key, value) in oldGroups {
+            diffs.append(
+                StatisticDiff(
+                    frames: key.map { table.frame($0) }, size: 0, sizeDiff: -value.size, count: 0,
+                    countDiff: -value.count))
+        }
+        diffs.sort { a, b in
+            if a.sizeDiff.magnitude != b.sizeDiff.magnitude {
+                return a.sizeDiff.magnitude > b.sizeDiff.magnitude
+            }
+            if a.size != b.size { return a.size > b.size }
+            if a.countDiff.magnitude != b.countDiff.magnitude {
+                return a.countDiff.magnitude > b.countDiff.magnitude
+            }
+            if a.count != b.count { return a.count > b.count }
+            return Self.framesDescending(a.frames, b.frames)
+        }
+        return diffs
     }
-  }
 
-  /// The last tie-break, as tracemalloc's reverse sort on the traceback:
-  /// frames compared by file, line, function, module, larger first.
-  static func framesDescending(_ a: [Frame], _ b: [Frame]) -> Bool {
-    for (x, y) in zip(a, b) {
-      if x.file != y.file { return x.file > y.file }
-      if x.line != y.line { return x.line > y.line }
-      if x.function != y.function { return x.function > y.function }
-      if x.module != y.module { return x.module > y.module }
+    /// Bytes and blocks of the traces that survive `filters`, each counted once.
+    public func total(
+        filters: [TraceFilter] = [], metric: Metric = .live
+    ) -> (
+        size: Int64, count: Int64
+    ) {
+        var filterSet = FilterSet(filters, table: table)
+        var size: Int64 = 0
+        var count: Int64 = 0
+        for trace in traces where filterSet.keeps(trace.frames) {
+            let value = Self.figures(trace.stat, metric)
+            size += value.size
+            count += value.count
+        }
+        return (size, count)
     }
-    return a.count > b.count
-  }
+
+    /// Group key (site ids in ``table``) → summed figures; groups with no block are left out.
+    func group(_ options: StatisticsOptions) throws -> [[Int32]: (size: Int64, count: Int64)] {
+        if options.cumulative && options.groupBy == .traceback {
+            throw AnalysisError("cumulative mode cannot be used when grouping by traceback")
+        }
+        var filterSet = FilterSet(options.filters, table: table)
+        var groups: [[Int32]: (size: Int64, count: Int64)] = [:]
+        var seen = Set<Int32>()
+        func add(_ key: [Int32], _ value: (size: Int64, count: Int64)) {
+            if let existing = groups[key] {
+                groups[key] = (existing.size + value.size, existing.count + value.count)
+            } else {
+                groups[key] = value
+            }
+        }
+        for trace in traces {
+            let value = Self.figures(trace.stat, options.metric)
+            if value.count == 0 && value.size == 0 { continue }
+            if !filterSet.keeps(trace.frames) { continue }
+            switch (options.groupBy, options.cumulative) {
+            case (.traceback, _):
+                add(trace.frames, value)
+            case (let by, false):
+                add([table.site(of: trace.frames[0], by: by)], value)
+            case (let by, true):
+                seen.removeAll(keepingCapacity: true)
+                for id in trace.frames {
+                    let site = table.site(of: id, by: by)
+                    if seen.insert(site).inserted { add([site], value) }
+                }
+            }
+        }
+        return groups
+    }
+
+    static func figures(_ stat: Snapshot.StackStat, _ metric: Metric) -> (size: Int64, count: Int64) {
+        switch metric {
+        case .live: return (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
+        case .peak: return (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
+        case .total: return (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
+        }
+    }
+
+    /// The last tie-break, as tracemalloc's reverse sort on the traceback:
+    /// frames compared by file, line, function, module, larger first.
+    static func framesDescending(_ a: [Frame], _ b: [Frame]) -> Bool {
+        for (x, y) in zip(a, b) {
+            if x.file != y.file { return x.file > y.file }
+            if x.line != y.line { return x.line > y.line }
+            if x.function != y.function { return x.function > y.function }
+            if x.module != y.module { return x.module > y.module }
+        }
+        return a.count > b.count
+    }
 }

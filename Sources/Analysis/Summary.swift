@@ -9,208 +9,208 @@ import SnapshotReader
 /// which also counts chunk headers. Blocks allocated before tracing started
 /// and allocations the tracer made for itself through libc account for the rest.
 public struct AllocatorCrossCheck: Sendable, Equatable {
-  /// Which allocator the figures come from.
-  public var kind: Snapshot.AllocatorStats.Kind
-  /// Where ``allocatorBytes`` comes from, e.g. `jemalloc stats.allocated`.
-  public var source: String
-  /// The allocator's in-use bytes.
-  public var allocatorBytes: UInt64
-  /// The tracer's `live_usable_bytes`.
-  public var tracedBytes: UInt64
-  /// `allocatorBytes - tracedBytes`.
-  public var difference: Int64 { Int64(clamping: allocatorBytes) - Int64(clamping: tracedBytes) }
+    /// Which allocator the figures come from.
+    public var kind: Snapshot.AllocatorStats.Kind
+    /// Where ``allocatorBytes`` comes from, e.g. `jemalloc stats.allocated`.
+    public var source: String
+    /// The allocator's in-use bytes.
+    public var allocatorBytes: UInt64
+    /// The tracer's `live_usable_bytes`.
+    public var tracedBytes: UInt64
+    /// `allocatorBytes - tracedBytes`.
+    public var difference: Int64 { Int64(clamping: allocatorBytes) - Int64(clamping: tracedBytes) }
 
-  /// Computes the cross-check from a snapshot, or `nil` when it holds no
-  /// usable allocator statistics.
-  public init?(_ snapshot: Snapshot) {
-    guard let stats = snapshot.allocator else { return nil }
-    func value(_ name: String) -> UInt64? {
-      stats[name] ?? stats.values.first { $0.name.hasSuffix("." + name) }?.value
+    /// Computes the cross-check from a snapshot, or `nil` when it holds no
+    /// usable allocator statistics.
+    public init?(_ snapshot: Snapshot) {
+        guard let stats = snapshot.allocator else { return nil }
+        func value(_ name: String) -> UInt64? {
+            stats[name] ?? stats.values.first { $0.name.hasSuffix("." + name) }?.value
+        }
+        switch stats.kind {
+        case .jemalloc:
+            guard let allocated = value("stats.allocated") ?? value("allocated") else { return nil }
+            source = "jemalloc stats.allocated"
+            allocatorBytes = allocated
+        case .glibc:
+            guard let used = value("uordblks") else { return nil }
+            source = "glibc mallinfo2 uordblks + hblkhd"
+            allocatorBytes = used + (value("hblkhd") ?? 0)
+        case .unknown:
+            return nil
+        }
+        kind = stats.kind
+        tracedBytes = snapshot.totals.liveUsableBytes
     }
-    switch stats.kind {
-    case .jemalloc:
-      guard let allocated = value("stats.allocated") ?? value("allocated") else { return nil }
-      source = "jemalloc stats.allocated"
-      allocatorBytes = allocated
-    case .glibc:
-      guard let used = value("uordblks") else { return nil }
-      source = "glibc mallinfo2 uordblks + hblkhd"
-      allocatorBytes = used + (value("hblkhd") ?? 0)
-    case .unknown:
-      return nil
-    }
-    kind = stats.kind
-    tracedBytes = snapshot.totals.liveUsableBytes
-  }
 }
 
 /// What `memtrace summary` shows: totals, peak, the sites holding memory at
 /// the peak, the tracer's overhead and the allocator cross-check.
 public struct Summary {
-  /// The snapshot summarised.
-  public var snapshot: Snapshot
-  /// The largest sites at the moment of the global peak (their `peak_bytes`), by line.
-  public var topAtPeak: [Statistic]
-  /// Traced against allocator figures, when the snapshot carries them.
-  public var crossCheck: AllocatorCrossCheck?
+    /// The snapshot summarised.
+    public var snapshot: Snapshot
+    /// The largest sites at the moment of the global peak (their `peak_bytes`), by line.
+    public var topAtPeak: [Statistic]
+    /// Traced against allocator figures, when the snapshot carries them.
+    public var crossCheck: AllocatorCrossCheck?
 
-  /// Summarises a traced snapshot.
-  ///
-  /// - Parameters:
-  ///   - traced: the snapshot with its frames.
-  ///   - top: how many sites at the peak to list.
-  ///   - filters: filters applied to the sites at the peak.
-  public init(_ traced: TracedSnapshot, top: Int = 5, filters: [TraceFilter] = []) {
-    snapshot = traced.snapshot
-    let stats = (try? traced.statistics(StatisticsOptions(filters: filters, metric: .peak))) ?? []
-    topAtPeak = Array(stats.prefix(top))
-    crossCheck = AllocatorCrossCheck(traced.snapshot)
-  }
-
-  /// The summary as text, one labelled figure a line.
-  public func render() -> String {
-    let header = snapshot.header
-    let totals = snapshot.totals
-    var lines: [(String, String)] = []
-    lines.append(("Snapshot", snapshot.path))
-    var process = "pid \(header.pid), parent \(header.ppid)"
-    if let cmdline = snapshot.process["cmdline"], !cmdline.isEmpty {
-      let words = cmdline.split(separator: "\0", omittingEmptySubsequences: true)
-      process += ": " + words.joined(separator: " ")
-    } else if let exe = snapshot.process["exe"] {
-      process += ": " + exe
+    /// Summarises a traced snapshot.
+    ///
+    /// - Parameters:
+    ///   - traced: the snapshot with its frames.
+    ///   - top: how many sites at the peak to list.
+    ///   - filters: filters applied to the sites at the peak.
+    public init(_ traced: TracedSnapshot, top: Int = 5, filters: [TraceFilter] = []) {
+        snapshot = traced.snapshot
+        let stats = (try? traced.statistics(StatisticsOptions(filters: filters, metric: .peak))) ?? []
+        topAtPeak = Array(stats.prefix(top))
+        crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
-    lines.append(("Process", process))
-    let trigger: String
-    switch header.trigger {
-    case .exit: trigger = "at exit"
-    case .signal: trigger = "on signal"
-    case .interval: trigger = "on interval"
-    case .api: trigger = "by the program (memtrace_snapshot)"
+
+    /// The summary as text, one labelled figure a line.
+    public func render() -> String {
+        let header = snapshot.header
+        let totals = snapshot.totals
+        var lines: [(String, String)] = []
+        lines.append(("Snapshot", snapshot.path))
+        var process = "pid \(header.pid), parent \(header.ppid)"
+        if let cmdline = snapshot.process["cmdline"], !cmdline.isEmpty {
+            let words = cmdline.split(separator: "\0", omittingEmptySubsequences: true)
+            process += ": " + words.joined(separator: " ")
+        } else if let exe = snapshot.process["exe"] {
+            process += ": " + exe
+        }
+        lines.append(("Process", process))
+        let trigger: String
+        switch header.trigger {
+        case .exit: trigger = "at exit"
+        case .signal: trigger = "on signal"
+        case .interval: trigger = "on interval"
+        case .api: trigger = "by the program (memtrace_snapshot)"
+        }
+        lines.append(
+            (
+                "Taken",
+                "\(trigger), \(Self.seconds(header.snapshotTimeNs, since: header.startTimeNs)) after tracing started (snapshot #\(header.sequence))"
+            ))
+        lines.append(
+            (
+                "Live",
+                "\(Self.bytes(totals.liveBytes)) in \(totals.liveBlocks) blocks (\(Self.bytes(totals.liveUsableBytes)) usable)"
+            ))
+        var peak = Self.bytes(totals.peakBytes)
+        if totals.peakTimeNs != 0 {
+            peak +=
+                ", \(Self.seconds(totals.peakTimeNs, since: header.startTimeNs)) after tracing started"
+        }
+        lines.append(("Peak", peak))
+        if let timeline = Self.timeline(snapshot) { lines.append(("Timeline", timeline)) }
+        lines.append(
+            (
+                "Calls",
+                "\(totals.allocCalls) allocations, \(totals.freeCalls) frees, \(totals.reallocCalls) reallocs; \(Self.bytes(totals.totalAllocBytes)) allocated in total"
+            ))
+        if totals.untrackedFrees != 0 {
+            lines.append(("Untracked", "\(totals.untrackedFrees) frees of blocks the tracer never saw"))
+        }
+        lines.append(
+            (
+                "Stacks",
+                "\(totals.stackCount) unique, \(totals.truncatedStacks) cut at \(header.framesLimit) frames; \(totals.lostAllocations) allocations lost"
+            ))
+        lines.append(("Tracer", "\(Self.bytes(totals.tracerOverheadBytes)) of its own memory"))
+        if header.isSampled || totals.sampleRate != 0 {
+            lines.append(
+                (
+                    "Sampling",
+                    "sampled, one sample per \(SizeFormat.format(totals.sampleRate)) on average: figures are of sampled blocks"
+                ))
+        } else {
+            lines.append(("Sampling", "off: every allocation recorded"))
+        }
+        let width = lines.map(\.0.count).max()! + 2
+        var out = lines.map { label, value in
+            (label + ":").padding(to: width) + value + "\n"
+        }.joined()
+
+        out += "\nTop sites at peak:\n"
+        if topAtPeak.isEmpty { out += "  (none)\n" }
+        for stat in topAtPeak { out += "  " + TextFormat.line(stat) + "\n" }
+
+        out += "\nAllocator cross-check:\n"
+        if let check = crossCheck {
+            let rows = [
+                ("traced live usable bytes", Self.bytes(check.tracedBytes)),
+                (check.source, Self.bytes(check.allocatorBytes)),
+                (
+                    "difference",
+                    Self.signedBytes(check.difference)
+                        + Self.percent(check.difference, of: check.allocatorBytes)
+                ),
+            ]
+            let width = rows.map(\.0.count).max()! + 2
+            for (label, value) in rows { out += "  " + (label + ":").padding(to: width) + value + "\n" }
+        } else {
+            out += "  not available: the snapshot carries no allocator statistics\n"
+        }
+        return out
     }
-    lines.append(
-      (
-        "Taken",
-        "\(trigger), \(Self.seconds(header.snapshotTimeNs, since: header.startTimeNs)) after tracing started (snapshot #\(header.sequence))"
-      ))
-    lines.append(
-      (
-        "Live",
-        "\(Self.bytes(totals.liveBytes)) in \(totals.liveBlocks) blocks (\(Self.bytes(totals.liveUsableBytes)) usable)"
-      ))
-    var peak = Self.bytes(totals.peakBytes)
-    if totals.peakTimeNs != 0 {
-      peak +=
-        ", \(Self.seconds(totals.peakTimeNs, since: header.startTimeNs)) after tracing started"
+
+    /// `N points over T s: live ▁▂▄█ A → B; RSS C → D`, from the TIMELINE section.
+    static func timeline(_ snapshot: Snapshot) -> String? {
+        guard let points = snapshot.timeline?.sorted(by: { $0.timeNs < $1.timeNs }),
+            let first = points.first, let last = points.last
+        else { return nil }
+        let span = Self.seconds(last.timeNs, since: first.timeNs)
+        var text = "\(points.count) point\(points.count == 1 ? "" : "s") over \(span): live "
+        if points.count > 1 { text += sparkline(points.map(\.currentBytes)) + " " }
+        text += "\(SizeFormat.format(first.currentBytes)) → \(SizeFormat.format(last.currentBytes))"
+        if let rss = points.map(\.rssBytes).max(), rss > 0 {
+            text += "; RSS \(SizeFormat.format(first.rssBytes)) → \(SizeFormat.format(last.rssBytes))"
+        }
+        return text
     }
-    lines.append(("Peak", peak))
-    if let timeline = Self.timeline(snapshot) { lines.append(("Timeline", timeline)) }
-    lines.append(
-      (
-        "Calls",
-        "\(totals.allocCalls) allocations, \(totals.freeCalls) frees, \(totals.reallocCalls) reallocs; \(Self.bytes(totals.totalAllocBytes)) allocated in total"
-      ))
-    if totals.untrackedFrees != 0 {
-      lines.append(("Untracked", "\(totals.untrackedFrees) frees of blocks the tracer never saw"))
+
+    /// `values` drawn with the eight block characters `▁`…`█`, at most `width`
+    /// characters (each the highest value of its share of the series), from 0 to the highest value.
+    public static func sparkline(_ values: [UInt64], width: Int = 24) -> String {
+        guard !values.isEmpty, width > 0 else { return "" }
+        let blocks = Array("▁▂▃▄▅▆▇█")
+        let count = min(width, values.count)
+        let highest = max(values.max() ?? 0, 1)
+        return String(
+            (0..<count).map { bucket in
+                let slice = values[bucket * values.count / count..<(bucket + 1) * values.count / count]
+                let value = slice.max() ?? 0
+                return blocks[Int((Double(value) / Double(highest) * 7).rounded())]
+            })
     }
-    lines.append(
-      (
-        "Stacks",
-        "\(totals.stackCount) unique, \(totals.truncatedStacks) cut at \(header.framesLimit) frames; \(totals.lostAllocations) allocations lost"
-      ))
-    lines.append(("Tracer", "\(Self.bytes(totals.tracerOverheadBytes)) of its own memory"))
-    if header.isSampled || totals.sampleRate != 0 {
-      lines.append(
-        (
-          "Sampling",
-          "sampled, one sample per \(SizeFormat.format(totals.sampleRate)) on average: figures are of sampled blocks"
-        ))
-    } else {
-      lines.append(("Sampling", "off: every allocation recorded"))
+
+    static func bytes(_ value: UInt64) -> String {
+        value < 10 * 1024 ? "\(value) B" : "\(SizeFormat.format(value)) (\(value) B)"
     }
-    let width = lines.map(\.0.count).max()! + 2
-    var out = lines.map { label, value in
-      (label + ":").padding(to: width) + value + "\n"
-    }.joined()
 
-    out += "\nTop sites at peak:\n"
-    if topAtPeak.isEmpty { out += "  (none)\n" }
-    for stat in topAtPeak { out += "  " + TextFormat.line(stat) + "\n" }
-
-    out += "\nAllocator cross-check:\n"
-    if let check = crossCheck {
-      let rows = [
-        ("traced live usable bytes", Self.bytes(check.tracedBytes)),
-        (check.source, Self.bytes(check.allocatorBytes)),
-        (
-          "difference",
-          Self.signedBytes(check.difference)
-            + Self.percent(check.difference, of: check.allocatorBytes)
-        ),
-      ]
-      let width = rows.map(\.0.count).max()! + 2
-      for (label, value) in rows { out += "  " + (label + ":").padding(to: width) + value + "\n" }
-    } else {
-      out += "  not available: the snapshot carries no allocator statistics\n"
+    static func signedBytes(_ value: Int64) -> String {
+        let exact = (value >= 0 ? "+" : "") + "\(value) B"
+        return value.magnitude < 10 * 1024
+            ? exact : "\(SizeFormat.format(value, signed: true)) (\(exact))"
     }
-    return out
-  }
 
-  /// `N points over T s: live ▁▂▄█ A → B; RSS C → D`, from the TIMELINE section.
-  static func timeline(_ snapshot: Snapshot) -> String? {
-    guard let points = snapshot.timeline?.sorted(by: { $0.timeNs < $1.timeNs }),
-      let first = points.first, let last = points.last
-    else { return nil }
-    let span = Self.seconds(last.timeNs, since: first.timeNs)
-    var text = "\(points.count) point\(points.count == 1 ? "" : "s") over \(span): live "
-    if points.count > 1 { text += sparkline(points.map(\.currentBytes)) + " " }
-    text += "\(SizeFormat.format(first.currentBytes)) → \(SizeFormat.format(last.currentBytes))"
-    if let rss = points.map(\.rssBytes).max(), rss > 0 {
-      text += "; RSS \(SizeFormat.format(first.rssBytes)) → \(SizeFormat.format(last.rssBytes))"
+    static func seconds(_ time: UInt64, since start: UInt64) -> String {
+        guard time >= start else { return "0 s" }
+        let value = Double(time - start) / 1e9
+        return SizeFormat.printf(value < 10 ? "%.3f" : "%.1f", value) + " s"
     }
-    return text
-  }
 
-  /// `values` drawn with the eight block characters `▁`…`█`, at most `width`
-  /// characters (each the highest value of its share of the series), from 0 to the highest value.
-  public static func sparkline(_ values: [UInt64], width: Int = 24) -> String {
-    guard !values.isEmpty, width > 0 else { return "" }
-    let blocks = Array("▁▂▃▄▅▆▇█")
-    let count = min(width, values.count)
-    let highest = max(values.max() ?? 0, 1)
-    return String(
-      (0..<count).map { bucket in
-        let slice = values[bucket * values.count / count..<(bucket + 1) * values.count / count]
-        let value = slice.max() ?? 0
-        return blocks[Int((Double(value) / Double(highest) * 7).rounded())]
-      })
-  }
-
-  static func bytes(_ value: UInt64) -> String {
-    value < 10 * 1024 ? "\(value) B" : "\(SizeFormat.format(value)) (\(value) B)"
-  }
-
-  static func signedBytes(_ value: Int64) -> String {
-    let exact = (value >= 0 ? "+" : "") + "\(value) B"
-    return value.magnitude < 10 * 1024
-      ? exact : "\(SizeFormat.format(value, signed: true)) (\(exact))"
-  }
-
-  static func seconds(_ time: UInt64, since start: UInt64) -> String {
-    guard time >= start else { return "0 s" }
-    let value = Double(time - start) / 1e9
-    return SizeFormat.printf(value < 10 ? "%.3f" : "%.1f", value) + " s"
-  }
-
-  static func percent(_ difference: Int64, of total: UInt64) -> String {
-    guard total > 0 else { return "" }
-    return ", " + SizeFormat.printf("%.2f", Double(difference) / Double(total) * 100)
-      + "% of the allocator's"
-  }
+    static func percent(_ difference: Int64, of total: UInt64) -> String {
+        guard total > 0 else { return "" }
+        return ", " + SizeFormat.printf("%.2f", Double(difference) / Double(total) * 100)
+            + "% of the allocator's"
+    }
 }
 
 extension String {
-  func padding(to width: Int) -> String {
-    count >= width ? self : self + String(repeating: " ", count: width - count)
-  }
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
 }

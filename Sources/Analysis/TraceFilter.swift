@@ -1,9 +1,9 @@
 import Symbolizer
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #endif
 
 /// A filter on traces, as Python's `tracemalloc.Filter`.
@@ -18,111 +18,111 @@ import Symbolizer
 /// A trace is kept when there is no inclusive filter or any inclusive filter
 /// matches it, and no exclusive filter matches it (``keeps(_:)``).
 public struct TraceFilter: Sendable, Equatable {
-  /// Keep matching traces (`--include`) rather than drop them (`--exclude`).
-  public var inclusive: Bool
-  /// The glob.
-  public var pattern: String
-  /// When set, the frame's line must be this one (and the glob is tried on the file only).
-  public var line: Int?
-  /// Examine every frame of the stack, not only the innermost one.
-  public var allFrames: Bool
+    /// Keep matching traces (`--include`) rather than drop them (`--exclude`).
+    public var inclusive: Bool
+    /// The glob.
+    public var pattern: String
+    /// When set, the frame's line must be this one (and the glob is tried on the file only).
+    public var line: Int?
+    /// Examine every frame of the stack, not only the innermost one.
+    public var allFrames: Bool
 
-  /// Creates a filter.
-  public init(inclusive: Bool, pattern: String, line: Int? = nil, allFrames: Bool = false) {
-    self.inclusive = inclusive
-    self.pattern = pattern
-    self.line = line
-    self.allFrames = allFrames
-  }
-
-  /// Creates a filter from command-line text: a glob, optionally followed by
-  /// `:LINE` (`leaky.c:12`, `*/src/*.c:40`).
-  public init(parsing text: String, inclusive: Bool, allFrames: Bool = false) {
-    if let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-      let line = Int(text[text.index(after: colon)...]), line >= 0
-    {
-      self.init(
-        inclusive: inclusive, pattern: String(text[..<colon]), line: line, allFrames: allFrames)
-    } else {
-      self.init(inclusive: inclusive, pattern: text, allFrames: allFrames)
+    /// Creates a filter.
+    public init(inclusive: Bool, pattern: String, line: Int? = nil, allFrames: Bool = false) {
+        self.inclusive = inclusive
+        self.pattern = pattern
+        self.line = line
+        self.allFrames = allFrames
     }
-  }
 
-  /// Whether `frame` matches the pattern (and line), regardless of `inclusive`.
-  public func matches(_ frame: Frame) -> Bool {
-    if let line {
-      return line == frame.line && Self.glob(pattern, frame.file)
+    /// Creates a filter from command-line text: a glob, optionally followed by
+    /// `:LINE` (`leaky.c:12`, `*/src/*.c:40`).
+    public init(parsing text: String, inclusive: Bool, allFrames: Bool = false) {
+        if let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let line = Int(text[text.index(after: colon)...]), line >= 0
+        {
+            self.init(
+                inclusive: inclusive, pattern: String(text[..<colon]), line: line, allFrames: allFrames)
+        } else {
+            self.init(inclusive: inclusive, pattern: text, allFrames: allFrames)
+        }
     }
-    return Self.glob(pattern, frame.file) || Self.glob(pattern, frame.function)
-      || Self.glob(pattern, frame.module) || Self.glob(pattern, basename(frame.module))
-  }
 
-  /// Whether the filter matches a stack (innermost frame first), regardless of `inclusive`.
-  public func matches(stack frames: [Frame]) -> Bool {
-    if allFrames { return frames.contains(where: matches) }
-    return frames.first.map(matches) ?? false
-  }
-
-  /// Whether a stack (innermost frame first) survives `filters`.
-  public static func keeps(_ frames: [Frame], filters: [TraceFilter]) -> Bool {
-    let includes = filters.filter(\.inclusive)
-    if !includes.isEmpty && !includes.contains(where: { $0.matches(stack: frames) }) {
-      return false
+    /// Whether `frame` matches the pattern (and line), regardless of `inclusive`.
+    public func matches(_ frame: Frame) -> Bool {
+        if let line {
+            return line == frame.line && Self.glob(pattern, frame.file)
+        }
+        return Self.glob(pattern, frame.file) || Self.glob(pattern, frame.function)
+            || Self.glob(pattern, frame.module) || Self.glob(pattern, basename(frame.module))
     }
-    return !filters.contains { !$0.inclusive && $0.matches(stack: frames) }
-  }
 
-  static func glob(_ pattern: String, _ text: String) -> Bool {
-    fnmatch(pattern, text, FNM_NOESCAPE) == 0
-  }
+    /// Whether the filter matches a stack (innermost frame first), regardless of `inclusive`.
+    public func matches(stack frames: [Frame]) -> Bool {
+        if allFrames { return frames.contains(where: matches) }
+        return frames.first.map(matches) ?? false
+    }
+
+    /// Whether a stack (innermost frame first) survives `filters`.
+    public static func keeps(_ frames: [Frame], filters: [TraceFilter]) -> Bool {
+        let includes = filters.filter(\.inclusive)
+        if !includes.isEmpty && !includes.contains(where: { $0.matches(stack: frames) }) {
+            return false
+        }
+        return !filters.contains { !$0.inclusive && $0.matches(stack: frames) }
+    }
+
+    static func glob(_ pattern: String, _ text: String) -> Bool {
+        fnmatch(pattern, text, FNM_NOESCAPE) == 0
+    }
 }
 
 /// Applies filters to the traces of one ``FrameTable``, deciding each frame once.
 struct FilterSet {
-  let filters: [TraceFilter]
-  let table: FrameTable
-  /// Per filter, per frame id: 0 unknown, 1 match, 2 no match.
-  private var cache: [[UInt8]]
+    let filters: [TraceFilter]
+    let table: FrameTable
+    /// Per filter, per frame id: 0 unknown, 1 match, 2 no match.
+    private var cache: [[UInt8]]
 
-  init(_ filters: [TraceFilter], table: FrameTable) {
-    self.filters = filters
-    self.table = table
-    self.cache = Array(repeating: [], count: filters.count)
-  }
-
-  var isEmpty: Bool { filters.isEmpty }
-
-  mutating func matches(_ index: Int, _ id: Int32) -> Bool {
-    if cache[index].count <= Int(id) {
-      cache[index].append(contentsOf: repeatElement(0, count: table.count - cache[index].count))
+    init(_ filters: [TraceFilter], table: FrameTable) {
+        self.filters = filters
+        self.table = table
+        self.cache = Array(repeating: [], count: filters.count)
     }
-    let known = cache[index][Int(id)]
-    if known != 0 { return known == 1 }
-    let result = filters[index].matches(table.frame(id))
-    cache[index][Int(id)] = result ? 1 : 2
-    return result
-  }
 
-  mutating func matches(_ index: Int, stack: [Int32]) -> Bool {
-    if filters[index].allFrames { return stack.contains { matches(index, $0) } }
-    return matches(index, stack[0])
-  }
+    var isEmpty: Bool { filters.isEmpty }
 
-  mutating func keeps(_ stack: [Int32]) -> Bool {
-    if filters.isEmpty { return true }
-    var anyInclude = false
-    var included = false
-    for index in filters.indices where filters[index].inclusive {
-      anyInclude = true
-      if matches(index, stack: stack) {
-        included = true
-        break
-      }
+    mutating func matches(_ index: Int, _ id: Int32) -> Bool {
+        if cache[index].count <= Int(id) {
+            cache[index].append(contentsOf: repeatElement(0, count: table.count - cache[index].count))
+        }
+        let known = cache[index][Int(id)]
+        if known != 0 { return known == 1 }
+        let result = filters[index].matches(table.frame(id))
+        cache[index][Int(id)] = result ? 1 : 2
+        return result
     }
-    if anyInclude && !included { return false }
-    for index in filters.indices where !filters[index].inclusive {
-      if matches(index, stack: stack) { return false }
+
+    mutating func matches(_ index: Int, stack: [Int32]) -> Bool {
+        if filters[index].allFrames { return stack.contains { matches(index, $0) } }
+        return matches(index, stack[0])
     }
-    return true
-  }
+
+    mutating func keeps(_ stack: [Int32]) -> Bool {
+        if filters.isEmpty { return true }
+        var anyInclude = false
+        var included = false
+        for index in filters.indices where filters[index].inclusive {
+            anyInclude = true
+            if matches(index, stack: stack) {
+                included = true
+                break
+            }
+        }
+        if anyInclude && !included { return false }
+        for index in filters.indices where !filters[index].inclusive {
+            if matches(index, stack: stack) { return false }
+        }
+        return true
+    }
 }

@@ -10,67 +10,67 @@ import Symbolizer
 /// memory. Statistics and diffs (``statistics(_:)``, ``compare(to:_:)``) work
 /// on these frames, never on addresses.
 public struct TracedSnapshot {
-  /// One STACK_STATS record with its stack as frame ids.
-  struct Trace {
-    var stat: Snapshot.StackStat
-    /// Innermost first, allocator frames stripped; never empty.
-    var frames: [Int32]
-    var truncated: Bool
-  }
-
-  /// The snapshot as read from its file.
-  public let snapshot: Snapshot
-  /// The frame numbering; shared by snapshots that are to be compared.
-  public let table: FrameTable
-  let traces: [Trace]
-
-  /// Symbolizes every stack of `snapshot` that has a STACK_STATS record.
-  ///
-  /// - Parameters:
-  ///   - snapshot: the snapshot.
-  ///   - resolver: turns the snapshot's program counters into frames (a
-  ///     ``Symbolizer`` made for this snapshot, or a table in tests).
-  ///   - table: the frame numbering; pass the same table for snapshots you
-  ///     mean to compare.
-  public init(_ snapshot: Snapshot, resolver: any FrameResolver, table: FrameTable = FrameTable()) {
-    self.snapshot = snapshot
-    self.table = table
-    // pc → its frames' ids, as a range of `pool` packed into one integer
-    // (offset << 32 | count): no array per address to allocate and free.
-    var byPC: [UInt64: UInt64] = [:]
-    var pool: [Int32] = []
-    let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
-    var traces: [Trace] = []
-    traces.reserveCapacity(snapshot.stackStats.count)
-    for stat in snapshot.stackStats {
-      let stack = snapshot.stacks[Int(stat.stack)]
-      var ids: [Int32] = []
-      ids.reserveCapacity(stack.pcs.count)
-      for pc in stack.pcs {
-        let range: UInt64
-        if let known = byPC[pc] {
-          range = known
-        } else {
-          let start = pool.count
-          for frame in resolver.frames(for: pc) { pool.append(table.intern(frame)) }
-          range = UInt64(start) << 32 | UInt64(pool.count - start)
-          byPC[pc] = range
-        }
-        let start = Int(range >> 32)
-        ids.append(contentsOf: pool[start..<start + Int(range & 0xffff_ffff)])
-      }
-      if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
-        ids.removeFirst(first)
-      }
-      if ids.isEmpty { ids = [unknown] }
-      traces.append(Trace(stat: stat, frames: ids, truncated: stack.trueDepth > stack.pcs.count))
+    /// One STACK_STATS record with its stack as frame ids.
+    struct Trace {
+        var stat: Snapshot.StackStat
+        /// Innermost first, allocator frames stripped; never empty.
+        var frames: [Int32]
+        var truncated: Bool
     }
-    self.traces = traces
-  }
 
-  /// The frames of every stack with a STACK_STATS record, in that section's
-  /// order: innermost first, allocator frames stripped.
-  public var stacks: [(stat: Snapshot.StackStat, frames: [Frame])] {
-    traces.map { trace in (trace.stat, trace.frames.map { table.frame($0) }) }
-  }
+    /// The snapshot as read from its file.
+    public let snapshot: Snapshot
+    /// The frame numbering; shared by snapshots that are to be compared.
+    public let table: FrameTable
+    let traces: [Trace]
+
+    /// Symbolizes every stack of `snapshot` that has a STACK_STATS record.
+    ///
+    /// - Parameters:
+    ///   - snapshot: the snapshot.
+    ///   - resolver: turns the snapshot's program counters into frames (a
+    ///     ``Symbolizer`` made for this snapshot, or a table in tests).
+    ///   - table: the frame numbering; pass the same table for snapshots you
+    ///     mean to compare.
+    public init(_ snapshot: Snapshot, resolver: any FrameResolver, table: FrameTable = FrameTable()) {
+        self.snapshot = snapshot
+        self.table = table
+        // pc → its frames' ids, as a range of `pool` packed into one integer
+        // (offset << 32 | count): no array per address to allocate and free.
+        var byPC: [UInt64: UInt64] = [:]
+        var pool: [Int32] = []
+        let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
+        var traces: [Trace] = []
+        traces.reserveCapacity(snapshot.stackStats.count)
+        for stat in snapshot.stackStats {
+            let stack = snapshot.stacks[Int(stat.stack)]
+            var ids: [Int32] = []
+            ids.reserveCapacity(stack.pcs.count)
+            for pc in stack.pcs {
+                let range: UInt64
+                if let known = byPC[pc] {
+                    range = known
+                } else {
+                    let start = pool.count
+                    for frame in resolver.frames(for: pc) { pool.append(table.intern(frame)) }
+                    range = UInt64(start) << 32 | UInt64(pool.count - start)
+                    byPC[pc] = range
+                }
+                let start = Int(range >> 32)
+                ids.append(contentsOf: pool[start..<start + Int(range & 0xffff_ffff)])
+            }
+            if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
+                ids.removeFirst(first)
+            }
+            if ids.isEmpty { ids = [unknown] }
+            traces.append(Trace(stat: stat, frames: ids, truncated: stack.trueDepth > stack.pcs.count))
+        }
+        self.traces = traces
+    }
+
+    /// The frames of every stack with a STACK_STATS record, in that section's
+    /// order: innermost first, allocator frames stripped.
+    public var stacks: [(stat: Snapshot.StackStat, frames: [Frame])] {
+        traces.map { trace in (trace.stat, trace.frames.map { table.frame($0) }) }
+    }
 }

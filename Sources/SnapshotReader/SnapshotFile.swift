@@ -132,7 +132,9 @@ private struct Cursor {
     }
 
     /// A `str`: `u32` length and that many bytes.
-    mutating func bytes(_ what: @autoclosure () -> String) throws(SnapshotError)
+    mutating func bytes(
+        _ what: @autoclosure () -> String
+    ) throws(SnapshotError)
         -> UnsafeRawBufferPointer
     {
         let length = Int(try u32(what()))

@@ -4,291 +4,291 @@ import Symbolizer
 import XCTest
 
 final class StatisticsTests: XCTestCase {
-  // Addresses of a made-up program: 0x1xx are allocation sites, 0x9xx callers.
-  let resolver = TableResolver(table: [
-    0x100: [app("make_list", "examples/leaky.c", 12)],
-    0x101: [app("make_list", "examples/leaky.c", 14)],
-    0x200: [app("grow", "examples/grow.c", 7)],
-    0x300: [app("parse", "src/parse.c", 40)],
-    0x900: [app("main", "examples/leaky.c", 30)],
-    0x901: [app("main", "examples/leaky.c", 31)],
-    0x902: [app("run", "src/run.c", 5)],
-  ])
-
-  func traced(_ stacks: [StackSpec], table: FrameTable = FrameTable()) -> TracedSnapshot {
-    TracedSnapshot(makeSnapshot(stacks), resolver: resolver, table: table)
-  }
-
-  func sites(_ stats: [Statistic]) -> [String] {
-    stats.map { TextFormat.describe($0.frames[0]) }
-  }
-
-  func testSortedBySizeThenCount() throws {
-    let snapshot = traced([
-      StackSpec(pcs: [0x100, 0x900], size: 1000, count: 10),
-      StackSpec(pcs: [0x200, 0x900], size: 5000, count: 1),
-      StackSpec(pcs: [0x300, 0x902], size: 1000, count: 20),
-      StackSpec(pcs: [0x101, 0x900], size: 0, count: 0),  // nothing live: no group
-    ])
-    let stats = try snapshot.statistics()
-    XCTAssertEqual(
-      sites(stats),
-      ["examples/grow.c:7 in grow", "src/parse.c:40 in parse", "examples/leaky.c:12 in make_list"])
-    XCTAssertEqual(stats.map(\.size), [5000, 1000, 1000])
-    XCTAssertEqual(stats.map(\.count), [1, 20, 10])
-  }
-
-  func testLinenoGroupsStacksWithTheSameInnermostLine() throws {
-    let snapshot = traced([
-      StackSpec(pcs: [0x100, 0x900], size: 100, count: 1),
-      StackSpec(pcs: [0x100, 0x901], size: 200, count: 2),
-      StackSpec(pcs: [0x101, 0x900], size: 50, count: 1),
-    ])
-    let stats = try snapshot.statistics()
-    XCTAssertEqual(
-      stats.map(TextFormat.line),
-      [
-        "examples/leaky.c:12 in make_list: size=300 B, count=3, average=100 B",
-        "examples/leaky.c:14 in make_list: size=50 B, count=1, average=50 B",
-      ])
-    let byFunction = try snapshot.statistics(StatisticsOptions(groupBy: .function))
-    XCTAssertEqual(
-      byFunction.map(TextFormat.line),
-      ["examples/leaky.c:0 in make_list: size=350 B, count=4, average=88 B"])
-    let byTraceback = try snapshot.statistics(StatisticsOptions(groupBy: .traceback))
-    XCTAssertEqual(byTraceback.count, 3)
-    XCTAssertEqual(
-      byTraceback[0].frames.map(TextFormat.describe),
-      ["examples/leaky.c:12 in make_list", "examples/leaky.c:31 in main"])
-  }
-
-  func testGroupByFileAndModule() throws {
-    let lib = Frame(
-      function: "g_strdup", file: "", line: 0, module: "/usr/lib/libglib-2.0.so.0", offset: 0x1a)
+    // Addresses of a made-up program: 0x1xx are allocation sites, 0x9xx callers.
     let resolver = TableResolver(table: [
-      0x100: [app("make_list", "examples/leaky.c", 12)],
-      0x101: [app("main", "examples/leaky.c", 30)],
-      0x200: [lib],
+        0x100: [app("make_list", "examples/leaky.c", 12)],
+        0x101: [app("make_list", "examples/leaky.c", 14)],
+        0x200: [app("grow", "examples/grow.c", 7)],
+        0x300: [app("parse", "src/parse.c", 40)],
+        0x900: [app("main", "examples/leaky.c", 30)],
+        0x901: [app("main", "examples/leaky.c", 31)],
+        0x902: [app("run", "src/run.c", 5)],
     ])
-    let snapshot = TracedSnapshot(
-      makeSnapshot([
-        StackSpec(pcs: [0x100], size: 100, count: 1),
-        StackSpec(pcs: [0x101], size: 100, count: 1),
-        StackSpec(pcs: [0x200, 0x100], size: 300, count: 3),
-      ]), resolver: resolver)
-    XCTAssertEqual(
-      try snapshot.statistics(StatisticsOptions(groupBy: .file)).map(TextFormat.line),
-      [
-        "/usr/lib/libglib-2.0.so.0: size=300 B, count=3, average=100 B",
-        "examples/leaky.c:0: size=200 B, count=2, average=100 B",
-      ])
-    XCTAssertEqual(
-      try snapshot.statistics(StatisticsOptions(groupBy: .module)).map(TextFormat.line),
-      [
-        "/usr/lib/libglib-2.0.so.0: size=300 B, count=3, average=100 B",
-        "/bin/app: size=200 B, count=2, average=100 B",
-      ])
-    XCTAssertEqual(
-      try snapshot.statistics().map(TextFormat.line).first,
-      "g_strdup+0x1a in libglib-2.0.so.0: size=300 B, count=3, average=100 B")
-  }
 
-  func testCumulativeCountsAStackOncePerDistinctSite() throws {
-    // recurse → recurse → main: the recursive line appears twice in the
-    // stack but its block is counted once.
-    let resolver = TableResolver(table: [
-      0x100: [app("recurse", "r.c", 3)],
-      0x101: [app("recurse", "r.c", 5)],
-      0x900: [app("main", "r.c", 10)],
-      0x200: [app("other", "o.c", 1)],
-    ])
-    let snapshot = TracedSnapshot(
-      makeSnapshot([
-        StackSpec(pcs: [0x100, 0x101, 0x101, 0x900], size: 1000, count: 10),
-        StackSpec(pcs: [0x200, 0x900], size: 24, count: 1),
-      ]), resolver: resolver)
-    let byLine = try snapshot.statistics(StatisticsOptions(cumulative: true))
-    XCTAssertEqual(
-      byLine.map(TextFormat.line),
-      [
-        "r.c:10 in main: size=1024 B, count=11, average=93 B",
-        "r.c:5 in recurse: size=1000 B, count=10, average=100 B",
-        "r.c:3 in recurse: size=1000 B, count=10, average=100 B",
-        "o.c:1 in other: size=24 B, count=1, average=24 B",
-      ])
-    let byFunction = try snapshot.statistics(
-      StatisticsOptions(groupBy: .function, cumulative: true))
-    XCTAssertEqual(byFunction.map(\.size), [1024, 1000, 24])
-    XCTAssertEqual(byFunction.map { $0.frames[0].function }, ["main", "recurse", "other"])
-    let byFile = try snapshot.statistics(StatisticsOptions(groupBy: .file, cumulative: true))
-    XCTAssertEqual(
-      byFile.map(TextFormat.line),
-      [
-        "r.c:0: size=1024 B, count=11, average=93 B", "o.c:0: size=24 B, count=1, average=24 B",
-      ])
-    let byModule = try snapshot.statistics(StatisticsOptions(groupBy: .module, cumulative: true))
-    XCTAssertEqual(byModule.map(\.size), [1024])
-    XCTAssertThrowsError(
-      try snapshot.statistics(StatisticsOptions(groupBy: .traceback, cumulative: true)))
-  }
-
-  func testAllocatorFramesAreDropped() throws {
-    let libstdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
-    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
-    let resolver = TableResolver(table: [
-      0x10: [
-        Frame(
-          function: "operator new(unsigned long)", file: "", line: 0, module: libstdcxx,
-          offset: 0x1c)
-      ],
-      0x11: [
-        Frame(function: "operator new[](unsigned long)", file: "", line: 0, module: libstdcxx)
-      ],
-      0x12: [Frame(function: "malloc", file: "", line: 0, module: "/build/libtrace.so")],
-      0x13: [Frame(function: "__libc_malloc", file: "", line: 0, module: libc)],
-      0x14: [Frame(function: "strdup", file: "", line: 0, module: libc, offset: 0x1a)],
-      0x15: [
-        Frame(
-          function: "_Znwm", file: "", line: 0, module: "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-        )
-      ],
-      0x100: [app("Widget::make()", "w.cpp", 9)],
-      0x900: [app("main", "w.cpp", 20)],
-    ])
-    let snapshot = TracedSnapshot(
-      makeSnapshot([
-        StackSpec(pcs: [0x10, 0x100, 0x900], size: 8, count: 1),
-        StackSpec(pcs: [0x11, 0x100, 0x900], size: 16, count: 1),
-        StackSpec(pcs: [0x12, 0x13, 0x15, 0x100, 0x900], size: 32, count: 1),
-        StackSpec(pcs: [0x14, 0x900], size: 64, count: 1),
-        StackSpec(pcs: [0x10, 0x11], size: 128, count: 1),
-      ]), resolver: resolver)
-    let stacks = snapshot.stacks.map { $0.frames.map(\.function) }
-    XCTAssertEqual(stacks[0], ["Widget::make()", "main"])
-    XCTAssertEqual(stacks[1], ["Widget::make()", "main"])
-    XCTAssertEqual(stacks[2], ["Widget::make()", "main"])
-    XCTAssertEqual(
-      stacks[3], ["strdup", "main"],
-      "a libc function that allocates is the caller, not the allocator")
-    XCTAssertEqual(
-      stacks[4], ["operator new(unsigned long)", "operator new[](unsigned long)"],
-      "nothing left: kept whole")
-    let stats = try snapshot.statistics()
-    XCTAssertEqual(
-      stats.map(TextFormat.line)[2], "w.cpp:9 in Widget::make(): size=56 B, count=3, average=19 B")
-  }
-
-  func testInlinedFramesAreSeparateFramesInnermostFirst() throws {
-    let resolver = TableResolver(table: [
-      0x100: [
-        Frame(function: "helper", file: "h.h", line: 4, module: "/bin/app", isInlined: true),
-        app("caller", "c.c", 12),
-      ],
-      0x900: [app("main", "c.c", 30)],
-    ])
-    let snapshot = TracedSnapshot(
-      makeSnapshot([StackSpec(pcs: [0x100, 0x900], size: 10, count: 1)]), resolver: resolver)
-    XCTAssertEqual(
-      snapshot.stacks[0].frames.map(TextFormat.describe),
-      ["h.h:4 in helper", "c.c:12 in caller", "c.c:30 in main"])
-    XCTAssertEqual(
-      try snapshot.statistics().map(TextFormat.line),
-      ["h.h:4 in helper: size=10 B, count=1, average=10 B"])
-  }
-
-  func testFrameDescriptions() {
-    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
-    XCTAssertEqual(TextFormat.describe(app("main", "m.c", 3)), "m.c:3 in main")
-    XCTAssertEqual(
-      TextFormat.describe(Frame(function: "", file: "m.c", line: 0, module: "/bin/app")), "m.c:0")
-    XCTAssertEqual(
-      TextFormat.describe(Frame(function: "strdup", file: "", line: 0, module: libc, offset: 0x1a)),
-      "strdup+0x1a in libc.so.6")
-    XCTAssertEqual(
-      TextFormat.describe(Frame(function: "_start", file: "", line: 0, module: "/bin/app")),
-      "_start in app")
-    XCTAssertEqual(
-      TextFormat.describe(Frame(function: "libc.so.6+0x758cb", file: "", line: 0, module: libc)),
-      "libc.so.6+0x758cb")
-    XCTAssertEqual(
-      TextFormat.describe(Frame(function: "0x7fff1234", file: "", line: 0, module: "")),
-      "0x7fff1234")
-    XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: libc)), libc)
-    XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: "")), "??")
-  }
-
-  func testPeakMetric() throws {
-    let snapshot = traced([
-      StackSpec(pcs: [0x100], size: 10, count: 1, peakSize: 0, peakCount: 0),
-      StackSpec(pcs: [0x200], size: 0, count: 0, peakSize: 4096, peakCount: 4),
-    ])
-    let stats = try snapshot.statistics(StatisticsOptions(metric: .peak))
-    XCTAssertEqual(
-      stats.map(TextFormat.line),
-      ["examples/grow.c:7 in grow: size=4096 B, count=4, average=1024 B"])
-  }
-
-  func testTextLinesMatchPythonStatistic() throws {
-    try XCTSkipUnless(pythonAvailable, "python3 is not installed")
-    let figures: [(Int64, Int64, Int64, Int64)] = [
-      (142_336, 1002, 142_336, 1002), (0, 0, -141_312, -1000), (64_614, 3, 0, 0),
-      (1_000_000, 7, -24, 1),
-      (10, 3, 10, 3),
-    ]
-    let site = "examples/leaky.c:12 in make_list"
-    let script = """
-      class T:
-          def __str__(self): return "\(site)"
-      for s, c, sd, cd in \(figures.map { [$0.0, $0.1, $0.2, $0.3] }):
-          print(tracemalloc.Statistic(T(), s, c))
-          print(tracemalloc.StatisticDiff(T(), s, sd, c, cd))
-      """
-    let expected = try python(script)
-    let frame = app("make_list", "examples/leaky.c", 12)
-    for (index, (size, count, sizeDiff, countDiff)) in figures.enumerated() {
-      XCTAssertEqual(
-        TextFormat.line(Statistic(frames: [frame], size: size, count: count)), expected[2 * index])
-      XCTAssertEqual(
-        TextFormat.line(
-          StatisticDiff(
-            frames: [frame], size: size, sizeDiff: sizeDiff, count: count, countDiff: countDiff)),
-        expected[2 * index + 1])
+    func traced(_ stacks: [StackSpec], table: FrameTable = FrameTable()) -> TracedSnapshot {
+        TracedSnapshot(makeSnapshot(stacks), resolver: resolver, table: table)
     }
-  }
 
-  func testDocumentedLineShapes() {
-    let frame = app("make_list", "examples/leaky.c", 12)
-    XCTAssertEqual(
-      TextFormat.line(Statistic(frames: [frame], size: 142_336, count: 1002)),
-      "examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B")
-    XCTAssertEqual(
-      TextFormat.line(
-        StatisticDiff(
-          frames: [frame], size: 142_336, sizeDiff: 142_336, count: 1002, countDiff: 1002)),
-      "examples/leaky.c:12 in make_list: size=139 KiB (+139 KiB), count=1002 (+1002), average=142 B"
-    )
-    XCTAssertEqual(
-      TextFormat.line(
-        StatisticDiff(frames: [frame], size: 0, sizeDiff: -141_312, count: 0, countDiff: -1000)),
-      "examples/leaky.c:12 in make_list: size=0 B (-138 KiB), count=0 (-1000)")
-  }
+    func sites(_ stats: [Statistic]) -> [String] {
+        stats.map { TextFormat.describe($0.frames[0]) }
+    }
 
-  func testJSONShape() throws {
-    let snapshot = traced([StackSpec(pcs: [0x100, 0x900], size: 300, count: 3)])
-    let json = JSONFormat.render(try snapshot.statistics(StatisticsOptions(groupBy: .traceback)))
-    XCTAssertEqual(
-      json,
-      #"{"stats":[{"size":300,"count":3,"frames":[{"function":"make_list","file":"examples/leaky.c","line":12,"module":"/bin/app"},{"function":"main","file":"examples/leaky.c","line":30,"module":"/bin/app"}]}]}"#
-        + "\n")
-    let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
-    XCTAssertNotNil(parsed?["stats"] as? [[String: Any]])
-    let diff = StatisticDiff(
-      frames: [Frame(function: "f\"q", file: "a\\b\n", line: 1, module: "m")], size: 1,
-      sizeDiff: -2, count: 3,
-      countDiff: -4)
-    XCTAssertEqual(
-      JSONFormat.render([diff], extra: [("sampled", .bool(false))]),
-      #"{"stats":[{"size":1,"count":3,"size_diff":-2,"count_diff":-4,"frames":[{"function":"f\"q","file":"a\\b\n","line":1,"module":"m"}]}],"sampled":false}"#
-        + "\n")
-  }
+    func testSortedBySizeThenCount() throws {
+        let snapshot = traced([
+            StackSpec(pcs: [0x100, 0x900], size: 1000, count: 10),
+            StackSpec(pcs: [0x200, 0x900], size: 5000, count: 1),
+            StackSpec(pcs: [0x300, 0x902], size: 1000, count: 20),
+            StackSpec(pcs: [0x101, 0x900], size: 0, count: 0),  // nothing live: no group
+        ])
+        let stats = try snapshot.statistics()
+        XCTAssertEqual(
+            sites(stats),
+            ["examples/grow.c:7 in grow", "src/parse.c:40 in parse", "examples/leaky.c:12 in make_list"])
+        XCTAssertEqual(stats.map(\.size), [5000, 1000, 1000])
+        XCTAssertEqual(stats.map(\.count), [1, 20, 10])
+    }
+
+    func testLinenoGroupsStacksWithTheSameInnermostLine() throws {
+        let snapshot = traced([
+            StackSpec(pcs: [0x100, 0x900], size: 100, count: 1),
+            StackSpec(pcs: [0x100, 0x901], size: 200, count: 2),
+            StackSpec(pcs: [0x101, 0x900], size: 50, count: 1),
+        ])
+        let stats = try snapshot.statistics()
+        XCTAssertEqual(
+            stats.map(TextFormat.line),
+            [
+                "examples/leaky.c:12 in make_list: size=300 B, count=3, average=100 B",
+                "examples/leaky.c:14 in make_list: size=50 B, count=1, average=50 B",
+            ])
+        let byFunction = try snapshot.statistics(StatisticsOptions(groupBy: .function))
+        XCTAssertEqual(
+            byFunction.map(TextFormat.line),
+            ["examples/leaky.c:0 in make_list: size=350 B, count=4, average=88 B"])
+        let byTraceback = try snapshot.statistics(StatisticsOptions(groupBy: .traceback))
+        XCTAssertEqual(byTraceback.count, 3)
+        XCTAssertEqual(
+            byTraceback[0].frames.map(TextFormat.describe),
+            ["examples/leaky.c:12 in make_list", "examples/leaky.c:31 in main"])
+    }
+
+    func testGroupByFileAndModule() throws {
+        let lib = Frame(
+            function: "g_strdup", file: "", line: 0, module: "/usr/lib/libglib-2.0.so.0", offset: 0x1a)
+        let resolver = TableResolver(table: [
+            0x100: [app("make_list", "examples/leaky.c", 12)],
+            0x101: [app("main", "examples/leaky.c", 30)],
+            0x200: [lib],
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([
+                StackSpec(pcs: [0x100], size: 100, count: 1),
+                StackSpec(pcs: [0x101], size: 100, count: 1),
+                StackSpec(pcs: [0x200, 0x100], size: 300, count: 3),
+            ]), resolver: resolver)
+        XCTAssertEqual(
+            try snapshot.statistics(StatisticsOptions(groupBy: .file)).map(TextFormat.line),
+            [
+                "/usr/lib/libglib-2.0.so.0: size=300 B, count=3, average=100 B",
+                "examples/leaky.c:0: size=200 B, count=2, average=100 B",
+            ])
+        XCTAssertEqual(
+            try snapshot.statistics(StatisticsOptions(groupBy: .module)).map(TextFormat.line),
+            [
+                "/usr/lib/libglib-2.0.so.0: size=300 B, count=3, average=100 B",
+                "/bin/app: size=200 B, count=2, average=100 B",
+            ])
+        XCTAssertEqual(
+            try snapshot.statistics().map(TextFormat.line).first,
+            "g_strdup+0x1a in libglib-2.0.so.0: size=300 B, count=3, average=100 B")
+    }
+
+    func testCumulativeCountsAStackOncePerDistinctSite() throws {
+        // recurse → recurse → main: the recursive line appears twice in the
+        // stack but its block is counted once.
+        let resolver = TableResolver(table: [
+            0x100: [app("recurse", "r.c", 3)],
+            0x101: [app("recurse", "r.c", 5)],
+            0x900: [app("main", "r.c", 10)],
+            0x200: [app("other", "o.c", 1)],
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([
+                StackSpec(pcs: [0x100, 0x101, 0x101, 0x900], size: 1000, count: 10),
+                StackSpec(pcs: [0x200, 0x900], size: 24, count: 1),
+            ]), resolver: resolver)
+        let byLine = try snapshot.statistics(StatisticsOptions(cumulative: true))
+        XCTAssertEqual(
+            byLine.map(TextFormat.line),
+            [
+                "r.c:10 in main: size=1024 B, count=11, average=93 B",
+                "r.c:5 in recurse: size=1000 B, count=10, average=100 B",
+                "r.c:3 in recurse: size=1000 B, count=10, average=100 B",
+                "o.c:1 in other: size=24 B, count=1, average=24 B",
+            ])
+        let byFunction = try snapshot.statistics(
+            StatisticsOptions(groupBy: .function, cumulative: true))
+        XCTAssertEqual(byFunction.map(\.size), [1024, 1000, 24])
+        XCTAssertEqual(byFunction.map { $0.frames[0].function }, ["main", "recurse", "other"])
+        let byFile = try snapshot.statistics(StatisticsOptions(groupBy: .file, cumulative: true))
+        XCTAssertEqual(
+            byFile.map(TextFormat.line),
+            [
+                "r.c:0: size=1024 B, count=11, average=93 B", "o.c:0: size=24 B, count=1, average=24 B",
+            ])
+        let byModule = try snapshot.statistics(StatisticsOptions(groupBy: .module, cumulative: true))
+        XCTAssertEqual(byModule.map(\.size), [1024])
+        XCTAssertThrowsError(
+            try snapshot.statistics(StatisticsOptions(groupBy: .traceback, cumulative: true)))
+    }
+
+    func testAllocatorFramesAreDropped() throws {
+        let libstdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+        let resolver = TableResolver(table: [
+            0x10: [
+                Frame(
+                    function: "operator new(unsigned long)", file: "", line: 0, module: libstdcxx,
+                    offset: 0x1c)
+            ],
+            0x11: [
+                Frame(function: "operator new[](unsigned long)", file: "", line: 0, module: libstdcxx)
+            ],
+            0x12: [Frame(function: "malloc", file: "", line: 0, module: "/build/libtrace.so")],
+            0x13: [Frame(function: "__libc_malloc", file: "", line: 0, module: libc)],
+            0x14: [Frame(function: "strdup", file: "", line: 0, module: libc, offset: 0x1a)],
+            0x15: [
+                Frame(
+                    function: "_Znwm", file: "", line: 0, module: "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+                )
+            ],
+            0x100: [app("Widget::make()", "w.cpp", 9)],
+            0x900: [app("main", "w.cpp", 20)],
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([
+                StackSpec(pcs: [0x10, 0x100, 0x900], size: 8, count: 1),
+                StackSpec(pcs: [0x11, 0x100, 0x900], size: 16, count: 1),
+                StackSpec(pcs: [0x12, 0x13, 0x15, 0x100, 0x900], size: 32, count: 1),
+                StackSpec(pcs: [0x14, 0x900], size: 64, count: 1),
+                StackSpec(pcs: [0x10, 0x11], size: 128, count: 1),
+            ]), resolver: resolver)
+        let stacks = snapshot.stacks.map { $0.frames.map(\.function) }
+        XCTAssertEqual(stacks[0], ["Widget::make()", "main"])
+        XCTAssertEqual(stacks[1], ["Widget::make()", "main"])
+        XCTAssertEqual(stacks[2], ["Widget::make()", "main"])
+        XCTAssertEqual(
+            stacks[3], ["strdup", "main"],
+            "a libc function that allocates is the caller, not the allocator")
+        XCTAssertEqual(
+            stacks[4], ["operator new(unsigned long)", "operator new[](unsigned long)"],
+            "nothing left: kept whole")
+        let stats = try snapshot.statistics()
+        XCTAssertEqual(
+            stats.map(TextFormat.line)[2], "w.cpp:9 in Widget::make(): size=56 B, count=3, average=19 B")
+    }
+
+    func testInlinedFramesAreSeparateFramesInnermostFirst() throws {
+        let resolver = TableResolver(table: [
+            0x100: [
+                Frame(function: "helper", file: "h.h", line: 4, module: "/bin/app", isInlined: true),
+                app("caller", "c.c", 12),
+            ],
+            0x900: [app("main", "c.c", 30)],
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([StackSpec(pcs: [0x100, 0x900], size: 10, count: 1)]), resolver: resolver)
+        XCTAssertEqual(
+            snapshot.stacks[0].frames.map(TextFormat.describe),
+            ["h.h:4 in helper", "c.c:12 in caller", "c.c:30 in main"])
+        XCTAssertEqual(
+            try snapshot.statistics().map(TextFormat.line),
+            ["h.h:4 in helper: size=10 B, count=1, average=10 B"])
+    }
+
+    func testFrameDescriptions() {
+        let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+        XCTAssertEqual(TextFormat.describe(app("main", "m.c", 3)), "m.c:3 in main")
+        XCTAssertEqual(
+            TextFormat.describe(Frame(function: "", file: "m.c", line: 0, module: "/bin/app")), "m.c:0")
+        XCTAssertEqual(
+            TextFormat.describe(Frame(function: "strdup", file: "", line: 0, module: libc, offset: 0x1a)),
+            "strdup+0x1a in libc.so.6")
+        XCTAssertEqual(
+            TextFormat.describe(Frame(function: "_start", file: "", line: 0, module: "/bin/app")),
+            "_start in app")
+        XCTAssertEqual(
+            TextFormat.describe(Frame(function: "libc.so.6+0x758cb", file: "", line: 0, module: libc)),
+            "libc.so.6+0x758cb")
+        XCTAssertEqual(
+            TextFormat.describe(Frame(function: "0x7fff1234", file: "", line: 0, module: "")),
+            "0x7fff1234")
+        XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: libc)), libc)
+        XCTAssertEqual(TextFormat.describe(Frame(function: "", file: "", line: 0, module: "")), "??")
+    }
+
+    func testPeakMetric() throws {
+        let snapshot = traced([
+            StackSpec(pcs: [0x100], size: 10, count: 1, peakSize: 0, peakCount: 0),
+            StackSpec(pcs: [0x200], size: 0, count: 0, peakSize: 4096, peakCount: 4),
+        ])
+        let stats = try snapshot.statistics(StatisticsOptions(metric: .peak))
+        XCTAssertEqual(
+            stats.map(TextFormat.line),
+            ["examples/grow.c:7 in grow: size=4096 B, count=4, average=1024 B"])
+    }
+
+    func testTextLinesMatchPythonStatistic() throws {
+        try XCTSkipUnless(pythonAvailable, "python3 is not installed")
+        let figures: [(Int64, Int64, Int64, Int64)] = [
+            (142_336, 1002, 142_336, 1002), (0, 0, -141_312, -1000), (64_614, 3, 0, 0),
+            (1_000_000, 7, -24, 1),
+            (10, 3, 10, 3),
+        ]
+        let site = "examples/leaky.c:12 in make_list"
+        let script = """
+            class T:
+                def __str__(self): return "\(site)"
+            for s, c, sd, cd in \(figures.map { [$0.0, $0.1, $0.2, $0.3] }):
+                print(tracemalloc.Statistic(T(), s, c))
+                print(tracemalloc.StatisticDiff(T(), s, sd, c, cd))
+            """
+        let expected = try python(script)
+        let frame = app("make_list", "examples/leaky.c", 12)
+        for (index, (size, count, sizeDiff, countDiff)) in figures.enumerated() {
+            XCTAssertEqual(
+                TextFormat.line(Statistic(frames: [frame], size: size, count: count)), expected[2 * index])
+            XCTAssertEqual(
+                TextFormat.line(
+                    StatisticDiff(
+                        frames: [frame], size: size, sizeDiff: sizeDiff, count: count, countDiff: countDiff)),
+                expected[2 * index + 1])
+        }
+    }
+
+    func testDocumentedLineShapes() {
+        let frame = app("make_list", "examples/leaky.c", 12)
+        XCTAssertEqual(
+            TextFormat.line(Statistic(frames: [frame], size: 142_336, count: 1002)),
+            "examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B")
+        XCTAssertEqual(
+            TextFormat.line(
+                StatisticDiff(
+                    frames: [frame], size: 142_336, sizeDiff: 142_336, count: 1002, countDiff: 1002)),
+            "examples/leaky.c:12 in make_list: size=139 KiB (+139 KiB), count=1002 (+1002), average=142 B"
+        )
+        XCTAssertEqual(
+            TextFormat.line(
+                StatisticDiff(frames: [frame], size: 0, sizeDiff: -141_312, count: 0, countDiff: -1000)),
+            "examples/leaky.c:12 in make_list: size=0 B (-138 KiB), count=0 (-1000)")
+    }
+
+    func testJSONShape() throws {
+        let snapshot = traced([StackSpec(pcs: [0x100, 0x900], size: 300, count: 3)])
+        let json = JSONFormat.render(try snapshot.statistics(StatisticsOptions(groupBy: .traceback)))
+        XCTAssertEqual(
+            json,
+            #"{"stats":[{"size":300,"count":3,"frames":[{"function":"make_list","file":"examples/leaky.c","line":12,"module":"/bin/app"},{"function":"main","file":"examples/leaky.c","line":30,"module":"/bin/app"}]}]}"#
+                + "\n")
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        XCTAssertNotNil(parsed?["stats"] as? [[String: Any]])
+        let diff = StatisticDiff(
+            frames: [Frame(function: "f\"q", file: "a\\b\n", line: 1, module: "m")], size: 1,
+            sizeDiff: -2, count: 3,
+            countDiff: -4)
+        XCTAssertEqual(
+            JSONFormat.render([diff], extra: [("sampled", .bool(false))]),
+            #"{"stats":[{"size":1,"count":3,"size_diff":-2,"count_diff":-4,"frames":[{"function":"f\"q","file":"a\\b\n","line":1,"module":"m"}]}],"sampled":false}"#
+                + "\n")
+    }
 }

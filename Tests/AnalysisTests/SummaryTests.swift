@@ -4,83 +4,83 @@ import Symbolizer
 import XCTest
 
 final class SummaryTests: XCTestCase {
-  let resolver = TableResolver(table: [
-    0x100: [app("make_list", "examples/leaky.c", 12)],
-    0x200: [app("burst", "examples/leaky.c", 40)],
-  ])
+    let resolver = TableResolver(table: [
+        0x100: [app("make_list", "examples/leaky.c", 12)],
+        0x200: [app("burst", "examples/leaky.c", 40)],
+    ])
 
-  func testCrossCheckUnderJemalloc() {
-    var totals = Snapshot.Totals()
-    totals.liveUsableBytes = 10_000
-    let snapshot = makeSnapshot(
-      [],
-      allocator: Snapshot.AllocatorStats(
-        kind: .jemalloc, values: [("stats.allocated", 12_048), ("stats.active", 50_000)]),
-      totals: totals)
-    let check = AllocatorCrossCheck(snapshot)
-    XCTAssertEqual(check?.allocatorBytes, 12_048)
-    XCTAssertEqual(check?.tracedBytes, 10_000)
-    XCTAssertEqual(check?.difference, 2048)
-    XCTAssertEqual(check?.source, "jemalloc stats.allocated")
-  }
+    func testCrossCheckUnderJemalloc() {
+        var totals = Snapshot.Totals()
+        totals.liveUsableBytes = 10_000
+        let snapshot = makeSnapshot(
+            [],
+            allocator: Snapshot.AllocatorStats(
+                kind: .jemalloc, values: [("stats.allocated", 12_048), ("stats.active", 50_000)]),
+            totals: totals)
+        let check = AllocatorCrossCheck(snapshot)
+        XCTAssertEqual(check?.allocatorBytes, 12_048)
+        XCTAssertEqual(check?.tracedBytes, 10_000)
+        XCTAssertEqual(check?.difference, 2048)
+        XCTAssertEqual(check?.source, "jemalloc stats.allocated")
+    }
 
-  func testCrossCheckUnderGlibc() {
-    var totals = Snapshot.Totals()
-    totals.liveUsableBytes = 300_000
-    let snapshot = makeSnapshot(
-      [],
-      allocator: Snapshot.AllocatorStats(
-        kind: .glibc, values: [("arena", 1), ("uordblks", 100_000), ("hblkhd", 200_000)]),
-      totals: totals)
-    XCTAssertEqual(AllocatorCrossCheck(snapshot)?.allocatorBytes, 300_000)
-    XCTAssertEqual(AllocatorCrossCheck(snapshot)?.difference, 0)
-    XCTAssertNil(AllocatorCrossCheck(makeSnapshot([])))
-  }
+    func testCrossCheckUnderGlibc() {
+        var totals = Snapshot.Totals()
+        totals.liveUsableBytes = 300_000
+        let snapshot = makeSnapshot(
+            [],
+            allocator: Snapshot.AllocatorStats(
+                kind: .glibc, values: [("arena", 1), ("uordblks", 100_000), ("hblkhd", 200_000)]),
+            totals: totals)
+        XCTAssertEqual(AllocatorCrossCheck(snapshot)?.allocatorBytes, 300_000)
+        XCTAssertEqual(AllocatorCrossCheck(snapshot)?.difference, 0)
+        XCTAssertNil(AllocatorCrossCheck(makeSnapshot([])))
+    }
 
-  func testRender() {
-    var totals = Snapshot.Totals()
-    totals.liveBytes = 142_336
-    totals.liveBlocks = 1002
-    totals.liveUsableBytes = 160_000
-    totals.peakBytes = 1_200_000
-    totals.peakTimeNs = 2_000_000_000
-    totals.allocCalls = 2000
-    totals.freeCalls = 998
-    totals.tracerOverheadBytes = 4 << 20
-    let snapshot = makeSnapshot(
-      [
-        StackSpec(pcs: [0x100], size: 142_336, count: 1002, peakSize: 142_336, peakCount: 1002),
-        StackSpec(pcs: [0x200], size: 0, count: 0, peakSize: 1_048_576, peakCount: 1),
-      ], flags: 0,
-      allocator: Snapshot.AllocatorStats(
-        kind: .glibc, values: [("uordblks", 170_000), ("hblkhd", 0)]),
-      totals: totals)
-    let summary = Summary(TracedSnapshot(snapshot, resolver: resolver))
-    XCTAssertEqual(summary.topAtPeak.map(\.size), [1_048_576, 142_336])
-    let text = summary.render()
-    XCTAssertTrue(
-      text.contains("Live:     139 KiB (142336 B) in 1002 blocks (156 KiB (160000 B) usable)\n"),
-      text)
-    XCTAssertTrue(
-      text.contains("Peak:     1172 KiB (1200000 B), 1.000 s after tracing started\n"), text)
-    XCTAssertTrue(text.contains("Process:  pid 42, parent 1: app --flag\n"), text)
-    XCTAssertTrue(
-      text.contains("  examples/leaky.c:40 in burst: size=1024 KiB, count=1, average=1024 KiB\n"),
-      text)
-    XCTAssertTrue(text.contains("Tracer:   4096 KiB (4194304 B) of its own memory\n"), text)
-    XCTAssertTrue(
-      text.contains("difference:                        +10000 B, 5.88% of the allocator's\n"), text
-    )
-    XCTAssertTrue(text.contains("Sampling: off"), text)
-    XCTAssertTrue(
-      text.contains("Taken:    at exit, 2.500 s after tracing started (snapshot #0)\n"), text)
+    func testRender() {
+        var totals = Snapshot.Totals()
+        totals.liveBytes = 142_336
+        totals.liveBlocks = 1002
+        totals.liveUsableBytes = 160_000
+        totals.peakBytes = 1_200_000
+        totals.peakTimeNs = 2_000_000_000
+        totals.allocCalls = 2000
+        totals.freeCalls = 998
+        totals.tracerOverheadBytes = 4 << 20
+        let snapshot = makeSnapshot(
+            [
+                StackSpec(pcs: [0x100], size: 142_336, count: 1002, peakSize: 142_336, peakCount: 1002),
+                StackSpec(pcs: [0x200], size: 0, count: 0, peakSize: 1_048_576, peakCount: 1),
+            ], flags: 0,
+            allocator: Snapshot.AllocatorStats(
+                kind: .glibc, values: [("uordblks", 170_000), ("hblkhd", 0)]),
+            totals: totals)
+        let summary = Summary(TracedSnapshot(snapshot, resolver: resolver))
+        XCTAssertEqual(summary.topAtPeak.map(\.size), [1_048_576, 142_336])
+        let text = summary.render()
+        XCTAssertTrue(
+            text.contains("Live:     139 KiB (142336 B) in 1002 blocks (156 KiB (160000 B) usable)\n"),
+            text)
+        XCTAssertTrue(
+            text.contains("Peak:     1172 KiB (1200000 B), 1.000 s after tracing started\n"), text)
+        XCTAssertTrue(text.contains("Process:  pid 42, parent 1: app --flag\n"), text)
+        XCTAssertTrue(
+            text.contains("  examples/leaky.c:40 in burst: size=1024 KiB, count=1, average=1024 KiB\n"),
+            text)
+        XCTAssertTrue(text.contains("Tracer:   4096 KiB (4194304 B) of its own memory\n"), text)
+        XCTAssertTrue(
+            text.contains("difference:                        +10000 B, 5.88% of the allocator's\n"), text
+        )
+        XCTAssertTrue(text.contains("Sampling: off"), text)
+        XCTAssertTrue(
+            text.contains("Taken:    at exit, 2.500 s after tracing started (snapshot #0)\n"), text)
 
-    var sampled = snapshot
-    sampled.header.flags = 1
-    sampled.totals.sampleRate = 512 * 1024
-    sampled.allocator = nil
-    let other = Summary(TracedSnapshot(sampled, resolver: resolver)).render()
-    XCTAssertTrue(other.contains("Sampling: sampled, one sample per 512 KiB on average"), other)
-    XCTAssertTrue(other.contains("not available"), other)
-  }
+        var sampled = snapshot
+        sampled.header.flags = 1
+        sampled.totals.sampleRate = 512 * 1024
+        sampled.allocator = nil
+        let other = Summary(TracedSnapshot(sampled, resolver: resolver)).render()
+        XCTAssertTrue(other.contains("Sampling: sampled, one sample per 512 KiB on average"), other)
+        XCTAssertTrue(other.contains("not available"), other)
+    }
 }

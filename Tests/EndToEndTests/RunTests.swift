@@ -5,180 +5,180 @@ import _MemtraceTestSupport
 
 /// `memtrace run`: exit status, children, C++ operators, signals, `snapshot PID`.
 final class RunTests: XCTestCase {
-  func testExitStatusIsTheProgramsOwn() throws {
-    let work = try Workspace("status")
-    try work.build("sites.c")
-    let run = try work.memtrace(["run", "--", "./sites", "1", "3"])
-    XCTAssertEqual(run.status, 3)
-    XCTAssertTrue(run.stderrLines.first?.hasSuffix("exited with status 3") == true, run.stderr)
-    let missing = try work.memtrace(["run", "--", "./no-such-program"])
-    XCTAssertEqual(missing.status, 127)
-    XCTAssertEqual(missing.stderrLines.count, 1, missing.stderr)
-    XCTAssertTrue(
-      missing.stderr.hasPrefix("memtrace: cannot run ./no-such-program:"), missing.stderr)
-  }
-
-  func testOptionsReachTheTracer() throws {
-    let work = try Workspace("options")
-    try work.build("sites.c")
-    // No out/ directory: the tracer warns, the program carries on, memtrace says nothing was written.
-    let run = try work.memtrace([
-      "run", "--output", "out/%e-%n-%p.snap", "--frames", "2", "--", "./sites",
-    ])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    XCTAssertTrue(
-      run.stderr.contains("memtrace: no snapshot was written to out/%e-%n-%p.snap"), run.stderr)
-    try FileManager.default.createDirectory(
-      at: work.directory.appendingPathComponent("out"), withIntermediateDirectories: true)
-    let again = try work.memtrace([
-      "run", "--output", "out/%e-%n-%p.snap", "--frames", "2", "--", "./sites",
-    ])
-    XCTAssertEqual(again.status, 0, again.stderr)
-    let files = try FileManager.default.contentsOfDirectory(atPath: work.path + "/out").sorted()
-    XCTAssertEqual(files.count, 2, "\(files)")
-    XCTAssertTrue(files[0].hasPrefix("sites-0-"), "\(files)")
-    let top = try work.memtrace([
-      "top", "out/" + files[1], "--by", "traceback", "--include", "*sites.c", "--limit", "1",
-    ])
-    XCTAssertEqual(top.stdoutLines.count, 3, "two frames kept: \(top.stdout)")
-  }
-
-  func testSampleOptionTurnsOnSamplingMode() throws {
-    let work = try Workspace("sample")
-    try work.build("sites.c")
-    let run = try work.memtrace(["run", "--sample", "64k", "--", "./sites"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let files = try work.snapshots()
-    XCTAssertFalse(files.isEmpty)
-    for file in files {
-      let snapshot = try SnapshotFile.read(path: work.path + "/" + file)
-      XCTAssertTrue(snapshot.header.isSampled, file)
-      XCTAssertEqual(snapshot.totals.sampleRate, 65536, file)
+    func testExitStatusIsTheProgramsOwn() throws {
+        let work = try Workspace("status")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "--", "./sites", "1", "3"])
+        XCTAssertEqual(run.status, 3)
+        XCTAssertTrue(run.stderrLines.first?.hasSuffix("exited with status 3") == true, run.stderr)
+        let missing = try work.memtrace(["run", "--", "./no-such-program"])
+        XCTAssertEqual(missing.status, 127)
+        XCTAssertEqual(missing.stderrLines.count, 1, missing.stderr)
+        XCTAssertTrue(
+            missing.stderr.hasPrefix("memtrace: cannot run ./no-such-program:"), missing.stderr)
     }
-    let bad = try work.memtrace(["run", "--sample", "lots", "--", "./sites"])
-    XCTAssertNotEqual(bad.status, 0)
-    XCTAssertTrue(bad.stderr.contains("--sample takes a size in bytes"), bad.stderr)
-    XCTAssertEqual(try work.snapshots().count, files.count, "nothing ran")
-  }
 
-  func testChildrenWriteTheirOwnSnapshots() throws {
-    let work = try Workspace("fork")
-    try work.build("forker.c")
-    let run = try work.memtrace(["run", "--", "./forker"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let files = try work.snapshots()
-    XCTAssertEqual(files.count, 2, "\(files)")
-    XCTAssertTrue(run.stderr.contains("memtrace: 2 snapshots written:"), run.stderr)
-    for file in files { XCTAssertTrue(run.stderr.contains(file), run.stderr) }
-    let tops = try files.map {
-      try work.memtrace(["top", $0, "--include", "*forker.c"]).stdoutLines
+    func testOptionsReachTheTracer() throws {
+        let work = try Workspace("options")
+        try work.build("sites.c")
+        // No out/ directory: the tracer warns, the program carries on, memtrace says nothing was written.
+        let run = try work.memtrace([
+            "run", "--output", "out/%e-%n-%p.snap", "--frames", "2", "--", "./sites",
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(
+            run.stderr.contains("memtrace: no snapshot was written to out/%e-%n-%p.snap"), run.stderr)
+        try FileManager.default.createDirectory(
+            at: work.directory.appendingPathComponent("out"), withIntermediateDirectories: true)
+        let again = try work.memtrace([
+            "run", "--output", "out/%e-%n-%p.snap", "--frames", "2", "--", "./sites",
+        ])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: work.path + "/out").sorted()
+        XCTAssertEqual(files.count, 2, "\(files)")
+        XCTAssertTrue(files[0].hasPrefix("sites-0-"), "\(files)")
+        let top = try work.memtrace([
+            "top", "out/" + files[1], "--by", "traceback", "--include", "*sites.c", "--limit", "1",
+        ])
+        XCTAssertEqual(top.stdoutLines.count, 3, "two frames kept: \(top.stdout)")
     }
-    let parent =
-      "forker.c:\(try work.line("forker.c", "SITE parent")) in main: size=111 B, count=1, average=111 B"
-    let child =
-      "forker.c:\(try work.line("forker.c", "SITE child")) in main: size=333 B, count=1, average=333 B"
-    XCTAssertTrue(tops.contains([parent]), "\(tops)")
-    XCTAssertTrue(tops.contains([child, parent]), "the child inherits the parent's block: \(tops)")
-  }
 
-  func testNewIsAttributedToTheCallersLine() throws {
-    let work = try Workspace("cxx")
-    try work.build("widgets.cpp")
-    let run = try work.memtrace(["run", "--", "./widgets"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let file = try XCTUnwrap(try work.snapshots().last)
-    let top = try work.memtrace(["top", file, "--include", "*widgets.cpp", "--format", "json"])
-    let stats = try XCTUnwrap(try top.json()["stats"] as? [[String: Any]])
-    XCTAssertEqual(stats.map { $0["size"] as? Int }, [400, 100])
-    XCTAssertEqual(stats.map { $0["count"] as? Int }, [10, 1])
-    let frames = stats.compactMap { ($0["frames"] as? [[String: Any]])?.first }
-    XCTAssertEqual(
-      frames.map { $0["line"] as? Int },
-      [try work.line("widgets.cpp", "SITE widget"), try work.line("widgets.cpp", "SITE numbers")])
-    XCTAssertTrue(
-      (frames[0]["function"] as? String)?.hasPrefix("make_widgets") == true, "\(frames)")
-    let all = try work.memtrace(["top", file, "--limit", "0"])
-    XCTAssertFalse(all.stdout.contains("operator new"), all.stdout)
-  }
-
-  func testJemallocCrossCheck() throws {
-    let work = try Workspace("jemalloc")
-    try work.build("sites.c")
-    let run = try work.memtrace(["run", "--jemalloc", "--", "./sites"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let file = try XCTUnwrap(try work.snapshots().last)
-    let summary = try work.memtrace(["summary", file])
-    XCTAssertTrue(summary.stdout.contains("jemalloc stats.allocated:"), summary.stdout)
-    let top = try work.memtrace(["top", file, "--include", "*sites.c", "--limit", "1"])
-    XCTAssertEqual(
-      top.stdoutLines,
-      [
-        "sites.c:\(try work.line("sites.c", "SITE big")) in big_blocks: size=29.3 KiB, count=3, average=10000 B"
-      ])
-  }
-
-  /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
-  func testSnapshotOfARunningProcessAndSignalForwarding() throws {
-    let work = try Workspace("live")
-    try work.build("waiter.c")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestPaths.memtrace)
-    process.arguments = ["run", "--", "./waiter", "pid"]
-    process.currentDirectoryURL = work.directory
-    var environment = ProcessInfo.processInfo.environment
-    environment["MEMTRACE_LIB"] = TestPaths.libtrace
-    environment["LD_PRELOAD"] = nil
-    process.environment = environment
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-
-    let pidFile = work.directory.appendingPathComponent("pid")
-    var pid: Int32 = 0
-    for _ in 0..<500 where pid == 0 {
-      if let text = try? String(contentsOf: pidFile, encoding: .utf8),
-        let value = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
-      {
-        pid = value
-      } else {
-        usleep(10_000)
-      }
+    func testSampleOptionTurnsOnSamplingMode() throws {
+        let work = try Workspace("sample")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "--sample", "64k", "--", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let files = try work.snapshots()
+        XCTAssertFalse(files.isEmpty)
+        for file in files {
+            let snapshot = try SnapshotFile.read(path: work.path + "/" + file)
+            XCTAssertTrue(snapshot.header.isSampled, file)
+            XCTAssertEqual(snapshot.totals.sampleRate, 65536, file)
+        }
+        let bad = try work.memtrace(["run", "--sample", "lots", "--", "./sites"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--sample takes a size in bytes"), bad.stderr)
+        XCTAssertEqual(try work.snapshots().count, files.count, "nothing ran")
     }
-    XCTAssertNotEqual(pid, 0, "the waiter did not start")
 
-    let snapshot = try work.memtrace(["snapshot", String(pid)])
-    XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
-    XCTAssertEqual(snapshot.stdoutLines, ["memtrace.waiter.\(pid).0.snap"])
-    let top = try work.memtrace(["top", "memtrace.waiter.\(pid).0.snap", "--include", "*waiter.c"])
-    XCTAssertEqual(
-      top.stdoutLines,
-      [
-        "waiter.c:\(try work.line("waiter.c", "SITE held")) in main: size=777 B, count=1, average=777 B"
-      ])
-    let second = try work.memtrace(["snapshot", String(pid)])
-    XCTAssertEqual(second.stdoutLines, ["memtrace.waiter.\(pid).1.snap"])
+    func testChildrenWriteTheirOwnSnapshots() throws {
+        let work = try Workspace("fork")
+        try work.build("forker.c")
+        let run = try work.memtrace(["run", "--", "./forker"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let files = try work.snapshots()
+        XCTAssertEqual(files.count, 2, "\(files)")
+        XCTAssertTrue(run.stderr.contains("memtrace: 2 snapshots written:"), run.stderr)
+        for file in files { XCTAssertTrue(run.stderr.contains(file), run.stderr) }
+        let tops = try files.map {
+            try work.memtrace(["top", $0, "--include", "*forker.c"]).stdoutLines
+        }
+        let parent =
+            "forker.c:\(try work.line("forker.c", "SITE parent")) in main: size=111 B, count=1, average=111 B"
+        let child =
+            "forker.c:\(try work.line("forker.c", "SITE child")) in main: size=333 B, count=1, average=333 B"
+        XCTAssertTrue(tops.contains([parent]), "\(tops)")
+        XCTAssertTrue(tops.contains([child, parent]), "the child inherits the parent's block: \(tops)")
+    }
 
-    kill(process.processIdentifier, SIGTERM)
-    process.waitUntilExit()
-    XCTAssertEqual(process.terminationReason, .exit)
-    XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
-    let stderr = work.strip(
-      String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-    XCTAssertTrue(stderr.contains("(pid \(pid)) was killed by signal 15"), stderr)
-    XCTAssertTrue(stderr.contains("memtrace: 2 snapshots written:"), stderr)
-  }
+    func testNewIsAttributedToTheCallersLine() throws {
+        let work = try Workspace("cxx")
+        try work.build("widgets.cpp")
+        let run = try work.memtrace(["run", "--", "./widgets"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let file = try XCTUnwrap(try work.snapshots().last)
+        let top = try work.memtrace(["top", file, "--include", "*widgets.cpp", "--format", "json"])
+        let stats = try XCTUnwrap(try top.json()["stats"] as? [[String: Any]])
+        XCTAssertEqual(stats.map { $0["size"] as? Int }, [400, 100])
+        XCTAssertEqual(stats.map { $0["count"] as? Int }, [10, 1])
+        let frames = stats.compactMap { ($0["frames"] as? [[String: Any]])?.first }
+        XCTAssertEqual(
+            frames.map { $0["line"] as? Int },
+            [try work.line("widgets.cpp", "SITE widget"), try work.line("widgets.cpp", "SITE numbers")])
+        XCTAssertTrue(
+            (frames[0]["function"] as? String)?.hasPrefix("make_widgets") == true, "\(frames)")
+        let all = try work.memtrace(["top", file, "--limit", "0"])
+        XCTAssertFalse(all.stdout.contains("operator new"), all.stdout)
+    }
 
-  func testSnapshotErrors() throws {
-    let work = try Workspace("snaperr")
-    let missing = try work.memtrace(["snapshot", "999999"])
-    XCTAssertEqual(missing.status, 1)
-    XCTAssertEqual(missing.stderrLines, ["memtrace: no process 999999"])
-    let untraced = try work.memtrace(["snapshot", String(getpid())])
-    XCTAssertEqual(untraced.status, 1)
-    XCTAssertEqual(
-      untraced.stderrLines,
-      ["memtrace: process \(getpid()) is not traced (libtrace.so is not loaded in it)"])
-  }
+    func testJemallocCrossCheck() throws {
+        let work = try Workspace("jemalloc")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "--jemalloc", "--", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let file = try XCTUnwrap(try work.snapshots().last)
+        let summary = try work.memtrace(["summary", file])
+        XCTAssertTrue(summary.stdout.contains("jemalloc stats.allocated:"), summary.stdout)
+        let top = try work.memtrace(["top", file, "--include", "*sites.c", "--limit", "1"])
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "sites.c:\(try work.line("sites.c", "SITE big")) in big_blocks: size=29.3 KiB, count=3, average=10000 B"
+            ])
+    }
+
+    /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
+    func testSnapshotOfARunningProcessAndSignalForwarding() throws {
+        let work = try Workspace("live")
+        try work.build("waiter.c")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.memtrace)
+        process.arguments = ["run", "--", "./waiter", "pid"]
+        process.currentDirectoryURL = work.directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["MEMTRACE_LIB"] = TestPaths.libtrace
+        environment["LD_PRELOAD"] = nil
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        let pidFile = work.directory.appendingPathComponent("pid")
+        var pid: Int32 = 0
+        for _ in 0..<500 where pid == 0 {
+            if let text = try? String(contentsOf: pidFile, encoding: .utf8),
+                let value = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                pid = value
+            } else {
+                usleep(10_000)
+            }
+        }
+        XCTAssertNotEqual(pid, 0, "the waiter did not start")
+
+        let snapshot = try work.memtrace(["snapshot", String(pid)])
+        XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
+        XCTAssertEqual(snapshot.stdoutLines, ["memtrace.waiter.\(pid).0.snap"])
+        let top = try work.memtrace(["top", "memtrace.waiter.\(pid).0.snap", "--include", "*waiter.c"])
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "waiter.c:\(try work.line("waiter.c", "SITE held")) in main: size=777 B, count=1, average=777 B"
+            ])
+        let second = try work.memtrace(["snapshot", String(pid)])
+        XCTAssertEqual(second.stdoutLines, ["memtrace.waiter.\(pid).1.snap"])
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+        let stderr = work.strip(
+            String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        XCTAssertTrue(stderr.contains("(pid \(pid)) was killed by signal 15"), stderr)
+        XCTAssertTrue(stderr.contains("memtrace: 2 snapshots written:"), stderr)
+    }
+
+    func testSnapshotErrors() throws {
+        let work = try Workspace("snaperr")
+        let missing = try work.memtrace(["snapshot", "999999"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderrLines, ["memtrace: no process 999999"])
+        let untraced = try work.memtrace(["snapshot", String(getpid())])
+        XCTAssertEqual(untraced.status, 1)
+        XCTAssertEqual(
+            untraced.stderrLines,
+            ["memtrace: process \(getpid()) is not traced (libtrace.so is not loaded in it)"])
+    }
 }

@@ -5,208 +5,208 @@ import _MemtraceTestSupport
 
 /// `memtrace run` then `memtrace top` on the sites fixture, with exact figures.
 final class TopTests: XCTestCase {
-  var work: Workspace!
-  var exitSnapshot = ""
-  var firstSnapshot = ""
+    var work: Workspace!
+    var exitSnapshot = ""
+    var firstSnapshot = ""
 
-  override func setUpWithError() throws {
-    work = try Workspace("top")
-    try work.build("sites.c")
-    let run = try work.memtrace(["run", "--", "./sites"])
-    XCTAssertEqual(run.status, 0, run.stderr)
-    let files = try work.snapshots()
-    XCTAssertEqual(files.count, 2, "one snapshot from memtrace_snapshot, one at exit: \(files)")
-    firstSnapshot = try XCTUnwrap(files.first { $0.hasSuffix(".0.snap") })
-    exitSnapshot = try XCTUnwrap(files.first { $0.hasSuffix(".1.snap") })
-    XCTAssertTrue(firstSnapshot.hasPrefix("memtrace.sites."), firstSnapshot)
-  }
-
-  func site(_ marker: String, _ function: String) throws -> String {
-    "sites.c:\(try work.line("sites.c", "SITE \(marker)")) in \(function)"
-  }
-
-  func testRunReportsOnStandardError() throws {
-    let run = try work.memtrace(["run", "--", "./sites"])
-    let lines = run.stderrLines
-    XCTAssertEqual(lines.count, 6, run.stderr)
-    XCTAssertTrue(lines[0].hasPrefix("memtrace: ./sites (pid "), lines[0])
-    XCTAssertTrue(lines[0].hasSuffix(") exited with status 0"), lines[0])
-    // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also holds one churn block of up to 699 bytes.
-    // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also held churn's last block (699 B).
-    XCTAssertEqual(
-      lines[1],
-      "memtrace: peak heap 38.2 KiB, live at exit 37.5 KiB in 105 blocks, 606 allocation calls")
-    XCTAssertEqual(lines[2], "memtrace: 2 snapshots written:")
-    let pid = lines[0].split(separator: " ")[3].dropLast()
-    XCTAssertEqual(lines[3], "  memtrace.sites.\(pid).0.snap")
-    XCTAssertEqual(lines[4], "  memtrace.sites.\(pid).1.snap")
-    XCTAssertEqual(lines[5], "memtrace: see memtrace top memtrace.sites.\(pid).1.snap")
-    XCTAssertEqual(run.stdout, "", "the program prints nothing and memtrace prints to stderr only")
-  }
-
-  func testTopText() throws {
-    let top = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c"])
-    XCTAssertEqual(top.status, 0, top.stderr)
-    XCTAssertEqual(
-      top.stdoutLines,
-      [
-        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
-        "\(try site("realloc", "grown")): size=5000 B, count=1, average=5000 B",
-        "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
-        "\(try site("calloc", "zeroed")): size=1000 B, count=1, average=1000 B",
-      ])
-    XCTAssertEqual(top.stderr, "")
-  }
-
-  func testTopWithoutFiltersHasOurSitesAndNoAllocatorFrames() throws {
-    let top = try work.memtrace(["top", exitSnapshot, "--limit", "0"])
-    XCTAssertEqual(top.status, 0, top.stderr)
-    XCTAssertTrue(
-      top.stdoutLines.contains(
-        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B"))
-    for line in top.stdoutLines {
-      XCTAssertFalse(line.contains("libtrace"), line)
-      XCTAssertFalse(line.hasPrefix("malloc") || line.contains(" in malloc:"), line)
+    override func setUpWithError() throws {
+        work = try Workspace("top")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "--", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let files = try work.snapshots()
+        XCTAssertEqual(files.count, 2, "one snapshot from memtrace_snapshot, one at exit: \(files)")
+        firstSnapshot = try XCTUnwrap(files.first { $0.hasSuffix(".0.snap") })
+        exitSnapshot = try XCTUnwrap(files.first { $0.hasSuffix(".1.snap") })
+        XCTAssertTrue(firstSnapshot.hasPrefix("memtrace.sites."), firstSnapshot)
     }
-  }
 
-  func testLimitAndExclude() throws {
-    let top = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--exclude", "big_*", "--limit", "2",
-    ])
-    XCTAssertEqual(
-      top.stdoutLines,
-      [
-        "\(try site("realloc", "grown")): size=5000 B, count=1, average=5000 B",
-        "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
-      ])
-    let line = try work.line("sites.c", "SITE small")
-    let one = try work.memtrace([
-      "top", exitSnapshot, "--include", "sites.c:\(line)", "--include", "*/sites.c:\(line)",
-    ])
-    XCTAssertEqual(
-      one.stdoutLines,
-      ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
-  }
+    func site(_ marker: String, _ function: String) throws -> String {
+        "sites.c:\(try work.line("sites.c", "SITE \(marker)")) in \(function)"
+    }
 
-  func testTopJSON() throws {
-    let top = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--format", "json"])
-    XCTAssertEqual(top.status, 0, top.stderr)
-    let json = try top.json()
-    let stats = try XCTUnwrap(json["stats"] as? [[String: Any]])
-    XCTAssertEqual(stats.map { $0["size"] as? Int }, [30000, 5000, 2400, 1000])
-    XCTAssertEqual(stats.map { $0["count"] as? Int }, [3, 1, 100, 1])
-    XCTAssertNil(stats[0]["size_diff"])
-    let frame = try XCTUnwrap((stats[0]["frames"] as? [[String: Any]])?.first)
-    XCTAssertEqual(frame["function"] as? String, "big_blocks")
-    XCTAssertEqual(frame["line"] as? Int, try work.line("sites.c", "SITE big"))
-    XCTAssertTrue((frame["file"] as? String)?.hasSuffix("sites.c") == true, "\(frame)")
-    XCTAssertTrue((frame["module"] as? String)?.hasSuffix("/sites") == true, "\(frame)")
-    XCTAssertEqual(json["sampled"] as? Bool, false)
-  }
+    func testRunReportsOnStandardError() throws {
+        let run = try work.memtrace(["run", "--", "./sites"])
+        let lines = run.stderrLines
+        XCTAssertEqual(lines.count, 6, run.stderr)
+        XCTAssertTrue(lines[0].hasPrefix("memtrace: ./sites (pid "), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix(") exited with status 0"), lines[0])
+        // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also holds one churn block of up to 699 bytes.
+        // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also held churn's last block (699 B).
+        XCTAssertEqual(
+            lines[1],
+            "memtrace: peak heap 38.2 KiB, live at exit 37.5 KiB in 105 blocks, 606 allocation calls")
+        XCTAssertEqual(lines[2], "memtrace: 2 snapshots written:")
+        let pid = lines[0].split(separator: " ")[3].dropLast()
+        XCTAssertEqual(lines[3], "  memtrace.sites.\(pid).0.snap")
+        XCTAssertEqual(lines[4], "  memtrace.sites.\(pid).1.snap")
+        XCTAssertEqual(lines[5], "memtrace: see memtrace top memtrace.sites.\(pid).1.snap")
+        XCTAssertEqual(run.stdout, "", "the program prints nothing and memtrace prints to stderr only")
+    }
 
-  func testTraceback() throws {
-    let top = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--by", "traceback", "--limit", "1",
-    ])
-    let lines = top.stdoutLines
-    XCTAssertGreaterThanOrEqual(lines.count, 3, top.stdout)
-    XCTAssertEqual(
-      Array(lines.prefix(3)),
-      [
-        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
-        "    \(try site("big", "big_blocks"))",
-        "    sites.c:\(try work.line("sites.c", "CALL big")) in main",
-      ])
-    // Below main: libc's start-up frames, then nothing of ours.
-    for line in lines.dropFirst(3) { XCTAssertTrue(line.hasPrefix("    "), line) }
-    let json = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--by", "traceback", "--format", "json",
-    ]).json()
-    let frames = try XCTUnwrap(
-      (json["stats"] as? [[String: Any]])?.first?["frames"] as? [[String: Any]])
-    XCTAssertEqual(frames.prefix(2).map { $0["function"] as? String }, ["big_blocks", "main"])
-  }
+    func testTopText() throws {
+        let top = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+                "\(try site("realloc", "grown")): size=5000 B, count=1, average=5000 B",
+                "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
+                "\(try site("calloc", "zeroed")): size=1000 B, count=1, average=1000 B",
+            ])
+        XCTAssertEqual(top.stderr, "")
+    }
 
-  func testGroupings() throws {
-    // Every frame counts: main holds everything; libc's start-up frames below it too.
-    let byFunction = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--by", "function", "--cumulative", "--limit",
-      "0",
-    ])
-    XCTAssertEqual(
-      byFunction.stdoutLines.filter { $0.hasPrefix("sites.c") },
-      [
-        "sites.c:0 in main: size=37.5 KiB, count=105, average=366 B",
-        "sites.c:0 in big_blocks: size=29.3 KiB, count=3, average=10000 B",
-        "sites.c:0 in grown: size=5000 B, count=1, average=5000 B",
-        "sites.c:0 in small_blocks: size=2400 B, count=100, average=24 B",
-        "sites.c:0 in zeroed: size=1000 B, count=1, average=1000 B",
-      ])
-    XCTAssertEqual(
-      byFunction.stdoutLines.first, "sites.c:0 in main: size=37.5 KiB, count=105, average=366 B")
-    let cumulativeLines = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--cumulative", "--limit", "0",
-    ]).stdoutLines.filter { $0.hasPrefix("sites.c") }
-    XCTAssertEqual(
-      cumulativeLines.prefix(2),
-      [
-        "sites.c:\(try work.line("sites.c", "CALL big")) in main: size=29.3 KiB, count=3, average=10000 B",
-        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
-      ])
-    let byFile = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--by", "file"])
-    XCTAssertEqual(byFile.stdoutLines, ["sites.c:0: size=37.5 KiB, count=105, average=366 B"])
-    let byModule = try work.memtrace([
-      "top", exitSnapshot, "--include", "*sites.c", "--by", "module",
-    ])
-    XCTAssertEqual(byModule.stdoutLines.count, 1)
-    XCTAssertTrue(
-      byModule.stdoutLines[0].hasSuffix("sites: size=37.5 KiB, count=105, average=366 B"),
-      byModule.stdout)
-  }
+    func testTopWithoutFiltersHasOurSitesAndNoAllocatorFrames() throws {
+        let top = try work.memtrace(["top", exitSnapshot, "--limit", "0"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        XCTAssertTrue(
+            top.stdoutLines.contains(
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B"))
+        for line in top.stdoutLines {
+            XCTAssertFalse(line.contains("libtrace"), line)
+            XCTAssertFalse(line.hasPrefix("malloc") || line.contains(" in malloc:"), line)
+        }
+    }
 
-  func testFirstSnapshotHoldsOnlyTheSmallBlocks() throws {
-    let top = try work.memtrace(["top", firstSnapshot, "--include", "*sites.c"])
-    XCTAssertEqual(
-      top.stdoutLines,
-      ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
-  }
+    func testLimitAndExclude() throws {
+        let top = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--exclude", "big_*", "--limit", "2",
+        ])
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "\(try site("realloc", "grown")): size=5000 B, count=1, average=5000 B",
+                "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
+            ])
+        let line = try work.line("sites.c", "SITE small")
+        let one = try work.memtrace([
+            "top", exitSnapshot, "--include", "sites.c:\(line)", "--include", "*/sites.c:\(line)",
+        ])
+        XCTAssertEqual(
+            one.stdoutLines,
+            ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
+    }
 
-  func testSampledSnapshotsSaySo() throws {
-    var snapshot = try SnapshotFile.read(path: work.path + "/" + exitSnapshot)
-    snapshot.header.flags |= SnapshotFormat.flagSampled
-    snapshot.totals.sampleRate = 512 * 1024
-    try SnapshotWriter.write(snapshot, to: work.path + "/sampled.snap")
-    let top = try work.memtrace(["top", "sampled.snap", "--include", "*sites.c", "--limit", "1"])
-    XCTAssertEqual(
-      top.stdoutLines,
-      [
-        "# sampled snapshot (one sample per 512 KiB on average): sizes and counts are those of the sampled blocks",
-        "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
-      ])
-    let json = try work.memtrace(["top", "sampled.snap", "--format", "json"]).json()
-    XCTAssertEqual(json["sampled"] as? Bool, true)
-    XCTAssertEqual(json["sample_rate"] as? Int, 512 * 1024)
-    let summary = try work.memtrace(["summary", "sampled.snap"])
-    XCTAssertTrue(
-      summary.stdout.contains("Sampling: sampled, one sample per 512 KiB on average"),
-      summary.stdout)
-    let diff = try work.memtrace(["diff", exitSnapshot, "sampled.snap", "--limit", "1"])
-    XCTAssertTrue(diff.stdout.hasPrefix("# sampled snapshot"), diff.stdout)
-  }
+    func testTopJSON() throws {
+        let top = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--format", "json"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        let json = try top.json()
+        let stats = try XCTUnwrap(json["stats"] as? [[String: Any]])
+        XCTAssertEqual(stats.map { $0["size"] as? Int }, [30000, 5000, 2400, 1000])
+        XCTAssertEqual(stats.map { $0["count"] as? Int }, [3, 1, 100, 1])
+        XCTAssertNil(stats[0]["size_diff"])
+        let frame = try XCTUnwrap((stats[0]["frames"] as? [[String: Any]])?.first)
+        XCTAssertEqual(frame["function"] as? String, "big_blocks")
+        XCTAssertEqual(frame["line"] as? Int, try work.line("sites.c", "SITE big"))
+        XCTAssertTrue((frame["file"] as? String)?.hasSuffix("sites.c") == true, "\(frame)")
+        XCTAssertTrue((frame["module"] as? String)?.hasSuffix("/sites") == true, "\(frame)")
+        XCTAssertEqual(json["sampled"] as? Bool, false)
+    }
 
-  func testSummary() throws {
-    let summary = try work.memtrace(["summary", exitSnapshot])
-    XCTAssertEqual(summary.status, 0, summary.stderr)
-    let text = summary.stdout
-    XCTAssertTrue(text.contains("Live:     "), text)
-    XCTAssertTrue(text.contains("Taken:    at exit"), text)
-    XCTAssertTrue(
-      text.contains(
-        "\n  \(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B\n"), text)
-    XCTAssertTrue(text.contains("glibc mallinfo2 uordblks + hblkhd:"), text)
-    XCTAssertTrue(text.contains("difference:"), text)
-    XCTAssertTrue(text.contains("Process:  pid "), text)
-    XCTAssertTrue(text.contains(": ./sites\n"), text)
-  }
+    func testTraceback() throws {
+        let top = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--by", "traceback", "--limit", "1",
+        ])
+        let lines = top.stdoutLines
+        XCTAssertGreaterThanOrEqual(lines.count, 3, top.stdout)
+        XCTAssertEqual(
+            Array(lines.prefix(3)),
+            [
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+                "    \(try site("big", "big_blocks"))",
+                "    sites.c:\(try work.line("sites.c", "CALL big")) in main",
+            ])
+        // Below main: libc's start-up frames, then nothing of ours.
+        for line in lines.dropFirst(3) { XCTAssertTrue(line.hasPrefix("    "), line) }
+        let json = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--by", "traceback", "--format", "json",
+        ]).json()
+        let frames = try XCTUnwrap(
+            (json["stats"] as? [[String: Any]])?.first?["frames"] as? [[String: Any]])
+        XCTAssertEqual(frames.prefix(2).map { $0["function"] as? String }, ["big_blocks", "main"])
+    }
+
+    func testGroupings() throws {
+        // Every frame counts: main holds everything; libc's start-up frames below it too.
+        let byFunction = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--by", "function", "--cumulative", "--limit",
+            "0",
+        ])
+        XCTAssertEqual(
+            byFunction.stdoutLines.filter { $0.hasPrefix("sites.c") },
+            [
+                "sites.c:0 in main: size=37.5 KiB, count=105, average=366 B",
+                "sites.c:0 in big_blocks: size=29.3 KiB, count=3, average=10000 B",
+                "sites.c:0 in grown: size=5000 B, count=1, average=5000 B",
+                "sites.c:0 in small_blocks: size=2400 B, count=100, average=24 B",
+                "sites.c:0 in zeroed: size=1000 B, count=1, average=1000 B",
+            ])
+        XCTAssertEqual(
+            byFunction.stdoutLines.first, "sites.c:0 in main: size=37.5 KiB, count=105, average=366 B")
+        let cumulativeLines = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--cumulative", "--limit", "0",
+        ]).stdoutLines.filter { $0.hasPrefix("sites.c") }
+        XCTAssertEqual(
+            cumulativeLines.prefix(2),
+            [
+                "sites.c:\(try work.line("sites.c", "CALL big")) in main: size=29.3 KiB, count=3, average=10000 B",
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+            ])
+        let byFile = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--by", "file"])
+        XCTAssertEqual(byFile.stdoutLines, ["sites.c:0: size=37.5 KiB, count=105, average=366 B"])
+        let byModule = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--by", "module",
+        ])
+        XCTAssertEqual(byModule.stdoutLines.count, 1)
+        XCTAssertTrue(
+            byModule.stdoutLines[0].hasSuffix("sites: size=37.5 KiB, count=105, average=366 B"),
+            byModule.stdout)
+    }
+
+    func testFirstSnapshotHoldsOnlyTheSmallBlocks() throws {
+        let top = try work.memtrace(["top", firstSnapshot, "--include", "*sites.c"])
+        XCTAssertEqual(
+            top.stdoutLines,
+            ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
+    }
+
+    func testSampledSnapshotsSaySo() throws {
+        var snapshot = try SnapshotFile.read(path: work.path + "/" + exitSnapshot)
+        snapshot.header.flags |= SnapshotFormat.flagSampled
+        snapshot.totals.sampleRate = 512 * 1024
+        try SnapshotWriter.write(snapshot, to: work.path + "/sampled.snap")
+        let top = try work.memtrace(["top", "sampled.snap", "--include", "*sites.c", "--limit", "1"])
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "# sampled snapshot (one sample per 512 KiB on average): sizes and counts are estimates scaled up from the sampled blocks",
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+            ])
+        let json = try work.memtrace(["top", "sampled.snap", "--format", "json"]).json()
+        XCTAssertEqual(json["sampled"] as? Bool, true)
+        XCTAssertEqual(json["sample_rate"] as? Int, 512 * 1024)
+        let summary = try work.memtrace(["summary", "sampled.snap"])
+        XCTAssertTrue(
+            summary.stdout.contains("Sampling: sampled, one sample per 512 KiB on average"),
+            summary.stdout)
+        let diff = try work.memtrace(["diff", exitSnapshot, "sampled.snap", "--limit", "1"])
+        XCTAssertTrue(diff.stdout.hasPrefix("# sampled snapshot"), diff.stdout)
+    }
+
+    func testSummary() throws {
+        let summary = try work.memtrace(["summary", exitSnapshot])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        let text = summary.stdout
+        XCTAssertTrue(text.contains("Live:     "), text)
+        XCTAssertTrue(text.contains("Taken:    at exit"), text)
+        XCTAssertTrue(
+            text.contains(
+                "\n  \(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B\n"), text)
+        XCTAssertTrue(text.contains("glibc mallinfo2 uordblks + hblkhd:"), text)
+        XCTAssertTrue(text.contains("difference:"), text)
+        XCTAssertTrue(text.contains("Process:  pid "), text)
+        XCTAssertTrue(text.contains(": ./sites\n"), text)
+    }
 }

@@ -17,7 +17,9 @@ final class SnapshotReaderTests: XCTestCase {
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     /// Parses `bytes` and returns the error it must throw.
-    func parseError(_ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line)
+    func parseError(
+        _ bytes: [UInt8], file: StaticString = #filePath, line: UInt = #line
+    )
         -> SnapshotError?
     {
         do {
@@ -459,7 +461,9 @@ final class SnapshotReaderTests: XCTestCase {
     }
 
     func testSectionStructureErrors() {
-        func file(sections declared: UInt32, flags: UInt32 = 0, _ build: (inout RawSnapshot) -> Void)
+        func file(
+            sections declared: UInt32, flags: UInt32 = 0, _ build: (inout RawSnapshot) -> Void
+        )
             -> [UInt8]
         {
             var raw = RawSnapshot()

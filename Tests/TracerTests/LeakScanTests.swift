@@ -53,32 +53,33 @@ final class LeakScanTests: XCTestCase {
         // Blocks held only by other threads' stacks and registers must not be leaks.
         let source = directory.appendingPathComponent("threaded.c")
         try """
-            #include <pthread.h>
-            #include <stdio.h>
-            #include <stdlib.h>
-            #include <unistd.h>
-            static pthread_barrier_t ready;
-            static void *hold(void *arg) {
-                (void)arg;
-                volatile char *mine = malloc(4321); /* only this stack points at it */
-                mine[0] = 1;
-                pthread_barrier_wait(&ready);
-                for (;;) pause();
-                return (void *)mine;
-            }
-            int main(void) {
-                pthread_barrier_init(&ready, NULL, 3);
-                pthread_t a, b;
-                pthread_create(&a, NULL, hold, NULL);
-                pthread_create(&b, NULL, hold, NULL);
-                pthread_barrier_wait(&ready);
-                printf("threads parked\\n");
-                fflush(stdout);
-                exit(0); /* the scan runs while both threads still live */
-            }
-            """.write(to: source, atomically: true, encoding: .utf8)
+        #include <pthread.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        static pthread_barrier_t ready;
+        static void *hold(void *arg) {
+            (void)arg;
+            volatile char *mine = malloc(4321); /* only this stack points at it */
+            mine[0] = 1;
+            pthread_barrier_wait(&ready);
+            for (;;) pause();
+            return (void *)mine;
+        }
+        int main(void) {
+            pthread_barrier_init(&ready, NULL, 3);
+            pthread_t a, b;
+            pthread_create(&a, NULL, hold, NULL);
+            pthread_create(&b, NULL, hold, NULL);
+            pthread_barrier_wait(&ready);
+            printf("threads parked\\n");
+            fflush(stdout);
+            exit(0); /* the scan runs while both threads still live */
+        }
+        """.write(to: source, atomically: true, encoding: .utf8)
         let exe = try compile(source: source.path, output: "threaded", in: directory)
-        let traced = try runTraced("/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        let traced = try runTraced(
+            "/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
         XCTAssertEqual(traced.status, 0, traced.stderrText)
         let snapshot = try onlySnapshot(in: directory, prefix: "threaded")
         let held = try XCTUnwrap(snapshot.blocks).filter { $0.size == 4321 }
@@ -88,7 +89,8 @@ final class LeakScanTests: XCTestCase {
 
     func testExitFromAWorkerWhileMainIgnoresTheSuspendSignal() throws {
         let exe = try Fixtures.build("exitworker")
-        let traced = try runTraced("/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        let traced = try runTraced(
+            "/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
         XCTAssertEqual(traced.status, 0, traced.stderrText)
         XCTAssertEqual(traced.stdoutText, "worker exits\n")
         let snapshot = try onlySnapshot(in: directory, prefix: "exitworker")
@@ -113,7 +115,8 @@ final class LeakScanTests: XCTestCase {
             "memtrace: region \"leaky region\": 120 bytes in 3 blocks allocated in the region are still live")
         XCTAssertTrue(report.contains("    120 bytes in 3 blocks allocated at:"), traced.stderrText)
         XCTAssertTrue(
-            report.contains("memtrace: growth check \"per call\": 160 bytes in 2 stacks grew in every one of 5 iterations"),
+            report.contains(
+                "memtrace: growth check \"per call\": 160 bytes in 2 stacks grew in every one of 5 iterations"),
             traced.stderrText)
         XCTAssertFalse(traced.stderrText.contains("clean region"))
         XCTAssertFalse(traced.stderrText.contains("\"cache\""))

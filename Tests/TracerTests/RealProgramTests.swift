@@ -312,7 +312,9 @@ final class RealProgramTests: XCTestCase {
         return live
     }
 
-    private func runAllocatorFixture(preload: String, environment: [String: String?] = [:]) throws -> (
+    private func runAllocatorFixture(
+        preload: String, environment: [String: String?] = [:]
+    ) throws -> (
         before: Snapshot, after: Snapshot
     ) {
         try requireTracer()

@@ -21,7 +21,8 @@ final class SamplingTests: XCTestCase {
         file: StaticString = #filePath, line: UInt = #line
     ) {
         let error = abs(Double(estimate) - Double(truth)) / Double(truth)
-        XCTAssertLessThanOrEqual(error, tolerance, "\(what): estimated \(estimate), true \(truth)", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+            error, tolerance, "\(what): estimated \(estimate), true \(truth)", file: file, line: line)
     }
 
     func testEstimatesOfAKnownDistributionAreWithinTenPercent() throws {

@@ -97,12 +97,15 @@ func innermostLines(of snapshot: Snapshot) -> [UInt32: (file: String, line: Int)
 }
 
 /// The sites at `file:line`, merged (one line may hold several stacks when called from several places).
-func site(_ all: [Site], file: String, line: Int, file path: StaticString = #filePath, testLine: UInt = #line)
+func site(
+    _ all: [Site], file: String, line: Int, file path: StaticString = #filePath, testLine: UInt = #line
+)
     -> Site?
 {
     let matching = all.filter { $0.file == file && $0.line == line }
     guard var merged = matching.first else {
-        XCTFail("no site at \(file):\(line); sites:\n\(all.map(\.description).joined(separator: "\n"))",
+        XCTFail(
+            "no site at \(file):\(line); sites:\n\(all.map(\.description).joined(separator: "\n"))",
             file: path, line: testLine)
         return nil
     }
@@ -117,7 +120,9 @@ func site(_ all: [Site], file: String, line: Int, file path: StaticString = #fil
 }
 
 /// Reads the only snapshot whose name starts with `prefix`.
-func onlySnapshot(in directory: URL, prefix: String, file: StaticString = #filePath, line: UInt = #line) throws
+func onlySnapshot(
+    in directory: URL, prefix: String, file: StaticString = #filePath, line: UInt = #line
+) throws
     -> Snapshot
 {
     let files = try snapshotFiles(in: directory).filter {

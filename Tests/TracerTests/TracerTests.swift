@@ -139,9 +139,11 @@ final class TracerTests: XCTestCase {
         // After reset_peak the peak is what was live then: the 1000-byte block, not the 500000 one.
         XCTAssertLessThan(snapshot.totals.peakBytes, 500_000)
         let all = sites(of: snapshot)
-        let small = try XCTUnwrap(site(all, file: "api.c", line: try Fixtures.line(of: "small", in: Fixtures.source("api"))))
+        let small = try XCTUnwrap(
+            site(all, file: "api.c", line: try Fixtures.line(of: "small", in: Fixtures.source("api"))))
         XCTAssertEqual([small.liveBytes, small.liveCount, small.peakBytes], [1000, 1, 1000])
-        let big = try XCTUnwrap(site(all, file: "api.c", line: try Fixtures.line(of: "big", in: Fixtures.source("api"))))
+        let big = try XCTUnwrap(
+            site(all, file: "api.c", line: try Fixtures.line(of: "big", in: Fixtures.source("api"))))
         XCTAssertEqual([big.liveBytes, big.totalBytes, big.peakBytes], [0, 500_000, 0])
         let attributes = try FileManager.default.attributesOfItem(atPath: explicit)
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
@@ -152,7 +154,8 @@ final class TracerTests: XCTestCase {
 
     func testPeakRecordsEachSitesBytesAtTheGlobalPeak() throws {
         let exe = try Fixtures.build("api")
-        _ = try runTraced(exe, [directory.appendingPathComponent("e.snap").path], in: directory,
+        _ = try runTraced(
+            exe, [directory.appendingPathComponent("e.snap").path], in: directory,
             environment: ["MEMTRACE_OUTPUT": directory.appendingPathComponent("exit.snap").path])
         // Without reset_peak the story would differ; with it, the exit snapshot's
         // peak is the moment after reset, when only the small block was live.
@@ -349,7 +352,8 @@ final class TracerTests: XCTestCase {
         let snapshot = try onlySnapshot(in: directory, prefix: "statics")
         let source = TestPaths.file("Tests/TracerTests/Fixtures/statics.cpp")
         let all = sites(of: snapshot)
-        let atexitSite = try XCTUnwrap(site(all, file: "statics.cpp", line: try Fixtures.line(of: "atexit", in: source)))
+        let atexitSite = try XCTUnwrap(
+            site(all, file: "statics.cpp", line: try Fixtures.line(of: "atexit", in: source)))
         XCTAssertEqual([atexitSite.liveBytes, atexitSite.totalBytes], [0, 5555])
         // The vector's buffer is allocated inside std::allocator, below the constructor's line.
         XCTAssertFalse(all.contains { $0.liveBytes == 8000 }, all.map(\.description).joined(separator: "\n"))

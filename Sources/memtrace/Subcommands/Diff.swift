@@ -3,98 +3,98 @@ import ArgumentParser
 import Renderers
 
 extension Memtrace {
-  /// `memtrace diff`: tracemalloc's `Snapshot.compare_to`.
-  struct Diff: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      abstract: "Show what grew and shrank between two snapshots.",
-      discussion: """
-        Compares NEW with OLD as Python's tracemalloc.Snapshot.compare_to() does. Every group of \
-        either snapshot is listed: grown, shrunk, unchanged (+0), new, and vanished (size=0 B), sorted \
-        by the size of the change:
+    /// `memtrace diff`: tracemalloc's `Snapshot.compare_to`.
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what grew and shrank between two snapshots.",
+            discussion: """
+                Compares NEW with OLD as Python's tracemalloc.Snapshot.compare_to() does. Every group of \
+                either snapshot is listed: grown, shrunk, unchanged (+0), new, and vanished (size=0 B), sorted \
+                by the size of the change:
 
-          examples/leaky.c:12 in make_list: size=139 KiB (+139 KiB), count=1002 (+1002), average=142 B
+                  examples/leaky.c:12 in make_list: size=139 KiB (+139 KiB), count=1002 (+1002), average=142 B
 
-        Sites are matched by their symbolized frames (module file name, function, file, line), not by \
-        addresses, so snapshots of two separate runs compare correctly.
+                Sites are matched by their symbolized frames (module file name, function, file, line), not by \
+                addresses, so snapshots of two separate runs compare correctly.
 
-        With --fail-on-growth SIZE the command exits with status 1 when the total growth after filters \
-        (new total minus old total) exceeds SIZE: 4096, 10KiB, 1.5MiB (powers of 1024), 1MB (powers \
-        of 1000).
+                With --fail-on-growth SIZE the command exits with status 1 when the total growth after filters \
+                (new total minus old total) exceeds SIZE: 4096, 10KiB, 1.5MiB (powers of 1024), 1MB (powers \
+                of 1000).
 
-        --format folded writes `root;…;leaf OLD NEW` lines for every stack of either snapshot \
-        (difffolded.pl's form): flamegraph.pl draws them as a differential flame graph. For pprof, \
-        export both snapshots and give the older as the base: \
-        go tool pprof -diff_base old.pb.gz new.pb.gz.
+                --format folded writes `root;…;leaf OLD NEW` lines for every stack of either snapshot \
+                (difffolded.pl's form): flamegraph.pl draws them as a differential flame graph. For pprof, \
+                export both snapshots and give the older as the base: \
+                go tool pprof -diff_base old.pb.gz new.pb.gz.
 
-        Examples:
-          memtrace diff before.snap after.snap
-          memtrace diff run1.snap run2.snap --by traceback --limit 5
-          memtrace diff base.snap pr.snap --exclude 'libpython*' --fail-on-growth 64KiB
-          memtrace diff before.snap after.snap --format folded | flamegraph.pl > growth.svg
-        """)
+                Examples:
+                  memtrace diff before.snap after.snap
+                  memtrace diff run1.snap run2.snap --by traceback --limit 5
+                  memtrace diff base.snap pr.snap --exclude 'libpython*' --fail-on-growth 64KiB
+                  memtrace diff before.snap after.snap --format folded | flamegraph.pl > growth.svg
+                """)
 
-    @Argument(help: "The earlier snapshot.")
-    var old: String
+        @Argument(help: "The earlier snapshot.")
+        var old: String
 
-    @Argument(help: "The later snapshot.")
-    var new: String
+        @Argument(help: "The later snapshot.")
+        var new: String
 
-    @OptionGroup var options: ReportOptions
+        @OptionGroup var options: ReportOptions
 
-    @Option(
-      help: ArgumentHelp(
-        "Exit with status 1 when the total growth exceeds SIZE.", valueName: "SIZE"))
-    var failOnGrowth: String?
+        @Option(
+            help: ArgumentHelp(
+                "Exit with status 1 when the total growth exceeds SIZE.", valueName: "SIZE"))
+        var failOnGrowth: String?
 
-    func validate() throws {
-      if let failOnGrowth, SizeFormat.parse(failOnGrowth) == nil {
-        throw ValidationError(
-          "--fail-on-growth: '\(failOnGrowth)' is not a size (examples: 4096, 10KiB, 1MB).")
-      }
+        func validate() throws {
+            if let failOnGrowth, SizeFormat.parse(failOnGrowth) == nil {
+                throw ValidationError(
+                    "--fail-on-growth: '\(failOnGrowth)' is not a size (examples: 4096, 10KiB, 1MB).")
+            }
+        }
+
+        func run() throws {
+            let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
+            let diffs = options.limited(try newTraced.compare(to: oldTraced, options.statisticsOptions))
+            let newTotal = newTraced.total(filters: options.filters)
+            let oldTotal = oldTraced.total(filters: options.filters)
+            let growth = newTotal.size - oldTotal.size
+            switch options.format {
+            case .text:
+                printOut(
+                    sampledNote([oldTraced, newTraced])
+                        + Terminal.paintChanges(TextFormat.render(diffs, traceback: options.by == .traceback)))
+            case .json:
+                printOut(
+                    JSONFormat.render(
+                        diffs,
+                        extra: options.jsonExtras(newTraced) + [
+                            (
+                                "total",
+                                .object([
+                                    ("size", .int(newTotal.size)), ("count", .int(newTotal.count)),
+                                    ("size_diff", .int(growth)),
+                                    ("count_diff", .int(newTotal.count - oldTotal.count)),
+                                ])
+                            ),
+                            ("old", .string(old)), ("new", .string(new)),
+                        ]))
+            case .folded:
+                printOut(FoldedFormat.renderDiff(old: oldTraced, new: newTraced, filters: options.filters))
+            }
+            if let failOnGrowth, let limit = SizeFormat.parse(failOnGrowth), growth > 0,
+                UInt64(growth) > limit
+            {
+                throw CLIError(
+                    "total growth \(Self.describe(growth)) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
+                    status: 1)
+            }
+        }
+
+        /// `+9600 B`, or `+139 KiB (142336 B)` from 10 KiB on.
+        static func describe(_ growth: Int64) -> String {
+            let exact = "+\(growth) B"
+            return growth < 10 * 1024 ? exact : "\(SizeFormat.format(growth, signed: true)) (\(growth) B)"
+        }
     }
-
-    func run() throws {
-      let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
-      let diffs = options.limited(try newTraced.compare(to: oldTraced, options.statisticsOptions))
-      let newTotal = newTraced.total(filters: options.filters)
-      let oldTotal = oldTraced.total(filters: options.filters)
-      let growth = newTotal.size - oldTotal.size
-      switch options.format {
-      case .text:
-        printOut(
-          sampledNote([oldTraced, newTraced])
-            + Terminal.paintChanges(TextFormat.render(diffs, traceback: options.by == .traceback)))
-      case .json:
-        printOut(
-          JSONFormat.render(
-            diffs,
-            extra: options.jsonExtras(newTraced) + [
-              (
-                "total",
-                .object([
-                  ("size", .int(newTotal.size)), ("count", .int(newTotal.count)),
-                  ("size_diff", .int(growth)),
-                  ("count_diff", .int(newTotal.count - oldTotal.count)),
-                ])
-              ),
-              ("old", .string(old)), ("new", .string(new)),
-            ]))
-      case .folded:
-        printOut(FoldedFormat.renderDiff(old: oldTraced, new: newTraced, filters: options.filters))
-      }
-      if let failOnGrowth, let limit = SizeFormat.parse(failOnGrowth), growth > 0,
-        UInt64(growth) > limit
-      {
-        throw CLIError(
-          "total growth \(Self.describe(growth)) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
-          status: 1)
-      }
-    }
-
-    /// `+9600 B`, or `+139 KiB (142336 B)` from 10 KiB on.
-    static func describe(_ growth: Int64) -> String {
-      let exact = "+\(growth) B"
-      return growth < 10 * 1024 ? exact : "\(SizeFormat.format(growth, signed: true)) (\(growth) B)"
-    }
-  }
 }

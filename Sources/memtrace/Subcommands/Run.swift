@@ -3,187 +3,187 @@ import ArgumentParser
 import SnapshotReader
 
 extension Memtrace {
-  /// `memtrace run`: runs a program under libtrace.so.
-  struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      abstract: "Run a program with the tracer preloaded and report what it allocated.",
-      discussion: """
-        Sets LD_PRELOAD to libtrace.so (found next to the memtrace executable, or given by --lib or \
-        MEMTRACE_LIB), runs CMD with its standard streams, and when it ends prints the peak heap, the \
-        heap live at exit, the number of allocation calls and the snapshot files written (the \
-        program's own and those of its children) to standard error. The exit status is CMD's (128 + \
-        the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on.
+    /// `memtrace run`: runs a program under libtrace.so.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a program with the tracer preloaded and report what it allocated.",
+            discussion: """
+                Sets LD_PRELOAD to libtrace.so (found next to the memtrace executable, or given by --lib or \
+                MEMTRACE_LIB), runs CMD with its standard streams, and when it ends prints the peak heap, the \
+                heap live at exit, the number of allocation calls and the snapshot files written (the \
+                program's own and those of its children) to standard error. The exit status is CMD's (128 + \
+                the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on.
 
-        The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
-        and %%; a relative pattern is made absolute against the current directory. The default is \
-        memtrace.%e.%p.%n.snap. --output, --frames, --interval and --sample set MEMTRACE_OUTPUT, \
-        MEMTRACE_FRAMES, MEMTRACE_INTERVAL and MEMTRACE_SAMPLE; other MEMTRACE_* variables \
-        (docs/tracer.md) pass through.
+                The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
+                and %%; a relative pattern is made absolute against the current directory. The default is \
+                memtrace.%e.%p.%n.snap. --output, --frames, --interval and --sample set MEMTRACE_OUTPUT, \
+                MEMTRACE_FRAMES, MEMTRACE_INTERVAL and MEMTRACE_SAMPLE; other MEMTRACE_* variables \
+                (docs/tracer.md) pass through.
 
-        --sample records one allocation per SIZE bytes on average (Poisson sampling by bytes, as \
-        tcmalloc, jemalloc and Go do; 512k is their usual rate) instead of every one, and scales what \
-        it records so every figure is an unbiased estimate: cheap enough for production.
+                --sample records one allocation per SIZE bytes on average (Poisson sampling by bytes, as \
+                tcmalloc, jemalloc and Go do; 512k is their usual rate) instead of every one, and scales what \
+                it records so every figure is an unbiased estimate: cheap enough for production.
 
-        Examples:
-          memtrace run -- ./leaky
-          memtrace run --output /tmp/snaps/%e.%p.%n.snap --interval 0.5 -- python3 app.py
-          memtrace run --jemalloc --frames 16 -- ./server --port 8080
-          memtrace run --sample 512k -- ./server --port 8080
-        """)
+                Examples:
+                  memtrace run -- ./leaky
+                  memtrace run --output /tmp/snaps/%e.%p.%n.snap --interval 0.5 -- python3 app.py
+                  memtrace run --jemalloc --frames 16 -- ./server --port 8080
+                  memtrace run --sample 512k -- ./server --port 8080
+                """)
 
-    @Option(
-      name: .shortAndLong, help: ArgumentHelp("Snapshot file name pattern.", valueName: "PATTERN"))
-    var output: String?
+        @Option(
+            name: .shortAndLong, help: ArgumentHelp("Snapshot file name pattern.", valueName: "PATTERN"))
+        var output: String?
 
-    @Option(help: ArgumentHelp("Frames kept per stack (1-256, default 64).", valueName: "N"))
-    var frames: Int?
+        @Option(help: ArgumentHelp("Frames kept per stack (1-256, default 64).", valueName: "N"))
+        var frames: Int?
 
-    @Option(
-      help: ArgumentHelp(
-        "Also write a snapshot every SECONDS (fractions allowed).", valueName: "SECONDS"))
-    var interval: Double?
+        @Option(
+            help: ArgumentHelp(
+                "Also write a snapshot every SECONDS (fractions allowed).", valueName: "SECONDS"))
+        var interval: Double?
 
-    @Option(
-      help: ArgumentHelp(
-        "Record one allocation per SIZE bytes on average (e.g. 512k) instead of every one.",
-        valueName: "SIZE"))
-    var sample: String?
+        @Option(
+            help: ArgumentHelp(
+                "Record one allocation per SIZE bytes on average (e.g. 512k) instead of every one.",
+                valueName: "SIZE"))
+        var sample: String?
 
-    @Flag(
-      help:
-        "Allocate with Debian's jemalloc (preloaded after the tracer), so its statistics cross-check the traced figures."
-    )
-    var jemalloc = false
-
-    @Option(
-      help: ArgumentHelp(
-        "The tracer library to preload (default: MEMTRACE_LIB, or libtrace.so next to memtrace).",
-        valueName: "PATH"))
-    var lib: String?
-
-    @Argument(
-      parsing: .captureForPassthrough,
-      help: ArgumentHelp("The program and its arguments, after --.", valueName: "CMD"))
-    var command: [String] = []
-
-    static let jemallocPath: String = {
-      #if arch(arm64)
-        "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2"
-      #else
-        "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-      #endif
-    }()
-
-    var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
-
-    /// "524288", "512k", "512KiB", "1M", "1MiB": bytes, as the tracer reads MEMTRACE_SAMPLE; nil otherwise.
-    static func sampleBytes(_ text: String) -> UInt64? {
-      let units: [(String, UInt64)] = [
-        ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("k", 1 << 10), ("K", 1 << 10),
-        ("M", 1 << 20), ("G", 1 << 30), ("", 1),
-      ]
-      for (suffix, scale) in units where text.hasSuffix(suffix) {
-        guard let number = UInt64(text.dropLast(suffix.count)), number > 0 else { continue }
-        let (bytes, overflow) = number.multipliedReportingOverflow(by: scale)
-        return overflow ? nil : bytes
-      }
-      return nil
-    }
-
-    func validate() throws {
-      // Everything after the options is the program's, so `--help` must be caught here.
-      if let first = command.first, ["-h", "--help", "-help"].contains(first) {
-        throw CleanExit.helpRequest(self)
-      }
-      if program.isEmpty {
-        throw ValidationError("Missing the program to run: memtrace run -- CMD [ARGS...]")
-      }
-      if let frames, !(1...256).contains(frames) {
-        throw ValidationError("--frames must be between 1 and 256.")
-      }
-      if let interval, !(interval > 0) {
-        throw ValidationError("--interval must be a positive number of seconds.")
-      }
-      if let sample, Self.sampleBytes(sample) == nil {
-        throw ValidationError("--sample takes a size in bytes, like 524288, 512k or 1M; got '\(sample)'.")
-      }
-    }
-
-    func run() throws {
-      var environment = currentEnvironment()
-      let cwd = currentDirectory()
-      let library = try tracerLibrary(environment)
-      var preload = [library]
-      if jemalloc {
-        guard isFile(Self.jemallocPath) else {
-          throw CLIError(
-            "--jemalloc: \(Self.jemallocPath) is missing (apt-get install libjemalloc2)")
-        }
-        preload.append(Self.jemallocPath)
-      }
-      if let existing = environment["LD_PRELOAD"], !existing.isEmpty { preload.append(existing) }
-      environment["LD_PRELOAD"] = preload.joined(separator: " ")
-      let pattern = OutputPattern(
-        output ?? environment["MEMTRACE_OUTPUT"].flatMap { $0.isEmpty ? nil : $0 }
-          ?? OutputPattern.defaultPattern,
-        relativeTo: cwd)
-      environment["MEMTRACE_OUTPUT"] = pattern.pattern
-      if let frames { environment["MEMTRACE_FRAMES"] = String(frames) }
-      if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
-      if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
-
-      // File times come from a coarse clock that may lag this one by a tick.
-      let started = realtimeNanoseconds() - 50_000_000
-      var childPID: Int32 = 0
-      let status = try Launcher.run(program, environment: environment) { childPID = $0 }
-      report(pattern: pattern, since: started, pid: childPID, status: status)
-      if status != 0 { throw ExitCode(status) }
-    }
-
-    /// --lib, then MEMTRACE_LIB, then libtrace.so next to the executable.
-    func tracerLibrary(_ environment: [String: String]) throws -> String {
-      try locateTracer(lib: lib, environment: environment)
-    }
-
-    /// Prints the run's summary to standard error.
-    func report(pattern: OutputPattern, since: UInt64, pid: Int32, status: Int32) {
-      let files = pattern.existingFiles(since: since)
-      var ownSnapshot: SnapshotReader.Snapshot?
-      for path in files.reversed() {
-        if !pattern.pattern.contains("%p") || pattern.matches(path, pid: pid),
-          let snapshot = try? SnapshotFile.read(path: path), snapshot.header.pid == UInt32(pid)
-        {
-          ownSnapshot = snapshot
-          break
-        }
-      }
-      let name = program[0]
-      let how =
-        status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
-      var lines = ["memtrace: \(name) (pid \(pid)) \(how)"]
-      if let snapshot = ownSnapshot {
-        let totals = snapshot.totals
-        let live = snapshot.header.trigger == .exit ? "live at exit" : "live at its last snapshot"
-        lines.append(
-          "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(totals.allocCalls) allocation calls"
-            + (snapshot.header.isSampled ? " (sampled)" : ""))
-      }
-      if files.isEmpty {
-        lines.append(
-          "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal writes none at exit)"
+        @Flag(
+            help:
+                "Allocate with Debian's jemalloc (preloaded after the tracer), so its statistics cross-check the traced figures."
         )
-      } else {
-        lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
-        let shown = files.count > 20 ? Array(files.suffix(20)) : files
-        if files.count > shown.count {
-          lines.append("  … \(files.count - shown.count) earlier ones")
+        var jemalloc = false
+
+        @Option(
+            help: ArgumentHelp(
+                "The tracer library to preload (default: MEMTRACE_LIB, or libtrace.so next to memtrace).",
+                valueName: "PATH"))
+        var lib: String?
+
+        @Argument(
+            parsing: .captureForPassthrough,
+            help: ArgumentHelp("The program and its arguments, after --.", valueName: "CMD"))
+        var command: [String] = []
+
+        static let jemallocPath: String = {
+            #if arch(arm64)
+                "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2"
+            #else
+                "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+            #endif
+        }()
+
+        var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+        /// "524288", "512k", "512KiB", "1M", "1MiB": bytes, as the tracer reads MEMTRACE_SAMPLE; nil otherwise.
+        static func sampleBytes(_ text: String) -> UInt64? {
+            let units: [(String, UInt64)] = [
+                ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("k", 1 << 10), ("K", 1 << 10),
+                ("M", 1 << 20), ("G", 1 << 30), ("", 1),
+            ]
+            for (suffix, scale) in units where text.hasSuffix(suffix) {
+                guard let number = UInt64(text.dropLast(suffix.count)), number > 0 else { continue }
+                let (bytes, overflow) = number.multipliedReportingOverflow(by: scale)
+                return overflow ? nil : bytes
+            }
+            return nil
         }
-        lines += shown.map { "  " + $0 }
-        if let last = ownSnapshot?.path ?? files.last {
-          lines.append("memtrace: see memtrace top \(last)")
+
+        func validate() throws {
+            // Everything after the options is the program's, so `--help` must be caught here.
+            if let first = command.first, ["-h", "--help", "-help"].contains(first) {
+                throw CleanExit.helpRequest(self)
+            }
+            if program.isEmpty {
+                throw ValidationError("Missing the program to run: memtrace run -- CMD [ARGS...]")
+            }
+            if let frames, !(1...256).contains(frames) {
+                throw ValidationError("--frames must be between 1 and 256.")
+            }
+            if let interval, !(interval > 0) {
+                throw ValidationError("--interval must be a positive number of seconds.")
+            }
+            if let sample, Self.sampleBytes(sample) == nil {
+                throw ValidationError("--sample takes a size in bytes, like 524288, 512k or 1M; got '\(sample)'.")
+            }
         }
-      }
-      printError(lines.joined(separator: "\n"))
+
+        func run() throws {
+            var environment = currentEnvironment()
+            let cwd = currentDirectory()
+            let library = try tracerLibrary(environment)
+            var preload = [library]
+            if jemalloc {
+                guard isFile(Self.jemallocPath) else {
+                    throw CLIError(
+                        "--jemalloc: \(Self.jemallocPath) is missing (apt-get install libjemalloc2)")
+                }
+                preload.append(Self.jemallocPath)
+            }
+            if let existing = environment["LD_PRELOAD"], !existing.isEmpty { preload.append(existing) }
+            environment["LD_PRELOAD"] = preload.joined(separator: " ")
+            let pattern = OutputPattern(
+                output ?? environment["MEMTRACE_OUTPUT"].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? OutputPattern.defaultPattern,
+                relativeTo: cwd)
+            environment["MEMTRACE_OUTPUT"] = pattern.pattern
+            if let frames { environment["MEMTRACE_FRAMES"] = String(frames) }
+            if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
+            if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
+
+            // File times come from a coarse clock that may lag this one by a tick.
+            let started = realtimeNanoseconds() - 50_000_000
+            var childPID: Int32 = 0
+            let status = try Launcher.run(program, environment: environment) { childPID = $0 }
+            report(pattern: pattern, since: started, pid: childPID, status: status)
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        /// --lib, then MEMTRACE_LIB, then libtrace.so next to the executable.
+        func tracerLibrary(_ environment: [String: String]) throws -> String {
+            try locateTracer(lib: lib, environment: environment)
+        }
+
+        /// Prints the run's summary to standard error.
+        func report(pattern: OutputPattern, since: UInt64, pid: Int32, status: Int32) {
+            let files = pattern.existingFiles(since: since)
+            var ownSnapshot: SnapshotReader.Snapshot?
+            for path in files.reversed() {
+                if !pattern.pattern.contains("%p") || pattern.matches(path, pid: pid),
+                    let snapshot = try? SnapshotFile.read(path: path), snapshot.header.pid == UInt32(pid)
+                {
+                    ownSnapshot = snapshot
+                    break
+                }
+            }
+            let name = program[0]
+            let how =
+                status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
+            var lines = ["memtrace: \(name) (pid \(pid)) \(how)"]
+            if let snapshot = ownSnapshot {
+                let totals = snapshot.totals
+                let live = snapshot.header.trigger == .exit ? "live at exit" : "live at its last snapshot"
+                lines.append(
+                    "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(totals.allocCalls) allocation calls"
+                        + (snapshot.header.isSampled ? " (sampled)" : ""))
+            }
+            if files.isEmpty {
+                lines.append(
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal writes none at exit)"
+                )
+            } else {
+                lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
+                let shown = files.count > 20 ? Array(files.suffix(20)) : files
+                if files.count > shown.count {
+                    lines.append("  … \(files.count - shown.count) earlier ones")
+                }
+                lines += shown.map { "  " + $0 }
+                if let last = ownSnapshot?.path ?? files.last {
+                    lines.append("memtrace: see memtrace top \(last)")
+                }
+            }
+            printError(lines.joined(separator: "\n"))
+        }
     }
-  }
 }

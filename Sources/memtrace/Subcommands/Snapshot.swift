@@ -3,138 +3,138 @@ import ArgumentParser
 import SnapshotReader
 
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #endif
 
 extension Memtrace {
-  /// `memtrace snapshot PID`: asks a running, traced process for a snapshot.
-  struct SnapshotCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      commandName: "snapshot",
-      abstract: "Ask a traced process for a snapshot now and print the file it wrote.",
-      discussion: """
-        Sends the tracer's snapshot signal (SIGUSR2, or the process's MEMTRACE_SIGNAL) to PID, then waits \
-        for the new snapshot file to appear and prints its path. The file name comes from the process's \
-        MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory.
+    /// `memtrace snapshot PID`: asks a running, traced process for a snapshot.
+    struct SnapshotCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "snapshot",
+            abstract: "Ask a traced process for a snapshot now and print the file it wrote.",
+            discussion: """
+                Sends the tracer's snapshot signal (SIGUSR2, or the process's MEMTRACE_SIGNAL) to PID, then waits \
+                for the new snapshot file to appear and prints its path. The file name comes from the process's \
+                MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory.
 
-        Examples:
-          memtrace snapshot 4242
-          memtrace top "$(memtrace snapshot 4242)"
-        """)
+                Examples:
+                  memtrace snapshot 4242
+                  memtrace top "$(memtrace snapshot 4242)"
+                """)
 
-    @Argument(help: "The traced process.")
-    var pid: Int32
+        @Argument(help: "The traced process.")
+        var pid: Int32
 
-    @Option(help: ArgumentHelp("How long to wait for the file.", valueName: "SECONDS"))
-    var timeout: Double = 5
+        @Option(help: ArgumentHelp("How long to wait for the file.", valueName: "SECONDS"))
+        var timeout: Double = 5
 
-    func run() throws {
-      let proc = "/proc/\(pid)"
-      guard kill(pid, 0) == 0 || errno == EPERM, isDirectory(proc) else {
-        throw CLIError("no process \(pid)", status: 1)
-      }
-      guard let maps = readWhole(proc + "/maps") else {
-        throw CLIError(
-          "cannot read \(proc)/maps: \(String(cString: strerror(errno))) (is the process yours?)",
-          status: 1)
-      }
-      guard maps.contains("/libtrace.so") else {
-        throw CLIError("process \(pid) is not traced (libtrace.so is not loaded in it)", status: 1)
-      }
-      let environment = readEnviron(proc + "/environ")
-      let signalName = environment["MEMTRACE_SIGNAL"] ?? ""
-      guard let signo = Self.signalNumber(signalName) else {
-        throw CLIError(
-          "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
-      }
-      let cwd = readLink(proc + "/cwd") ?? "/"
-      var output = environment["MEMTRACE_OUTPUT"] ?? ""
-      if output.isEmpty { output = OutputPattern.defaultPattern }
-      let pattern = OutputPattern(output, relativeTo: cwd)
+        func run() throws {
+            let proc = "/proc/\(pid)"
+            guard kill(pid, 0) == 0 || errno == EPERM, isDirectory(proc) else {
+                throw CLIError("no process \(pid)", status: 1)
+            }
+            guard let maps = readWhole(proc + "/maps") else {
+                throw CLIError(
+                    "cannot read \(proc)/maps: \(String(cString: strerror(errno))) (is the process yours?)",
+                    status: 1)
+            }
+            guard maps.contains("/libtrace.so") else {
+                throw CLIError("process \(pid) is not traced (libtrace.so is not loaded in it)", status: 1)
+            }
+            let environment = readEnviron(proc + "/environ")
+            let signalName = environment["MEMTRACE_SIGNAL"] ?? ""
+            guard let signo = Self.signalNumber(signalName) else {
+                throw CLIError(
+                    "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
+            }
+            let cwd = readLink(proc + "/cwd") ?? "/"
+            var output = environment["MEMTRACE_OUTPUT"] ?? ""
+            if output.isEmpty { output = OutputPattern.defaultPattern }
+            let pattern = OutputPattern(output, relativeTo: cwd)
 
-      func candidates() -> [String: UInt64] {
-        var result: [String: UInt64] = [:]
-        for path in pattern.existingFiles(pid: pid) { result[path] = modificationTime(path) }
-        return result
-      }
-      let before = candidates()
-      guard kill(pid, signo) == 0 else {
-        throw CLIError(
-          "cannot signal process \(pid): \(String(cString: strerror(errno)))", status: 1)
-      }
-      let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
-      repeat {
-        usleep(20_000)
-        let fresh = candidates().filter { path, time in before[path].map { time > $0 } ?? true }
-        for path in fresh.keys.sorted(by: { fresh[$0]! < fresh[$1]! }) {
-          if let snapshot = try? SnapshotFile.read(path: path), snapshot.header.pid == UInt32(pid) {
-            printOut(path + "\n")
-            return
-          }
+            func candidates() -> [String: UInt64] {
+                var result: [String: UInt64] = [:]
+                for path in pattern.existingFiles(pid: pid) { result[path] = modificationTime(path) }
+                return result
+            }
+            let before = candidates()
+            guard kill(pid, signo) == 0 else {
+                throw CLIError(
+                    "cannot signal process \(pid): \(String(cString: strerror(errno)))", status: 1)
+            }
+            let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
+            repeat {
+                usleep(20_000)
+                let fresh = candidates().filter { path, time in before[path].map { time > $0 } ?? true }
+                for path in fresh.keys.sorted(by: { fresh[$0]! < fresh[$1]! }) {
+                    if let snapshot = try? SnapshotFile.read(path: path), snapshot.header.pid == UInt32(pid) {
+                        printOut(path + "\n")
+                        return
+                    }
+                }
+            } while realtimeNanoseconds() < deadline
+            throw CLIError(
+                "process \(pid) wrote no snapshot matching \(pattern.pattern) within \(timeout) s",
+                status: 1)
         }
-      } while realtimeNanoseconds() < deadline
-      throw CLIError(
-        "process \(pid) wrote no snapshot matching \(pattern.pattern) within \(timeout) s",
-        status: 1)
-    }
 
-    /// Parses MEMTRACE_SIGNAL as the tracer does; `nil` when snapshots on signal are off.
-    static func signalNumber(_ text: String) -> Int32? {
-      if text.isEmpty { return SIGUSR2 }
-      if ["0", "off", "none"].contains(text.lowercased()) { return nil }
-      if let number = Int32(text) { return number > 0 && number < 65 ? number : SIGUSR2 }
-      var name = text.uppercased()
-      if name.hasPrefix("SIG") { name.removeFirst(3) }
-      let names: [String: Int32] = [
-        "USR1": SIGUSR1, "USR2": SIGUSR2, "PROF": SIGPROF, "URG": SIGURG, "WINCH": SIGWINCH,
-        "HUP": SIGHUP,
-        "PWR": SIGPWR,
-      ]
-      if let known = names[name] { return known }
-      if name.hasPrefix("RTMIN+"), let offset = Int32(name.dropFirst(6)) {
-        return __libc_current_sigrtmin() + offset
-      }
-      return SIGUSR2
+        /// Parses MEMTRACE_SIGNAL as the tracer does; `nil` when snapshots on signal are off.
+        static func signalNumber(_ text: String) -> Int32? {
+            if text.isEmpty { return SIGUSR2 }
+            if ["0", "off", "none"].contains(text.lowercased()) { return nil }
+            if let number = Int32(text) { return number > 0 && number < 65 ? number : SIGUSR2 }
+            var name = text.uppercased()
+            if name.hasPrefix("SIG") { name.removeFirst(3) }
+            let names: [String: Int32] = [
+                "USR1": SIGUSR1, "USR2": SIGUSR2, "PROF": SIGPROF, "URG": SIGURG, "WINCH": SIGWINCH,
+                "HUP": SIGHUP,
+                "PWR": SIGPWR,
+            ]
+            if let known = names[name] { return known }
+            if name.hasPrefix("RTMIN+"), let offset = Int32(name.dropFirst(6)) {
+                return __libc_current_sigrtmin() + offset
+            }
+            return SIGUSR2
+        }
     }
-  }
 }
 
 private func isDirectory(_ path: String) -> Bool {
-  var info = stat()
-  return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
 private func modificationTime(_ path: String) -> UInt64 {
-  var info = stat()
-  guard stat(path, &info) == 0 else { return 0 }
-  return UInt64(info.st_mtim.tv_sec) * 1_000_000_000 + UInt64(info.st_mtim.tv_nsec)
+    var info = stat()
+    guard stat(path, &info) == 0 else { return 0 }
+    return UInt64(info.st_mtim.tv_sec) * 1_000_000_000 + UInt64(info.st_mtim.tv_nsec)
 }
 
 /// The whole content of a (proc) file, or `nil` when it cannot be read.
 func readWhole(_ path: String) -> String? {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
-  guard fd >= 0 else { return nil }
-  defer { close(fd) }
-  var data: [UInt8] = []
-  var buffer = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let count = read(fd, &buffer, buffer.count)
-    if count < 0 && errno == EINTR { continue }
-    if count <= 0 { break }
-    data += buffer[..<count]
-  }
-  return String(decoding: data, as: UTF8.self)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var data: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        data += buffer[..<count]
+    }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// A `/proc/PID/environ` file as a dictionary.
 func readEnviron(_ path: String) -> [String: String] {
-  var result: [String: String] = [:]
-  for entry in (readWhole(path) ?? "").split(separator: "\0") {
-    if let equals = entry.firstIndex(of: "=") {
-      result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+    var result: [String: String] = [:]
+    for entry in (readWhole(path) ?? "").split(separator: "\0") {
+        if let equals = entry.firstIndex(of: "=") {
+            result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
+        }
     }
-  }
-  return result
+    return result
 }

@@ -2,32 +2,32 @@ import Analysis
 import ArgumentParser
 
 extension Memtrace {
-  /// `memtrace summary`: totals, peak, sites at the peak, overhead, allocator cross-check.
-  struct SummaryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      commandName: "summary",
-      abstract:
-        "Summarise a snapshot: totals, peak, top sites at the peak, tracer overhead, allocator check.",
-      discussion: """
-        Shows the live heap and the peak, the call counters, how much memory the tracer used for \
-        itself, the sites that held the most memory at the moment of the peak (even if they freed it \
-        since), and the traced bytes next to the allocator's own figure (jemalloc stats.allocated, or \
-        glibc mallinfo2 uordblks + hblkhd) with their difference.
+    /// `memtrace summary`: totals, peak, sites at the peak, overhead, allocator cross-check.
+    struct SummaryCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "summary",
+            abstract:
+                "Summarise a snapshot: totals, peak, top sites at the peak, tracer overhead, allocator check.",
+            discussion: """
+                Shows the live heap and the peak, the call counters, how much memory the tracer used for \
+                itself, the sites that held the most memory at the moment of the peak (even if they freed it \
+                since), and the traced bytes next to the allocator's own figure (jemalloc stats.allocated, or \
+                glibc mallinfo2 uordblks + hblkhd) with their difference.
 
-        Examples:
-          memtrace summary memtrace.leaky.4242.0.snap
-          memtrace summary app.snap --top 10
-        """)
+                Examples:
+                  memtrace summary memtrace.leaky.4242.0.snap
+                  memtrace summary app.snap --top 10
+                """)
 
-    @Argument(help: "The snapshot file.")
-    var snapshot: String
+        @Argument(help: "The snapshot file.")
+        var snapshot: String
 
-    @Option(help: "How many sites at the peak to list.")
-    var top: Int = 5
+        @Option(help: "How many sites at the peak to list.")
+        var top: Int = 5
 
-    func run() throws {
-      let traced = try loadTraced(snapshot)
-      printOut(Summary(traced, top: max(0, top)).render())
+        func run() throws {
+            let traced = try loadTraced(snapshot)
+            printOut(Summary(traced, top: max(0, top)).render())
+        }
     }
-  }
 }

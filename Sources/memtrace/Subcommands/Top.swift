@@ -3,52 +3,52 @@ import ArgumentParser
 import Renderers
 
 extension Memtrace {
-  /// `memtrace top`: tracemalloc's `Snapshot.statistics`.
-  struct Top: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      abstract: "Show the sites holding the most live memory in a snapshot.",
-      discussion: """
-        Groups the snapshot's live blocks by site, as Python's tracemalloc.Snapshot.statistics() does, \
-        and prints the largest groups first (by size, then count):
+    /// `memtrace top`: tracemalloc's `Snapshot.statistics`.
+    struct Top: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the sites holding the most live memory in a snapshot.",
+            discussion: """
+                Groups the snapshot's live blocks by site, as Python's tracemalloc.Snapshot.statistics() does, \
+                and prints the largest groups first (by size, then count):
 
-          examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B
+                  examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B
 
-        Frames start at the line that called the allocator: the tracer's, malloc's and operator new's \
-        own frames are never shown. --by file and --by function show line 0, as tracemalloc does for a \
-        file group.
+                Frames start at the line that called the allocator: the tracer's, malloc's and operator new's \
+                own frames are never shown. --by file and --by function show line 0, as tracemalloc does for a \
+                file group.
 
-        Examples:
-          memtrace top memtrace.leaky.4242.0.snap
-          memtrace top app.snap --by traceback --limit 3
-          memtrace top app.snap --by function --cumulative --include 'src/*' --exclude '*test*'
-          memtrace top app.snap --format json | jq '.stats[0].frames[0]'
-          memtrace top app.snap --format folded | flamegraph.pl --countname bytes > live.svg
-        """)
+                Examples:
+                  memtrace top memtrace.leaky.4242.0.snap
+                  memtrace top app.snap --by traceback --limit 3
+                  memtrace top app.snap --by function --cumulative --include 'src/*' --exclude '*test*'
+                  memtrace top app.snap --format json | jq '.stats[0].frames[0]'
+                  memtrace top app.snap --format folded | flamegraph.pl --countname bytes > live.svg
+                """)
 
-    @Argument(help: "The snapshot file.")
-    var snapshot: String
+        @Argument(help: "The snapshot file.")
+        var snapshot: String
 
-    @OptionGroup var options: ReportOptions
+        @OptionGroup var options: ReportOptions
 
-    func run() throws {
-      let traced = try loadTraced(snapshot)
-      let stats = options.limited(try traced.statistics(options.statisticsOptions))
-      switch options.format {
-      case .text:
-        printOut(
-          sampledNote([traced]) + TextFormat.render(stats, traceback: options.by == .traceback))
-      case .json:
-        let total = traced.total(filters: options.filters)
-        printOut(
-          JSONFormat.render(
-            stats,
-            extra: options.jsonExtras(traced) + [
-              ("total", .object([("size", .int(total.size)), ("count", .int(total.count))])),
-              ("snapshot", .string(snapshot)),
-            ]))
-      case .folded:
-        printOut(FoldedFormat.render(traced, filters: options.filters))
-      }
+        func run() throws {
+            let traced = try loadTraced(snapshot)
+            let stats = options.limited(try traced.statistics(options.statisticsOptions))
+            switch options.format {
+            case .text:
+                printOut(
+                    sampledNote([traced]) + TextFormat.render(stats, traceback: options.by == .traceback))
+            case .json:
+                let total = traced.total(filters: options.filters)
+                printOut(
+                    JSONFormat.render(
+                        stats,
+                        extra: options.jsonExtras(traced) + [
+                            ("total", .object([("size", .int(total.size)), ("count", .int(total.count))])),
+                            ("snapshot", .string(snapshot)),
+                        ]))
+            case .folded:
+                printOut(FoldedFormat.render(traced, filters: options.filters))
+            }
+        }
     }
-  }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-  import Glibc
+    import Glibc
 #elseif canImport(Musl)
-  import Musl
+    import Musl
 #endif
 
 /// The child being run, for the signal handler (a C function cannot capture it).
@@ -15,98 +15,98 @@ nonisolated(unsafe) private var forwardTo: pid_t = 0
 /// (`si_code` not `SI_USER`/`SI_QUEUE`) are not forwarded a second time;
 /// memtrace itself survives them and reports once the child has ended.
 enum Launcher {
-  /// Runs `arguments[0]` (searched in `PATH`) with `arguments` and `environment`.
-  ///
-  /// - Returns: the child's pid (through `started`, before waiting) and its
-  ///   exit status, 128 + the signal number when a signal killed it.
-  /// - Throws: ``CLIError`` (status 127) when the program cannot be started.
-  static func run(
-    _ arguments: [String], environment: [String: String], started: (pid_t) -> Void = { _ in }
-  ) throws
-    -> Int32
-  {
-    let argv = arguments.map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
-    }
-    installForwarding()
-    var pid: pid_t = 0
-    let rc = posix_spawnp(&pid, arguments[0], nil, nil, argv, envp)
-    guard rc == 0 else {
-      throw CLIError("cannot run \(arguments[0]): \(String(cString: strerror(rc)))", status: 127)
-    }
-    forwardTo = pid
-    started(pid)
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 {
-      if errno != EINTR {
-        throw CLIError(
-          "waiting for \(arguments[0]): \(String(cString: strerror(errno)))", status: 1)
-      }
-    }
-    forwardTo = 0
-    let signal = status & 0x7f
-    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-  }
-
-  private static func installForwarding() {
-    for signo in [SIGINT, SIGTERM] {
-      var action = sigaction()
-      action.__sigaction_handler.sa_sigaction = { signo, info, _ in
-        let code = info?.pointee.si_code ?? Int32(SI_USER)
-        if forwardTo > 0 && (code == Int32(SI_USER) || code == Int32(SI_QUEUE)) {
-          kill(forwardTo, signo)
+    /// Runs `arguments[0]` (searched in `PATH`) with `arguments` and `environment`.
+    ///
+    /// - Returns: the child's pid (through `started`, before waiting) and its
+    ///   exit status, 128 + the signal number when a signal killed it.
+    /// - Throws: ``CLIError`` (status 127) when the program cannot be started.
+    static func run(
+        _ arguments: [String], environment: [String: String], started: (pid_t) -> Void = { _ in }
+    ) throws
+        -> Int32
+    {
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
         }
-      }
-      action.sa_flags = SA_SIGINFO | SA_RESTART
-      sigemptyset(&action.sa_mask)
-      sigaction(signo, &action, nil)
+        installForwarding()
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, arguments[0], nil, nil, argv, envp)
+        guard rc == 0 else {
+            throw CLIError("cannot run \(arguments[0]): \(String(cString: strerror(rc)))", status: 127)
+        }
+        forwardTo = pid
+        started(pid)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR {
+                throw CLIError(
+                    "waiting for \(arguments[0]): \(String(cString: strerror(errno)))", status: 1)
+            }
+        }
+        forwardTo = 0
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
-  }
+
+    private static func installForwarding() {
+        for signo in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_sigaction = { signo, info, _ in
+                let code = info?.pointee.si_code ?? Int32(SI_USER)
+                if forwardTo > 0 && (code == Int32(SI_USER) || code == Int32(SI_QUEUE)) {
+                    kill(forwardTo, signo)
+                }
+            }
+            action.sa_flags = SA_SIGINFO | SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signo, &action, nil)
+        }
+    }
 }
 
 /// The current directory.
 func currentDirectory() -> String {
-  var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-  guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-  return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+    return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
 
 /// The target of a symbolic link such as `/proc/self/exe`.
 func readLink(_ path: String) -> String? {
-  var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-  let count = readlink(path, &buffer, buffer.count - 1)
-  guard count > 0 else { return nil }
-  return buffer.withUnsafeBufferPointer { raw in
-    String(decoding: UnsafeRawBufferPointer(start: raw.baseAddress, count: count), as: UTF8.self)
-  }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink(path, &buffer, buffer.count - 1)
+    guard count > 0 else { return nil }
+    return buffer.withUnsafeBufferPointer { raw in
+        String(decoding: UnsafeRawBufferPointer(start: raw.baseAddress, count: count), as: UTF8.self)
+    }
 }
 
 /// Whether `path` names an existing regular file (or a link to one).
 func isFile(_ path: String) -> Bool {
-  var info = stat()
-  return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    var info = stat()
+    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
 }
 
 /// `CLOCK_REALTIME` in nanoseconds.
 func realtimeNanoseconds() -> UInt64 {
-  var now = timespec()
-  clock_gettime(CLOCK_REALTIME, &now)
-  return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 /// The process's environment.
 func currentEnvironment() -> [String: String] {
-  var result: [String: String] = [:]
-  var pointer = environ
-  while let entry = pointer.pointee {
-    let text = String(cString: entry)
-    if let equals = text.firstIndex(of: "=") {
-      result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        pointer += 1
     }
-    pointer += 1
-  }
-  return result
+    return result
 }

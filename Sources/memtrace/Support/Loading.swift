@@ -5,8 +5,8 @@ import Symbolizer
 
 /// A snapshot read and its symbolizer, before its stacks become frames.
 private struct Prepared {
-  var snapshot: SnapshotReader.Snapshot
-  var symbolizer: Symbolizer
+    var snapshot: SnapshotReader.Snapshot
+    var symbolizer: Symbolizer
 }
 
 /// Reads a snapshot and symbolizes its stacks.
@@ -18,52 +18,52 @@ private struct Prepared {
 /// to standard error, one line each, and the frames fall back to symbol or
 /// module offsets.
 func loadTraced(_ path: String, table: FrameTable = FrameTable()) throws -> TracedSnapshot {
-  // Embedded symbols are a dictionary lookup each: resolving them ahead is wasted work.
-  trace(try prepare(path, resolveEmbedded: false), table: table)
+    // Embedded symbols are a dictionary lookup each: resolving them ahead is wasted work.
+    trace(try prepare(path, resolveEmbedded: false), table: table)
 }
 
 /// Loads two snapshots for a comparison, reading and symbolizing them in
 /// parallel; both share one ``FrameTable``, the new one's frames first.
 func loadTracedPair(old: String, new: String) throws -> (old: TracedSnapshot, new: TracedSnapshot) {
-  final class Slot: @unchecked Sendable {
-    var result: Result<Prepared, any Error>?
-  }
-  let slots = [Slot(), Slot()]
-  let paths = [new, old]
-  DispatchQueue.concurrentPerform(iterations: 2) { index in
-    slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
-  }
-  // Errors in argument order: a bad OLD is reported before a bad NEW.
-  let preparedOld = try slots[1].result!.get()
-  let preparedNew = try slots[0].result!.get()
-  let table = FrameTable()
-  let newTraced = trace(preparedNew, table: table)
-  return (trace(preparedOld, table: table), newTraced)
+    final class Slot: @unchecked Sendable {
+        var result: Result<Prepared, any Error>?
+    }
+    let slots = [Slot(), Slot()]
+    let paths = [new, old]
+    DispatchQueue.concurrentPerform(iterations: 2) { index in
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+    }
+    // Errors in argument order: a bad OLD is reported before a bad NEW.
+    let preparedOld = try slots[1].result!.get()
+    let preparedNew = try slots[0].result!.get()
+    let table = FrameTable()
+    let newTraced = trace(preparedNew, table: table)
+    return (trace(preparedOld, table: table), newTraced)
 }
 
 private func prepare(_ path: String, resolveEmbedded: Bool) throws -> Prepared {
-  let snapshot = try SnapshotFile.read(path: path)
-  let symbolizer = Symbolizer(snapshot: snapshot)
-  if snapshot.symbols == nil || resolveEmbedded {
-    // In address order, with a progress line on a terminal.
-    var pcs: [UInt64] = []
-    pcs.reserveCapacity(snapshot.stackStats.count * Int(snapshot.header.framesLimit))
-    for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
-    symbolizer.resolve(pcs, progress: snapshot.symbols == nil ? Symbolizer.terminalProgress() : nil)
-  }
-  return Prepared(snapshot: snapshot, symbolizer: symbolizer)
+    let snapshot = try SnapshotFile.read(path: path)
+    let symbolizer = Symbolizer(snapshot: snapshot)
+    if snapshot.symbols == nil || resolveEmbedded {
+        // In address order, with a progress line on a terminal.
+        var pcs: [UInt64] = []
+        pcs.reserveCapacity(snapshot.stackStats.count * Int(snapshot.header.framesLimit))
+        for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
+        symbolizer.resolve(pcs, progress: snapshot.symbols == nil ? Symbolizer.terminalProgress() : nil)
+    }
+    return Prepared(snapshot: snapshot, symbolizer: symbolizer)
 }
 
 private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
-  for warning in prepared.symbolizer.warnings {
-    printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
-  }
-  let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
-  // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
-  // of a second that the process's exit does for free.
-  keptUntilExit.append(traced)
-  keptUntilExit.append(prepared.symbolizer)
-  return traced
+    for warning in prepared.symbolizer.warnings {
+        printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
+    }
+    let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
+    // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
+    // of a second that the process's exit does for free.
+    keptUntilExit.append(traced)
+    keptUntilExit.append(prepared.symbolizer)
+    return traced
 }
 
 /// Objects deliberately never released: the process exits right after using them.
@@ -71,45 +71,47 @@ nonisolated(unsafe) private var keptUntilExit: [Any] = []
 
 /// Reads and symbolizes a snapshot, returning its symbolizer too, for the
 /// renderers (pprof) that need the frames of every program counter.
-func loadSymbolized(_ path: String, table: FrameTable = FrameTable()) throws -> (
-  traced: TracedSnapshot, resolver: Symbolizer
+func loadSymbolized(
+    _ path: String, table: FrameTable = FrameTable()
+) throws -> (
+    traced: TracedSnapshot, resolver: Symbolizer
 ) {
-  let prepared = try prepare(path, resolveEmbedded: false)
-  return (trace(prepared, table: table), prepared.symbolizer)
+    let prepared = try prepare(path, resolveEmbedded: false)
+    return (trace(prepared, table: table), prepared.symbolizer)
 }
 
 /// Reads and symbolizes several snapshots, in parallel, sharing one ``FrameTable``
 /// so that their sites compare; results are in argument order, and the first
 /// bad file in that order is the error thrown.
 func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
-  final class Slot: @unchecked Sendable {
-    var result: Result<Prepared, any Error>?
-  }
-  let slots = paths.map { _ in Slot() }
-  DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-    slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
-  }
-  let prepared = try slots.map { try $0.result!.get() }
-  let table = FrameTable()
-  return prepared.map { trace($0, table: table) }
+    final class Slot: @unchecked Sendable {
+        var result: Result<Prepared, any Error>?
+    }
+    let slots = paths.map { _ in Slot() }
+    DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+    }
+    let prepared = try slots.map { try $0.result!.get() }
+    let table = FrameTable()
+    return prepared.map { trace($0, table: table) }
 }
 
 /// Reads several snapshots in parallel, each with a symbolizer that has
 /// resolved all its stacks, for `merge`; in argument order.
 func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
-  final class Slot: @unchecked Sendable {
-    var result: Result<Prepared, any Error>?
-  }
-  let slots = paths.map { _ in Slot() }
-  DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-    slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
-  }
-  return try slots.map { slot in
-    let prepared = try slot.result!.get()
-    for warning in prepared.symbolizer.warnings {
-      printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
+    final class Slot: @unchecked Sendable {
+        var result: Result<Prepared, any Error>?
     }
-    keptUntilExit.append(prepared.symbolizer)
-    return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
-  }
+    let slots = paths.map { _ in Slot() }
+    DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+    }
+    return try slots.map { slot in
+        let prepared = try slot.result!.get()
+        for warning in prepared.symbolizer.warnings {
+            printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
+        }
+        keptUntilExit.append(prepared.symbolizer)
+        return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
+    }
 }

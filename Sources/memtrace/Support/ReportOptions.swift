@@ -5,83 +5,83 @@ extension GroupBy: ExpressibleByArgument {}
 
 /// Output formats of `top` and `diff`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-  case text
-  case json
-  /// Folded stacks of live bytes (`top`), or the two-column old/new form (`diff`).
-  case folded
+    case text
+    case json
+    /// Folded stacks of live bytes (`top`), or the two-column old/new form (`diff`).
+    case folded
 }
 
 /// The options `top` and `diff` share: tracemalloc's key type, cumulative mode, filters, limit, format.
 struct ReportOptions: ParsableArguments {
-  @Option(name: .long, help: "Group by lineno, function, file, module or traceback.")
-  var by: GroupBy = .lineno
+    @Option(name: .long, help: "Group by lineno, function, file, module or traceback.")
+    var by: GroupBy = .lineno
 
-  @Flag(
-    help:
-      "Count a block for every distinct site of its stack, not only the innermost (not with --by traceback)."
-  )
-  var cumulative = false
+    @Flag(
+        help:
+            "Count a block for every distinct site of its stack, not only the innermost (not with --by traceback)."
+    )
+    var cumulative = false
 
-  @Option(help: "Show at most N groups; 0 shows all.")
-  var limit: Int = 10
+    @Option(help: "Show at most N groups; 0 shows all.")
+    var limit: Int = 10
 
-  @Option(
-    name: .customLong("include"), parsing: .singleValue,
-    help: ArgumentHelp(
-      "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
-      valueName: "GLOB"))
-  var includes: [String] = []
+    @Option(
+        name: .customLong("include"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
+            valueName: "GLOB"))
+    var includes: [String] = []
 
-  @Option(
-    name: .customLong("exclude"), parsing: .singleValue,
-    help: ArgumentHelp(
-      "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
-      valueName: "GLOB"))
-  var excludes: [String] = []
+    @Option(
+        name: .customLong("exclude"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
+            valueName: "GLOB"))
+    var excludes: [String] = []
 
-  @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
-  var allFrames = false
+    @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
+    var allFrames = false
 
-  @Option(
-    help:
-      "Output format: text, json, or folded (stacks for flamegraph.pl; --by, --cumulative and --limit do not apply)."
-  )
-  var format: OutputFormat = .text
+    @Option(
+        help:
+            "Output format: text, json, or folded (stacks for flamegraph.pl; --by, --cumulative and --limit do not apply)."
+    )
+    var format: OutputFormat = .text
 
-  func validate() throws {
-    if cumulative && by == .traceback {
-      throw ValidationError("--cumulative cannot be combined with --by traceback.")
+    func validate() throws {
+        if cumulative && by == .traceback {
+            throw ValidationError("--cumulative cannot be combined with --by traceback.")
+        }
+        if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
     }
-    if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
-  }
 
-  var filters: [TraceFilter] {
-    includes.map { TraceFilter(parsing: $0, inclusive: true, allFrames: allFrames) }
-      + excludes.map { TraceFilter(parsing: $0, inclusive: false, allFrames: allFrames) }
-  }
+    var filters: [TraceFilter] {
+        includes.map { TraceFilter(parsing: $0, inclusive: true, allFrames: allFrames) }
+            + excludes.map { TraceFilter(parsing: $0, inclusive: false, allFrames: allFrames) }
+    }
 
-  var statisticsOptions: StatisticsOptions {
-    StatisticsOptions(groupBy: by, cumulative: cumulative, filters: filters)
-  }
+    var statisticsOptions: StatisticsOptions {
+        StatisticsOptions(groupBy: by, cumulative: cumulative, filters: filters)
+    }
 
-  func limited<T>(_ items: [T]) -> [T] {
-    limit == 0 ? items : Array(items.prefix(limit))
-  }
+    func limited<T>(_ items: [T]) -> [T] {
+        limit == 0 ? items : Array(items.prefix(limit))
+    }
 
-  /// JSON fields describing the report, after `stats`.
-  func jsonExtras(_ snapshot: TracedSnapshot) -> [(String, JSONFormat.Value)] {
-    [
-      ("group_by", .string(by.rawValue)), ("cumulative", .bool(cumulative)),
-      ("sampled", .bool(snapshot.snapshot.header.isSampled)),
-      ("sample_rate", .uint(snapshot.snapshot.totals.sampleRate)),
-    ]
-  }
+    /// JSON fields describing the report, after `stats`.
+    func jsonExtras(_ snapshot: TracedSnapshot) -> [(String, JSONFormat.Value)] {
+        [
+            ("group_by", .string(by.rawValue)), ("cumulative", .bool(cumulative)),
+            ("sampled", .bool(snapshot.snapshot.header.isSampled)),
+            ("sample_rate", .uint(snapshot.snapshot.totals.sampleRate)),
+        ]
+    }
 }
 
 /// The line text output starts with when figures are sampled.
 func sampledNote(_ snapshots: [TracedSnapshot]) -> String {
-  guard let sampled = snapshots.first(where: { $0.snapshot.header.isSampled }) else { return "" }
-  let rate = sampled.snapshot.totals.sampleRate
-  let mean = rate > 0 ? " (one sample per \(SizeFormat.format(rate)) on average)" : ""
-  return "# sampled snapshot\(mean): sizes and counts are those of the sampled blocks\n"
+    guard let sampled = snapshots.first(where: { $0.snapshot.header.isSampled }) else { return "" }
+    let rate = sampled.snapshot.totals.sampleRate
+    let mean = rate > 0 ? " (one sample per \(SizeFormat.format(rate)) on average)" : ""
+    return "# sampled snapshot\(mean): sizes and counts are estimates scaled up from the sampled blocks\n"
 }
