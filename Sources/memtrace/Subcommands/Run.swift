@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Foundation
 import SnapshotReader
 
 extension Memtrace {
@@ -133,10 +134,11 @@ extension Memtrace {
             if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
 
             // File times come from a coarse clock that may lag this one by a tick.
-            let started = realtimeNanoseconds() - 50_000_000
+            let spawned = realtimeNanoseconds()
+            let started = spawned - 50_000_000
             var childPID: Int32 = 0
             let status = try Launcher.run(program, environment: environment) { childPID = $0 }
-            report(pattern: pattern, since: started, pid: childPID, status: status)
+            report(pattern: pattern, since: started, spawned: spawned, pid: childPID, status: status)
             if status != 0 { throw ExitCode(status) }
         }
 
@@ -146,8 +148,23 @@ extension Memtrace {
         }
 
         /// Prints the run's summary to standard error.
-        func report(pattern: OutputPattern, since: UInt64, pid: Int32, status: Int32) {
-            let files = pattern.existingFiles(since: since)
+        /// CLOCK_REALTIME when the snapshot's process started tracing (header offset 32), if `path` is a snapshot.
+        static func tracingStart(of path: String) -> UInt64? {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+            defer { try? handle.close() }
+            guard let header = try? handle.read(upToCount: 40), header.count == 40,
+                header.prefix(8).elementsEqual("MEMTRACE".utf8)
+            else { return nil }
+            return header[32..<40].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        }
+
+        func report(pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, status: Int32) {
+            // Files changed since the program started (the file clock is coarse, hence the
+            // margin in `since`) and written by a process whose tracing started after the
+            // program did: a previous run's files in the same place are not this run's.
+            let files = pattern.existingFiles(since: since).filter {
+                Self.tracingStart(of: $0).map { $0 >= spawned } ?? false
+            }
             var ownSnapshot: SnapshotReader.Snapshot?
             for path in files.reversed() {
                 if !pattern.pattern.contains("%p") || pattern.matches(path, pid: pid),

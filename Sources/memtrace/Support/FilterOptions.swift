@@ -3,12 +3,12 @@ import ArgumentParser
 
 extension Metric: ExpressibleByArgument {}
 
-/// `--include`, `--exclude` and `--all-frames`, for the commands that have no `--by`.
+/// `--include`, `--exclude` and `--all-frames`: tracemalloc's Filter, shared by every command that reads stacks.
 struct FilterOptions: ParsableArguments {
     @Option(
         name: .customLong("include"), parsing: .singleValue,
         help: ArgumentHelp(
-            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
+            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
             valueName: "GLOB"))
     var includes: [String] = []
 

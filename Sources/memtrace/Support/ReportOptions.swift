@@ -25,22 +25,7 @@ struct ReportOptions: ParsableArguments {
     @Option(help: "Show at most N groups; 0 shows all.")
     var limit: Int = 10
 
-    @Option(
-        name: .customLong("include"), parsing: .singleValue,
-        help: ArgumentHelp(
-            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
-            valueName: "GLOB"))
-    var includes: [String] = []
-
-    @Option(
-        name: .customLong("exclude"), parsing: .singleValue,
-        help: ArgumentHelp(
-            "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
-            valueName: "GLOB"))
-    var excludes: [String] = []
-
-    @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
-    var allFrames = false
+    @OptionGroup var filterOptions: FilterOptions
 
     @Option(
         help:
@@ -56,8 +41,7 @@ struct ReportOptions: ParsableArguments {
     }
 
     var filters: [TraceFilter] {
-        includes.map { TraceFilter(parsing: $0, inclusive: true, allFrames: allFrames) }
-            + excludes.map { TraceFilter(parsing: $0, inclusive: false, allFrames: allFrames) }
+        filterOptions.filters
     }
 
     var statisticsOptions: StatisticsOptions {
