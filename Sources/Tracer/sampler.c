@@ -101,12 +101,7 @@ int mt_sample_slow(size_t size) {
  * 16% too many).  It is rounded up with probability equal to its fraction,
  * the coin being the block's address, so freeing the block later subtracts
  * exactly what its allocation added. */
-void mt_sample_weights(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count) {
-    if (!mt_sample_rate) {
-        *bytes = (int64_t)size;
-        *count = 1;
-        return;
-    }
+void mt_sample_weights_slow(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count) {
     double p = 1 - mt_exp(-(double)(size ? size : 1) / (double)mt_sample_rate);
     double w = p > 0 ? 1 / p : 1;
     double whole = (double)(int64_t)w;

@@ -119,8 +119,17 @@ static inline int mt_sample(size_t size) {
     if (MT_LIKELY(mt_sample_countdown > 0)) return 0;
     return mt_sample_slow(size);
 }
-/* The estimated bytes and blocks one recorded block of `size` stands for. */
-void mt_sample_weights(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count);
+/* The estimated bytes and blocks one recorded block of `size` stands for:
+ * itself in exact mode (inline: this is on every allocation and release). */
+void mt_sample_weights_slow(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count);
+static inline void mt_sample_weights(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count) {
+    if (MT_LIKELY(!mt_sample_rate)) {
+        *bytes = (int64_t)size;
+        *count = 1;
+        return;
+    }
+    mt_sample_weights_slow(size, ptr, bytes, count);
+}
 double mt_ln(double x);
 double mt_exp(double x);
 
