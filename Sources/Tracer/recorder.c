@@ -94,9 +94,9 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
 void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     int saved = errno;
     uint64_t pcs[mt_config.frames]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
-    uint32_t true_depth = 0;
-    int depth = mt_unwind(pcs, mt_config.frames, &true_depth);
-    uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, true_depth);
+    int truncated = 0;
+    int depth = mt_unwind(pcs, mt_config.frames, &truncated);
+    uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated);
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};
     struct mt_shard *sh = mt_shard_for(e.ptr);

@@ -46,8 +46,8 @@ int mt_stacks_init(void) {
     return 0;
 }
 
-static inline uint64_t hash_stack(const uint64_t *pcs, uint32_t depth, uint32_t true_depth) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)depth << 32 | true_depth);
+static inline uint64_t hash_stack(const uint64_t *pcs, uint32_t depth) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
     for (uint32_t i = 0; i < depth; i++) {
         h ^= pcs[i];
         h *= 0xff51afd7ed558ccdull;
@@ -56,9 +56,8 @@ static inline uint64_t hash_stack(const uint64_t *pcs, uint32_t depth, uint32_t 
     return h ? h : 1;
 }
 
-static inline int same(const struct mt_stack *s, uint64_t h, const uint64_t *pcs, uint32_t depth,
-                       uint32_t true_depth) {
-    return s->hash == h && s->depth == depth && s->true_depth == true_depth &&
+static inline int same(const struct mt_stack *s, uint64_t h, const uint64_t *pcs, uint32_t depth) {
+    return s->hash == h && s->depth == depth &&
            memcmp(frames + s->frames, pcs, depth * sizeof *pcs) == 0;
 }
 
@@ -83,8 +82,7 @@ static int grow(struct index_shard *sh) {
 
 /* Lock-free lookup: slots only ever go from empty to an id whose record was
  * complete before the slot was published. */
-static uint32_t find(struct index_table *t, uint64_t h, const uint64_t *pcs, uint32_t depth, uint32_t true_depth,
-                     uint32_t *empty_slot) {
+static uint32_t find(struct index_table *t, uint64_t h, const uint64_t *pcs, uint32_t depth, uint32_t *empty_slot) {
     uint32_t j = (uint32_t)(h / INDEX_SHARDS) & t->mask;
     for (;;) {
         uint32_t v = __atomic_load_n(&t->slots[j], __ATOMIC_ACQUIRE);
@@ -92,28 +90,33 @@ static uint32_t find(struct index_table *t, uint64_t h, const uint64_t *pcs, uin
             *empty_slot = j;
             return 0;
         }
-        if (same(&records[v - 1], h, pcs, depth, true_depth)) return v;
+        if (same(&records[v - 1], h, pcs, depth)) return v;
         j = (j + 1) & t->mask;
     }
 }
 
-uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_depth) {
+uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated) {
     if (depth == 0) return 0;
-    uint64_t h = hash_stack(pcs, depth, true_depth);
+    uint64_t h = hash_stack(pcs, depth);
     struct index_shard *sh = &index_shards[h % INDEX_SHARDS];
     uint32_t slot;
     struct index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);
     if (MT_LIKELY(t != NULL)) {
-        uint32_t v = find(t, h, pcs, depth, true_depth, &slot);
+        uint32_t v = find(t, h, pcs, depth, &slot);
         if (MT_LIKELY(v != 0)) return v - 1;
     }
+    /* A new stack (or a race to insert one).  Its real depth is measured
+     * here, before the lock: the walk may take the loader's lock, which a
+     * thread waiting for ours could hold. */
+    uint32_t true_depth = truncated ? mt_unwind_full_depth() : depth;
+    if (true_depth < depth) true_depth = depth;
     uint32_t id = 0;
     mt_lock(&sh->lock);
     if (!sh->table || (sh->count + 1) * 2 > sh->table->mask + 1) {
         if (grow(sh) != 0) goto out;
     }
     t = sh->table;
-    uint32_t v = find(t, h, pcs, depth, true_depth, &slot);
+    uint32_t v = find(t, h, pcs, depth, &slot);
     if (v) { /* another thread inserted it meanwhile */
         id = v - 1;
         goto out;

@@ -79,8 +79,10 @@ static inline void mt_unlock(mt_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC
 /* ---- unwinding (unwind.c) ------------------------------------------------ */
 void mt_unwind_init(void);
 /* Fills pcs (innermost first, return address - 1, the tracer's own frames
- * skipped); returns the depth kept and sets *true_depth. */
-int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth);
+ * skipped); returns the depth kept and sets *truncated when the stack is deeper. */
+int mt_unwind(uint64_t *pcs, int max, int *truncated);
+/* The real depth of the calling thread's stack, the tracer's frames excluded. */
+uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);
 int mt_is_self_address(uint64_t address); /* inside libtrace.so's own mapping */
 
@@ -94,8 +96,9 @@ struct mt_stack {
 _Static_assert(sizeof(struct mt_stack) == 24, "stack record is 24 bytes");
 
 int mt_stacks_init(void);
-/* Interns a stack and returns its id (0 = unknown/overflow). */
-uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, uint32_t true_depth);
+/* Interns a stack and returns its id (0 = unknown/overflow).  A truncated
+ * stack's real depth is measured once, when the stack is first seen. */
+uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated);
 uint32_t mt_stack_count(void);
 struct mt_stack *mt_stack_get(uint32_t id);
 const uint64_t *mt_stack_frames(const struct mt_stack *s);

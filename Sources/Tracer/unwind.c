@@ -44,8 +44,9 @@ static inline int is_self(uintptr_t ip) { return ip >= self_lo && ip < self_hi; 
 
 int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
 
-/* Depth of the whole stack, for stacks longer than the buffer. */
-static uint32_t full_depth(void) {
+/* Depth of the whole stack, for stacks longer than the buffer: walked again
+ * with unw_step, so only when such a stack is seen for the first time. */
+uint32_t mt_unwind_full_depth(void) {
     unw_context_t ctx;
     unw_cursor_t cursor;
     uint32_t n = 0;
@@ -58,7 +59,7 @@ static uint32_t full_depth(void) {
     return n;
 }
 
-int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth) {
+int mt_unwind(uint64_t *pcs, int max, int *truncated) {
     enum { SLACK = 8 }; /* room for the tracer's own frames */
     int cap = max + SLACK;
     void *buf[cap];
@@ -71,8 +72,6 @@ int mt_unwind(uint64_t *pcs, int max, uint32_t *true_depth) {
          * so symbolization names the calling line, not the next one. */
         pcs[depth++] = (uint64_t)(uintptr_t)buf[i] - 1;
     }
-    if (n == cap || n - skip > max) *true_depth = full_depth();
-    else *true_depth = (uint32_t)depth;
-    if (*true_depth < (uint32_t)depth) *true_depth = (uint32_t)depth;
+    *truncated = n == cap || n - skip > max;
     return depth;
 }
