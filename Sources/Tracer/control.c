@@ -341,10 +341,12 @@ static void before_fork(void) {
     mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();
+    mt_cfi_lock();
 }
 
 static void after_fork_parent(void) {
     if (!mt_enabled) return;
+    mt_cfi_unlock();
     mt_live_unlock_all();
     mt_stacks_unlock_all();
     mt_timeline_unlock();
@@ -354,6 +356,7 @@ static void after_fork_parent(void) {
 
 static void after_fork_child(void) {
     if (!mt_enabled) return;
+    mt_cfi_unlock();
     mt_live_unlock_all();
     mt_stacks_unlock_all();
     mt_timeline_reset_locked();

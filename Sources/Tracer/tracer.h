@@ -84,6 +84,19 @@ int mt_unwind(uint64_t *pcs, int max, int *truncated);
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);
+
+/* ---- frame rules from .eh_frame (cfi.c) ----------------------------------- */
+enum { MT_CFI_UNSUPPORTED = 1, MT_CFI_OK = 2, MT_CFI_END = 3 };
+struct mt_cfi_rule {
+    int32_t cfa_off;  /* CFA = (cfa_is_rbp ? rbp : rsp) + cfa_off; return address at CFA-8 */
+    int16_t rbp_off;  /* caller's rbp saved at CFA + rbp_off; 0: rbp unchanged */
+    uint8_t cfa_is_rbp;
+};
+/* The rule for code address ip (a return address minus one, or an exact pc). */
+int mt_cfi_rule(uint64_t ip, struct mt_cfi_rule *out);
+void mt_cfi_forget_modules(void);
+void mt_cfi_lock(void);
+void mt_cfi_unlock(void);
 int mt_is_self_address(uint64_t address); /* inside libtrace.so's own mapping */
 
 /* ---- stack table (stacktable.c) ------------------------------------------ */
