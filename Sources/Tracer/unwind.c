@@ -108,36 +108,148 @@ static inline uint64_t rule_for(uint64_t key) {
     return rule_miss(key);
 }
 
-/* Walks from the given registers; frame 0's pc is exact, the others are
- * return addresses.  Returns the frames written (at most cap, and then
- * *more says whether the stack goes on), or -1 when a frame needs libunwind. */
-static int fast_walk(uint64_t ip, uint64_t sp, uint64_t bp, uint64_t *raw, int cap, int *more) {
+/* The registers a walk has at a frame. */
+struct regs {
+    uint64_t ip, sp, bp;
+    uint64_t bp_slot; /* where bp was read from; 0: carried over from the callee */
+};
+
+enum { STEPPED, OUTERMOST, ASK_LIBUNWIND };
+
+/* From frame r (whose rule is looked up by `key`: its exact pc for the first
+ * frame, the return address minus one for the others) to its caller. */
+static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) {
+    uint64_t rule = rule_for(key);
+    *rule_out = rule;
+    if (MT_UNLIKELY((rule & 3) != MT_CFI_OK)) return (rule & 3) == MT_CFI_END ? OUTERMOST : ASK_LIBUNWIND;
+    uint64_t cfa = ((rule & 4) ? r->bp : r->sp) + (uint64_t)(int64_t)(int32_t)(rule >> 32);
+    /* A frame is above its callee and not absurdly large; anything else
+     * means rules that do not fit this code: let libunwind judge. */
+    if (MT_UNLIKELY(cfa <= r->sp || cfa - r->sp > (64u << 20))) return ASK_LIBUNWIND;
+    int16_t rbp_off = (int16_t)(rule >> 16);
+    r->bp_slot = 0;
+    if (rbp_off) {
+        r->bp_slot = cfa + (uint64_t)(int64_t)rbp_off;
+        r->bp = *(const uint64_t *)(uintptr_t)r->bp_slot;
+    }
+    r->ip = *(const uint64_t *)(uintptr_t)(cfa - 8);
+    r->sp = cfa;
+    return r->ip ? STEPPED : OUTERMOST; /* a zero return address ends a thread's stack */
+}
+
+/* Walks from the given registers, by rules only.  Returns the frames written
+ * (at most cap, and then *more says whether the stack goes on), or -1 when
+ * a frame needs libunwind. */
+static int rules_walk(struct regs r, uint64_t *raw, int cap, int *more) {
     int n = 0;
-    uint64_t key = ip;
+    uint64_t key = r.ip, rule;
     *more = 0;
     for (;;) {
+        raw[n++] = r.ip;
+        int s = step(&r, key, &rule);
+        if (s != STEPPED) return s == OUTERMOST ? n : -1;
         if (n == cap) {
             *more = 1;
             return n;
         }
-        raw[n++] = ip;
-        uint64_t rule = rule_for(key);
-        if (MT_UNLIKELY((rule & 3) != MT_CFI_OK)) return (rule & 3) == MT_CFI_END ? n : -1;
-        uint64_t cfa = ((rule & 4) ? bp : sp) + (uint64_t)(int64_t)(int32_t)(rule >> 32);
-        /* A frame is above its callee and not absurdly large; anything else
-         * means rules that do not fit this code: let libunwind judge. */
-        if (MT_UNLIKELY(cfa <= sp || cfa - sp > (64u << 20))) return -1;
-        int16_t rbp_off = (int16_t)(rule >> 16);
-        if (rbp_off) bp = *(const uint64_t *)(uintptr_t)(cfa + (uint64_t)(int64_t)rbp_off);
-        ip = *(const uint64_t *)(uintptr_t)(cfa - 8);
-        sp = cfa;
-        if (ip == 0) return n; /* the outermost frame of a thread */
-        key = ip - 1;          /* inside the call instruction */
+        key = r.ip - 1;
     }
 }
 
-#define CURRENT_REGS(ip, sp, bp) \
-    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp))
+/* ---- the previous stack, per thread -----------------------------------------
+ * Consecutive allocations on a thread mostly share their outer frames.  The
+ * thread keeps its last walk with, for each frame, the registers the walk had
+ * there and where it read them from.  When a new walk reaches a frame with the
+ * same pc and stack pointer as a remembered one, the remembered frames beyond
+ * it are taken as they are for as long as the stack still holds the same
+ * return addresses (and saved rbp values, where rbp locates a frame) at the
+ * same places: exactly the memory a fresh walk would read, in the order it
+ * would read it, so the result is the fresh walk's.  At the first difference
+ * the walk goes on by rules from the last frame that agreed. */
+#define CACHE_FRAMES (MT_DEFAULT_FRAMES + 8)
+struct frame {
+    struct regs r;
+    uint64_t rule; /* of this frame's pc; bit 8: bp matters from here on */
+};
+#define BP_MATTERS 0x100u
+struct walk_cache {
+    uint64_t generation;
+    int count[2], more[2];
+    int cur;
+    struct frame f[2][CACHE_FRAMES];
+};
+static __thread struct walk_cache walks __attribute__((tls_model("initial-exec")));
+static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
+
+static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
+    struct walk_cache *c = &walks;
+    uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
+    if (MT_UNLIKELY(c->generation != generation)) {
+        c->count[0] = c->count[1] = 0;
+        c->generation = generation;
+    }
+    const struct frame *old = c->f[c->cur];
+    int old_n = c->count[c->cur], old_more = c->more[c->cur];
+    struct frame *out = c->f[c->cur ^ 1];
+    int n = 0, j = 1;
+    *more = 0;
+    out[n].r = r;
+    raw[n++] = r.ip;
+    uint64_t key = r.ip;
+    for (;;) {
+        int s = step(&r, key, &out[n - 1].rule);
+        if (s == OUTERMOST) break;
+        if (s == ASK_LIBUNWIND) return -1;
+        if (n == cap) {
+            *more = 1;
+            break;
+        }
+        out[n].r = r;
+        raw[n++] = r.ip;
+        key = r.ip - 1;
+
+        while (j < old_n && old[j].r.sp < r.sp) j++;
+        if (j < old_n && old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
+            (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
+            int k = j + 1;
+            for (; k < old_n && n < cap; k++) {
+                const struct frame *f = &old[k];
+                if (*(const uint64_t *)(uintptr_t)(f->r.sp - 8) != f->r.ip) break;
+                if ((f->rule & BP_MATTERS) && f->r.bp_slot && *(const uint64_t *)(uintptr_t)f->r.bp_slot != f->r.bp)
+                    break;
+                out[n] = *f;
+                raw[n++] = f->r.ip;
+            }
+            if (k == old_n && !old_more) break; /* the same outermost frame */
+            if (k < old_n && n == cap) {        /* agreed up to the cap, and the remembered stack went on */
+                *more = 1;
+                break;
+            }
+            /* Go on by rules from the last frame that agreed. */
+            r = out[n - 1].r;
+            key = r.ip - 1;
+            j = k;
+        }
+    }
+    /* Which frames' registers depend on bp: a frame whose CFA is rbp-based, and
+     * any frame below one that does not reload rbp (carrying it over). */
+    uint64_t matters = *more ? BP_MATTERS : 0;
+    for (int i = n - 1; i >= 0; i--) {
+        uint64_t rule = out[i].rule;
+        if ((rule & 3) == MT_CFI_OK && (int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
+        if ((rule & 3) == MT_CFI_OK && (rule & 4)) matters = BP_MATTERS;
+        out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
+    }
+    c->count[c->cur ^ 1] = n;
+    c->more[c->cur ^ 1] = *more;
+    c->cur ^= 1;
+    return n;
+}
+
+#define CURRENT_REGS(r)                                                    \
+    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" \
+                     : "=r"((r).ip), "=r"((r).sp), "=r"((r).bp));             \
+    (r).bp_slot = 0
 
 static int fast_ready;
 
@@ -150,6 +262,7 @@ static void fast_flush(void) {
     if (!rules) return;
     mt_cfi_forget_modules();
     for (size_t i = 0; i < (1u << RULE_BITS); i++) __atomic_store_n(&rules[i].rule, 0, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&walk_generation, 1, __ATOMIC_RELAXED);
 }
 
 #else
@@ -184,7 +297,7 @@ static void check_walk(const uint64_t *raw, int n, int more, int cap) {
     if (same) return;
     if (__atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED) > 3) return;
     char line[4096];
-    int len = snprintf(line, sizeof line, "memtrace: unwind check: walks differ\n  fast:");
+    int len = snprintf(line, sizeof line, "memtrace: a walk differs from libunwind's\n  rules:");
     for (int i = 0; i < na && len < 3000; i++) len += snprintf(line + len, sizeof line - len, " %lx", (unsigned long)raw[sa + i]);
     len += snprintf(line + len, sizeof line - len, "\n  libunwind:");
     for (int i = 0; i < nb && len < 4000; i++)
@@ -222,10 +335,10 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
     if (fast_ready) {
         enum { CHUNK = 256 };
         uint64_t raw[CHUNK];
-        uint64_t ip, sp, bp;
-        CURRENT_REGS(ip, sp, bp);
+        struct regs r;
+        CURRENT_REGS(r);
         int more = 0;
-        int n = fast_walk(ip, sp, bp, raw, CHUNK, &more);
+        int n = rules_walk(r, raw, CHUNK, &more);
         if (n >= 0 && !more) {
             uint32_t depth = 0;
             for (int i = 0; i < n; i++) depth += !is_self((uintptr_t)raw[i]);
@@ -243,9 +356,9 @@ __attribute__((noinline)) int mt_unwind(uint64_t *pcs, int max, int *truncated) 
     int n = -1, more = 0;
 #if defined(__x86_64__)
     if (MT_LIKELY(fast_ready)) {
-        uint64_t ip, sp, bp;
-        CURRENT_REGS(ip, sp, bp);
-        n = fast_walk(ip, sp, bp, raw, cap, &more);
+        struct regs r;
+        CURRENT_REGS(r);
+        n = cap <= CACHE_FRAMES ? cached_walk(r, raw, cap, &more) : rules_walk(r, raw, cap, &more);
     }
 #endif
     if (n < 0) {

@@ -1,0 +1,140 @@
+import Foundation
+import SnapshotReader
+import Symbolizer
+import XCTest
+import _MemtraceTestSupport
+
+/// The tracer walks stacks with frame rules of its own and hands libunwind
+/// only the frames those rules cannot describe. With MEMTRACE_UNWIND_CHECK=1
+/// every walk is compared with libunwind's and the tally is printed at exit:
+/// these tests require that no walk ever differs, on real programs and on the
+/// cases the rules leave to libunwind.
+final class UnwindTests: XCTestCase {
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory("memtrace-unwind")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private struct Tally {
+        var stacks: Int
+        var differ: Int
+        var handedOver: Int
+    }
+
+    /// Every tally line the processes of a run printed.
+    private func tallies(_ stderr: String, file: StaticString = #filePath, line: UInt = #line) -> [Tally] {
+        stderr.split(separator: "\n").compactMap { text -> Tally? in
+            guard text.hasPrefix("memtrace: unwind check:") else { return nil }
+            let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            guard numbers.count == 3 else {
+                XCTFail("unreadable tally: \(text)", file: file, line: line)
+                return nil
+            }
+            return Tally(stacks: numbers[0], differ: numbers[1], handedOver: numbers[2])
+        }
+    }
+
+    private func checkedRun(
+        _ program: String, _ arguments: [String], frames: Int, environment: [String: String?] = [:]
+    ) throws -> (ProcessResult, [Tally]) {
+        guard FileManager.default.isExecutableFile(atPath: program) else {
+            throw XCTSkip("\(program) is not installed")
+        }
+        var env = environment
+        env["MEMTRACE_UNWIND_CHECK"] = "1"
+        env["MEMTRACE_FRAMES"] = String(frames)
+        env["MEMTRACE_AT_EXIT"] = "0"
+        let run = try runProcess(
+            "/usr/bin/timeout",
+            ["-k", "5", "300", "/usr/bin/env", "LD_PRELOAD=\(TestPaths.libtrace)", program] + arguments,
+            environment: env, directory: directory)
+        XCTAssertEqual(run.status, 0, "\(program): \(run.stderrText.suffix(3000))")
+        return (run, tallies(run.stderrText))
+    }
+
+    /// python3 (threads, C extensions, deep interpreter stacks), sqlite3, gcc
+    /// (a driver that forks and execs its compilers) and bash, each with the
+    /// default 64 frames (walks that reuse the thread's previous stack) and
+    /// with 128 (walks by rules alone).
+    func testEveryWalkOfRealProgramsAgreesWithLibunwind() throws {
+        let python = """
+            import json, threading, zlib
+            def work(i):
+                d = {"k%d" % k: [k, str(k * i), {"x": k % 7}] for k in range(20000)}
+                zlib.compress(json.dumps(d).encode())
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            """
+        let sql = """
+            create table t(a integer primary key, b text);
+            create index t_b on t(b);
+            with recursive n(x) as (select 1 union all select x + 1 from n where x < 50000)
+            insert into t select x, printf('row%08d', (x * 7919) % 50000) from n;
+            select count(*) from t;
+            """
+        let source = directory.appendingPathComponent("hello.c")
+        try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(
+            to: source, atomically: true, encoding: .utf8)
+        let programs: [(String, [String], [String: String?])] = [
+            ("/usr/bin/python3", ["-c", python], ["PYTHONMALLOC": "malloc"]),
+            ("/usr/bin/sqlite3", [":memory:", sql], [:]),
+            ("/usr/bin/gcc", ["-O2", "-c", source.path, "-o", directory.appendingPathComponent("hello.o").path], [:]),
+            ("/bin/bash", ["-c", "for i in $(seq 1 200); do x=$((i * 2)); done; echo $x | sort | wc -c"], [:]),
+        ]
+        for frames in [64, 128] {
+            for (program, arguments, environment) in programs {
+                let (run, tallies) = try checkedRun(program, arguments, frames: frames, environment: environment)
+                let what = "\(program) with \(frames) frames"
+                XCTAssertFalse(tallies.isEmpty, "\(what) printed no tally: \(run.stderrText.suffix(2000))")
+                for tally in tallies {
+                    XCTAssertEqual(tally.differ, 0, "\(what): \(run.stderrText.suffix(3000))")
+                    XCTAssertEqual(tally.handedOver, 0, "\(what) needed libunwind")
+                }
+                XCTAssertGreaterThan(tallies.map(\.stacks).reduce(0, +), 200, what)
+            }
+        }
+    }
+
+    /// An allocation in a signal handler goes to libunwind, which walks
+    /// through the kernel's signal frame to the code that raised the signal;
+    /// one under a variable-length array is walked by rules through rbp; a
+    /// library unloaded and loaded again is walked with fresh rules.
+    func testSignalFramesVariableLengthArraysAndUnloadedLibraries() throws {
+        let exe = try Fixtures.build("unwinding")
+        let run = try runTraced(exe, in: directory, environment: ["MEMTRACE_UNWIND_CHECK": "1"])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        let tally = try XCTUnwrap(tallies(run.stderrText).first, run.stderrText)
+        XCTAssertEqual(tally.differ, 0, run.stderrText)
+        XCTAssertEqual(tally.handedOver, 1, "only the walk from the signal handler needs libunwind")
+
+        let snapshot = try onlySnapshot(in: directory, prefix: "unwinding")
+        assertConsistent(snapshot)
+        let source = Fixtures.source("unwinding")
+        let all = sites(of: snapshot)
+        let handlerLine = try Fixtures.line(of: "in-handler", in: source)
+        let vlaLine = try Fixtures.line(of: "under-vla", in: source)
+        let handler = try XCTUnwrap(site(all, file: "unwinding.c", line: handlerLine))
+        XCTAssertEqual([handler.liveBytes, handler.liveCount], [77, 1])
+        let vla = try XCTUnwrap(site(all, file: "unwinding.c", line: vlaLine))
+        XCTAssertEqual([vla.liveBytes, vla.liveCount], [165, 3])
+
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        func functions(innermostLine: Int) -> [String] {
+            let lines = innermostLines(of: snapshot)
+            guard let id = lines.first(where: { $0.value.line == innermostLine && $0.value.file == "unwinding.c" })?.key
+            else { return [] }
+            return snapshot.stacks[Int(id)].pcs.flatMap { symbolizer.frames(for: $0).map(\.function) }
+        }
+        let throughSignal = functions(innermostLine: handlerLine)
+        XCTAssertEqual(throughSignal.first, "on_signal")
+        XCTAssertTrue(throughSignal.contains("raise_from_here"), "\(throughSignal)")
+        XCTAssertTrue(throughSignal.contains("main"), "\(throughSignal)")
+        XCTAssertEqual(functions(innermostLine: vlaLine).prefix(2), ["under_vla", "main"])
+    }
+}
