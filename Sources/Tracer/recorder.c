@@ -93,9 +93,10 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
 
 void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     int saved = errno;
-    uint64_t pcs[mt_config.frames]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
+    uint64_t buf[mt_config.frames + MT_UNWIND_SLACK]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
     int truncated = 0;
-    int depth = mt_unwind(pcs, mt_config.frames, &truncated);
+    const uint64_t *pcs;
+    int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated);
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};

@@ -78,9 +78,13 @@ static inline void mt_unlock(mt_lock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC
 
 /* ---- unwinding (unwind.c) ------------------------------------------------ */
 void mt_unwind_init(void);
-/* Fills pcs (innermost first, return address - 1, the tracer's own frames
- * skipped); returns the depth kept and sets *truncated when the stack is deeper. */
-int mt_unwind(uint64_t *pcs, int max, int *truncated);
+/* Walks the calling thread's stack into buf, which holds max +
+ * MT_UNWIND_SLACK entries (room for the tracer's own frames).  Sets *pcs to
+ * the first frame outside the tracer (innermost first, return address - 1)
+ * and returns how many follow it, at most max; sets *truncated when the stack
+ * is deeper. */
+#define MT_UNWIND_SLACK 8
+int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs);
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);

@@ -51,7 +51,7 @@ int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
 static int libunwind_walk(uint64_t *raw, int cap) {
     void *buf[cap];
     int n = unw_backtrace(buf, cap);
-    for (int i = 0; i < n; i++) raw[i] = (uint64_t)(uintptr_t)buf[i];
+    for (int i = 0; i < n; i++) raw[i] = (uint64_t)(uintptr_t)buf[i] - 1;
     return n;
 }
 
@@ -137,15 +137,16 @@ static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) {
     return r->ip ? STEPPED : OUTERMOST; /* a zero return address ends a thread's stack */
 }
 
-/* Walks from the given registers, by rules only.  Returns the frames written
- * (at most cap, and then *more says whether the stack goes on), or -1 when
- * a frame needs libunwind. */
+/* Walks from the given registers, by rules only, writing each frame's pc
+ * minus one (for a return address: inside the call, so that symbolization
+ * names the calling line).  Returns the frames written (at most cap, and then
+ * *more says whether the stack goes on), or -1 when a frame needs libunwind. */
 static int rules_walk(struct regs r, uint64_t *raw, int cap, int *more) {
     int n = 0;
     uint64_t key = r.ip, rule;
     *more = 0;
     for (;;) {
-        raw[n++] = r.ip;
+        raw[n++] = r.ip - 1;
         int s = step(&r, key, &rule);
         if (s != STEPPED) return s == OUTERMOST ? n : -1;
         if (n == cap) {
@@ -166,7 +167,7 @@ static int rules_walk(struct regs r, uint64_t *raw, int cap, int *more) {
  * same places: exactly the memory a fresh walk would read, in the order it
  * would read it, so the result is the fresh walk's.  At the first difference
  * the walk goes on by rules from the last frame that agreed. */
-#define CACHE_FRAMES (MT_DEFAULT_FRAMES + 8)
+#define CACHE_FRAMES (MT_DEFAULT_FRAMES + MT_UNWIND_SLACK)
 struct frame {
     struct regs r;
     uint64_t rule; /* of this frame's pc; bit 8: bp matters from here on */
@@ -194,8 +195,9 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
     int n = 0, j = 1;
     *more = 0;
     out[n].r = r;
-    raw[n++] = r.ip;
+    raw[n++] = r.ip - 1;
     uint64_t key = r.ip;
+    int settled = -1; /* frames from here out have their BP_MATTERS bit right */
     for (;;) {
         int s = step(&r, key, &out[n - 1].rule);
         if (s == OUTERMOST) break;
@@ -205,22 +207,26 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
             break;
         }
         out[n].r = r;
-        raw[n++] = r.ip;
+        raw[n++] = r.ip - 1;
         key = r.ip - 1;
 
         while (j < old_n && old[j].r.sp < r.sp) j++;
         if (j < old_n && old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
             (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
-            int k = j + 1;
+            out[n - 1].rule = old[j].rule; /* same pc, same rule */
+            int k = j + 1, matched = n - 1;
             for (; k < old_n && n < cap; k++) {
                 const struct frame *f = &old[k];
                 if (*(const uint64_t *)(uintptr_t)(f->r.sp - 8) != f->r.ip) break;
                 if ((f->rule & BP_MATTERS) && f->r.bp_slot && *(const uint64_t *)(uintptr_t)f->r.bp_slot != f->r.bp)
                     break;
                 out[n] = *f;
-                raw[n++] = f->r.ip;
+                raw[n++] = f->r.ip - 1;
             }
-            if (k == old_n && !old_more) break; /* the same outermost frame */
+            if (k == old_n && !old_more) { /* the same outermost frame */
+                settled = matched;
+                break;
+            }
             if (k < old_n && n == cap) {        /* agreed up to the cap, and the remembered stack went on */
                 *more = 1;
                 break;
@@ -233,8 +239,8 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
     }
     /* Which frames' registers depend on bp: a frame whose CFA is rbp-based, and
      * any frame below one that does not reload rbp (carrying it over). */
-    uint64_t matters = *more ? BP_MATTERS : 0;
-    for (int i = n - 1; i >= 0; i--) {
+    uint64_t matters = settled >= 0 ? out[settled].rule & BP_MATTERS : *more ? BP_MATTERS : 0;
+    for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) {
         uint64_t rule = out[i].rule;
         if ((rule & 3) == MT_CFI_OK && (int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
         if ((rule & 3) == MT_CFI_OK && (rule & 4)) matters = BP_MATTERS;
@@ -349,33 +355,26 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
     return libunwind_depth();
 }
 
-__attribute__((noinline)) int mt_unwind(uint64_t *pcs, int max, int *truncated) {
-    enum { SLACK = 8 }; /* room for the tracer's own frames */
-    int cap = max + SLACK;
-    uint64_t raw[cap];
+__attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs) {
+    int cap = max + MT_UNWIND_SLACK;
     int n = -1, more = 0;
 #if defined(__x86_64__)
     if (MT_LIKELY(fast_ready)) {
         struct regs r;
         CURRENT_REGS(r);
-        n = cap <= CACHE_FRAMES ? cached_walk(r, raw, cap, &more) : rules_walk(r, raw, cap, &more);
+        n = cap <= CACHE_FRAMES ? cached_walk(r, buf, cap, &more) : rules_walk(r, buf, cap, &more);
     }
 #endif
     if (n < 0) {
         if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
-        n = libunwind_walk(raw, cap);
+        n = libunwind_walk(buf, cap);
         more = n == cap;
     } else if (MT_UNLIKELY(check_mode)) {
-        check_walk(raw, n, more, cap);
+        check_walk(buf, n, more, cap);
     }
     int skip = 0;
-    while (skip < n && is_self((uintptr_t)raw[skip])) skip++;
-    int depth = 0;
-    for (int i = skip; i < n && depth < max; i++) {
-        /* Return addresses point after the call; minus one lands inside it,
-         * so symbolization names the calling line, not the next one. */
-        pcs[depth++] = raw[i] - 1;
-    }
+    while (skip < n && is_self((uintptr_t)buf[skip])) skip++;
+    *pcs = buf + skip;
     *truncated = more || n - skip > max;
-    return depth;
+    return n - skip < max ? n - skip : max;
 }
