@@ -141,15 +141,15 @@ MT_EXPORT void free(void *p) {
     if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
-    int saved = errno; /* free must not change errno (POSIX 2024, glibc 2.33+) */
     if (!RECORDING() || !mt_maybe_recorded(p)) {
-        real_free(p);
-    } else {
-        mt_guard++;
-        mt_record_free(p); /* before the real free: afterwards the address may be reused */
-        real_free(p);
-        mt_guard--;
+        real_free(p); /* keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
+        return;
     }
+    int saved = errno; /* the recorder must not change it either */
+    mt_guard++;
+    mt_record_free(p); /* before the real free: afterwards the address may be reused */
+    real_free(p);
+    mt_guard--;
     errno = saved;
 }
 

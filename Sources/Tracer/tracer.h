@@ -125,9 +125,10 @@ void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
 /* ---- sampling (sampler.c) -------------------------------------------------- */
-#define MT_FILTER_CELLS (1u << 15) /* a multiple of MT_SHARDS: cell % MT_SHARDS is the owning shard */
+#define MT_FILTER_CELLS (1u << 15) /* a multiple of MT_SHARDS: see mt_filter_index */
 extern uint64_t mt_sample_rate;    /* 0: exact mode */
 extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
+extern uint8_t *mt_sample_bits;    /* one bit per cell: count > 0 (4 KiB, read on every free) */
 extern __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
 void mt_sampler_init(uint64_t rate, uint64_t seed);
 void mt_sampler_after_fork_child(void);
@@ -168,16 +169,21 @@ static inline uint64_t mt_mix(uint64_t x) {
  * program allocates and frees neighbouring blocks together and a random
  * placement made every insert and every free a cache miss (measured: 18% of
  * the time of a traced python3). */
-static inline uint64_t mt_region_hash(uint64_t ptr) { return mt_mix(ptr >> 16); }
-static inline uint32_t mt_shard_index(uint64_t ptr) { return (uint32_t)(mt_region_hash(ptr) % 256u); }
-/* The filter cell of a block belongs to the block's shard (cell % 256 == shard). */
+static inline uint32_t mt_shard_index(uint64_t ptr) {
+    return (uint32_t)(((ptr >> 16) * 0x9e3779b97f4a7c15ull) >> 56); /* Fibonacci hashing: one multiply */
+}
+/* A shard owns MT_FILTER_CELLS / MT_SHARDS consecutive cells, and a block's
+ * cell among them comes from its address bits: the filter is read on every
+ * free, and neighbouring blocks then share cache lines. */
+#define MT_FILTER_SPAN (MT_FILTER_CELLS / 256u)
 static inline uint32_t mt_filter_index(uint64_t ptr) {
-    return (uint32_t)((mt_mix(ptr) & (MT_FILTER_CELLS - 1) & ~255ull) | mt_shard_index(ptr));
+    return mt_shard_index(ptr) * MT_FILTER_SPAN + (uint32_t)(((ptr >> 4) ^ (ptr >> 11)) & (MT_FILTER_SPAN - 1));
 }
 /* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
 static inline int mt_maybe_recorded(const void *ptr) {
     if (MT_LIKELY(!mt_sample_rate)) return 1;
-    return mt_sample_filter[mt_filter_index((uint64_t)(uintptr_t)ptr)] != 0;
+    uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
+    return (__atomic_load_n(&mt_sample_bits[i >> 3], __ATOMIC_RELAXED) >> (i & 7)) & 1;
 }
 /* A live block as the recorder sees it. */
 struct mt_live {
