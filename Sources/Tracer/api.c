@@ -19,7 +19,7 @@ MT_EXPORT int memtrace_impl_snapshot(const char *path) {
 
 MT_EXPORT int memtrace_impl_get_traced_memory(size_t *current, size_t *peak) {
     if (!mt_enabled) return -1;
-    if (current) *current = (size_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
+    if (current) *current = (size_t)mt_current_bytes();
     if (peak) *peak = (size_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
     return 0;
 }

@@ -36,8 +36,7 @@ static inline void touch(struct mt_tstat *s) {
     }
 }
 
-static inline void global_add(uint64_t size) {
-    uint64_t now = __atomic_add_fetch(&mt_global.current, size, __ATOMIC_RELAXED);
+static void raise_peak(uint64_t now) {
     uint64_t peak = __atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
     while (now > peak) {
         if (__atomic_compare_exchange_n(&mt_global.peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
@@ -48,10 +47,42 @@ static inline void global_add(uint64_t size) {
     }
 }
 
+/* The process's live bytes change by `delta`.  A thread keeps its changes
+ * to itself until they add up to MT_PUBLISH_BYTES either way, so two threads
+ * do not fight over one cache line on every allocation; it judges the peak
+ * from the published total plus its own changes, which is exact when it is
+ * the only thread allocating and otherwise short by at most the other
+ * threads' unpublished changes.  Called under a shard lock, after
+ * mt_tstat_get. */
+static inline void global_change(int64_t delta) {
+    int64_t *pending = mt_tstat_pending();
+    if (MT_UNLIKELY(!pending)) {
+        uint64_t now = __atomic_add_fetch(&mt_global.current, (uint64_t)delta, __ATOMIC_RELAXED);
+        if (delta > 0) raise_peak(now);
+        return;
+    }
+    *pending += delta;
+    if (delta > 0) {
+        /* Signed: a thread that frees what others allocated runs negative. */
+        int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + *pending;
+        if (MT_UNLIKELY(view > (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED))) raise_peak((uint64_t)view);
+    }
+    if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) {
+        __atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
+        *pending = 0;
+    }
+}
+
+uint64_t mt_current_bytes(void) {
+    int64_t *pending = mt_tstat_pending();
+    int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + (pending ? *pending : 0);
+    return view > 0 ? (uint64_t)view : 0;
+}
+
 void mt_reset_peak(void) {
     /* Every stack's value at the new "peak" is its current value: starting a
      * new epoch says exactly that. */
-    __atomic_store_n(&mt_global.peak, __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+    __atomic_store_n(&mt_global.peak, mt_current_bytes(), __ATOMIC_RELAXED);
     __atomic_store_n(&mt_global.peak_time_ns, mt_now_ns(), __ATOMIC_RELAXED);
     __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
 }
@@ -73,7 +104,7 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     sh->alloc_calls += (uint64_t)count;
     sh->alloc_bytes += (uint64_t)size;
     if (op == MT_OP_REALLOC) sh->realloc_calls += (uint64_t)count;
-    global_add((uint64_t)size);
+    global_change(size);
 }
 
 static void account_free(struct mt_shard *sh, const struct mt_live *e) {
@@ -87,7 +118,7 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
         s->live_count -= count;
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
-    __atomic_sub_fetch(&mt_global.current, (uint64_t)size, __ATOMIC_RELAXED);
+    global_change(-size);
     sh->free_calls += (uint64_t)count;
 }
 

@@ -187,7 +187,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         if (stats[id].total_count) stat_count++;
         if (s->true_depth > s->depth) t.truncated_stacks++;
     }
-    t.peak_bytes = mt_global.peak;
+    /* With several threads the running peak may miss their unpublished
+     * changes; it is never below what is live now. */
+    uint64_t current = mt_tstats_current();
+    t.peak_bytes = mt_global.peak > current ? mt_global.peak : current;
     t.peak_time_ns = mt_global.peak_time_ns;
     t.tracer_overhead_bytes = __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead();
     t.sample_rate = mt_sample_rate;
@@ -295,6 +298,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     put(w, timeline, timeline_count * sizeof(struct mt_timeline_point));
     struct mt_timeline_point last;
     mt_timeline_now(&last);
+    last.current_bytes = current; /* exact, where the helper's points go by the published total */
+    last.peak_bytes = t.peak_bytes;
     put(w, &last, sizeof last);
 
     /* END */

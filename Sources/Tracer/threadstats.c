@@ -28,6 +28,7 @@ struct table {
     uint32_t count, mask;
     struct mt_tstat *slots; /* stack + 1 in `stack` marks a used slot */
     struct mt_thread thread; /* who owns it: for the leak scan's roots */
+    int64_t pending;         /* live-byte changes not yet published (recorder.c) */
 };
 
 static __thread struct table *mine __attribute__((tls_model("initial-exec")));
@@ -106,6 +107,15 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
 
 void mt_tstat_unlock(void) { mt_unlock(&retired_lock); }
 
+int64_t *mt_tstat_pending(void) { return MT_LIKELY(state == 1) ? &mine->pending : NULL; }
+
+uint64_t mt_tstats_current(void) {
+    uint64_t current = __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
+    for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
+        current += (uint64_t)t->pending;
+    return current;
+}
+
 static inline int64_t at_peak_bytes(const struct mt_tstat *e, uint64_t epoch) {
     return e->seen_epoch == epoch ? e->peak_bytes : e->live_bytes;
 }
@@ -140,6 +150,7 @@ static void on_thread_exit(void *arg) {
     mt_live_lock_all();
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
     merge(&retired, t, epoch);
+    __atomic_add_fetch(&mt_global.current, (uint64_t)t->pending, __ATOMIC_RELAXED);
     for (struct table **p = &registry; *p; p = &(*p)->next) {
         if (*p == t) {
             *p = t->next;

@@ -31,6 +31,8 @@ static uint64_t rss_bytes(void) {
     return p ? strtoull(p + 1, NULL, 10) * (uint64_t)page : 0;
 }
 
+/* Live bytes as published: short by at most MT_PUBLISH_BYTES per thread
+ * (recorder.c).  A snapshot's final point has the exact figure. */
 void mt_timeline_now(struct mt_timeline_point *out) {
     out->time_ns = mt_now_ns();
     out->current_bytes = __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);

@@ -260,6 +260,13 @@ void mt_tstats_init(void);
 /* Requires the shard lock of the block being accounted. */
 struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked);
 void mt_tstat_unlock(void);
+/* The calling thread's live-byte changes not yet added to mt_global.current;
+ * NULL for a thread without a table (then changes go straight to the total).
+ * Under a shard lock, after mt_tstat_get. */
+int64_t *mt_tstat_pending(void);
+/* Live bytes: the published total plus every thread's unpublished changes.
+ * Requires every shard lock. */
+uint64_t mt_tstats_current(void);
 /* Requires every shard lock. */
 void mt_tstats_sum(struct mt_tstat *out, uint32_t count);
 
@@ -284,13 +291,17 @@ void mt_record_realloc_call(void *p);
 void mt_set_block_flags(void *p, uint32_t set, uint32_t clear);
 
 struct mt_global {
-    uint64_t current;      /* live bytes, atomic */
+    uint64_t current;      /* live bytes published by the threads (see recorder.c), atomic */
     uint64_t peak;
     uint64_t peak_time_ns;
     uint64_t peak_epoch;   /* bumped at each new peak */
 };
 extern struct mt_global mt_global;
 void mt_reset_peak(void);
+/* A thread publishes its changes to mt_global.current once they reach this much. */
+#define MT_PUBLISH_BYTES (256 << 10)
+/* Published live bytes plus the calling thread's unpublished changes. */
+uint64_t mt_current_bytes(void);
 
 /* ---- timeline (timeline.c) ----------------------------------------------- */
 #define MT_TIMELINE_POINTS 4096

@@ -77,29 +77,12 @@ extension Memtrace {
                 "Keep the snapshots, named by this pattern (as memtrace run --output).", valueName: "PATTERN"))
         var output: String?
 
-        @Flag(help: "Allocate with Debian's jemalloc, preloaded after the tracer.")
-        var jemalloc = false
+        @OptionGroup var traced: TracedProgramOptions
 
-        @Option(
-            help: ArgumentHelp(
-                "The tracer library to preload (default: MEMTRACE_LIB, or libtrace.so next to memtrace).",
-                valueName: "PATH"))
-        var lib: String?
-
-        @Argument(
-            parsing: .captureForPassthrough,
-            help: ArgumentHelp("The program and its arguments, after --.", valueName: "CMD"))
-        var command: [String] = []
-
-        var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+        var program: [String] { traced.program }
 
         func validate() throws {
-            if let first = command.first, ["-h", "--help", "-help"].contains(first) {
-                throw CleanExit.helpRequest(self)
-            }
-            if program.isEmpty {
-                throw ValidationError("Missing the program to check: memtrace check [OPTIONS] -- CMD [ARGS...]")
-            }
+            try traced.validate(self, usage: "memtrace check [OPTIONS] -- CMD [ARGS...]")
             _ = try parsedKinds()
             guard SizeFormat.parse(maxLeak) != nil else {
                 throw ValidationError("--max-leak: \"\(maxLeak)\" is not a size (for example 0, 512, 10KiB, 1MB).")
@@ -133,16 +116,7 @@ extension Memtrace {
             for file in suppressionFiles { rules += try cliError { try LeakSuppression.load(path: file) } }
             if !noBuiltinSuppressions { rules += LeakSuppression.builtIn }
 
-            var environment = currentEnvironment()
-            var preload = [try locateTracer(lib: lib, environment: environment)]
-            if jemalloc {
-                guard isFile(Run.jemallocPath) else {
-                    throw CLIError("--jemalloc: \(Run.jemallocPath) is missing (apt-get install libjemalloc2)")
-                }
-                preload.append(Run.jemallocPath)
-            }
-            if let existing = environment["LD_PRELOAD"], !existing.isEmpty { preload.append(existing) }
-            environment["LD_PRELOAD"] = preload.joined(separator: " ")
+            var environment = try traced.preloading(currentEnvironment())
             let scratch = output == nil ? try makeScratchDirectory() : nil
             defer { if let scratch { removeScratchDirectory(scratch) } }
             let pattern = OutputPattern(output ?? scratch! + "/%e.%p.%n.snap", relativeTo: currentDirectory())

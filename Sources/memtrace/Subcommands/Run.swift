@@ -50,32 +50,9 @@ extension Memtrace {
                 valueName: "SIZE"))
         var sample: String?
 
-        @Flag(
-            help:
-                "Allocate with Debian's jemalloc (preloaded after the tracer), so its statistics cross-check the traced figures."
-        )
-        var jemalloc = false
+        @OptionGroup var traced: TracedProgramOptions
 
-        @Option(
-            help: ArgumentHelp(
-                "The tracer library to preload (default: MEMTRACE_LIB, or libtrace.so next to memtrace).",
-                valueName: "PATH"))
-        var lib: String?
-
-        @Argument(
-            parsing: .captureForPassthrough,
-            help: ArgumentHelp("The program and its arguments, after --.", valueName: "CMD"))
-        var command: [String] = []
-
-        static let jemallocPath: String = {
-            #if arch(arm64)
-                "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2"
-            #else
-                "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-            #endif
-        }()
-
-        var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+        var program: [String] { traced.program }
 
         /// "524288", "512k", "512KiB", "1M", "1MiB": bytes, as the tracer reads MEMTRACE_SAMPLE; nil otherwise.
         static func sampleBytes(_ text: String) -> UInt64? {
@@ -92,13 +69,7 @@ extension Memtrace {
         }
 
         func validate() throws {
-            // Everything after the options is the program's, so `--help` must be caught here.
-            if let first = command.first, ["-h", "--help", "-help"].contains(first) {
-                throw CleanExit.helpRequest(self)
-            }
-            if program.isEmpty {
-                throw ValidationError("Missing the program to run: memtrace run -- CMD [ARGS...]")
-            }
+            try traced.validate(self, usage: "memtrace run -- CMD [ARGS...]")
             if let frames, !(1...256).contains(frames) {
                 throw ValidationError("--frames must be between 1 and 256.")
             }
@@ -111,19 +82,8 @@ extension Memtrace {
         }
 
         func run() throws {
-            var environment = currentEnvironment()
+            var environment = try traced.preloading(currentEnvironment())
             let cwd = currentDirectory()
-            let library = try tracerLibrary(environment)
-            var preload = [library]
-            if jemalloc {
-                guard isFile(Self.jemallocPath) else {
-                    throw CLIError(
-                        "--jemalloc: \(Self.jemallocPath) is missing (apt-get install libjemalloc2)")
-                }
-                preload.append(Self.jemallocPath)
-            }
-            if let existing = environment["LD_PRELOAD"], !existing.isEmpty { preload.append(existing) }
-            environment["LD_PRELOAD"] = preload.joined(separator: " ")
             let pattern = OutputPattern(
                 output ?? environment["MEMTRACE_OUTPUT"].flatMap { $0.isEmpty ? nil : $0 }
                     ?? OutputPattern.defaultPattern,
@@ -140,11 +100,6 @@ extension Memtrace {
             let status = try Launcher.run(program, environment: environment) { childPID = $0 }
             report(pattern: pattern, since: started, spawned: spawned, pid: childPID, status: status)
             if status != 0 { throw ExitCode(status) }
-        }
-
-        /// --lib, then MEMTRACE_LIB, then libtrace.so next to the executable.
-        func tracerLibrary(_ environment: [String: String]) throws -> String {
-            try locateTracer(lib: lib, environment: environment)
         }
 
         /// Prints the run's summary to standard error.
