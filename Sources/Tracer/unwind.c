@@ -178,11 +178,12 @@ struct walk_cache {
     int count[2], more[2];
     int cur;
     struct frame f[2][CACHE_FRAMES];
+    uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
 };
 static __thread struct walk_cache walks __attribute__((tls_model("initial-exec")));
 static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
 
-static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
+static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) {
     struct walk_cache *c = &walks;
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
     if (MT_UNLIKELY(c->generation != generation)) {
@@ -190,8 +191,10 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
         c->generation = generation;
     }
     const struct frame *old = c->f[c->cur];
+    const uint64_t *old_raw = c->pc[c->cur];
     int old_n = c->count[c->cur], old_more = c->more[c->cur];
     struct frame *out = c->f[c->cur ^ 1];
+    uint64_t *raw = c->pc[c->cur ^ 1];
     int n = 0, j = 1;
     *more = 0;
     out[n].r = r;
@@ -214,15 +217,16 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
         if (j < old_n && old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
             (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
             out[n - 1].rule = old[j].rule; /* same pc, same rule */
-            int k = j + 1, matched = n - 1;
-            for (; k < old_n && n < cap; k++) {
+            int matched = n - 1, k = j + 1, end = old_n - k < cap - n ? old_n : k + (cap - n);
+            for (; k < end; k++) {
                 const struct frame *f = &old[k];
                 if (*(const uint64_t *)(uintptr_t)(f->r.sp - 8) != f->r.ip) break;
                 if ((f->rule & BP_MATTERS) && f->r.bp_slot && *(const uint64_t *)(uintptr_t)f->r.bp_slot != f->r.bp)
                     break;
-                out[n] = *f;
-                raw[n++] = f->r.ip - 1;
             }
+            memcpy(&out[n], &old[j + 1], (size_t)(k - j - 1) * sizeof *out);
+            memcpy(&raw[n], &old_raw[j + 1], (size_t)(k - j - 1) * sizeof *raw);
+            n += k - j - 1;
             if (k == old_n && !old_more) { /* the same outermost frame */
                 settled = matched;
                 break;
@@ -249,6 +253,7 @@ static int cached_walk(struct regs r, uint64_t *raw, int cap, int *more) {
     c->count[c->cur ^ 1] = n;
     c->more[c->cur ^ 1] = *more;
     c->cur ^= 1;
+    *pcs = raw;
     return n;
 }
 
@@ -358,23 +363,25 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
 __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs) {
     int cap = max + MT_UNWIND_SLACK;
     int n = -1, more = 0;
+    const uint64_t *raw = buf; /* or the thread's remembered stack */
 #if defined(__x86_64__)
     if (MT_LIKELY(fast_ready)) {
         struct regs r;
         CURRENT_REGS(r);
-        n = cap <= CACHE_FRAMES ? cached_walk(r, buf, cap, &more) : rules_walk(r, buf, cap, &more);
+        n = cap <= CACHE_FRAMES ? cached_walk(r, cap, &more, &raw) : rules_walk(r, buf, cap, &more);
     }
 #endif
     if (n < 0) {
         if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
+        raw = buf;
         n = libunwind_walk(buf, cap);
         more = n == cap;
     } else if (MT_UNLIKELY(check_mode)) {
-        check_walk(buf, n, more, cap);
+        check_walk(raw, n, more, cap);
     }
     int skip = 0;
-    while (skip < n && is_self((uintptr_t)buf[skip])) skip++;
-    *pcs = buf + skip;
+    while (skip < n && is_self((uintptr_t)raw[skip])) skip++;
+    *pcs = raw + skip;
     *truncated = more || n - skip > max;
     return n - skip < max ? n - skip : max;
 }
