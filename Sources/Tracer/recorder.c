@@ -127,8 +127,9 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op) {
     uint64_t buf[mt_config.frames + MT_UNWIND_SLACK]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
     int truncated = 0;
     const uint64_t *pcs;
-    int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs);
-    uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated);
+    uint64_t hash;
+    int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs, &hash);
+    uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated, hash);
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};
     struct mt_shard *sh = mt_shard_for(e.ptr);

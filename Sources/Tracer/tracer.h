@@ -82,9 +82,10 @@ void mt_unwind_init(void);
  * MT_UNWIND_SLACK entries (room for the tracer's own frames).  Sets *pcs to
  * the first frame outside the tracer (innermost first, return address - 1)
  * and returns how many follow it, at most max; sets *truncated when the stack
- * is deeper. */
+ * is deeper, and *hash to the stack's hash for mt_stack_intern when the walk
+ * knows it (else 0). */
 #define MT_UNWIND_SLACK 8
-int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs);
+int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash);
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);
@@ -115,7 +116,20 @@ _Static_assert(sizeof(struct mt_stack) == 24, "stack record is 24 bytes");
 int mt_stacks_init(void);
 /* Interns a stack and returns its id (0 = unknown/overflow).  A truncated
  * stack's real depth is measured once, when the stack is first seen. */
-uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated);
+uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uint64_t hash);
+/* A stack's hash folds its pcs from the outermost inwards, so that the hash
+ * of a stack's outer part can be kept and extended (unwind.c); `hash` above is
+ * mt_stack_hash_finish of that fold, or 0 to have it computed. */
+#define MT_STACK_HASH_SEED 0x9e3779b97f4a7c15ull
+static inline uint64_t mt_stack_hash_step(uint64_t h, uint64_t pc) {
+    h ^= pc;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+static inline uint64_t mt_stack_hash_finish(uint64_t h, uint32_t depth) {
+    h = mt_stack_hash_step(h, depth);
+    return h ? h : 1;
+}
 uint32_t mt_stack_count(void);
 struct mt_stack *mt_stack_get(uint32_t id);
 const uint64_t *mt_stack_frames(const struct mt_stack *s);

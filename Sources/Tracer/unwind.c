@@ -171,6 +171,7 @@ static int rules_walk(struct regs r, uint64_t *raw, int cap, int *more) {
 struct frame {
     struct regs r;
     uint64_t rule; /* of this frame's pc; bit 8: bp matters from here on */
+    uint64_t hash; /* of the pcs from this frame out (mt_stack_hash_step), when the walk reached the end */
 };
 #define BP_MATTERS 0x100u
 struct walk_cache {
@@ -216,7 +217,8 @@ static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) 
         while (j < old_n && old[j].r.sp < r.sp) j++;
         if (j < old_n && old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
             (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
-            out[n - 1].rule = old[j].rule; /* same pc, same rule */
+            out[n - 1].rule = old[j].rule; /* same pc, same rule, same frames beyond */
+            out[n - 1].hash = old[j].hash;
             int matched = n - 1, k = j + 1, end = old_n - k < cap - n ? old_n : k + (cap - n);
             for (; k < end; k++) {
                 const struct frame *f = &old[k];
@@ -249,6 +251,12 @@ static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) 
         if ((rule & 3) == MT_CFI_OK && (int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
         if ((rule & 3) == MT_CFI_OK && (rule & 4)) matters = BP_MATTERS;
         out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
+    }
+    /* The hashes of the frames' outer parts: kept from the previous stack
+     * where it ended on the same outermost frames, computed for the rest. */
+    if (!*more) {
+        uint64_t h = settled >= 0 ? out[settled].hash : MT_STACK_HASH_SEED;
+        for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
     }
     c->count[c->cur ^ 1] = n;
     c->more[c->cur ^ 1] = *more;
@@ -360,7 +368,7 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
     return libunwind_depth();
 }
 
-__attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs) {
+__attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash) {
     int cap = max + MT_UNWIND_SLACK;
     int n = -1, more = 0;
     const uint64_t *raw = buf; /* or the thread's remembered stack */
@@ -383,5 +391,14 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     while (skip < n && is_self((uintptr_t)raw[skip])) skip++;
     *pcs = raw + skip;
     *truncated = more || n - skip > max;
+    *hash = 0;
+#if defined(__x86_64__)
+    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(walks.f[walks.cur][skip].hash, (uint32_t)(n - skip));
+#endif
+    if (MT_UNLIKELY(check_mode) && *hash) { /* the kept hash must be the one interning would compute */
+        uint64_t h = MT_STACK_HASH_SEED;
+        for (int i = n; i-- > skip;) h = mt_stack_hash_step(h, raw[i]);
+        if (mt_stack_hash_finish(h, (uint32_t)(n - skip)) != *hash) __atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED);
+    }
     return n - skip < max ? n - skip : max;
 }
