@@ -71,7 +71,9 @@ static inline int memtrace_snapshot(const char *path) {
 
 /**
  * Current and peak traced heap, in requested bytes, like tracemalloc.get_traced_memory().
- * Either pointer may be NULL.  Both are set to 0 without the tracer.
+ * Either pointer may be NULL.  Both are set to 0 without the tracer.  Exact when one thread
+ * allocates; with several, each thread adds its changes to the total in 256 KiB steps, so
+ * the figures may be off by up to that much per other thread (snapshots are exact).
  * @return 0 when tracing, -1 otherwise.
  */
 static inline int memtrace_get_traced_memory(size_t *current, size_t *peak) {
