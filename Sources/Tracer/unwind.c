@@ -184,6 +184,18 @@ struct walk_cache {
 static __thread struct walk_cache walks __attribute__((tls_model("initial-exec")));
 static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
 
+/* Frames taken from the previous stack carry its bp values, which were only
+ * checked where bp mattered to it.  Before the walk steps on from them, or
+ * judges them again with other frames beyond, they get the real ones: from
+ * the matched frame's, reloaded where the walk reloaded it. */
+static void refresh_bp(struct frame *f, int matched, int n) {
+    uint64_t bp = f[matched].r.bp;
+    for (int i = matched + 1; i < n; i++) {
+        if (f[i].r.bp_slot) bp = *(const uint64_t *)(uintptr_t)f[i].r.bp_slot;
+        f[i].r.bp = bp;
+    }
+}
+
 static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) {
     struct walk_cache *c = &walks;
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
@@ -233,7 +245,8 @@ static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) 
                 settled = matched;
                 break;
             }
-            if (k < old_n && n == cap) {        /* agreed up to the cap, and the remembered stack went on */
+            refresh_bp(out, matched, n);
+            if (k < old_n && n == cap) { /* agreed up to the cap, and the remembered stack went on */
                 *more = 1;
                 break;
             }
