@@ -194,22 +194,15 @@ final class ELFModule {
 
     /// The function symbol containing libdwfl address `address`, and the offset into it.
     private func symbol(containing address: UInt64) -> (index: Int, offset: UInt64)? {
-        // Last symbol starting at or below `address`.
-        var low = 0
-        var high = symbols.count
-        while low < high {
-            let middle = (low + high) / 2
-            if symbols[middle].start <= address { low = middle + 1 } else { high = middle }
-        }
-        // A few earlier ones too: a large symbol may enclose smaller ones.
-        var index = low - 1
-        while index >= 0 && index >= low - 8 {
+        // The last symbol starting at or below `address`, and a few before it.
+        let candidates = symbols.candidates(startingAtOrBelow: address, limit: 8) { $0.start }
+        for (nearness, index) in candidates.enumerated() {
             let symbol = symbols[index]
             let offset = address - symbol.start
-            if symbol.size > 0 ? offset < symbol.size : (index == low - 1 && offset < 4096) {
+            // A symbol without a size can only be the nearest one, and then not far.
+            if symbol.size > 0 ? offset < symbol.size : (nearness == 0 && offset < 4096) {
                 return (index, offset)
             }
-            index -= 1
         }
         return nil
     }
@@ -279,16 +272,9 @@ final class ELFModule {
             table = functionTable(cu)
             compileUnits[key] = table
         }
-        var low = 0
-        var high = table.count
-        while low < high {
-            let middle = (low + high) / 2
-            if table[middle].low <= address { low = middle + 1 } else { high = middle }
-        }
-        var index = low - 1
-        while index >= 0 && index >= low - 16 {
-            if address < table[index].high { return table[index].die }
-            index -= 1
+        for index in table.candidates(startingAtOrBelow: address, limit: 16, start: { $0.low })
+        where address < table[index].high {
+            return table[index].die
         }
         return nil
     }

@@ -170,17 +170,10 @@ public final class Symbolizer: FrameResolver {
     }
 
     private func moduleIndex(containing pc: UInt64) -> Int? {
-        var low = 0
-        var high = ranges.count
-        while low < high {
-            let middle = (low + high) / 2
-            if ranges[middle].start <= pc { low = middle + 1 } else { high = middle }
-        }
         // Segments do not overlap in a real process; look back a little in case a snapshot says otherwise.
-        var index = low - 1
-        while index >= 0 && index >= low - 4 {
-            if pc < ranges[index].end { return ranges[index].module }
-            index -= 1
+        for index in ranges.candidates(startingAtOrBelow: pc, limit: 4, start: { $0.start })
+        where pc < ranges[index].end {
+            return ranges[index].module
         }
         return nil
     }

@@ -4,7 +4,7 @@
  * allocator entry points (hooks.c) and the memtrace_* API (api.c) are marked
  * MT_EXPORT.
  *
- * Data path:  hooks.c  ->  recorder.c  ->  stacktable.c / livetable.c
+ * Data path:  hooks.c  ->  recorder.c  ->  unwind.c (+ cfi.c) -> stacktable.c / livetable.c
  *                                      ->  snapshot.c (+ modules.c, allocstats.c)
  *             control.c: start-up, configuration, signal/interval thread, fork, exit.
  */
