@@ -343,9 +343,20 @@ static int run(struct reader *r, const struct cie *c, struct state *s, const str
     return r->bad ? -1 : 0;
 }
 
+/* The kernel returns from a signal handler to code that calls rt_sigreturn
+ * (mov $15, %rax; syscall).  Its frame is the kernel's, described (if at
+ * all) by expressions; and a C library that does not start its unwind entry
+ * one byte early would have the byte before it described as some other
+ * function.  So a return address there always goes to libunwind. */
+static int is_sigreturn(const struct module *m, uint64_t ret) {
+    static const uint8_t code[9] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    return ret >= m->lo && ret + sizeof code <= m->hi && memcmp((const void *)(uintptr_t)ret, code, sizeof code) == 0;
+}
+
 static int rule_locked(uint64_t ip, struct mt_cfi_rule *out) {
     const struct module *m = find_module(ip);
     if (!m || !m->hdr) return MT_CFI_UNSUPPORTED;
+    if (is_sigreturn(m, ip + 1)) return MT_CFI_UNSUPPORTED; /* ip is a return address minus one */
     const uint8_t *hdr = m->hdr;
     /* version, eh_frame_ptr encoding, fde_count encoding, table encoding */
     if (hdr[0] != 1 || hdr[3] != 0x3b) return MT_CFI_UNSUPPORTED;
