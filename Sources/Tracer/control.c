@@ -168,6 +168,8 @@ static void load_config(void) {
     c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
     c->follow_exec = env_flag("MEMTRACE_FOLLOW_EXEC", 1);
     c->leaks = env_flag("MEMTRACE_LEAKS", 0);
+    c->unwind_check = env_flag("MEMTRACE_UNWIND_CHECK", 0);
+    c->libunwind = env_flag("MEMTRACE_LIBUNWIND", 0);
     if (c->leaks) c->blocks = 1;
 
     ssize_t n = readlink("/proc/self/exe", c->exe, sizeof c->exe - 1);

@@ -40,6 +40,8 @@ struct mt_config {
     int follow_fork;        /* MEMTRACE_FOLLOW_FORK (default 1) */
     int follow_exec;        /* MEMTRACE_FOLLOW_EXEC (default 1) */
     int leaks;              /* MEMTRACE_LEAKS: classify blocks at exit */
+    int unwind_check;       /* MEMTRACE_UNWIND_CHECK: compare every walk with libunwind's */
+    int libunwind;          /* MEMTRACE_LIBUNWIND: walk with libunwind only */
     char output[4096];      /* absolute file name pattern */
     char exe[4096];         /* /proc/self/exe at start */
     char *cmdline;          /* /proc/self/cmdline, NUL-separated */

@@ -14,7 +14,6 @@
  */
 #include <link.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -287,7 +286,7 @@ static int fast_ready;
 
 static void fast_init(void) {
     rules = mt_map(sizeof(struct rule_slot) << RULE_BITS);
-    fast_ready = rules != NULL && getenv("MEMTRACE_LIBUNWIND") == NULL;
+    fast_ready = rules != NULL && !mt_config.libunwind;
 }
 
 static void fast_flush(void) {
@@ -351,8 +350,7 @@ void mt_unwind_init(void) {
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&mt_unwind_init);
     fast_init();
-    const char *check = getenv("MEMTRACE_UNWIND_CHECK");
-    check_mode = check && *check == '1';
+    check_mode = mt_config.unwind_check;
 }
 
 void mt_unwind_flush(void) {
