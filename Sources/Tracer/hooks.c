@@ -11,6 +11,7 @@
  * does, so that every block comes from, and goes back to, one allocator.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <sched.h>
 #include <malloc.h>
@@ -31,6 +32,7 @@ static void *(*real_aligned_alloc)(size_t, size_t);
 static void *(*real_memalign)(size_t, size_t);
 static size_t (*real_malloc_usable_size)(void *);
 static int (*real_dlclose)(void *);
+static int (*real_getattr_np)(pthread_t, pthread_attr_t *);
 
 /* ---- bootstrap ------------------------------------------------------------
  * dlsym() itself may call calloc (for its error state) before we know where
@@ -76,6 +78,7 @@ static void resolve(void) {
     real_memalign = next_symbol("memalign");
     real_malloc_usable_size = next_symbol("malloc_usable_size");
     real_dlclose = next_symbol("dlclose");
+    real_getattr_np = next_symbol("pthread_getattr_np");
 }
 
 /* Called on the slow path of every hook until start-up is complete.  The
@@ -402,5 +405,21 @@ MT_EXPORT int dlclose(void *handle) {
         mt_unwind_flush();
         mt_guard--;
     }
+    return rc;
+}
+
+/* ---- pthread_getattr_np -------------------------------------------------------
+ * It holds the thread's own lock while it allocates (the CPU set), so a
+ * thread whose first recorded allocation happens there must not be described
+ * with pthread_getattr_np then (threadstats.c): that waits for the same lock.
+ * Rust's runtime calls it in every thread it starts. */
+__thread int mt_in_getattr __attribute__((tls_model("initial-exec")));
+
+MT_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_getattr_np)) return ENOSYS;
+    mt_in_getattr++;
+    int rc = real_getattr_np(thread, attr);
+    mt_in_getattr--;
     return rc;
 }

@@ -51,9 +51,10 @@ static uint64_t lowest, highest;
 static int scanned;
 
 /* ---- thread registry entries ------------------------------------------------- */
-void mt_thread_describe(struct mt_thread *t) {
+int mt_thread_describe(struct mt_thread *t) {
     t->tid = (int)syscall(SYS_gettid);
     t->tcb = (uint64_t)pthread_self();
+    if (mt_in_getattr) return 0; /* it holds this thread's lock, which it would wait for */
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         void *addr;
@@ -64,6 +65,7 @@ void mt_thread_describe(struct mt_thread *t) {
         }
         pthread_attr_destroy(&attr);
     }
+    return 1;
 }
 
 /* ---- roots from the modules ---------------------------------------------------- */

@@ -26,6 +26,7 @@
 struct table {
     struct table *next; /* registry link */
     uint32_t count, mask;
+    int described;          /* thread's stack known (see mt_thread_describe) */
     struct mt_tstat *slots; /* stack + 1 in `stack` marks a used slot */
     struct mt_thread thread; /* who owns it: for the leak scan's roots */
     int64_t pending;         /* live-byte changes not yet published (recorder.c) */
@@ -85,11 +86,14 @@ void mt_tstats_init(void) { pthread_key_create(&exit_key, on_thread_exit); }
  * Called under a shard lock; *locked tells the caller to release retired_lock. */
 struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
     *locked = 0;
-    if (MT_LIKELY(state == 1)) return entry(mine, stack);
+    if (MT_LIKELY(state == 1)) {
+        if (MT_UNLIKELY(!mine->described) && !mt_in_getattr) mine->described = mt_thread_describe(&mine->thread);
+        return entry(mine, stack);
+    }
     if (state == 0) {
         struct table *t = mt_map(sizeof *t);
         if (t) {
-            mt_thread_describe(&t->thread);
+            t->described = mt_thread_describe(&t->thread);
             mine = t;
             state = 1;
             pthread_setspecific(exit_key, t);
@@ -160,6 +164,7 @@ static void on_thread_exit(void *arg) {
     mine = NULL;
     state = 2;
     mt_live_unlock_all();
+    mt_unwind_thread_exit();
     if (t->slots) mt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
     mt_unmap(t, sizeof *t);
     mt_guard--;

@@ -91,6 +91,7 @@ int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);
+void mt_unwind_thread_exit(void); /* the calling thread is ending: drop its remembered stack */
 
 /* ---- frame rules from .eh_frame (cfi.c) ----------------------------------- */
 enum { MT_CFI_UNSUPPORTED = 1, MT_CFI_OK = 2, MT_CFI_END = 3 };
@@ -254,7 +255,10 @@ struct mt_thread {
     uint64_t sp;             /* stack pointer when suspended */
     uint64_t regs[32];       /* general registers when suspended */
 };
-void mt_thread_describe(struct mt_thread *t);
+/* Fills in the calling thread's id and stack; returns 0 when the stack is left
+ * for later, because the thread is inside pthread_getattr_np (hooks.c). */
+int mt_thread_describe(struct mt_thread *t);
+extern __thread int mt_in_getattr __attribute__((tls_model("initial-exec")));
 struct mt_thread *mt_thread_self(void);
 /* Requires every shard lock (the registry changes only under them or by prepending). */
 void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context);

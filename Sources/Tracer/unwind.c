@@ -180,7 +180,23 @@ struct walk_cache {
     struct frame f[2][CACHE_FRAMES];
     uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
 };
-static __thread struct walk_cache walks __attribute__((tls_model("initial-exec")));
+/* In its own mapping, not in static TLS: that is carved from every thread's
+ * stack, and a thread made with PTHREAD_STACK_MIN has 16 KiB in all. */
+static __thread struct walk_cache *walks __attribute__((tls_model("initial-exec")));
+static __thread int walks_gone __attribute__((tls_model("initial-exec"))); /* the thread is ending */
+
+static struct walk_cache *thread_walks(void) {
+    if (MT_LIKELY(walks != NULL) || walks_gone) return walks;
+    walks = mt_map(sizeof *walks);
+    walks_gone = walks == NULL;
+    return walks;
+}
+
+void mt_unwind_thread_exit(void) {
+    if (walks) mt_unmap(walks, sizeof *walks);
+    walks = NULL;
+    walks_gone = 1;
+}
 static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
 
 /* Frames taken from the previous stack carry its bp values, which were only
@@ -195,8 +211,7 @@ static void refresh_bp(struct frame *f, int matched, int n) {
     }
 }
 
-static int cached_walk(struct regs r, int cap, int *more, const uint64_t **pcs) {
-    struct walk_cache *c = &walks;
+static int cached_walk(struct walk_cache *c, struct regs r, int cap, int *more, const uint64_t **pcs) {
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
     if (MT_UNLIKELY(c->generation != generation)) {
         c->count[0] = c->count[1] = 0;
@@ -300,6 +315,7 @@ static void fast_flush(void) {
 static int fast_ready;
 static void fast_init(void) {}
 static void fast_flush(void) {}
+void mt_unwind_thread_exit(void) {}
 #endif
 
 /* ---- MEMTRACE_UNWIND_CHECK=1: every fast walk is compared with libunwind's --
@@ -384,10 +400,12 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     int n = -1, more = 0;
     const uint64_t *raw = buf; /* or the thread's remembered stack */
 #if defined(__x86_64__)
+    struct walk_cache *c = NULL;
     if (MT_LIKELY(fast_ready)) {
         struct regs r;
         CURRENT_REGS(r);
-        n = cap <= CACHE_FRAMES ? cached_walk(r, cap, &more, &raw) : rules_walk(r, buf, cap, &more);
+        c = cap <= CACHE_FRAMES ? thread_walks() : NULL;
+        n = c ? cached_walk(c, r, cap, &more, &raw) : rules_walk(r, buf, cap, &more);
     }
 #endif
     if (n < 0) {
@@ -404,7 +422,7 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     *truncated = more || n - skip > max;
     *hash = 0;
 #if defined(__x86_64__)
-    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(walks.f[walks.cur][skip].hash, (uint32_t)(n - skip));
+    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][skip].hash, (uint32_t)(n - skip));
 #endif
     if (MT_UNLIKELY(check_mode) && *hash) { /* the kept hash must be the one interning would compute */
         uint64_t h = MT_STACK_HASH_SEED;

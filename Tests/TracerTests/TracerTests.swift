@@ -81,6 +81,26 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(snapshot.totals.allocCalls, 2000 * 101 + 2 * 20001)
     }
 
+    /// A thread whose first allocation happens inside pthread_getattr_np (as in every thread
+    /// Rust starts) once hung: describing the new thread for the leak scan called
+    /// pthread_getattr_np again, which waited for the lock the outer call held.
+    func testThreadsWithSmallStacksFirstAllocatingInsidePthreadGetattrNp() throws {
+        let exe = try Fixtures.build("smallstack")
+        let traced = try runProcess(
+            "/usr/bin/timeout", ["-k", "5", "60", "/usr/bin/env", "LD_PRELOAD=\(TestPaths.libtrace)", exe],
+            environment: [
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path, "MEMTRACE_LEAKS": "1",
+            ], directory: directory)
+        XCTAssertEqual(traced.status, 0, "124 is a hang: \(traced.stderrText)")
+        XCTAssertEqual(traced.stdoutText, "smallstack: 8 threads done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "smallstack")
+        assertConsistent(snapshot)
+        let line = try Fixtures.line(of: "small-stack", in: Fixtures.source("smallstack"))
+        let kept = try XCTUnwrap(site(sites(of: snapshot), file: "smallstack.c", line: line))
+        XCTAssertEqual(kept.function, "worker")
+        XCTAssertEqual([kept.liveBytes, kept.liveCount], [8 * 48, 8])
+    }
+
     func testForkedChildWritesItsOwnSnapshotAndSpawnedProgramsAreTraced() throws {
         let exe = try Fixtures.build("forks")
         let traced = try runTraced(exe, in: directory)
