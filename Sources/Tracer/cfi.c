@@ -176,7 +176,6 @@ struct cie {
 static int parse_cie(const uint8_t *p, struct cie *c) {
     struct reader r;
     if (entry(p, &r) != 0) return -1;
-    const uint8_t *start = r.p;
     uint32_t id = (uint32_t)fixed(&r, 4);
     if (id != 0 || r.bad) return -1;
     uint8_t version = (uint8_t)fixed(&r, 1);
@@ -213,7 +212,6 @@ static int parse_cie(const uint8_t *p, struct cie *c) {
         }
     }
     if (aug_end) r.p = aug_end;
-    (void)start;
     if (r.bad || r.p > r.end) return -1;
     c->init = r;
     return 0;
@@ -333,11 +331,9 @@ static int run(struct reader *r, const struct cie *c, struct state *s, const str
         else if (reg == REG_RA) s->ra_kind = OTHER;
         continue;
     other:
-        if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP) {
-            if (reg == REG_RBP) s->rbp_kind = OTHER;
-            else if (reg == REG_RA) s->ra_kind = OTHER;
-            else return -1;
-        }
+        if (reg == REG_RBP) s->rbp_kind = OTHER;
+        else if (reg == REG_RA) s->ra_kind = OTHER;
+        else if (reg == REG_RSP) return -1;
         continue;
     }
     return r->bad ? -1 : 0;

@@ -52,10 +52,9 @@ static void raise_peak(uint64_t now) {
  * do not fight over one cache line on every allocation; it judges the peak
  * from the published total plus its own changes, which is exact when it is
  * the only thread allocating and otherwise short by at most the other
- * threads' unpublished changes.  Called under a shard lock, after
- * mt_tstat_get. */
-static inline void global_change(int64_t delta) {
-    int64_t *pending = mt_tstat_pending();
+ * threads' unpublished changes.  `pending` comes from mt_tstat_get, under
+ * the same shard lock. */
+static inline void global_change(int64_t *pending, int64_t delta) {
     if (MT_UNLIKELY(!pending)) {
         uint64_t now = __atomic_add_fetch(&mt_global.current, (uint64_t)delta, __ATOMIC_RELAXED);
         if (delta > 0) raise_peak(now);
@@ -92,7 +91,8 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
-    struct mt_tstat *s = mt_tstat_get(stack, &locked);
+    int64_t *pending;
+    struct mt_tstat *s = mt_tstat_get(stack, &locked, &pending);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes += size;
@@ -104,21 +104,22 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     sh->alloc_calls += (uint64_t)count;
     sh->alloc_bytes += (uint64_t)size;
     if (op == MT_OP_REALLOC) sh->realloc_calls += (uint64_t)count;
-    global_change(size);
+    global_change(pending, size);
 }
 
 static void account_free(struct mt_shard *sh, const struct mt_live *e) {
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
-    struct mt_tstat *s = mt_tstat_get(e->stack, &locked);
+    int64_t *pending;
+    struct mt_tstat *s = mt_tstat_get(e->stack, &locked, &pending);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes -= size;
         s->live_count -= count;
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
-    global_change(-size);
+    global_change(pending, -size);
     sh->free_calls += (uint64_t)count;
 }
 

@@ -46,12 +46,6 @@ int mt_stacks_init(void) {
     return 0;
 }
 
-static inline uint64_t hash_stack(const uint64_t *pcs, uint32_t depth) {
-    uint64_t h = MT_STACK_HASH_SEED;
-    for (uint32_t i = depth; i-- > 0;) h = mt_stack_hash_step(h, pcs[i]);
-    return mt_stack_hash_finish(h, depth);
-}
-
 static inline int same(const struct mt_stack *s, uint64_t h, const uint64_t *pcs, uint32_t depth) {
     return s->hash == h && s->depth == depth &&
            memcmp(frames + s->frames, pcs, depth * sizeof *pcs) == 0;
@@ -93,7 +87,7 @@ static uint32_t find(struct index_table *t, uint64_t h, const uint64_t *pcs, uin
 
 uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uint64_t hash) {
     if (depth == 0) return 0;
-    uint64_t h = hash ? hash : hash_stack(pcs, depth);
+    uint64_t h = hash ? hash : mt_stack_hash(pcs, depth);
     struct index_shard *sh = &index_shards[h % INDEX_SHARDS];
     uint32_t slot;
     struct index_table *t = __atomic_load_n(&sh->table, __ATOMIC_ACQUIRE);

@@ -84,9 +84,10 @@ void mt_tstats_init(void) { pthread_key_create(&exit_key, on_thread_exit); }
 
 /* The calling thread's partial for `stack`; NULL only when out of memory.
  * Called under a shard lock; *locked tells the caller to release retired_lock. */
-struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
+struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
     *locked = 0;
     if (MT_LIKELY(state == 1)) {
+        *pending = &mine->pending;
         if (MT_UNLIKELY(!mine->described) && !mt_in_getattr) mine->described = mt_thread_describe(&mine->thread);
         return entry(mine, stack);
     }
@@ -94,6 +95,7 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
         struct table *t = mt_map(sizeof *t);
         if (t) {
             t->described = mt_thread_describe(&t->thread);
+            *pending = &t->pending;
             mine = t;
             state = 1;
             pthread_setspecific(exit_key, t);
@@ -106,6 +108,7 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked) {
     }
     mt_lock(&retired_lock);
     *locked = 1;
+    *pending = NULL;
     return entry(&retired, stack);
 }
 

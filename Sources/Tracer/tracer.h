@@ -133,6 +133,11 @@ static inline uint64_t mt_stack_hash_finish(uint64_t h, uint32_t depth) {
     h = mt_stack_hash_step(h, depth);
     return h ? h : 1;
 }
+static inline uint64_t mt_stack_hash(const uint64_t *pcs, uint32_t depth) {
+    uint64_t h = MT_STACK_HASH_SEED;
+    for (uint32_t i = depth; i-- > 0;) h = mt_stack_hash_step(h, pcs[i]);
+    return mt_stack_hash_finish(h, depth);
+}
 uint32_t mt_stack_count(void);
 struct mt_stack *mt_stack_get(uint32_t id);
 const uint64_t *mt_stack_frames(const struct mt_stack *s);
@@ -277,12 +282,12 @@ struct mt_tstat {
 };
 _Static_assert(sizeof(struct mt_tstat) == 64, "per-thread stat is one cache line");
 void mt_tstats_init(void);
-/* Requires the shard lock of the block being accounted. */
-struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked);
+/* Requires the shard lock of the block being accounted.  *pending is the
+ * thread's live-byte changes not yet added to mt_global.current (recorder.c),
+ * NULL for a thread without a table of its own. */
+struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending);
 void mt_tstat_unlock(void);
-/* The calling thread's live-byte changes not yet added to mt_global.current;
- * NULL for a thread without a table (then changes go straight to the total).
- * Under a shard lock, after mt_tstat_get. */
+/* The calling thread's unpublished changes, as mt_tstat_get hands them out. */
 int64_t *mt_tstat_pending(void);
 /* Live bytes: the published total plus every thread's unpublished changes.
  * Requires every shard lock. */

@@ -44,6 +44,13 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *data) {
 
 static inline int is_self(uintptr_t ip) { return ip >= self_lo && ip < self_hi; }
 
+/* How many of a walk's innermost frames are the tracer's own. */
+static inline int self_frames(const uint64_t *raw, int n) {
+    int skip = 0;
+    while (skip < n && is_self((uintptr_t)raw[skip])) skip++;
+    return skip;
+}
+
 int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
 
 /* ---- libunwind: the general path ------------------------------------------ */
@@ -270,20 +277,18 @@ static int cached_walk(struct walk_cache *c, struct regs r, int cap, int *more, 
             j = k;
         }
     }
-    /* Which frames' registers depend on bp: a frame whose CFA is rbp-based, and
-     * any frame below one that does not reload rbp (carrying it over). */
+    /* From the outermost frame not kept as it was, inwards: which frames'
+     * registers depend on bp (a frame whose CFA is rbp-based, and any frame
+     * below one that carries rbp over rather than reloading it), and the hash
+     * of each frame's outer part when the walk reached the outermost frame. */
     uint64_t matters = settled >= 0 ? out[settled].rule & BP_MATTERS : *more ? BP_MATTERS : 0;
+    uint64_t h = settled >= 0 ? out[settled].hash : MT_STACK_HASH_SEED;
     for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) {
         uint64_t rule = out[i].rule;
         if ((rule & 3) == MT_CFI_OK && (int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
         if ((rule & 3) == MT_CFI_OK && (rule & 4)) matters = BP_MATTERS;
         out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
-    }
-    /* The hashes of the frames' outer parts: kept from the previous stack
-     * where it ended on the same outermost frames, computed for the rest. */
-    if (!*more) {
-        uint64_t h = settled >= 0 ? out[settled].hash : MT_STACK_HASH_SEED;
-        for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
+        if (!*more) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
     }
     c->count[c->cur ^ 1] = n;
     c->more[c->cur ^ 1] = *more;
@@ -323,18 +328,12 @@ void mt_unwind_thread_exit(void) {}
 static int check_mode;
 static uint64_t checked, differed, handed_over;
 
-static int strip_self(const uint64_t *raw, int n, int *skip) {
-    int s = 0;
-    while (s < n && is_self((uintptr_t)raw[s])) s++;
-    *skip = s;
-    return n - s;
-}
 
 static void check_walk(const uint64_t *raw, int n, int more, int cap) {
     uint64_t other[cap];
     int m = libunwind_walk(other, cap);
-    int sa, sb;
-    int na = strip_self(raw, n, &sa), nb = strip_self(other, m, &sb);
+    int sa = self_frames(raw, n), sb = self_frames(other, m);
+    int na = n - sa, nb = m - sb;
     /* A walk cut at cap frames (counted from different starts: libunwind's
      * begins one call deeper) is compared on what both hold. */
     int same = (more || m == cap) ? 1 : na == nb;
@@ -385,11 +384,7 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
         CURRENT_REGS(r);
         int more = 0;
         int n = rules_walk(r, raw, CHUNK, &more);
-        if (n >= 0 && !more) {
-            uint32_t depth = 0;
-            for (int i = 0; i < n; i++) depth += !is_self((uintptr_t)raw[i]);
-            return depth;
-        }
+        if (n >= 0 && !more) return (uint32_t)(n - self_frames(raw, n));
     }
 #endif
     return libunwind_depth();
@@ -416,18 +411,15 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     } else if (MT_UNLIKELY(check_mode)) {
         check_walk(raw, n, more, cap);
     }
-    int skip = 0;
-    while (skip < n && is_self((uintptr_t)raw[skip])) skip++;
+    int skip = self_frames(raw, n);
     *pcs = raw + skip;
     *truncated = more || n - skip > max;
     *hash = 0;
 #if defined(__x86_64__)
     if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][skip].hash, (uint32_t)(n - skip));
 #endif
-    if (MT_UNLIKELY(check_mode) && *hash) { /* the kept hash must be the one interning would compute */
-        uint64_t h = MT_STACK_HASH_SEED;
-        for (int i = n; i-- > skip;) h = mt_stack_hash_step(h, raw[i]);
-        if (mt_stack_hash_finish(h, (uint32_t)(n - skip)) != *hash) __atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED);
-    }
+    /* The kept hash must be the one interning would compute. */
+    if (MT_UNLIKELY(check_mode) && *hash && mt_stack_hash(raw + skip, (uint32_t)(n - skip)) != *hash)
+        __atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED);
     return n - skip < max ? n - skip : max;
 }
