@@ -90,22 +90,14 @@ static void print_sites(struct site *sites, uint32_t n, int limit, const char *v
 }
 
 /* ---- regions ---------------------------------------------------------------------------- */
-static void set_region_flags(int set) {
-    for (int i = 0; i < MT_SHARDS; i++) {
-        struct mt_shard *sh = &mt_shards[i];
-        for (uint64_t j = 0; sh->tab && j <= sh->mask; j++) {
-            struct mt_live e;
-            if (!mt_live_at(sh, j, &e)) continue;
-            if (set) mt_live_set_flags(sh, e.ptr, MT_SLOT_REGION, 0);
-            else mt_live_set_flags(sh, e.ptr, 0, MT_SLOT_REGION);
-        }
-    }
+static void clear_region_flags(void) {
+    for (int i = 0; i < MT_SHARDS; i++) mt_live_clear_flags(&mt_shards[i], MT_SLOT_REGION);
 }
 
 int mt_region_begin(void) {
     mt_guard++;
     mt_live_lock_all();
-    set_region_flags(0);
+    clear_region_flags();
     mt_region_active = 1;
     mt_live_unlock_all();
     mt_guard--;
@@ -124,9 +116,10 @@ long mt_region_end(const char *label) {
     int64_t total = 0, blocks = 0;
     for (int i = 0; sites && i < MT_SHARDS; i++) {
         struct mt_shard *sh = &mt_shards[i];
-        for (uint64_t j = 0; sh->tab && j <= sh->mask; j++) {
-            struct mt_live e;
-            if (!mt_live_at(sh, j, &e) || !(e.flags & MT_SLOT_REGION) || (e.flags & MT_SLOT_IGNORED)) continue;
+        struct mt_live_cursor c = {0, 0};
+        struct mt_live e;
+        while (mt_live_next(sh, &c, &e)) {
+            if (!(e.flags & MT_SLOT_REGION) || (e.flags & MT_SLOT_IGNORED)) continue;
             if (e.stack < n) {
                 sites[e.stack].bytes += (int64_t)e.size;
                 sites[e.stack].count++;
@@ -135,7 +128,7 @@ long mt_region_end(const char *label) {
             blocks++;
         }
     }
-    set_region_flags(0);
+    clear_region_flags();
     mt_live_unlock_all();
     if (total > 0) {
         char line[512];

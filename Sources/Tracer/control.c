@@ -416,6 +416,10 @@ void mt_control_start(void) {
  * as late as a preloaded library can run. */
 __attribute__((destructor(101))) static void mt_at_exit(void) {
     if (!mt_enabled) return;
-    if (mt_config.leaks) mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);
+    if (mt_config.leaks) {
+        /* The program is done: its registers are the exit path's. */
+        mt_leaks_set_caller_frame(__builtin_frame_address(0));
+        mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);
+    }
     else if (mt_config.at_exit) mt_snapshot(NULL, MT_TRIGGER_EXIT);
 }

@@ -141,11 +141,10 @@ static int collect_blocks(void) {
     work = map_counted(3, 2 * nblocks * sizeof *work);
     if (!blocks || !state || !kind || !work) return -1;
     uint64_t n = 0;
+    struct mt_live e;
     for (int i = 0; i < MT_SHARDS; i++) {
-        const struct mt_shard *sh = &mt_shards[i];
-        for (uint64_t j = 0; sh->tab && j <= sh->mask && n < nblocks; j++) {
-            struct mt_live e;
-            if (!mt_live_at(sh, j, &e)) continue;
+        struct mt_live_cursor c = {0, 0};
+        while (n < nblocks && mt_live_next(&mt_shards[i], &c, &e)) {
             blocks[n].addr = e.ptr;
             /* The ignored flag rides in the size's top bit until marking starts. */
             blocks[n].size = e.size | ((uint64_t)(e.flags & MT_SLOT_IGNORED) << 63);
@@ -293,10 +292,18 @@ static void scan_tls(struct mt_thread *t, void *context) {
 }
 
 /* ---- the scan ------------------------------------------------------------------------ */
+static uint64_t caller_frame;
+
+void mt_leaks_set_caller_frame(const void *frame) { caller_frame = (uint64_t)(uintptr_t)frame; }
+
 __attribute__((noinline)) static void scan_own_stack(void) {
+    struct mt_thread *self = mt_thread_self();
+    if (caller_frame && self && self->stack_hi && caller_frame < self->stack_hi) {
+        scan_root_range(caller_frame, self->stack_hi, REACHED);
+        return;
+    }
     ucontext_t here; /* the callee-saved registers, spilled into this frame */
     getcontext(&here);
-    struct mt_thread *self = mt_thread_self();
     uint64_t from = (uint64_t)(uintptr_t)&here;
     if (self && self->stack_hi && from < self->stack_hi) scan_root_range(from, self->stack_hi, REACHED);
     else scan_range(from, from + sizeof here, REACHED);

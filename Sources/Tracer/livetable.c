@@ -1,8 +1,37 @@
 /*
- * Live blocks: address -> (size, stack, flags).  MT_SHARDS independent
- * open-addressing tables with linear probing and backward-shift deletion (no
- * tombstones, so a table that sees millions of malloc/free pairs never
- * degrades).  Each grows by doubling at 3/4 load, in mmap'd memory.
+ * Live blocks: address -> (size, stack, flags).
+ *
+ * Two levels.  A block's shard (one of MT_SHARDS, each with its own lock) and
+ * its region come from the 64 KiB stretch of memory it starts in; each shard
+ * keeps a small directory of its regions, and each region an open-addressing
+ * table of its own blocks, sized to how many it holds.
+ *
+ * Why regions: a program touches its heap a few stretches at a time, so the
+ * tables of those stretches stay in cache, where one table for the whole
+ * heap is a cache miss on nearly every allocation and free.  And because each
+ * table is sized to its own region, a crowded stretch (thousands of 16-byte
+ * blocks) cannot lengthen the probe runs of its neighbours, which is what
+ * made a single table with per-stretch neighbourhoods probe 7-10 slots a
+ * lookup on python3.
+ *
+ * A slot is 12 bytes: the block's offset in its region (allocators return
+ * 8-byte aligned addresses, so 13 bits), three flag bits, the stack and the
+ * size; sizes of 4 GiB and more keep the marker BIG_SIZE and their size in a
+ * side table.
+ *
+ * Inside a region a block's slot is its offset in 8-byte units folded onto
+ * the table's size (offset ^ offset >> bits ^ ...): blocks allocated one after
+ * another land in neighbouring slots, and evenly spaced blocks fill the table
+ * instead of piling onto every second or fourth slot.  Linear probing with
+ * backward-shift deletion (no tombstones), growth by doubling at 3/4 load.
+ *
+ * Memory: tables of up to 512 slots (6 KiB) are carved from 64 KiB chunks and
+ * reused through per-shard free lists; larger ones are mapped on their own.
+ * A region whose last block goes is dropped only while its table is the
+ * smallest: heaps empty and refill the same stretches (python3's did so 15,000
+ * times in one run), and regrowing a large table each time cost more in
+ * mmap, munmap and page faults than the table saved.  Like the single table
+ * before it, a region's table never shrinks.
  */
 #include <string.h>
 
@@ -14,14 +43,157 @@ _Static_assert(MT_SHARDS == 256, "mt_shard_index assumes 256 shards");
 
 struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
 
-/* Blocks of one 1 KiB stretch of memory share one neighbourhood of 64 slots
- * (16 cache lines), at their offset within it; neighbourhoods are spread at
- * random.  Contiguous placement of whole regions made probe runs long;
- * random placement of single blocks made every access a cache miss. */
-static inline uint64_t slot_of(uint64_t ptr, uint64_t mask) {
-    return ((mt_mix(ptr >> 10) << 6) + ((ptr >> 4) & 63)) & mask;
+#define REGION_SHIFT 16
+#define OFFSET_BITS (REGION_SHIFT - 3) /* offsets in 8-byte units */
+#define MIN_BITS 4                     /* 16 slots */
+#define SMALL_BITS 9                   /* tables up to 512 slots (6 KiB) come from chunks */
+#define CHUNK_BYTES (64 * 1024)
+
+struct slot {
+    uint32_t word; /* 0: empty; else offset << 4 | USED | flags */
+    uint32_t stack;
+    uint32_t size;
+};
+#define USED 8u
+#define BIG_SIZE 0xffffffffu
+
+struct mt_region {
+    uint64_t key; /* (address >> REGION_SHIFT) + 1; 0: empty entry */
+    struct slot *tab;
+    uint32_t count;
+    uint8_t bits; /* capacity is 1 << bits */
+    uint8_t pad[3];
+};
+
+static inline uint64_t key_of(uint64_t ptr) { return (ptr >> REGION_SHIFT) + 1; }
+static inline uint64_t dir_home(uint64_t key, uint64_t mask) {
+    return ((key * 0x9e3779b97f4a7c15ull) >> 32) & mask; /* bits the shard index does not use */
 }
-static inline uint64_t slot_ptr(const struct mt_slot *s) { return s->ptr_flags & ~(uint64_t)MT_FLAG_BITS; }
+static inline uint32_t offset_of(uint64_t ptr) { return (uint32_t)(ptr >> 3) & ((1u << OFFSET_BITS) - 1); }
+/* What a slot's word holds for `ptr`, flags aside. */
+static inline uint32_t word_of(uint64_t ptr) { return offset_of(ptr) << 4 | USED; }
+static inline uint64_t home_of(uint64_t offset, unsigned bits) {
+    return (offset ^ (offset >> bits) ^ (offset >> 2 * bits) ^ (offset >> 3 * bits)) & ((1ull << bits) - 1);
+}
+static inline uint64_t slot_home(const struct slot *s, unsigned bits) { return home_of(s->word >> 4, bits); }
+static inline uint64_t slot_ptr(const struct mt_region *r, const struct slot *s) {
+    return ((r->key - 1) << REGION_SHIFT) | (uint64_t)(s->word >> 4) << 3;
+}
+
+/* Backward-shift deletion: may the entry at j, whose home slot is `home`,
+ * move back into the hole?  Not when its home lies cyclically in (hole, j]. */
+static inline int may_fill(uint64_t hole, uint64_t j, uint64_t home) {
+    return hole <= j ? !(home > hole && home <= j) : !(home > hole || home <= j);
+}
+
+/* ---- table memory ------------------------------------------------------------------ */
+struct spare {
+    void *free[SMALL_BITS + 1]; /* by bits: freed tables, linked through their first word */
+    char *chunk;                /* carving point */
+    uint64_t left;
+};
+static struct spare spares[MT_SHARDS]; /* under the shard's lock */
+
+static struct slot *table_new(struct mt_shard *sh, unsigned bits) {
+    uint64_t bytes = (sizeof(struct slot)) << bits;
+    if (bits > SMALL_BITS) return mt_map(bytes);
+    struct spare *sp = &spares[sh - mt_shards];
+    void *t = sp->free[bits];
+    if (t) {
+        sp->free[bits] = *(void **)t;
+        memset(t, 0, bytes);
+        return t;
+    }
+    if (sp->left < bytes) {
+        /* What is left of the old chunk is smaller than any table it could
+         * still serve in this class; leave it to the smaller classes. */
+        for (unsigned b = SMALL_BITS; b >= MIN_BITS; b--) {
+            uint64_t size = (sizeof(struct slot)) << b;
+            while (sp->left >= size) {
+                *(void **)sp->chunk = sp->free[b];
+                sp->free[b] = sp->chunk;
+                sp->chunk += size;
+                sp->left -= size;
+            }
+        }
+        sp->chunk = mt_map(CHUNK_BYTES);
+        if (!sp->chunk) {
+            sp->left = 0;
+            return NULL;
+        }
+        sp->left = CHUNK_BYTES;
+    }
+    t = sp->chunk;
+    sp->chunk += bytes;
+    sp->left -= bytes;
+    return t; /* fresh mapping: already zero */
+}
+
+static void table_free(struct mt_shard *sh, struct slot *t, unsigned bits) {
+    if (bits > SMALL_BITS) {
+        mt_unmap(t, (sizeof(struct slot)) << bits);
+        return;
+    }
+    struct spare *sp = &spares[sh - mt_shards];
+    *(void **)t = sp->free[bits];
+    sp->free[bits] = t;
+}
+
+/* ---- the directory ------------------------------------------------------------------ */
+static struct mt_region *region_find(const struct mt_shard *sh, uint64_t key) {
+    if (!sh->directory) return NULL;
+    uint64_t mask = sh->dir_mask;
+    for (uint64_t j = dir_home(key, mask);; j = (j + 1) & mask) {
+        struct mt_region *r = &sh->directory[j];
+        if (r->key == key) return r;
+        if (!r->key) return NULL;
+    }
+}
+
+static int directory_grow(struct mt_shard *sh) {
+    uint64_t cap = sh->directory ? ((uint64_t)sh->dir_mask + 1) * 2 : 16;
+    struct mt_region *dir = mt_map(cap * sizeof *dir);
+    if (!dir) return -1;
+    if (sh->directory) {
+        for (uint64_t i = 0; i <= sh->dir_mask; i++) {
+            const struct mt_region *r = &sh->directory[i];
+            if (!r->key) continue;
+            uint64_t j = dir_home(r->key, cap - 1);
+            while (dir[j].key) j = (j + 1) & (cap - 1);
+            dir[j] = *r;
+        }
+        mt_unmap(sh->directory, ((uint64_t)sh->dir_mask + 1) * sizeof *dir);
+    }
+    sh->directory = dir;
+    sh->dir_mask = (uint32_t)(cap - 1);
+    return 0;
+}
+
+static struct mt_region *region_add(struct mt_shard *sh, uint64_t key) {
+    if (!sh->directory || (sh->regions + 1) * 2 > (uint64_t)sh->dir_mask + 1) {
+        if (directory_grow(sh) != 0) return NULL;
+    }
+    struct slot *tab = table_new(sh, MIN_BITS);
+    if (!tab) return NULL;
+    uint64_t mask = sh->dir_mask, j = dir_home(key, mask);
+    while (sh->directory[j].key) j = (j + 1) & mask;
+    sh->directory[j] = (struct mt_region){.key = key, .tab = tab, .bits = MIN_BITS};
+    sh->regions++;
+    return &sh->directory[j];
+}
+
+static void region_drop(struct mt_shard *sh, struct mt_region *r) {
+    table_free(sh, r->tab, r->bits);
+    uint64_t mask = sh->dir_mask, hole = (uint64_t)(r - sh->directory);
+    for (uint64_t j = (hole + 1) & mask; sh->directory[j].key; j = (j + 1) & mask) {
+        if (may_fill(hole, j, dir_home(sh->directory[j].key, mask))) {
+            sh->directory[hole] = sh->directory[j];
+            hole = j;
+        }
+    }
+    memset(&sh->directory[hole], 0, sizeof sh->directory[hole]);
+    sh->regions--;
+}
 
 /* ---- sizes of 4 GiB and more ------------------------------------------------
  * Rare enough for one small table under one lock. */
@@ -54,7 +226,7 @@ static int big_put(uint64_t ptr, uint64_t size) {
 }
 
 static uint64_t big_get(uint64_t ptr, int take) {
-    uint64_t size = MT_BIG_SIZE;
+    uint64_t size = BIG_SIZE;
     mt_lock(&big_lock);
     for (uint32_t i = 0; i < big_count; i++) {
         if (bigs[i].ptr != ptr) continue;
@@ -66,69 +238,66 @@ static uint64_t big_get(uint64_t ptr, int take) {
     return size;
 }
 
-static void unpack(const struct mt_slot *s, struct mt_live *out, int take_big) {
-    out->ptr = slot_ptr(s);
-    out->flags = (uint32_t)(s->ptr_flags & MT_FLAG_BITS);
+static void unpack(const struct mt_region *r, const struct slot *s, struct mt_live *out, int take_big) {
+    out->ptr = slot_ptr(r, s);
+    out->flags = s->word & MT_FLAG_BITS;
     out->stack = s->stack;
-    out->size = s->size == MT_BIG_SIZE ? big_get(out->ptr, take_big) : s->size;
+    out->size = s->size == BIG_SIZE ? big_get(out->ptr, take_big) : s->size;
 }
 
-int mt_live_at(const struct mt_shard *sh, uint64_t j, struct mt_live *out) {
-    if (!sh->tab || !sh->tab[j].ptr_flags) return 0;
-    unpack(&sh->tab[j], out, 0);
-    return 1;
-}
-
-static int grow(struct mt_shard *sh) {
-    uint64_t cap = sh->mask ? (sh->mask + 1) * 2 : 256;
-    struct mt_slot *tab = mt_map(cap * sizeof *tab);
+/* ---- a region's table ------------------------------------------------------------------ */
+static int region_grow(struct mt_shard *sh, struct mt_region *r) {
+    unsigned bits = r->bits + 1u;
+    struct slot *tab = table_new(sh, bits);
     if (!tab) return -1;
-    uint64_t mask = cap - 1;
-    if (sh->tab) {
-        for (uint64_t i = 0; i <= sh->mask; i++) {
-            const struct mt_slot *e = &sh->tab[i];
-            if (!e->ptr_flags) continue;
-            uint64_t j = slot_of(slot_ptr(e), mask);
-            while (tab[j].ptr_flags) j = (j + 1) & mask;
-            tab[j] = *e;
-        }
-        mt_unmap(sh->tab, (sh->mask + 1) * sizeof *tab);
+    uint64_t mask = (1ull << bits) - 1;
+    for (uint64_t i = 0; i < (1ull << r->bits); i++) {
+        const struct slot *e = &r->tab[i];
+        if (!e->word) continue;
+        uint64_t j = slot_home(e, bits);
+        while (tab[j].word) j = (j + 1) & mask;
+        tab[j] = *e;
     }
-    sh->tab = tab;
-    sh->mask = mask;
+    table_free(sh, r->tab, r->bits);
+    r->tab = tab;
+    r->bits = (uint8_t)bits;
     return 0;
 }
 
-static struct mt_slot *find(struct mt_shard *sh, uint64_t ptr) {
-    if (!sh->tab) return NULL;
-    uint64_t j = slot_of(ptr, sh->mask);
-    while (sh->tab[j].ptr_flags) {
-        if (slot_ptr(&sh->tab[j]) == ptr) return &sh->tab[j];
-        j = (j + 1) & sh->mask;
+static struct slot *find(const struct mt_region *r, uint64_t ptr) {
+    uint64_t mask = (1ull << r->bits) - 1;
+    uint32_t word = word_of(ptr);
+    for (uint64_t j = home_of(word >> 4, r->bits);; j = (j + 1) & mask) {
+        struct slot *s = &r->tab[j];
+        if ((s->word & ~MT_FLAG_BITS) == word) return s;
+        if (!s->word) return NULL;
     }
-    return NULL;
 }
 
 int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
-    if (!sh->tab || (sh->count + 1) * 4 > (sh->mask + 1) * 3) {
-        if (grow(sh) != 0) return -1;
-    }
-    struct mt_slot packed = {
-        .ptr_flags = e->ptr | (e->flags & MT_FLAG_BITS),
+    uint64_t key = key_of(e->ptr);
+    struct mt_region *r = region_find(sh, key);
+    if (!r && !(r = region_add(sh, key))) return -1;
+    if ((r->count + 1) * 4 > (3u << r->bits) && region_grow(sh, r) != 0) return -1;
+    uint32_t word = word_of(e->ptr);
+    struct slot packed = {
+        .word = word | (e->flags & MT_FLAG_BITS),
         .stack = e->stack,
-        .size = e->size < MT_BIG_SIZE ? (uint32_t)e->size : MT_BIG_SIZE,
+        .size = e->size < BIG_SIZE ? (uint32_t)e->size : BIG_SIZE,
     };
-    if (packed.size == MT_BIG_SIZE && big_put(e->ptr, e->size) != 0) return -1;
-    uint64_t j = slot_of(e->ptr, sh->mask);
-    while (sh->tab[j].ptr_flags) {
-        if (slot_ptr(&sh->tab[j]) == e->ptr) { /* a block whose free we missed: replace it */
-            if (sh->tab[j].size == MT_BIG_SIZE) big_get(e->ptr, 1);
-            sh->tab[j] = packed;
+    if (packed.size == BIG_SIZE && big_put(e->ptr, e->size) != 0) return -1;
+    uint64_t mask = (1ull << r->bits) - 1;
+    uint64_t j = home_of(word >> 4, r->bits);
+    while (r->tab[j].word) {
+        if ((r->tab[j].word & ~MT_FLAG_BITS) == word) { /* a block whose free we missed: replace it */
+            if (r->tab[j].size == BIG_SIZE) big_get(e->ptr, 1);
+            r->tab[j] = packed;
             return 0;
         }
-        j = (j + 1) & sh->mask;
+        j = (j + 1) & mask;
     }
-    sh->tab[j] = packed;
+    r->tab[j] = packed;
+    r->count++;
     sh->count++;
     if (mt_sample_filter) { /* the cell belongs to this shard: its lock is held */
         uint32_t i = mt_filter_index(e->ptr);
@@ -140,33 +309,41 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
 }
 
 int mt_live_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear) {
-    struct mt_slot *e = find(sh, ptr);
+    struct mt_region *r = region_find(sh, key_of(ptr));
+    struct slot *e = r ? find(r, ptr) : NULL;
     if (!e) return 0;
-    e->ptr_flags = (e->ptr_flags & ~(uint64_t)(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
+    e->word = (e->word & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
     return 1;
 }
 
-int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
-    struct mt_slot *e = find(sh, ptr);
-    if (!e) return 0;
-    unpack(e, out, 1);
-    /* Backward-shift deletion: pull later members of the probe run into the hole. */
-    uint64_t mask = sh->mask;
-    uint64_t hole = (uint64_t)(e - sh->tab);
-    uint64_t j = hole;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!sh->tab[j].ptr_flags) break;
-        uint64_t home = slot_of(slot_ptr(&sh->tab[j]), mask);
-        /* Move j into the hole unless its home lies cyclically in (hole, j]. */
-        int stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!stays) {
-            sh->tab[hole] = sh->tab[j];
-            hole = j;
-        }
+void mt_live_clear_flags(struct mt_shard *sh, uint32_t clear) {
+    for (uint64_t i = 0; sh->directory && i <= sh->dir_mask; i++) {
+        struct mt_region *r = &sh->directory[i];
+        for (uint64_t j = 0; r->key && j < (1ull << r->bits); j++)
+            if (r->tab[j].word) r->tab[j].word &= ~(clear & MT_FLAG_BITS);
     }
-    memset(&sh->tab[hole], 0, sizeof sh->tab[hole]);
+}
+
+int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
+    struct mt_region *r = region_find(sh, key_of(ptr));
+    struct slot *e = r ? find(r, ptr) : NULL;
+    if (!e) return 0;
+    unpack(r, e, out, 1);
     sh->count--;
+    if (--r->count == 0 && r->bits == MIN_BITS) {
+        region_drop(sh, r);
+    } else {
+        /* Pull later members of the probe run into the hole. */
+        uint64_t mask = (1ull << r->bits) - 1;
+        uint64_t hole = (uint64_t)(e - r->tab);
+        for (uint64_t j = (hole + 1) & mask; r->tab[j].word; j = (j + 1) & mask) {
+            if (may_fill(hole, j, slot_home(&r->tab[j], r->bits))) {
+                r->tab[hole] = r->tab[j];
+                hole = j;
+            }
+        }
+        memset(&r->tab[hole], 0, sizeof r->tab[hole]);
+    }
     if (mt_sample_filter) { /* a saturated cell stays set: only costs a lookup */
         uint32_t i = mt_filter_index(ptr);
         uint8_t *cell = &mt_sample_filter[i];
@@ -175,6 +352,20 @@ int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
                              __ATOMIC_RELAXED);
     }
     return 1;
+}
+
+int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_live *out) {
+    for (; sh->directory && c->region <= sh->dir_mask; c->region++, c->slot = 0) {
+        const struct mt_region *r = &sh->directory[c->region];
+        if (!r->key) continue;
+        while (c->slot < (1ull << r->bits)) {
+            const struct slot *s = &r->tab[c->slot++];
+            if (!s->word) continue;
+            unpack(r, s, out, 0);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void mt_live_lock_all(void) {

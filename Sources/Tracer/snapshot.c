@@ -156,10 +156,9 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         t.realloc_calls += sh->realloc_calls;
         t.total_alloc_bytes += sh->alloc_bytes;
         t.untracked_frees += sh->untracked_frees;
-        if (!sh->tab) continue;
-        for (uint64_t j = 0; j <= sh->mask; j++) {
-            struct mt_live block, *e = &block;
-            if (!mt_live_at(sh, j, e)) continue;
+        struct mt_live_cursor c = {0, 0};
+        struct mt_live block, *e = &block;
+        while (mt_live_next(sh, &c, e)) {
             /* In sampled mode each recorded block stands for `count` blocks. */
             int64_t bytes, count;
             mt_sample_weights(e->size, e->ptr, &bytes, &count);
@@ -272,10 +271,9 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         put_u64(w, record_count);
         for (int i = 0; i < MT_SHARDS; i++) {
             struct mt_shard *sh = &mt_shards[i];
-            if (!sh->tab) continue;
-            for (uint64_t j = 0; j <= sh->mask; j++) {
-                struct mt_live block, *e = &block;
-                if (!mt_live_at(sh, j, e)) continue;
+            struct mt_live_cursor c = {0, 0};
+            struct mt_live block, *e = &block;
+            while (mt_live_next(sh, &c, e)) {
                 uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
                 struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
                 put(w, &b, sizeof b);

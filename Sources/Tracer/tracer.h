@@ -215,27 +215,19 @@ struct mt_live {
     uint32_t flags;
 };
 
-/* As stored: 16 bytes, because the table holds every live block of the
- * program.  Allocator pointers are at least 8-byte aligned, so the low three
- * bits carry the flags; sizes of 4 GiB and more keep the marker
- * MT_BIG_SIZE here and their size in a side table. */
-struct mt_slot {
-    uint64_t ptr_flags; /* 0: empty */
-    uint32_t stack;
-    uint32_t size;
-};
-_Static_assert(sizeof(struct mt_slot) == 16, "live-table slot is 16 bytes");
-#define MT_BIG_SIZE 0xffffffffu
+/* Flags kept with each live block (livetable.c stores them in three bits). */
 #define MT_FLAG_BITS 7u
 #define MT_SLOT_IGNORED 1u /* memtrace_ignore(): never a leak (same bit on disk) */
 #define MT_SLOT_REGION 2u  /* allocated since memtrace_region_begin() */
 
 #define MT_SHARDS 256
+struct mt_region; /* livetable.c */
 struct mt_shard {
     mt_lock_t lock;
-    uint32_t pad0;
-    uint64_t count, mask; /* mask = capacity - 1; capacity 0 until first use */
-    struct mt_slot *tab;
+    uint32_t dir_mask;           /* directory capacity - 1; 0 until first use */
+    uint64_t count;              /* live blocks */
+    uint64_t regions;            /* directory entries in use */
+    struct mt_region *directory; /* 64 KiB stretches of memory holding live blocks */
     /* Call counters, under the shard lock: no shared counter on the hot path. */
     uint64_t alloc_calls, free_calls, realloc_calls, alloc_bytes, untracked_frees;
 } __attribute__((aligned(128)));
@@ -246,8 +238,13 @@ struct mt_shard *mt_shard_for(uint64_t ptr);
 int mt_live_insert(struct mt_shard *sh, const struct mt_live *e); /* 0 ok, -1 no memory */
 int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out); /* 1 found */
 int mt_live_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear); /* 1 found */
-/* Slot j of a shard as a block; 0 when the slot is empty. */
-int mt_live_at(const struct mt_shard *sh, uint64_t j, struct mt_live *out);
+void mt_live_clear_flags(struct mt_shard *sh, uint32_t clear); /* on every block of the shard */
+/* Walks a shard's blocks: start with a zeroed cursor; 0 when there are no more.
+ * The shard must not change during the walk. */
+struct mt_live_cursor {
+    uint64_t region, slot;
+};
+int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_live *out);
 void mt_live_lock_all(void);
 void mt_live_unlock_all(void);
 
@@ -373,6 +370,10 @@ size_t mt_real_usable_size(void *p);
 #define MT_LEAK_SCAN_FLAG 0x4u /* header flag: BLOCKS flags bits 1-2 hold the kind */
 void mt_leaks_prepare(struct mt_buf *roots); /* before any lock: walks the module list */
 int mt_leaks_scan(const struct mt_buf *roots); /* requires every shard and stack lock */
+/* Where the program's part of the calling thread's stack begins: the scan
+ * reads that thread's stack from here up, not the tracer's frames below,
+ * whose dead slots still hold addresses of blocks the tracer handled. */
+void mt_leaks_set_caller_frame(const void *frame);
 uint32_t mt_leak_kind(uint64_t addr);        /* 0 reachable, 1 definite, 2 indirect, 3 possible */
 int mt_leaks_scanned(void);
 void mt_leaks_release(void);
