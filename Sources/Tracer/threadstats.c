@@ -168,6 +168,7 @@ static void on_thread_exit(void *arg) {
     state = 2;
     mt_live_unlock_all();
     mt_unwind_thread_exit();
+    mt_stacks_thread_exit();
     if (t->slots) mt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
     mt_unmap(t, sizeof *t);
     mt_guard--;

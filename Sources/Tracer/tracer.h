@@ -120,6 +120,7 @@ int mt_stacks_init(void);
 /* Interns a stack and returns its id (0 = unknown/overflow).  A truncated
  * stack's real depth is measured once, when the stack is first seen. */
 uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uint64_t hash);
+void mt_stacks_thread_exit(void); /* the calling thread is ending: drop its recent stacks */
 /* A stack's hash folds its pcs from the outermost inwards, so that the hash
  * of a stack's outer part can be kept and extended (unwind.c); `hash` above is
  * mt_stack_hash_finish of that fold, or 0 to have it computed. */
