@@ -127,6 +127,8 @@ size_t mt_real_usable_size(void *p) {
  * Releases are always recorded, so a block freed while paused is not left behind. */
 #define RECORDING() (mt_guard == 0 && mt_enabled)
 #define RECORDING_ALLOC() (mt_guard == 0 && mt_enabled && !mt_paused)
+/* The walk starts at whoever called the function this expands in. */
+#define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, __builtin_frame_address(0))
 
 /* ---- the C allocator family ------------------------------------------------ */
 MT_EXPORT void *malloc(size_t size) {
@@ -135,7 +137,7 @@ MT_EXPORT void *malloc(size_t size) {
     if (!RECORDING_ALLOC() || !mt_sample(size)) return real_malloc(size);
     mt_guard++;
     void *p = real_malloc(size);
-    if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+    if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
     mt_guard--;
     return p;
 }
@@ -166,7 +168,7 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
     if (!RECORDING_ALLOC() || !mt_sample(n * size)) return real_calloc(n, size);
     mt_guard++;
     void *p = real_calloc(n, size);
-    if (p) mt_record_alloc(p, n * size, MT_OP_MALLOC);
+    if (p) RECORD_ALLOC(p, n * size, MT_OP_MALLOC);
     mt_guard--;
     return p;
 }
@@ -194,7 +196,7 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     void *p = real_realloc(old, size);
     if (p) {
         if (had) mt_record_release(&taken);
-        if (record_new) mt_record_alloc(p, size, MT_OP_REALLOC);
+        if (record_new) RECORD_ALLOC(p, size, MT_OP_REALLOC);
     } else {
         if (had && size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
         else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
@@ -234,7 +236,7 @@ static void *aligned(size_t align, size_t size) {
     }
     mt_guard++;
     int rc = real_posix_memalign(&p, align, size);
-    if (rc == 0) mt_record_alloc(p, size, MT_OP_MALLOC);
+    if (rc == 0) RECORD_ALLOC(p, size, MT_OP_MALLOC);
     mt_guard--;
     if (rc) {
         errno = rc;
@@ -254,7 +256,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     if (!RECORDING_ALLOC() || !mt_sample(size)) return real_posix_memalign(out, align, size);
     mt_guard++;
     int rc = real_posix_memalign(out, align, size);
-    if (rc == 0) mt_record_alloc(*out, size, MT_OP_MALLOC);
+    if (rc == 0) RECORD_ALLOC(*out, size, MT_OP_MALLOC);
     mt_guard--;
     return rc;
 }
@@ -265,7 +267,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
         if (!RECORDING_ALLOC() || !mt_sample(size)) return real_aligned_alloc(align, size);
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
-        if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+        if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
         mt_guard--;
         return p;
     }
@@ -278,7 +280,7 @@ MT_EXPORT void *memalign(size_t align, size_t size) {
         if (!RECORDING_ALLOC() || !mt_sample(size)) return real_memalign(align, size);
         mt_guard++;
         void *p = real_memalign(align, size);
-        if (p) mt_record_alloc(p, size, MT_OP_MALLOC);
+        if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
         mt_guard--;
         return p;
     }
@@ -340,7 +342,7 @@ static void *adopt(void *p, size_t size) {
         mt_guard++;
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
-        else if (!mt_paused && mt_sample(size)) mt_record_alloc(p, size, MT_OP_MALLOC);
+        else if (!mt_paused && mt_sample(size)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
         mt_guard--;
     }
     return p;

@@ -123,13 +123,13 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
     sh->free_calls += (uint64_t)count;
 }
 
-void mt_record_alloc(void *p, size_t size, enum mt_op op) {
+void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     int saved = errno;
     uint64_t buf[mt_config.frames + MT_UNWIND_SLACK]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
     int truncated = 0;
     const uint64_t *pcs;
     uint64_t hash;
-    int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs, &hash);
+    int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs, &hash, entry);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated, hash);
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};

@@ -85,9 +85,11 @@ void mt_unwind_init(void);
  * the first frame outside the tracer (innermost first, return address - 1)
  * and returns how many follow it, at most max; sets *truncated when the stack
  * is deeper, and *hash to the stack's hash for mt_stack_intern when the walk
- * knows it (else 0). */
+ * knows it (else 0).  `entry`, when not NULL, is the frame address of the hook
+ * the program called (built with frame pointers): the walk starts at its
+ * caller instead of stepping through the tracer's own frames. */
 #define MT_UNWIND_SLACK 8
-int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash);
+int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash, const void *entry);
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);
@@ -302,7 +304,7 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
 
 /* ---- recorder (recorder.c) ------------------------------------------------ */
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
-void mt_record_alloc(void *p, size_t size, enum mt_op op);
+void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry); /* entry: see mt_unwind */
 void mt_record_free(void *p);
 /* realloc: take the old block's record out before the real realloc runs, so
  * no other thread can be handed the same address while we still list it. */

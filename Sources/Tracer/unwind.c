@@ -147,9 +147,9 @@ static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) {
  * minus one (for a return address: inside the call, so that symbolization
  * names the calling line).  Returns the frames written (at most cap, and then
  * *more says whether the stack goes on), or -1 when a frame needs libunwind. */
-static int rules_walk(struct regs r, uint64_t *raw, int cap, int *more) {
+static int rules_walk(struct regs r, uint64_t key, uint64_t *raw, int cap, int *more) {
     int n = 0;
-    uint64_t key = r.ip, rule;
+    uint64_t rule;
     *more = 0;
     for (;;) {
         raw[n++] = r.ip - 1;
@@ -218,7 +218,7 @@ static void refresh_bp(struct frame *f, int matched, int n) {
     }
 }
 
-static int cached_walk(struct walk_cache *c, struct regs r, int cap, int *more, const uint64_t **pcs) {
+static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int cap, int *more, const uint64_t **pcs) {
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
     if (MT_UNLIKELY(c->generation != generation)) {
         c->count[0] = c->count[1] = 0;
@@ -229,11 +229,10 @@ static int cached_walk(struct walk_cache *c, struct regs r, int cap, int *more, 
     int old_n = c->count[c->cur], old_more = c->more[c->cur];
     struct frame *out = c->f[c->cur ^ 1];
     uint64_t *raw = c->pc[c->cur ^ 1];
-    int n = 0, j = 1;
+    int n = 0, j = 0;
     *more = 0;
     out[n].r = r;
     raw[n++] = r.ip - 1;
-    uint64_t key = r.ip;
     int settled = -1; /* frames from here out have their BP_MATTERS bit right */
     for (;;) {
         int s = step(&r, key, &out[n - 1].rule);
@@ -383,14 +382,15 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
         struct regs r;
         CURRENT_REGS(r);
         int more = 0;
-        int n = rules_walk(r, raw, CHUNK, &more);
+        int n = rules_walk(r, r.ip, raw, CHUNK, &more);
         if (n >= 0 && !more) return (uint32_t)(n - self_frames(raw, n));
     }
 #endif
     return libunwind_depth();
 }
 
-__attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash) {
+__attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash,
+                                        const void *entry) {
     int cap = max + MT_UNWIND_SLACK;
     int n = -1, more = 0;
     const uint64_t *raw = buf; /* or the thread's remembered stack */
@@ -398,10 +398,21 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     struct walk_cache *c = NULL;
     if (MT_LIKELY(fast_ready)) {
         struct regs r;
-        CURRENT_REGS(r);
+        uint64_t key; /* the first frame's rule is looked up by its exact pc, a caller's by its return address - 1 */
+        if (entry) { /* the hook's frame: saved rbp, then the return address into its caller */
+            const uint64_t *frame = entry;
+            r = (struct regs){.ip = frame[1], .sp = (uint64_t)(uintptr_t)(frame + 2), .bp = frame[0],
+                              .bp_slot = (uint64_t)(uintptr_t)frame};
+            key = r.ip - 1;
+        } else {
+            CURRENT_REGS(r);
+            key = r.ip;
+        }
         c = cap <= CACHE_FRAMES ? thread_walks() : NULL;
-        n = c ? cached_walk(c, r, cap, &more, &raw) : rules_walk(r, buf, cap, &more);
+        n = c ? cached_walk(c, r, key, cap, &more, &raw) : rules_walk(r, key, buf, cap, &more);
     }
+#else
+    (void)entry;
 #endif
     if (n < 0) {
         if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
