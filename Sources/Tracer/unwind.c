@@ -182,7 +182,7 @@ struct frame {
 #define BP_MATTERS 0x100u
 struct walk_cache {
     uint64_t generation;
-    int count[2], more[2];
+    int count[2], more[2], start[2]; /* a buffer's stack is at [start, start + count) */
     int cur;
     struct frame f[2][CACHE_FRAMES];
     uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
@@ -224,11 +224,12 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
         c->count[0] = c->count[1] = 0;
         c->generation = generation;
     }
-    const struct frame *old = c->f[c->cur];
-    const uint64_t *old_raw = c->pc[c->cur];
+    struct frame *old = c->f[c->cur] + c->start[c->cur];
+    uint64_t *old_raw = c->pc[c->cur] + c->start[c->cur];
     int old_n = c->count[c->cur], old_more = c->more[c->cur];
     struct frame *out = c->f[c->cur ^ 1];
     uint64_t *raw = c->pc[c->cur ^ 1];
+    int in_place = 0; /* the new stack was built in the old buffer */
     int n = 0, j = 0;
     *more = 0;
     out[n].r = r;
@@ -258,13 +259,30 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
                 if ((f->rule & BP_MATTERS) && f->r.bp_slot && *(const uint64_t *)(uintptr_t)f->r.bp_slot != f->r.bp)
                     break;
             }
-            memcpy(&out[n], &old[j + 1], (size_t)(k - j - 1) * sizeof *out);
-            memcpy(&raw[n], &old_raw[j + 1], (size_t)(k - j - 1) * sizeof *raw);
-            n += k - j - 1;
-            if (k == old_n && !old_more) { /* the same outermost frame */
+            if (k == old_n && !old_more) {
+                /* The same outermost frame: the usual case.  The new frames
+                 * go into the old buffer just in front of the kept ones,
+                 * which stay where they are; only when there is no room in
+                 * front are they moved once, to the end of the buffer. */
+                int kept = k - j - 1, start = c->start[c->cur] + j - matched;
+                if (start < 0) {
+                    start = CACHE_FRAMES - kept - n;
+                    memmove(c->f[c->cur] + start + n, &old[j + 1], (size_t)kept * sizeof *old);
+                    memmove(c->pc[c->cur] + start + n, &old_raw[j + 1], (size_t)kept * sizeof *old_raw);
+                }
+                c->start[c->cur] = start;
+                memcpy(c->f[c->cur] + start, out, (size_t)n * sizeof *out);
+                memcpy(c->pc[c->cur] + start, raw, (size_t)n * sizeof *raw);
+                out = c->f[c->cur] + start;
+                raw = c->pc[c->cur] + start;
+                n += kept;
+                in_place = 1;
                 settled = matched;
                 break;
             }
+            memcpy(&out[n], &old[j + 1], (size_t)(k - j - 1) * sizeof *out);
+            memcpy(&raw[n], &old_raw[j + 1], (size_t)(k - j - 1) * sizeof *raw);
+            n += k - j - 1;
             refresh_bp(out, matched, n);
             if (k < old_n && n == cap) { /* agreed up to the cap, and the remembered stack went on */
                 *more = 1;
@@ -289,9 +307,12 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
         out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
         if (!*more) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
     }
-    c->count[c->cur ^ 1] = n;
-    c->more[c->cur ^ 1] = *more;
-    c->cur ^= 1;
+    if (!in_place) {
+        c->cur ^= 1;
+        c->start[c->cur] = 0;
+    }
+    c->count[c->cur] = n;
+    c->more[c->cur] = *more;
     *pcs = raw;
     return n;
 }
@@ -427,7 +448,7 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     *truncated = more || n - skip > max;
     *hash = 0;
 #if defined(__x86_64__)
-    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][skip].hash, (uint32_t)(n - skip));
+    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][c->start[c->cur] + skip].hash, (uint32_t)(n - skip));
 #endif
     /* The kept hash must be the one interning would compute. */
     if (MT_UNLIKELY(check_mode) && *hash && mt_stack_hash(raw + skip, (uint32_t)(n - skip)) != *hash)
