@@ -25,8 +25,6 @@
  * instead of piling onto every second or fourth slot.  Linear probing with
  * backward-shift deletion (no tombstones), growth by doubling at 3/4 load.
  *
- * Memory: tables of up to 512 slots (6 KiB) are carved from 64 KiB chunks and
- * reused through per-shard free lists; larger ones are mapped on their own.
  * A region whose last block goes is dropped only while its table is the
  * smallest: heaps empty and refill the same stretches (python3's did so 15,000
  * times in one run), and regrowing a large table each time cost more in
@@ -46,8 +44,6 @@ struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(p
 #define REGION_SHIFT 16
 #define OFFSET_BITS (REGION_SHIFT - 3) /* offsets in 8-byte units */
 #define MIN_BITS 4                     /* 16 slots */
-#define SMALL_BITS 9                   /* tables up to 512 slots (6 KiB) come from chunks */
-#define CHUNK_BYTES (64 * 1024)
 
 struct slot {
     uint32_t word; /* 0: empty; else offset << 4 | USED | flags */
@@ -64,6 +60,8 @@ struct mt_region {
     uint8_t bits; /* capacity is 1 << bits */
     uint8_t pad[3];
 };
+
+_Static_assert(sizeof(struct slot) == 12 && sizeof(struct mt_region) == 24, "sizes the pool serves");
 
 static inline uint64_t key_of(uint64_t ptr) { return (ptr >> REGION_SHIFT) + 1; }
 static inline uint64_t dir_home(uint64_t key, uint64_t mask) {
@@ -86,58 +84,80 @@ static inline int may_fill(uint64_t hole, uint64_t j, uint64_t home) {
     return hole <= j ? !(home > hole && home <= j) : !(home > hole || home <= j);
 }
 
-/* ---- table memory ------------------------------------------------------------------ */
-struct spare {
-    void *free[SMALL_BITS + 1]; /* by bits: freed tables, linked through their first word */
-    char *chunk;                /* carving point */
+/* ---- table memory ------------------------------------------------------------------
+ * Slot tables (12 << bits bytes) and directories (24 << d bytes) are both
+ * 192 << k bytes.  Up to 6 KiB they come from one pool of 64 KiB chunks,
+ * shared by all shards (a chunk per shard cost a program touching every
+ * shard 256 mappings before it had used any), with a free list per size;
+ * larger ones are mapped on their own.  The pool's lock is only ever taken
+ * under a shard lock, so whoever holds them all (fork, the snapshot writer)
+ * finds it free. */
+#define POOL_UNIT 192u
+#define POOL_CLASSES 6 /* 192 B .. 6 KiB */
+#define CHUNK_BYTES (64 * 1024)
+static struct {
+    mt_lock_t lock;
+    void *free[POOL_CLASSES]; /* freed blocks, linked through their first word */
+    char *chunk;              /* carving point */
     uint64_t left;
-};
-static struct spare spares[MT_SHARDS]; /* under the shard's lock */
+} pool;
 
-static struct slot *table_new(struct mt_shard *sh, unsigned bits) {
-    uint64_t bytes = (sizeof(struct slot)) << bits;
-    if (bits > SMALL_BITS) return mt_map(bytes);
-    struct spare *sp = &spares[sh - mt_shards];
-    void *t = sp->free[bits];
+static int pool_class(uint64_t bytes) {
+    for (int k = 0; k < POOL_CLASSES; k++)
+        if (bytes == (uint64_t)POOL_UNIT << k) return k;
+    return -1;
+}
+
+static void *block_new(uint64_t bytes) {
+    int k = pool_class(bytes);
+    if (k < 0) return mt_map(bytes);
+    mt_lock(&pool.lock);
+    void *t = pool.free[k];
     if (t) {
-        sp->free[bits] = *(void **)t;
+        pool.free[k] = *(void **)t;
+        mt_unlock(&pool.lock);
         memset(t, 0, bytes);
         return t;
     }
-    if (sp->left < bytes) {
-        /* What is left of the old chunk is smaller than any table it could
-         * still serve in this class; leave it to the smaller classes. */
-        for (unsigned b = SMALL_BITS; b >= MIN_BITS; b--) {
-            uint64_t size = (sizeof(struct slot)) << b;
-            while (sp->left >= size) {
-                *(void **)sp->chunk = sp->free[b];
-                sp->free[b] = sp->chunk;
-                sp->chunk += size;
-                sp->left -= size;
+    if (pool.left < bytes) {
+        /* What is left of the old chunk goes to the smaller sizes. */
+        for (int c = POOL_CLASSES - 1; c >= 0; c--) {
+            uint64_t size = (uint64_t)POOL_UNIT << c;
+            while (pool.left >= size) {
+                *(void **)pool.chunk = pool.free[c];
+                pool.free[c] = pool.chunk;
+                pool.chunk += size;
+                pool.left -= size;
             }
         }
-        sp->chunk = mt_map(CHUNK_BYTES);
-        if (!sp->chunk) {
-            sp->left = 0;
-            return NULL;
-        }
-        sp->left = CHUNK_BYTES;
+        pool.chunk = mt_map(CHUNK_BYTES);
+        pool.left = pool.chunk ? CHUNK_BYTES : 0;
     }
-    t = sp->chunk;
-    sp->chunk += bytes;
-    sp->left -= bytes;
+    if (pool.left < bytes) {
+        mt_unlock(&pool.lock);
+        return NULL;
+    }
+    t = pool.chunk;
+    pool.chunk += bytes;
+    pool.left -= bytes;
+    mt_unlock(&pool.lock);
     return t; /* fresh mapping: already zero */
 }
 
-static void table_free(struct mt_shard *sh, struct slot *t, unsigned bits) {
-    if (bits > SMALL_BITS) {
-        mt_unmap(t, (sizeof(struct slot)) << bits);
+static void block_free(void *t, uint64_t bytes) {
+    int k = pool_class(bytes);
+    if (k < 0) {
+        mt_unmap(t, bytes);
         return;
     }
-    struct spare *sp = &spares[sh - mt_shards];
-    *(void **)t = sp->free[bits];
-    sp->free[bits] = t;
+    mt_lock(&pool.lock);
+    *(void **)t = pool.free[k];
+    pool.free[k] = t;
+    mt_unlock(&pool.lock);
 }
+
+static struct slot *table_new(unsigned bits) { return block_new(sizeof(struct slot) << bits); }
+static void table_free(struct slot *t, unsigned bits) { block_free(t, sizeof(struct slot) << bits); }
 
 /* ---- the directory ------------------------------------------------------------------ */
 static struct mt_region *region_find(const struct mt_shard *sh, uint64_t key) {
@@ -152,7 +172,7 @@ static struct mt_region *region_find(const struct mt_shard *sh, uint64_t key) {
 
 static int directory_grow(struct mt_shard *sh) {
     uint64_t cap = sh->directory ? ((uint64_t)sh->dir_mask + 1) * 2 : 16;
-    struct mt_region *dir = mt_map(cap * sizeof *dir);
+    struct mt_region *dir = block_new(cap * sizeof *dir);
     if (!dir) return -1;
     if (sh->directory) {
         for (uint64_t i = 0; i <= sh->dir_mask; i++) {
@@ -162,7 +182,7 @@ static int directory_grow(struct mt_shard *sh) {
             while (dir[j].key) j = (j + 1) & (cap - 1);
             dir[j] = *r;
         }
-        mt_unmap(sh->directory, ((uint64_t)sh->dir_mask + 1) * sizeof *dir);
+        block_free(sh->directory, ((uint64_t)sh->dir_mask + 1) * sizeof *dir);
     }
     sh->directory = dir;
     sh->dir_mask = (uint32_t)(cap - 1);
@@ -173,7 +193,7 @@ static struct mt_region *region_add(struct mt_shard *sh, uint64_t key) {
     if (!sh->directory || (sh->regions + 1) * 2 > (uint64_t)sh->dir_mask + 1) {
         if (directory_grow(sh) != 0) return NULL;
     }
-    struct slot *tab = table_new(sh, MIN_BITS);
+    struct slot *tab = table_new(MIN_BITS);
     if (!tab) return NULL;
     uint64_t mask = sh->dir_mask, j = dir_home(key, mask);
     while (sh->directory[j].key) j = (j + 1) & mask;
@@ -183,7 +203,7 @@ static struct mt_region *region_add(struct mt_shard *sh, uint64_t key) {
 }
 
 static void region_drop(struct mt_shard *sh, struct mt_region *r) {
-    table_free(sh, r->tab, r->bits);
+    table_free(r->tab, r->bits);
     uint64_t mask = sh->dir_mask, hole = (uint64_t)(r - sh->directory);
     for (uint64_t j = (hole + 1) & mask; sh->directory[j].key; j = (j + 1) & mask) {
         if (may_fill(hole, j, dir_home(sh->directory[j].key, mask))) {
@@ -246,9 +266,9 @@ static void unpack(const struct mt_region *r, const struct slot *s, struct mt_li
 }
 
 /* ---- a region's table ------------------------------------------------------------------ */
-static int region_grow(struct mt_shard *sh, struct mt_region *r) {
+static int region_grow(struct mt_region *r) {
     unsigned bits = r->bits + 1u;
-    struct slot *tab = table_new(sh, bits);
+    struct slot *tab = table_new(bits);
     if (!tab) return -1;
     uint64_t mask = (1ull << bits) - 1;
     for (uint64_t i = 0; i < (1ull << r->bits); i++) {
@@ -258,7 +278,7 @@ static int region_grow(struct mt_shard *sh, struct mt_region *r) {
         while (tab[j].word) j = (j + 1) & mask;
         tab[j] = *e;
     }
-    table_free(sh, r->tab, r->bits);
+    table_free(r->tab, r->bits);
     r->tab = tab;
     r->bits = (uint8_t)bits;
     return 0;
@@ -278,7 +298,7 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     uint64_t key = key_of(e->ptr);
     struct mt_region *r = region_find(sh, key);
     if (!r && !(r = region_add(sh, key))) return -1;
-    if ((r->count + 1) * 4 > (3u << r->bits) && region_grow(sh, r) != 0) return -1;
+    if ((r->count + 1) * 4 > (3u << r->bits) && region_grow(r) != 0) return -1;
     uint32_t word = word_of(e->ptr);
     struct slot packed = {
         .word = word | (e->flags & MT_FLAG_BITS),
