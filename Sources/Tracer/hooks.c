@@ -130,11 +130,14 @@ size_t mt_real_usable_size(void *p) {
 /* The walk starts at whoever called the function this expands in. */
 #define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, __builtin_frame_address(0))
 
-/* ---- the C allocator family ------------------------------------------------ */
-MT_EXPORT void *malloc(size_t size) {
-    ensure_started();
-    if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
-    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_malloc(size);
+/* ---- the C allocator family ------------------------------------------------
+ * Each entry point that may record has a fast path that only forwards (no
+ * frame of its own: a tail call to the real allocator) and a recording path
+ * in a function of its own, reached by a tail call, whose frame therefore
+ * sits right under the program's: RECORD_ALLOC there starts the walk at the
+ * program's call.  (Were the call not a tail call, the walk would start in
+ * the entry point and skip it as one of the tracer's own frames.) */
+__attribute__((noinline)) static void *malloc_recorded(size_t size) {
     mt_guard++;
     void *p = real_malloc(size);
     if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
@@ -142,20 +145,37 @@ MT_EXPORT void *malloc(size_t size) {
     return p;
 }
 
-MT_EXPORT void free(void *p) {
-    if (!p || is_boot(p)) return;
+MT_EXPORT void *malloc(size_t size) {
     ensure_started();
-    if (MT_UNLIKELY(!real_free)) return;
-    if (!RECORDING() || !mt_maybe_recorded(p)) {
-        real_free(p); /* keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
-        return;
-    }
+    if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
+    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_malloc(size);
+    return malloc_recorded(size);
+}
+
+__attribute__((noinline)) static void free_recorded(void *p) {
     int saved = errno; /* the recorder must not change it either */
     mt_guard++;
     mt_record_free(p); /* before the real free: afterwards the address may be reused */
     real_free(p);
     mt_guard--;
     errno = saved;
+}
+
+MT_EXPORT void free(void *p) {
+    if (!p || is_boot(p)) return;
+    ensure_started();
+    if (MT_UNLIKELY(!real_free)) return;
+    /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
+    if (!RECORDING() || !mt_maybe_recorded(p)) return real_free(p);
+    free_recorded(p);
+}
+
+__attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
+    mt_guard++;
+    void *p = real_calloc(n, size);
+    if (p) RECORD_ALLOC(p, n * size, MT_OP_MALLOC);
+    mt_guard--;
+    return p;
 }
 
 MT_EXPORT void *calloc(size_t n, size_t size) {
@@ -166,11 +186,7 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
         return boot_alloc(total, 16);
     }
     if (!RECORDING_ALLOC() || !mt_sample(n * size)) return real_calloc(n, size);
-    mt_guard++;
-    void *p = real_calloc(n, size);
-    if (p) RECORD_ALLOC(p, n * size, MT_OP_MALLOC);
-    mt_guard--;
-    return p;
+    return calloc_recorded(n, size);
 }
 
 static void *realloc_from_boot(void *old, size_t size) {
@@ -182,14 +198,7 @@ static void *realloc_from_boot(void *old, size_t size) {
     return p;
 }
 
-MT_EXPORT void *realloc(void *old, size_t size) {
-    if (old && is_boot(old)) return realloc_from_boot(old, size);
-    ensure_started();
-    if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
-    if (!RECORDING()) return real_realloc(old, size);
-    int record_new = !mt_paused && mt_sample(size);
-    int maybe_old = old && mt_maybe_recorded(old);
-    if (!record_new && !maybe_old) return real_realloc(old, size);
+__attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, int record_new, int maybe_old) {
     mt_guard++;
     struct mt_live taken;
     int had = maybe_old ? mt_record_take(old, &taken) : 0;
@@ -204,6 +213,17 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     }
     mt_guard--;
     return p;
+}
+
+MT_EXPORT void *realloc(void *old, size_t size) {
+    if (old && is_boot(old)) return realloc_from_boot(old, size);
+    ensure_started();
+    if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
+    if (!RECORDING()) return real_realloc(old, size);
+    int record_new = !mt_paused && mt_sample(size);
+    int maybe_old = old && mt_maybe_recorded(old);
+    if (!record_new && !maybe_old) return real_realloc(old, size);
+    return realloc_recorded(old, size, record_new, maybe_old);
 }
 
 MT_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
