@@ -166,7 +166,10 @@ MT_EXPORT void free(void *p) {
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
     /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
-    if (!RECORDING() || !mt_maybe_recorded(p)) return real_free(p);
+    if (!RECORDING() || !mt_maybe_recorded(p)) {
+        real_free(p);
+        return;
+    }
     free_recorded(p);
 }
 
