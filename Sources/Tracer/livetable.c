@@ -71,7 +71,9 @@ static inline uint32_t offset_of(uint64_t ptr) { return (uint32_t)(ptr >> 3) & (
 /* What a slot's word holds for `ptr`, flags aside. */
 static inline uint32_t word_of(uint64_t ptr) { return offset_of(ptr) << 4 | USED; }
 static inline uint64_t home_of(uint64_t offset, unsigned bits) {
-    return (offset ^ (offset >> bits) ^ (offset >> 2 * bits) ^ (offset >> 3 * bits)) & ((1ull << bits) - 1);
+    uint64_t h = offset ^ (offset >> bits);
+    if (bits * 2 < OFFSET_BITS) h ^= (offset >> 2 * bits) ^ (offset >> 3 * bits); /* offsets span 2^13 */
+    return h & ((1ull << bits) - 1);
 }
 static inline uint64_t slot_home(const struct slot *s, unsigned bits) { return home_of(s->word >> 4, bits); }
 static inline uint64_t slot_ptr(const struct mt_region *r, const struct slot *s) {

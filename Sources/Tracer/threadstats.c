@@ -60,22 +60,29 @@ static int grow(struct table *t) {
     return 0;
 }
 
-static struct mt_tstat *entry(struct table *t, uint32_t stack) {
+/* A stack the table does not hold yet: room is made first. */
+__attribute__((noinline)) static struct mt_tstat *add(struct table *t, uint32_t stack) {
     if (!t->slots || (t->count + 1) * 4 > (t->mask + 1) * 3) {
         if (grow(t) != 0) return NULL;
     }
     uint32_t j = slot_of(stack, t->mask);
-    for (;;) {
-        struct mt_tstat *e = &t->slots[j];
-        if (e->stack_plus_one == stack + 1) return e;
-        if (!e->stack_plus_one) {
-            e->stack_plus_one = stack + 1;
-            e->seen_epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
-            t->count++;
-            return e;
+    while (t->slots[j].stack_plus_one) j = (j + 1) & t->mask;
+    struct mt_tstat *e = &t->slots[j];
+    e->stack_plus_one = stack + 1;
+    e->seen_epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
+    t->count++;
+    return e;
+}
+
+static inline struct mt_tstat *entry(struct table *t, uint32_t stack) {
+    if (MT_LIKELY(t->slots != NULL)) {
+        for (uint32_t j = slot_of(stack, t->mask);; j = (j + 1) & t->mask) {
+            struct mt_tstat *e = &t->slots[j];
+            if (e->stack_plus_one == stack + 1) return e;
+            if (!e->stack_plus_one) break;
         }
-        j = (j + 1) & t->mask;
     }
+    return add(t, stack);
 }
 
 static void on_thread_exit(void *arg);
