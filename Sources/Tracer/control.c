@@ -420,6 +420,7 @@ __attribute__((destructor(101))) static void mt_at_exit(void) {
         /* The program is done: its registers are the exit path's. */
         mt_leaks_set_caller_frame(__builtin_frame_address(0));
         mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);
+    } else if (mt_config.at_exit) {
+        mt_snapshot(NULL, MT_TRIGGER_EXIT);
     }
-    else if (mt_config.at_exit) mt_snapshot(NULL, MT_TRIGGER_EXIT);
 }
