@@ -39,8 +39,6 @@ struct mt_shard mt_shards[MT_SHARDS];
 
 _Static_assert(MT_SHARDS == 256, "mt_shard_index assumes 256 shards");
 
-struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
-
 #define REGION_SHIFT 16
 #define OFFSET_BITS (REGION_SHIFT - 3) /* offsets in 8-byte units */
 #define MIN_BITS 4                     /* 16 slots */

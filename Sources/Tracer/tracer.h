@@ -236,7 +236,7 @@ struct mt_shard {
 } __attribute__((aligned(128)));
 
 extern struct mt_shard mt_shards[MT_SHARDS];
-struct mt_shard *mt_shard_for(uint64_t ptr);
+static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
 /* The following require the shard's lock. */
 int mt_live_insert(struct mt_shard *sh, const struct mt_live *e); /* 0 ok, -1 no memory */
 int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out); /* 1 found */

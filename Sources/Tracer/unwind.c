@@ -184,7 +184,9 @@ struct walk_cache {
     uint64_t generation;
     int count[2], more[2], start[2]; /* a buffer's stack is at [start, start + count) */
     int cur;
-    struct frame f[2][CACHE_FRAMES];
+    /* One more frame than a stack can have: the one after a buffer's stack
+     * has sp UINT64_MAX, which ends the search for a matching frame. */
+    struct frame f[2][CACHE_FRAMES + 1];
     uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
 };
 /* In its own mapping, not in static TLS: that is carved from every thread's
@@ -222,6 +224,7 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
     if (MT_UNLIKELY(c->generation != generation)) {
         c->count[0] = c->count[1] = 0;
+        c->f[0][c->start[0]].r.sp = c->f[1][c->start[1]].r.sp = UINT64_MAX;
         c->generation = generation;
     }
     struct frame *old = c->f[c->cur] + c->start[c->cur];
@@ -247,8 +250,8 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
         raw[n++] = r.ip - 1;
         key = r.ip - 1;
 
-        while (j < old_n && old[j].r.sp < r.sp) j++;
-        if (j < old_n && old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
+        while (old[j].r.sp < r.sp) j++; /* stops at the sentinel */
+        if (old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
             (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
             out[n - 1].rule = old[j].rule; /* same pc, same rule, same frames beyond */
             out[n - 1].hash = old[j].hash;
@@ -271,10 +274,16 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
                     memmove(c->pc[c->cur] + start + n, &old_raw[j + 1], (size_t)kept * sizeof *old_raw);
                 }
                 c->start[c->cur] = start;
-                memcpy(c->f[c->cur] + start, out, (size_t)n * sizeof *out);
-                memcpy(c->pc[c->cur] + start, raw, (size_t)n * sizeof *raw);
-                out = c->f[c->cur] + start;
-                raw = c->pc[c->cur] + start;
+                /* a few frames: a loop costs less than calling memcpy */
+                struct frame *to = c->f[c->cur] + start;
+                uint64_t *to_raw = c->pc[c->cur] + start;
+                for (int i = 0; i < n; i++) {
+                    to[i] = out[i];
+                    to_raw[i] = raw[i];
+                    __asm__("" ::: "memory"); /* and stays a loop */
+                }
+                out = to;
+                raw = to_raw;
                 n += kept;
                 in_place = 1;
                 settled = matched;
@@ -302,8 +311,9 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     uint64_t h = settled >= 0 ? out[settled].hash : MT_STACK_HASH_SEED;
     for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) {
         uint64_t rule = out[i].rule;
-        if ((rule & 3) == MT_CFI_OK && (int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
-        if ((rule & 3) == MT_CFI_OK && (rule & 4)) matters = BP_MATTERS;
+        /* (only an MT_CFI_OK rule has bits above the kind: see pack) */
+        if ((int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
+        if (rule & 4) matters = BP_MATTERS;
         out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
         if (!*more) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
     }
@@ -313,6 +323,7 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     }
     c->count[c->cur] = n;
     c->more[c->cur] = *more;
+    c->f[c->cur][c->start[c->cur] + n].r.sp = UINT64_MAX;
     *pcs = raw;
     return n;
 }
