@@ -127,6 +127,13 @@ size_t mt_real_usable_size(void *p) {
  * Releases are always recorded, so a block freed while paused is not left behind. */
 #define RECORDING() (mt_guard == 0 && mt_enabled)
 #define RECORDING_ALLOC() (mt_guard == 0 && mt_enabled && !mt_paused)
+/* Whether to record an allocation of `size` bytes (once mt_sample_skip has
+ * not let it through). */
+static inline int wanted(size_t size) {
+    if (RECORDING_ALLOC()) return mt_sample(size);
+    if (MT_UNLIKELY(mt_sample_rate)) mt_sample_forget(size);
+    return 0;
+}
 /* The walk starts at whoever called the function this expands in. */
 #define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, __builtin_frame_address(0))
 
@@ -145,11 +152,16 @@ __attribute__((noinline)) static void *malloc_recorded(size_t size) {
     return p;
 }
 
-MT_EXPORT void *malloc(size_t size) {
+__attribute__((noinline)) static void *malloc_checked(size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
-    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_malloc(size);
+    if (!wanted(size)) return real_malloc(size);
     return malloc_recorded(size);
+}
+
+MT_EXPORT void *malloc(size_t size) {
+    if (MT_LIKELY(mt_sample_skip(size))) return real_malloc(size);
+    return malloc_checked(size);
 }
 
 __attribute__((noinline)) static void free_recorded(void *p) {
@@ -161,7 +173,7 @@ __attribute__((noinline)) static void free_recorded(void *p) {
     errno = saved;
 }
 
-MT_EXPORT void free(void *p) {
+__attribute__((noinline)) static void free_checked(void *p) {
     if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
@@ -173,6 +185,14 @@ MT_EXPORT void free(void *p) {
     free_recorded(p);
 }
 
+MT_EXPORT void free(void *p) {
+    if (MT_LIKELY(!is_boot(p) && mt_surely_unrecorded(p))) {
+        real_free(p); /* NULL included */
+        return;
+    }
+    free_checked(p);
+}
+
 __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;
     void *p = real_calloc(n, size);
@@ -182,13 +202,16 @@ __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
 }
 
 MT_EXPORT void *calloc(size_t n, size_t size) {
+    size_t total;
+    if (MT_LIKELY(!__builtin_mul_overflow(n, size, &total) && mt_sample_skip(total) && real_calloc))
+        return real_calloc(n, size);
     ensure_started();
     if (MT_UNLIKELY(!real_calloc)) {
         size_t total;
         if (__builtin_mul_overflow(n, size, &total)) return NULL;
         return boot_alloc(total, 16);
     }
-    if (!RECORDING_ALLOC() || !mt_sample(n * size)) return real_calloc(n, size);
+    if (!wanted(n * size)) return real_calloc(n, size);
     return calloc_recorded(n, size);
 }
 
@@ -220,10 +243,11 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
 
 MT_EXPORT void *realloc(void *old, size_t size) {
     if (old && is_boot(old)) return realloc_from_boot(old, size);
+    if (MT_LIKELY((!old || mt_surely_unrecorded(old)) && mt_sample_skip(size))) return real_realloc(old, size);
     ensure_started();
     if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
-    int record_new = !mt_paused && mt_sample(size);
+    int record_new = !mt_paused ? mt_sample(size) : (mt_sample_forget(size), 0);
     int maybe_old = old && mt_maybe_recorded(old);
     if (!record_new && !maybe_old) return real_realloc(old, size);
     return realloc_recorded(old, size, record_new, maybe_old);
@@ -252,7 +276,7 @@ static void *aligned(size_t align, size_t size) {
     }
     if (MT_UNLIKELY(!real_posix_memalign)) return boot_alloc(size, align);
     void *p = NULL;
-    if (!RECORDING_ALLOC() || !mt_sample(size)) {
+    if (!wanted(size)) {
         int rc = real_posix_memalign(&p, align, size);
         if (rc) errno = rc;
         return rc ? NULL : p;
@@ -276,7 +300,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
         *out = p;
         return 0;
     }
-    if (!RECORDING_ALLOC() || !mt_sample(size)) return real_posix_memalign(out, align, size);
+    if (!wanted(size)) return real_posix_memalign(out, align, size);
     mt_guard++;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0) RECORD_ALLOC(*out, size, MT_OP_MALLOC);
@@ -287,7 +311,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
     ensure_started();
     if (real_aligned_alloc) {
-        if (!RECORDING_ALLOC() || !mt_sample(size)) return real_aligned_alloc(align, size);
+        if (!wanted(size)) return real_aligned_alloc(align, size);
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
         if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
@@ -300,7 +324,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
 MT_EXPORT void *memalign(size_t align, size_t size) {
     ensure_started();
     if (real_memalign) {
-        if (!RECORDING_ALLOC() || !mt_sample(size)) return real_memalign(align, size);
+        if (!wanted(size)) return real_memalign(align, size);
         mt_guard++;
         void *p = real_memalign(align, size);
         if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
@@ -365,7 +389,7 @@ static void *adopt(void *p, size_t size) {
         mt_guard++;
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
-        else if (!mt_paused && mt_sample(size)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
+        else if (!mt_paused ? mt_sample(size) : (mt_sample_forget(size), 0)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
         mt_guard--;
     }
     return p;

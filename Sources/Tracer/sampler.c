@@ -83,7 +83,7 @@ void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
     if (rate) {
         mt_sample_filter = mt_map(MT_FILTER_CELLS + MT_FILTER_CELLS / 8);
         if (!mt_sample_filter) mt_sample_rate = 0; /* fall back to exact mode */
-        else mt_sample_bits = mt_sample_filter + MT_FILTER_CELLS;
+        else __atomic_store_n(&mt_sample_bits, mt_sample_filter + MT_FILTER_CELLS, __ATOMIC_RELEASE);
     }
 }
 
@@ -98,6 +98,10 @@ int mt_sample_slow(size_t size) {
     }
     mt_sample_countdown = draw();
     return 1;
+}
+
+void mt_sample_forget(size_t size) {
+    if (mt_sample_rate && rng && (uint64_t)mt_sample_countdown <= size) mt_sample_countdown = draw();
 }
 
 /* The weight 1/p is rarely whole: rounding it the same way for every block

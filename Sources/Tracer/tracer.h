@@ -165,6 +165,23 @@ static inline int mt_sample(size_t size) {
     if (MT_LIKELY(mt_sample_countdown > 0)) return 0;
     return mt_sample_slow(size);
 }
+/* The hooks' first test: in sampling mode, an allocation short of the
+ * countdown is not sampled and only forwarded, before any other test (the
+ * countdown is above 0 only once this thread has drawn one, so the tracer is
+ * started).  It counts down even while nothing is recorded: restricted to the
+ * recorded bytes the process is still Poisson.  Exact mode keeps the
+ * countdown at 0, so this is never true there. */
+static inline int mt_sample_skip(size_t size) {
+    if (MT_LIKELY((uint64_t)mt_sample_countdown > size)) {
+        mt_sample_countdown -= (int64_t)size;
+        return 1;
+    }
+    return 0;
+}
+/* An allocation reached the countdown while nothing is recorded (the guard,
+ * memtrace_disable): the countdown is drawn anew, or the next recorded
+ * allocation would be sampled early. */
+void mt_sample_forget(size_t size);
 /* The estimated bytes and blocks one recorded block of `size` stands for:
  * itself in exact mode (inline: this is on every allocation and release). */
 void mt_sample_weights_slow(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count);
@@ -204,11 +221,21 @@ static inline uint32_t mt_shard_index(uint64_t ptr) {
 static inline uint32_t mt_filter_index(uint64_t ptr) {
     return mt_shard_index(ptr) * MT_FILTER_SPAN + (uint32_t)(((ptr >> 4) ^ (ptr >> 11)) & (MT_FILTER_SPAN - 1));
 }
+static inline int mt_filter_bit(const uint8_t *bits, const void *ptr) {
+    uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
+    return (__atomic_load_n(&bits[i >> 3], __ATOMIC_RELAXED) >> (i & 7)) & 1;
+}
 /* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
 static inline int mt_maybe_recorded(const void *ptr) {
     if (MT_LIKELY(!mt_sample_rate)) return 1;
-    uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
-    return (__atomic_load_n(&mt_sample_bits[i >> 3], __ATOMIC_RELAXED) >> (i & 7)) & 1;
+    return mt_filter_bit(mt_sample_bits, ptr);
+}
+/* The hooks' first test on a block handed back: in sampling mode (the
+ * bitmap exists only then, and only once the tracer has started), a block
+ * the filter has never seen is only forwarded. */
+static inline int mt_surely_unrecorded(const void *ptr) {
+    const uint8_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
+    return bits != NULL && !mt_filter_bit(bits, ptr);
 }
 /* A live block as the recorder sees it. */
 struct mt_live {

@@ -54,6 +54,9 @@ final class SamplingTests: XCTestCase {
             XCTAssertEqual(large.liveCount, 10)
             XCTAssertEqual(transient.liveBytes, 0)
             assertWithin(transient.totalBytes, 200_000 * 128, 0.10, "freed site total bytes, seed \(seed)")
+            // 10 MB allocated while paused: counted down past, never recorded.
+            let pausedLine = try Fixtures.line(of: "paused", in: source)
+            XCTAssertEqual(all.filter { $0.file == "sampled.c" && $0.line == pausedLine }, [])
             // Far fewer blocks are recorded than exist.
             XCTAssertLessThan(snapshot.blocks?.count ?? .max, 5000)
             XCTAssertEqual(
