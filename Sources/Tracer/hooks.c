@@ -201,10 +201,7 @@ __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     return p;
 }
 
-MT_EXPORT void *calloc(size_t n, size_t size) {
-    size_t total;
-    if (MT_LIKELY(!__builtin_mul_overflow(n, size, &total) && mt_sample_skip(total) && real_calloc))
-        return real_calloc(n, size);
+__attribute__((noinline)) static void *calloc_checked(size_t n, size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_calloc)) {
         size_t total;
@@ -213,6 +210,13 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
     }
     if (!wanted(n * size)) return real_calloc(n, size);
     return calloc_recorded(n, size);
+}
+
+MT_EXPORT void *calloc(size_t n, size_t size) {
+    size_t total;
+    if (MT_LIKELY(!__builtin_mul_overflow(n, size, &total) && mt_sample_skip(total) && real_calloc))
+        return real_calloc(n, size);
+    return calloc_checked(n, size);
 }
 
 static void *realloc_from_boot(void *old, size_t size) {
@@ -241,9 +245,8 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
     return p;
 }
 
-MT_EXPORT void *realloc(void *old, size_t size) {
+__attribute__((noinline)) static void *realloc_checked(void *old, size_t size) {
     if (old && is_boot(old)) return realloc_from_boot(old, size);
-    if (MT_LIKELY((!old || mt_surely_unrecorded(old)) && mt_sample_skip(size))) return real_realloc(old, size);
     ensure_started();
     if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
@@ -251,6 +254,12 @@ MT_EXPORT void *realloc(void *old, size_t size) {
     int maybe_old = old && mt_maybe_recorded(old);
     if (!record_new && !maybe_old) return real_realloc(old, size);
     return realloc_recorded(old, size, record_new, maybe_old);
+}
+
+MT_EXPORT void *realloc(void *old, size_t size) {
+    if (MT_LIKELY((!old || (!is_boot(old) && mt_surely_unrecorded(old))) && mt_sample_skip(size)))
+        return real_realloc(old, size);
+    return realloc_checked(old, size);
 }
 
 MT_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
