@@ -1,10 +1,11 @@
 /*
  * Live blocks: address -> (size, stack, flags).
  *
- * Two levels.  A block's shard (one of MT_SHARDS, each with its own lock) and
- * its region come from the 64 KiB stretch of memory it starts in; each shard
- * keeps a small directory of its regions, and each region an open-addressing
- * table of its own blocks, sized to how many it holds.
+ * Two levels.  A block's shard (one of MT_SHARDS, each with its own lock)
+ * comes from the 1 MiB stretch of memory it starts in (mt_shard_index), its
+ * region from the 64 KiB stretch; each shard keeps a small directory of its
+ * regions, and each region an open-addressing table of its own blocks, sized
+ * to how many it holds.
  *
  * Why regions: a program touches its heap a few stretches at a time, so the
  * tables of those stretches stay in cache, where one table for the whole

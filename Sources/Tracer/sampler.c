@@ -9,8 +9,9 @@
  * Unsampled blocks must cost (almost) nothing, including at free time, so a
  * small counting filter answers "could this pointer be sampled?" without a
  * lock: each cell belongs to one live-table shard and changes under its lock.
- * Frees read only a bitmap of the cells that are not zero, 4 KiB, which stays
- * in the cache where the 32 KiB of counters would not.
+ * Frees read only a bitmap of the cells that are not zero (16 KiB; a shard's
+ * 512 cells, 64 bytes of it, cover its 1 MiB stretches of memory, so a heap
+ * of a few MiB reads a few hundred bytes of it, which stay in the cache).
  *
  * No libm: the tracer may load into programs that do not use it, so log and
  * exp are computed here to the few digits sampling needs.

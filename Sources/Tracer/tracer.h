@@ -150,10 +150,10 @@ void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
 /* ---- sampling (sampler.c) -------------------------------------------------- */
-#define MT_FILTER_CELLS (1u << 15) /* a multiple of MT_SHARDS: see mt_filter_index */
+#define MT_FILTER_CELLS (1u << 17) /* a multiple of MT_SHARDS: see mt_filter_index */
 extern uint64_t mt_sample_rate;    /* 0: exact mode */
 extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
-extern uint8_t *mt_sample_bits;    /* one bit per cell: count > 0 (4 KiB, read on every free) */
+extern uint8_t *mt_sample_bits;    /* one bit per cell: count > 0 (16 KiB, read on every free) */
 extern __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
 void mt_sampler_init(uint64_t rate, uint64_t seed);
 void mt_sampler_after_fork_child(void);
@@ -206,20 +206,25 @@ static inline uint64_t mt_mix(uint64_t x) {
     x ^= x >> 31;
     return x;
 }
-/* Blocks are placed by region: all blocks of one 64 KiB stretch of address
- * space live in the same shard, next to each other in its table, because a
- * program allocates and frees neighbouring blocks together and a random
- * placement made every insert and every free a cache miss (measured: 18% of
- * the time of a traced python3). */
+/* Blocks are placed by address: all blocks of one 1 MiB stretch of address
+ * space live in the same shard, because a program allocates and frees
+ * neighbouring blocks together and a random placement made every insert and
+ * every free a cache miss (measured: 18% of the time of a traced python3).
+ * A stretch of 64 KiB per shard was still too fine: a heap of a few MiB then
+ * spread every thread over all 256 shards, each allocation touching a cold
+ * shard, and two threads wrote the same shards' lines in turn (1 MiB: churn
+ * 5-13% faster with one thread, 6% with two).  Thread arenas and allocator
+ * chunks are larger than that, so threads still meet in few shards. */
+#define MT_SHARD_SHIFT 20
 static inline uint32_t mt_shard_index(uint64_t ptr) {
-    return (uint32_t)(((ptr >> 16) * 0x9e3779b97f4a7c15ull) >> 56); /* Fibonacci hashing: one multiply */
+    return (uint32_t)(((ptr >> MT_SHARD_SHIFT) * 0x9e3779b97f4a7c15ull) >> 56); /* Fibonacci hashing: one multiply */
 }
 /* A shard owns MT_FILTER_CELLS / MT_SHARDS consecutive cells, and a block's
  * cell among them comes from its address bits: the filter is read on every
  * free, and neighbouring blocks then share cache lines. */
 #define MT_FILTER_SPAN (MT_FILTER_CELLS / 256u)
 static inline uint32_t mt_filter_index(uint64_t ptr) {
-    return mt_shard_index(ptr) * MT_FILTER_SPAN + (uint32_t)(((ptr >> 4) ^ (ptr >> 11)) & (MT_FILTER_SPAN - 1));
+    return mt_shard_index(ptr) * MT_FILTER_SPAN + (uint32_t)(((ptr >> 4) ^ (ptr >> 13)) & (MT_FILTER_SPAN - 1));
 }
 static inline int mt_filter_bit(const uint8_t *bits, const void *ptr) {
     uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
