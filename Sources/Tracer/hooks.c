@@ -173,8 +173,8 @@ __attribute__((noinline)) static void free_recorded(void *p) {
     errno = saved;
 }
 
-__attribute__((noinline)) static void free_checked(void *p) {
-    if (!p || is_boot(p)) return;
+__attribute__((noinline)) static void free_checked(void *p) { /* p is not from boot_alloc */
+    if (!p) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
     /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
@@ -186,7 +186,8 @@ __attribute__((noinline)) static void free_checked(void *p) {
 }
 
 MT_EXPORT void free(void *p) {
-    if (MT_LIKELY(!is_boot(p) && mt_surely_unrecorded(p))) {
+    if (is_boot(p)) return;
+    if (MT_LIKELY(mt_surely_unrecorded(p))) {
         real_free(p); /* NULL included */
         return;
     }
