@@ -52,7 +52,7 @@ static void raise_peak(uint64_t now) {
  * do not fight over one cache line on every allocation; it judges the peak
  * from the published total plus its own changes, which is exact when it is
  * the only thread allocating and otherwise short by at most the other
- * threads' unpublished changes.  `pending` comes from mt_tstat_get, under
+ * threads' unpublished changes.  `pending` comes from mt_tstat_find, under
  * the same shard lock. */
 static inline void global_change(int64_t *pending, int64_t delta) {
     if (MT_UNLIKELY(!pending)) {
@@ -92,7 +92,7 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
     int64_t *pending;
-    struct mt_tstat *s = mt_tstat_get(stack, &locked, &pending);
+    struct mt_tstat *s = mt_tstat_find(stack, &locked, &pending);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes += size;
@@ -112,7 +112,7 @@ static void account_free(struct mt_shard *sh, const struct mt_live *e) {
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
     int64_t *pending;
-    struct mt_tstat *s = mt_tstat_get(e->stack, &locked, &pending);
+    struct mt_tstat *s = mt_tstat_find(e->stack, &locked, &pending);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes -= size;

@@ -40,7 +40,15 @@ static struct table retired;    /* merged tables of threads that ended */
 static mt_lock_t retired_lock;  /* for threads still allocating after their table was merged */
 static pthread_key_t exit_key;
 
-static inline uint32_t slot_of(uint32_t stack, uint32_t mask) { return (stack * 0x9e3779b1u) & mask; }
+__thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-exec")));
+
+static inline uint32_t slot_of(uint32_t stack, uint32_t mask) { return mt_tstat_slot(stack, mask); }
+
+/* Lets mt_tstat_find look in this thread's table without calling here. */
+static void publish(const struct table *t) {
+    if (t == mine && state == 1 && t->described && t->slots)
+        mt_tstat_mine = (struct mt_tstat_mine){.slots = t->slots, .mask = t->mask, .pending = &mine->pending};
+}
 
 static int grow(struct table *t) {
     uint32_t cap = t->mask ? (t->mask + 1) * 2 : 64;
@@ -57,6 +65,7 @@ static int grow(struct table *t) {
     }
     t->slots = slots;
     t->mask = cap - 1;
+    publish(t);
     return 0;
 }
 
@@ -96,7 +105,9 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
     if (MT_LIKELY(state == 1)) {
         *pending = &mine->pending;
         if (MT_UNLIKELY(!mine->described) && !mt_in_getattr) mine->described = mt_thread_describe(&mine->thread);
-        return entry(mine, stack);
+        struct mt_tstat *e = entry(mine, stack);
+        publish(mine);
+        return e;
     }
     if (state == 0) {
         struct table *t = mt_map(sizeof *t);
@@ -171,6 +182,7 @@ static void on_thread_exit(void *arg) {
             break;
         }
     }
+    mt_tstat_mine.slots = NULL;
     mine = NULL;
     state = 2;
     mt_live_unlock_all();

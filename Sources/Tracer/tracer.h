@@ -318,6 +318,33 @@ void mt_tstats_init(void);
  * thread's live-byte changes not yet added to mt_global.current (recorder.c),
  * NULL for a thread without a table of its own. */
 struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending);
+/* The calling thread's own table, once it has one and knows its thread
+ * (threadstats.c keeps this up to date; slots is NULL before and after), so
+ * that finding a stack it already holds is inline: this is on every
+ * allocation and release. */
+struct mt_tstat_mine {
+    struct mt_tstat *slots;
+    uint32_t mask;
+    int64_t *pending;
+};
+extern __thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-exec")));
+static inline uint32_t mt_tstat_slot(uint32_t stack, uint32_t mask) { return (stack * 0x9e3779b1u) & mask; }
+/* mt_tstat_get, with the common case inline. */
+static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, int64_t **pending) {
+    struct mt_tstat *slots = mt_tstat_mine.slots;
+    if (MT_LIKELY(slots != NULL)) {
+        uint32_t mask = mt_tstat_mine.mask;
+        for (uint32_t j = mt_tstat_slot(stack, mask);; j = (j + 1) & mask) {
+            if (slots[j].stack_plus_one == stack + 1) {
+                *locked = 0;
+                *pending = mt_tstat_mine.pending;
+                return &slots[j];
+            }
+            if (!slots[j].stack_plus_one) break;
+        }
+    }
+    return mt_tstat_get(stack, locked, pending);
+}
 void mt_tstat_unlock(void);
 /* The calling thread's unpublished changes, as mt_tstat_get hands them out. */
 int64_t *mt_tstat_pending(void);
