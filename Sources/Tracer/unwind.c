@@ -80,12 +80,22 @@ static uint32_t libunwind_depth(void) {
 /* A rule packed in one word: bits 0-1 kind (MT_CFI_*), bit 2 CFA from rbp,
  * bits 16-31 rbp's save offset, bits 32-63 the CFA offset.  A slot holds the
  * rule and (address ^ rule): a reader that sees halves of two writes finds
- * they do not check out and takes the slow path. */
-#define RULE_BITS 14
+ * they do not check out and takes the slow path.
+ *
+ * The cache is 4-way set associative: an address may sit in any slot of its
+ * bucket (one cache line), and a new rule takes an empty slot, else one in
+ * turn.  Direct-mapped, a few thousand hot addresses in 16k slots always had
+ * some pairs sharing a slot and evicting each other on every walk, each miss
+ * a read of .eh_frame (about a thousand instructions): which pairs depended on
+ * where the libraries were loaded, so the same python run cost 1% more or 1%
+ * less from one layout to the next. */
+#define RULE_BITS 14 /* slots in all */
+#define RULE_WAYS 4
 struct rule_slot {
     uint64_t check, rule;
 };
 static struct rule_slot *rules;
+static unsigned rule_victim; /* which slot of a full bucket goes next; races are harmless */
 
 static uint64_t pack(int kind, const struct mt_cfi_rule *r) {
     if (kind != MT_CFI_OK) return (uint64_t)kind;
@@ -93,24 +103,29 @@ static uint64_t pack(int kind, const struct mt_cfi_rule *r) {
            (uint64_t)(uint32_t)r->cfa_off << 32;
 }
 
-static inline struct rule_slot *slot_for(uint64_t key) {
-    return &rules[(key * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS)];
+static inline struct rule_slot *bucket_for(uint64_t key) {
+    return &rules[((key * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS + 2)) * RULE_WAYS];
 }
 
 __attribute__((noinline)) static uint64_t rule_miss(uint64_t key) {
     struct mt_cfi_rule r = {0, 0, 0};
     uint64_t rule = pack(mt_cfi_rule(key, &r), &r);
-    struct rule_slot *s = slot_for(key);
+    struct rule_slot *b = bucket_for(key), *s = NULL;
+    for (int i = 0; i < RULE_WAYS && !s; i++)
+        if (__atomic_load_n(&b[i].rule, __ATOMIC_RELAXED) == 0) s = &b[i];
+    if (!s) s = &b[__atomic_fetch_add(&rule_victim, 1, __ATOMIC_RELAXED) % RULE_WAYS];
     __atomic_store_n(&s->rule, rule, __ATOMIC_RELAXED);
     __atomic_store_n(&s->check, key ^ rule, __ATOMIC_RELAXED);
     return rule;
 }
 
 static inline uint64_t rule_for(uint64_t key) {
-    struct rule_slot *s = slot_for(key);
-    uint64_t rule = __atomic_load_n(&s->rule, __ATOMIC_RELAXED);
-    uint64_t check = __atomic_load_n(&s->check, __ATOMIC_RELAXED);
-    if (MT_LIKELY(rule != 0 && (check ^ rule) == key)) return rule;
+    struct rule_slot *b = bucket_for(key);
+    for (int i = 0; i < RULE_WAYS; i++) {
+        uint64_t rule = __atomic_load_n(&b[i].rule, __ATOMIC_RELAXED);
+        uint64_t check = __atomic_load_n(&b[i].check, __ATOMIC_RELAXED);
+        if (MT_LIKELY(rule != 0 && (check ^ rule) == key)) return rule;
+    }
     return rule_miss(key);
 }
 
