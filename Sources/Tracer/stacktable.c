@@ -138,7 +138,9 @@ out:
  * their 64-bit hash and depth, and trusts a match without comparing frames:
  * two different stacks would have to share both, which for n stacks has odds
  * of about n^2 / 2^65 (2 * 10^-7 at the table's limit of 2M stacks).  New
- * stacks are still compared in full before they get an id. */
+ * stacks are still compared in full before they get an id.  Two ways per
+ * bucket, the one used last first: direct-mapped, python3's walks went to
+ * the shared index 7% of the time, two-way 2%. */
 #define MEMO_BITS 10
 struct memo {
     uint64_t hash;
@@ -160,10 +162,21 @@ uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uin
         memos = mt_map(sizeof(struct memo) << MEMO_BITS);
         memos_gone = memos == NULL;
     }
-    struct memo *m = memos ? &memos[h >> (64 - MEMO_BITS)] : NULL;
-    if (MT_LIKELY(m && m->hash == h && m->depth == depth)) return m->id;
+    struct memo *m = memos ? &memos[(h >> (64 - MEMO_BITS + 1)) * 2] : NULL;
+    if (MT_LIKELY(m != NULL)) {
+        if (MT_LIKELY(m[0].hash == h && m[0].depth == depth)) return m[0].id;
+        if (m[1].hash == h && m[1].depth == depth) {
+            struct memo hit = m[1];
+            m[1] = m[0];
+            m[0] = hit;
+            return hit.id;
+        }
+    }
     uint32_t id = intern(pcs, depth, truncated, h);
-    if (m && id) *m = (struct memo){.hash = h, .id = id, .depth = depth};
+    if (m && id) {
+        m[1] = m[0];
+        m[0] = (struct memo){.hash = h, .id = id, .depth = depth};
+    }
     return id;
 }
 
