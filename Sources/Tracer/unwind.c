@@ -279,12 +279,13 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
             out[n - 1].rule = old[j].rule; /* same pc, same rule, same frames beyond */
             out[n - 1].hash = old[j].hash;
             int matched = n - 1, k = j + 1, end = old_n - k < cap - n ? old_n : k + (cap - n);
-            for (; k < end; k++) {
-                const struct frame *f = &old[k];
+            const struct frame *f = &old[k], *f_end = &old[end];
+            for (; f < f_end; f++) {
                 if (*(const uint64_t *)(uintptr_t)(f->r.sp - 8) != f->r.ip) break;
                 if ((f->rule & BP_MATTERS) && f->r.bp_slot && *(const uint64_t *)(uintptr_t)f->r.bp_slot != f->r.bp)
                     break;
             }
+            k = (int)(f - old);
             if (k == old_n && !old_more) {
                 /* The same outermost frame: the usual case.  The new frames
                  * go into the old buffer just in front of the kept ones,
@@ -332,13 +333,14 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
      * of each frame's outer part when the walk reached the outermost frame. */
     uint64_t matters = settled >= 0 ? out[settled].rule & BP_MATTERS : *more ? BP_MATTERS : 0;
     uint64_t h = settled >= 0 ? out[settled].hash : MT_STACK_HASH_SEED;
+    const int whole = !*more; /* a local: the stores below could alias *more */
     for (int i = (settled >= 0 ? settled : n) - 1; i >= 0; i--) {
         uint64_t rule = out[i].rule;
         /* (only an MT_CFI_OK rule has bits above the kind: see pack) */
         if ((int16_t)(rule >> 16) != 0) matters = 0; /* the caller's bp is reloaded */
         if (rule & 4) matters = BP_MATTERS;
         out[i].rule = (rule & ~(uint64_t)BP_MATTERS) | matters;
-        if (!*more) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
+        if (whole) out[i].hash = h = mt_stack_hash_step(h, raw[i]);
     }
     if (!in_place) {
         c->cur ^= 1;
