@@ -256,7 +256,8 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     struct frame *out = c->f[c->cur ^ 1];
     uint64_t *raw = c->pc[c->cur ^ 1];
     int in_place = 0; /* the new stack was built in the old buffer */
-    int n = 0, j = 0;
+    int n = 0;
+    const struct frame *o = old; /* the first remembered frame not below the walk */
     *more = 0;
     out[n].r = r;
     raw[n++] = r.ip - 1;
@@ -273,12 +274,11 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
         raw[n++] = r.ip - 1;
         key = r.ip - 1;
 
-        while (old[j].r.sp < r.sp) j++; /* stops at the sentinel */
-        if (old[j].r.sp == r.sp && old[j].r.ip == r.ip &&
-            (old[j].r.bp == r.bp || !(old[j].rule & BP_MATTERS))) {
-            out[n - 1].rule = old[j].rule; /* same pc, same rule, same frames beyond */
-            out[n - 1].hash = old[j].hash;
-            int matched = n - 1, k = j + 1, end = old_n - k < cap - n ? old_n : k + (cap - n);
+        while (o->r.sp < r.sp) o++; /* stops at the sentinel */
+        if (o->r.sp == r.sp && o->r.ip == r.ip && (o->r.bp == r.bp || !(o->rule & BP_MATTERS))) {
+            out[n - 1].rule = o->rule; /* same pc, same rule, same frames beyond */
+            out[n - 1].hash = o->hash;
+            int j = (int)(o - old), matched = n - 1, k = j + 1, end = old_n - k < cap - n ? old_n : k + (cap - n);
             const struct frame *f = &old[k], *f_end = &old[end];
             for (; f < f_end; f++) {
                 if (*(const uint64_t *)(uintptr_t)(f->r.sp - 8) != f->r.ip) break;
@@ -324,7 +324,7 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
             /* Go on by rules from the last frame that agreed. */
             r = out[n - 1].r;
             key = r.ip - 1;
-            j = k;
+            o = &old[k];
         }
     }
     /* From the outermost frame not kept as it was, inwards: which frames'
