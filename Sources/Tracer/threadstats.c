@@ -42,8 +42,6 @@ static pthread_key_t exit_key;
 
 __thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-exec")));
 
-static inline uint32_t slot_of(uint32_t stack, uint32_t mask) { return mt_tstat_slot(stack, mask); }
-
 /* Lets mt_tstat_find look in this thread's table without calling here. */
 static void publish(const struct table *t) {
     if (t == mine && state == 1 && t->described && t->slots)
@@ -57,7 +55,7 @@ static int grow(struct table *t) {
     if (t->slots) {
         for (uint32_t i = 0; i <= t->mask; i++) {
             if (!t->slots[i].stack_plus_one) continue;
-            uint32_t j = slot_of(t->slots[i].stack_plus_one - 1, cap - 1);
+            uint32_t j = mt_tstat_slot(t->slots[i].stack_plus_one - 1, cap - 1);
             while (slots[j].stack_plus_one) j = (j + 1) & (cap - 1);
             slots[j] = t->slots[i];
         }
@@ -74,7 +72,7 @@ __attribute__((noinline)) static struct mt_tstat *add(struct table *t, uint32_t 
     if (!t->slots || (t->count + 1) * 4 > (t->mask + 1) * 3) {
         if (grow(t) != 0) return NULL;
     }
-    uint32_t j = slot_of(stack, t->mask);
+    uint32_t j = mt_tstat_slot(stack, t->mask);
     while (t->slots[j].stack_plus_one) j = (j + 1) & t->mask;
     struct mt_tstat *e = &t->slots[j];
     e->stack_plus_one = stack + 1;
@@ -84,14 +82,8 @@ __attribute__((noinline)) static struct mt_tstat *add(struct table *t, uint32_t 
 }
 
 static inline struct mt_tstat *entry(struct table *t, uint32_t stack) {
-    if (MT_LIKELY(t->slots != NULL)) {
-        for (uint32_t j = slot_of(stack, t->mask);; j = (j + 1) & t->mask) {
-            struct mt_tstat *e = &t->slots[j];
-            if (e->stack_plus_one == stack + 1) return e;
-            if (!e->stack_plus_one) break;
-        }
-    }
-    return add(t, stack);
+    struct mt_tstat *e = mt_tstat_probe(t->slots, t->mask, stack);
+    return e ? e : add(t, stack);
 }
 
 static void on_thread_exit(void *arg);

@@ -329,19 +329,23 @@ struct mt_tstat_mine {
 };
 extern __thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-exec")));
 static inline uint32_t mt_tstat_slot(uint32_t stack, uint32_t mask) { return (stack * 0x9e3779b1u) & mask; }
-/* mt_tstat_get, with the common case inline. */
-static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, int64_t **pending) {
-    struct mt_tstat *slots = mt_tstat_mine.slots;
+/* A table's partial for `stack`, or NULL when it holds none (slots may be NULL). */
+static inline struct mt_tstat *mt_tstat_probe(struct mt_tstat *slots, uint32_t mask, uint32_t stack) {
     if (MT_LIKELY(slots != NULL)) {
-        uint32_t mask = mt_tstat_mine.mask;
         for (uint32_t j = mt_tstat_slot(stack, mask);; j = (j + 1) & mask) {
-            if (slots[j].stack_plus_one == stack + 1) {
-                *locked = 0;
-                *pending = mt_tstat_mine.pending;
-                return &slots[j];
-            }
+            if (slots[j].stack_plus_one == stack + 1) return &slots[j];
             if (!slots[j].stack_plus_one) break;
         }
+    }
+    return NULL;
+}
+/* mt_tstat_get, with the common case inline. */
+static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, int64_t **pending) {
+    struct mt_tstat *e = mt_tstat_probe(mt_tstat_mine.slots, mt_tstat_mine.mask, stack);
+    if (MT_LIKELY(e != NULL)) {
+        *locked = 0;
+        *pending = mt_tstat_mine.pending;
+        return e;
     }
     return mt_tstat_get(stack, locked, pending);
 }
