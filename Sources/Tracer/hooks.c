@@ -126,11 +126,15 @@ size_t mt_real_usable_size(void *p) {
  * an allocation also not while the program paused recording (memtrace_disable).
  * Releases are always recorded, so a block freed while paused is not left behind. */
 #define RECORDING() (mt_guard == 0 && mt_enabled)
-#define RECORDING_ALLOC() (mt_guard == 0 && mt_enabled && !mt_paused)
 /* Whether to record an allocation of `size` bytes (once mt_sample_skip has
- * not let it through). */
+ * not let it through), for a caller that knows RECORDING() holds. */
+static inline int wanted_unless_paused(size_t size) {
+    if (!mt_paused) return mt_sample(size);
+    if (MT_UNLIKELY(mt_sample_rate)) mt_sample_forget(size);
+    return 0;
+}
 static inline int wanted(size_t size) {
-    if (RECORDING_ALLOC()) return mt_sample(size);
+    if (RECORDING()) return wanted_unless_paused(size);
     if (MT_UNLIKELY(mt_sample_rate)) mt_sample_forget(size);
     return 0;
 }
@@ -251,7 +255,7 @@ __attribute__((noinline)) static void *realloc_checked(void *old, size_t size) {
     ensure_started();
     if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
-    int record_new = !mt_paused ? mt_sample(size) : (mt_sample_forget(size), 0);
+    int record_new = wanted_unless_paused(size);
     int maybe_old = old && mt_maybe_recorded(old);
     if (!record_new && !maybe_old) return real_realloc(old, size);
     return realloc_recorded(old, size, record_new, maybe_old);
@@ -399,7 +403,7 @@ static void *adopt(void *p, size_t size) {
         mt_guard++;
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
-        else if (!mt_paused ? mt_sample(size) : (mt_sample_forget(size), 0)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
+        else if (wanted_unless_paused(size)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
         mt_guard--;
     }
     return p;
