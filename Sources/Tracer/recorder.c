@@ -107,7 +107,7 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     global_change(pending, size);
 }
 
-static void account_free(struct mt_shard *sh, const struct mt_live *e) {
+static inline __attribute__((always_inline)) void account_free(struct mt_shard *sh, const struct mt_live *e) {
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
