@@ -55,12 +55,18 @@ static void *boot_alloc(size_t size, size_t align) {
         if (__atomic_compare_exchange_n(&boot_used, &used, start + size, 0, __ATOMIC_RELAXED,
                                         __ATOMIC_RELAXED)) {
             *(size_t *)(boot_buf + start - 16) = size;
+            mt_filter_pin(boot_buf + start, size); /* when sampling has started: see sampler.c */
             return boot_buf + start; /* the buffer is never reused, so it is still zero */
         }
     }
 }
 
 static size_t boot_size(const void *p) { return *(const size_t *)((const char *)p - 16); }
+
+uint64_t mt_boot_used(const void **start) {
+    *start = boot_buf;
+    return __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
+}
 
 /* ---- start-up ------------------------------------------------------------- */
 enum { ST_NEW, ST_STARTING, ST_READY };
@@ -179,8 +185,8 @@ static inline __attribute__((always_inline)) void free_recorded(void *p) {
     errno = saved;
 }
 
-__attribute__((noinline)) static void free_checked(void *p) { /* p is not from boot_alloc */
-    if (!p) return;
+__attribute__((noinline)) static void free_checked(void *p) {
+    if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
     /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
@@ -192,8 +198,7 @@ __attribute__((noinline)) static void free_checked(void *p) { /* p is not from b
 }
 
 MT_EXPORT void free(void *p) {
-    if (is_boot(p)) return;
-    if (MT_LIKELY(mt_surely_unrecorded(p))) {
+    if (MT_LIKELY(mt_surely_unrecorded(p))) { /* never a bootstrap block: their cells are pinned */
         real_free(p); /* NULL included */
         return;
     }
@@ -264,7 +269,7 @@ __attribute__((noinline)) static void *realloc_checked(void *old, size_t size) {
 }
 
 MT_EXPORT void *realloc(void *old, size_t size) {
-    if (MT_LIKELY((!old || (!is_boot(old) && mt_surely_unrecorded(old))) && mt_sample_skip(size)))
+    if (MT_LIKELY((!old || mt_surely_unrecorded(old)) && mt_sample_skip(size))) /* bootstrap blocks: see free */
         return real_realloc(old, size);
     return realloc_checked(old, size);
 }

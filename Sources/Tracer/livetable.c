@@ -320,12 +320,7 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     r->tab[j] = packed;
     r->count++;
     sh->count++;
-    if (mt_sample_filter) { /* the cell belongs to this shard: its lock is held */
-        uint32_t i = mt_filter_index(e->ptr);
-        uint8_t *cell = &mt_sample_filter[i];
-        if (*cell < 255) ++*cell;
-        __atomic_store_n(&mt_sample_bits[i >> 3], mt_sample_bits[i >> 3] | (uint8_t)(1u << (i & 7)), __ATOMIC_RELAXED);
-    }
+    if (mt_sample_filter) mt_filter_add(e->ptr);
     return 0;
 }
 
@@ -365,13 +360,7 @@ int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
         }
         memset(&r->tab[hole], 0, sizeof r->tab[hole]);
     }
-    if (mt_sample_filter) { /* a saturated cell stays set: only costs a lookup */
-        uint32_t i = mt_filter_index(ptr);
-        uint8_t *cell = &mt_sample_filter[i];
-        if (*cell < 255 && --*cell == 0)
-            __atomic_store_n(&mt_sample_bits[i >> 3], mt_sample_bits[i >> 3] & (uint8_t)~(1u << (i & 7)),
-                             __ATOMIC_RELAXED);
-    }
+    if (mt_sample_filter) mt_filter_drop(ptr);
     return 1;
 }
 

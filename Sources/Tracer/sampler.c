@@ -8,10 +8,13 @@
  *
  * Unsampled blocks must cost (almost) nothing, including at free time, so a
  * small counting filter answers "could this pointer be sampled?" without a
- * lock: each cell belongs to one live-table shard and changes under its lock.
- * Frees read only a bitmap of the cells that are not zero (16 KiB; a shard's
- * 512 cells, 64 bytes of it, cover its 1 MiB stretches of memory, so a heap
- * of a few MiB reads a few hundred bytes of it, which stay in the cache).
+ * lock.  Its cells change only when a sampled block comes or goes (rare by
+ * design), under a lock of their own; frees read only a bitmap of the cells
+ * that are not zero (16 KiB: a cache line of it covers 8 KiB of memory, so a
+ * program's recently used stretches of heap read a few lines, which stay in
+ * the cache).  The blocks served before the allocator was found (hooks.c's
+ * bootstrap buffer) hold their cells for good, so that free() sends them to
+ * the path that recognises them.
  *
  * No libm: the tracer may load into programs that do not use it, so log and
  * exp are computed here to the few digits sampling needs.
@@ -23,7 +26,8 @@
 
 uint64_t mt_sample_rate;
 uint8_t *mt_sample_filter;
-uint8_t *mt_sample_bits;
+uint64_t *mt_sample_bits;
+static mt_lock_t filter_lock;
 
 __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
@@ -78,13 +82,53 @@ static int64_t draw(void) {
     return interval < 1 ? 1 : (int64_t)interval;
 }
 
+/* ---- the filter ---------------------------------------------------------- */
+static uint64_t *filter_bits(void) { return (uint64_t *)(void *)(mt_sample_filter + MT_FILTER_CELLS); }
+
+static void cell_up(uint32_t i, int pin) {
+    uint8_t *cell = &mt_sample_filter[i];
+    uint64_t *word = &filter_bits()[i >> 6];
+    *cell = pin ? 255 : *cell < 255 ? *cell + 1 : 255;
+    __atomic_store_n(word, *word | 1ull << (i & 63), __ATOMIC_RELAXED);
+}
+
+void mt_filter_add(uint64_t ptr) {
+    mt_lock(&filter_lock);
+    cell_up(mt_filter_index(ptr), 0);
+    mt_unlock(&filter_lock);
+}
+
+void mt_filter_drop(uint64_t ptr) {
+    uint32_t i = mt_filter_index(ptr);
+    uint8_t *cell = &mt_sample_filter[i];
+    uint64_t *word = &filter_bits()[i >> 6];
+    mt_lock(&filter_lock);
+    if (*cell < 255 && --*cell == 0) /* a saturated cell stays set: it only costs a lookup */
+        __atomic_store_n(word, *word & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
+    mt_unlock(&filter_lock);
+}
+
+void mt_filter_pin(const void *p, uint64_t bytes) {
+    if (!mt_sample_filter || !bytes) return;
+    uint64_t lo = (uint64_t)(uintptr_t)p >> 4, hi = ((uint64_t)(uintptr_t)p + bytes - 1) >> 4;
+    mt_lock(&filter_lock);
+    for (uint64_t g = lo; g <= hi && g - lo < MT_FILTER_CELLS; g++) cell_up((uint32_t)g & (MT_FILTER_CELLS - 1), 1);
+    mt_unlock(&filter_lock);
+}
+
 void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
     mt_sample_rate = rate;
     if (seed_value) seed = seed_value;
     if (rate) {
         mt_sample_filter = mt_map(MT_FILTER_CELLS + MT_FILTER_CELLS / 8);
-        if (!mt_sample_filter) mt_sample_rate = 0; /* fall back to exact mode */
-        else __atomic_store_n(&mt_sample_bits, mt_sample_filter + MT_FILTER_CELLS, __ATOMIC_RELEASE);
+        if (!mt_sample_filter) {
+            mt_sample_rate = 0; /* fall back to exact mode */
+            return;
+        }
+        const void *boot;
+        uint64_t boot_bytes = mt_boot_used(&boot);
+        mt_filter_pin(boot, boot_bytes);
+        __atomic_store_n(&mt_sample_bits, filter_bits(), __ATOMIC_RELEASE);
     }
 }
 

@@ -150,10 +150,17 @@ void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
 /* ---- sampling (sampler.c) -------------------------------------------------- */
-#define MT_FILTER_CELLS (1u << 17) /* a multiple of MT_SHARDS: see mt_filter_index */
+#define MT_FILTER_CELLS (1u << 17) /* a power of two: see mt_filter_index */
 extern uint64_t mt_sample_rate;    /* 0: exact mode */
 extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
-extern uint8_t *mt_sample_bits;    /* one bit per cell: count > 0 (16 KiB, read on every free) */
+extern uint64_t *mt_sample_bits;   /* one bit per cell: count > 0 (16 KiB, read on every free) */
+/* The filter's cells change only under its lock, taken under a shard lock
+ * (or alone), so whoever holds every shard lock finds it free. */
+void mt_filter_add(uint64_t ptr);
+void mt_filter_drop(uint64_t ptr);
+void mt_filter_pin(const void *p, uint64_t bytes); /* cells set for good; no-op in exact mode */
+/* The bootstrap buffer's start and how much of it is handed out (hooks.c). */
+uint64_t mt_boot_used(const void **start);
 extern __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
 void mt_sampler_init(uint64_t rate, uint64_t seed);
 void mt_sampler_after_fork_child(void);
@@ -219,16 +226,14 @@ static inline uint64_t mt_mix(uint64_t x) {
 static inline uint32_t mt_shard_index(uint64_t ptr) {
     return (uint32_t)(((ptr >> MT_SHARD_SHIFT) * 0x9e3779b97f4a7c15ull) >> 56); /* Fibonacci hashing: one multiply */
 }
-/* A shard owns MT_FILTER_CELLS / MT_SHARDS consecutive cells, and a block's
- * cell among them comes from its address bits: the filter is read on every
- * free, and neighbouring blocks then share cache lines. */
-#define MT_FILTER_SPAN (MT_FILTER_CELLS / 256u)
-static inline uint32_t mt_filter_index(uint64_t ptr) {
-    return mt_shard_index(ptr) * MT_FILTER_SPAN + (uint32_t)(((ptr >> 4) ^ (ptr >> 13)) & (MT_FILTER_SPAN - 1));
-}
-static inline int mt_filter_bit(const uint8_t *bits, const void *ptr) {
+/* A block's filter cell is its address in 16-byte units (allocators align
+ * blocks to 16), modulo the cells: two shifts and a mask on every free, and
+ * neighbouring blocks share a cache line of the bitmap (one covers 8 KiB of
+ * memory).  Blocks 2 MiB apart share a cell, which the counts allow for. */
+static inline uint32_t mt_filter_index(uint64_t ptr) { return (uint32_t)(ptr >> 4) & (MT_FILTER_CELLS - 1); }
+static inline int mt_filter_bit(const uint64_t *bits, const void *ptr) {
     uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
-    return (__atomic_load_n(&bits[i >> 3], __ATOMIC_RELAXED) >> (i & 7)) & 1;
+    return (int)((__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
 }
 /* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
 static inline int mt_maybe_recorded(const void *ptr) {
@@ -239,7 +244,7 @@ static inline int mt_maybe_recorded(const void *ptr) {
  * bitmap exists only then, and only once the tracer has started), a block
  * the filter has never seen is only forwarded. */
 static inline int mt_surely_unrecorded(const void *ptr) {
-    const uint8_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
+    const uint64_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
     return bits != NULL && !mt_filter_bit(bits, ptr);
 }
 /* A live block as the recorder sees it. */
