@@ -15,10 +15,12 @@
  * made a single table with per-stretch neighbourhoods probe 7-10 slots a
  * lookup on python3.
  *
- * A slot is 12 bytes: the block's offset in its region (allocators return
- * 8-byte aligned addresses, so 13 bits), three flag bits, the stack and the
- * size; sizes of 4 GiB and more keep the marker BIG_SIZE and their size in a
- * side table.
+ * A slot is one 64-bit word: three flag bits, a used bit, the block's offset
+ * in its region (allocators return 8-byte aligned addresses, so 13 bits), the
+ * stack (21 bits: ids stay under MAX_STACKS, 2^21) and the size (26 bits);
+ * sizes from 64 MiB less a byte keep the marker BIG_SIZE and their size in a side
+ * table.  Eight bytes instead of twelve: python3's million live blocks kept
+ * a third less table, and a cache line holds eight slots.
  *
  * Inside a region a block's slot is its offset in 8-byte units folded onto
  * the table's size (offset ^ offset >> bits ^ ...): blocks allocated one after
@@ -44,13 +46,18 @@ _Static_assert(MT_SHARDS == 256, "mt_shard_index assumes 256 shards");
 #define OFFSET_BITS (REGION_SHIFT - 3) /* offsets in 8-byte units */
 #define MIN_BITS 4                     /* 16 slots */
 
+/* 0: empty; else flags | USED | offset << 4 | stack << STACK_SHIFT | size << SIZE_SHIFT */
 struct slot {
-    uint32_t word; /* 0: empty; else offset << 4 | USED | flags */
-    uint32_t stack;
-    uint32_t size;
+    uint64_t v;
 };
 #define USED 8u
-#define BIG_SIZE 0xffffffffu
+#define KEY_MASK ((1ull << (4 + OFFSET_BITS)) - 1 - MT_FLAG_BITS) /* used bit and offset */
+#define STACK_SHIFT (4 + OFFSET_BITS)
+#define STACK_BITS 21
+#define SIZE_SHIFT (STACK_SHIFT + STACK_BITS)
+#define BIG_SIZE ((1ull << (64 - SIZE_SHIFT)) - 1)
+_Static_assert(SIZE_SHIFT == 38, "26 bits of size");
+_Static_assert(MT_MAX_STACKS <= 1u << STACK_BITS, "every stack id fits a slot");
 
 struct mt_region {
     uint64_t key; /* (address >> REGION_SHIFT) + 1; 0: empty entry */
@@ -60,23 +67,26 @@ struct mt_region {
     uint8_t pad[3];
 };
 
-_Static_assert(sizeof(struct slot) == 12 && sizeof(struct mt_region) == 24, "sizes the pool serves");
+_Static_assert(sizeof(struct slot) == 8 && sizeof(struct mt_region) == 24, "sizes the pool serves");
 
 static inline uint64_t key_of(uint64_t ptr) { return (ptr >> REGION_SHIFT) + 1; }
 static inline uint64_t dir_home(uint64_t key, uint64_t mask) {
     return ((key * 0x9e3779b97f4a7c15ull) >> 32) & mask; /* bits the shard index does not use */
 }
 static inline uint32_t offset_of(uint64_t ptr) { return (uint32_t)(ptr >> 3) & ((1u << OFFSET_BITS) - 1); }
-/* What a slot's word holds for `ptr`, flags aside. */
-static inline uint32_t word_of(uint64_t ptr) { return offset_of(ptr) << 4 | USED; }
+/* What a slot's word holds for `ptr` in its key bits (used bit and offset). */
+static inline uint64_t word_of(uint64_t ptr) { return (uint64_t)offset_of(ptr) << 4 | USED; }
+static inline uint32_t slot_stack(const struct slot *s) { return (uint32_t)(s->v >> STACK_SHIFT) & ((1u << STACK_BITS) - 1); }
+static inline uint64_t slot_size(const struct slot *s) { return s->v >> SIZE_SHIFT; }
 static inline uint64_t home_of(uint64_t offset, unsigned bits) {
     uint64_t h = offset ^ (offset >> bits);
     if (bits * 2 < OFFSET_BITS) h ^= (offset >> 2 * bits) ^ (offset >> 3 * bits); /* offsets span 2^13 */
     return h & ((1ull << bits) - 1);
 }
-static inline uint64_t slot_home(const struct slot *s, unsigned bits) { return home_of(s->word >> 4, bits); }
+static inline uint64_t slot_offset(const struct slot *s) { return (s->v & KEY_MASK) >> 4; }
+static inline uint64_t slot_home(const struct slot *s, unsigned bits) { return home_of(slot_offset(s), bits); }
 static inline uint64_t slot_ptr(const struct mt_region *r, const struct slot *s) {
-    return ((r->key - 1) << REGION_SHIFT) | (uint64_t)(s->word >> 4) << 3;
+    return ((r->key - 1) << REGION_SHIFT) | slot_offset(s) << 3;
 }
 
 /* Backward-shift deletion: may the entry at j, whose home slot is `home`,
@@ -86,15 +96,14 @@ static inline int may_fill(uint64_t hole, uint64_t j, uint64_t home) {
 }
 
 /* ---- table memory ------------------------------------------------------------------
- * Slot tables (12 << bits bytes) and directories (24 << d bytes) are both
- * 192 << k bytes.  Up to 6 KiB they come from one pool of 64 KiB chunks,
+ * Slot tables (8 << bits bytes) and directories (24 << d bytes) are 128 << k
+ * and 384 << k bytes.  Up to 4 KiB and 12 KiB they come from one pool of 64 KiB chunks,
  * shared by all shards (a chunk per shard cost a program touching every
  * shard 256 mappings before it had used any), with a free list per size;
  * larger ones are mapped on their own.  The pool's lock is only ever taken
  * under a shard lock, so whoever holds them all (fork, the snapshot writer)
  * finds it free. */
-#define POOL_UNIT 192u
-#define POOL_CLASSES 6 /* 192 B .. 6 KiB */
+#define POOL_CLASSES 12 /* 128 B .. 4 KiB, then 384 B .. 12 KiB */
 #define CHUNK_BYTES (64 * 1024)
 static struct {
     mt_lock_t lock;
@@ -103,9 +112,11 @@ static struct {
     uint64_t left;
 } pool;
 
+static uint64_t class_bytes(int k) { return k < 6 ? 128ull << k : 384ull << (k - 6); }
+
 static int pool_class(uint64_t bytes) {
     for (int k = 0; k < POOL_CLASSES; k++)
-        if (bytes == (uint64_t)POOL_UNIT << k) return k;
+        if (bytes == class_bytes(k)) return k;
     return -1;
 }
 
@@ -123,7 +134,7 @@ static void *block_new(uint64_t bytes) {
     if (pool.left < bytes) {
         /* What is left of the old chunk goes to the smaller sizes. */
         for (int c = POOL_CLASSES - 1; c >= 0; c--) {
-            uint64_t size = (uint64_t)POOL_UNIT << c;
+            uint64_t size = class_bytes(c);
             while (pool.left >= size) {
                 *(void **)pool.chunk = pool.free[c];
                 pool.free[c] = pool.chunk;
@@ -216,7 +227,7 @@ static void region_drop(struct mt_shard *sh, struct mt_region *r) {
     sh->regions--;
 }
 
-/* ---- sizes of 4 GiB and more ------------------------------------------------
+/* ---- sizes of 64 MiB and more -----------------------------------------------
  * Rare enough for one small table under one lock. */
 struct big {
     uint64_t ptr, size;
@@ -261,9 +272,9 @@ static uint64_t big_get(uint64_t ptr, int take) {
 
 static void unpack(const struct mt_region *r, const struct slot *s, struct mt_live *out, int take_big) {
     out->ptr = slot_ptr(r, s);
-    out->flags = s->word & MT_FLAG_BITS;
-    out->stack = s->stack;
-    out->size = s->size == BIG_SIZE ? big_get(out->ptr, take_big) : s->size;
+    out->flags = (uint32_t)(s->v & MT_FLAG_BITS);
+    out->stack = slot_stack(s);
+    out->size = slot_size(s) == BIG_SIZE ? big_get(out->ptr, take_big) : slot_size(s);
 }
 
 /* ---- a region's table ------------------------------------------------------------------ */
@@ -274,9 +285,9 @@ static int region_grow(struct mt_region *r) {
     uint64_t mask = (1ull << bits) - 1;
     for (uint64_t i = 0; i < (1ull << r->bits); i++) {
         const struct slot *e = &r->tab[i];
-        if (!e->word) continue;
+        if (!e->v) continue;
         uint64_t j = slot_home(e, bits);
-        while (tab[j].word) j = (j + 1) & mask;
+        while (tab[j].v) j = (j + 1) & mask;
         tab[j] = *e;
     }
     table_free(r->tab, r->bits);
@@ -287,11 +298,11 @@ static int region_grow(struct mt_region *r) {
 
 static struct slot *find(const struct mt_region *r, uint64_t ptr) {
     uint64_t mask = (1ull << r->bits) - 1;
-    uint32_t word = word_of(ptr);
+    uint64_t word = word_of(ptr);
     for (uint64_t j = home_of(word >> 4, r->bits);; j = (j + 1) & mask) {
         struct slot *s = &r->tab[j];
-        if ((s->word & ~MT_FLAG_BITS) == word) return s;
-        if (!s->word) return NULL;
+        if ((s->v & KEY_MASK) == word) return s;
+        if (!s->v) return NULL;
     }
 }
 
@@ -300,18 +311,18 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     struct mt_region *r = region_find(sh, key);
     if (!r && !(r = region_add(sh, key))) return -1;
     if ((r->count + 1) * 4 > (3u << r->bits) && region_grow(r) != 0) return -1;
-    uint32_t word = word_of(e->ptr);
+    uint64_t word = word_of(e->ptr);
+    uint64_t size = e->size < BIG_SIZE ? e->size : BIG_SIZE;
     struct slot packed = {
-        .word = word | (e->flags & MT_FLAG_BITS),
-        .stack = e->stack,
-        .size = e->size < BIG_SIZE ? (uint32_t)e->size : BIG_SIZE,
+        .v = word | (e->flags & MT_FLAG_BITS) | (uint64_t)(e->stack & ((1u << STACK_BITS) - 1)) << STACK_SHIFT |
+             size << SIZE_SHIFT,
     };
-    if (packed.size == BIG_SIZE && big_put(e->ptr, e->size) != 0) return -1;
+    if (size == BIG_SIZE && big_put(e->ptr, e->size) != 0) return -1;
     uint64_t mask = (1ull << r->bits) - 1;
     uint64_t j = home_of(word >> 4, r->bits);
-    while (r->tab[j].word) {
-        if ((r->tab[j].word & ~MT_FLAG_BITS) == word) { /* a block whose free we missed: replace it */
-            if (r->tab[j].size == BIG_SIZE) big_get(e->ptr, 1);
+    while (r->tab[j].v) {
+        if ((r->tab[j].v & KEY_MASK) == word) { /* a block whose free we missed: replace it */
+            if (slot_size(&r->tab[j]) == BIG_SIZE) big_get(e->ptr, 1);
             r->tab[j] = packed;
             return 0;
         }
@@ -328,7 +339,7 @@ int mt_live_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t 
     struct mt_region *r = region_find(sh, key_of(ptr));
     struct slot *e = r ? find(r, ptr) : NULL;
     if (!e) return 0;
-    e->word = (e->word & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
+    e->v = (e->v & ~(uint64_t)(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
     return 1;
 }
 
@@ -336,7 +347,7 @@ void mt_live_clear_flags(struct mt_shard *sh, uint32_t clear) {
     for (uint64_t i = 0; sh->directory && i <= sh->dir_mask; i++) {
         struct mt_region *r = &sh->directory[i];
         for (uint64_t j = 0; r->key && j < (1ull << r->bits); j++)
-            if (r->tab[j].word) r->tab[j].word &= ~(clear & MT_FLAG_BITS);
+            if (r->tab[j].v) r->tab[j].v &= ~(uint64_t)(clear & MT_FLAG_BITS);
     }
 }
 
@@ -352,7 +363,7 @@ int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
         /* Pull later members of the probe run into the hole. */
         uint64_t mask = (1ull << r->bits) - 1;
         uint64_t hole = (uint64_t)(e - r->tab);
-        for (uint64_t j = (hole + 1) & mask; r->tab[j].word; j = (j + 1) & mask) {
+        for (uint64_t j = (hole + 1) & mask; r->tab[j].v; j = (j + 1) & mask) {
             if (may_fill(hole, j, slot_home(&r->tab[j], r->bits))) {
                 r->tab[hole] = r->tab[j];
                 hole = j;
@@ -370,7 +381,7 @@ int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_
         if (!r->key) continue;
         while (c->slot < (1ull << r->bits)) {
             const struct slot *s = &r->tab[c->slot++];
-            if (!s->word) continue;
+            if (!s->v) continue;
             unpack(r, s, out, 0);
             return 1;
         }

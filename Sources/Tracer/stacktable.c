@@ -12,7 +12,7 @@
 
 #include "tracer.h"
 
-#define MAX_STACKS (1u << 21)          /* 2M distinct stacks */
+#define MAX_STACKS MT_MAX_STACKS
 #define MAX_FRAMES_STORED (1ull << 27) /* 128M frames, 1 GiB of address space */
 #define INDEX_SHARDS 64
 

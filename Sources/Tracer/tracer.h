@@ -141,6 +141,7 @@ static inline uint64_t mt_stack_hash(const uint64_t *pcs, uint32_t depth) {
     for (uint32_t i = depth; i-- > 0;) h = mt_stack_hash_step(h, pcs[i]);
     return mt_stack_hash_finish(h, depth);
 }
+#define MT_MAX_STACKS (1u << 21) /* 2M distinct stacks; the live table keeps ids in 21 bits */
 uint32_t mt_stack_count(void);
 struct mt_stack *mt_stack_get(uint32_t id);
 const uint64_t *mt_stack_frames(const struct mt_stack *s);

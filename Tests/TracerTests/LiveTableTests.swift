@@ -4,7 +4,8 @@ import XCTest
 import _MemtraceTestSupport
 
 /// The tracer's table of live blocks, through the blocks and totals it writes:
-/// crowded 64 KiB stretches, stretches emptied and refilled, sizes past 4 GiB,
+/// crowded 64 KiB stretches, stretches emptied and refilled, sizes either side of
+/// the largest a slot holds (the rest go to a side table) and past 4 GiB,
 /// on glibc and on jemalloc (whose 8-byte blocks pack 8192 to a stretch).
 final class LiveTableTests: XCTestCase {
     var directory: URL!
@@ -36,6 +37,7 @@ final class LiveTableTests: XCTestCase {
         let source = Fixtures.source("livetable")
         let line = { (marker: String) in try Fixtures.line(of: marker, in: source) }
         let (dense, mixed, huge, churn) = (try line("dense"), try line("mixed"), try line("huge"), try line("churn"))
+        let (inlineMax, big) = (try line("inline"), try line("big"))
 
         // Blocks per source line, as the live table listed them.
         func blocks(_ snapshot: Snapshot) throws -> [Int: [Snapshot.Block]] {
@@ -67,6 +69,8 @@ final class LiveTableTests: XCTestCase {
         XCTAssertEqual(third[mixed]?.count, 100_000)
         XCTAssertEqual(third[mixed]?.reduce(0) { $0 + $1.size }, 20_000 * (24 + 64 + 104 + 144 + 184))
         XCTAssertEqual(third[huge]?.map(\.size), [5 << 30])
+        XCTAssertEqual(third[inlineMax]?.map(\.size), [(64 << 20) - 2])
+        XCTAssertEqual(third[big]?.map(\.size), [64 << 20])
 
         let fourth = try blocks(read(4))
         XCTAssertTrue(fourth.isEmpty, "still listed: \(fourth.mapValues(\.count))")
