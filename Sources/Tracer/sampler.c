@@ -166,4 +166,7 @@ void mt_sample_weights_slow(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t
 void mt_sampler_after_fork_child(void) {
     /* keep the child's draws apart from the parent's */
     rng ^= 0xd1b54a32d192ed03ull;
+    /* Cells change under a shard lock, and fork held them all; only pinning a
+     * bootstrap block (no shard lock) could have held this one. */
+    mt_unlock(&filter_lock);
 }
