@@ -37,7 +37,7 @@ final class LiveTableTests: XCTestCase {
         let source = Fixtures.source("livetable")
         let line = { (marker: String) in try Fixtures.line(of: marker, in: source) }
         let (dense, mixed, huge, churn) = (try line("dense"), try line("mixed"), try line("huge"), try line("churn"))
-        let (inlineMax, big) = (try line("inline"), try line("big"))
+        let (inlineMax, edge, big) = (try line("inline"), try line("edge"), try line("big"))
 
         // Blocks per source line, as the live table listed them.
         func blocks(_ snapshot: Snapshot) throws -> [Int: [Snapshot.Block]] {
@@ -70,6 +70,7 @@ final class LiveTableTests: XCTestCase {
         XCTAssertEqual(third[mixed]?.reduce(0) { $0 + $1.size }, 20_000 * (24 + 64 + 104 + 144 + 184))
         XCTAssertEqual(third[huge]?.map(\.size), [5 << 30])
         XCTAssertEqual(third[inlineMax]?.map(\.size), [(64 << 20) - 2])
+        XCTAssertEqual(third[edge]?.map(\.size), [(64 << 20) - 1])
         XCTAssertEqual(third[big]?.map(\.size), [64 << 20])
 
         let fourth = try blocks(read(4))

@@ -1,6 +1,7 @@
 /* The live-block table under the shapes that stress it: whole 64 KiB stretches
  * of 8-byte blocks, stretches emptied and refilled, the largest size a slot
- * holds and the smallest it does not (64 MiB), and a block over 4 GiB.
+ * holds (64 MiB less two bytes), the two above it (kept in a side table), and
+ * a block over 4 GiB.
  * Usage: livetable DIR; writes DIR/1.snap .. DIR/4.snap. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N; i++) mixed[i] = malloc(24 + (size_t)(i % 5) * 40); /* @mixed */
     void *huge = malloc((size_t)5 << 30); /* @huge */
     void *inline_max = malloc(((size_t)64 << 20) - 2); /* @inline */
+    void *edge = malloc(((size_t)64 << 20) - 1);       /* @edge */
     void *big = malloc((size_t)64 << 20);              /* @big */
     snap(argv[1], 3);
     free(huge);
     free(big);
+    free(edge);
     free(inline_max);
     for (int i = 0; i < N; i++) free(mixed[i]);
     snap(argv[1], 4);
