@@ -226,8 +226,8 @@ __attribute__((noinline)) static void *calloc_checked(size_t n, size_t size) {
 
 MT_EXPORT void *calloc(size_t n, size_t size) {
     size_t total;
-    if (MT_LIKELY(!__builtin_mul_overflow(n, size, &total) && mt_sample_skip(total) && real_calloc))
-        return real_calloc(n, size);
+    if (MT_LIKELY(!__builtin_mul_overflow(n, size, &total) && mt_sample_skip(total)))
+        return real_calloc(n, size); /* a countdown above 0: the tracer is started (see mt_sample_skip) */
     return calloc_checked(n, size);
 }
 

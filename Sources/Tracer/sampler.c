@@ -98,13 +98,16 @@ void mt_filter_add(uint64_t ptr) {
     mt_unlock(&filter_lock);
 }
 
-void mt_filter_drop(uint64_t ptr) {
-    uint32_t i = mt_filter_index(ptr);
+static void cell_down(uint32_t i) {
     uint8_t *cell = &mt_sample_filter[i];
     uint64_t *word = &filter_bits()[i >> 6];
-    mt_lock(&filter_lock);
     if (*cell < 255 && --*cell == 0) /* a saturated cell stays set: it only costs a lookup */
         __atomic_store_n(word, *word & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
+}
+
+void mt_filter_drop(uint64_t ptr) {
+    mt_lock(&filter_lock);
+    cell_down(mt_filter_index(ptr));
     mt_unlock(&filter_lock);
 }
 
