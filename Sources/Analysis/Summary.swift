@@ -87,6 +87,7 @@ public struct Summary {
         case .signal: trigger = "on signal"
         case .interval: trigger = "on interval"
         case .api: trigger = "by the program (memtrace_snapshot)"
+        case .termination: trigger = "when \(snapshot.process["signal"] ?? "a signal") ended the program"
         }
         lines.append(
             (

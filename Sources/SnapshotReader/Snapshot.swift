@@ -10,6 +10,8 @@ public struct Snapshot: Sendable {
         case signal = 1
         case interval = 2
         case api = 3
+        /// SIGHUP, SIGINT or SIGTERM ended the program; `process["signal"]` names it.
+        case termination = 4
     }
 
     /// The fixed file header.

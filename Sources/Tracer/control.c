@@ -25,6 +25,8 @@
  * Signal handlers may not take locks or allocate, so the handler only posts a
  * semaphore; a helper thread, started on demand, writes the snapshot.  The
  * helper blocks every signal so the program's own signals never land on it.
+ * The same thread writes the snapshot of a program that SIGHUP, SIGINT or
+ * SIGTERM ends (signals.c), then ends it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -248,6 +250,15 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+int mt_helper_wake(void) {
+    if (!helper_running) return 0;
+    sem_post(&wakeup);
+    return 1;
+}
+
+/* Will a helper thread run? */
+static int helper_wanted(void) { return mt_config.signal || mt_config.interval > 0 || mt_config.timeline > 0; }
+
 static void add_seconds(struct timespec *t, double secs) {
     t->tv_sec += (time_t)secs;
     t->tv_nsec += (long)((secs - (double)(time_t)secs) * 1e9);
@@ -293,6 +304,11 @@ static void *helper_main(void *arg) {
             mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
             while (!before(&now, &next_snapshot)) add_seconds(&next_snapshot, mt_config.interval);
         }
+        int ending = mt_signals_ending();
+        if (woke && ending) {
+            mt_snapshot(NULL, MT_TRIGGER_TERMINATION);
+            mt_signals_die(ending);
+        }
         if (woke && signal_requests > 0) {
             signal_requests = 0;
             while (sem_trywait(&wakeup) == 0) {
@@ -304,7 +320,7 @@ static void *helper_main(void *arg) {
 }
 
 static void start_helper(void) {
-    if (!mt_config.signal && !(mt_config.interval > 0) && !(mt_config.timeline > 0)) return;
+    if (!helper_wanted()) return;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -369,6 +385,7 @@ static void after_fork_child(void) {
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;
+    mt_signals_after_fork_child(mt_config.follow_fork);
     if (!mt_config.follow_fork) {
         mt_enabled = 0;
         return;
@@ -401,6 +418,7 @@ void mt_control_init(void) {
     sem_init(&wakeup, 0, 0);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     install_signal();
+    mt_signals_init(helper_wanted());
     mt_enabled = 1;
 }
 

@@ -7,6 +7,7 @@
  * Data path:  hooks.c  ->  recorder.c  ->  unwind.c (+ cfi.c) -> stacktable.c / livetable.c
  *                                      ->  snapshot.c (+ modules.c, allocstats.c)
  *             control.c: start-up, configuration, signal/interval thread, fork, exit.
+ *             signals.c: a snapshot when SIGHUP, SIGINT or SIGTERM ends the program.
  */
 #ifndef MEMTRACE_TRACER_H
 #define MEMTRACE_TRACER_H
@@ -56,6 +57,9 @@ extern volatile int mt_enabled;
 
 void mt_control_init(void);  /* once, from the first hook or the constructor */
 void mt_control_start(void); /* from the constructor: starts the snapshot thread */
+/* Asks the helper thread to look at its requests; 0 when there is none.
+ * Async-signal-safe. */
+int mt_helper_wake(void);
 uint64_t mt_now_ns(void);        /* CLOCK_REALTIME */
 uint64_t mt_coarse_now_ns(void); /* CLOCK_REALTIME_COARSE: a few ms of resolution, much cheaper */
 void mt_warn(const char *what, const char *path, int err); /* once per kind */
@@ -396,6 +400,13 @@ void mt_reset_peak(void);
 #define MT_PUBLISH_BYTES (256 << 10)
 /* Published live bytes plus the calling thread's unpublished changes. */
 uint64_t mt_current_bytes(void);
+
+/* ---- termination by signal (signals.c) ------------------------------------ */
+void mt_signals_init(int helper);   /* helper: a helper thread will run to write the snapshot */
+int mt_signals_ending(void);         /* the signal ending the program, 0 when none */
+void mt_signals_die(int sig);        /* ends the process by sig's default action */
+const char *mt_signal_name(int sig); /* "SIGTERM" */
+void mt_signals_after_fork_child(int traced);
 
 /* ---- timeline (timeline.c) ----------------------------------------------- */
 #define MT_TIMELINE_POINTS 4096

@@ -167,7 +167,13 @@ final class RunTests: XCTestCase {
         let stderr = work.strip(
             String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
         XCTAssertTrue(stderr.contains("(pid \(pid)) was killed by signal 15"), stderr)
-        XCTAssertTrue(stderr.contains("memtrace: 2 snapshots written:"), stderr)
+        // The signal ended the program, and its last snapshot says so.
+        XCTAssertTrue(stderr.contains("live when SIGTERM ended it 777 B in 1 blocks"), stderr)
+        XCTAssertTrue(stderr.contains("memtrace: 3 snapshots written:"), stderr)
+        let last = try SnapshotFile.read(
+            path: work.directory.appendingPathComponent("memtrace.waiter.\(pid).2.snap").path)
+        XCTAssertEqual(last.header.trigger, .termination)
+        XCTAssertEqual(last.process["signal"], "SIGTERM")
     }
 
     func testSnapshotErrors() throws {

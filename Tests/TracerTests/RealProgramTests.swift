@@ -106,6 +106,39 @@ final class RealProgramTests: XCTestCase {
         XCTAssertGreaterThan(snapshot.totals.peakBytes, 1 << 20)
     }
 
+    /// Where the tracer stands in for the default action of SIGINT and SIGTERM, python3 still
+    /// sees SIG_DFL: its Ctrl-C handler (KeyboardInterrupt) and its own handlers work as untraced,
+    /// and a child it starts that SIGTERM ends leaves a termination snapshot.
+    func testPython3SignalsKeepTheirMeaning() throws {
+        let python = try requireProgram("/usr/bin/python3")
+        let script = """
+            import os, signal, subprocess, sys, time
+            print(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(10)
+                print("no KeyboardInterrupt")
+            except KeyboardInterrupt:
+                print("KeyboardInterrupt")
+            handled = []
+            signal.signal(signal.SIGTERM, lambda signum, frame: handled.append(signum))
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+            print("handled", handled)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+            child = subprocess.run([sys.executable, "-I", "-c", "import os, signal; b = bytearray(5555); os.kill(os.getpid(), signal.SIGTERM)"])
+            print("child", child.returncode)
+            """
+        let environment: [String: String?] = ["PYTHONPATH": nil, "PYTHONHOME": nil, "PYENV_VERSION": nil]
+        let run = try compare(python, ["-I", "-c", script], environment: environment)
+        XCTAssertEqual(
+            run.stdoutText,
+            "default_int_handler True\nKeyboardInterrupt\nhandled [15]\nTrue\nchild -15\n")
+        let snapshots = try checkSnapshots(in: run.directory, program: python, triggers: [.exit, .termination])
+        XCTAssertEqual(snapshots.last?.process["signal"], "SIGTERM")
+    }
+
     // MARK: - 3. bash: pipelines, forks, subshells
 
     func testBashPipelineForksAndSubshells() throws {

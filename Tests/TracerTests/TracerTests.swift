@@ -209,10 +209,14 @@ final class TracerTests: XCTestCase {
         }
     }
 
-    /// Starts the waiter fixture under the tracer and returns it with its pipes once it said "ready".
-    private func startWaiter(environment: [String: String]) throws -> (Process, Pipe) {
+    /// Starts the waiter fixture (or another that says "ready" and waits for stdin) under the tracer and
+    /// returns it with its input pipe once it said "ready".
+    private func startWaiter(
+        _ fixture: String = "waiter", arguments: [String] = [], environment: [String: String]
+    ) throws -> (Process, Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Fixtures.build("waiter"))
+        process.executableURL = URL(fileURLWithPath: try Fixtures.build(fixture))
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["LD_PRELOAD"] = TestPaths.libtrace
         env["MEMTRACE_OUTPUT"] = directory.appendingPathComponent("%e.%p.%n.snap").path
@@ -274,6 +278,106 @@ final class TracerTests: XCTestCase {
         try? quietInput.fileHandleForWriting.close()
         XCTAssertEqual(quiet.terminationReason, .uncaughtSignal)
         XCTAssertEqual(quiet.terminationStatus, SIGUSR2)
+    }
+
+    /// Waits for a process a signal should end, killing it if it is still there after `timeout`.
+    private func waitForEnd(_ process: Process, timeout: TimeInterval = 20) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            XCTFail("the process did not end")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+    }
+
+    func testSignalsThatEndTheProgramLeaveASnapshotAndTheirStatus() throws {
+        let waiting = try Fixtures.line(of: "waiting", in: Fixtures.source("waiter"))
+        for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+            try FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let (process, input) = try startWaiter(environment: [:])
+            kill(process.processIdentifier, signal)
+            waitForEnd(process)
+            try? input.fileHandleForWriting.close()
+            // Ended by the signal, as it would have been untraced ...
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal, name)
+            XCTAssertEqual(process.terminationStatus, signal, name)
+            // ... after the tracer wrote what was live then.
+            let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            XCTAssertEqual(snapshots.map(\.header.trigger), [.termination], name)
+            guard let snapshot = snapshots.first else { continue }
+            XCTAssertEqual(snapshot.process["signal"], name)
+            XCTAssertEqual(snapshot.header.pid, UInt32(process.processIdentifier))
+            XCTAssertEqual(site(sites(of: snapshot), file: "waiter.c", line: waiting)?.liveBytes, 7777, name)
+        }
+    }
+
+    func testProgramsSeeTheDefaultActionWhereTheTracerStandsIn() throws {
+        let exe = try Fixtures.build("terminate")
+        let plain = try runProcess(exe, ["query"])
+        let traced = try runTraced(exe, ["query"], in: directory)
+        let expected = """
+            Hangup: default, flags 0
+            Interrupt: default, flags 0
+            Terminated: default, flags 0
+            signal(own) was default
+            signal(default) was own
+            signal(default) was default
+            sigaction(own) was default
+            now own
+            sigaction(ignore) was default
+            now ignore
+
+            """
+        XCTAssertEqual(plain.stdoutText, expected)
+        XCTAssertEqual(traced.stdoutText, expected)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+    }
+
+    func testProgramsKeepTheirOwnChoiceForTheseSignals() throws {
+        let kept = try Fixtures.line(of: "kept", in: Fixtures.source("terminate"))
+        func run(_ mode: String, environment: [String: String] = [:]) throws -> (Process, [Snapshot]) {
+            try FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let (process, input) = try startWaiter("terminate", arguments: [mode], environment: environment)
+            kill(process.processIdentifier, SIGTERM)
+            if mode == "ignore" {
+                usleep(200_000)
+                XCTAssertTrue(process.isRunning, "an ignored SIGTERM ended the program")
+                try input.fileHandleForWriting.close()
+            }
+            waitForEnd(process)
+            try? input.fileHandleForWriting.close()
+            let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            return (process, snapshots)
+        }
+
+        // Its own handler runs, and the program ends as it chooses: an exit snapshot.
+        let (own, ownSnapshots) = try run("own")
+        XCTAssertEqual(own.terminationReason, .exit)
+        XCTAssertEqual(own.terminationStatus, 3)
+        XCTAssertEqual(ownSnapshots.map(\.header.trigger), [.exit])
+
+        // A handler installed and then taken back: the default action again, and the tracer with it.
+        let (restored, restoredSnapshots) = try run("restore")
+        XCTAssertEqual(restored.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(restored.terminationStatus, SIGTERM)
+        XCTAssertEqual(restoredSnapshots.map(\.header.trigger), [.termination])
+        XCTAssertEqual(
+            restoredSnapshots.first.flatMap { site(sites(of: $0), file: "terminate.c", line: kept)?.liveBytes }, 4242)
+
+        // Ignored stays ignored.
+        let (ignored, ignoredSnapshots) = try run("ignore")
+        XCTAssertEqual(ignored.terminationReason, .exit)
+        XCTAssertEqual(ignored.terminationStatus, 0)
+        XCTAssertEqual(ignoredSnapshots.map(\.header.trigger), [.exit])
+
+        // No exit snapshot wanted: the signal's plain default action.
+        let (plain, plainSnapshots) = try run("default", environment: ["MEMTRACE_AT_EXIT": "0"])
+        XCTAssertEqual(plain.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(plain.terminationStatus, SIGTERM)
+        XCTAssertEqual(plainSnapshots.count, 0)
     }
 
     func testIntervalSnapshots() throws {

@@ -135,14 +135,19 @@ extension Memtrace {
             var lines = ["memtrace: \(name) (pid \(pid)) \(how)"]
             if let snapshot = ownSnapshot {
                 let totals = snapshot.totals
-                let live = snapshot.header.trigger == .exit ? "live at exit" : "live at its last snapshot"
+                let live =
+                    switch snapshot.header.trigger {
+                    case .exit: "live at exit"
+                    case .termination: "live when \(snapshot.process["signal"] ?? "a signal") ended it"
+                    default: "live at its last snapshot"
+                    }
                 lines.append(
                     "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(totals.allocCalls) allocation calls"
                         + (snapshot.header.isSampled ? " (sampled)" : ""))
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal writes none at exit)"
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal other than SIGHUP, SIGINT and SIGTERM writes none at exit)"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")

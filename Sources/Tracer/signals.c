@@ -1,0 +1,198 @@
+/*
+ * A program ended by SIGHUP, SIGINT or SIGTERM still leaves a snapshot.
+ *
+ * Those signals' default action ends the process on the spot, and the exit
+ * snapshot with it.  So where the program leaves one of them at its default
+ * action, the tracer installs a handler instead: it asks the helper thread
+ * (control.c) for a termination snapshot and returns; the helper writes the
+ * snapshot and then ends the process with the same signal, default action
+ * restored, so whoever waits for it sees the status the signal would have
+ * given.  The handler cannot write the snapshot itself: the signal may have
+ * arrived while this thread held one of the tracer's locks.
+ *
+ * The handler must not change what the program sees.  Programs look at a
+ * signal's disposition before choosing theirs (python3 installs its SIGINT
+ * handler, the one that raises KeyboardInterrupt, only over SIG_DFL; sort and
+ * bash keep SIG_IGN when they find it), so sigaction(), signal() and their
+ * relatives are interposed: while the tracer's handler stands in for the
+ * default action they report SIG_DFL, a program that sets SIG_DFL keeps it,
+ * and any other disposition replaces it for good.  What the tracer cannot
+ * hide is a disposition read with the raw rt_sigaction system call.
+ *
+ * A second of these signals while the snapshot is being written changes
+ * nothing: the process ends as soon as the snapshot is on disk.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+#include "tracer.h"
+
+/* glibc's implementation, exported under this name too: the tracer's own
+ * changes go straight to it, never through the interposed sigaction. */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+static const int watched[] = {SIGHUP, SIGINT, SIGTERM};
+
+static int active; /* the tracer stands in for these signals' default action */
+/* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
+static volatile sig_atomic_t standing_in[NSIG];
+static volatile sig_atomic_t ending; /* the signal being handled, 0 when none */
+
+static int may_stand_in(int sig) {
+    if (!active || sig == mt_config.signal) return 0; /* MEMTRACE_SIGNAL=HUP: that one asks for snapshots */
+    for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
+        if (watched[i] == sig) return 1;
+    return 0;
+}
+
+static void set_default(int sig) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    standing_in[sig] = 0;
+    __sigaction(sig, &dfl, NULL);
+}
+
+/* Ends the process by `sig` with its default action.  Async-signal-safe. */
+void mt_signals_die(int sig) {
+    set_default(sig);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+    raise(sig);
+}
+
+static void on_terminate(int sig) {
+    int saved = errno;
+    if (!ending) {
+        ending = sig;
+        if (!mt_enabled || !mt_helper_wake()) mt_signals_die(sig); /* nobody to write it: end now */
+    }
+    errno = saved;
+}
+
+/* In place of SIG_DFL, which `sig` has now. */
+static void stand_in(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_terminate;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    standing_in[sig] = 1;
+    if (__sigaction(sig, &sa, NULL) != 0) standing_in[sig] = 0;
+}
+
+int mt_signals_ending(void) { return ending; }
+
+const char *mt_signal_name(int sig) {
+    switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    default: return "";
+    }
+}
+
+void mt_signals_init(int helper) {
+    active = helper && (mt_config.at_exit || mt_config.leaks);
+    for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
+        int sig = watched[i];
+        struct sigaction current;
+        if (!may_stand_in(sig) || __sigaction(sig, NULL, &current) != 0) continue;
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) stand_in(sig);
+    }
+}
+
+/* A traced child starts with no termination under way; in one that is not
+ * traced, the default action is the default action again. */
+void mt_signals_after_fork_child(int traced) {
+    ending = 0;
+    if (traced) return;
+    for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
+        if (standing_in[watched[i]]) set_default(watched[i]);
+    active = 0;
+}
+
+/* ---- the program's view --------------------------------------------------- */
+static int standing_in_for(int sig) { return sig > 0 && sig < NSIG && standing_in[sig]; }
+
+static int is_default(const struct sigaction *act) {
+    return !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+}
+
+MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (sig <= 0 || sig >= NSIG || !may_stand_in(sig)) return __sigaction(sig, act, old);
+    struct sigaction before;
+    if (standing_in[sig]) {
+        memset(&before, 0, sizeof before);
+        before.sa_handler = SIG_DFL;
+        sigemptyset(&before.sa_mask);
+        if (act && !is_default(act)) { /* the program's own: from now on the disposition is the program's */
+            standing_in[sig] = 0;
+            if (__sigaction(sig, act, NULL) != 0) {
+                standing_in[sig] = 1;
+                return -1;
+            }
+        }
+    } else {
+        if (__sigaction(sig, act, &before) != 0) return -1;
+        if (act && is_default(act)) stand_in(sig);
+    }
+    if (old) *old = before;
+    return 0;
+}
+
+typedef __sighandler_t (*signal_fn)(int, __sighandler_t);
+
+/* signal() and its relatives differ in the flags they set, so each goes to
+ * its own implementation; the tracer only answers for SIG_DFL. */
+static __sighandler_t through(const char *name, signal_fn *real, int sig, __sighandler_t handler) {
+    if (!*real) *real = (signal_fn)dlsym(RTLD_NEXT, name);
+    if (!*real) {
+        errno = ENOSYS;
+        return SIG_ERR;
+    }
+    if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return (*real)(sig, handler);
+    if (standing_in[sig]) {
+        if (handler == SIG_DFL) return SIG_DFL;
+        standing_in[sig] = 0;
+        if ((*real)(sig, handler) == SIG_ERR) {
+            standing_in[sig] = 1;
+            return SIG_ERR;
+        }
+        return SIG_DFL;
+    }
+    __sighandler_t before = (*real)(sig, handler);
+    if (before != SIG_ERR && handler == SIG_DFL) stand_in(sig);
+    return before;
+}
+
+static signal_fn real_signal, real_bsd_signal, real_sysv_signal, real___sysv_signal, real_sigset;
+
+MT_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
+    return through("signal", &real_signal, sig, handler);
+}
+MT_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler) {
+    return through("bsd_signal", &real_bsd_signal, sig, handler);
+}
+MT_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler) {
+    return through("sysv_signal", &real_sysv_signal, sig, handler);
+}
+MT_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler) {
+    return through("__sysv_signal", &real___sysv_signal, sig, handler);
+}
+MT_EXPORT __sighandler_t sigset(int sig, __sighandler_t handler) {
+    __sighandler_t before = through("sigset", &real_sigset, sig, handler);
+    if (before != SIG_ERR && handler == SIG_DFL && standing_in_for(sig)) { /* sigset also unblocks */
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, sig);
+        pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+    }
+    return before;
+}

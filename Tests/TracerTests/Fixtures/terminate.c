@@ -1,0 +1,73 @@
+/* How a program's own choices for SIGHUP, SIGINT and SIGTERM fare while the
+ * tracer stands in for their default action.  terminate MODE:
+ *   query    prints what sigaction() and signal() report as it changes them
+ *   default  keeps the default action
+ *   own      handles SIGTERM itself: prints "handled 15" and exits 3
+ *   restore  installs a handler with signal(), then puts the default back
+ *   ignore   ignores SIGTERM
+ * Every mode but query keeps a 4242-byte block, says "ready" and waits for a
+ * line on stdin (or a signal that ends it). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t got;
+static void on_term(int sig) { got = sig; }
+
+static const char *name(void (*handler)(int)) {
+    return handler == SIG_DFL ? "default" : handler == SIG_IGN ? "ignore" : handler == on_term ? "own" : "other";
+}
+
+static void query(void) {
+    static const int sigs[] = {SIGHUP, SIGINT, SIGTERM};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction old;
+        sigaction(sigs[i], NULL, &old);
+        printf("%s: %s, flags %#x\n", strsignal(sigs[i]), name(old.sa_handler), (unsigned)old.sa_flags);
+    }
+    printf("signal(own) was %s\n", name(signal(SIGTERM, on_term)));
+    printf("signal(default) was %s\n", name(signal(SIGTERM, SIG_DFL)));
+    printf("signal(default) was %s\n", name(signal(SIGTERM, SIG_DFL)));
+    struct sigaction own, old;
+    memset(&own, 0, sizeof own);
+    own.sa_handler = on_term;
+    sigaction(SIGINT, &own, &old);
+    printf("sigaction(own) was %s\n", name(old.sa_handler));
+    sigaction(SIGINT, NULL, &old);
+    printf("now %s\n", name(old.sa_handler));
+    own.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &own, &old);
+    printf("sigaction(ignore) was %s\n", name(old.sa_handler));
+    sigaction(SIGHUP, NULL, &old);
+    printf("now %s\n", name(old.sa_handler));
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "default";
+    if (strcmp(mode, "query") == 0) {
+        query();
+        return 0;
+    }
+    if (strcmp(mode, "own") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+    } else if (strcmp(mode, "restore") == 0) {
+        signal(SIGTERM, on_term);
+        signal(SIGTERM, SIG_DFL);
+    } else if (strcmp(mode, "ignore") == 0) {
+        signal(SIGTERM, SIG_IGN);
+    }
+    char *block = malloc(4242); /* @kept */
+    printf("ready\n");
+    fflush(stdout);
+    char line[16];
+    while (!got && fgets(line, sizeof line, stdin)) {
+    }
+    if (got) printf("handled %d\n", (int)got);
+    free(block);
+    return got ? 3 : 0;
+}
