@@ -13,7 +13,8 @@ extension Memtrace {
                 MEMTRACE_LIB), runs CMD with its standard streams, and when it ends prints the peak heap, the \
                 heap live at exit, the number of allocation calls and the snapshot files written (the \
                 program's own and those of its children) to standard error. The exit status is CMD's (128 + \
-                the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on.
+                the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on. A \
+                program that SIGHUP, SIGINT or SIGTERM ends still writes a last snapshot before it dies.
 
                 The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
                 and %%; a relative pattern is made absolute against the current directory. The default is \
