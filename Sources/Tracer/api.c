@@ -38,7 +38,7 @@ MT_EXPORT int memtrace_impl_ignore(const void *p) {
     if (!mt_enabled || !p) return -1;
     mt_guard++;
     mt_set_block_flags((void *)p, MT_SLOT_IGNORED, 0);
-    mt_guard--;
+    mt_leave();
     return 0;
 }
 

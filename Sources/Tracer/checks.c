@@ -100,7 +100,7 @@ int mt_region_begin(void) {
     clear_region_flags();
     mt_region_active = 1;
     mt_live_unlock_all();
-    mt_guard--;
+    mt_leave();
     return 0;
 }
 
@@ -139,7 +139,7 @@ long mt_region_end(const char *label) {
         if (sites) print_sites(sites, n, 10, "allocated");
     }
     if (sites) mt_unmap(sites, bytes);
-    mt_guard--;
+    mt_leave();
     return (long)total;
 }
 
@@ -181,7 +181,7 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
         uint32_t cur_n;
         size_t cur_size;
         int64_t *cur = live_per_stack(&cur_n, &cur_size);
-        mt_guard--;
+        mt_leave();
         if (!cur) return -1;
         if (run == warmup - 1) {
             base = cur;
@@ -226,6 +226,6 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
     mt_unmap(stopped, grow_size);
     mt_unmap(base, base_size);
     mt_unmap(prev, prev_size);
-    mt_guard--;
+    mt_leave();
     return (long)total;
 }

@@ -304,7 +304,7 @@ static void *helper_main(void *arg) {
             mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
             while (!before(&now, &next_snapshot)) add_seconds(&next_snapshot, mt_config.interval);
         }
-        int ending = mt_signals_ending();
+        int ending = mt_signal_ending;
         if (woke && ending) {
             mt_snapshot(NULL, MT_TRIGGER_TERMINATION);
             mt_signals_die(ending);
@@ -360,6 +360,7 @@ static void before_fork(void) {
     mt_stacks_lock_all();
     mt_live_lock_all();
     mt_cfi_lock();
+    mt_signals_hold();
 }
 
 static void after_fork_parent(void) {
@@ -369,7 +370,8 @@ static void after_fork_parent(void) {
     mt_stacks_unlock_all();
     mt_timeline_unlock();
     mt_snapshot_unlock();
-    mt_guard--;
+    mt_leave();
+    mt_signals_release();
 }
 
 static void after_fork_child(void) {
@@ -388,6 +390,7 @@ static void after_fork_child(void) {
     mt_signals_after_fork_child(mt_config.follow_fork);
     if (!mt_config.follow_fork) {
         mt_enabled = 0;
+        mt_signals_release();
         return;
     }
     mt_config.start_time_ns = mt_now_ns();
@@ -401,6 +404,7 @@ static void after_fork_child(void) {
     mt_guard++;
     start_helper();
     mt_guard--;
+    mt_signals_release();
 }
 
 /* ---- start and exit ------------------------------------------------------------- */
@@ -434,6 +438,7 @@ void mt_control_start(void) {
  * as late as a preloaded library can run. */
 __attribute__((destructor(101))) static void mt_at_exit(void) {
     if (!mt_enabled) return;
+    mt_signals_settle(); /* a signal that ends the program came first: it ends it */
     if (mt_config.leaks) {
         /* The program is done: its registers are the exit path's. */
         mt_leaks_set_caller_frame(__builtin_frame_address(0));

@@ -98,7 +98,7 @@ static void start(void) {
         mt_guard++;
         resolve();
         mt_control_init();
-        mt_guard--;
+        mt_leave();
         __atomic_store_n(&state, ST_READY, __ATOMIC_RELEASE);
         errno = saved;
         return;
@@ -120,7 +120,7 @@ __attribute__((constructor(101))) static void mt_constructor(void) {
     ensure_started();
     mt_guard++;
     mt_control_start();
-    mt_guard--;
+    mt_leave();
 }
 
 size_t mt_real_usable_size(void *p) {
@@ -158,7 +158,7 @@ __attribute__((noinline)) static void *malloc_recorded(size_t size) {
     mt_guard++;
     void *p = real_malloc(size);
     if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
-    mt_guard--;
+    mt_leave();
     return p;
 }
 
@@ -181,7 +181,7 @@ static inline __attribute__((always_inline)) void free_recorded(void *p) {
     mt_guard++;
     mt_record_free(p); /* before the real free: afterwards the address may be reused */
     real_free(p);
-    mt_guard--;
+    mt_leave();
     errno = saved;
 }
 
@@ -209,7 +209,7 @@ __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;
     void *p = real_calloc(n, size);
     if (p) RECORD_ALLOC(p, n * size, MT_OP_MALLOC);
-    mt_guard--;
+    mt_leave();
     return p;
 }
 
@@ -253,7 +253,7 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
         else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
         mt_record_realloc_call(old);
     }
-    mt_guard--;
+    mt_leave();
     return p;
 }
 
@@ -305,7 +305,7 @@ static void *aligned(size_t align, size_t size) {
     mt_guard++;
     int rc = real_posix_memalign(&p, align, size);
     if (rc == 0) RECORD_ALLOC(p, size, MT_OP_MALLOC);
-    mt_guard--;
+    mt_leave();
     if (rc) {
         errno = rc;
         return NULL;
@@ -325,7 +325,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     mt_guard++;
     int rc = real_posix_memalign(out, align, size);
     if (rc == 0) RECORD_ALLOC(*out, size, MT_OP_MALLOC);
-    mt_guard--;
+    mt_leave();
     return rc;
 }
 
@@ -336,7 +336,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
         if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
-        mt_guard--;
+        mt_leave();
         return p;
     }
     return aligned(align, size);
@@ -349,7 +349,7 @@ MT_EXPORT void *memalign(size_t align, size_t size) {
         mt_guard++;
         void *p = real_memalign(align, size);
         if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
-        mt_guard--;
+        mt_leave();
         return p;
     }
     return aligned(align, size);
@@ -396,7 +396,7 @@ static void *lookup(void **slot, const char *name) {
     if (!f) {
         mt_guard++;
         f = dlsym(RTLD_NEXT, name);
-        mt_guard--;
+        mt_leave();
         __atomic_store_n(slot, f, __ATOMIC_RELEASE);
     }
     return f;
@@ -411,7 +411,7 @@ static void *adopt(void *p, size_t size) {
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
         else if (wanted_unless_paused(size)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
-        mt_guard--;
+        mt_leave();
     }
     return p;
 }
@@ -473,7 +473,7 @@ MT_EXPORT int dlclose(void *handle) {
     if (mt_enabled) {
         mt_guard++;
         mt_unwind_flush();
-        mt_guard--;
+        mt_leave();
     }
     return rc;
 }

@@ -3,12 +3,22 @@
  *
  * Those signals' default action ends the process on the spot, and the exit
  * snapshot with it.  So where the program leaves one of them at its default
- * action, the tracer installs a handler instead: it asks the helper thread
- * (control.c) for a termination snapshot and returns; the helper writes the
- * snapshot and then ends the process with the same signal, default action
- * restored, so whoever waits for it sees the status the signal would have
- * given.  The handler cannot write the snapshot itself: the signal may have
- * arrived while this thread held one of the tracer's locks.
+ * action, the tracer installs a handler instead.  The handler wakes the helper
+ * thread (control.c), which writes a termination snapshot and then ends the
+ * process with the same signal, default action restored: whoever waits for it
+ * sees the status the signal would have given.
+ *
+ * Meanwhile the thread the signal landed on waits in the handler, as it would
+ * be gone untraced: it does not go on to exec, change the disposition or
+ * exit.  It could hold a lock the writer needs, so the writer takes none it
+ * can avoid: the snapshot has no allocator statistics (mallinfo2 and mallctl
+ * lock the allocator), and the module list, read through dl_iterate_phdr
+ * (the loader's lock, held by a thread inside dlopen or dl_iterate_phdr), is
+ * waited for two seconds at most, after which the thread ends the process
+ * itself, without a snapshot.  Only when the signal lands while the thread is
+ * inside the tracer (which holds its own locks then) does the handler return
+ * at once; the program then runs on until the snapshot is written, except
+ * that changing that signal's disposition or exiting waits for the end.
  *
  * The handler must not change what the program sees.  Programs look at a
  * signal's disposition before choosing theirs (python3 installs its SIGINT
@@ -16,17 +26,16 @@
  * bash keep SIG_IGN when they find it), so sigaction(), signal() and their
  * relatives are interposed: while the tracer's handler stands in for the
  * default action they report SIG_DFL, a program that sets SIG_DFL keeps it,
- * and any other disposition replaces it for good.  What the tracer cannot
- * hide is a disposition read with the raw rt_sigaction system call.
- *
- * A second of these signals while the snapshot is being written changes
- * nothing: the process ends as soon as the snapshot is on disk.
+ * and any other disposition replaces it (until the program sets SIG_DFL
+ * again).  What the tracer cannot hide is a disposition read with the raw
+ * rt_sigaction system call.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "tracer.h"
 
@@ -39,7 +48,7 @@ static const int watched[] = {SIGHUP, SIGINT, SIGTERM};
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
 static volatile sig_atomic_t standing_in[NSIG];
-static volatile sig_atomic_t ending; /* the signal being handled, 0 when none */
+volatile int mt_signal_ending; /* the signal being handled, 0 when none */
 
 static int may_stand_in(int sig) {
     if (!active || sig == mt_config.signal) return 0; /* MEMTRACE_SIGNAL=HUP: that one asks for snapshots */
@@ -67,13 +76,31 @@ void mt_signals_die(int sig) {
     raise(sig);
 }
 
+static volatile sig_atomic_t modules_read; /* the writer is past the loader's lock */
+
+void mt_signals_modules_read(void) { modules_read = 1; }
+
+/* Until the helper ends the process; or, if the writer is stuck at the
+ * loader's lock or slower than a minute, ends it here.  Async-signal-safe. */
+static void wait_for_end(int sig) {
+    const struct timespec tick = {0, 1000000};
+    for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read); ms++) nanosleep(&tick, NULL);
+    mt_signals_die(sig);
+}
+
 static void on_terminate(int sig) {
     int saved = errno;
-    if (!ending) {
-        ending = sig;
+    if (!mt_signal_ending) {
+        mt_signal_ending = sig;
         if (!mt_enabled || !mt_helper_wake()) mt_signals_die(sig); /* nobody to write it: end now */
+        if (mt_guard == 0) wait_for_end(sig);
     }
     errno = saved;
+}
+
+void mt_signals_settle(void) {
+    int sig = mt_signal_ending;
+    if (sig) wait_for_end(sig);
 }
 
 /* In place of SIG_DFL, which `sig` has now. */
@@ -86,8 +113,6 @@ static void stand_in(int sig) {
     standing_in[sig] = 1;
     if (__sigaction(sig, &sa, NULL) != 0) standing_in[sig] = 0;
 }
-
-int mt_signals_ending(void) { return ending; }
 
 const char *mt_signal_name(int sig) {
     switch (sig) {
@@ -108,10 +133,31 @@ void mt_signals_init(int helper) {
     }
 }
 
+/* Across fork the three signals wait, blocked: one that reached the child
+ * before its state was reset and its helper started would be lost or wait
+ * for a helper that is not there.  Forks are serialised by the tracer's
+ * locks, taken before this, so one saved mask serves. */
+static sigset_t fork_mask;
+static int holding;
+
+void mt_signals_hold(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) sigaddset(&set, watched[i]);
+    holding = pthread_sigmask(SIG_BLOCK, &set, &fork_mask) == 0;
+}
+
+void mt_signals_release(void) {
+    if (!holding) return;
+    holding = 0;
+    pthread_sigmask(SIG_SETMASK, &fork_mask, NULL);
+}
+
 /* A traced child starts with no termination under way; in one that is not
  * traced, the default action is the default action again. */
 void mt_signals_after_fork_child(int traced) {
-    ending = 0;
+    mt_signal_ending = 0;
+    modules_read = 0;
     if (traced) return;
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
         if (standing_in[watched[i]]) set_default(watched[i]);
@@ -133,6 +179,7 @@ MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         before.sa_handler = SIG_DFL;
         sigemptyset(&before.sa_mask);
         if (act && !is_default(act)) { /* the program's own: from now on the disposition is the program's */
+            if (mt_signal_ending == sig) wait_for_end(sig); /* too late: the signal came first */
             standing_in[sig] = 0;
             if (__sigaction(sig, act, NULL) != 0) {
                 standing_in[sig] = 1;
@@ -160,6 +207,7 @@ static __sighandler_t through(const char *name, signal_fn *real, int sig, __sigh
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return (*real)(sig, handler);
     if (standing_in[sig]) {
         if (handler == SIG_DFL) return SIG_DFL;
+        if (mt_signal_ending == sig) wait_for_end(sig); /* too late: the signal came first */
         standing_in[sig] = 0;
         if ((*real)(sig, handler) == SIG_ERR) {
             standing_in[sig] = 1;

@@ -216,7 +216,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* PROCESS */
     size_t cwd_len = strlen(cwd), exe_len = strlen(mt_config.exe), out_len = strlen(mt_config.output);
-    const char *signal = trigger == MT_TRIGGER_TERMINATION ? mt_signal_name(mt_signals_ending()) : NULL;
+    const char *signal = trigger == MT_TRIGGER_TERMINATION ? mt_signal_name(mt_signal_ending) : NULL;
     size_t signal_len = signal ? strlen(signal) : 0;
     section(w, MT_SECTION_PROCESS,
             4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
@@ -345,7 +345,15 @@ static int take(const char *path, int trigger, int leaks) {
 
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
-    mt_allocator_collect(&alloc);
+    /* A thread waits in the termination handler, maybe holding the allocator's
+     * locks: no statistics then (an ALLOCATOR section of kind unknown). */
+    if (trigger == MT_TRIGGER_TERMINATION) {
+        mt_signals_modules_read();
+        mt_buf_u32(&alloc, MT_ALLOCATOR_UNKNOWN);
+        mt_buf_u32(&alloc, 0);
+    } else {
+        mt_allocator_collect(&alloc);
+    }
     if (leaks) mt_leaks_prepare(&roots);
 
     if (!writer_storage || !timeline_storage || modules.failed || alloc.failed || roots.failed) {
@@ -373,6 +381,6 @@ static int take(const char *path, int trigger, int leaks) {
     mt_snapshot_unlock();
     if (err) mt_warn("cannot write snapshot", final, err);
     errno = err ? err : saved;
-    mt_guard--;
+    mt_leave();
     return err ? -1 : 0;
 }

@@ -182,7 +182,7 @@ static void on_thread_exit(void *arg) {
     mt_stacks_thread_exit();
     if (t->slots) mt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
     mt_unmap(t, sizeof *t);
-    mt_guard--;
+    mt_leave();
 }
 
 static void add_table(struct mt_tstat *out, uint32_t count, const struct table *t, uint64_t epoch) {

@@ -402,11 +402,20 @@ void mt_reset_peak(void);
 uint64_t mt_current_bytes(void);
 
 /* ---- termination by signal (signals.c) ------------------------------------ */
+extern volatile int mt_signal_ending; /* the signal ending the program, 0 when none */
 void mt_signals_init(int helper);   /* helper: a helper thread will run to write the snapshot */
-int mt_signals_ending(void);         /* the signal ending the program, 0 when none */
+void mt_signals_settle(void);        /* when one is: waits for the end */
+/* Leaves the tracer on this thread.  A thread that leaves it while a signal
+ * is ending the program stops there, as the signal would have stopped it. */
+static inline void mt_leave(void) {
+    if (--mt_guard == 0 && MT_UNLIKELY(mt_signal_ending)) mt_signals_settle();
+}
+void mt_signals_modules_read(void);  /* from the writer of the termination snapshot */
 void mt_signals_die(int sig);        /* ends the process by sig's default action */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
+void mt_signals_hold(void);    /* fork: blocks the three until ... */
+void mt_signals_release(void); /* ... the parent and the child are ready for them */
 
 /* ---- timeline (timeline.c) ----------------------------------------------- */
 #define MT_TIMELINE_POINTS 4096

@@ -139,6 +139,22 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(snapshots.last?.process["signal"], "SIGTERM")
     }
 
+    /// A signal sent to a child the moment it is started reaches it between fork and exec, often
+    /// while it is inside the tracer; it must end the child all the same, as it does untraced, and
+    /// not be lost to the exec that follows.
+    func testBashKillsWhatItJustStarted() throws {
+        let bash = try requireProgram("/usr/bin/bash")
+        let script = "i=0; while [ $i -lt 20 ]; do sleep 30 & p=$!; kill -TERM $p; wait $p; printf '%s ' $?; i=$((i+1)); done"
+        let run = try compare(bash, ["-c", script])
+        XCTAssertEqual(run.stdoutText, String(repeating: "143 ", count: 20))
+        let snapshots = try snapshotFiles(in: run.directory).map { try SnapshotFile.read(path: $0) }
+        XCTAssertEqual(snapshots.filter { $0.header.trigger == .exit }.count, 1, names(snapshots))
+        // A child the signal reached before its tracer started (early in exec) had nothing to write.
+        let ended = snapshots.filter { $0.header.trigger == .termination }
+        XCTAssertTrue((1...20).contains(ended.count), names(snapshots))
+        XCTAssertTrue(ended.allSatisfy { $0.process["signal"] == "SIGTERM" }, names(snapshots))
+    }
+
     // MARK: - 3. bash: pipelines, forks, subshells
 
     func testBashPipelineForksAndSubshells() throws {
