@@ -29,15 +29,6 @@ __thread int mt_paused __attribute__((tls_model("initial-exec")));
 volatile int mt_region_active;
 
 /* ---- reporting ------------------------------------------------------------------- */
-static void out(const char *s) {
-    size_t n = strlen(s);
-    while (n > 0) {
-        ssize_t k = write(2, s, n);
-        if (k <= 0) return;
-        s += k;
-        n -= (size_t)k;
-    }
-}
 
 static void print_stack(uint32_t id) {
     struct mt_stack *s = mt_stack_get(id);
@@ -61,7 +52,7 @@ static void print_stack(uint32_t id) {
         else
             snprintf(line, sizeof line, "        #%u 0x%llx (%s+0x%llx)\n", shown - 1, (unsigned long long)pcs[i], module,
                      (unsigned long long)offset);
-        out(line);
+        mt_say(line);
     }
 }
 
@@ -83,7 +74,7 @@ static void print_sites(struct site *sites, uint32_t n, int limit, const char *v
                      (long long)sites[best].count, verb);
         else
             snprintf(line, sizeof line, "    %lld bytes %s at:\n", (long long)sites[best].bytes, verb);
-        out(line);
+        mt_say(line);
         print_stack(best);
         sites[best].bytes = 0;
     }
@@ -135,7 +126,7 @@ long mt_region_end(const char *label) {
         snprintf(line, sizeof line, "memtrace: %s%s%s%lld bytes in %lld blocks allocated in the region are still live\n",
                  label ? "region \"" : "", label ? label : "", label ? "\": " : "", (long long)total,
                  (long long)blocks);
-        out(line);
+        mt_say(line);
         if (sites) print_sites(sites, n, 10, "allocated");
     }
     if (sites) mt_unmap(sites, bytes);
@@ -219,7 +210,7 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
         snprintf(line, sizeof line, "memtrace: %s%s%s%lld bytes in %lld stacks grew in every one of %d iterations\n",
                  label ? "growth check \"" : "", label ? label : "", label ? "\": " : "", (long long)total,
                  (long long)stacks, iterations);
-        out(line);
+        mt_say(line);
         if (sites) print_sites(sites, prev_n, 10, "more after the iterations, allocated");
     }
     if (sites) mt_unmap(sites, sites_size);

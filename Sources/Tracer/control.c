@@ -57,17 +57,34 @@ uint64_t mt_coarse_now_ns(void) {
 }
 
 /* ---- warnings: one line on stderr, once per kind, and the program goes on ---- */
-static void say(const char *s) {
+/* All of `s` to standard error, retrying short writes.  SIGPIPE is blocked
+ * meanwhile: a standard error whose reader is gone must not end the program
+ * (untraced, it would never have written there); the SIGPIPE the write raised
+ * is taken back, one that was pending before is left for the program. */
+void mt_say(const char *s) {
+    sigset_t pipe_only, old, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    int broken = 0;
     size_t n = strlen(s);
     while (n > 0) {
         ssize_t k = write(2, s, n);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
-            return;
+            broken = k < 0 && errno == EPIPE;
+            break;
         }
         s += k;
         n -= (size_t)k;
     }
+    if (broken && !was_pending) {
+        const struct timespec now = {0, 0};
+        sigtimedwait(&pipe_only, NULL, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void mt_warn(const char *what, const char *path, int err) {
@@ -75,17 +92,17 @@ void mt_warn(const char *what, const char *path, int err) {
     int *flag = strcmp(what, "cannot write snapshot") == 0 ? &warned_snapshot : &warned_other;
     if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED)) return;
     int saved = errno;
-    say("memtrace: ");
-    say(what);
+    mt_say("memtrace: ");
+    mt_say(what);
     if (path) {
-        say(" ");
-        say(path);
+        mt_say(" ");
+        mt_say(path);
     }
     if (err) {
-        say(": ");
-        say(strerror(err));
+        mt_say(": ");
+        mt_say(strerror(err));
     }
-    say(" (the program continues; further warnings of this kind are not shown)\n");
+    mt_say(" (the program continues; further warnings of this kind are not shown)\n");
     errno = saved;
 }
 

@@ -1,5 +1,7 @@
 /*
- * A program ended by SIGHUP, SIGINT or SIGTERM still leaves a snapshot.
+ * A program ended by SIGHUP, SIGINT, SIGPIPE or SIGTERM still leaves a
+ * snapshot: killed, interrupted at the terminal, or writing into a pipe whose
+ * reader is gone (`traced | head`).
  *
  * Those signals' default action ends the process on the spot, and the exit
  * snapshot with it.  So where the program leaves one of them at its default
@@ -43,7 +45,7 @@
  * changes go straight to it, never through the interposed sigaction. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-static const int watched[] = {SIGHUP, SIGINT, SIGTERM};
+static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM};
 
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
@@ -118,6 +120,7 @@ const char *mt_signal_name(int sig) {
     switch (sig) {
     case SIGHUP: return "SIGHUP";
     case SIGINT: return "SIGINT";
+    case SIGPIPE: return "SIGPIPE";
     case SIGTERM: return "SIGTERM";
     default: return "";
     }
@@ -133,7 +136,7 @@ void mt_signals_init(int helper) {
     }
 }
 
-/* Across fork the three signals wait, blocked: one that reached the child
+/* Across fork these signals wait, blocked: one that reached the child
  * before its state was reset and its helper started would be lost or wait
  * for a helper that is not there.  Forks are serialised by the tracer's
  * locks, taken before this, so one saved mask serves. */

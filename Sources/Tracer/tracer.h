@@ -7,7 +7,7 @@
  * Data path:  hooks.c  ->  recorder.c  ->  unwind.c (+ cfi.c) -> stacktable.c / livetable.c
  *                                      ->  snapshot.c (+ modules.c, allocstats.c)
  *             control.c: start-up, configuration, signal/interval thread, fork, exit.
- *             signals.c: a snapshot when SIGHUP, SIGINT or SIGTERM ends the program.
+ *             signals.c: a snapshot when SIGHUP, SIGINT, SIGPIPE or SIGTERM ends the program.
  */
 #ifndef MEMTRACE_TRACER_H
 #define MEMTRACE_TRACER_H
@@ -60,6 +60,7 @@ void mt_control_start(void); /* from the constructor: starts the snapshot thread
 /* Asks the helper thread to look at its requests; 0 when there is none.
  * Async-signal-safe. */
 int mt_helper_wake(void);
+void mt_say(const char *s);       /* to standard error, never raising SIGPIPE */
 uint64_t mt_now_ns(void);        /* CLOCK_REALTIME */
 uint64_t mt_coarse_now_ns(void); /* CLOCK_REALTIME_COARSE: a few ms of resolution, much cheaper */
 void mt_warn(const char *what, const char *path, int err); /* once per kind */
@@ -414,7 +415,7 @@ void mt_signals_modules_read(void);  /* from the writer of the termination snaps
 void mt_signals_die(int sig);        /* ends the process by sig's default action */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
-void mt_signals_hold(void);    /* fork: blocks the three until ... */
+void mt_signals_hold(void);    /* fork: blocks them until ... */
 void mt_signals_release(void); /* ... the parent and the child are ready for them */
 
 /* ---- timeline (timeline.c) ----------------------------------------------- */

@@ -313,6 +313,29 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    func testWritingIntoAClosedPipeLeavesASnapshot() throws {
+        let exe = try Fixtures.build("terminate")
+        let piped = try Fixtures.line(of: "piped", in: Fixtures.source("terminate"))
+        let traced = try runTraced(exe, ["pipe"], in: directory)
+        XCTAssertEqual(traced.status, 128 + SIGPIPE, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "")
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+        XCTAssertEqual(snapshots.map(\.header.trigger), [.termination])
+        XCTAssertEqual(snapshots.first?.process["signal"], "SIGPIPE")
+        XCTAssertEqual(snapshots.first.flatMap { site(sites(of: $0), file: "terminate.c", line: piped)?.liveBytes }, 2424)
+    }
+
+    /// The tracer's one-line warning goes to a standard error whose reader is gone: the program,
+    /// which never writes there itself, must not die of the SIGPIPE.
+    func testAWarningIntoABrokenPipeDoesNotEndTheProgram() throws {
+        let exe = try Fixtures.build("terminate")
+        let script = "\"$0\" quiet 2>&1 | true; echo ${PIPESTATUS[0]}"
+        let traced = try runProcess(
+            "/usr/bin/bash", ["-c", script, exe],
+            environment: ["LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_OUTPUT": "/nonexistent-dir/%p.snap"])
+        XCTAssertEqual(traced.stdoutText, "0\n", traced.stderrText)
+    }
+
     func testProgramsSeeTheDefaultActionWhereTheTracerStandsIn() throws {
         let exe = try Fixtures.build("terminate")
         let plain = try runProcess(exe, ["query"])

@@ -14,7 +14,7 @@ extension Memtrace {
                 heap live at exit, the number of allocation calls and the snapshot files written (the \
                 program's own and those of its children) to standard error. The exit status is CMD's (128 + \
                 the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on. A \
-                program that SIGHUP, SIGINT or SIGTERM ends still writes a last snapshot before it dies.
+                program that SIGHUP, SIGINT, SIGPIPE or SIGTERM ends still writes a last snapshot before it dies.
 
                 The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
                 and %%; a relative pattern is made absolute against the current directory. The default is \
@@ -148,7 +148,7 @@ extension Memtrace {
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal other than SIGHUP, SIGINT and SIGTERM writes none at exit)"
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal other than SIGHUP, SIGINT, SIGPIPE and SIGTERM writes none at exit)"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")

@@ -5,7 +5,11 @@
  *   own      handles SIGTERM itself: prints "handled 15" and exits 3
  *   restore  installs a handler with signal(), then puts the default back
  *   ignore   ignores SIGTERM
- * Every mode but query keeps a 4242-byte block, says "ready" and waits for a
+ *   pipe     puts SIGPIPE back to its default action, then writes into a
+ *            pipe nobody reads (SIGPIPE ends it there)
+ *   quiet    puts SIGPIPE back to its default action, waits 0.3 s and exits
+ *            without a word
+ * Every mode but query, pipe and quiet keeps a 4242-byte block, says "ready" and waits for a
  * line on stdin (or a signal that ends it). */
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +53,22 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "query") == 0) {
         query();
         return 0;
+    }
+    if (strcmp(mode, "quiet") == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        usleep(300000);
+        return 0;
+    }
+    if (strcmp(mode, "pipe") == 0) {
+        signal(SIGPIPE, SIG_DFL); /* whoever started us may have ignored it */
+        char *kept = malloc(2424); /* @piped */
+        int fds[2];
+        if (pipe(fds) != 0) return 1;
+        close(fds[0]);
+        ssize_t n = write(fds[1], "x", 1);
+        printf("write returned %zd\n", n); /* not reached */
+        free(kept);
+        return 4;
     }
     if (strcmp(mode, "own") == 0) {
         struct sigaction sa;
