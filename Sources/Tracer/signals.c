@@ -38,6 +38,7 @@
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tracer.h"
 
@@ -52,30 +53,46 @@ static int active; /* the tracer stands in for these signals' default action */
 static volatile sig_atomic_t standing_in[NSIG];
 volatile int mt_signal_ending; /* the signal being handled, 0 when none */
 
+/* The process the state here describes.  A child made by vfork() shares
+ * this memory until it execs, but not its parent's dispositions: there the
+ * tracer keeps its hands off (and a signal takes its default action). */
+static pid_t owner;
+
 static int may_stand_in(int sig) {
     if (!active || sig == mt_config.signal) return 0; /* MEMTRACE_SIGNAL=HUP: that one asks for snapshots */
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
-        if (watched[i] == sig) return 1;
+        if (watched[i] == sig) return getpid() == owner;
     return 0;
 }
 
-static void set_default(int sig) {
+/* `sig` back to its default action, in this process only. */
+static void restore_default(int sig) {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
-    standing_in[sig] = 0;
     __sigaction(sig, &dfl, NULL);
 }
 
-/* Ends the process by `sig` with its default action.  Async-signal-safe. */
-void mt_signals_die(int sig) {
-    set_default(sig);
+static void set_default(int sig) {
+    standing_in[sig] = 0;
+    restore_default(sig);
+}
+
+/* The default action now, for this thread too.  Async-signal-safe. */
+static void raise_default(int sig) {
+    restore_default(sig);
     sigset_t only;
     sigemptyset(&only);
     sigaddset(&only, sig);
     pthread_sigmask(SIG_UNBLOCK, &only, NULL);
     raise(sig);
+}
+
+/* Ends the process by `sig` with its default action.  Async-signal-safe. */
+void mt_signals_die(int sig) {
+    standing_in[sig] = 0;
+    raise_default(sig);
 }
 
 static volatile sig_atomic_t modules_read; /* the writer is past the loader's lock */
@@ -92,6 +109,7 @@ static void wait_for_end(int sig) {
 
 static void on_terminate(int sig) {
     int saved = errno;
+    if (getpid() != owner) raise_default(sig); /* a vfork child: touching nothing shared */
     if (!mt_signal_ending) {
         mt_signal_ending = sig;
         if (!mt_enabled || !mt_helper_wake()) mt_signals_die(sig); /* nobody to write it: end now */
@@ -127,6 +145,7 @@ const char *mt_signal_name(int sig) {
 }
 
 void mt_signals_init(int helper) {
+    owner = getpid();
     active = helper && (mt_config.at_exit || mt_config.leaks);
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
         int sig = watched[i];
@@ -159,6 +178,7 @@ void mt_signals_release(void) {
 /* A traced child starts with no termination under way; in one that is not
  * traced, the default action is the default action again. */
 void mt_signals_after_fork_child(int traced) {
+    owner = getpid();
     mt_signal_ending = 0;
     modules_read = 0;
     if (traced) return;

@@ -336,6 +336,19 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(traced.stdoutText, "0\n", traced.stderrText)
     }
 
+    /// A child made by vfork() shares the parent's memory, the tracer's state included, but not its
+    /// dispositions: a signal that ends it must not end the parent.
+    func testASignalEndingAVforkChildLeavesItsParentAlone() throws {
+        let exe = try Fixtures.build("terminate")
+        let plain = try runProcess(exe, ["vfork"])
+        let traced = try runTraced(exe, ["vfork"], in: directory)
+        XCTAssertEqual(plain.stdoutText, "child killed by 15\n")
+        XCTAssertEqual(traced.stdoutText, plain.stdoutText, traced.stderrText)
+        XCTAssertEqual(traced.status, 0)
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+        XCTAssertEqual(snapshots.map(\.header.trigger), [.exit])
+    }
+
     func testProgramsSeeTheDefaultActionWhereTheTracerStandsIn() throws {
         let exe = try Fixtures.build("terminate")
         let plain = try runProcess(exe, ["query"])

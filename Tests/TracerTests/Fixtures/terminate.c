@@ -9,12 +9,15 @@
  *            pipe nobody reads (SIGPIPE ends it there)
  *   quiet    puts SIGPIPE back to its default action, waits 0.3 s and exits
  *            without a word
- * Every mode but query, pipe and quiet keeps a 4242-byte block, says "ready" and waits for a
+ *   vfork    a child made by vfork() sends itself SIGTERM before it execs:
+ *            the child, not the parent, dies of it
+ * Every mode but query, pipe, quiet and vfork keeps a 4242-byte block, says "ready" and waits for a
  * line on stdin (or a signal that ends it). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got;
@@ -52,6 +55,18 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "default";
     if (strcmp(mode, "query") == 0) {
         query();
+        return 0;
+    }
+    if (strcmp(mode, "vfork") == 0) {
+        pid_t child = vfork();
+        if (child == 0) {
+            kill(getpid(), SIGTERM);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        printf("child %s %d\n", WIFSIGNALED(status) ? "killed by" : "exited with",
+               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
         return 0;
     }
     if (strcmp(mode, "quiet") == 0) {
