@@ -144,7 +144,10 @@ const char *mt_signal_name(int sig) {
     }
 }
 
+static void resolve_reals(void);
+
 void mt_signals_init(int helper) {
+    resolve_reals();
     owner = getpid();
     active = helper && (mt_config.at_exit || mt_config.leaks);
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
@@ -220,45 +223,49 @@ MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 typedef __sighandler_t (*signal_fn)(int, __sighandler_t);
 
 /* signal() and its relatives differ in the flags they set, so each goes to
- * its own implementation; the tracer only answers for SIG_DFL. */
-static __sighandler_t through(const char *name, signal_fn *real, int sig, __sighandler_t handler) {
-    if (!*real) *real = (signal_fn)dlsym(RTLD_NEXT, name);
-    if (!*real) {
+ * its own implementation; the tracer only answers for SIG_DFL.  They are
+ * looked up at start-up (a program may call them inside a signal handler,
+ * where dlsym is not safe), or on first use before it. */
+enum { SIGNAL, BSD_SIGNAL, SYSV_SIGNAL, SYSV_SIGNAL_2, SIGSET, REALS };
+static const char *const real_names[REALS] = {"signal", "bsd_signal", "sysv_signal", "__sysv_signal", "sigset"};
+static signal_fn reals[REALS];
+
+static void resolve_reals(void) {
+    for (int i = 0; i < REALS; i++)
+        if (!reals[i]) reals[i] = (signal_fn)dlsym(RTLD_NEXT, real_names[i]);
+}
+
+static __sighandler_t through(int which, int sig, __sighandler_t handler) {
+    signal_fn real = reals[which];
+    if (!real) real = reals[which] = (signal_fn)dlsym(RTLD_NEXT, real_names[which]);
+    if (!real) {
         errno = ENOSYS;
         return SIG_ERR;
     }
-    if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return (*real)(sig, handler);
+    if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return real(sig, handler);
     if (standing_in[sig]) {
         if (handler == SIG_DFL) return SIG_DFL;
         if (mt_signal_ending == sig) wait_for_end(sig); /* too late: the signal came first */
         standing_in[sig] = 0;
-        if ((*real)(sig, handler) == SIG_ERR) {
+        if (real(sig, handler) == SIG_ERR) {
             standing_in[sig] = 1;
             return SIG_ERR;
         }
         return SIG_DFL;
     }
-    __sighandler_t before = (*real)(sig, handler);
+    __sighandler_t before = real(sig, handler);
     if (before != SIG_ERR && handler == SIG_DFL) stand_in(sig);
     return before;
 }
 
-static signal_fn real_signal, real_bsd_signal, real_sysv_signal, real___sysv_signal, real_sigset;
-
-MT_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) {
-    return through("signal", &real_signal, sig, handler);
-}
-MT_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler) {
-    return through("bsd_signal", &real_bsd_signal, sig, handler);
-}
-MT_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler) {
-    return through("sysv_signal", &real_sysv_signal, sig, handler);
-}
+MT_EXPORT __sighandler_t signal(int sig, __sighandler_t handler) { return through(SIGNAL, sig, handler); }
+MT_EXPORT __sighandler_t bsd_signal(int sig, __sighandler_t handler) { return through(BSD_SIGNAL, sig, handler); }
+MT_EXPORT __sighandler_t sysv_signal(int sig, __sighandler_t handler) { return through(SYSV_SIGNAL, sig, handler); }
 MT_EXPORT __sighandler_t __sysv_signal(int sig, __sighandler_t handler) {
-    return through("__sysv_signal", &real___sysv_signal, sig, handler);
+    return through(SYSV_SIGNAL_2, sig, handler);
 }
 MT_EXPORT __sighandler_t sigset(int sig, __sighandler_t handler) {
-    __sighandler_t before = through("sigset", &real_sigset, sig, handler);
+    __sighandler_t before = through(SIGSET, sig, handler);
     if (before != SIG_ERR && handler == SIG_DFL && standing_in_for(sig)) { /* sigset also unblocks */
         sigset_t only;
         sigemptyset(&only);
