@@ -110,11 +110,12 @@ static void wait_for_end(int sig) {
 static void on_terminate(int sig) {
     int saved = errno;
     if (getpid() != owner) raise_default(sig); /* a vfork child: touching nothing shared */
-    if (!mt_signal_ending) {
-        mt_signal_ending = sig;
-        if (!mt_enabled || !mt_helper_wake()) mt_signals_die(sig); /* nobody to write it: end now */
-        if (mt_guard == 0) wait_for_end(sig);
-    }
+    int first = 0;
+    if (__atomic_compare_exchange_n(&mt_signal_ending, &first, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
+        (!mt_enabled || !mt_helper_wake()))
+        mt_signals_die(sig); /* nobody to write it: end now */
+    /* This thread, and any other such a signal reaches meanwhile, waits. */
+    if (mt_guard == 0) wait_for_end(mt_signal_ending);
     errno = saved;
 }
 
