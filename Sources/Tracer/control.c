@@ -25,8 +25,8 @@
  * Signal handlers may not take locks or allocate, so the handler only posts a
  * semaphore; a helper thread, started on demand, writes the snapshot.  The
  * helper blocks every signal so the program's own signals never land on it.
- * The same thread writes the snapshot of a program that SIGHUP, SIGINT or
- * SIGTERM ends (signals.c), then ends it.
+ * The same thread writes the snapshot of a program that SIGHUP, SIGINT,
+ * SIGPIPE or SIGTERM ends (signals.c), then ends it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -307,10 +307,17 @@ static void *helper_main(void *arg) {
         struct timespec wake = next_snapshot;
         if (mt_config.timeline > 0 && (!(mt_config.interval > 0) || before(&next_point, &wake))) wake = next_point;
         int woke = 0;
-        while (!woke) {
+        /* Checked before waiting too: the wake-up may have been used up by
+         * a snapshot signal's (the loop below takes all pending at once). */
+        while (!woke && !mt_signal_ending) {
             int rc = timed ? sem_clockwait(&wakeup, CLOCK_MONOTONIC, &wake) : sem_wait(&wakeup);
             if (rc == 0) woke = 1;
             else if (errno == ETIMEDOUT) break;
+        }
+        int ending = mt_signal_ending;
+        if (ending) {
+            mt_snapshot(NULL, MT_TRIGGER_TERMINATION);
+            mt_signals_die(ending);
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (mt_config.timeline > 0 && !before(&now, &next_point)) {
@@ -320,11 +327,6 @@ static void *helper_main(void *arg) {
         if (mt_config.interval > 0 && !before(&now, &next_snapshot)) {
             mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
             while (!before(&now, &next_snapshot)) add_seconds(&next_snapshot, mt_config.interval);
-        }
-        int ending = mt_signal_ending;
-        if (woke && ending) {
-            mt_snapshot(NULL, MT_TRIGGER_TERMINATION);
-            mt_signals_die(ending);
         }
         if (woke && signal_requests > 0) {
             signal_requests = 0;

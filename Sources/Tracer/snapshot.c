@@ -216,19 +216,19 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* PROCESS */
     size_t cwd_len = strlen(cwd), exe_len = strlen(mt_config.exe), out_len = strlen(mt_config.output);
-    const char *signal = trigger == MT_TRIGGER_TERMINATION ? mt_signal_name(mt_signal_ending) : NULL;
-    size_t signal_len = signal ? strlen(signal) : 0;
+    const char *ended_by = trigger == MT_TRIGGER_TERMINATION ? mt_signal_name(mt_signal_ending) : NULL;
+    size_t ended_by_len = ended_by ? strlen(ended_by) : 0;
     section(w, MT_SECTION_PROCESS,
             4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
                 strings_size("cwd", cwd_len) + strings_size("output", out_len) +
-                (signal ? strings_size("signal", signal_len) : 0));
-    put_u32(w, signal ? 5 : 4);
+                (ended_by ? strings_size("signal", ended_by_len) : 0));
+    put_u32(w, ended_by ? 5 : 4);
     put_u32(w, 3), put(w, "exe", 3), put_u32(w, (uint32_t)exe_len), put(w, mt_config.exe, exe_len);
     put_u32(w, 7), put(w, "cmdline", 7), put_u32(w, (uint32_t)mt_config.cmdline_len);
     put(w, mt_config.cmdline ? mt_config.cmdline : "", mt_config.cmdline_len);
     put_u32(w, 3), put(w, "cwd", 3), put_u32(w, (uint32_t)cwd_len), put(w, cwd, cwd_len);
     put_u32(w, 6), put(w, "output", 6), put_u32(w, (uint32_t)out_len), put(w, mt_config.output, out_len);
-    if (signal) put_u32(w, 6), put(w, "signal", 6), put_u32(w, (uint32_t)signal_len), put(w, signal, signal_len);
+    if (ended_by) put_u32(w, 6), put(w, "signal", 6), put_u32(w, (uint32_t)ended_by_len), put(w, ended_by, ended_by_len);
 
     /* TOTALS */
     section(w, MT_SECTION_TOTALS, sizeof t);
