@@ -82,5 +82,13 @@ final class SummaryTests: XCTestCase {
         let other = Summary(TracedSnapshot(sampled, resolver: resolver)).render()
         XCTAssertTrue(other.contains("Sampling: sampled, one sample per 512 KiB on average"), other)
         XCTAssertTrue(other.contains("not available"), other)
+
+        var ended = snapshot
+        ended.header.trigger = .termination
+        ended.process["signal"] = "SIGTERM"
+        let killed = Summary(TracedSnapshot(ended, resolver: resolver)).render()
+        XCTAssertTrue(
+            killed.contains("Taken:    when SIGTERM ended the program, 2.500 s after tracing started (snapshot #0)\n"),
+            killed)
     }
 }

@@ -304,10 +304,13 @@ final class TracerTests: XCTestCase {
             XCTAssertEqual(process.terminationReason, .uncaughtSignal, name)
             XCTAssertEqual(process.terminationStatus, signal, name)
             // ... after the tracer wrote what was live then.
-            let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            let files = try snapshotFiles(in: directory)
+            let snapshots = try files.map { try SnapshotFile.read(path: $0) }
             XCTAssertEqual(snapshots.map(\.header.trigger), [.termination], name)
             guard let snapshot = snapshots.first else { continue }
             XCTAssertEqual(snapshot.process["signal"], name)
+            // The reader keeps all of it: written again, the file is the tracer's byte for byte.
+            XCTAssertEqual(SnapshotWriter.encode(snapshot), Array(try Data(contentsOf: URL(fileURLWithPath: files[0]))))
             XCTAssertEqual(snapshot.header.pid, UInt32(process.processIdentifier))
             XCTAssertEqual(site(sites(of: snapshot), file: "waiter.c", line: waiting)?.liveBytes, 7777, name)
         }
