@@ -119,7 +119,8 @@ static void on_terminate(int sig) {
     errno = saved;
 }
 
-void mt_signals_settle(void) {
+/* Out of line: it sits at the end of every hook that records. */
+__attribute__((noinline, cold)) void mt_signals_settle(void) {
     int sig = mt_signal_ending;
     if (sig) wait_for_end(sig);
 }

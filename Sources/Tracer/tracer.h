@@ -409,7 +409,8 @@ void mt_signals_settle(void);        /* when one is: waits for the end */
 /* Leaves the tracer on this thread.  A thread that leaves it while a signal
  * is ending the program stops there, as the signal would have stopped it. */
 static inline void mt_leave(void) {
-    if (--mt_guard == 0 && MT_UNLIKELY(mt_signal_ending)) mt_signals_settle();
+    mt_guard--;
+    if (MT_UNLIKELY(mt_signal_ending) && mt_guard == 0) mt_signals_settle();
 }
 void mt_signals_modules_read(void);  /* from the writer of the termination snapshot */
 void mt_signals_die(int sig);        /* ends the process by sig's default action */
