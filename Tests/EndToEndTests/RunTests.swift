@@ -166,7 +166,7 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
         let stderr = work.strip(
             String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
-        XCTAssertTrue(stderr.contains("(pid \(pid)) was killed by signal 15"), stderr)
+        XCTAssertTrue(stderr.contains("(pid \(pid)) was killed by signal 15 (SIGTERM)\n"), stderr)
         // The signal ended the program, and its last snapshot says so.
         XCTAssertTrue(stderr.contains("live when SIGTERM ended it 777 B in 1 blocks"), stderr)
         XCTAssertTrue(stderr.contains("memtrace: 3 snapshots written:"), stderr)

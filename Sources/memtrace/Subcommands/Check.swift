@@ -156,7 +156,7 @@ extension Memtrace {
                 }
             }
             if status != 0 {
-                printError("memtrace: \(program[0]) (pid \(childPID)) \(describe(status)): its status wins")
+                printError("memtrace: \(program[0]) (pid \(childPID)) \(Launcher.describe(status)): its status wins")
                 throw ExitCode(status)
             }
             guard reports.contains(where: { $0.snapshot.header.pid == UInt32(childPID) }) else {
@@ -176,10 +176,6 @@ extension Memtrace {
                 byPID[snapshot.header.pid] = snapshot
             }
             return byPID.keys.sorted().map { byPID[$0]! }
-        }
-
-        func describe(_ status: Int32) -> String {
-            status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
         }
     }
 }

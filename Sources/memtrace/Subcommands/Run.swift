@@ -131,9 +131,7 @@ extension Memtrace {
                 }
             }
             let name = program[0]
-            let how =
-                status > 128 ? "was killed by signal \(status - 128)" : "exited with status \(status)"
-            var lines = ["memtrace: \(name) (pid \(pid)) \(how)"]
+            var lines = ["memtrace: \(name) (pid \(pid)) \(Launcher.describe(status))"]
             if let snapshot = ownSnapshot {
                 let totals = snapshot.totals
                 let live =

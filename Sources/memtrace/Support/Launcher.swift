@@ -67,6 +67,22 @@ enum Launcher {
     }
 }
 
+extension Launcher {
+    /// How a program ended, from ``run(_:environment:started:)``'s status: "exited with status 3",
+    /// "was killed by signal 15 (SIGTERM)".
+    static func describe(_ status: Int32) -> String {
+        guard status > 128 else { return "exited with status \(status)" }
+        let signal = status - 128
+        let names: [Int32: String] = [
+            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+            SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
+            SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+            SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGSYS: "SIGSYS",
+        ]
+        return "was killed by signal \(signal)" + (names[signal].map { " (\($0))" } ?? "")
+    }
+}
+
 /// The current directory.
 func currentDirectory() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
