@@ -65,12 +65,17 @@ static int may_stand_in(int sig) {
     return 0;
 }
 
+/* SIG_DFL as the kernel reports it: no flags, no mask. */
+static void default_action(struct sigaction *sa) {
+    memset(sa, 0, sizeof *sa);
+    sa->sa_handler = SIG_DFL;
+    sigemptyset(&sa->sa_mask);
+}
+
 /* `sig` back to its default action, in this process only. */
 static void restore_default(int sig) {
     struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
+    default_action(&dfl);
     __sigaction(sig, &dfl, NULL);
 }
 
@@ -203,9 +208,7 @@ MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig)) return __sigaction(sig, act, old);
     struct sigaction before;
     if (standing_in[sig]) {
-        memset(&before, 0, sizeof before);
-        before.sa_handler = SIG_DFL;
-        sigemptyset(&before.sa_mask);
+        default_action(&before);
         if (act && !is_default(act)) { /* the program's own: from now on the disposition is the program's */
             if (mt_signal_ending == sig) wait_for_end(sig); /* too late: the signal came first */
             standing_in[sig] = 0;
