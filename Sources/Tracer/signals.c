@@ -17,10 +17,12 @@
  * lock the allocator), and the module list, read through dl_iterate_phdr
  * (the loader's lock, held by a thread inside dlopen or dl_iterate_phdr), is
  * waited for two seconds at most, after which the thread ends the process
- * itself, without a snapshot.  Only when the signal lands while the thread is
- * inside the tracer (which holds its own locks then) does the handler return
- * at once; the program then runs on until the snapshot is written, except
- * that changing that signal's disposition or exiting waits for the end.
+ * itself, without a snapshot.  When the signal lands while the thread is
+ * inside the tracer (which holds its own locks then), the handler returns at
+ * once and the thread stops as it leaves the tracer (mt_leave).  Any other
+ * thread such a signal reaches meanwhile waits too; the rest run on until the
+ * snapshot is written, except that changing that signal's disposition or
+ * exiting waits for the end.
  *
  * The handler must not change what the program sees.  Programs look at a
  * signal's disposition before choosing theirs (python3 installs its SIGINT
