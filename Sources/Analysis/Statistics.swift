@@ -11,6 +11,14 @@ public enum Metric: String, Sendable {
     case total
 }
 
+/// Which figure ranks groups first.
+public enum SortKey: String, Sendable {
+    /// Bytes, then blocks: tracemalloc's order.
+    case size
+    /// Blocks, then bytes: the sites that allocate most often (heaptrack's "most calls").
+    case count
+}
+
 /// What to compute: tracemalloc's `key_type` and `cumulative`, plus filters.
 public struct StatisticsOptions: Sendable {
     /// How blocks are grouped.
@@ -22,16 +30,19 @@ public struct StatisticsOptions: Sendable {
     public var filters: [TraceFilter]
     /// Which figures to add up.
     public var metric: Metric
+    /// Which figure ranks groups first.
+    public var sortBy: SortKey
 
     /// Creates options; the defaults are tracemalloc's `statistics('lineno')` over live blocks.
     public init(
         groupBy: GroupBy = .lineno, cumulative: Bool = false, filters: [TraceFilter] = [],
-        metric: Metric = .live
+        metric: Metric = .live, sortBy: SortKey = .size
     ) {
         self.groupBy = groupBy
         self.cumulative = cumulative
         self.filters = filters
         self.metric = metric
+        self.sortBy = sortBy
     }
 }
 
@@ -85,9 +96,9 @@ public struct StatisticDiff: Sendable, Equatable {
 
 extension TracedSnapshot {
     /// Groups blocks and sorts the groups by size, then count, largest first:
-    /// tracemalloc's `Snapshot.statistics`.
+    /// tracemalloc's `Snapshot.statistics` (count first with ``SortKey/count``).
     ///
-    /// - Parameter options: grouping, cumulative mode, filters, metric.
+    /// - Parameter options: grouping, cumulative mode, filters, metric, sort key.
     /// - Returns: one statistic per non-empty group.
     /// - Throws: ``AnalysisError`` when `cumulative` is combined with ``GroupBy/traceback``.
     public func statistics(_ options: StatisticsOptions = StatisticsOptions()) throws -> [Statistic] {
@@ -95,10 +106,11 @@ extension TracedSnapshot {
         var stats = groups.map { key, value in
             (key, Statistic(frames: key.map { table.frame($0) }, size: value.size, count: value.count))
         }
+        let key: (Statistic) -> (Int64, Int64) =
+            options.sortBy == .count ? { ($0.count, $0.size) } : { ($0.size, $0.count) }
         stats.sort { a, b in
-            if a.1.size != b.1.size { return a.1.size > b.1.size }
-            if a.1.count != b.1.count { return a.1.count > b.1.count }
-            return Self.framesDescending(a.1.frames, b.1.frames)
+            let (x, y) = (key(a.1), key(b.1))
+            return x != y ? x > y : Self.framesDescending(a.1.frames, b.1.frames)
         }
         return stats.map(\.1)
     }
@@ -107,11 +119,12 @@ extension TracedSnapshot {
     ///
     /// Every group present in either snapshot appears: grown, shrunk, unchanged
     /// (`+0`), new, and vanished (size 0). Sorted by |size change|, size,
-    /// |count change|, count, largest first.
+    /// |count change|, count, largest first (with ``SortKey/count``, the
+    /// count's pair before the size's).
     ///
     /// - Parameters:
     ///   - old: the earlier snapshot; it must share this snapshot's ``table``.
-    ///   - options: grouping, cumulative mode, filters, metric (applied to both).
+    ///   - options: grouping, cumulative mode, filters, metric (applied to both), sort key.
     /// - Throws: ``AnalysisError`` for a bad option combination or snapshots with different tables.
     public func compare(
         to old: TracedSnapshot, _ options: StatisticsOptions = StatisticsOptions()
@@ -140,16 +153,13 @@ extension TracedSnapshot {
                     frames: key.map { table.frame($0) }, size: 0, sizeDiff: -value.size, count: 0,
                     countDiff: -value.count))
         }
+        let key: (StatisticDiff) -> (UInt64, Int64, UInt64, Int64) =
+            options.sortBy == .count
+            ? { ($0.countDiff.magnitude, $0.count, $0.sizeDiff.magnitude, $0.size) }
+            : { ($0.sizeDiff.magnitude, $0.size, $0.countDiff.magnitude, $0.count) }
         diffs.sort { a, b in
-            if a.sizeDiff.magnitude != b.sizeDiff.magnitude {
-                return a.sizeDiff.magnitude > b.sizeDiff.magnitude
-            }
-            if a.size != b.size { return a.size > b.size }
-            if a.countDiff.magnitude != b.countDiff.magnitude {
-                return a.countDiff.magnitude > b.countDiff.magnitude
-            }
-            if a.count != b.count { return a.count > b.count }
-            return Self.framesDescending(a.frames, b.frames)
+            let (x, y) = (key(a), key(b))
+            return x != y ? x > y : Self.framesDescending(a.frames, b.frames)
         }
         return diffs
     }

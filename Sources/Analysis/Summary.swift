@@ -45,12 +45,15 @@ public struct AllocatorCrossCheck: Sendable, Equatable {
 }
 
 /// What `memtrace summary` shows: totals, peak, the sites holding memory at
-/// the peak, the tracer's overhead and the allocator cross-check.
+/// the peak, the sites calling the allocator most, the tracer's overhead and
+/// the allocator cross-check.
 public struct Summary {
     /// The snapshot summarised.
     public var snapshot: Snapshot
     /// The largest sites at the moment of the global peak (their `peak_bytes`), by line.
     public var topAtPeak: [Statistic]
+    /// The sites that allocated most often over the run (their `total_count`), by line.
+    public var mostCalls: [Statistic]
     /// Traced against allocator figures, when the snapshot carries them.
     public var crossCheck: AllocatorCrossCheck?
 
@@ -58,12 +61,15 @@ public struct Summary {
     ///
     /// - Parameters:
     ///   - traced: the snapshot with its frames.
-    ///   - top: how many sites at the peak to list.
-    ///   - filters: filters applied to the sites at the peak.
+    ///   - top: how many sites of each ranking to list.
+    ///   - filters: filters applied to the sites ranked.
     public init(_ traced: TracedSnapshot, top: Int = 5, filters: [TraceFilter] = []) {
         snapshot = traced.snapshot
         let stats = (try? traced.statistics(StatisticsOptions(filters: filters, metric: .peak))) ?? []
         topAtPeak = Array(stats.prefix(top))
+        let calls =
+            (try? traced.statistics(StatisticsOptions(filters: filters, metric: .total, sortBy: .count))) ?? []
+        mostCalls = Array(calls.prefix(top))
         crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
 
@@ -137,6 +143,10 @@ public struct Summary {
         out += "\nTop sites at peak:\n"
         if topAtPeak.isEmpty { out += "  (none)\n" }
         for stat in topAtPeak { out += "  " + TextFormat.line(stat) + "\n" }
+
+        out += "\nMost allocation calls (every allocation, released or not):\n"
+        if mostCalls.isEmpty { out += "  (none)\n" }
+        for stat in mostCalls { out += "  " + TextFormat.line(stat) + "\n" }
 
         out += "\nAllocator cross-check:\n"
         if let check = crossCheck {

@@ -24,6 +24,9 @@ struct StackSpec {
     var count: UInt64
     var peakSize: UInt64 = 0
     var peakCount: UInt64 = 0
+    /// Everything allocated; nil: the live figures (nothing released yet).
+    var totalSize: UInt64? = nil
+    var totalCount: UInt64? = nil
 }
 
 /// A snapshot holding `stacks`, otherwise empty.
@@ -38,8 +41,9 @@ func makeSnapshot(
     for (index, spec) in stacks.enumerated() {
         stats.append(
             Snapshot.StackStat(
-                stack: UInt32(index), liveBytes: spec.size, liveCount: spec.count, totalBytes: spec.size,
-                totalCount: spec.count, peakBytes: spec.peakSize, peakCount: spec.peakCount))
+                stack: UInt32(index), liveBytes: spec.size, liveCount: spec.count,
+                totalBytes: spec.totalSize ?? spec.size, totalCount: spec.totalCount ?? spec.count,
+                peakBytes: spec.peakSize, peakCount: spec.peakCount))
     }
     return Snapshot(
         path: path, header: header, process: ["exe": "/bin/app", "cmdline": "app\0--flag\0"],

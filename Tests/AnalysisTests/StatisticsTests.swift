@@ -228,6 +228,60 @@ final class StatisticsTests: XCTestCase {
             ["examples/grow.c:7 in grow: size=4096 B, count=4, average=1024 B"])
     }
 
+    func testTotalMetricAndSortByCount() throws {
+        let snapshot = traced([
+            StackSpec(pcs: [0x100, 0x900], size: 1000, count: 10, totalSize: 50_000, totalCount: 500),
+            StackSpec(pcs: [0x200, 0x900], size: 5000, count: 1),
+            StackSpec(pcs: [0x300, 0x902], size: 0, count: 0, totalSize: 200_000, totalCount: 100),
+            StackSpec(pcs: [0x101, 0x900], size: 0, count: 0, totalSize: 100_000, totalCount: 100),
+        ])
+        // Everything allocated, freed or not, by bytes then by calls.
+        let total = try snapshot.statistics(StatisticsOptions(metric: .total))
+        XCTAssertEqual(
+            sites(total),
+            [
+                "src/parse.c:40 in parse", "examples/leaky.c:14 in make_list", "examples/leaky.c:12 in make_list",
+                "examples/grow.c:7 in grow",
+            ])
+        XCTAssertEqual(total.map(\.size), [200_000, 100_000, 50_000, 5000])
+        let calls = try snapshot.statistics(StatisticsOptions(metric: .total, sortBy: .count))
+        XCTAssertEqual(
+            sites(calls),
+            [
+                "examples/leaky.c:12 in make_list", "src/parse.c:40 in parse", "examples/leaky.c:14 in make_list",
+                "examples/grow.c:7 in grow",
+            ])
+        XCTAssertEqual(calls.map(\.count), [500, 100, 100, 1])
+        // Live blocks by count: the 10 small blocks before the one large block.
+        let live = try snapshot.statistics(StatisticsOptions(sortBy: .count))
+        XCTAssertEqual(sites(live), ["examples/leaky.c:12 in make_list", "examples/grow.c:7 in grow"])
+        XCTAssertEqual(snapshot.total(metric: .total).count, 701)
+    }
+
+    func testCompareByCount() throws {
+        let table = FrameTable()
+        let old = traced(
+            [
+                StackSpec(pcs: [0x100], size: 0, count: 0, totalSize: 1000, totalCount: 10),
+                StackSpec(pcs: [0x200], size: 0, count: 0, totalSize: 1000, totalCount: 1),
+            ], table: table)
+        let new = traced(
+            [
+                StackSpec(pcs: [0x100], size: 0, count: 0, totalSize: 9000, totalCount: 910),
+                StackSpec(pcs: [0x200], size: 0, count: 0, totalSize: 1_000_000, totalCount: 3),
+            ], table: table)
+        let bySize = try new.compare(to: old, StatisticsOptions(metric: .total))
+        XCTAssertEqual(
+            bySize.map(TextFormat.line),
+            [
+                "examples/grow.c:7 in grow: size=977 KiB (+976 KiB), count=3 (+2), average=326 KiB",
+                "examples/leaky.c:12 in make_list: size=9000 B (+8000 B), count=910 (+900), average=10 B",
+            ])
+        let byCount = try new.compare(to: old, StatisticsOptions(metric: .total, sortBy: .count))
+        XCTAssertEqual(byCount.map(\.countDiff), [900, 2])
+        XCTAssertTrue(try new.compare(to: old).allSatisfy { $0.size == 0 && $0.sizeDiff == 0 })
+    }
+
     func testTextLinesMatchPythonStatistic() throws {
         try XCTSkipUnless(pythonAvailable, "python3 is not installed")
         let figures: [(Int64, Int64, Int64, Int64)] = [

@@ -50,14 +50,26 @@ final class SummaryTests: XCTestCase {
         let snapshot = makeSnapshot(
             [
                 StackSpec(pcs: [0x100], size: 142_336, count: 1002, peakSize: 142_336, peakCount: 1002),
-                StackSpec(pcs: [0x200], size: 0, count: 0, peakSize: 1_048_576, peakCount: 1),
+                StackSpec(
+                    pcs: [0x200], size: 0, count: 0, peakSize: 1_048_576, peakCount: 1, totalSize: 3_145_728,
+                    totalCount: 3000),
             ], flags: 0,
             allocator: Snapshot.AllocatorStats(
                 kind: .glibc, values: [("uordblks", 170_000), ("hblkhd", 0)]),
             totals: totals)
         let summary = Summary(TracedSnapshot(snapshot, resolver: resolver))
         XCTAssertEqual(summary.topAtPeak.map(\.size), [1_048_576, 142_336])
+        XCTAssertEqual(summary.mostCalls.map(\.count), [3000, 1002])
         let text = summary.render()
+        XCTAssertTrue(
+            text.contains(
+                """
+
+                Most allocation calls (every allocation, released or not):
+                  examples/leaky.c:40 in burst: size=3072 KiB, count=3000, average=1049 B
+                  examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B
+
+                """), text)
         XCTAssertTrue(
             text.contains("Live:     139 KiB (142336 B) in 1002 blocks (156 KiB (160000 B) usable)\n"),
             text)

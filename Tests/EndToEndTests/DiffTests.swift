@@ -123,6 +123,22 @@ final class DiffTests: XCTestCase {
         XCTAssertEqual(
             try work.memtrace(["diff", new, old, "--fail-on-growth", "0", "--include", "*sites.c"])
                 .status, 0)
+        // An allocation budget: the larger run allocates 200 more small blocks, 4800 bytes.
+        let budget = try work.memtrace([
+            "diff", old, new, "--include", "*sites.c", "--metric", "total", "--sort", "count",
+            "--fail-on-growth", "4KiB",
+        ])
+        XCTAssertEqual(budget.status, 1)
+        XCTAssertEqual(
+            budget.stderrLines,
+            ["memtrace: total growth +4800 B of --metric total exceeds --fail-on-growth 4KiB (4096 B)"])
+        XCTAssertEqual(
+            budget.stdoutLines.prefix(3),
+            [
+                "# every allocation of the run up to the snapshot, released or not (--metric total)",
+                "\(try site("small", "small_blocks")): size=7200 B (+4800 B), count=300 (+200), average=24 B",
+                "\(try site("churn", "churn")): size=219 KiB (+0 B), count=500 (+0), average=450 B",
+            ])
         let bad = try work.memtrace(["diff", old, new, "--fail-on-growth", "lots"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("is not a size"), bad.stderr)

@@ -31,7 +31,6 @@ final class TopTests: XCTestCase {
         XCTAssertEqual(lines.count, 6, run.stderr)
         XCTAssertTrue(lines[0].hasPrefix("memtrace: ./sites (pid "), lines[0])
         XCTAssertTrue(lines[0].hasSuffix(") exited with status 0"), lines[0])
-        // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also holds one churn block of up to 699 bytes.
         // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also held churn's last block (699 B).
         XCTAssertEqual(
             lines[1],
@@ -87,6 +86,58 @@ final class TopTests: XCTestCase {
         XCTAssertEqual(
             one.stdoutLines,
             ["\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B"])
+    }
+
+    func testEverythingAllocatedByCalls() throws {
+        // churn's 500 blocks of 200 to 699 bytes are all freed: only --metric total sees them.
+        let top = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--metric", "total", "--sort", "count",
+        ])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "# every allocation of the run up to the snapshot, released or not (--metric total)",
+                "\(try site("churn", "churn")): size=219 KiB, count=500, average=450 B",
+                "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+                "\(try site("realloc", "grown")): size=5000 B, count=1, average=5000 B",
+                "\(try site("calloc", "zeroed")): size=1000 B, count=1, average=1000 B",
+                "\(try site("first", "grown")): size=10 B, count=1, average=10 B",
+            ])
+        // By bytes, the default order.
+        let bytes = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--metric", "total"])
+        XCTAssertEqual(
+            bytes.stdoutLines.dropFirst().prefix(2),
+            [
+                "\(try site("churn", "churn")): size=219 KiB, count=500, average=450 B",
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+            ])
+        // Live blocks by count; no note for the default metric.
+        let live = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--sort", "count", "--limit", "2",
+        ])
+        XCTAssertEqual(
+            live.stdoutLines,
+            [
+                "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+            ])
+        let json = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--metric", "total", "--format", "json", "--limit", "1",
+        ])
+        let object = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["metric"] as? String, "total")
+        XCTAssertEqual(object["sort"] as? String, "size")
+        let total = try XCTUnwrap(object["total"] as? [String: Any])
+        XCTAssertEqual(total["size"] as? Int, 224_750 + 2400 + 30000 + 5000 + 1000 + 10)
+        XCTAssertEqual(total["count"] as? Int, 606)
+        let folded = try work.memtrace([
+            "top", exitSnapshot, "--include", "*sites.c", "--metric", "total", "--format", "folded",
+        ])
+        XCTAssertEqual(
+            folded.stdoutLines.filter { $0.hasSuffix(";churn 224750") }.count, 1, folded.stdout)
     }
 
     func testTopJSON() throws {
@@ -204,6 +255,10 @@ final class TopTests: XCTestCase {
         XCTAssertTrue(
             text.contains(
                 "\n  \(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B\n"), text)
+        XCTAssertTrue(
+            text.contains(
+                "\nMost allocation calls (every allocation, released or not):\n  \(try site("churn", "churn")): size=219 KiB, count=500, average=450 B\n"
+            ), text)
         XCTAssertTrue(text.contains("glibc mallinfo2 uordblks + hblkhd:"), text)
         XCTAssertTrue(text.contains("difference:"), text)
         XCTAssertTrue(text.contains("Process:  pid "), text)

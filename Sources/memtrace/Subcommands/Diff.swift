@@ -21,6 +21,10 @@ extension Memtrace {
                 (new total minus old total) exceeds SIZE: 4096, 10KiB, 1.5MiB (powers of 1024), 1MB (powers \
                 of 1000).
 
+                With --metric total both snapshots count every allocation up to them, released or not: between \
+                two snapshots of one run the change is what each site allocated in between; between runs of two \
+                builds, --fail-on-growth becomes a budget on how much more the new build allocates.
+
                 --format folded writes `root;…;leaf OLD NEW` lines for every stack of either snapshot \
                 (difffolded.pl's form): flamegraph.pl draws them as a differential flame graph. For pprof, \
                 export both snapshots and give the older as the base: \
@@ -30,6 +34,7 @@ extension Memtrace {
                   memtrace diff before.snap after.snap
                   memtrace diff run1.snap run2.snap --by traceback --limit 5
                   memtrace diff base.snap pr.snap --exclude 'libpython*' --fail-on-growth 64KiB
+                  memtrace diff base.snap pr.snap --metric total --sort count --limit 5
                   memtrace diff before.snap after.snap --format folded | flamegraph.pl > growth.svg
                 """)
 
@@ -56,13 +61,13 @@ extension Memtrace {
         func run() throws {
             let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
             let diffs = options.limited(try newTraced.compare(to: oldTraced, options.statisticsOptions))
-            let newTotal = newTraced.total(filters: options.filters)
-            let oldTotal = oldTraced.total(filters: options.filters)
+            let newTotal = newTraced.total(filters: options.filters, metric: options.metric)
+            let oldTotal = oldTraced.total(filters: options.filters, metric: options.metric)
             let growth = newTotal.size - oldTotal.size
             switch options.format {
             case .text:
                 printOut(
-                    sampledNote([oldTraced, newTraced])
+                    sampledNote([oldTraced, newTraced]) + options.metricNote
                         + Terminal.paintChanges(TextFormat.render(diffs, traceback: options.by == .traceback)))
             case .json:
                 printOut(
@@ -80,13 +85,16 @@ extension Memtrace {
                             ("old", .string(old)), ("new", .string(new)),
                         ]))
             case .folded:
-                printOut(FoldedFormat.renderDiff(old: oldTraced, new: newTraced, filters: options.filters))
+                printOut(
+                    FoldedFormat.renderDiff(
+                        old: oldTraced, new: newTraced, metric: options.metric, filters: options.filters))
             }
             if let failOnGrowth, let limit = SizeFormat.parse(failOnGrowth), growth > 0,
                 UInt64(growth) > limit
             {
+                let measured = options.metric == .live ? "" : " of --metric \(options.metric.rawValue)"
                 throw CLIError(
-                    "total growth \(Self.describe(growth)) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
+                    "total growth \(Self.describe(growth))\(measured) exceeds --fail-on-growth \(failOnGrowth) (\(limit) B)",
                     status: 1)
             }
         }

@@ -2,16 +2,17 @@ import Analysis
 import ArgumentParser
 
 extension Memtrace {
-    /// `memtrace summary`: totals, peak, sites at the peak, overhead, allocator cross-check.
+    /// `memtrace summary`: totals, peak, sites at the peak and by calls, overhead, allocator cross-check.
     struct SummaryCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "summary",
             abstract:
-                "Summarise a snapshot: totals, peak, top sites at the peak, tracer overhead, allocator check.",
+                "Summarise a snapshot: totals, peak, top sites at the peak and by calls, tracer overhead, allocator check.",
             discussion: """
                 Shows the live heap and the peak, the call counters, how much memory the tracer used for \
                 itself, the sites that held the most memory at the moment of the peak (even if they freed it \
-                since), and the traced bytes next to the allocator's own figure (jemalloc stats.allocated, or \
+                since), the sites that called the allocator most often (where allocation costs time; \
+                memtrace top --metric total --sort count lists more), and the traced bytes next to the allocator's own figure (jemalloc stats.allocated, or \
                 glibc mallinfo2 uordblks + hblkhd) with their difference.
 
                 Examples:
@@ -22,7 +23,7 @@ extension Memtrace {
         @Argument(help: "The snapshot file.")
         var snapshot: String
 
-        @Option(help: "How many sites at the peak to list.")
+        @Option(help: "How many sites at the peak, and by calls, to list.")
         var top: Int = 5
 
         func run() throws {

@@ -17,10 +17,15 @@ extension Memtrace {
                 own frames are never shown. --by file and --by function show line 0, as tracemalloc does for a \
                 file group.
 
+                --metric peak ranks what each site held at the moment of the peak; --metric total ranks \
+                everything each site allocated, released or not (with --sort count: the sites that call the \
+                allocator most often, where allocation costs time).
+
                 Examples:
                   memtrace top memtrace.leaky.4242.0.snap
                   memtrace top app.snap --by traceback --limit 3
                   memtrace top app.snap --by function --cumulative --include 'src/*' --exclude '*test*'
+                  memtrace top app.snap --metric total --sort count
                   memtrace top app.snap --format json | jq '.stats[0].frames[0]'
                   memtrace top app.snap --format folded | flamegraph.pl --countname bytes > live.svg
                 """)
@@ -36,9 +41,10 @@ extension Memtrace {
             switch options.format {
             case .text:
                 printOut(
-                    sampledNote([traced]) + TextFormat.render(stats, traceback: options.by == .traceback))
+                    sampledNote([traced]) + options.metricNote
+                        + TextFormat.render(stats, traceback: options.by == .traceback))
             case .json:
-                let total = traced.total(filters: options.filters)
+                let total = traced.total(filters: options.filters, metric: options.metric)
                 printOut(
                     JSONFormat.render(
                         stats,
@@ -47,7 +53,7 @@ extension Memtrace {
                             ("snapshot", .string(snapshot)),
                         ]))
             case .folded:
-                printOut(FoldedFormat.render(traced, filters: options.filters))
+                printOut(FoldedFormat.render(traced, metric: options.metric, filters: options.filters))
             }
         }
     }

@@ -2,6 +2,7 @@ import Analysis
 import ArgumentParser
 
 extension GroupBy: ExpressibleByArgument {}
+extension SortKey: ExpressibleByArgument {}
 
 /// Output formats of `top` and `diff`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -11,10 +12,21 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case folded
 }
 
-/// The options `top` and `diff` share: tracemalloc's key type, cumulative mode, filters, limit, format.
+/// The options `top` and `diff` share: tracemalloc's key type, cumulative mode, filters, limit,
+/// format, and which figures to rank.
 struct ReportOptions: ParsableArguments {
     @Option(name: .long, help: "Group by lineno, function, file, module or traceback.")
     var by: GroupBy = .lineno
+
+    @Option(
+        help: """
+            Which blocks to count: live (when the snapshot was taken), peak (held at the moment of the \
+            peak) or total (every allocation of the run so far, released or not).
+            """)
+    var metric: Metric = .live
+
+    @Option(help: "Rank by size (bytes, then blocks) or count (blocks, then bytes).")
+    var sort: SortKey = .size
 
     @Flag(
         help:
@@ -45,7 +57,7 @@ struct ReportOptions: ParsableArguments {
     }
 
     var statisticsOptions: StatisticsOptions {
-        StatisticsOptions(groupBy: by, cumulative: cumulative, filters: filters)
+        StatisticsOptions(groupBy: by, cumulative: cumulative, filters: filters, metric: metric, sortBy: sort)
     }
 
     func limited<T>(_ items: [T]) -> [T] {
@@ -56,9 +68,19 @@ struct ReportOptions: ParsableArguments {
     func jsonExtras(_ snapshot: TracedSnapshot) -> [(String, JSONFormat.Value)] {
         [
             ("group_by", .string(by.rawValue)), ("cumulative", .bool(cumulative)),
+            ("metric", .string(metric.rawValue)), ("sort", .string(sort.rawValue)),
             ("sampled", .bool(snapshot.snapshot.header.isSampled)),
             ("sample_rate", .uint(snapshot.snapshot.totals.sampleRate)),
         ]
+    }
+
+    /// The line text output starts with when the figures are not live blocks.
+    var metricNote: String {
+        switch metric {
+        case .live: ""
+        case .peak: "# blocks held at the moment of the peak (--metric peak)\n"
+        case .total: "# every allocation of the run up to the snapshot, released or not (--metric total)\n"
+        }
     }
 }
 

@@ -29,14 +29,14 @@ static void zeroed(void) {
 }
 
 static void grown(void) {
-    char *p = malloc(10);
+    char *p = malloc(10); /* SITE first */
     p = realloc(p, 5000); /* SITE realloc */
     keep[kept++] = p;
 }
 
 static void churn(void) {
     for (int i = 0; i < 500; i++) {
-        void *p = malloc(200 + i);
+        void *p = malloc(200 + i); /* SITE churn */
         free(p);
     }
 }
