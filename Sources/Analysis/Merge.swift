@@ -109,6 +109,8 @@ public enum SnapshotMerge {
                 stats[id].totalCount &+= stat.totalCount
                 stats[id].peakBytes &+= stat.peakBytes
                 stats[id].peakCount &+= stat.peakCount
+                stats[id].temporaryBytes &+= stat.temporaryBytes
+                stats[id].temporaryCount &+= stat.temporaryCount
             }
             let t = snapshot.totals
             totals.liveBytes &+= t.liveBytes
@@ -145,6 +147,7 @@ public enum SnapshotMerge {
         process["merged_pids"] = pids.map(String.init).joined(separator: ",")
         return Snapshot(
             path: path, header: header, process: process, totals: totals, modules: modules, stacks: stacks,
-            stackStats: stats, blocks: nil, allocator: nil, symbols: symbols)
+            stackStats: stats, blocks: nil, allocator: nil, symbols: symbols,
+            countsTemporary: inputs.allSatisfy(\.snapshot.countsTemporary))
     }
 }

@@ -9,6 +9,19 @@ public enum Metric: String, Sendable {
     case peak
     /// Everything the stack ever allocated (`total_bytes`, `total_count`).
     case total
+    /// Blocks released by `free` before their thread allocated anything else (the TEMPORARY
+    /// section): allocations a program could often avoid.
+    case temporary
+
+    /// This metric's bytes and blocks in a stack's record.
+    public func figures(_ stat: Snapshot.StackStat) -> (size: Int64, count: Int64) {
+        switch self {
+        case .live: (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
+        case .peak: (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
+        case .total: (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
+        case .temporary: (Int64(clamping: stat.temporaryBytes), Int64(clamping: stat.temporaryCount))
+        }
+    }
 }
 
 /// Which figure ranks groups first.
@@ -174,7 +187,7 @@ extension TracedSnapshot {
         var size: Int64 = 0
         var count: Int64 = 0
         for trace in traces where filterSet.keeps(trace.frames) {
-            let value = Self.figures(trace.stat, metric)
+            let value = metric.figures(trace.stat)
             size += value.size
             count += value.count
         }
@@ -197,7 +210,7 @@ extension TracedSnapshot {
             }
         }
         for trace in traces {
-            let value = Self.figures(trace.stat, options.metric)
+            let value = options.metric.figures(trace.stat)
             if value.count == 0 && value.size == 0 { continue }
             if !filterSet.keeps(trace.frames) { continue }
             switch (options.groupBy, options.cumulative) {
@@ -214,14 +227,6 @@ extension TracedSnapshot {
             }
         }
         return groups
-    }
-
-    static func figures(_ stat: Snapshot.StackStat, _ metric: Metric) -> (size: Int64, count: Int64) {
-        switch metric {
-        case .live: return (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
-        case .peak: return (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
-        case .total: return (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
-        }
     }
 
     /// The last tie-break, as tracemalloc's reverse sort on the traceback:

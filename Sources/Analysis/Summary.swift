@@ -45,8 +45,8 @@ public struct AllocatorCrossCheck: Sendable, Equatable {
 }
 
 /// What `memtrace summary` shows: totals, peak, the sites holding memory at
-/// the peak, the sites calling the allocator most, the tracer's overhead and
-/// the allocator cross-check.
+/// the peak, the sites calling the allocator most, temporary allocations, the
+/// tracer's overhead and the allocator cross-check.
 public struct Summary {
     /// The snapshot summarised.
     public var snapshot: Snapshot
@@ -54,6 +54,9 @@ public struct Summary {
     public var topAtPeak: [Statistic]
     /// The sites that allocated most often over the run (their `total_count`), by line.
     public var mostCalls: [Statistic]
+    /// The sites with the most temporary allocations (their `temporary_count`), by line; empty
+    /// when the snapshot does not count them.
+    public var mostTemporary: [Statistic]
     /// Traced against allocator figures, when the snapshot carries them.
     public var crossCheck: AllocatorCrossCheck?
 
@@ -70,6 +73,9 @@ public struct Summary {
         let calls =
             (try? traced.statistics(StatisticsOptions(filters: filters, metric: .total, sortBy: .count))) ?? []
         mostCalls = Array(calls.prefix(top))
+        let temporary =
+            (try? traced.statistics(StatisticsOptions(filters: filters, metric: .temporary, sortBy: .count))) ?? []
+        mostTemporary = Array(temporary.prefix(top))
         crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
 
@@ -117,6 +123,20 @@ public struct Summary {
                 "Calls",
                 "\(totals.allocCalls) allocations, \(totals.freeCalls) frees, \(totals.reallocCalls) reallocs; \(Self.bytes(totals.totalAllocBytes)) allocated in total"
             ))
+        if snapshot.countsTemporary {
+            let temporary = snapshot.stackStats.reduce((count: UInt64(0), bytes: UInt64(0))) {
+                ($0.count &+ $1.temporaryCount, $0.bytes &+ $1.temporaryBytes)
+            }
+            let share =
+                totals.allocCalls > 0
+                ? " (" + SizeFormat.printf("%.1f", Double(temporary.count) * 100 / Double(totals.allocCalls)) + "%)"
+                : ""
+            lines.append(
+                (
+                    "Temporary",
+                    "\(temporary.count) allocations\(share), \(Self.bytes(temporary.bytes)), freed before their thread's next allocation"
+                ))
+        }
         if totals.untrackedFrees != 0 {
             lines.append(("Untracked", "\(totals.untrackedFrees) frees of blocks the tracer never saw"))
         }
@@ -147,6 +167,11 @@ public struct Summary {
         out += "\nMost allocation calls (every allocation, released or not):\n"
         if mostCalls.isEmpty { out += "  (none)\n" }
         for stat in mostCalls { out += "  " + TextFormat.line(stat) + "\n" }
+
+        if !mostTemporary.isEmpty {
+            out += "\nMost temporary allocations (freed before their thread's next allocation):\n"
+            for stat in mostTemporary { out += "  " + TextFormat.line(stat) + "\n" }
+        }
 
         out += "\nAllocator cross-check:\n"
         if let check = crossCheck {

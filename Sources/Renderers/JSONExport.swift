@@ -54,12 +54,18 @@ public enum JSONExport {
                 "stacks",
                 .array(
                     stacks.map { stat, frames in
-                        .object([
+                        var figures: [(String, JSONFormat.Value)] = [
                             ("live_bytes", .uint(stat.liveBytes)), ("live_count", .uint(stat.liveCount)),
                             ("peak_bytes", .uint(stat.peakBytes)), ("peak_count", .uint(stat.peakCount)),
                             ("total_bytes", .uint(stat.totalBytes)), ("total_count", .uint(stat.totalCount)),
-                            ("frames", .array(frames.map(JSONFormat.value))),
-                        ])
+                        ]
+                        if snapshot.countsTemporary {
+                            figures += [
+                                ("temporary_bytes", .uint(stat.temporaryBytes)),
+                                ("temporary_count", .uint(stat.temporaryCount)),
+                            ]
+                        }
+                        return .object(figures + [("frames", .array(frames.map(JSONFormat.value)))])
                     })
             ),
         ]

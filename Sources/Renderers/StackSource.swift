@@ -28,21 +28,13 @@ struct WeightedStack {
 }
 
 extension Metric {
-    /// This metric's bytes and blocks in a STACK_STATS record.
-    func figures(_ stat: Snapshot.StackStat) -> (bytes: Int64, count: Int64) {
-        switch self {
-        case .live: (Int64(clamping: stat.liveBytes), Int64(clamping: stat.liveCount))
-        case .peak: (Int64(clamping: stat.peakBytes), Int64(clamping: stat.peakCount))
-        case .total: (Int64(clamping: stat.totalBytes), Int64(clamping: stat.totalCount))
-        }
-    }
-
     /// A short description for titles: `live bytes`, `bytes at the peak`, `bytes allocated`.
     var title: String {
         switch self {
         case .live: "live bytes"
         case .peak: "bytes at the peak"
         case .total: "bytes allocated"
+        case .temporary: "bytes allocated temporarily"
         }
     }
 }
@@ -51,7 +43,7 @@ extension TracedSnapshot {
     /// Every stack with a nonzero `metric` in bytes, root first, in STACK_STATS order.
     func weightedStacks(_ metric: Metric, filters: [TraceFilter] = []) -> [WeightedStack] {
         stacks.compactMap { stat, frames in
-            let value = metric.figures(stat).bytes
+            let value = metric.figures(stat).size
             guard value != 0, TraceFilter.keeps(frames, filters: filters) else { return nil }
             return WeightedStack(frames: frames.reversed(), value: value)
         }

@@ -137,10 +137,15 @@ public struct Snapshot: Sendable {
         /// This stack's live bytes at the moment of the global peak.
         public var peakBytes: UInt64
         public var peakCount: UInt64
+        /// Blocks of this stack released by `free` before their thread allocated anything else,
+        /// and their bytes (the TEMPORARY section; 0 when the snapshot does not count them, see
+        /// ``Snapshot/countsTemporary``).
+        public var temporaryBytes: UInt64
+        public var temporaryCount: UInt64
 
         public init(
             stack: UInt32, liveBytes: UInt64, liveCount: UInt64, totalBytes: UInt64, totalCount: UInt64,
-            peakBytes: UInt64, peakCount: UInt64
+            peakBytes: UInt64, peakCount: UInt64, temporaryBytes: UInt64 = 0, temporaryCount: UInt64 = 0
         ) {
             self.stack = stack
             self.liveBytes = liveBytes
@@ -149,6 +154,8 @@ public struct Snapshot: Sendable {
             self.totalCount = totalCount
             self.peakBytes = peakBytes
             self.peakCount = peakCount
+            self.temporaryBytes = temporaryBytes
+            self.temporaryCount = temporaryCount
         }
     }
 
@@ -302,11 +309,16 @@ public struct Snapshot: Sendable {
     public var timeline: [TimelinePoint]?
     /// Sections with tags this reader does not know, in file order; written back unchanged.
     public var unknownSections: [RawSection]
+    /// The snapshot counts temporary allocations (it has a TEMPORARY section: the tracer writes
+    /// one when every allocation is recorded, not when sampling), so each
+    /// ``StackStat/temporaryCount`` is a count, not a blank.
+    public var countsTemporary: Bool
 
     public init(
         path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
         stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?,
-        symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil, unknownSections: [RawSection] = []
+        symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil, unknownSections: [RawSection] = [],
+        countsTemporary: Bool = false
     ) {
         self.path = path
         self.header = header
@@ -320,6 +332,7 @@ public struct Snapshot: Sendable {
         self.symbols = symbols
         self.timeline = timeline
         self.unknownSections = unknownSections
+        self.countsTemporary = countsTemporary
     }
 
     /// The module whose segments contain `pc`, if any.

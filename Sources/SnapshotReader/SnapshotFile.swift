@@ -242,12 +242,14 @@ private struct Parser {
         }
 
         let stacks = try parseStacks()
+        var stackStats = try parseStackStats(stackCount: stacks.count)
+        let countsTemporary = try parseTemporary(into: &stackStats)
         return Snapshot(
             path: path, header: header, process: try parseProcess(), totals: try parseTotals(),
-            modules: try parseModules(), stacks: stacks,
-            stackStats: try parseStackStats(stackCount: stacks.count),
+            modules: try parseModules(), stacks: stacks, stackStats: stackStats,
             blocks: try parseBlocks(stackCount: stacks.count), allocator: try parseAllocator(),
-            symbols: try parseSymbols(), timeline: try parseTimeline(), unknownSections: unknownSections())
+            symbols: try parseSymbols(), timeline: try parseTimeline(), unknownSections: unknownSections(),
+            countsTemporary: countsTemporary)
     }
 
     /// Records every section's payload range; returns the offset of END's header.
@@ -412,6 +414,29 @@ private struct Parser {
                     peakBytes: cursor.u64(at: base + 40), peakCount: cursor.u64(at: base + 48)))
         }
         return stats
+    }
+
+    /// Adds the TEMPORARY section's figures to the stacks' records; false when there is none.
+    func parseTemporary(into stats: inout [Snapshot.StackStat]) throws(SnapshotError) -> Bool {
+        guard var cursor = cursor(.temporary) else { return false }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 24, "records")
+        var index: [UInt32: Int] = [:]
+        index.reserveCapacity(stats.count)
+        for (position, stat) in stats.enumerated() { index[stat.stack] = position }
+        for record in 0..<count {
+            let base = cursor.offset + 24 * record
+            let stack = cursor.u32(at: base)
+            guard let position = index[stack] else {
+                throw error(
+                    .inconsistent(
+                        "TEMPORARY record \(record) names stack \(stack), which has no STACK_STATS record"))
+            }
+            stats[position].temporaryCount = cursor.u64(at: base + 8)
+            stats[position].temporaryBytes = cursor.u64(at: base + 16)
+        }
+        return true
     }
 
     func parseBlocks(stackCount: Int) throws(SnapshotError) -> [Snapshot.Block]? {

@@ -29,6 +29,7 @@ public enum SnapshotFormat {
         case allocator = 7
         case symbols = 8
         case timeline = 9
+        case temporary = 10
         case end = 0xFFFF_FFFF
 
         /// The name the format document uses, as error messages show it.
@@ -43,6 +44,7 @@ public enum SnapshotFormat {
             case .allocator: "ALLOCATOR"
             case .symbols: "SYMBOLS"
             case .timeline: "TIMELINE"
+            case .temporary: "TEMPORARY"
             case .end: "END"
             }
         }

@@ -26,6 +26,7 @@ public enum SnapshotWriter {
         if snapshot.allocator != nil { sectionCount += 1 }
         if snapshot.symbols != nil { sectionCount += 1 }
         if snapshot.timeline != nil { sectionCount += 1 }
+        if snapshot.countsTemporary { sectionCount += 1 }
         let unknownSections = writableUnknownSections(snapshot)
         sectionCount += UInt32(unknownSections.count)
         var flags = header.flags & ~SnapshotFormat.flagHasBlocks
@@ -110,6 +111,19 @@ public enum SnapshotWriter {
                 out.u64(stat.totalCount)
                 out.u64(stat.peakBytes)
                 out.u64(stat.peakCount)
+            }
+        }
+        if snapshot.countsTemporary {
+            out.section(.temporary) { out in
+                let temporary = snapshot.stackStats.filter { $0.temporaryCount != 0 }
+                out.u32(UInt32(temporary.count))
+                out.u32(0)
+                for stat in temporary {
+                    out.u32(stat.stack)
+                    out.u32(0)
+                    out.u64(stat.temporaryCount)
+                    out.u64(stat.temporaryBytes)
+                }
             }
         }
         if let blocks = snapshot.blocks {

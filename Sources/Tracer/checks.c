@@ -141,7 +141,7 @@ static int64_t *live_per_stack(uint32_t *count, size_t *mapped) {
     uint32_t n = mt_stack_count();
     size_t stats_bytes = ((size_t)n * sizeof(struct mt_tstat) + 4095) & ~(size_t)4095;
     struct mt_tstat *stats = mt_map(stats_bytes);
-    if (stats) mt_tstats_sum(stats, n);
+    if (stats) mt_tstats_sum(stats, NULL, n);
     mt_live_unlock_all();
     *mapped = ((size_t)n * sizeof(int64_t) + 4095) & ~(size_t)4095;
     int64_t *live = stats ? mt_map(*mapped) : NULL;

@@ -61,6 +61,7 @@ enum mt_section_tag {
     MT_SECTION_ALLOCATOR = 7,
     MT_SECTION_SYMBOLS = 8, /* written by `memtrace symbolize`, never by the tracer */
     MT_SECTION_TIMELINE = 9,
+    MT_SECTION_TEMPORARY = 10, /* absent from sampled snapshots: not counted there */
     MT_SECTION_END = 0xFFFFFFFFu,
 };
 
@@ -122,6 +123,18 @@ struct mt_stack_stat {
     uint64_t peak_count;
 };
 _Static_assert(sizeof(struct mt_stack_stat) == 56, "stack stat is 56 bytes");
+
+/* TEMPORARY payload: u32 count, u32 0, then count x struct mt_temporary_stat,
+ * one for every stack with a temporary allocation: a block released by free
+ * (or operator delete) before its thread allocated anything else.  Written
+ * only when every allocation is recorded (not sampled). */
+struct mt_temporary_stat {
+    uint32_t stack; /* index into STACKS */
+    uint32_t reserved;
+    uint64_t count;
+    uint64_t bytes;
+};
+_Static_assert(sizeof(struct mt_temporary_stat) == 24, "temporary stat is 24 bytes");
 
 /* BLOCKS payload: u64 count, then count x struct mt_block, unordered. */
 #define MT_BLOCK_IGNORED 0x1u /* marked as intentionally kept */

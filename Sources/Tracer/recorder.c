@@ -25,6 +25,9 @@
 #include "tracer.h"
 
 __thread int mt_guard __attribute__((tls_model("initial-exec")));
+/* Kept inverted: the leak scan reads the threads' static TLS as roots, and the
+ * plain address would keep the block it names reachable. */
+__thread uint64_t mt_last_alloc __attribute__((tls_model("initial-exec")));
 struct mt_global mt_global;
 
 static inline void touch(struct mt_tstat *s) {
@@ -107,7 +110,11 @@ static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_
     global_change(pending, size);
 }
 
-static inline __attribute__((always_inline)) void account_free(struct mt_shard *sh, const struct mt_live *e) {
+/* `by_free`: released by free, so a temporary allocation if the thread has
+ * allocated nothing since (counted only when every allocation is recorded: a
+ * sampled thread's last recorded block is not its last allocation). */
+static inline __attribute__((always_inline)) void account_free(struct mt_shard *sh, const struct mt_live *e,
+                                                               int by_free) {
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
@@ -117,6 +124,10 @@ static inline __attribute__((always_inline)) void account_free(struct mt_shard *
         touch(s);
         s->live_bytes -= size;
         s->live_count -= count;
+        if (by_free && MT_UNLIKELY(~e->ptr == mt_last_alloc)) {
+            mt_last_alloc = 0;
+            if (!mt_sample_rate) mt_tstat_temporary(s, size);
+        }
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
     global_change(pending, -size);
@@ -134,6 +145,7 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};
     struct mt_shard *sh = mt_shard_for(e.ptr);
+    mt_last_alloc = ~e.ptr;
     mt_lock(&sh->lock);
     if (mt_live_insert(sh, &e) == 0) {
         account_alloc(sh, &e, op);
@@ -149,7 +161,7 @@ void mt_record_free(void *p) {
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
     mt_lock(&sh->lock);
-    if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e);
+    if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
     else if (!mt_sample_rate) sh->untracked_frees++;
     mt_unlock(&sh->lock);
 }
@@ -167,7 +179,7 @@ int mt_record_take(void *p, struct mt_live *out) {
 void mt_record_release(const struct mt_live *e) {
     struct mt_shard *sh = mt_shard_for(e->ptr);
     mt_lock(&sh->lock);
-    account_free(sh, e);
+    account_free(sh, e, 0); /* a block realloc moved or freed is not a temporary allocation */
     mt_unlock(&sh->lock);
 }
 
@@ -176,7 +188,7 @@ void mt_record_put_back(const struct mt_live *e) {
     mt_lock(&sh->lock);
     if (mt_live_insert(sh, e) != 0) {
         /* Could not re-insert: account it as released so totals stay balanced. */
-        account_free(sh, e);
+        account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
     }
     mt_unlock(&sh->lock);

@@ -172,18 +172,23 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     }
     uint32_t nstacks = mt_stack_count();
     size_t stats_size = ((size_t)nstacks * sizeof(struct mt_tstat) + 4095) & ~(size_t)4095;
+    size_t temps_size = ((size_t)nstacks * sizeof(struct mt_ttemp) + 4095) & ~(size_t)4095;
     struct mt_tstat *stats = mt_map(stats_size);
-    if (!stats) {
+    struct mt_ttemp *temps = stats ? mt_map(temps_size) : NULL;
+    if (!temps) {
+        if (stats) mt_unmap(stats, stats_size);
         mt_stacks_unlock_all();
         mt_live_unlock_all();
         return ENOMEM;
     }
-    mt_tstats_sum(stats, nstacks);
-    uint64_t stacks_len = 8, stat_count = 0;
+    mt_tstats_sum(stats, temps, nstacks);
+    const int counts_temporary = !mt_sample_rate;
+    uint64_t stacks_len = 8, stat_count = 0, temp_count = 0;
     for (uint32_t id = 0; id < nstacks; id++) {
         struct mt_stack *s = mt_stack_get(id);
         stacks_len += 8 + 8ull * s->depth;
         if (stats[id].total_count) stat_count++;
+        if (temps[id].count) temp_count++;
         if (s->true_depth > s->depth) t.truncated_stacks++;
     }
     /* With several threads the running peak may miss their unpublished
@@ -211,7 +216,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     h.snapshot_time_ns = mt_now_ns();
     h.sequence = seq;
     h.trigger = (uint32_t)trigger;
-    h.section_count = 8 + (mt_config.blocks ? 1 : 0);
+    h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0);
     put(w, &h, sizeof h);
 
     /* PROCESS */
@@ -268,6 +273,20 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         put(w, &st, sizeof st);
     }
     mt_unmap(stats, stats_size);
+
+    /* TEMPORARY */
+    if (counts_temporary) {
+        section(w, MT_SECTION_TEMPORARY, 8 + temp_count * sizeof(struct mt_temporary_stat));
+        put_u32(w, (uint32_t)temp_count);
+        put_u32(w, 0);
+        for (uint32_t id = 0; id < nstacks; id++) {
+            if (!temps[id].count) continue;
+            struct mt_temporary_stat st = {
+                .stack = id, .count = (uint64_t)temps[id].count, .bytes = (uint64_t)temps[id].bytes};
+            put(w, &st, sizeof st);
+        }
+    }
+    mt_unmap(temps, temps_size);
 
     /* BLOCKS */
     if (mt_config.blocks) {

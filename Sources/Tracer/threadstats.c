@@ -28,6 +28,7 @@ struct table {
     uint32_t count, mask;
     int described;          /* thread's stack known (see mt_thread_describe) */
     struct mt_tstat *slots; /* stack + 1 in `stack` marks a used slot */
+    struct mt_ttemp *temps;  /* temporary releases, at the same index as their stack's slot */
     struct mt_thread thread; /* who owns it: for the leak scan's roots */
     int64_t pending;         /* live-byte changes not yet published (recorder.c) */
 };
@@ -51,17 +52,24 @@ static void publish(const struct table *t) {
 static int grow(struct table *t) {
     uint32_t cap = t->mask ? (t->mask + 1) * 2 : 64;
     struct mt_tstat *slots = mt_map(cap * sizeof *slots);
-    if (!slots) return -1;
+    struct mt_ttemp *temps = slots ? mt_map(cap * sizeof *temps) : NULL;
+    if (!temps) {
+        if (slots) mt_unmap(slots, cap * sizeof *slots);
+        return -1;
+    }
     if (t->slots) {
         for (uint32_t i = 0; i <= t->mask; i++) {
             if (!t->slots[i].stack_plus_one) continue;
             uint32_t j = mt_tstat_slot(t->slots[i].stack_plus_one - 1, cap - 1);
             while (slots[j].stack_plus_one) j = (j + 1) & (cap - 1);
             slots[j] = t->slots[i];
+            temps[j] = t->temps[i];
         }
         mt_unmap(t->slots, (t->mask + 1) * sizeof *slots);
+        mt_unmap(t->temps, (t->mask + 1) * sizeof *temps);
     }
     t->slots = slots;
+    t->temps = temps;
     t->mask = cap - 1;
     publish(t);
     return 0;
@@ -124,6 +132,13 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
 
 void mt_tstat_unlock(void) { mt_unlock(&retired_lock); }
 
+void mt_tstat_temporary(const struct mt_tstat *s, int64_t bytes) {
+    struct table *t = mine && state == 1 && s >= mine->slots && s <= mine->slots + mine->mask ? mine : &retired;
+    struct mt_ttemp *x = &t->temps[s - t->slots];
+    x->count++;
+    x->bytes += bytes;
+}
+
 int64_t *mt_tstat_pending(void) { return MT_LIKELY(state == 1) ? &mine->pending : NULL; }
 
 uint64_t mt_tstats_current(void) {
@@ -147,6 +162,9 @@ static void merge(struct table *into, const struct table *from, uint64_t epoch) 
         if (!f->stack_plus_one) continue;
         struct mt_tstat *e = entry(into, f->stack_plus_one - 1);
         if (!e) continue;
+        struct mt_ttemp *x = &into->temps[e - into->slots];
+        x->count += from->temps[i].count;
+        x->bytes += from->temps[i].bytes;
         int64_t peak_bytes = at_peak_bytes(e, epoch) + at_peak_bytes(f, epoch);
         int64_t peak_count = at_peak_count(e, epoch) + at_peak_count(f, epoch);
         e->live_bytes += f->live_bytes;
@@ -180,12 +198,16 @@ static void on_thread_exit(void *arg) {
     mt_live_unlock_all();
     mt_unwind_thread_exit();
     mt_stacks_thread_exit();
-    if (t->slots) mt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
+    if (t->slots) {
+        mt_unmap(t->slots, (t->mask + 1) * sizeof *t->slots);
+        mt_unmap(t->temps, (t->mask + 1) * sizeof *t->temps);
+    }
     mt_unmap(t, sizeof *t);
     mt_leave();
 }
 
-static void add_table(struct mt_tstat *out, uint32_t count, const struct table *t, uint64_t epoch) {
+static void add_table(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count, const struct table *t,
+                      uint64_t epoch) {
     if (!t->slots) return;
     for (uint32_t i = 0; i <= t->mask; i++) {
         const struct mt_tstat *f = &t->slots[i];
@@ -197,16 +219,18 @@ static void add_table(struct mt_tstat *out, uint32_t count, const struct table *
         o->total_count += f->total_count;
         o->peak_bytes += at_peak_bytes(f, epoch);
         o->peak_count += at_peak_count(f, epoch);
+        if (temps) {
+            temps[f->stack_plus_one - 1].count += t->temps[i].count;
+            temps[f->stack_plus_one - 1].bytes += t->temps[i].bytes;
+        }
     }
 }
 
-/* Sums every partial into `out[stack]` (zeroed by the caller, one per stack
- * id below `count`).  Requires every shard lock. */
-void mt_tstats_sum(struct mt_tstat *out, uint32_t count) {
+void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count) {
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
-    add_table(out, count, &retired, epoch);
+    add_table(out, temps, count, &retired, epoch);
     for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
-        add_table(out, count, t, epoch);
+        add_table(out, temps, count, t, epoch);
 }
 
 /* ---- threads, for the leak scan ---------------------------------------------- */

@@ -361,13 +361,27 @@ static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, int64_
     return mt_tstat_get(stack, locked, pending);
 }
 void mt_tstat_unlock(void);
+/* Temporary allocations: blocks freed before their thread allocated anything
+ * else (heaptrack's measure of allocations that could have been avoided).
+ * They are counted in a table beside each thread's mt_tstat slots, index for
+ * index, so the slots stay one cache line; only such a free touches it. */
+struct mt_ttemp {
+    int64_t count, bytes;
+};
+/* Counts a temporary release of `bytes` against `s`, a partial that
+ * mt_tstat_find or mt_tstat_get just handed out (under the same locks). */
+void mt_tstat_temporary(const struct mt_tstat *s, int64_t bytes);
+/* The block the calling thread allocated last, while it is live, inverted (~address:
+ * not a pointer the leak scan could follow; recorder.c). */
+extern __thread uint64_t mt_last_alloc __attribute__((tls_model("initial-exec")));
 /* The calling thread's unpublished changes, as mt_tstat_get hands them out. */
 int64_t *mt_tstat_pending(void);
 /* Live bytes: the published total plus every thread's unpublished changes.
  * Requires every shard lock. */
 uint64_t mt_tstats_current(void);
-/* Requires every shard lock. */
-void mt_tstats_sum(struct mt_tstat *out, uint32_t count);
+/* Sums every thread's partials into out[stack] and, unless NULL, temps[stack]
+ * (zeroed by the caller, `count` of each).  Requires every shard lock. */
+void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count);
 
 /* ---- in-process checks (checks.c) -------------------------------------------- */
 extern __thread int mt_paused __attribute__((tls_model("initial-exec"))); /* memtrace_disable() depth */

@@ -151,6 +151,20 @@ final class ExportTests: XCTestCase {
         let big = try XCTUnwrap(frames.first { $0["name"] as? String == "big_blocks" })
         XCTAssertEqual(big["line"] as? Int, try work.line("sites.c", "SITE big"))
         XCTAssertTrue((big["file"] as? String ?? "").hasSuffix("sites.c"))
+        // One profile per figure; --metric picks the one shown first.
+        let temporary = try work.memtrace([
+            "export", last, "--format", "speedscope", "--metric", "temporary", "-o", "temporary.speedscope.json",
+        ])
+        XCTAssertEqual(temporary.status, 0, temporary.stderr)
+        try assertValidSpeedscope(work.directory.appendingPathComponent("temporary.speedscope.json").path)
+        let second = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: try work.contents("temporary.speedscope.json"))
+                as? [String: Any])
+        let profiles = try XCTUnwrap(second["profiles"] as? [[String: Any]])
+        XCTAssertEqual(
+            profiles.map { $0["name"] as? String },
+            ["live bytes", "bytes at the peak", "bytes allocated", "bytes allocated temporarily"])
+        XCTAssertEqual(second["activeProfileIndex"] as? Int, 3)
     }
 
     func testJSONExport() throws {
@@ -161,6 +175,11 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(stacks.count, 6, "big, grown's realloc, small, zeroed, grown's malloc, churn")
         XCTAssertEqual(stacks[0]["live_bytes"] as? Int, 30000)
         XCTAssertEqual(stacks[0]["live_count"] as? Int, 3)
+        let churn = try XCTUnwrap(
+            stacks.first { ($0["frames"] as? [[String: Any]])?.first?["function"] as? String == "churn" })
+        XCTAssertEqual(churn["temporary_count"] as? Int, 500)
+        XCTAssertEqual(churn["temporary_bytes"] as? Int, 224_750)
+        XCTAssertEqual(stacks[0]["temporary_count"] as? Int, 0)
         let frames = try XCTUnwrap(stacks[0]["frames"] as? [[String: Any]])
         XCTAssertEqual(frames.first?["function"] as? String, "big_blocks")
         XCTAssertEqual((json["totals"] as? [String: Any])?["live_bytes"] as? Int, 38400)

@@ -123,6 +123,14 @@ final class TopTests: XCTestCase {
                 "\(try site("small", "small_blocks")): size=2400 B, count=100, average=24 B",
                 "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
             ])
+        // Of those, only churn's are freed before the next allocation (the realloc'd block is not).
+        let temporary = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--metric", "temporary"])
+        XCTAssertEqual(
+            temporary.stdoutLines,
+            [
+                "# blocks freed before their thread allocated anything else (--metric temporary)",
+                "\(try site("churn", "churn")): size=219 KiB, count=500, average=450 B",
+            ])
         let json = try work.memtrace([
             "top", exitSnapshot, "--include", "*sites.c", "--metric", "total", "--format", "json", "--limit", "1",
         ])
@@ -227,6 +235,7 @@ final class TopTests: XCTestCase {
         var snapshot = try SnapshotFile.read(path: work.path + "/" + exitSnapshot)
         snapshot.header.flags |= SnapshotFormat.flagSampled
         snapshot.totals.sampleRate = 512 * 1024
+        snapshot.countsTemporary = false  // as the tracer writes a sampled snapshot
         try SnapshotWriter.write(snapshot, to: work.path + "/sampled.snap")
         let top = try work.memtrace(["top", "sampled.snap", "--include", "*sites.c", "--limit", "1"])
         XCTAssertEqual(
@@ -244,14 +253,29 @@ final class TopTests: XCTestCase {
             summary.stdout)
         let diff = try work.memtrace(["diff", exitSnapshot, "sampled.snap", "--limit", "1"])
         XCTAssertTrue(diff.stdout.hasPrefix("# sampled snapshot"), diff.stdout)
+        XCTAssertFalse(summary.stdout.contains("Temporary:"), summary.stdout)
+        let temporary = try work.memtrace(["top", "sampled.snap", "--metric", "temporary"])
+        XCTAssertEqual(temporary.status, 2)
+        XCTAssertEqual(
+            temporary.stderrLines,
+            ["memtrace: sampled.snap: temporary allocations are not counted: a sampled snapshot does not count them"])
     }
 
     func testSummary() throws {
         let summary = try work.memtrace(["summary", exitSnapshot])
         XCTAssertEqual(summary.status, 0, summary.stderr)
         let text = summary.stdout
-        XCTAssertTrue(text.contains("Live:     "), text)
-        XCTAssertTrue(text.contains("Taken:    at exit"), text)
+        XCTAssertTrue(text.contains("Live:      "), text)
+        XCTAssertTrue(text.contains("Taken:     at exit"), text)
+        // churn's 500 blocks, each freed before the next allocation: 200 + ... + 699 bytes.
+        XCTAssertTrue(
+            text.contains(
+                "Temporary: 500 allocations (82.5%), 219 KiB (224750 B), freed before their thread's next allocation\n"
+            ), text)
+        XCTAssertTrue(
+            text.contains(
+                "\nMost temporary allocations (freed before their thread's next allocation):\n  \(try site("churn", "churn")): size=219 KiB, count=500, average=450 B\n\n"
+            ), text)
         XCTAssertTrue(
             text.contains(
                 "\n  \(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B\n"), text)
@@ -261,7 +285,7 @@ final class TopTests: XCTestCase {
             ), text)
         XCTAssertTrue(text.contains("glibc mallinfo2 uordblks + hblkhd:"), text)
         XCTAssertTrue(text.contains("difference:"), text)
-        XCTAssertTrue(text.contains("Process:  pid "), text)
+        XCTAssertTrue(text.contains("Process:   pid "), text)
         XCTAssertTrue(text.contains(": ./sites\n"), text)
     }
 }

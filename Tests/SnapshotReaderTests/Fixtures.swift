@@ -51,8 +51,7 @@ enum Fixtures {
             stackStats: [
                 Snapshot.StackStat(
                     stack: 0, liveBytes: 4000, liveCount: 2, totalBytes: 11000, totalCount: 8,
-                    peakBytes: 8000,
-                    peakCount: 4),
+                    peakBytes: 8000, peakCount: 4, temporaryBytes: 3000, temporaryCount: 5),
                 Snapshot.StackStat(
                     stack: 1, liveBytes: 96, liveCount: 1, totalBytes: 1000, totalCount: 2, peakBytes: 192,
                     peakCount: 2),
@@ -83,7 +82,7 @@ enum Fixtures {
                 Snapshot.TimelinePoint(
                     timeNs: 1_700_000_000_200_000_000, currentBytes: 4096, peakBytes: 8192, rssBytes: 3 << 20),
             ],
-            unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])])
+            unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])], countsTemporary: true)
     }
 
     /// The smallest valid snapshot: the required sections, all empty.

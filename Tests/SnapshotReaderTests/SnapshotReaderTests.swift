@@ -71,13 +71,19 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(bytes.u32(at: 24), 4242)
         XCTAssertEqual(bytes.u64(at: 48), 2)  // sequence
         XCTAssertEqual(bytes.u32(at: 56), 1)  // trigger: signal
-        XCTAssertEqual(bytes.u32(at: 60), 11)  // all nine kinds, one unknown, END
+        XCTAssertEqual(bytes.u32(at: 60), 12)  // all ten kinds, one unknown, END
         let offsets = bytes.sectionOffsets()
-        let tags: [UInt32] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
-        XCTAssertEqual(offsets.keys.sorted(), tags)
-        // Tag order, the unknown section last before END.
+        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x77, 0xFFFF_FFFF])
+        // The tracer's order: TEMPORARY after STACK_STATS, then the rest by tag, the unknown
+        // section last before END.
         XCTAssertEqual(offsets[1], 64)
-        XCTAssertEqual(offsets.values.sorted(), tags.map { offsets[$0]! })
+        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
+        XCTAssertEqual(offsets.values.sorted(), order.map { offsets[$0]! })
+        // TEMPORARY: count 1, then a 24-byte record: stack 0, reserved, 5 blocks, 3000 bytes.
+        let temporary = offsets[10]! + 16
+        XCTAssertEqual(bytes.u64(at: temporary - 8), 8 + 24)
+        XCTAssertEqual([bytes.u32(at: temporary), bytes.u32(at: temporary + 8)], [1, 0])
+        XCTAssertEqual([bytes.u64(at: temporary + 16), bytes.u64(at: temporary + 24)], [5, 3000])
         // TIMELINE: count 2, then 32-byte points.
         let timeline = offsets[9]! + 16
         XCTAssertEqual(bytes.u64(at: timeline - 8), 8 + 2 * 32)
@@ -458,6 +464,32 @@ final class SnapshotReaderTests: XCTestCase {
         assertMessage(
             SnapshotWriter.encode(snapshot),
             "section BLOCKS is malformed: record 2 refers to stack 4294967295, but STACKS has 3")
+    }
+
+    func testTemporaryRecordsBelongToStacksWithStatistics() throws {
+        let bytes = SnapshotWriter.encode(Fixtures.full())
+        let parsed = try SnapshotFile.parse(bytes, path: "full.snap")
+        XCTAssertTrue(parsed.countsTemporary)
+        XCTAssertEqual(parsed.stackStats.map(\.temporaryCount), [5, 0])
+        XCTAssertEqual(parsed.stackStats.map(\.temporaryBytes), [3000, 0])
+        // Stack 2 allocated nothing, so it can have released nothing right away.
+        let offset = try XCTUnwrap(bytes.sectionOffsets()[10])
+        var damaged = bytes
+        damaged.setU32(2, at: offset + 24)
+        assertMessage(
+            damaged.resealed(), "TEMPORARY record 0 names stack 2, which has no STACK_STATS record")
+        damaged = bytes
+        damaged.setU32(2, at: offset + 16)  // count
+        assertMessage(
+            damaged.resealed(),
+            "section TEMPORARY is malformed: 2 records of at least 24 bytes each do not fit in the 24 bytes left at offset \(offset + 24)"
+        )
+        // Without the section, nothing was counted.
+        var snapshot = Fixtures.full()
+        snapshot.countsTemporary = false
+        let without = try SnapshotFile.parse(SnapshotWriter.encode(snapshot), path: "full.snap")
+        XCTAssertFalse(without.countsTemporary)
+        XCTAssertEqual(without.stackStats.map(\.temporaryCount), [0, 0])
     }
 
     func testSectionStructureErrors() {

@@ -96,6 +96,24 @@ func innermostLines(of snapshot: Snapshot) -> [UInt32: (file: String, line: Int)
     return lines
 }
 
+/// A stack's temporary allocations.
+struct Temporary: Equatable {
+    var count: UInt64
+    var bytes: UInt64
+}
+
+/// Temporary allocations by innermost source line (stacks of one line added up).
+func temporaryByLine(_ snapshot: Snapshot) -> [Int: Temporary] {
+    let lines = innermostLines(of: snapshot)
+    var result: [Int: Temporary] = [:]
+    for stat in snapshot.stackStats where stat.temporaryCount > 0 {
+        let line = lines[stat.stack]?.line ?? 0
+        let old = result[line] ?? Temporary(count: 0, bytes: 0)
+        result[line] = Temporary(count: old.count + stat.temporaryCount, bytes: old.bytes + stat.temporaryBytes)
+    }
+    return result
+}
+
 /// The sites at `file:line`, merged (one line may hold several stacks when called from several places).
 func site(
     _ all: [Site], file: String, line: Int, file path: StaticString = #filePath, testLine: UInt = #line

@@ -79,6 +79,52 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual([right.liveBytes, right.liveCount], [222, 1])
         // 2000 workers x 101 allocations, plus 2 x 20001 in the concurrent pair.
         XCTAssertGreaterThanOrEqual(snapshot.totals.allocCalls, 2000 * 101 + 2 * 20001)
+        // Every block freed right away is a temporary allocation, counted by each thread and
+        // kept when the thread ends: 2000 x (32 + ... + 131) bytes, 20000 x 64, 20000 x 80.
+        let temporary = temporaryByLine(snapshot)
+        XCTAssertEqual(
+            try ["thread-temporary", "left-temporary", "right-temporary"].map {
+                temporary[try Fixtures.line(of: $0, in: source)]
+            },
+            [
+                Temporary(count: 2000 * 100, bytes: 2000 * 8150), Temporary(count: 20000, bytes: 20000 * 64),
+                Temporary(count: 20000, bytes: 20000 * 80),
+            ])
+    }
+
+    func testTemporaryAllocations() throws {
+        let exe = try Fixtures.build("temporary")
+        let source = Fixtures.source("temporary")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let snapshot = try onlySnapshot(in: directory, prefix: "temporary")
+        XCTAssertTrue(snapshot.countsTemporary)
+        let temporary = temporaryByLine(snapshot)
+        // Freed before anything else was allocated: alone, second (freed after first, but nothing
+        // was allocated in between), the realloc'd block, the calloc'd one.  Not first (second was
+        // allocated after it), nor the block realloc moved (realloc is not free), nor the kept one.
+        let expected: [String: Temporary?] = [
+            "alone": Temporary(count: 100, bytes: 3200), "first": nil, "second": Temporary(count: 50, bytes: 800),
+            "grown": nil, "regrown": Temporary(count: 10, bytes: 40960), "kept": nil,
+            "zeroed": Temporary(count: 1, bytes: 100),
+        ]
+        for (marker, figures) in expected {
+            XCTAssertEqual(temporary[try Fixtures.line(of: marker, in: source)], figures, marker)
+        }
+        XCTAssertEqual(temporary.values.reduce(0) { $0 + $1.count }, 161, "\(temporary)")
+        // Re-encoded, the TEMPORARY section comes out byte for byte.
+        let path = try snapshotFiles(in: directory)[0]
+        XCTAssertEqual(
+            SnapshotWriter.encode(snapshot), Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+
+        // Sampling records too few allocations to know which came last: no TEMPORARY section.
+        let sampledDirectory = directory.appendingPathComponent("sampled")
+        try FileManager.default.createDirectory(at: sampledDirectory, withIntermediateDirectories: true)
+        _ = try runTraced(exe, in: sampledDirectory, environment: ["MEMTRACE_SAMPLE": "1"])
+        let sampled = try onlySnapshot(in: sampledDirectory, prefix: "temporary")
+        XCTAssertTrue(sampled.header.isSampled)
+        XCTAssertFalse(sampled.countsTemporary)
+        XCTAssertEqual(sampled.stackStats.map(\.temporaryCount).max(), 0)
     }
 
     /// A thread whose first allocation happens inside pthread_getattr_np (as in every thread
@@ -325,7 +371,8 @@ final class TracerTests: XCTestCase {
         let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
         XCTAssertEqual(snapshots.map(\.header.trigger), [.termination])
         XCTAssertEqual(snapshots.first?.process["signal"], "SIGPIPE")
-        XCTAssertEqual(snapshots.first.flatMap { site(sites(of: $0), file: "terminate.c", line: piped)?.liveBytes }, 2424)
+        XCTAssertEqual(
+            snapshots.first.flatMap { site(sites(of: $0), file: "terminate.c", line: piped)?.liveBytes }, 2424)
     }
 
     /// The tracer's one-line warning goes to a standard error whose reader is gone: the program,

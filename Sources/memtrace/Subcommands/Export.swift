@@ -22,12 +22,14 @@ extension Memtrace {
                 alloc_space, inuse_objects, inuse_space; inuse_space shown by default), mappings with \
                 build-ids and inlined frames. go tool pprof, Pyroscope, Parca and Grafana read it.
                 folded: `root;caller;leaf BYTES` lines for flamegraph.pl and inferno.
-                speedscope: a file for speedscope.app (live bytes, bytes at the peak, bytes allocated).
+                speedscope: a file for speedscope.app (live bytes, bytes at the peak, bytes allocated, and \
+                bytes allocated temporarily unless sampled).
                 json: every stack with its figures and frames, and the timeline.
 
                 --metric chooses the bytes of folded stacks and the profile speedscope shows first: live \
-                (the default), peak (held at the moment of the peak) or total (ever allocated). pprof and \
-                json always carry every figure. Without -o the result goes to standard output.
+                (the default), peak (held at the moment of the peak), total (ever allocated) or temporary \
+                (freed before the thread's next allocation; not in sampled snapshots). json always carries \
+                every figure, pprof all but temporary. Without -o the result goes to standard output.
 
                 Examples:
                   memtrace export app.snap --format pprof -o app.pb.gz && go tool pprof -top app.pb.gz
@@ -48,7 +50,7 @@ extension Memtrace {
                 "The file to write; - (the default) is standard output.", valueName: "FILE"))
         var output: String = "-"
 
-        @Option(help: "Which bytes folded stacks count: live, peak or total.")
+        @Option(help: "Which bytes folded stacks count: live, peak, total or temporary.")
         var metric: Metric = .live
 
         @OptionGroup var filterOptions: FilterOptions
@@ -73,11 +75,12 @@ extension Memtrace {
                     comments: ["memtrace snapshot \(snapshot), pid \(traced.snapshot.header.pid)"])
                 try writeOutput(bytes, to: output)
             case .folded:
-                try writeOutput(
-                    FoldedFormat.render(try loadTraced(snapshot), metric: metric, filters: filters),
-                    to: output)
+                let traced = try loadTraced(snapshot)
+                try checkMetric(metric, [traced])
+                try writeOutput(FoldedFormat.render(traced, metric: metric, filters: filters), to: output)
             case .speedscope:
                 let traced = try loadTraced(snapshot)
+                try checkMetric(metric, [traced])
                 try writeOutput(
                     SpeedscopeFormat.render(traced, name: snapshot, metric: metric, filters: filters),
                     to: output)

@@ -19,7 +19,8 @@ extension Memtrace {
 
                 --metric peak ranks what each site held at the moment of the peak; --metric total ranks \
                 everything each site allocated, released or not (with --sort count: the sites that call the \
-                allocator most often, where allocation costs time).
+                allocator most often, where allocation costs time); --metric temporary ranks the blocks freed \
+                before their thread allocated anything else (not counted in sampled snapshots).
 
                 Examples:
                   memtrace top memtrace.leaky.4242.0.snap
@@ -37,6 +38,7 @@ extension Memtrace {
 
         func run() throws {
             let traced = try loadTraced(snapshot)
+            try checkMetric(options.metric, [traced])
             let stats = options.limited(try traced.statistics(options.statisticsOptions))
             switch options.format {
             case .text:

@@ -21,7 +21,8 @@ struct ReportOptions: ParsableArguments {
     @Option(
         help: """
             Which blocks to count: live (when the snapshot was taken), peak (held at the moment of the \
-            peak) or total (every allocation of the run so far, released or not).
+            peak), total (every allocation of the run so far, released or not) or temporary (released by \
+            free before their thread allocated anything else).
             """)
     var metric: Metric = .live
 
@@ -80,7 +81,22 @@ struct ReportOptions: ParsableArguments {
         case .live: ""
         case .peak: "# blocks held at the moment of the peak (--metric peak)\n"
         case .total: "# every allocation of the run up to the snapshot, released or not (--metric total)\n"
+        case .temporary:
+            "# blocks freed before their thread allocated anything else (--metric temporary)\n"
         }
+    }
+
+}
+
+/// Throws when `metric` asks for figures one of `snapshots` does not hold (a sampled snapshot
+/// counts no temporary allocations).
+func checkMetric(_ metric: Metric, _ snapshots: [TracedSnapshot]) throws {
+    guard metric == .temporary else { return }
+    for traced in snapshots where !traced.snapshot.countsTemporary {
+        let why =
+            traced.snapshot.header.isSampled
+            ? "a sampled snapshot does not count them" : "the snapshot has no TEMPORARY section"
+        throw CLIError("\(traced.snapshot.path): temporary allocations are not counted: \(why)", status: 2)
     }
 }
 

@@ -13,7 +13,7 @@ static void *kept[WAVES * PER_WAVE];
 static void *worker(void *arg) {
     long i = (long)arg;
     for (int k = 0; k < 100; k++) {
-        void *p = malloc(32 + k);
+        void *p = malloc(32 + k); /* @thread-temporary */
         free(p);
     }
     kept[i] = malloc(24); /* @thread-kept */
@@ -22,14 +22,14 @@ static void *worker(void *arg) {
 
 static void *left(void *arg) {
     void **out = arg;
-    for (int k = 0; k < 20000; k++) free(malloc(64));
+    for (int k = 0; k < 20000; k++) free(malloc(64)); /* @left-temporary */
     *out = malloc(111); /* @left */
     return NULL;
 }
 
 static void *right(void *arg) {
     void **out = arg;
-    for (int k = 0; k < 20000; k++) free(malloc(80));
+    for (int k = 0; k < 20000; k++) free(malloc(80)); /* @right-temporary */
     *out = malloc(222); /* @right */
     return NULL;
 }

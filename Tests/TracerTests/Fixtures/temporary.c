@@ -1,0 +1,25 @@
+/* Which releases are temporary allocations: blocks freed before their thread
+ * allocated anything else.  Each marked line's expected count is in
+ * TracerTests.testTemporaryAllocations. */
+#include <stdlib.h>
+
+static void *keep;
+
+int main(void) {
+    for (int i = 0; i < 100; i++) free(malloc(32)); /* @alone */
+    for (int i = 0; i < 50; i++) {
+        void *a = malloc(64); /* @first */
+        void *b = malloc(16); /* @second */
+        free(a);
+        free(b);
+    }
+    for (int i = 0; i < 10; i++) {
+        char *p = malloc(8);  /* @grown */
+        p = realloc(p, 4096); /* @regrown */
+        free(p);
+    }
+    keep = malloc(100); /* @kept */
+    void *c = calloc(4, 25); /* @zeroed */
+    free(c);
+    return 0;
+}
