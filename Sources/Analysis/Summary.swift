@@ -95,7 +95,9 @@ public struct Summary {
         lines.append(("Process", process))
         let trigger: String
         switch header.trigger {
-        case .exit: trigger = "at exit"
+        case .exit:
+            let quick = snapshot.process["exit"] == "_exit"
+            trigger = quick ? "at _exit() (no atexit handler or destructor ran)" : "at exit"
         case .signal: trigger = "on signal"
         case .interval: trigger = "on interval"
         case .api: trigger = "by the program (memtrace_snapshot)"

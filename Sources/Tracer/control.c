@@ -316,7 +316,7 @@ static void *helper_main(void *arg) {
         }
         int ending = mt_signal_ending;
         if (ending) {
-            mt_snapshot(NULL, MT_TRIGGER_TERMINATION);
+            mt_snapshot(NULL, ending == MT_ENDING_EXIT ? MT_TRIGGER_EXIT : MT_TRIGGER_TERMINATION);
             mt_signals_die(ending);
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -455,8 +455,11 @@ void mt_control_start(void) {
 /* Runs from the loader's finalisers, after the program's atexit handlers and
  * the static destructors of the executable and of libraries loaded after us:
  * as late as a preloaded library can run. */
+volatile int mt_exiting;
+
 __attribute__((destructor(101))) static void mt_at_exit(void) {
     if (!mt_enabled) return;
+    mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */
     mt_signals_settle(); /* a signal that ends the program came first: it ends it */
     if (mt_config.leaks) {
         /* The program is done: its registers are the exit path's. */

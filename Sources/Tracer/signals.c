@@ -33,7 +33,17 @@
  * and any other disposition replaces it (until the program sets SIG_DFL
  * again).  What the tracer cannot hide is a disposition read with the raw
  * rt_sigaction system call.
+ *
+ * _exit() and _Exit() end the process the same way as far as the tracer can
+ * tell: no atexit handler or destructor runs, its own exit snapshot included,
+ * and they may be called from a signal handler that interrupted anything.  So
+ * they are interposed and take the same road: the helper writes the snapshot
+ * (trigger exit, PROCESS "exit" = "_exit") while the calling thread waits,
+ * then ends the process with the status given.  Not with the leak scan on
+ * (memtrace check judges what a program leaves at exit, after its cleanup),
+ * nor from inside the tracer or from a vfork child.
  */
+#include <sys/syscall.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -53,7 +63,11 @@ static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM};
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
 static volatile sig_atomic_t standing_in[NSIG];
-volatile int mt_signal_ending; /* the signal being handled, 0 when none */
+volatile int mt_signal_ending; /* the signal being handled, MT_ENDING_EXIT, or 0 */
+static volatile int exit_status; /* for MT_ENDING_EXIT */
+static int exit_active;          /* _exit leaves a snapshot */
+typedef void (*exit_fn)(int);
+static exit_fn real_exit;
 
 /* The process the state here describes.  A child made by vfork() shares
  * this memory until it execs, but not its parent's dispositions: there the
@@ -96,8 +110,15 @@ static void raise_default(int sig) {
     raise(sig);
 }
 
-/* Ends the process by `sig` with its default action.  Async-signal-safe. */
+static __attribute__((noreturn)) void end_with_status(int status) {
+    if (real_exit) real_exit(status);
+    for (;;) syscall(SYS_exit_group, status);
+}
+
+/* Ends the process by `sig` with its default action, or for MT_ENDING_EXIT
+ * with _exit's status.  Async-signal-safe. */
 void mt_signals_die(int sig) {
+    if (sig == MT_ENDING_EXIT) end_with_status(exit_status);
     standing_in[sig] = 0;
     raise_default(sig);
 }
@@ -159,6 +180,7 @@ void mt_signals_init(int helper) {
     resolve_reals();
     owner = getpid();
     active = helper && (mt_config.at_exit || mt_config.leaks);
+    exit_active = helper && mt_config.at_exit && !mt_config.leaks;
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
         int sig = watched[i];
         struct sigaction current;
@@ -197,7 +219,26 @@ void mt_signals_after_fork_child(int traced) {
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
         if (standing_in[watched[i]]) set_default(watched[i]);
     active = 0;
+    exit_active = 0;
 }
+
+/* ---- _exit ---------------------------------------------------------------- */
+static __attribute__((noreturn)) void quick_exit_traced(int status) {
+    if (exit_active && mt_enabled && !mt_exiting && mt_guard == 0 && getpid() == owner) {
+        int none = 0;
+        if (__atomic_compare_exchange_n(&mt_signal_ending, &none, MT_ENDING_EXIT, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            exit_status = status;
+            if (mt_helper_wake()) wait_for_end(MT_ENDING_EXIT);
+        } else {
+            wait_for_end(mt_signal_ending); /* a signal is ending the program: it ends it */
+        }
+    }
+    end_with_status(status);
+}
+
+MT_EXPORT void _exit(int status) { quick_exit_traced(status); }
+MT_EXPORT void _Exit(int status) { quick_exit_traced(status); }
 
 /* ---- the program's view --------------------------------------------------- */
 static int standing_in_for(int sig) { return sig > 0 && sig < NSIG && standing_in[sig]; }
@@ -240,6 +281,7 @@ static signal_fn reals[REALS];
 static void resolve_reals(void) {
     for (int i = 0; i < REALS; i++)
         if (!reals[i]) reals[i] = (signal_fn)dlsym(RTLD_NEXT, real_names[i]);
+    if (!real_exit) real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
 }
 
 static __sighandler_t through(int which, int sig, __sighandler_t handler) {

@@ -221,19 +221,26 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* PROCESS */
     size_t cwd_len = strlen(cwd), exe_len = strlen(mt_config.exe), out_len = strlen(mt_config.output);
-    const char *ended_by = trigger == MT_TRIGGER_TERMINATION ? mt_signal_name(mt_signal_ending) : NULL;
-    size_t ended_by_len = ended_by ? strlen(ended_by) : 0;
+    /* PROCESS "signal" names the signal that ended the program, "exit" the
+     * function that did (_exit: no exit handler ran). */
+    const char *ended_key = NULL, *ended_by = NULL;
+    if (trigger == MT_TRIGGER_TERMINATION) ended_key = "signal", ended_by = mt_signal_name(mt_signal_ending);
+    else if (trigger == MT_TRIGGER_EXIT && mt_signal_ending == MT_ENDING_EXIT) ended_key = "exit", ended_by = "_exit";
+    size_t ended_by_len = ended_by ? strlen(ended_by) : 0, ended_key_len = ended_key ? strlen(ended_key) : 0;
     section(w, MT_SECTION_PROCESS,
             4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
                 strings_size("cwd", cwd_len) + strings_size("output", out_len) +
-                (ended_by ? strings_size("signal", ended_by_len) : 0));
+                (ended_by ? strings_size(ended_key, ended_by_len) : 0));
     put_u32(w, ended_by ? 5 : 4);
     put_u32(w, 3), put(w, "exe", 3), put_u32(w, (uint32_t)exe_len), put(w, mt_config.exe, exe_len);
     put_u32(w, 7), put(w, "cmdline", 7), put_u32(w, (uint32_t)mt_config.cmdline_len);
     put(w, mt_config.cmdline ? mt_config.cmdline : "", mt_config.cmdline_len);
     put_u32(w, 3), put(w, "cwd", 3), put_u32(w, (uint32_t)cwd_len), put(w, cwd, cwd_len);
     put_u32(w, 6), put(w, "output", 6), put_u32(w, (uint32_t)out_len), put(w, mt_config.output, out_len);
-    if (ended_by) put_u32(w, 6), put(w, "signal", 6), put_u32(w, (uint32_t)ended_by_len), put(w, ended_by, ended_by_len);
+    if (ended_by) {
+        put_u32(w, (uint32_t)ended_key_len), put(w, ended_key, ended_key_len);
+        put_u32(w, (uint32_t)ended_by_len), put(w, ended_by, ended_by_len);
+    }
 
     /* TOTALS */
     section(w, MT_SECTION_TOTALS, sizeof t);
@@ -364,9 +371,9 @@ static int take(const char *path, int trigger, int leaks) {
 
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
-    /* A thread waits in the termination handler, maybe holding the allocator's
-     * locks: no statistics then (an ALLOCATOR section of kind unknown). */
-    if (trigger == MT_TRIGGER_TERMINATION) {
+    /* A thread waits in the termination handler or in _exit, maybe holding the
+     * allocator's locks: no statistics then (an ALLOCATOR section of kind unknown). */
+    if (mt_signal_ending) {
         mt_signals_modules_read();
         mt_buf_u32(&alloc, MT_ALLOCATOR_UNKNOWN);
         mt_buf_u32(&alloc, 0);

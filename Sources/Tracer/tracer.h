@@ -416,8 +416,12 @@ void mt_reset_peak(void);
 /* Published live bytes plus the calling thread's unpublished changes. */
 uint64_t mt_current_bytes(void);
 
-/* ---- termination by signal (signals.c) ------------------------------------ */
-extern volatile int mt_signal_ending; /* the signal ending the program, 0 when none */
+/* ---- termination by signal or _exit (signals.c) ------------------------------ */
+/* What is ending the program, 0 when nothing: a signal's number, or
+ * MT_ENDING_EXIT for _exit()/_Exit() (no signal has that number). */
+extern volatile int mt_signal_ending;
+#define MT_ENDING_EXIT 0x100
+extern volatile int mt_exiting; /* the exit snapshot is under way (control.c's destructor) */
 void mt_signals_init(int helper);   /* helper: a helper thread will run to write the snapshot */
 void mt_signals_settle(void);        /* when one is: waits for the end */
 /* Leaves the tracer on this thread.  A thread that leaves it while a signal
@@ -427,7 +431,7 @@ static inline void mt_leave(void) {
     if (MT_UNLIKELY(mt_signal_ending) && mt_guard == 0) mt_signals_settle();
 }
 void mt_signals_modules_read(void);  /* from the writer of the termination snapshot */
-void mt_signals_die(int sig);        /* ends the process by sig's default action */
+void mt_signals_die(int sig);        /* ends the process by sig's default action, or _exit's status */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
 void mt_signals_hold(void);    /* fork: blocks them until ... */

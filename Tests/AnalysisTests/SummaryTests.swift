@@ -102,5 +102,14 @@ final class SummaryTests: XCTestCase {
         XCTAssertTrue(
             killed.contains("Taken:    when SIGTERM ended the program, 2.500 s after tracing started (snapshot #0)\n"),
             killed)
+
+        var quick = snapshot
+        quick.process["exit"] = "_exit"
+        let quickText = Summary(TracedSnapshot(quick, resolver: resolver)).render()
+        XCTAssertTrue(
+            quickText.contains(
+                "Taken:    at _exit() (no atexit handler or destructor ran), 2.500 s after tracing started (snapshot #0)\n"
+            ),
+            quickText)
     }
 }

@@ -139,12 +139,45 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(snapshots.last?.process["signal"], "SIGTERM")
     }
 
+    /// multiprocessing's forked workers end through os._exit(): each still leaves its exit snapshot,
+    /// with what it held then.
+    func testPython3ForkedWorkersThatEndThroughUnderscoreExit() throws {
+        let python = try requireProgram("/usr/bin/python3")
+        let script = """
+            import multiprocessing as mp, os
+            def work(queue):
+                global held
+                held = bytearray(66666)
+                queue.put(len(held))
+            if __name__ == "__main__":
+                mp.set_start_method("fork")
+                queue = mp.Queue()
+                worker = mp.Process(target=work, args=(queue,))
+                worker.start()
+                print(queue.get())
+                worker.join()
+                print(worker.exitcode)
+            """
+        let environment: [String: String?] = ["PYTHONPATH": nil, "PYTHONHOME": nil, "PYENV_VERSION": nil]
+        let run = try compare(python, ["-I", "-c", script], environment: environment)
+        XCTAssertEqual(run.stdoutText, "66666\n0\n")
+        let snapshots = try checkSnapshots(in: run.directory, program: python)
+        let workers = snapshots.filter { $0.process["exit"] == "_exit" }
+        XCTAssertEqual(workers.count, 1, names(snapshots))
+        let parent = snapshots.first { $0.process["exit"] == nil }
+        XCTAssertEqual(workers.first?.header.ppid, parent?.header.pid)
+        // The worker's bytearray (66666 bytes and its terminator) is live in its snapshot only.
+        XCTAssertEqual(workers.first?.stackStats.filter { $0.liveBytes == 66667 }.count, 1)
+        XCTAssertEqual(parent?.stackStats.filter { $0.liveBytes == 66667 }.count, 0)
+    }
+
     /// A signal sent to a child the moment it is started reaches it between fork and exec, often
     /// while it is inside the tracer; it must end the child all the same, as it does untraced, and
     /// not be lost to the exec that follows.
     func testBashKillsWhatItJustStarted() throws {
         let bash = try requireProgram("/usr/bin/bash")
-        let script = "i=0; while [ $i -lt 20 ]; do sleep 30 & p=$!; kill -TERM $p; wait $p; printf '%s ' $?; i=$((i+1)); done"
+        let script =
+            "i=0; while [ $i -lt 20 ]; do sleep 30 & p=$!; kill -TERM $p; wait $p; printf '%s ' $?; i=$((i+1)); done"
         let run = try compare(bash, ["-c", script])
         XCTAssertEqual(run.stdoutText, String(repeating: "143 ", count: 20))
         let snapshots = try snapshotFiles(in: run.directory).map { try SnapshotFile.read(path: $0) }

@@ -466,6 +466,57 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(plainSnapshots.count, 0)
     }
 
+    func testExitThroughUnderscoreExitLeavesASnapshot() throws {
+        let exe = try Fixtures.build("quickexit")
+        let source = Fixtures.source("quickexit")
+        let kept = try Fixtures.line(of: "kept", in: source)
+        // mode, exit status, the live blocks of each process's snapshot (by line), first the program's.
+        let cases: [(String, Int32, [[Int: UInt64]])] = [
+            ("_exit", 7, [[kept: 7777]]), ("_Exit", 5, [[kept: 7777]]),
+            ("thread", 6, [[kept: 7777, try Fixtures.line(of: "thread", in: source): 4242]]),
+            ("handler", 9, [[kept: 7777]]),
+            ("fork", 4, [[kept: 7777], [kept: 7777, try Fixtures.line(of: "child", in: source): 3333]]),
+            // The vfork child shares the parent's memory: it writes nothing, the parent exits normally.
+            ("vfork", 0, [[kept: 7777]]),
+        ]
+        for (mode, status, expected) in cases {
+            try FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, [mode], in: directory)
+            XCTAssertEqual(traced.status, status, "\(mode): \(traced.stderrText)")
+            XCTAssertEqual(traced.stderrText, "", mode)
+            let files = try snapshotFiles(in: directory)
+            let snapshots = try files.map { try SnapshotFile.read(path: $0) }
+                .sorted { $0.header.pid < $1.header.pid }
+            XCTAssertEqual(snapshots.count, expected.count, "\(mode): \(files)")
+            for (snapshot, live) in zip(snapshots, expected) {
+                XCTAssertEqual(snapshot.header.trigger, .exit, mode)
+                var byLine: [Int: UInt64] = [:]
+                let lines = innermostLines(of: snapshot)
+                for stat in snapshot.stackStats where stat.liveBytes > 0 && lines[stat.stack]?.file == "quickexit.c" {
+                    byLine[lines[stat.stack]!.line, default: 0] += stat.liveBytes
+                }
+                XCTAssertEqual(byLine, live, mode)
+            }
+            // Written while the caller waits, as for a terminating signal: no allocator statistics.
+            let last = snapshots.last { $0.process["exit"] == "_exit" }
+            XCTAssertEqual(last?.allocator?.kind, mode == "vfork" ? nil : .unknown, mode)
+            if mode == "vfork" {
+                XCTAssertNil(snapshots.first?.process["exit"])
+                XCTAssertEqual(snapshots.first?.allocator?.kind, .glibc)
+            }
+        }
+        // memtrace check judges the heap after the program's clean-up: no snapshot from _exit then,
+        // and none without the helper thread that writes it.
+        for environment in [["MEMTRACE_LEAKS": "1"], ["MEMTRACE_SIGNAL": "off", "MEMTRACE_TIMELINE": "0"]] {
+            try FileManager.default.removeItem(at: directory)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, ["_exit"], in: directory, environment: environment)
+            XCTAssertEqual(traced.status, 7)
+            XCTAssertEqual(try snapshotFiles(in: directory), [], "\(environment)")
+        }
+    }
+
     func testIntervalSnapshots() throws {
         let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
         XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)

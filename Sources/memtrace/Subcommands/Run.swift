@@ -146,7 +146,7 @@ extension Memtrace {
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program that ends through _exit() or a signal other than SIGHUP, SIGINT, SIGPIPE and SIGTERM writes none at exit)"
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by a signal other than SIGHUP, SIGINT, SIGPIPE and SIGTERM writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation)"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
