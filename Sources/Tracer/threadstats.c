@@ -148,6 +148,17 @@ uint64_t mt_tstats_current(void) {
     return current;
 }
 
+uint64_t mt_tstats_current_now(void) {
+    /* A thread's table is unmapped only by its exit, under every shard lock:
+     * holding one keeps them all; a new one is only ever put in front. */
+    mt_lock(&mt_shards[0].lock);
+    int64_t current = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
+    for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
+        current += __atomic_load_n(&t->pending, __ATOMIC_RELAXED);
+    mt_unlock(&mt_shards[0].lock);
+    return current > 0 ? (uint64_t)current : 0;
+}
+
 static inline int64_t at_peak_bytes(const struct mt_tstat *e, uint64_t epoch) {
     return e->seen_epoch == epoch ? e->peak_bytes : e->live_bytes;
 }

@@ -32,7 +32,8 @@ static uint64_t rss_bytes(void) {
 }
 
 /* Live bytes as published: short by at most MT_PUBLISH_BYTES per thread
- * (recorder.c).  A snapshot's final point has the exact figure. */
+ * (recorder.c); the timeline's ticks and a snapshot's final point put in
+ * the threads' unpublished changes. */
 void mt_timeline_now(struct mt_timeline_point *out) {
     out->time_ns = mt_now_ns();
     out->current_bytes = __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
@@ -49,6 +50,9 @@ void mt_timeline_tick(void) {
     skipped = 0;
     struct mt_timeline_point p;
     mt_timeline_now(&p);
+    /* A program whose heap moves by less than MT_PUBLISH_BYTES would
+     * otherwise show a flat line at 0 until its last point. */
+    p.current_bytes = mt_tstats_current_now();
     mt_lock(&lock);
     if (count == MT_TIMELINE_POINTS) {
         for (uint32_t i = 0; i < count / 2; i++) points[i] = points[2 * i + 1];

@@ -379,6 +379,9 @@ int64_t *mt_tstat_pending(void);
 /* Live bytes: the published total plus every thread's unpublished changes.
  * Requires every shard lock. */
 uint64_t mt_tstats_current(void);
+/* The same without stopping the program, each thread's share as last written:
+ * for the timeline.  Takes one shard lock; call it holding none. */
+uint64_t mt_tstats_current_now(void);
 /* Sums every thread's partials into out[stack] and, unless NULL, temps[stack]
  * (zeroed by the caller, `count` of each).  Requires every shard lock. */
 void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count);
