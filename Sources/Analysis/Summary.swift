@@ -126,9 +126,7 @@ public struct Summary {
                 "\(totals.allocCalls) allocations, \(totals.freeCalls) frees, \(totals.reallocCalls) reallocs; \(Self.bytes(totals.totalAllocBytes)) allocated in total"
             ))
         if snapshot.countsTemporary {
-            let temporary = snapshot.stackStats.reduce((count: UInt64(0), bytes: UInt64(0))) {
-                ($0.count &+ $1.temporaryCount, $0.bytes &+ $1.temporaryBytes)
-            }
+            let temporary = snapshot.temporaryTotal
             let share =
                 totals.allocCalls > 0
                 ? " (" + SizeFormat.printf("%.1f", Double(temporary.count) * 100 / Double(totals.allocCalls)) + "%)"

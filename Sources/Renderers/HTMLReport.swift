@@ -6,8 +6,9 @@ import Symbolizer
 /// nothing fetched from the network) to look at snapshots with.
 ///
 /// It shows the program and its figures, an interactive flame graph of the
-/// live bytes of the latest snapshot (click a frame to zoom into it, type in
-/// the search box to highlight frames, hover for a tooltip), the sites holding
+/// latest snapshot (live bytes, or at a choice the bytes at the peak, every
+/// allocation of the run, the temporary allocations; click a frame to zoom into
+/// it, type in the search box to highlight frames, hover for a tooltip), the sites holding
 /// the most memory, a chart of heap usage over the run (live, peak and RSS)
 /// when the snapshot carries a TIMELINE, and, given two or more snapshots, what
 /// grew between the first and the last: a table and a flame graph of the
@@ -38,16 +39,19 @@ public enum HTMLReport {
         let last = ordered[ordered.count - 1]
         let snapshot = last.snapshot
 
-        var live = FlameTree()
-        for (stat, frames) in last.stacks {
-            live.add(
-                frames.reversed(), bytes: Int64(clamping: stat.liveBytes),
-                count: Int64(clamping: stat.liveCount))
+        // One tree per figure the snapshot holds; the live one is drawn first.
+        let metrics: [Metric] = [.live, .peak, .total] + (snapshot.countsTemporary ? [.temporary] : [])
+        var data: [(String, JSONFormat.Value)] = []
+        var liveTotal: Int64 = 0
+        for metric in metrics {
+            var tree = FlameTree()
+            for (stat, frames) in last.stacks {
+                let figures = metric.figures(stat)
+                tree.add(frames.reversed(), bytes: figures.size, count: figures.count)
+            }
+            if metric == .live { liveTotal = tree.root.value }
+            data.append((metric.rawValue, tree.json(minimum: max(1, tree.root.value / 20_000))))
         }
-        let liveTotal = live.root.value
-        var data: [(String, JSONFormat.Value)] = [
-            ("live", live.json(minimum: max(1, liveTotal / 20_000)))
-        ]
 
         let stats = Array(try last.statistics(StatisticsOptions(groupBy: .lineno)).prefix(topSites))
         var growthSection = ""
@@ -90,10 +94,12 @@ public enum HTMLReport {
         html += """
             <section id="flame-section">
             <h2>Live bytes by call stack</h2>
-            <p class="hint">Each bar is a function; its width is the live bytes allocated under it. \
-            Callers are above their callees. Click a bar to zoom in, click an upper bar or
+            <p class="hint">Each bar is a function; its width is the bytes allocated under it: live \
+            ones, or as chosen those held at the moment of the peak, every allocation of the run (where \
+            allocation costs time), or the temporary ones (freed before their thread allocated anything \
+            else). Callers are above their callees. Click a bar to zoom in, click an upper bar or
             <em>Reset zoom</em> to zoom out; search highlights matching functions.</p>
-            <div class="flame-graph" data-tree="live" data-label="live"></div>
+            <div class="flame-graph" data-tree="live" data-metrics="\(metrics.map(\.rawValue).joined(separator: " "))"></div>
             </section>
 
             """
@@ -161,13 +167,23 @@ public enum HTMLReport {
 
     static func cardsHTML(_ snapshot: Snapshot, liveTotal: Int64) -> String {
         let totals = snapshot.totals
-        let cards: [(String, String, String)] = [
+        var cards: [(String, String, String)] = [
             ("Live heap", SizeFormat.format(totals.liveBytes), "\(totals.liveBlocks) blocks"),
             ("Peak heap", SizeFormat.format(totals.peakBytes), "highest live bytes"),
             (
                 "Allocations", "\(totals.allocCalls)",
                 "\(SizeFormat.format(totals.totalAllocBytes)) in total, \(totals.freeCalls) frees"
             ),
+        ]
+        if snapshot.countsTemporary {
+            let temporary = snapshot.temporaryTotal
+            cards.append(
+                (
+                    "Temporary", "\(temporary.count)",
+                    "\(SizeFormat.format(temporary.bytes)), freed before the next allocation"
+                ))
+        }
+        cards += [
             ("Call stacks", "\(snapshot.stackStats.count)", "distinct allocating stacks"),
             ("Tracer overhead", SizeFormat.format(totals.tracerOverheadBytes), "memory for its tables"),
         ]

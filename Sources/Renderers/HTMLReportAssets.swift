@@ -2,9 +2,11 @@
 ///
 /// The script reads the data block `#memtrace-data` and draws each
 /// `.flame-graph` element's tree (`data-tree`) as absolutely positioned `div`s
-/// of class `frame`. It never builds markup from data: every name is set with
-/// `textContent`. A URL fragment `#search=NAME` or `#zoom=NAME` opens the
-/// report searched for, or zoomed into, a function.
+/// of class `frame`; one with `data-metrics` has a menu to draw another of the
+/// snapshot's figures instead. It never builds markup from data: every name is
+/// set with `textContent`. A URL fragment `#search=NAME`, `#zoom=NAME` or
+/// `#metric=peak` opens the report searched for, zoomed into a function, or
+/// drawing that figure.
 enum HTMLReportAssets {
     static let style = """
         :root { --ink: #1d1f23; --muted: #5f6570; --line: #dde1e6; --panel: #ffffff; --page: #f4f5f7; }
@@ -27,6 +29,7 @@ enum HTMLReportAssets {
         .card .note { color: var(--muted); font-size: 12px; }
         .toolbar { display: flex; gap: 10px; align-items: center; margin: 6px 0; }
         .toolbar input { font: inherit; padding: 4px 8px; width: 280px; border: 1px solid #b9bfc8; border-radius: 5px; }
+        .toolbar select { font: inherit; padding: 3px 6px; border: 1px solid #b9bfc8; border-radius: 5px; background: #fff; }
         .toolbar button { font: inherit; padding: 4px 10px; border: 1px solid #b9bfc8; border-radius: 5px; background: #fff; cursor: pointer; }
         .toolbar .status { color: var(--muted); }
         .flame { position: relative; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; overflow: hidden; }
@@ -103,15 +106,36 @@ enum HTMLReportAssets {
             return { root: make(tree.root, null, 0), nodes: nodes };
           }
 
+          // The figures a flame graph can draw: the menu's entries and the section's title.
+          var METRICS = {
+            live: ['live bytes', 'Live bytes by call stack'],
+            peak: ['bytes at the peak', 'Bytes held at the peak, by call stack'],
+            total: ['bytes allocated', 'Every allocation of the run, by call stack'],
+            temporary: ['temporary allocations', 'Temporary allocations by call stack']
+          };
+
           function FlameGraph(host, tree, growth) {
-            var built = build(tree);
-            this.root = built.root;
-            this.nodes = built.nodes;
+            this.host = host;
             this.growth = growth;
-            this.zoomed = this.root;
             this.query = '';
+            this.load(tree);
             var toolbar = document.createElement('div');
             toolbar.className = 'toolbar';
+            var self = this;
+            var metrics = (host.dataset.metrics || '').split(' ').filter(function (name) { return data[name] && METRICS[name]; });
+            if (metrics.length > 1) {
+              this.menu = document.createElement('select');
+              this.menu.setAttribute('aria-label', 'figure drawn');
+              metrics.forEach(function (name) {
+                var option = document.createElement('option');
+                option.value = name;
+                option.textContent = METRICS[name][0];
+                self.menu.appendChild(option);
+              });
+              this.menu.value = host.dataset.tree;
+              this.menu.addEventListener('change', function () { self.show(self.menu.value); });
+              toolbar.appendChild(this.menu);
+            }
             this.search = document.createElement('input');
             this.search.type = 'search';
             this.search.placeholder = 'Search functions…';
@@ -128,7 +152,6 @@ enum HTMLReportAssets {
             this.canvas.className = 'flame';
             host.appendChild(toolbar);
             host.appendChild(this.canvas);
-            var self = this;
             this.search.addEventListener('input', function () { self.query = self.search.value.toLowerCase(); self.render(); });
             reset.addEventListener('click', function () { self.zoomed = self.root; self.render(); });
             this.canvas.addEventListener('click', function (event) {
@@ -144,6 +167,24 @@ enum HTMLReportAssets {
             window.addEventListener('resize', function () { self.render(); });
             this.render();
           }
+
+          FlameGraph.prototype.load = function (tree) {
+            var built = build(tree);
+            this.root = built.root;
+            this.nodes = built.nodes;
+            this.zoomed = this.root;
+          };
+
+          // Draws another of the snapshot's figures (a key of METRICS), zoomed out, search kept.
+          FlameGraph.prototype.show = function (metric) {
+            if (!this.menu || !data[metric] || !METRICS[metric]) return;
+            this.menu.value = metric;
+            this.host.dataset.tree = metric;
+            this.load(data[metric]);
+            var title = this.host.parentNode.querySelector('h2');
+            if (title) title.textContent = METRICS[metric][1];
+            this.render();
+          };
 
           FlameGraph.prototype.matches = function (node) {
             return this.query !== '' && node.name.toLowerCase().indexOf(this.query) >= 0;
@@ -235,6 +276,7 @@ enum HTMLReportAssets {
           if (pair.length === 2) fragment[pair[0]] = decodeURIComponent(pair[1]);
         });
         graphs.forEach(function (graph) {
+          if (fragment.metric) graph.show(fragment.metric);
           if (fragment.zoom) {
             var target = graph.nodes.filter(function (node) { return node.name === fragment.zoom; })[0];
             if (target) graph.zoomed = target;

@@ -335,6 +335,13 @@ public struct Snapshot: Sendable {
         self.countsTemporary = countsTemporary
     }
 
+    /// Temporary allocations of every stack added up (0 when the snapshot does not count them).
+    public var temporaryTotal: (count: UInt64, bytes: UInt64) {
+        stackStats.reduce((count: UInt64(0), bytes: UInt64(0))) {
+            ($0.count &+ $1.temporaryCount, $0.bytes &+ $1.temporaryBytes)
+        }
+    }
+
     /// The module whose segments contain `pc`, if any.
     public func module(containing pc: UInt64) -> Module? {
         modules.first { $0.segments.contains { $0.contains(pc) } }

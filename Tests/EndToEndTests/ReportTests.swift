@@ -23,18 +23,18 @@ final class ReportTests: XCTestCase {
             profile = try makeTemporaryDirectory("memtrace-chromium")
         }
 
-        func run(_ arguments: [String], page: String) throws -> ProcessResult {
+        func run(_ arguments: [String], page: String, fragment: String? = nil) throws -> ProcessResult {
             try runProcess(
                 path,
                 [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--hide-scrollbars", "--user-data-dir=\(profile.path)",
-                ] + arguments + [URL(fileURLWithPath: page).absoluteString])
+                ] + arguments + [URL(fileURLWithPath: page).absoluteString + (fragment.map { "#" + $0 } ?? "")])
         }
 
-        /// The page's DOM after its scripts ran.
-        func dumpDOM(_ page: String) throws -> String {
-            let result = try run(["--virtual-time-budget=2000", "--dump-dom"], page: page)
+        /// The page's DOM after its scripts ran, opened at `#fragment` if given.
+        func dumpDOM(_ page: String, fragment: String? = nil) throws -> String {
+            let result = try run(["--virtual-time-budget=2000", "--dump-dom"], page: page, fragment: fragment)
             XCTAssertEqual(result.status, 0, result.stderrText)
             return result.stdoutText
         }
@@ -82,6 +82,23 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(dom.contains(">cache_put</div>"), dom)
         XCTAssertTrue(dom.contains(#"data-flame-frames=""#), "the script ran to its end")
         XCTAssertTrue(dom.contains("Reset zoom"))
+        // A menu draws the snapshot's other figures instead.  scratch frees all it allocates,
+        // each block before the next allocation: no live bytes, only temporary ones.
+        XCTAssertTrue(
+            dom.contains(
+                #"<option value="live">live bytes</option><option value="peak">bytes at the peak</option>"#
+                    + #"<option value="total">bytes allocated</option>"#
+                    + #"<option value="temporary">temporary allocations</option>"#), dom)
+        XCTAssertFalse(dom.contains(">scratch</div>"), dom)
+        XCTAssertTrue(
+            dom.contains(
+                #"<div class="label">Temporary</div><div class="value">8</div>"#
+                    + #"<div class="note">32.0 KiB, freed before the next allocation</div>"#), dom)
+        let temporary = try chromium.dumpDOM(page, fragment: "metric=temporary")
+        XCTAssertTrue(temporary.contains("<h2>Temporary allocations by call stack</h2>"), temporary)
+        XCTAssertTrue(temporary.contains(#"data-tree="temporary""#), temporary)
+        XCTAssertTrue(temporary.contains(">scratch</div>"), temporary)
+        XCTAssertTrue(temporary.contains(#"<span class="status">32.0 KiB in all stacks</span>"#), "8 × 4096 B")
         XCTAssertEqual(count("<polyline", in: dom), 3, "live, peak and RSS lines")
         XCTAssertTrue(dom.contains(#"<section id="growth">"#))
         XCTAssertTrue(

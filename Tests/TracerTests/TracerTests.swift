@@ -517,6 +517,25 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    func testTimelineFollowsASmallHeap() throws {
+        // The waiter holds 7777 bytes (and stdio's buffer) while it waits, far below what a thread
+        // keeps to itself before publishing its changes: the timeline must count those too.
+        let (process, input) = try startWaiter(environment: ["MEMTRACE_TIMELINE": "0.01"])
+        usleep(200_000)
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let snapshot = try onlySnapshot(in: directory, prefix: "waiter")
+        let points = try XCTUnwrap(snapshot.timeline)
+        XCTAssertGreaterThanOrEqual(points.count, 5, "a point every 10 ms for 200 ms")
+        // Every point the helper took while the program waited (all but the first and the final
+        // one, taken when the snapshot was written) holds the block.
+        let waiting = points.dropFirst().dropLast()
+        XCTAssertFalse(waiting.isEmpty)
+        XCTAssertTrue(waiting.allSatisfy { $0.currentBytes >= 7777 }, "\(points.map(\.currentBytes))")
+        XCTAssertEqual(points.last?.currentBytes, snapshot.totals.liveBytes)
+    }
+
     func testIntervalSnapshots() throws {
         let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
         XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)
