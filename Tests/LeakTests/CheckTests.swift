@@ -108,24 +108,24 @@ final class CheckTests: XCTestCase {
 
     func testSuppressionFiles() throws {
         let file = Builds.directory.appendingPathComponent("list.supp").path
-        try "# the list is known\nleak:make_list\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "# the list is known\nleak:make_list\n".write(toFile: file, atomically: false, encoding: .utf8)
         let run = try memtrace(["check", "--suppressions", file, "--", list])
         XCTAssertEqual(run.status, 0, run.stderrText)
         XCTAssertTrue(run.stderrText.contains("        suppressed: 96 bytes in 3 blocks\n"), run.stderrText)
         XCTAssertTrue(
             run.stderrText.contains("        3         96  leak:make_list (\(file):2)\n"), run.stderrText)
         for pattern in ["list.c", "/list$", "^lose_l*t$", "lose_list"] {
-            try "leak:\(pattern)\n".write(toFile: file, atomically: true, encoding: .utf8)
+            try "leak:\(pattern)\n".write(toFile: file, atomically: false, encoding: .utf8)
             XCTAssertEqual(try memtrace(["check", "--suppressions", file, "--", list]).status, 0, pattern)
         }
-        try "leak:^make_node$\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "leak:^make_node$\n".write(toFile: file, atomically: false, encoding: .utf8)
         XCTAssertEqual(try memtrace(["check", "--suppressions", file, "--", list]).status, 23)
         let json = try CheckRun(["--suppressions", file], [list])
         XCTAssertEqual(json.total("suppressed"), Count(bytes: 0, blocks: 0))
 
         // A bad file stops the check before the program runs.
         let marker = Builds.directory.appendingPathComponent("ran").path
-        try "leak:ok\nrace:foo\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "leak:ok\nrace:foo\n".write(toFile: file, atomically: false, encoding: .utf8)
         let bad = try memtrace(["check", "--suppressions", file, "--", "/usr/bin/touch", marker])
         XCTAssertEqual(bad.status, 2)
         XCTAssertEqual(

@@ -32,7 +32,7 @@ final class SpeedscopeTests: XCTestCase {
         let directory = try makeTemporaryDirectory("speedscope")
         let file = directory.appendingPathComponent("prog.speedscope.json")
         try SpeedscopeFormat.render(traced(programSnapshot()), name: "prog").write(
-            to: file, atomically: true, encoding: .utf8)
+            to: file, atomically: false, encoding: .utf8)
         try assertValidSpeedscope(file.path)
     }
 }

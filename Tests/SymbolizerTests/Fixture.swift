@@ -147,7 +147,7 @@ struct Fixture {
         source text: String, name: String, in directory: URL, cplusplus: Bool = false, flags: [String] = []
     ) throws {
         source = directory.appendingPathComponent(name + (cplusplus ? ".cpp" : ".c")).path
-        try text.write(toFile: source, atomically: true, encoding: .utf8)
+        try text.write(toFile: source, atomically: false, encoding: .utf8)
         executable = try compile(
             source: source, output: name, in: directory, cplusplus: cplusplus,
             flags: ["-O2", "-fno-optimize-sibling-calls", "-ldl"] + flags)

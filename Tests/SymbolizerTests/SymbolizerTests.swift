@@ -301,7 +301,7 @@ final class SymbolizerTests: XCTestCase {
             for (int i = 0; i < 25; i++) free(keep[i]);
             return 0;
         }
-        """.write(toFile: source, atomically: true, encoding: .utf8)
+        """.write(toFile: source, atomically: false, encoding: .utf8)
         let exe = try compile(
             source: source, output: "traced", in: directory, flags: ["-O2", "-fno-optimize-sibling-calls"])
         let output = path("traced.snap")

@@ -76,7 +76,7 @@ final class LeakScanTests: XCTestCase {
             fflush(stdout);
             exit(0); /* the scan runs while both threads still live */
         }
-        """.write(to: source, atomically: true, encoding: .utf8)
+        """.write(to: source, atomically: false, encoding: .utf8)
         let exe = try compile(source: source.path, output: "threaded", in: directory)
         let traced = try runTraced(
             "/usr/bin/timeout", ["60", exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])

@@ -76,7 +76,7 @@ final class RealProgramTests: XCTestCase {
         let directory = try makeTemporaryDirectory("memtrace-python")
         defer { try? FileManager.default.removeItem(at: directory) }
         let scriptPath = directory.appendingPathComponent("work.py").path
-        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        try script.write(toFile: scriptPath, atomically: false, encoding: .utf8)
         // The pyenv shims on PATH set these; Debian's interpreter must not see them.
         let environment: [String: String?] = ["PYTHONPATH": nil, "PYTHONHOME": nil, "PYENV_VERSION": nil]
         let run = try compare(python, ["-I", scriptPath], environment: environment)
@@ -246,7 +246,7 @@ final class RealProgramTests: XCTestCase {
         let work = try makeTemporaryDirectory("memtrace-gcc-src")
         defer { try? FileManager.default.removeItem(at: work) }
         let sourcePath = work.appendingPathComponent("hello.c").path
-        try source.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        try source.write(toFile: sourcePath, atomically: false, encoding: .utf8)
         let untracedBinary = work.appendingPathComponent("hello-untraced").path
         let tracedBinary = work.appendingPathComponent("hello-traced").path
 
@@ -285,7 +285,7 @@ final class RealProgramTests: XCTestCase {
             text += String((i * 2_654_435_761) % 1_000_003 - 500_000)
             text += "\n"
         }
-        try text.write(to: input, atomically: true, encoding: .utf8)
+        try text.write(to: input, atomically: false, encoding: .utf8)
 
         let run = try compare(sort, ["--parallel=2", "-S", "10M", "-T", directory.path, "-n", input.path])
         let lines = run.stdout.split(separator: UInt8(ascii: "\n"))
@@ -403,7 +403,7 @@ final class RealProgramTests: XCTestCase {
         let build = try makeTemporaryDirectory("memtrace-allocator-fixture")
         defer { try? FileManager.default.removeItem(at: build) }
         let sourcePath = build.appendingPathComponent("allocator.c").path
-        try Self.allocatorFixture.write(toFile: sourcePath, atomically: true, encoding: .utf8)
+        try Self.allocatorFixture.write(toFile: sourcePath, atomically: false, encoding: .utf8)
         let binary = try compile(source: sourcePath, output: "allocator", in: build)
 
         let output = try makeTemporaryDirectory("memtrace-allocator")

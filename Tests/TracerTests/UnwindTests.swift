@@ -80,7 +80,7 @@ final class UnwindTests: XCTestCase {
             """
         let source = directory.appendingPathComponent("hello.c")
         try "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n".write(
-            to: source, atomically: true, encoding: .utf8)
+            to: source, atomically: false, encoding: .utf8)
         let programs: [(String, [String], [String: String?])] = [
             ("/usr/bin/python3", ["-c", python], ["PYTHONMALLOC": "malloc"]),
             ("/usr/bin/sqlite3", [":memory:", sql], [:]),

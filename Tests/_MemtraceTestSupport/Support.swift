@@ -98,10 +98,22 @@ public func runProcess(
     return ProcessResult(status: status, stdout: outData, stderr: errData)
 }
 
-/// A fresh, empty directory under the system temporary directory.
+/// The directory every test directory of this process goes in, removed when the process exits
+/// (`MEMTRACE_KEEP_TEST_FILES=1` keeps it, to look at after a failure).
+private let testRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-tests-\(getpid())")
+    if ProcessInfo.processInfo.environment["MEMTRACE_KEEP_TEST_FILES"] == nil {
+        atexit {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-tests-\(getpid())")
+            try? FileManager.default.removeItem(at: root)
+        }
+    }
+    return url
+}()
+
+/// A fresh, empty directory for one test, under this process's test root.
 public func makeTemporaryDirectory(_ label: String = "memtrace-test") throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("\(label)-\(getpid())-\(UUID().uuidString.prefix(8))")
+    let url = testRoot.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
