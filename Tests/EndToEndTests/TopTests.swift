@@ -34,7 +34,7 @@ final class TopTests: XCTestCase {
         // 100 x 24 + 3 x 10000 + 1000 + 5000 live at exit; the peak also held churn's last block (699 B).
         XCTAssertEqual(
             lines[1],
-            "memtrace: peak heap 38.2 KiB, live at exit 37.5 KiB in 105 blocks, 606 allocation calls")
+            "memtrace: peak heap 38.2 KiB, live at exit 37.5 KiB in 105 blocks, 606 allocation calls (500 temporary)")
         XCTAssertEqual(lines[2], "memtrace: 2 snapshots written:")
         let pid = lines[0].split(separator: " ")[3].dropLast()
         XCTAssertEqual(lines[3], "  memtrace.sites.\(pid).0.snap")

@@ -140,8 +140,12 @@ extension Memtrace {
                     case .termination: "live when \(snapshot.process["signal"] ?? "a signal") ended it"
                     default: "live at its last snapshot"
                     }
+                // heaptrack ends with its count of temporary allocations too.
+                let temporary = snapshot.temporaryTotal.count
+                let calls =
+                    "\(totals.allocCalls) allocation calls" + (temporary > 0 ? " (\(temporary) temporary)" : "")
                 lines.append(
-                    "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(totals.allocCalls) allocation calls"
+                    "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(calls)"
                         + (snapshot.header.isSampled ? " (sampled)" : ""))
             }
             if files.isEmpty {
