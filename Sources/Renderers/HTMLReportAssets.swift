@@ -183,6 +183,11 @@ enum HTMLReportAssets {
             this.load(data[metric]);
             var title = this.host.parentNode.querySelector('h2');
             if (title) title.textContent = METRICS[metric][1];
+            // The top-sites table follows: the one for this figure is shown.
+            var tables = document.querySelectorAll('table.sites[data-metric]');
+            for (var i = 0; i < tables.length; i++) tables[i].hidden = tables[i].dataset.metric !== metric;
+            var named = document.querySelector('.sites-metric');
+            if (named) named.textContent = METRICS[metric][0];
             this.render();
           };
 

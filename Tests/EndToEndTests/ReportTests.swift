@@ -99,6 +99,11 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(temporary.contains(#"data-tree="temporary""#), temporary)
         XCTAssertTrue(temporary.contains(">scratch</div>"), temporary)
         XCTAssertTrue(temporary.contains(#"<span class="status">32.0 KiB in all stacks</span>"#), "8 × 4096 B")
+        // The top-sites table follows the menu.
+        XCTAssertTrue(temporary.contains(#"<span class="sites-metric">temporary allocations</span>"#), temporary)
+        XCTAssertTrue(temporary.contains(#"<table class="sites" data-metric="live" hidden="">"#), temporary)
+        XCTAssertTrue(temporary.contains(#"<table class="sites" data-metric="temporary">"#), temporary)
+        XCTAssertTrue(dom.contains(#"<table class="sites" data-metric="temporary" hidden="">"#), dom)
         XCTAssertEqual(count("<polyline", in: dom), 3, "live, peak and RSS lines")
         XCTAssertTrue(dom.contains(#"<section id="growth">"#))
         XCTAssertTrue(

@@ -46,6 +46,13 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<title>memtrace report: app</title>"))
         XCTAssertTrue(html.contains(#"<div class="flame-graph" data-tree="live""#))
         XCTAssertTrue(html.contains(#"<td class="function" data-function="leak_one">leak_one</td>"#))
+        // A top-sites table for each figure the menu offers, the live one shown; no temporary
+        // figures in this snapshot, so no menu entry or table for them.
+        XCTAssertTrue(html.contains(#"data-metrics="live peak total""#), html)
+        XCTAssertTrue(html.contains(#"<table class="sites" data-metric="live">"#))
+        XCTAssertTrue(html.contains(#"<table class="sites" data-metric="peak" hidden>"#))
+        XCTAssertTrue(html.contains(#"<table class="sites" data-metric="total" hidden>"#))
+        XCTAssertFalse(html.contains(#"data-metric="temporary""#))
         XCTAssertTrue(html.contains("This snapshot has no timeline"))
         XCTAssertFalse(html.contains(#"id="growth""#))
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "nothing fetched")
