@@ -10,7 +10,7 @@ public struct Snapshot: Sendable {
         case signal = 1
         case interval = 2
         case api = 3
-        /// SIGHUP, SIGINT, SIGPIPE or SIGTERM ended the program; `process["signal"]` names it.
+        /// A signal ended the program (SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGALRM…); `process["signal"]` names it.
         case termination = 4
     }
 

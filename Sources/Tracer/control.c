@@ -25,8 +25,8 @@
  * Signal handlers may not take locks or allocate, so the handler only posts a
  * semaphore; a helper thread, started on demand, writes the snapshot.  The
  * helper blocks every signal so the program's own signals never land on it.
- * The same thread writes the snapshot of a program that SIGHUP, SIGINT,
- * SIGPIPE or SIGTERM ends (signals.c), then ends it.
+ * The same thread writes the snapshot of a program that a signal or _exit()
+ * ends (signals.c), then ends it.
  */
 #include <errno.h>
 #include <fcntl.h>

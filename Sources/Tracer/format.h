@@ -24,7 +24,7 @@ enum mt_trigger {
     MT_TRIGGER_SIGNAL = 1,
     MT_TRIGGER_INTERVAL = 2,
     MT_TRIGGER_API = 3,
-    MT_TRIGGER_TERMINATION = 4, /* SIGHUP, SIGINT, SIGPIPE or SIGTERM ended the program: PROCESS "signal" says which */
+    MT_TRIGGER_TERMINATION = 4, /* a signal ended the program (SIGTERM, SIGINT...): PROCESS "signal" says which */
 };
 
 struct mt_file_header {

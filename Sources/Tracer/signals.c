@@ -1,7 +1,11 @@
 /*
- * A program ended by SIGHUP, SIGINT, SIGPIPE or SIGTERM still leaves a
- * snapshot: killed, interrupted at the terminal, or writing into a pipe whose
- * reader is gone (`traced | head`).
+ * A program ended by a signal whose default action ends it -- SIGHUP, SIGINT,
+ * SIGPIPE, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM or SIGPROF -- still
+ * leaves a snapshot: killed, interrupted at the terminal, writing into a pipe
+ * whose reader is gone (`traced | head`), or stopped by an alarm() it set as
+ * a time limit.  Not the signals whose default action also dumps core
+ * (SIGQUIT, SIGXCPU, ...: a core is asked for there, and the crashes among
+ * them leave a heap in no state to walk), nor the snapshot signal itself.
  *
  * Those signals' default action ends the process on the spot, and the exit
  * snapshot with it.  So where the program leaves one of them at its default
@@ -58,7 +62,7 @@
  * changes go straight to it, never through the interposed sigaction. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM};
+static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF};
 
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
@@ -170,6 +174,11 @@ const char *mt_signal_name(int sig) {
     case SIGINT: return "SIGINT";
     case SIGPIPE: return "SIGPIPE";
     case SIGTERM: return "SIGTERM";
+    case SIGALRM: return "SIGALRM";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGVTALRM: return "SIGVTALRM";
+    case SIGPROF: return "SIGPROF";
     default: return "";
     }
 }

@@ -7,7 +7,7 @@
  * Data path:  hooks.c  ->  recorder.c  ->  unwind.c (+ cfi.c) -> stacktable.c / livetable.c
  *                                      ->  snapshot.c (+ modules.c, allocstats.c)
  *             control.c: start-up, configuration, signal/interval thread, fork, exit.
- *             signals.c: a snapshot when SIGHUP, SIGINT, SIGPIPE or SIGTERM ends the program.
+ *             signals.c: a snapshot when a signal (SIGTERM, SIGINT...) or _exit() ends the program.
  */
 #ifndef MEMTRACE_TRACER_H
 #define MEMTRACE_TRACER_H

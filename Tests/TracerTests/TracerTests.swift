@@ -318,12 +318,16 @@ final class TracerTests: XCTestCase {
         try FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let (quiet, quietInput) = try startWaiter(environment: ["MEMTRACE_SIGNAL": "off"])
-        // With the signal off, SIGUSR2 keeps its default action: it ends the program.
+        // With the signal off, SIGUSR2 keeps its default action: it ends the program, which leaves
+        // a termination snapshot as for any signal that ends it.
         kill(quiet.processIdentifier, SIGUSR2)
         quiet.waitUntilExit()
         try? quietInput.fileHandleForWriting.close()
         XCTAssertEqual(quiet.terminationReason, .uncaughtSignal)
         XCTAssertEqual(quiet.terminationStatus, SIGUSR2)
+        let ended = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+        XCTAssertEqual(ended.map(\.header.trigger), [.termination])
+        XCTAssertEqual(ended.first?.process["signal"], "SIGUSR2")
     }
 
     /// Waits for a process a signal should end, killing it if it is still there after `timeout`.
@@ -339,7 +343,11 @@ final class TracerTests: XCTestCase {
 
     func testSignalsThatEndTheProgramLeaveASnapshotAndTheirStatus() throws {
         let waiting = try Fixtures.line(of: "waiting", in: Fixtures.source("waiter"))
-        for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
+        let signals = [
+            (SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP"), (SIGALRM, "SIGALRM"), (SIGUSR1, "SIGUSR1"),
+            (SIGVTALRM, "SIGVTALRM"), (SIGPROF, "SIGPROF"),
+        ]
+        for (signal, name) in signals {
             try FileManager.default.removeItem(at: directory)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let (process, input) = try startWaiter(environment: [:])

@@ -14,7 +14,8 @@ extension Memtrace {
                 heap live at exit, the number of allocation calls and the snapshot files written (the \
                 program's own and those of its children) to standard error. The exit status is CMD's (128 + \
                 the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on. A \
-                program that SIGHUP, SIGINT, SIGPIPE or SIGTERM ends still writes a last snapshot before it dies.
+                program that a signal ends (SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGALRM…) or _exit() still writes \
+                a last snapshot before it dies.
 
                 The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
                 and %%; a relative pattern is made absolute against the current directory. The default is \
@@ -150,7 +151,7 @@ extension Memtrace {
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by a signal other than SIGHUP, SIGINT, SIGPIPE and SIGTERM writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation)"
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation)"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
