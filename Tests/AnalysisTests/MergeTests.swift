@@ -54,6 +54,21 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(merged.process["merged_pids"], "100,200")
         XCTAssertNil(merged.blocks)
         XCTAssertNil(merged.timeline)
+        XCTAssertFalse(merged.countsTemporary, "makeSnapshot's snapshots do not count them")
+
+        // Temporary allocations add up too, when every process counted them.
+        var counted = inputs()
+        for index in counted.indices {
+            counted[index].snapshot.countsTemporary = true
+            counted[index].snapshot.stackStats[0].temporaryCount = UInt64(5 * (index + 1))
+            counted[index].snapshot.stackStats[0].temporaryBytes = UInt64(500 * (index + 1))
+        }
+        let both = SnapshotMerge.merge(counted, path: "fleet.snap")
+        XCTAssertTrue(both.countsTemporary)
+        XCTAssertEqual(both.stackStats.map(\.temporaryCount), [15, 0, 0])
+        XCTAssertEqual(both.stackStats.map(\.temporaryBytes), [1500, 0, 0])
+        counted[1].snapshot.countsTemporary = false  // a sampled process among them
+        XCTAssertFalse(SnapshotMerge.merge(counted, path: "fleet.snap").countsTemporary)
 
         // Every pc has its frames embedded, inlined frames included.
         let symbols = try XCTUnwrap(merged.symbols)
