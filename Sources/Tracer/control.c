@@ -452,11 +452,11 @@ void mt_control_start(void) {
     if (mt_enabled && !helper_running) start_helper();
 }
 
+volatile int mt_exiting;
+
 /* Runs from the loader's finalisers, after the program's atexit handlers and
  * the static destructors of the executable and of libraries loaded after us:
  * as late as a preloaded library can run. */
-volatile int mt_exiting;
-
 __attribute__((destructor(101))) static void mt_at_exit(void) {
     if (!mt_enabled) return;
     mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */

@@ -47,12 +47,12 @@
  * (memtrace check judges what a program leaves at exit, after its cleanup),
  * nor from inside the tracer or from a vfork child.
  */
-#include <sys/syscall.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
