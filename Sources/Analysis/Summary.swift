@@ -203,6 +203,8 @@ public struct Summary {
         text += "\(SizeFormat.format(first.currentBytes)) → \(SizeFormat.format(last.currentBytes))"
         if let rss = points.map(\.rssBytes).max(), rss > 0 {
             text += "; RSS \(SizeFormat.format(first.rssBytes)) → \(SizeFormat.format(last.rssBytes))"
+            // The highest point, when the process shrank since (heaptrack's "peak RSS").
+            if rss > last.rssBytes { text += ", at most \(SizeFormat.format(rss))" }
         }
         return text
     }

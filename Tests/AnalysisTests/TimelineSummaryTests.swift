@@ -27,5 +27,9 @@ final class TimelineSummaryTests: XCTestCase {
         XCTAssertEqual(
             line.drop { $0 != ":" }.dropFirst().drop { $0 == " " },
             "4 points over 0.750 s: live ▁▃▆█ 0 B → 60.0 KiB; RSS 2048 KiB → 5120 KiB")
+        // A process that gave memory back: its highest resident set size too.
+        snapshot.timeline?[3].rssBytes = 3 << 20
+        let shrunk = Summary(TracedSnapshot(snapshot, resolver: TableResolver(table: [:]))).render()
+        XCTAssertTrue(shrunk.contains("; RSS 2048 KiB → 3072 KiB, at most 4096 KiB\n"), shrunk)
     }
 }
