@@ -79,6 +79,21 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("\(startup);big_blocks 30000\n"), text)
     }
 
+    func testOutputReplacesAPlantedSymlinkInsteadOfFollowingIt() throws {
+        // A link at the temporary name memtrace will use (PATH.tmp.PID: exec keeps the shell's pid).
+        let victim = work.directory.appendingPathComponent("victim")
+        try Data("precious\n".utf8).write(to: victim)
+        let script = #"ln -s "$1" live.folded.tmp.$$ && exec "$2" export "$3" --format folded -o live.folded"#
+        let result = try runProcess(
+            "/bin/sh", ["-c", script, "sh", victim.path, TestPaths.memtrace, last], directory: work.directory)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        XCTAssertEqual(String(decoding: try Data(contentsOf: victim), as: UTF8.self), "precious\n")
+        let text = String(decoding: try work.contents("live.folded"), as: UTF8.self)
+        XCTAssertTrue(text.contains(";big_blocks 30000\n"), text)
+        let left = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.contains(".tmp.") }
+        XCTAssertEqual(left, [])
+    }
+
     var go: String? {
         ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }

@@ -6,6 +6,9 @@
 
 /// Writes `bytes` to `path` (`-` is standard output) through a temporary file renamed over it.
 ///
+/// The temporary file is created afresh (`O_EXCL`, `O_NOFOLLOW`): a symbolic link planted at its
+/// name (in a shared directory such as /tmp) is removed, never followed into someone's file.
+///
 /// - Throws: ``CLIError`` naming the file and the system's reason.
 func writeOutput(_ bytes: [UInt8], to path: String) throws {
     if path == "-" {
@@ -13,7 +16,13 @@ func writeOutput(_ bytes: [UInt8], to path: String) throws {
         return
     }
     let temporary = "\(path).tmp.\(getpid())"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    var fd = open(temporary, flags, 0o644)
+    if fd < 0 && errno == EEXIST {
+        // A leftover of an earlier process with our pid, or something planted there.
+        unlink(temporary)
+        fd = open(temporary, flags, 0o644)
+    }
     guard fd >= 0 else {
         throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))")
     }
