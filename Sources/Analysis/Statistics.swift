@@ -13,6 +13,12 @@ public enum Metric: String, Sendable {
     /// section): allocations a program could often avoid.
     case temporary
 
+    /// The figures `snapshot` holds for every stack: live, peak and total always, temporary
+    /// when it counts them (not when sampled).
+    public static func available(in snapshot: Snapshot) -> [Metric] {
+        [.live, .peak, .total] + (snapshot.countsTemporary ? [.temporary] : [])
+    }
+
     /// This metric's bytes and blocks in a stack's record.
     public func figures(_ stat: Snapshot.StackStat) -> (size: Int64, count: Int64) {
         switch self {

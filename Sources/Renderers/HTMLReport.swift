@@ -40,8 +40,11 @@ public enum HTMLReport {
         let snapshot = last.snapshot
 
         // One tree per figure the snapshot holds; the live one is drawn first.
-        let metrics: [Metric] = [.live, .peak, .total] + (snapshot.countsTemporary ? [.temporary] : [])
-        var data: [(String, JSONFormat.Value)] = []
+        let metrics = Metric.available(in: snapshot)
+        // The menu's entries, as speedscope's profiles are named.
+        var data: [(String, JSONFormat.Value)] = [
+            ("titles", .object(metrics.map { ($0.rawValue, .string($0.title)) }))
+        ]
         var liveTotal: Int64 = 0
         var siteTables: [(metric: Metric, stats: [Statistic], total: Int64)] = []
         for metric in metrics {

@@ -106,13 +106,15 @@ enum HTMLReportAssets {
             return { root: make(tree.root, null, 0), nodes: nodes };
           }
 
-          // The figures a flame graph can draw: the menu's entries and the section's title.
-          var METRICS = {
-            live: ['live bytes', 'Live bytes by call stack'],
-            peak: ['bytes at the peak', 'Bytes held at the peak, by call stack'],
-            total: ['bytes allocated', 'Every allocation of the run, by call stack'],
-            temporary: ['temporary allocations', 'Temporary allocations by call stack']
+          // The figures a flame graph can draw, with the section's title for each; the menu's
+          // entries are data.titles.
+          var HEADINGS = {
+            live: 'Live bytes by call stack',
+            peak: 'Bytes held at the peak, by call stack',
+            total: 'Every allocation of the run, by call stack',
+            temporary: 'Temporary allocations by call stack'
           };
+          var titles = data.titles || {};
 
           function FlameGraph(host, tree, growth) {
             this.host = host;
@@ -122,14 +124,14 @@ enum HTMLReportAssets {
             var toolbar = document.createElement('div');
             toolbar.className = 'toolbar';
             var self = this;
-            var metrics = (host.dataset.metrics || '').split(' ').filter(function (name) { return data[name] && METRICS[name]; });
+            var metrics = (host.dataset.metrics || '').split(' ').filter(function (name) { return data[name] && HEADINGS[name] && titles[name]; });
             if (metrics.length > 1) {
               this.menu = document.createElement('select');
               this.menu.setAttribute('aria-label', 'figure drawn');
               metrics.forEach(function (name) {
                 var option = document.createElement('option');
                 option.value = name;
-                option.textContent = METRICS[name][0];
+                option.textContent = titles[name];
                 self.menu.appendChild(option);
               });
               this.menu.value = host.dataset.tree;
@@ -175,19 +177,19 @@ enum HTMLReportAssets {
             this.zoomed = this.root;
           };
 
-          // Draws another of the snapshot's figures (a key of METRICS), zoomed out, search kept.
+          // Draws another of the snapshot's figures (a key of HEADINGS), zoomed out, search kept.
           FlameGraph.prototype.show = function (metric) {
-            if (!this.menu || !data[metric] || !METRICS[metric]) return;
+            if (!this.menu || !data[metric] || !HEADINGS[metric] || !titles[metric]) return;
             this.menu.value = metric;
             this.host.dataset.tree = metric;
             this.load(data[metric]);
             var title = this.host.parentNode.querySelector('h2');
-            if (title) title.textContent = METRICS[metric][1];
+            if (title) title.textContent = HEADINGS[metric];
             // The top-sites table follows: the one for this figure is shown.
             var tables = document.querySelectorAll('table.sites[data-metric]');
             for (var i = 0; i < tables.length; i++) tables[i].hidden = tables[i].dataset.metric !== metric;
             var named = document.querySelector('.sites-metric');
-            if (named) named.textContent = METRICS[metric][0];
+            if (named) named.textContent = titles[metric];
             this.render();
           };
 

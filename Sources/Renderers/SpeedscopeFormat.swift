@@ -38,7 +38,7 @@ public enum SpeedscopeFormat {
             index[key] = frames.count - 1
             return frames.count - 1
         }
-        let metrics: [Metric] = [.live, .peak, .total] + (traced.snapshot.countsTemporary ? [.temporary] : [])
+        let metrics = Metric.available(in: traced.snapshot)
         var profiles: [JSONFormat.Value] = []
         for profileMetric in metrics {
             var samples: [JSONFormat.Value] = []

@@ -88,7 +88,7 @@ final class ReportTests: XCTestCase {
             dom.contains(
                 #"<option value="live">live bytes</option><option value="peak">bytes at the peak</option>"#
                     + #"<option value="total">bytes allocated</option>"#
-                    + #"<option value="temporary">temporary allocations</option>"#), dom)
+                    + #"<option value="temporary">bytes allocated temporarily</option>"#), dom)
         XCTAssertFalse(dom.contains(">scratch</div>"), dom)
         XCTAssertTrue(
             dom.contains(
@@ -100,7 +100,7 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(temporary.contains(">scratch</div>"), temporary)
         XCTAssertTrue(temporary.contains(#"<span class="status">32.0 KiB in all stacks</span>"#), "8 × 4096 B")
         // The top-sites table follows the menu.
-        XCTAssertTrue(temporary.contains(#"<span class="sites-metric">temporary allocations</span>"#), temporary)
+        XCTAssertTrue(temporary.contains(#"<span class="sites-metric">bytes allocated temporarily</span>"#), temporary)
         XCTAssertTrue(temporary.contains(#"<table class="sites" data-metric="live" hidden="">"#), temporary)
         XCTAssertTrue(temporary.contains(#"<table class="sites" data-metric="temporary">"#), temporary)
         XCTAssertTrue(dom.contains(#"<table class="sites" data-metric="temporary" hidden="">"#), dom)
