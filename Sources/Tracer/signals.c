@@ -232,7 +232,7 @@ void mt_signals_after_fork_child(int traced) {
 }
 
 /* ---- _exit ---------------------------------------------------------------- */
-static __attribute__((noreturn)) void quick_exit_traced(int status) {
+static __attribute__((noreturn)) void underscore_exit(int status) {
     if (exit_active && mt_enabled && !mt_exiting && mt_guard == 0 && getpid() == owner) {
         int none = 0;
         if (__atomic_compare_exchange_n(&mt_signal_ending, &none, MT_ENDING_EXIT, 0, __ATOMIC_SEQ_CST,
@@ -246,8 +246,8 @@ static __attribute__((noreturn)) void quick_exit_traced(int status) {
     end_with_status(status);
 }
 
-MT_EXPORT void _exit(int status) { quick_exit_traced(status); }
-MT_EXPORT void _Exit(int status) { quick_exit_traced(status); }
+MT_EXPORT void _exit(int status) { underscore_exit(status); }
+MT_EXPORT void _Exit(int status) { underscore_exit(status); }
 
 /* ---- the program's view --------------------------------------------------- */
 static int standing_in_for(int sig) { return sig > 0 && sig < NSIG && standing_in[sig]; }
