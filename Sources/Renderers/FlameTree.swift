@@ -2,54 +2,77 @@ import Analysis
 import Symbolizer
 
 /// The call tree a flame graph draws: stacks merged from the root, each node
-/// holding the bytes of every stack through it.
+/// holding the bytes and blocks of every stack through it — in one column or
+/// several (one per figure: the report's live, peak, total and temporary trees
+/// share their nodes, so the frames are merged once).
 struct FlameTree {
     final class Node {
         let name: String
         /// `file:line` (or the module) of the first frame merged into this node.
         let location: String
         let module: String
-        var value: Int64 = 0
-        var count: Int64 = 0
+        /// Bytes and blocks, one entry per column.
+        var values: [Int64]
+        var counts: [Int64]
         var children: [Node] = []
         var index: [String: Int] = [:]
 
-        init(name: String, location: String, module: String) {
+        init(name: String, location: String, module: String, columns: Int) {
             self.name = name
             self.location = location
             self.module = module
+            values = Array(repeating: 0, count: columns)
+            counts = Array(repeating: 0, count: columns)
         }
+
+        /// Bytes in the first column.
+        var value: Int64 { values[0] }
 
         func child(_ frame: Frame) -> Node {
             let name = FrameLabel.name(frame)
             let key = name + "\u{0}" + frame.file
             if let position = index[key] { return children[position] }
-            let node = Node(name: name, location: FrameLabel.location(frame), module: frame.module)
+            let node = Node(
+                name: name, location: FrameLabel.location(frame), module: frame.module, columns: values.count)
             index[key] = children.count
             children.append(node)
             return node
         }
     }
 
-    let root = Node(name: "all", location: "", module: "")
+    let root: Node
 
-    /// Adds `stacks` (root first) with their bytes and blocks.
+    init(columns: Int = 1) {
+        root = Node(name: "all", location: "", module: "", columns: columns)
+    }
+
+    /// Adds a stack (root first) with its bytes and blocks.
     mutating func add(_ frames: [Frame], bytes: Int64, count: Int64) {
-        guard bytes > 0 else { return }
+        add(frames, figures: [(bytes, count)])
+    }
+
+    /// Adds a stack (root first) with its bytes and blocks in each column; a column whose
+    /// bytes are not positive gets nothing.
+    mutating func add(_ frames: [Frame], figures: [(size: Int64, count: Int64)]) {
+        guard figures.contains(where: { $0.size > 0 }) else { return }
+        func credit(_ node: Node) {
+            for (column, figure) in figures.enumerated() where figure.size > 0 {
+                node.values[column] += figure.size
+                node.counts[column] += figure.count
+            }
+        }
         var node = root
-        node.value += bytes
-        node.count += count
+        credit(node)
         for frame in frames {
             node = node.child(frame)
-            node.value += bytes
-            node.count += count
+            credit(node)
         }
     }
 
-    /// The tree as compact JSON: `{"names":[…],"details":[…],"root":NODE}`, where a
-    /// node is `[name, detail, bytes, blocks, [children…]]` (indices into the two
+    /// The tree of one column as compact JSON: `{"names":[…],"details":[…],"root":NODE}`,
+    /// where a node is `[name, detail, bytes, blocks, [children…]]` (indices into the two
     /// string tables), children largest first. Nodes under `minimum` bytes are left out.
-    func json(minimum: Int64) -> JSONFormat.Value {
+    func json(minimum: Int64, column: Int = 0) -> JSONFormat.Value {
         var names: [String] = []
         var nameIndex: [String: Int] = [:]
         var details: [String] = []
@@ -62,12 +85,12 @@ struct FlameTree {
         }
         func encode(_ node: Node) -> JSONFormat.Value {
             let detail = [node.location, node.module].filter { !$0.isEmpty }.joined(separator: " · ")
-            let children = node.children.filter { $0.value >= minimum }.sorted { a, b in
-                a.value != b.value ? a.value > b.value : a.name < b.name
+            let children = node.children.filter { $0.values[column] >= minimum }.sorted { a, b in
+                a.values[column] != b.values[column] ? a.values[column] > b.values[column] : a.name < b.name
             }
             return .array([
                 .int(intern(node.name, &names, &nameIndex)), .int(intern(detail, &details, &detailIndex)),
-                .int(node.value), .int(node.count), .array(children.map(encode)),
+                .int(node.values[column]), .int(node.counts[column]), .array(children.map(encode)),
             ])
         }
         let root = encode(root)

@@ -45,18 +45,17 @@ public enum HTMLReport {
         var data: [(String, JSONFormat.Value)] = [
             ("titles", .object(metrics.map { ($0.rawValue, .string($0.title)) }))
         ]
-        var liveTotal: Int64 = 0
+        var trees = FlameTree(columns: metrics.count)
+        for (stat, frames) in last.stacks {
+            trees.add(frames.reversed(), figures: metrics.map { $0.figures(stat) })
+        }
+        let liveTotal = trees.root.value  // .live is the first column
         var siteTables: [(metric: Metric, stats: [Statistic], total: Int64)] = []
-        for metric in metrics {
-            var tree = FlameTree()
-            for (stat, frames) in last.stacks {
-                let figures = metric.figures(stat)
-                tree.add(frames.reversed(), bytes: figures.size, count: figures.count)
-            }
-            if metric == .live { liveTotal = tree.root.value }
-            data.append((metric.rawValue, tree.json(minimum: max(1, tree.root.value / 20_000))))
+        for (column, metric) in metrics.enumerated() {
+            let total = trees.root.values[column]
+            data.append((metric.rawValue, trees.json(minimum: max(1, total / 20_000), column: column)))
             let stats = try last.statistics(StatisticsOptions(groupBy: .lineno, metric: metric))
-            siteTables.append((metric, Array(stats.prefix(topSites)), tree.root.value))
+            siteTables.append((metric, Array(stats.prefix(topSites)), total))
         }
 
         var growthSection = ""
