@@ -3,26 +3,25 @@ import Symbolizer
 
 /// The call tree a flame graph draws: stacks merged from the root, each node
 /// holding the bytes and blocks of every stack through it — in one column or
-/// several (one per figure: the report's live, peak, total and temporary trees
-/// share their nodes, so the frames are merged once).
+/// up to four (one per figure: the report's live, peak, total and temporary
+/// trees share their nodes, so the frames are merged once).
 struct FlameTree {
     final class Node {
         let name: String
         /// `file:line` (or the module) of the first frame merged into this node.
         let location: String
         let module: String
-        /// Bytes and blocks, one entry per column.
-        var values: [Int64]
-        var counts: [Int64]
+        /// Bytes and blocks, one lane per column (inline: a tree of a million nodes would
+        /// otherwise make two million small arrays).
+        var values = SIMD4<Int64>()
+        var counts = SIMD4<Int64>()
         var children: [Node] = []
         var index: [String: Int] = [:]
 
-        init(name: String, location: String, module: String, columns: Int) {
+        init(name: String, location: String, module: String) {
             self.name = name
             self.location = location
             self.module = module
-            values = Array(repeating: 0, count: columns)
-            counts = Array(repeating: 0, count: columns)
         }
 
         /// Bytes in the first column.
@@ -32,40 +31,37 @@ struct FlameTree {
             let name = FrameLabel.name(frame)
             let key = name + "\u{0}" + frame.file
             if let position = index[key] { return children[position] }
-            let node = Node(
-                name: name, location: FrameLabel.location(frame), module: frame.module, columns: values.count)
+            let node = Node(name: name, location: FrameLabel.location(frame), module: frame.module)
             index[key] = children.count
             children.append(node)
             return node
         }
     }
 
-    let root: Node
-
-    init(columns: Int = 1) {
-        root = Node(name: "all", location: "", module: "", columns: columns)
-    }
+    let root = Node(name: "all", location: "", module: "")
 
     /// Adds a stack (root first) with its bytes and blocks.
     mutating func add(_ frames: [Frame], bytes: Int64, count: Int64) {
         add(frames, figures: [(bytes, count)])
     }
 
-    /// Adds a stack (root first) with its bytes and blocks in each column; a column whose
-    /// bytes are not positive gets nothing.
+    /// Adds a stack (root first) with its bytes and blocks in each column (at most four); a
+    /// column whose bytes are not positive gets nothing.
     mutating func add(_ frames: [Frame], figures: [(size: Int64, count: Int64)]) {
-        guard figures.contains(where: { $0.size > 0 }) else { return }
-        func credit(_ node: Node) {
-            for (column, figure) in figures.enumerated() where figure.size > 0 {
-                node.values[column] += figure.size
-                node.counts[column] += figure.count
-            }
+        var values = SIMD4<Int64>()
+        var counts = SIMD4<Int64>()
+        for (column, figure) in figures.prefix(4).enumerated() where figure.size > 0 {
+            values[column] = figure.size
+            counts[column] = figure.count
         }
+        guard values != SIMD4() else { return }
         var node = root
-        credit(node)
+        node.values &+= values
+        node.counts &+= counts
         for frame in frames {
             node = node.child(frame)
-            credit(node)
+            node.values &+= values
+            node.counts &+= counts
         }
     }
 

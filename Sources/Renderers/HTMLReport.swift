@@ -45,7 +45,7 @@ public enum HTMLReport {
         var data: [(String, JSONFormat.Value)] = [
             ("titles", .object(metrics.map { ($0.rawValue, .string($0.title)) }))
         ]
-        var trees = FlameTree(columns: metrics.count)
+        var trees = FlameTree()
         for (stat, frames) in last.stacks {
             trees.add(frames.reversed(), figures: metrics.map { $0.figures(stat) })
         }

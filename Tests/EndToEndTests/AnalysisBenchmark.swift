@@ -4,7 +4,7 @@ import XCTest
 import _MemtraceTestSupport
 
 /// Not a timed test: a benchmark, run on request (`MEMTRACE_BENCH=1`), that
-/// times `memtrace top` and `memtrace diff` on synthetic snapshots holding
+/// times `memtrace top`, `diff`, `summary` and `report` on synthetic snapshots holding
 /// 1 million live blocks over 50 thousand stacks, with their symbols embedded
 /// (as `memtrace symbolize` leaves them), and prints the figures.
 ///
@@ -108,6 +108,7 @@ final class AnalysisBenchmark: XCTestCase {
             ["top", "new.snap", "--cumulative"],
             ["top", "new.snap", "--format", "json", "--limit", "0"], ["diff", "old.snap", "new.snap"],
             ["diff", "old.snap", "new.snap", "--by", "traceback"], ["summary", "new.snap"],
+            ["report", "new.snap", "-o", "new.html"],
         ] {
             let best = try (0..<3).map { _ in try time(arguments) }.min()!
             report +=
