@@ -125,11 +125,16 @@ extension TracedSnapshot {
         var stats = groups.map { key, value in
             (key, Statistic(frames: key.map { table.frame($0) }, size: value.size, count: value.count))
         }
-        let key: (Statistic) -> (Int64, Int64) =
-            options.sortBy == .count ? { ($0.count, $0.size) } : { ($0.size, $0.count) }
+        let countFirst = options.sortBy == .count
         stats.sort { a, b in
-            let (x, y) = (key(a.1), key(b.1))
-            return x != y ? x > y : Self.framesDescending(a.1.frames, b.1.frames)
+            if countFirst {
+                if a.1.count != b.1.count { return a.1.count > b.1.count }
+                if a.1.size != b.1.size { return a.1.size > b.1.size }
+            } else {
+                if a.1.size != b.1.size { return a.1.size > b.1.size }
+                if a.1.count != b.1.count { return a.1.count > b.1.count }
+            }
+            return Self.framesDescending(a.1.frames, b.1.frames)
         }
         return stats.map(\.1)
     }
@@ -172,15 +177,26 @@ extension TracedSnapshot {
                     frames: key.map { table.frame($0) }, size: 0, sizeDiff: -value.size, count: 0,
                     countDiff: -value.count))
         }
-        let key: (StatisticDiff) -> (UInt64, Int64, UInt64, Int64) =
-            options.sortBy == .count
-            ? { ($0.countDiff.magnitude, $0.count, $0.sizeDiff.magnitude, $0.size) }
-            : { ($0.sizeDiff.magnitude, $0.size, $0.countDiff.magnitude, $0.count) }
+        let countFirst = options.sortBy == .count
         diffs.sort { a, b in
-            let (x, y) = (key(a), key(b))
-            return x != y ? x > y : Self.framesDescending(a.frames, b.frames)
+            let order =
+                countFirst
+                ? Self.blocksFirst(a, b) ?? Self.bytesFirst(a, b) : Self.bytesFirst(a, b) ?? Self.blocksFirst(a, b)
+            return order ?? Self.framesDescending(a.frames, b.frames)
         }
         return diffs
+    }
+
+    /// compare(to:)'s order by bytes: |size change|, then size, larger first; nil on a tie.
+    @inline(__always) static func bytesFirst(_ a: StatisticDiff, _ b: StatisticDiff) -> Bool? {
+        if a.sizeDiff.magnitude != b.sizeDiff.magnitude { return a.sizeDiff.magnitude > b.sizeDiff.magnitude }
+        return a.size != b.size ? a.size > b.size : nil
+    }
+
+    /// compare(to:)'s order by blocks: |count change|, then count, larger first; nil on a tie.
+    @inline(__always) static func blocksFirst(_ a: StatisticDiff, _ b: StatisticDiff) -> Bool? {
+        if a.countDiff.magnitude != b.countDiff.magnitude { return a.countDiff.magnitude > b.countDiff.magnitude }
+        return a.count != b.count ? a.count > b.count : nil
     }
 
     /// Bytes and blocks of the traces that survive `filters`, each counted once.
