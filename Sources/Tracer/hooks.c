@@ -137,6 +137,7 @@ size_t mt_real_usable_size(void *p) {
 static inline int wanted_unless_paused(size_t size) {
     if (!mt_paused) return mt_sample(size);
     if (MT_UNLIKELY(mt_sample_rate)) mt_sample_forget(size);
+    mt_last_alloc = 0; /* an allocation all the same: the last recorded one is no longer the last */
     return 0;
 }
 static inline int wanted(size_t size) {

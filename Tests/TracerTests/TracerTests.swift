@@ -102,10 +102,12 @@ final class TracerTests: XCTestCase {
         let temporary = temporaryByLine(snapshot)
         // Freed before anything else was allocated: alone, second (freed after first, but nothing
         // was allocated in between), the realloc'd block, the calloc'd one.  Not first (second was
-        // allocated after it), nor the block realloc moved (realloc is not free), nor the kept one.
+        // allocated after it), nor the block realloc moved (realloc is not free), nor the kept one,
+        // nor a block followed by an allocation made while recording was paused (not recorded, but
+        // an allocation all the same).
         let expected: [String: Temporary?] = [
             "alone": Temporary(count: 100, bytes: 3200), "first": nil, "second": Temporary(count: 50, bytes: 800),
-            "grown": nil, "regrown": Temporary(count: 10, bytes: 40960), "kept": nil,
+            "grown": nil, "regrown": Temporary(count: 10, bytes: 40960), "kept": nil, "paused": nil,
             "zeroed": Temporary(count: 1, bytes: 100),
         ]
         for (marker, figures) in expected {

@@ -3,6 +3,8 @@
  * TracerTests.testTemporaryAllocations. */
 #include <stdlib.h>
 
+#include "memtrace.h"
+
 static void *keep;
 
 int main(void) {
@@ -17,6 +19,14 @@ int main(void) {
         char *p = malloc(8);  /* @grown */
         p = realloc(p, 4096); /* @regrown */
         free(p);
+    }
+    for (int i = 0; i < 20; i++) {
+        void *a = malloc(48); /* @paused */
+        memtrace_disable();
+        void *unseen = malloc(8); /* not recorded, but allocated after a */
+        memtrace_enable();
+        free(a);
+        free(unseen);
     }
     keep = malloc(100); /* @kept */
     void *c = calloc(4, 25); /* @zeroed */
