@@ -25,7 +25,7 @@ extension Memtrace {
         @Argument(help: "The snapshot file.")
         var snapshot: String
 
-        @Option(help: "How many sites at the peak, and by calls, to list.")
+        @Option(help: "How many sites to list in each ranking (at the peak, by calls, temporary).")
         var top: Int = 5
 
         func run() throws {
