@@ -118,27 +118,6 @@ final class MemtraceTestingXCTests: XCTestCase {
         free(cache)
     }
 
-    func testAsyncBodies() async throws {
-        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
-        var kept: UnsafeMutableRawPointer?
-        do {
-            // The first await sets up the concurrency runtime's executor for good: warm it up.
-            var runs = 0
-            try await expectNoLeaks("async leak", warmup: 1) {
-                await Task.yield()
-                runs += 1
-                if runs == 2 { kept = malloc(777) }
-            }
-            XCTFail("the leak went unnoticed")
-        } catch let error as MemtraceError {
-            // The region also counts what the concurrency runtime keeps for a resumed task on its
-            // own threads, so the figure is at least the planted block, not exactly it.
-            guard case .leaked(let bytes) = error.kind else { return XCTFail("\(error)") }
-            XCTAssertGreaterThanOrEqual(bytes, 777)
-        }
-        free(kept)
-    }
-
     func testSnapshotsAndTracedMemory() throws {
         try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-testing-\(getpid()).snap")
