@@ -70,24 +70,40 @@ public enum Memtrace {
         return try body()
     }
 
+    /// Whose allocations a checked region watches.
+    public enum Threads: Sendable {
+        /// Every thread's: what `body` hands to other threads counts, and so does whatever
+        /// other threads allocate meanwhile on their own account.
+        case all
+        /// Only the thread that runs `body`: what other threads allocate meanwhile (the dispatch
+        /// runtime's timers after an async test, a logger, a pool serving other work) does not
+        /// count, and neither does what `body` hands to them.
+        case current
+    }
+
     /// Runs `body` inside a checked region and returns what it left behind: the bytes allocated
-    /// during `body` (by any thread) and still live at its end, with their stacks printed on
-    /// standard error under `label` (gperftools' `HeapLeakChecker::NoLeaks`).
+    /// during `body` and still live at its end, with their stacks printed on standard error under
+    /// `label` (gperftools' `HeapLeakChecker::NoLeaks`).
     ///
-    /// Regions are process-wide and do not nest: allocations that other threads make while
-    /// `body` runs count too, so run leak-checked tests one at a time.
+    /// Regions do not nest. Watching every thread (the default), allocations that other threads
+    /// make while `body` runs count too, so run leak-checked tests one at a time, or pass
+    /// `threads: .current` when `body` does its work on the calling thread.
     ///
     /// - Parameters:
     ///   - label: names the region in the tracer's report.
     ///   - warmup: runs of `body` before the region, so that what the first run sets up once
     ///     (Swift's type metadata, lazily built caches) is not counted.
+    ///   - threads: whose allocations count (``Threads/all`` by default).
     ///   - body: the code to check.
     /// - Returns: the leaked bytes (0 when none) and `body`'s result.
     /// - Throws: ``MemtraceError/Kind/notTracing`` without the tracer; whatever `body` throws.
     public static func leakedBytes<T>(
-        label: String, warmup: Int = 0, _ body: () throws -> T
+        label: String, warmup: Int = 0, threads: Threads = .all, _ body: () throws -> T
     ) throws -> (bytes: Int, result: T) {
-        let begin = try require(label, \.regionBegin, name: "memtrace_impl_region_begin")
+        let begin =
+            threads == .all
+            ? try require(label, \.regionBegin, name: "memtrace_impl_region_begin")
+            : try require(label, \.regionBeginThread, name: "memtrace_impl_region_begin_thread")
         let end = try require(label, \.regionEnd, name: "memtrace_impl_region_end")
         for _ in 0..<max(0, warmup) { _ = try body() }
         _ = begin()
@@ -102,7 +118,8 @@ public enum Memtrace {
         return (max(0, bytes), result)
     }
 
-    /// The async form of ``leakedBytes(label:warmup:_:)-(_,_,()->T)``.
+    /// The async form of ``leakedBytes(label:warmup:threads:_:)``, watching every thread (an
+    /// async body may resume on any of the concurrency runtime's threads).
     public static func leakedBytes<T>(
         label: String, warmup: Int = 0, _ body: () async throws -> T
     ) async throws -> (bytes: Int, result: T) {
@@ -185,21 +202,23 @@ public enum Memtrace {
 /// - Parameters:
 ///   - label: names the check in reports; the calling function by default.
 ///   - allowed: bytes that may remain without failing (default 0).
-///   - warmup: runs of `body` before the checked one (see ``Memtrace/leakedBytes(label:warmup:_:)-(_,_,()->T)``).
+///   - warmup: runs of `body` before the checked one (see ``Memtrace/leakedBytes(label:warmup:threads:_:)``).
+///   - threads: whose allocations count (see ``Memtrace/Threads``; every thread's by default).
 ///   - body: the code to check.
 /// - Returns: what `body` returns.
 /// - Throws: ``MemtraceError`` with ``MemtraceError/Kind/leaked(bytes:)`` when more than
 ///   `allowed` bytes remain; ``MemtraceError/Kind/notTracing`` without the tracer; what `body` throws.
 @discardableResult
 public func expectNoLeaks<T>(
-    _ label: String = #function, allowed: Int = 0, warmup: Int = 0, _ body: () throws -> T
+    _ label: String = #function, allowed: Int = 0, warmup: Int = 0, threads: Memtrace.Threads = .all,
+    _ body: () throws -> T
 ) throws -> T {
-    let (bytes, result) = try Memtrace.leakedBytes(label: label, warmup: warmup, body)
+    let (bytes, result) = try Memtrace.leakedBytes(label: label, warmup: warmup, threads: threads, body)
     if bytes > allowed { throw MemtraceError(.leaked(bytes: bytes), label: label) }
     return result
 }
 
-/// The async form of ``expectNoLeaks(_:allowed:warmup:_:)-(_,_,_,()->T)``.
+/// The async form of ``expectNoLeaks(_:allowed:warmup:threads:_:)``, watching every thread.
 @discardableResult
 public func expectNoLeaks<T>(
     _ label: String = #function, allowed: Int = 0, warmup: Int = 0, _ body: () async throws -> T

@@ -24,6 +24,7 @@ struct TracerFunctions: @unchecked Sendable {
     var getTracedMemory: MemoryFunction?
     var resetPeak: VoidFunction?
     var regionBegin: VoidFunction?
+    var regionBeginThread: VoidFunction?
     var regionEnd: LabelFunction?
     var ignore: PointerFunction?
     var disable: VoidFunction?
@@ -44,6 +45,7 @@ struct TracerFunctions: @unchecked Sendable {
         getTracedMemory = find("memtrace_impl_get_traced_memory", as: MemoryFunction.self)
         resetPeak = find("memtrace_impl_reset_peak", as: VoidFunction.self)
         regionBegin = find("memtrace_impl_region_begin", as: VoidFunction.self)
+        regionBeginThread = find("memtrace_impl_region_begin_thread", as: VoidFunction.self)
         regionEnd = find("memtrace_impl_region_end", as: LabelFunction.self)
         ignore = find("memtrace_impl_ignore", as: PointerFunction.self)
         disable = find("memtrace_impl_disable", as: VoidFunction.self)

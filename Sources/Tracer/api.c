@@ -30,7 +30,9 @@ MT_EXPORT int memtrace_impl_reset_peak(void) {
     return 0;
 }
 
-MT_EXPORT int memtrace_impl_region_begin(void) { return mt_enabled ? mt_region_begin() : -1; }
+MT_EXPORT int memtrace_impl_region_begin(void) { return mt_enabled ? mt_region_begin(MT_REGION_ALL) : -1; }
+
+MT_EXPORT int memtrace_impl_region_begin_thread(void) { return mt_enabled ? mt_region_begin(MT_REGION_THREAD) : -1; }
 
 MT_EXPORT long memtrace_impl_region_end(const char *label) { return mt_enabled ? mt_region_end(label) : -1; }
 

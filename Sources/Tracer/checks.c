@@ -27,6 +27,7 @@
 __thread int mt_paused __attribute__((tls_model("initial-exec")));
 #define MAX_CHECKED_STACKS (1u << 21)
 volatile int mt_region_active;
+volatile uintptr_t mt_region_owner;
 
 /* ---- reporting ------------------------------------------------------------------- */
 
@@ -85,11 +86,12 @@ static void clear_region_flags(void) {
     for (int i = 0; i < MT_SHARDS; i++) mt_live_clear_flags(&mt_shards[i], MT_SLOT_REGION);
 }
 
-int mt_region_begin(void) {
+int mt_region_begin(int scope) {
     mt_guard++;
     mt_live_lock_all();
     clear_region_flags();
-    mt_region_active = 1;
+    mt_region_owner = mt_thread_token();
+    mt_region_active = scope;
     mt_live_unlock_all();
     mt_leave();
     return 0;

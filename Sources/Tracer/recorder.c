@@ -143,7 +143,7 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs, &hash, entry);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated, hash);
     struct mt_live e = {
-        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_active ? MT_SLOT_REGION : 0};
+        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags()};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
     mt_lock(&sh->lock);

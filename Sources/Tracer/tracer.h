@@ -388,8 +388,20 @@ void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count)
 
 /* ---- in-process checks (checks.c) -------------------------------------------- */
 extern __thread int mt_paused __attribute__((tls_model("initial-exec"))); /* memtrace_disable() depth */
+/* 0: no region; MT_REGION_ALL: every thread's allocations are watched;
+ * MT_REGION_THREAD: only those of the thread whose token is mt_region_owner. */
+enum { MT_REGION_ALL = 1, MT_REGION_THREAD = 2 };
 extern volatile int mt_region_active;
-int mt_region_begin(void);
+extern volatile uintptr_t mt_region_owner;
+/* A token naming the calling thread among the live ones. */
+static inline uintptr_t mt_thread_token(void) { return (uintptr_t)&mt_paused; }
+/* The flags a block allocated now by this thread starts with. */
+static inline uint32_t mt_region_flags(void) {
+    int active = mt_region_active;
+    if (MT_LIKELY(!active)) return 0;
+    return active == MT_REGION_ALL || mt_region_owner == mt_thread_token() ? MT_SLOT_REGION : 0;
+}
+int mt_region_begin(int scope);
 long mt_region_end(const char *label);
 long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterations, const char *label);
 

@@ -26,7 +26,7 @@ final class SwiftAPITests: XCTestCase {
         let result = try run(["MemtraceTestingTests.MemtraceTestingXCTests"])
         let output = result.stdoutText + result.stderrText
         XCTAssertEqual(result.status, 0, output)
-        XCTAssertTrue(output.contains("Executed 7 tests, with 1 test skipped and 0 failures"), output)
+        XCTAssertTrue(output.contains("Executed 8 tests, with 1 test skipped and 0 failures"), output)
         XCTAssertTrue(output.contains("'MemtraceTestingXCTests.testPlantedLeakIsCaught' passed"), output)
         // The tracer's own report of the planted leak, with its stack.
         XCTAssertTrue(output.contains("memtrace: region \"planted leak\": 4000 bytes in 1 blocks"), output)

@@ -27,6 +27,9 @@ final class MemtraceTestingXCTests: XCTestCase {
                 "memtrace: testUntracedChecksSayWhy(): this process is not running under the memtrace tracer, so no leak check can run (start the tests with `memtrace run -- swift test`, `memtrace run -- ./Tests.xctest`, or LD_PRELOAD=/path/to/libtrace.so)"
             )
         }
+        XCTAssertThrowsError(try expectNoLeaks(threads: .current) { 1 }) { error in
+            XCTAssertEqual((error as? MemtraceError)?.kind, .notTracing)
+        }
         var ran = 0
         XCTAssertThrowsError(try expectNoGrowth { ran += 1 }) { error in
             XCTAssertEqual((error as? MemtraceError)?.kind, .notTracing)
@@ -57,6 +60,32 @@ final class MemtraceTestingXCTests: XCTestCase {
         XCTAssertEqual(try expectNoLeaks { "returned" }, "returned")
         try expectNoLeaks("within the allowance", allowed: 100) { kept = malloc(100) }
         free(kept)
+    }
+
+    func testARegionOfTheCurrentThreadLeavesOtherThreadsOut() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        /// Another thread allocates 300 bytes, kept, and returns them.
+        func allocateOnAnotherThread() -> UnsafeMutableRawPointer? {
+            var thread = pthread_t()
+            guard pthread_create(&thread, nil, { _ in malloc(300) }, nil) == 0 else { return nil }
+            var result: UnsafeMutableRawPointer?
+            pthread_join(thread, &result)
+            return result
+        }
+        free(allocateOnAnotherThread())  // glibc keeps the first thread's stack and TLS for the next
+        var kept: [UnsafeMutableRawPointer?] = []
+        kept.reserveCapacity(4)
+        let current = try Memtrace.leakedBytes(label: "current", threads: .current) {
+            kept.append(allocateOnAnotherThread())
+            kept.append(malloc(40))
+        }
+        XCTAssertEqual(current.bytes, 40)
+        let all = try Memtrace.leakedBytes(label: "all") {
+            kept.append(allocateOnAnotherThread())
+            kept.append(malloc(40))
+        }
+        XCTAssertEqual(all.bytes, 340)
+        for block in kept { free(block) }
     }
 
     func testSwiftObjectsLeakedByACycleAreCaught() throws {

@@ -102,13 +102,19 @@ final class LeakScanTests: XCTestCase {
         let exe = try Fixtures.build("checks")
         let plain = try runProcess(exe)
         XCTAssertEqual(
-            plain.stdoutText, "leaky region: -1\nclean region: -1\ngrowth of a cache: -1\ngrowth per call: -1\n")
+            plain.stdoutText,
+            "leaky region: -1\nclean region: -1\ngrowth of a cache: -1\ngrowth per call: -1\nevery thread: -1\nthis thread: -1\n"
+        )
         let traced = try runTraced(exe, in: directory)
         XCTAssertEqual(traced.status, 0, traced.stderrText)
         // 3 x 40 bytes leak in the region; the growth per call is 24 bytes of item
-        // and 8 bytes of array per iteration, over 5 iterations; the cache fills once.
+        // and 8 bytes of array per iteration, over 5 iterations; the cache fills once. A region
+        // of every thread counts another thread's 300 bytes with this one's 40; a region of the
+        // calling thread only its 40.
         XCTAssertEqual(
-            traced.stdoutText, "leaky region: 120\nclean region: 0\ngrowth of a cache: 0\ngrowth per call: 160\n")
+            traced.stdoutText,
+            "leaky region: 120\nclean region: 0\ngrowth of a cache: 0\ngrowth per call: 160\nevery thread: 340\nthis thread: 40\n"
+        )
         let report = traced.stderrText.split(separator: "\n")
         XCTAssertEqual(
             report.first,
@@ -119,6 +125,14 @@ final class LeakScanTests: XCTestCase {
                 "memtrace: growth check \"per call\": 160 bytes in 2 stacks grew in every one of 5 iterations"),
             traced.stderrText)
         XCTAssertFalse(traced.stderrText.contains("clean region"))
+        XCTAssertTrue(
+            report.contains(
+                "memtrace: region \"every thread\": 340 bytes in 2 blocks allocated in the region are still live"),
+            traced.stderrText)
+        XCTAssertTrue(
+            report.contains(
+                "memtrace: region \"this thread\": 40 bytes in 1 blocks allocated in the region are still live"),
+            traced.stderrText)
         XCTAssertFalse(traced.stderrText.contains("\"cache\""))
         // The paused allocation was never recorded; the ignored one is flagged.
         let snapshot = try onlySnapshot(in: directory, prefix: "checks")

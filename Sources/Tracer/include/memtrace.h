@@ -98,7 +98,8 @@ static inline int memtrace_reset_peak(void) {
 /**
  * @name Leak checks for tests
  * Like gperftools' HeapLeakChecker and LeakSanitizer's interface, on an
- * unmodified allocator.  Regions are process-wide and do not nest.
+ * unmodified allocator.  Regions do not nest: there is one at a time in the
+ * process, watching every thread or only the one that began it.
  * @{
  */
 
@@ -110,6 +111,20 @@ static inline int memtrace_reset_peak(void) {
 static inline int memtrace_region_begin(void) {
     static void *cache;
     memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_region_begin");
+    return f ? f() : -1;
+}
+
+/**
+ * Starts a checked region that watches only the calling thread's allocations:
+ * what other threads allocate meanwhile (a runtime's timers, a logger, a
+ * thread pool serving someone else) is not counted.  For code that allocates
+ * on the thread that runs it; a body handing work to other threads needs
+ * memtrace_region_begin().
+ * @return 0, or -1 without the tracer.
+ */
+static inline int memtrace_region_begin_thread(void) {
+    static void *cache;
+    memtrace__void_fn f = (memtrace__void_fn)memtrace__lookup(&cache, "memtrace_impl_region_begin_thread");
     return f ? f() : -1;
 }
 
