@@ -60,7 +60,7 @@ public final class FrameTable {
     }
 
     /// The representative frame of `id`.
-    func frame(_ id: Int32) -> Frame { frames[Int(id)] }
+    public func frame(_ id: Int32) -> Frame { frames[Int(id)] }
 
     /// The id of the site `id` belongs to when grouping by `groupBy`: itself for
     /// `lineno` and `traceback`, a coarser frame (line 0, no offset…) otherwise.

@@ -73,4 +73,10 @@ public struct TracedSnapshot {
     public var stacks: [(stat: Snapshot.StackStat, frames: [Frame])] {
         traces.map { trace in (trace.stat, trace.frames.map { table.frame($0) }) }
     }
+
+    /// The same stacks with their frames as ids in ``table`` (innermost first), for renderers
+    /// that merge stacks frame by frame and meet each frame many times.
+    public var stackFrameIDs: [(stat: Snapshot.StackStat, frames: [Int32])] {
+        traces.map { trace in (trace.stat, trace.frames) }
+    }
 }

@@ -45,14 +45,16 @@ public enum HTMLReport {
         var data: [(String, JSONFormat.Value)] = [
             ("titles", .object(metrics.map { ($0.rawValue, .string($0.title)) }))
         ]
-        var trees = FlameTree()
-        for (stat, frames) in last.stacks {
-            trees.add(frames.reversed(), figures: metrics.map { $0.figures(stat) })
+        let stacks = last.stackFrameIDs
+        // At most a node per frame of every stack.
+        var trees = FlameTree(table: last.table, nodes: min(1 << 22, stacks.reduce(0) { $0 + $1.frames.count }))
+        for (stat, frames) in stacks {
+            trees.add(ids: frames, figures: metrics.map { $0.figures(stat) })
         }
-        let liveTotal = trees.root.value  // .live is the first column
+        let liveTotal = trees.rootValues[0]  // .live is the first column
         var siteTables: [(metric: Metric, stats: [Statistic], total: Int64)] = []
         for (column, metric) in metrics.enumerated() {
-            let total = trees.root.values[column]
+            let total = trees.rootValues[column]
             data.append((metric.rawValue, trees.json(minimum: max(1, total / 20_000), column: column)))
             let stats = try last.statistics(StatisticsOptions(groupBy: .lineno, metric: metric))
             siteTables.append((metric, Array(stats.prefix(topSites)), total))
@@ -66,10 +68,10 @@ public enum HTMLReport {
             where diff.sizeDiff > 0 {
                 growth.add(diff.frames.reversed(), bytes: diff.sizeDiff, count: max(0, diff.countDiff))
             }
-            data.append(("growth", growth.json(minimum: max(1, growth.root.value / 20_000))))
+            data.append(("growth", growth.json(minimum: max(1, growth.rootValues[0] / 20_000))))
             growthSection = growthHTML(
                 first: first, last: last, diffs: Array(diffs.prefix(topSites)),
-                grown: growth.root.value)
+                grown: growth.rootValues[0])
         }
         if ordered.count >= 3, ordered.last!.snapshot.header.snapshotTimeNs > first.snapshot.header.snapshotTimeNs {
             let analysis = try TrendAnalysis(ordered, options: StatisticsOptions(groupBy: .lineno))
