@@ -51,17 +51,21 @@ public struct StatisticsOptions: Sendable {
     public var metric: Metric
     /// Which figure ranks groups first.
     public var sortBy: SortKey
+    /// At most this many groups, the first in the order; 0 for all. Only the groups that can
+    /// make the cut get their frames and the full order's last tie-break.
+    public var limit: Int
 
     /// Creates options; the defaults are tracemalloc's `statistics('lineno')` over live blocks.
     public init(
         groupBy: GroupBy = .lineno, cumulative: Bool = false, filters: [TraceFilter] = [],
-        metric: Metric = .live, sortBy: SortKey = .size
+        metric: Metric = .live, sortBy: SortKey = .size, limit: Int = 0
     ) {
         self.groupBy = groupBy
         self.cumulative = cumulative
         self.filters = filters
         self.metric = metric
         self.sortBy = sortBy
+        self.limit = limit
     }
 }
 
@@ -117,26 +121,50 @@ extension TracedSnapshot {
     /// Groups blocks and sorts the groups by size, then count, largest first:
     /// tracemalloc's `Snapshot.statistics` (count first with ``SortKey/count``).
     ///
-    /// - Parameter options: grouping, cumulative mode, filters, metric, sort key.
-    /// - Returns: one statistic per non-empty group.
+    /// - Parameter options: grouping, cumulative mode, filters, metric, sort key, limit.
+    /// - Returns: one statistic per non-empty group, at most `options.limit` when it is not 0.
     /// - Throws: ``AnalysisError`` when `cumulative` is combined with ``GroupBy/traceback``.
     public func statistics(_ options: StatisticsOptions = StatisticsOptions()) throws -> [Statistic] {
-        let groups = try group(options)
-        var stats = groups.map { key, value in
-            (key, Statistic(frames: key.map { table.frame($0) }, size: value.size, count: value.count))
-        }
         let countFirst = options.sortBy == .count
+        let candidates = Self.candidates(
+            try group(options).map { key, value in
+                (key, countFirst ? Rank(value.count, value.size) : Rank(value.size, value.count))
+            }, limit: options.limit)
+        var stats = candidates.map { key, rank in
+            Statistic(
+                frames: key.map { table.frame($0) }, size: countFirst ? rank.figures.1 : rank.figures.0,
+                count: countFirst ? rank.figures.0 : rank.figures.1)
+        }
         stats.sort { a, b in
             if countFirst {
-                if a.1.count != b.1.count { return a.1.count > b.1.count }
-                if a.1.size != b.1.size { return a.1.size > b.1.size }
+                if a.count != b.count { return a.count > b.count }
+                if a.size != b.size { return a.size > b.size }
             } else {
-                if a.1.size != b.1.size { return a.1.size > b.1.size }
-                if a.1.count != b.1.count { return a.1.count > b.1.count }
+                if a.size != b.size { return a.size > b.size }
+                if a.count != b.count { return a.count > b.count }
             }
-            return Self.framesDescending(a.1.frames, b.1.frames)
+            return Self.framesDescending(a.frames, b.frames)
         }
-        return stats.map(\.1)
+        return options.limit > 0 ? Array(stats.prefix(options.limit)) : stats
+    }
+
+    /// A group's figures in the order they rank it, larger first; compared before its frames.
+    struct Rank: Comparable {
+        var figures: (Int64, Int64, Int64, Int64)
+        init(_ a: Int64, _ b: Int64, _ c: Int64 = 0, _ d: Int64 = 0) { figures = (a, b, c, d) }
+        static func < (x: Rank, y: Rank) -> Bool { x.figures < y.figures }
+        static func == (x: Rank, y: Rank) -> Bool { x.figures == y.figures }
+    }
+
+    /// The groups that can be among the first `limit` (all when `limit` is 0): those whose rank
+    /// is at or above the `limit`-th largest, ties included, so that the frames, the last
+    /// tie-break, are built and compared for those only.
+    static func candidates<Key>(_ groups: [(Key, Rank)], limit: Int) -> [(Key, Rank)] {
+        guard limit > 0, groups.count > limit else { return groups }
+        var ranks = groups.map(\.1)
+        ranks.sort(by: >)
+        let cut = ranks[limit - 1]
+        return groups.filter { $0.1 >= cut }
     }
 
     /// Compares this (new) snapshot with an older one: tracemalloc's `Snapshot.compare_to`.
@@ -148,7 +176,8 @@ extension TracedSnapshot {
     ///
     /// - Parameters:
     ///   - old: the earlier snapshot; it must share this snapshot's ``table``.
-    ///   - options: grouping, cumulative mode, filters, metric (applied to both), sort key.
+    ///   - options: grouping, cumulative mode, filters, metric (applied to both), sort key, limit
+    ///     (at most that many differences, the first in the order, when it is not 0).
     /// - Throws: ``AnalysisError`` for a bad option combination or snapshots with different tables.
     public func compare(
         to old: TracedSnapshot, _ options: StatisticsOptions = StatisticsOptions()
@@ -161,30 +190,37 @@ extension TracedSnapshot {
         }
         let newGroups = try group(options)
         var oldGroups = try old.group(options)
-        var diffs: [StatisticDiff] = []
-        diffs.reserveCapacity(newGroups.count + oldGroups.count)
+        // (size, size change, count, count change) of every group, ranked as sorted below.
+        var changes: [([Int32], (Int64, Int64, Int64, Int64))] = []
+        changes.reserveCapacity(newGroups.count + oldGroups.count)
         for (key, value) in newGroups {
             let previous = oldGroups.removeValue(forKey: key) ?? (0, 0)
-            diffs.append(
-                StatisticDiff(
-                    frames: key.map { table.frame($0) }, size: value.size,
-                    sizeDiff: value.size - previous.size,
-                    count: value.count, countDiff: value.count - previous.count))
+            changes.append((key, (value.size, value.size - previous.size, value.count, value.count - previous.count)))
         }
         for (key, value) in oldGroups {
-            diffs.append(
-                StatisticDiff(
-                    frames: key.map { table.frame($0) }, size: 0, sizeDiff: -value.size, count: 0,
-                    countDiff: -value.count))
+            changes.append((key, (0, -value.size, 0, -value.count)))
         }
         let countFirst = options.sortBy == .count
+        let ranked = changes.indices.map { index -> (Int, Rank) in
+            let (size, sizeDiff, count, countDiff) = changes[index].1
+            let bytes = (Int64(clamping: sizeDiff.magnitude), size)
+            let blocks = (Int64(clamping: countDiff.magnitude), count)
+            let (first, second) = countFirst ? (blocks, bytes) : (bytes, blocks)
+            return (index, Rank(first.0, first.1, second.0, second.1))
+        }
+        var diffs = Self.candidates(ranked, limit: options.limit).map { index, _ in
+            let (key, figures) = changes[index]
+            return StatisticDiff(
+                frames: key.map { table.frame($0) }, size: figures.0, sizeDiff: figures.1, count: figures.2,
+                countDiff: figures.3)
+        }
         diffs.sort { a, b in
             let order =
                 countFirst
                 ? Self.blocksFirst(a, b) ?? Self.bytesFirst(a, b) : Self.bytesFirst(a, b) ?? Self.blocksFirst(a, b)
             return order ?? Self.framesDescending(a.frames, b.frames)
         }
-        return diffs
+        return options.limit > 0 ? Array(diffs.prefix(options.limit)) : diffs
     }
 
     /// compare(to:)'s order by bytes: |size change|, then size, larger first; nil on a tie.

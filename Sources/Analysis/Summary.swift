@@ -68,14 +68,15 @@ public struct Summary {
     ///   - filters: filters applied to the sites ranked.
     public init(_ traced: TracedSnapshot, top: Int = 5, filters: [TraceFilter] = []) {
         snapshot = traced.snapshot
-        let stats = (try? traced.statistics(StatisticsOptions(filters: filters, metric: .peak))) ?? []
-        topAtPeak = Array(stats.prefix(top))
-        let calls =
-            (try? traced.statistics(StatisticsOptions(filters: filters, metric: .total, sortBy: .count))) ?? []
-        mostCalls = Array(calls.prefix(top))
-        let temporary =
-            (try? traced.statistics(StatisticsOptions(filters: filters, metric: .temporary, sortBy: .count))) ?? []
-        mostTemporary = Array(temporary.prefix(top))
+        // A limit of 0 would list every site.
+        func ranked(_ metric: Metric, by sort: SortKey) -> [Statistic] {
+            guard top > 0 else { return [] }
+            let options = StatisticsOptions(filters: filters, metric: metric, sortBy: sort, limit: top)
+            return (try? traced.statistics(options)) ?? []
+        }
+        topAtPeak = ranked(.peak, by: .size)
+        mostCalls = ranked(.total, by: .count)
+        mostTemporary = ranked(.temporary, by: .count)
         crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
 

@@ -56,13 +56,13 @@ public enum HTMLReport {
         for (column, metric) in metrics.enumerated() {
             let total = trees.rootValues[column]
             data.append((metric.rawValue, trees.json(minimum: max(1, total / 20_000), column: column)))
-            let stats = try last.statistics(StatisticsOptions(groupBy: .lineno, metric: metric))
-            siteTables.append((metric, Array(stats.prefix(topSites)), total))
+            let stats = try last.statistics(StatisticsOptions(groupBy: .lineno, metric: metric, limit: topSites))
+            siteTables.append((metric, stats, total))
         }
 
         var growthSection = ""
         if ordered.count > 1 {
-            let diffs = try last.compare(to: first, StatisticsOptions(groupBy: .lineno))
+            let diffs = try last.compare(to: first, StatisticsOptions(groupBy: .lineno, limit: topSites))
             var growth = FlameTree()
             for diff in try last.compare(to: first, StatisticsOptions(groupBy: .traceback))
             where diff.sizeDiff > 0 {
@@ -70,7 +70,7 @@ public enum HTMLReport {
             }
             data.append(("growth", growth.json(minimum: max(1, growth.rootValues[0] / 20_000))))
             growthSection = growthHTML(
-                first: first, last: last, diffs: Array(diffs.prefix(topSites)),
+                first: first, last: last, diffs: diffs,
                 grown: growth.rootValues[0])
         }
         if ordered.count >= 3, ordered.last!.snapshot.header.snapshotTimeNs > first.snapshot.header.snapshotTimeNs {

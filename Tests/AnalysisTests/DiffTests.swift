@@ -97,6 +97,39 @@ final class DiffTests: XCTestCase {
         XCTAssertEqual(order, ["c", "b", "a", "d", "e"])
     }
 
+    /// A limit keeps the first groups of the full order: groups tied with the last one kept
+    /// on every figure are ordered by their frames before the cut, as without a limit.
+    func testALimitCutsTheFullOrder() throws {
+        let resolver = TableResolver(table: [
+            0x1: [app("a", "a.c", 1)], 0x2: [app("b", "b.c", 2)], 0x3: [app("c", "c.c", 3)],
+            0x4: [app("d", "d.c", 4)], 0x5: [app("e", "e.c", 5)], 0x6: [app("f", "f.c", 6)],
+        ])
+        let table = FrameTable()
+        let old = TracedSnapshot(
+            makeSnapshot([StackSpec(pcs: [0x6], size: 10, count: 1), StackSpec(pcs: [0x5], size: 100, count: 1)]),
+            resolver: resolver, table: table)
+        let new = TracedSnapshot(
+            makeSnapshot([
+                StackSpec(pcs: [0x1], size: 100, count: 1), StackSpec(pcs: [0x2], size: 100, count: 1),
+                StackSpec(pcs: [0x3], size: 100, count: 1), StackSpec(pcs: [0x4], size: 200, count: 1),
+                StackSpec(pcs: [0x5], size: 100, count: 2),
+            ]), resolver: resolver, table: table)
+        func names<T>(_ items: [T], _ frames: (T) -> [Frame]) -> [String] { items.map { frames($0)[0].function } }
+        XCTAssertEqual(names(try new.statistics(), \.frames), ["d", "e", "c", "b", "a"])
+        XCTAssertEqual(names(try new.statistics(StatisticsOptions(limit: 3)), \.frames), ["d", "e", "c"])
+        XCTAssertEqual(names(try new.compare(to: old), \.frames), ["d", "c", "b", "a", "f", "e"])
+        XCTAssertEqual(names(try new.compare(to: old, StatisticsOptions(limit: 2)), \.frames), ["d", "c"])
+        for sortBy in [SortKey.size, .count] {
+            let stats = try new.statistics(StatisticsOptions(sortBy: sortBy))
+            let diffs = try new.compare(to: old, StatisticsOptions(sortBy: sortBy))
+            for limit in 1...7 {
+                let options = StatisticsOptions(sortBy: sortBy, limit: limit)
+                XCTAssertEqual(try new.statistics(options), Array(stats.prefix(limit)), "\(sortBy) \(limit)")
+                XCTAssertEqual(try new.compare(to: old, options), Array(diffs.prefix(limit)), "\(sortBy) \(limit)")
+            }
+        }
+    }
+
     func testDifferentTablesAreRefused() {
         let (oldResolver, newResolver) = resolvers()
         let old = TracedSnapshot(makeSnapshot([]), resolver: oldResolver)

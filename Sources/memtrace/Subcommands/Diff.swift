@@ -61,7 +61,7 @@ extension Memtrace {
         func run() throws {
             let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
             try checkMetric(options.metric, [oldTraced, newTraced])
-            let diffs = options.limited(try newTraced.compare(to: oldTraced, options.statisticsOptions))
+            let diffs = try newTraced.compare(to: oldTraced, options.statisticsOptions)
             let newTotal = newTraced.total(filters: options.filters, metric: options.metric)
             let oldTotal = oldTraced.total(filters: options.filters, metric: options.metric)
             let growth = newTotal.size - oldTotal.size

@@ -39,7 +39,7 @@ extension Memtrace {
         func run() throws {
             let traced = try loadTraced(snapshot)
             try checkMetric(options.metric, [traced])
-            let stats = options.limited(try traced.statistics(options.statisticsOptions))
+            let stats = try traced.statistics(options.statisticsOptions)
             switch options.format {
             case .text:
                 printOut(

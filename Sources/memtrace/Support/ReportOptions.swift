@@ -58,11 +58,8 @@ struct ReportOptions: ParsableArguments {
     }
 
     var statisticsOptions: StatisticsOptions {
-        StatisticsOptions(groupBy: by, cumulative: cumulative, filters: filters, metric: metric, sortBy: sort)
-    }
-
-    func limited<T>(_ items: [T]) -> [T] {
-        limit == 0 ? items : Array(items.prefix(limit))
+        StatisticsOptions(
+            groupBy: by, cumulative: cumulative, filters: filters, metric: metric, sortBy: sort, limit: limit)
     }
 
     /// JSON fields describing the report, after `stats`.
