@@ -351,7 +351,7 @@ static int is_sigreturn(const struct module *m, uint64_t ret) {
 
 static int rule_locked(uint64_t ip, struct mt_cfi_rule *out) {
     const struct module *m = find_module(ip);
-    if (!m || !m->hdr) return MT_CFI_UNSUPPORTED;
+    if (!m || !m->hdr) return MT_CFI_NOINFO;
     if (is_sigreturn(m, ip + 1)) return MT_CFI_UNSUPPORTED; /* ip is a return address minus one */
     const uint8_t *hdr = m->hdr;
     /* version, eh_frame_ptr encoding, fde_count encoding, table encoding */
@@ -359,7 +359,8 @@ static int rule_locked(uint64_t ip, struct mt_cfi_rule *out) {
     struct reader r = {hdr + 4, hdr + 4 + 32, 0};
     encoded(&r, hdr[1], (uint64_t)(uintptr_t)hdr);
     uint64_t count = encoded(&r, hdr[2], (uint64_t)(uintptr_t)hdr);
-    if (r.bad || count == 0) return MT_CFI_UNSUPPORTED;
+    if (r.bad) return MT_CFI_UNSUPPORTED;
+    if (count == 0) return MT_CFI_NOINFO;
     const int32_t *table = (const int32_t *)(const void *)r.p; /* pairs: start, fde; relative to hdr */
     int64_t rel = (int64_t)(ip - (uint64_t)(uintptr_t)hdr);
     uint64_t lo = 0, hi = count;
@@ -368,7 +369,7 @@ static int rule_locked(uint64_t ip, struct mt_cfi_rule *out) {
         if (table[2 * mid] <= rel) lo = mid;
         else hi = mid;
     }
-    if (table[2 * lo] > rel) return MT_CFI_UNSUPPORTED;
+    if (table[2 * lo] > rel) return MT_CFI_NOINFO; /* before the first function described */
     const uint8_t *fde = hdr + table[2 * lo + 1];
 
     struct reader f;
@@ -381,7 +382,8 @@ static int rule_locked(uint64_t ip, struct mt_cfi_rule *out) {
     uint64_t data = (uint64_t)(uintptr_t)hdr;
     uint64_t pc_begin = encoded(&f, c.fde_enc, data);
     uint64_t pc_range = encoded(&f, c.fde_enc & 0x0f, data);
-    if (f.bad || ip < pc_begin || ip >= pc_begin + pc_range) return MT_CFI_UNSUPPORTED;
+    if (f.bad) return MT_CFI_UNSUPPORTED;
+    if (ip < pc_begin || ip >= pc_begin + pc_range) return MT_CFI_NOINFO; /* between described functions */
     if (c.has_aug_data) {
         uint64_t n = uleb(&f);
         if (n > (uint64_t)(f.end - f.p)) return MT_CFI_UNSUPPORTED;

@@ -101,7 +101,9 @@ void mt_unwind_flush(void);
 void mt_unwind_thread_exit(void); /* the calling thread is ending: drop its remembered stack */
 
 /* ---- frame rules from .eh_frame (cfi.c) ----------------------------------- */
-enum { MT_CFI_UNSUPPORTED = 1, MT_CFI_OK = 2, MT_CFI_END = 3 };
+/* MT_CFI_NOINFO: no unwind information covers the address at all (code
+ * without tables, or not in any module); a kind of MT_CFI_UNSUPPORTED. */
+enum { MT_CFI_UNSUPPORTED = 1, MT_CFI_OK = 2, MT_CFI_END = 3, MT_CFI_NOINFO = MT_CFI_UNSUPPORTED | 4 };
 struct mt_cfi_rule {
     int32_t cfa_off;  /* CFA = (cfa_is_rbp ? rbp : rsp) + cfa_off; return address at CFA-8 */
     int16_t rbp_off;  /* caller's rbp saved at CFA + rbp_off; 0: rbp unchanged */

@@ -3,10 +3,20 @@
  * (where its caller's frame and return address are, whether rbp was saved) is
  * read once from .eh_frame (cfi.c) and kept in a lock-free cache by code
  * address, so a step costs a hash probe and one or two loads from the stack.
- * A frame the rules cannot describe (a signal frame, a DWARF expression, code
- * without unwind tables) sends the whole stack to libunwind's unw_backtrace,
- * which is about four times slower a frame but knows every case.  Other
+ * A frame the rules cannot describe sends the whole stack to a careful walk:
+ * code without unwind tables (hand-written assembly, JIT code) is stepped by
+ * its frame pointer, read with process_vm_readv so that a bad one cannot
+ * fault; a signal frame or a DWARF expression sends the stack to libunwind,
+ * about four times slower a frame but knowing every case.  Other
  * architectures always use libunwind.
+ *
+ * libunwind is never let near code without unwind tables: there it guesses
+ * from the frame pointer and checks each address by writing a byte from it
+ * into a pipe it opened at its start.  A program that closes its descriptors
+ * and opens files under the same numbers (daemons, closefrom()) would have
+ * its input read and its output written by that check.  For the same reason
+ * libunwind is started only when first needed: its pipe takes two
+ * descriptors, which a program that never needs libunwind should not see.
  *
  * The tracer's own frames (the hook, the recorder) are at the top of every
  * stack; they are skipped by address range rather than by a fixed count,
@@ -15,6 +25,8 @@
 #include <link.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <libunwind.h>
@@ -54,24 +66,42 @@ static inline int self_frames(const uint64_t *raw, int n) {
 int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
 
 /* ---- libunwind: the general path ------------------------------------------ */
-static int libunwind_walk(uint64_t *raw, int cap) {
-    void *buf[cap];
-    int n = unw_backtrace(buf, cap);
-    for (int i = 0; i < n; i++) raw[i] = (uint64_t)(uintptr_t)buf[i] - 1;
-    return n;
+static int libunwind_started;
+
+static void start_libunwind(void) {
+    if (__atomic_load_n(&libunwind_started, __ATOMIC_ACQUIRE)) return;
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    __atomic_store_n(&libunwind_started, 1, __ATOMIC_RELEASE);
 }
 
-static uint32_t libunwind_depth(void) {
+static int no_unwind_info(uint64_t key);
+
+/* libunwind's walk from here, written as pcs minus one; it stops at a frame
+ * that no unwind information covers (see the top of this file).  With
+ * `depth_only`, counts the frames that are not the tracer's instead. */
+static int libunwind_walk_from_here(uint64_t *raw, int cap, int depth_only) {
+    start_libunwind();
     unw_context_t ctx;
     unw_cursor_t cursor;
-    uint32_t n = 0;
+    int n = 0;
     if (unw_getcontext(&ctx) != 0 || unw_init_local(&cursor, &ctx) != 0) return 0;
     do {
         unw_word_t ip = 0;
         unw_get_reg(&cursor, UNW_REG_IP, &ip);
-        if (!is_self(ip)) n++;
-    } while (unw_step(&cursor) > 0 && n < 1000000);
+        if (ip == 0) break;
+        if (!depth_only) raw[n] = (uint64_t)ip - 1;
+        if (!depth_only || !is_self(ip)) n++;
+        if (n == cap || no_unwind_info((uint64_t)ip - 1)) break; /* ip: a return address */
+    } while (unw_step(&cursor) > 0);
     return n;
+}
+
+static __attribute__((noinline)) int libunwind_walk(uint64_t *raw, int cap) {
+    return libunwind_walk_from_here(raw, cap, 0);
+}
+
+static __attribute__((noinline)) uint32_t libunwind_depth(void) {
+    return (uint32_t)libunwind_walk_from_here(NULL, 1000000, 1);
 }
 
 /* ---- the fast path ---------------------------------------------------------- */
@@ -185,6 +215,53 @@ static int rules_walk(struct regs r, uint64_t key, uint64_t *raw, int cap, int *
         key = r.ip - 1;
     }
 }
+
+#define CURRENT_REGS(r)                                                    \
+    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" \
+                     : "=r"((r).ip), "=r"((r).sp), "=r"((r).bp));             \
+    (r).bp_slot = 0
+
+/* Reads `words` words at `addr` into `out` without faulting: 0, or -1 when
+ * they are not all readable. */
+static int read_safely(uint64_t addr, uint64_t *out, size_t words) {
+    struct iovec local = {out, words * sizeof *out}, remote = {(void *)(uintptr_t)addr, words * sizeof *out};
+    return syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL) == (long)(words * sizeof *out)
+               ? 0 : -1;
+}
+
+/* From a frame of code without unwind information to its caller, through the
+ * frame pointer, as a compiler's `push rbp; mov rsp, rbp` leaves it: saved
+ * rbp at [rbp], return address above it. */
+static int frame_pointer_step(struct regs *r) {
+    uint64_t saved[2];
+    if (r->bp < r->sp || r->bp - r->sp > (64u << 20) || (r->bp & 7) || read_safely(r->bp, saved, 2) != 0)
+        return OUTERMOST;
+    r->sp = r->bp + 16;
+    r->bp_slot = r->bp;
+    r->bp = saved[0];
+    r->ip = saved[1];
+    return r->ip ? STEPPED : OUTERMOST;
+}
+
+/* The walk for a stack the fast walks gave up on: by rules, and by frame
+ * pointer through code without unwind information; -1 when a frame needs
+ * libunwind. */
+static __attribute__((noinline)) int careful_walk(uint64_t *raw, int cap) {
+    struct regs r;
+    CURRENT_REGS(r);
+    uint64_t key = r.ip, rule;
+    int n = 0;
+    for (;;) {
+        raw[n++] = r.ip - 1;
+        int s = step(&r, key, &rule);
+        if (s == ASK_LIBUNWIND && rule == MT_CFI_NOINFO) s = frame_pointer_step(&r);
+        if (s == OUTERMOST || n == cap) return n;
+        if (s == ASK_LIBUNWIND) return -1;
+        key = r.ip - 1;
+    }
+}
+
+static int no_unwind_info(uint64_t key) { return rules && rule_for(key) == MT_CFI_NOINFO; }
 
 /* ---- the previous stack, per thread -----------------------------------------
  * Consecutive allocations on a thread mostly share their outer frames.  The
@@ -366,10 +443,6 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     return n;
 }
 
-#define CURRENT_REGS(r)                                                    \
-    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" \
-                     : "=r"((r).ip), "=r"((r).sp), "=r"((r).bp));             \
-    (r).bp_slot = 0
 
 static int fast_ready;
 
@@ -390,6 +463,10 @@ static int fast_ready;
 static void fast_init(void) {}
 static void fast_flush(void) {}
 void mt_unwind_thread_exit(void) {}
+static int no_unwind_info(uint64_t key) {
+    (void)key;
+    return 0;
+}
 #endif
 
 /* ---- MEMTRACE_UNWIND_CHECK=1: every fast walk is compared with libunwind's --
@@ -399,8 +476,13 @@ static uint64_t checked, differed, handed_over;
 
 
 static void check_walk(const uint64_t *raw, int n, int more, int cap) {
+    /* libunwind's own fast walk: the checked walks never meet code without
+     * unwind information, and a check of every walk has to be quick. */
+    start_libunwind();
+    void *buf[cap];
     uint64_t other[cap];
-    int m = libunwind_walk(other, cap);
+    int m = unw_backtrace(buf, cap);
+    for (int i = 0; i < m; i++) other[i] = (uint64_t)(uintptr_t)buf[i] - 1;
     int sa = self_frames(raw, n), sb = self_frames(other, m);
     int na = n - sa, nb = m - sb;
     /* A walk cut at cap frames (counted from different starts: libunwind's
@@ -431,14 +513,13 @@ __attribute__((destructor(102))) static void check_report(void) {
 
 /* ---- interface ------------------------------------------------------------- */
 void mt_unwind_init(void) {
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&mt_unwind_init);
     fast_init();
     check_mode = mt_config.unwind_check;
 }
 
 void mt_unwind_flush(void) {
-    unw_flush_cache(unw_local_addr_space, 0, 0);
+    if (__atomic_load_n(&libunwind_started, __ATOMIC_ACQUIRE)) unw_flush_cache(unw_local_addr_space, 0, 0);
     fast_flush();
 }
 
@@ -454,6 +535,8 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
         int more = 0;
         int n = rules_walk(r, r.ip, raw, CHUNK, &more);
         if (n >= 0 && !more) return (uint32_t)(n - self_frames(raw, n));
+        if (n < 0) n = careful_walk(raw, CHUNK);
+        if (n >= 0 && n < CHUNK) return (uint32_t)(n - self_frames(raw, n));
     }
 #endif
     return libunwind_depth();
@@ -485,9 +568,14 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     (void)entry;
 #endif
     if (n < 0) {
-        if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
         raw = buf;
-        n = libunwind_walk(buf, cap);
+#if defined(__x86_64__)
+        if (fast_ready) n = careful_walk(buf, cap);
+#endif
+        if (n < 0) {
+            if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
+            n = libunwind_walk(buf, cap);
+        }
         more = n == cap;
     } else if (MT_UNLIKELY(check_mode)) {
         check_walk(raw, n, more, cap);

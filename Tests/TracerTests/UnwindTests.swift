@@ -137,4 +137,45 @@ final class UnwindTests: XCTestCase {
         XCTAssertTrue(throughSignal.contains("main"), "\(throughSignal)")
         XCTAssertEqual(functions(innermostLine: vlaLine).prefix(2), ["under_vla", "main"])
     }
+
+    /// Code without unwind information is walked through its frame pointer, read without a
+    /// fault, and never by libunwind, which checks addresses by writing them into a pipe it
+    /// opens: a program that closed every descriptor and reopened files under those numbers had
+    /// its input read and its output overwritten (the copy came out "  H O WORLD"). And a
+    /// program that never needs libunwind does not see its pipe: the descriptors it gets are
+    /// the ones it would get untraced.
+    func testCodeWithoutUnwindInformationAndAProgramThatClosesEveryDescriptor() throws {
+        let exe = try Fixtures.build("nounwindinfo")
+        let input = directory.appendingPathComponent("input.txt")
+        let output = directory.appendingPathComponent("output.txt")
+        let text = "HELLO WORLD, and a longer line to read back\n"
+        try text.write(to: input, atomically: false, encoding: .utf8)
+        let expected = "lowest free descriptor: 3\ncopied \(text.utf8.count) bytes\n"
+        let plain = try runProcess(exe, [input.path, output.path])
+        XCTAssertEqual(plain.stdoutText, expected, plain.stderrText)
+
+        try FileManager.default.removeItem(at: output)
+        let run = try runTraced(exe, [input.path, output.path], in: directory)
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        XCTAssertEqual(run.stdoutText, expected, run.stderrText)
+        XCTAssertEqual(try String(contentsOf: output, encoding: .utf8), text)
+        XCTAssertEqual(run.stderrText, "")
+
+        let snapshot = try onlySnapshot(in: directory, prefix: "nounwindinfo")
+        assertConsistent(snapshot)
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        // Two calls of 100 freed blocks and 3 of 555 bytes, the last 3 live at exit.
+        let through = snapshot.stackStats.filter { stat in
+            snapshot.stacks[Int(stat.stack)].pcs.contains { pc in
+                symbolizer.frames(for: pc).contains { $0.function == "allocate_through_it" }
+            }
+        }
+        XCTAssertEqual(through.reduce(0) { $0 + $1.totalCount }, 206)
+        XCTAssertEqual(through.reduce(0) { $0 + $1.totalBytes }, 2 * (14_950 + 3 * 555))
+        XCTAssertEqual(through.reduce(0) { $0 + $1.liveBytes }, 3 * 555)
+        for stat in through {
+            let functions = snapshot.stacks[Int(stat.stack)].pcs.flatMap { symbolizer.frames(for: $0).map(\.function) }
+            XCTAssertEqual(Array(functions.prefix(3)), ["alloc_without_unwind_info", "allocate_through_it", "main"])
+        }
+    }
 }
