@@ -117,6 +117,31 @@ final class RunTests: XCTestCase {
             ])
     }
 
+    /// Started with SIGINT and SIGTERM ignored (`trap '' INT TERM`, a background job of a
+    /// script), memtrace run leaves them ignored for the program and forwards nothing: the
+    /// program sends both to memtrace and lives on, as it would untraced.
+    func testSignalsIgnoredAtTheStartStayIgnored() throws {
+        let work = try Workspace("ignored")
+        let program = """
+            import os, signal, time
+            ignored = [signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM)]
+            print("ignored:", ignored, flush=True)
+            os.kill(os.getppid(), signal.SIGTERM)
+            os.kill(os.getppid(), signal.SIGINT)
+            time.sleep(0.3)
+            print("survived")
+            """
+        let result = try runProcess(
+            "/bin/sh",
+            [
+                "-c", "trap '' INT TERM; exec \"$0\" run -o x.snap -- /usr/bin/python3 -c \"$1\"", TestPaths.memtrace,
+                program,
+            ],
+            environment: ["MEMTRACE_LIB": TestPaths.libtrace, "LD_PRELOAD": nil], directory: work.directory)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        XCTAssertEqual(result.stdoutText, "ignored: [True, True]\nsurvived\n", result.stderrText)
+    }
+
     /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
     func testSnapshotOfARunningProcessAndSignalForwarding() throws {
         let work = try Workspace("live")

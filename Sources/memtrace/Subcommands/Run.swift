@@ -13,7 +13,8 @@ extension Memtrace {
                 MEMTRACE_LIB), runs CMD with its standard streams, and when it ends prints the peak heap, the \
                 heap live at exit, the number of allocation calls and the snapshot files written (the \
                 program's own and those of its children) to standard error. The exit status is CMD's (128 + \
-                the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on. A \
+                the signal number when a signal killed it). SIGINT and SIGTERM sent to memtrace are passed on (those \
+                memtrace was started ignoring stay ignored, for CMD too). A \
                 program that a signal ends (SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGALRM…) or _exit() still writes \
                 a last snapshot before it dies.
 

@@ -8,7 +8,9 @@
 nonisolated(unsafe) private var forwardTo: pid_t = 0
 
 /// Starts a program with its standard streams inherited and waits for it,
-/// forwarding SIGINT and SIGTERM that other processes send to memtrace.
+/// forwarding SIGINT and SIGTERM that other processes send to memtrace; a signal
+/// that memtrace was started ignoring (`trap '' INT`, `nohup`, a background job
+/// of a non-interactive shell) stays ignored, for memtrace and for the program.
 ///
 /// A Ctrl-C typed at the terminal already reaches the whole foreground process
 /// group, child included, so signals the kernel generated for the terminal
@@ -53,6 +55,10 @@ enum Launcher {
 
     private static func installForwarding() {
         for signo in [SIGINT, SIGTERM] {
+            var current = sigaction()
+            sigaction(signo, nil, &current)
+            let handler = current.__sigaction_handler.sa_handler.map { unsafeBitCast($0, to: Int.self) }
+            if handler == unsafeBitCast(SIG_IGN, to: Int.self) { continue }  // the program inherits it
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signo, info, _ in
                 let code = info?.pointee.si_code ?? Int32(SI_USER)
