@@ -355,17 +355,7 @@ static void start_helper(void) {
 }
 
 static void install_signal(void) {
-    if (!mt_config.signal) return;
-    struct sigaction current;
-    if (sigaction(mt_config.signal, NULL, &current) != 0) return;
-    /* Never replace a handler the program (or its parent) chose. */
-    if (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN) return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(mt_config.signal, &sa, NULL);
+    if (mt_config.signal) mt_signals_install_snapshot(mt_config.signal, on_signal);
 }
 
 /* ---- fork ------------------------------------------------------------------------

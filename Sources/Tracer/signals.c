@@ -35,8 +35,13 @@
  * relatives are interposed: while the tracer's handler stands in for the
  * default action they report SIG_DFL, a program that sets SIG_DFL keeps it,
  * and any other disposition replaces it (until the program sets SIG_DFL
- * again).  What the tracer cannot hide is a disposition read with the raw
- * rt_sigaction system call.
+ * again).  The snapshot signal's handler (control.c) is hidden the same way:
+ * the program is told of the disposition it had at the start (SIG_DFL or
+ * SIG_IGN), and any disposition it sets replaces the handler; otherwise
+ * `trap - USR2` in bash, which puts back what it found at its start, kept
+ * the handler, and a SIGUSR2 meant to end the shell took a snapshot.  What
+ * the tracer cannot hide is a disposition read with the raw rt_sigaction
+ * system call.
  *
  * _exit() and _Exit() end the process the same way as far as the tracer can
  * tell: no atexit handler or destructor runs, its own exit snapshot included,
@@ -249,6 +254,28 @@ static __attribute__((noreturn)) void underscore_exit(int status) {
 MT_EXPORT void _exit(int status) { underscore_exit(status); }
 MT_EXPORT void _Exit(int status) { underscore_exit(status); }
 
+/* ---- the snapshot signal ------------------------------------------------------ */
+static struct sigaction snapshot_before; /* what the program had; reported in the handler's place */
+static volatile sig_atomic_t snapshot_standing;
+
+void mt_signals_install_snapshot(int sig, void (*handler)(int)) {
+    struct sigaction current;
+    if (__sigaction(sig, NULL, &current) != 0) return;
+    /* Never replace a handler the program (or its parent) chose. */
+    if ((current.sa_flags & SA_SIGINFO) || (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (__sigaction(sig, &sa, NULL) != 0) return;
+    snapshot_before = current;
+    owner = getpid();
+    snapshot_standing = 1;
+}
+
+static int snapshot_hidden(int sig) { return snapshot_standing && sig == mt_config.signal && getpid() == owner; }
+
 /* ---- the program's view --------------------------------------------------- */
 static int standing_in_for(int sig) { return sig > 0 && sig < NSIG && standing_in[sig]; }
 
@@ -257,6 +284,15 @@ static int is_default(const struct sigaction *act) {
 }
 
 MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (MT_UNLIKELY(snapshot_hidden(sig))) {
+        struct sigaction before = snapshot_before;
+        if (act) {
+            if (__sigaction(sig, act, NULL) != 0) return -1;
+            snapshot_standing = 0; /* the program's disposition from now on */
+        }
+        if (old) *old = before;
+        return 0;
+    }
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig)) return __sigaction(sig, act, old);
     struct sigaction before;
     if (standing_in[sig]) {
@@ -299,6 +335,12 @@ static __sighandler_t through(int which, int sig, __sighandler_t handler) {
     if (!real) {
         errno = ENOSYS;
         return SIG_ERR;
+    }
+    if (MT_UNLIKELY(snapshot_hidden(sig)) && handler != SIG_HOLD) {
+        __sighandler_t before = snapshot_before.sa_handler;
+        if (real(sig, handler) == SIG_ERR) return SIG_ERR;
+        snapshot_standing = 0;
+        return before;
     }
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return real(sig, handler);
     if (standing_in[sig]) {

@@ -440,6 +440,9 @@ extern volatile int mt_signal_ending;
 #define MT_ENDING_EXIT 0x100
 extern volatile int mt_exiting; /* the exit snapshot is under way (control.c's destructor) */
 void mt_signals_init(int helper);   /* helper: a helper thread will run to write the snapshot */
+/* Installs the snapshot signal's handler where the program left SIG_DFL or
+ * SIG_IGN, hidden from the program as the stand-ins are. */
+void mt_signals_install_snapshot(int sig, void (*handler)(int));
 void mt_signals_settle(void);        /* when one is: waits for the end */
 /* Leaves the tracer on this thread.  A thread that leaves it while a signal
  * is ending the program stops there, as the signal would have stopped it. */

@@ -139,6 +139,21 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(snapshots.last?.process["signal"], "SIGTERM")
     }
 
+    /// The snapshot signal's handler is hidden as the stand-ins are: python3 sees SIG_DFL for
+    /// SIGUSR2, and bash's `trap - USR2`, which puts back what bash found at its start, leaves
+    /// the default action, so the SIGUSR2 that follows ends the shell as it does untraced (it
+    /// took a snapshot instead while bash could see the handler).
+    func testTheSnapshotSignalKeepsItsMeaningForPrograms() throws {
+        let bash = try requireProgram("/usr/bin/bash")
+        _ = try requireProgram("/usr/bin/python3")
+        let script = """
+            bash -c 'trap - USR2; kill -USR2 $$; echo survived' 2>/dev/null; echo "status $?"
+            /usr/bin/python3 -I -c 'import signal; print(signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL)'
+            """
+        let run = try compare(bash, ["-c", script])
+        XCTAssertEqual(run.stdoutText, "status \(128 + SIGUSR2)\nTrue\n")
+    }
+
     /// multiprocessing's forked workers end through os._exit(): each still leaves its exit snapshot,
     /// with what it held then.
     func testPython3ForkedWorkersThatEndThroughUnderscoreExit() throws {
