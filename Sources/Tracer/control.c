@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -92,17 +93,10 @@ void mt_warn(const char *what, const char *path, int err) {
     int *flag = strcmp(what, "cannot write snapshot") == 0 ? &warned_snapshot : &warned_other;
     if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED)) return;
     int saved = errno;
-    mt_say("memtrace: ");
-    mt_say(what);
-    if (path) {
-        mt_say(" ");
-        mt_say(path);
-    }
-    if (err) {
-        mt_say(": ");
-        mt_say(strerror(err));
-    }
-    mt_say(" (the program continues; further warnings of this kind are not shown)\n");
+    char line[1024]; /* one write: processes warning at once do not mix their lines */
+    snprintf(line, sizeof line, "memtrace: %s%s%s%s%s (the program continues; further warnings of this kind are not shown)\n",
+             what, path ? " " : "", path ? path : "", err ? ": " : "", err ? strerror(err) : "");
+    mt_say(line);
     errno = saved;
 }
 

@@ -7,8 +7,13 @@
  * allocating from different stacks do not contend.
  *
  * Id 0 is the empty stack, used when a table is full.
+ *
+ * Reserved address space counts against an address-space limit (ulimit -v)
+ * even where nothing is stored: under one, the reservations take at most an
+ * eighth of it, so that the program keeps the room it would have untraced.
  */
 #include <string.h>
+#include <sys/resource.h>
 
 #include "tracer.h"
 
@@ -33,14 +38,23 @@ struct index_shard {
 
 static struct mt_stack *records;
 static uint64_t *frames;
+static uint32_t max_stacks = MAX_STACKS;
+static uint64_t max_frames = MAX_FRAMES_STORED;
 static uint32_t record_count;
 static uint64_t frame_count;
 static struct index_shard index_shards[INDEX_SHARDS];
 uint64_t mt_lost_allocations;
 
 int mt_stacks_init(void) {
-    records = mt_reserve(sizeof(struct mt_stack) * (size_t)MAX_STACKS);
-    frames = mt_reserve(sizeof(uint64_t) * (size_t)MAX_FRAMES_STORED);
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        uint64_t share = (uint64_t)limit.rlim_cur / 8; /* records get a ninth of it, frames the rest */
+        uint64_t stacks = share / 9 / sizeof(struct mt_stack), pcs = share / 9 * 8 / sizeof(uint64_t);
+        if (stacks < max_stacks) max_stacks = stacks < (1u << 14) ? (1u << 14) : (uint32_t)stacks;
+        if (pcs < max_frames) max_frames = pcs < (1u << 18) ? (1u << 18) : pcs;
+    }
+    records = mt_reserve(sizeof(struct mt_stack) * (size_t)max_stacks);
+    frames = mt_reserve(sizeof(uint64_t) * (size_t)max_frames);
     if (!records || !frames) return -1;
     record_count = 1; /* id 0: the empty stack */
     return 0;
@@ -112,8 +126,8 @@ static uint32_t intern(const uint64_t *pcs, uint32_t depth, int truncated, uint6
     /* New stack: claim a record and room for its frames. */
     uint32_t new_id = __atomic_fetch_add(&record_count, 1, __ATOMIC_RELAXED);
     uint64_t at = __atomic_fetch_add(&frame_count, depth, __ATOMIC_RELAXED);
-    if (new_id >= MAX_STACKS || at + depth > MAX_FRAMES_STORED) {
-        __atomic_store_n(&record_count, MAX_STACKS, __ATOMIC_RELAXED);
+    if (new_id >= max_stacks || at + depth > max_frames) {
+        __atomic_store_n(&record_count, max_stacks, __ATOMIC_RELAXED);
         goto out; /* full: id 0 */
     }
     memcpy(frames + at, pcs, depth * sizeof *pcs);
@@ -182,7 +196,7 @@ uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uin
 
 uint32_t mt_stack_count(void) {
     uint32_t n = __atomic_load_n(&record_count, __ATOMIC_ACQUIRE);
-    return n > MAX_STACKS ? MAX_STACKS : n;
+    return n > max_stacks ? max_stacks : n;
 }
 
 struct mt_stack *mt_stack_get(uint32_t id) { return &records[id]; }
