@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +253,8 @@ static void drop_preload(void) {
 static sem_t wakeup;
 static volatile sig_atomic_t signal_requests;
 static int helper_running;
+static pthread_t helper_thread;
+static volatile int helper_stopping; /* the helper is asked to end its thread */
 
 static void on_signal(int sig) {
     (void)sig;
@@ -328,8 +331,8 @@ static void *helper_main(void *arg) {
             }
             mt_snapshot(NULL, MT_TRIGGER_SIGNAL);
         }
+        if (helper_stopping) return NULL;
     }
-    return NULL;
 }
 
 static void start_helper(void) {
@@ -339,10 +342,8 @@ static void start_helper(void) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_t t;
-    if (pthread_create(&t, &attr, helper_main, NULL) == 0) helper_running = 1;
+    if (pthread_create(&helper_thread, &attr, helper_main, NULL) == 0) helper_running = 1;
     else mt_warn("cannot start the snapshot thread", NULL, errno);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -351,6 +352,36 @@ static void start_helper(void) {
 static void install_signal(void) {
     if (mt_config.signal) mt_signals_install_snapshot(mt_config.signal, on_signal);
 }
+
+/* ---- namespaces -----------------------------------------------------------------
+ * The kernel lets only a single-threaded process enter a new user namespace
+ * (unshare, setns) or another mount namespace (setns): with the helper thread
+ * running, `unshare -r` and `nsenter -m` failed with EINVAL.  So the helper
+ * ends its thread for the call and starts again after it.  The caller's
+ * signals wait meanwhile: one that ended the program would wait in its handler
+ * for a helper that is not there to write the snapshot. */
+static int without_helper(long call, long a, long b) {
+    if (!mt_enabled || !helper_running || mt_guard > 0) return (int)syscall(call, a, b);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    mt_guard++;
+    helper_stopping = 1;
+    sem_post(&wakeup);
+    pthread_join(helper_thread, NULL); /* returns once the kernel has let the thread go */
+    helper_stopping = 0;
+    int rc = (int)syscall(call, a, b); /* what glibc's unshare and setns are */
+    int saved = errno;
+    helper_running = 0;
+    start_helper();
+    mt_guard--;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return rc;
+}
+
+MT_EXPORT int unshare(int flags) { return without_helper(SYS_unshare, flags, 0); }
+MT_EXPORT int setns(int fd, int nstype) { return without_helper(SYS_setns, fd, nstype); }
 
 /* ---- fork ------------------------------------------------------------------------
  * Another thread may hold a table lock at the moment of fork; the child would

@@ -154,6 +154,31 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(run.stdoutText, "status \(128 + SIGUSR2)\nTrue\n")
     }
 
+    /// Entering a user namespace needs a single-threaded process, so the tracer's helper thread
+    /// steps aside for unshare() and setns(): `unshare -r` ran into EINVAL traced. After the call
+    /// the helper is back: the program's SIGUSR2 still takes a snapshot.
+    func testUnshareIntoAUserNamespace() throws {
+        let unshare = try requireProgram("/usr/bin/unshare")
+        let python = try requireProgram("/usr/bin/python3")
+        guard try runProcess(unshare, ["-r", "true"]).status == 0 else {
+            throw XCTSkip("user namespaces are not available here")
+        }
+        let script = """
+            import ctypes, os, signal, time
+            libc = ctypes.CDLL(None, use_errno=True)
+            print(libc.unshare(0x10000000), ctypes.get_errno())  # CLONE_NEWUSER
+            if "libtrace" in os.environ.get("LD_PRELOAD", ""):  # a snapshot, please
+                os.kill(os.getpid(), signal.SIGUSR2)
+                time.sleep(0.3)
+            print("done")
+            """
+        let run = try compare(unshare, ["-r", "/usr/bin/id", "-u"])
+        XCTAssertEqual(run.stdoutText, "0\n")
+        let inProcess = try compare(python, ["-I", "-c", script])
+        XCTAssertEqual(inProcess.stdoutText, "0 0\ndone\n")
+        try checkSnapshots(in: inProcess.directory, program: python, triggers: [.signal, .exit])
+    }
+
     /// multiprocessing's forked workers end through os._exit(): each still leaves its exit snapshot,
     /// with what it held then.
     func testPython3ForkedWorkersThatEndThroughUnderscoreExit() throws {
