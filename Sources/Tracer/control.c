@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -343,8 +344,8 @@ static void start_helper(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    if (pthread_create(&helper_thread, &attr, helper_main, NULL) == 0) helper_running = 1;
-    else mt_warn("cannot start the snapshot thread", NULL, errno);
+    helper_running = pthread_create(&helper_thread, &attr, helper_main, NULL) == 0;
+    if (!helper_running) mt_warn("cannot start the snapshot thread", NULL, errno);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -356,32 +357,47 @@ static void install_signal(void) {
 /* ---- namespaces -----------------------------------------------------------------
  * The kernel lets only a single-threaded process enter a new user namespace
  * (unshare, setns) or another mount namespace (setns): with the helper thread
- * running, `unshare -r` and `nsenter -m` failed with EINVAL.  So the helper
- * ends its thread for the call and starts again after it.  The caller's
- * signals wait meanwhile: one that ended the program would wait in its handler
- * for a helper that is not there to write the snapshot. */
+ * running, `unshare -r` and `nsenter -m` failed with EINVAL.  So for those
+ * calls the helper ends its thread and starts again after it (other
+ * namespaces, a network one per thread say, need nothing of the kind).  The
+ * caller's signals wait meanwhile: one that ended the program would wait in
+ * its handler for a helper that is not there to write the snapshot. */
+static pthread_mutex_t stepping_aside = PTHREAD_MUTEX_INITIALIZER;
+
 static int without_helper(long call, long a, long b) {
     if (!mt_enabled || !helper_running || mt_guard > 0) return (int)syscall(call, a, b);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     mt_guard++;
-    helper_stopping = 1;
-    sem_post(&wakeup);
-    pthread_join(helper_thread, NULL); /* returns once the kernel has let the thread go */
-    helper_stopping = 0;
+    pthread_mutex_lock(&stepping_aside);
+    int stopped = helper_running;
+    if (stopped) {
+        helper_stopping = 1;
+        sem_post(&wakeup);
+        pthread_join(helper_thread, NULL); /* returns once the kernel has let the thread go */
+        helper_stopping = 0;
+    }
     int rc = (int)syscall(call, a, b); /* what glibc's unshare and setns are */
     int saved = errno;
-    helper_running = 0;
-    start_helper();
+    if (stopped) start_helper();
+    pthread_mutex_unlock(&stepping_aside);
     mt_guard--;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = saved;
     return rc;
 }
 
-MT_EXPORT int unshare(int flags) { return without_helper(SYS_unshare, flags, 0); }
-MT_EXPORT int setns(int fd, int nstype) { return without_helper(SYS_setns, fd, nstype); }
+MT_EXPORT int unshare(int flags) {
+    if (!(flags & CLONE_NEWUSER)) return (int)syscall(SYS_unshare, flags);
+    return without_helper(SYS_unshare, flags, 0);
+}
+
+MT_EXPORT int setns(int fd, int nstype) {
+    /* 0: whatever namespace fd is; a pidfd takes a set of CLONE_NEW* flags */
+    if (nstype != 0 && !(nstype & (CLONE_NEWUSER | CLONE_NEWNS))) return (int)syscall(SYS_setns, fd, nstype);
+    return without_helper(SYS_setns, fd, nstype);
+}
 
 /* ---- fork ------------------------------------------------------------------------
  * Another thread may hold a table lock at the moment of fork; the child would

@@ -72,6 +72,9 @@ static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGALRM, SIGUSR1
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
 static volatile sig_atomic_t standing_in[NSIG];
+/* The snapshot signal's handler (control.c) is installed in place of this. */
+static struct sigaction snapshot_before;
+static volatile sig_atomic_t snapshot_standing;
 volatile int mt_signal_ending; /* the signal being handled, MT_ENDING_EXIT, or 0 */
 static volatile int exit_status; /* for MT_ENDING_EXIT */
 static int exit_active;          /* _exit leaves a snapshot */
@@ -232,6 +235,10 @@ void mt_signals_after_fork_child(int traced) {
     if (traced) return;
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
         if (standing_in[watched[i]]) set_default(watched[i]);
+    if (snapshot_standing) { /* no snapshots here: what the program had */
+        snapshot_standing = 0;
+        __sigaction(mt_config.signal, &snapshot_before, NULL);
+    }
     active = 0;
     exit_active = 0;
 }
@@ -255,8 +262,6 @@ MT_EXPORT void _exit(int status) { underscore_exit(status); }
 MT_EXPORT void _Exit(int status) { underscore_exit(status); }
 
 /* ---- the snapshot signal ------------------------------------------------------ */
-static struct sigaction snapshot_before; /* what the program had; reported in the handler's place */
-static volatile sig_atomic_t snapshot_standing;
 
 void mt_signals_install_snapshot(int sig, void (*handler)(int)) {
     struct sigaction current;

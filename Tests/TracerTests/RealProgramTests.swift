@@ -152,6 +152,19 @@ final class RealProgramTests: XCTestCase {
             """
         let run = try compare(bash, ["-c", script])
         XCTAssertEqual(run.stdoutText, "status \(128 + SIGUSR2)\nTrue\n")
+        // A child the tracer does not follow (MEMTRACE_FOLLOW_FORK=0) gets the disposition back:
+        // SIGUSR2 ends it (it was caught, and ignored, by the handler of a tracer no longer there).
+        let child = """
+            import os, signal, time
+            pid = os.fork()
+            if pid == 0:
+                os.kill(os.getpid(), signal.SIGUSR2)
+                time.sleep(0.5)
+                os._exit(0)
+            print(os.waitpid(pid, 0)[1])
+            """
+        let forked = try compare("/usr/bin/python3", ["-I", "-c", child], environment: ["MEMTRACE_FOLLOW_FORK": "0"])
+        XCTAssertEqual(forked.stdoutText, "\(SIGUSR2)\n")
     }
 
     /// Entering a user namespace needs a single-threaded process, so the tracer's helper thread
