@@ -292,6 +292,7 @@ static int before(const struct timespec *a, const struct timespec *b) {
 static void *helper_main(void *arg) {
     (void)arg;
     mt_guard = 1; /* nothing this thread does is the program's allocation */
+    mt_never_leaves = 1;
     struct timespec now, next_snapshot, next_point;
     clock_gettime(CLOCK_MONOTONIC, &now);
     next_snapshot = next_point = now;
@@ -366,6 +367,7 @@ static pthread_mutex_t stepping_aside = PTHREAD_MUTEX_INITIALIZER;
 
 static int without_helper(long call, long a, long b) {
     if (!mt_enabled || !helper_running || mt_guard > 0) return (int)syscall(call, a, b);
+    int entry_errno = errno;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -379,7 +381,14 @@ static int without_helper(long call, long a, long b) {
         helper_stopping = 0;
     }
     int rc = (int)syscall(call, a, b); /* what glibc's unshare and setns are */
-    int saved = errno;
+    /* The join returns when the kernel wakes it, a moment before it stops
+     * counting the thread as one of the process's: until then, EINVAL. */
+    for (int tries = 0; rc != 0 && errno == EINVAL && stopped && tries < 200; tries++) {
+        struct timespec pause = {0, 100000};
+        nanosleep(&pause, NULL);
+        rc = (int)syscall(call, a, b);
+    }
+    int saved = rc == 0 ? entry_errno : errno; /* a success leaves errno as it was */
     if (stopped) start_helper();
     pthread_mutex_unlock(&stepping_aside);
     mt_guard--;

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -186,12 +187,58 @@ static inline __attribute__((always_inline)) void free_recorded(void *p) {
     errno = saved;
 }
 
+/* A release that comes while this thread is inside the tracer, from a signal
+ * handler that interrupted it, cannot be recorded there: the interrupted code
+ * may hold the lock the record needs.  Let through unrecorded, it left the
+ * block live in the snapshots for good (and `memtrace check` called it lost);
+ * so the block is held back, still allocated, and released and recorded when
+ * the thread leaves the tracer.  A handful fit; more go through unrecorded. */
+#define DEFERRED_FREES 16
+/* Complemented, as mt_last_alloc: the leak scan reads TLS for pointers, and a
+ * stale one would keep whatever block took the address later reachable. */
+static __thread uintptr_t deferred[DEFERRED_FREES] __attribute__((tls_model("initial-exec")));
+__thread int mt_deferred_count __attribute__((tls_model("initial-exec")));
+__thread int mt_never_leaves __attribute__((tls_model("initial-exec")));
+
+static int defer_free(void *p) {
+    int n = mt_deferred_count;
+    if (n >= DEFERRED_FREES || mt_never_leaves) return 0;
+    deferred[n] = ~(uintptr_t)p;
+    __asm__ volatile("" ::: "memory"); /* the slot before the count: a nested handler sees both or neither */
+    mt_deferred_count = n + 1;
+    return 1;
+}
+
+void mt_free_deferred(void) {
+    int saved = errno;
+    while (mt_deferred_count) {
+        /* Taken with signals blocked: a handler could add one meanwhile. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        uintptr_t held[DEFERRED_FREES];
+        int n = mt_deferred_count;
+        memcpy(held, deferred, (size_t)n * sizeof *held);
+        mt_deferred_count = 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        mt_guard++;
+        for (int i = 0; i < n; i++) {
+            void *p = (void *)~held[i];
+            mt_record_free_held(p);
+            real_free(p);
+        }
+        mt_guard--;
+    }
+    errno = saved;
+}
+
 __attribute__((noinline)) static void free_checked(void *p) {
     if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
     /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
     if (!RECORDING() || !mt_maybe_recorded(p)) {
+        if (MT_UNLIKELY(mt_guard > 0) && mt_enabled && mt_maybe_recorded(p) && defer_free(p)) return;
         real_free(p);
         return;
     }

@@ -156,15 +156,20 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     errno = saved;
 }
 
-void mt_record_free(void *p) {
+static inline void record_free(void *p, int count_untracked) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
     mt_lock(&sh->lock);
     if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
-    else if (!mt_sample_rate) sh->untracked_frees++;
+    else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
     mt_unlock(&sh->lock);
 }
+
+void mt_record_free(void *p) { record_free(p, 1); }
+
+/* A release held back (hooks.c): it may have been the tracer's own block. */
+void mt_record_free_held(void *p) { record_free(p, 0); }
 
 int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;

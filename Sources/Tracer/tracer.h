@@ -29,6 +29,12 @@
  * the real allocator unrecorded.  Initial-exec TLS: the general-dynamic model
  * may call malloc on first access, which would recurse into the hooks. */
 extern __thread int mt_guard __attribute__((tls_model("initial-exec")));
+/* Releases this thread made while inside the tracer (from a signal handler
+ * that interrupted it), held back until it leaves (hooks.c); and whether
+ * this thread never leaves (the helper), so must not hold any back. */
+extern __thread int mt_deferred_count __attribute__((tls_model("initial-exec")));
+extern __thread int mt_never_leaves __attribute__((tls_model("initial-exec")));
+void mt_free_deferred(void);
 
 /* ---- configuration (control.c) ------------------------------------------ */
 struct mt_config {
@@ -411,6 +417,7 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
 void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry); /* entry: see mt_unwind */
 void mt_record_free(void *p);
+void mt_record_free_held(void *p); /* the same, for a block that may not have been the program's */
 /* realloc: take the old block's record out before the real realloc runs, so
  * no other thread can be handed the same address while we still list it. */
 int mt_record_take(void *p, struct mt_live *out);
@@ -448,6 +455,7 @@ void mt_signals_settle(void);        /* when one is: waits for the end */
  * is ending the program stops there, as the signal would have stopped it. */
 static inline void mt_leave(void) {
     mt_guard--;
+    if (MT_UNLIKELY(mt_deferred_count) && mt_guard == 0) mt_free_deferred();
     if (MT_UNLIKELY(mt_signal_ending) && mt_guard == 0) mt_signals_settle();
 }
 void mt_signals_modules_read(void);  /* from the writer of the termination snapshot */
