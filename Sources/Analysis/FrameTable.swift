@@ -34,6 +34,8 @@ public final class FrameTable {
     /// A representative frame for every id.
     private(set) var frames: [Frame] = []
     private(set) var isAllocator: [Bool] = []
+    /// Frames of the tracer itself (libtrace.so), never shown anywhere in a stack.
+    private(set) var isTracer: [Bool] = []
     private var ids: [Key: Int32] = [:]
     /// Per grouping, the id (in this same table) of each frame's coarser site.
     private var coarse: [GroupBy: [Int32]] = [:]
@@ -56,6 +58,7 @@ public final class FrameTable {
         ids[key] = id
         frames.append(frame)
         isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
+        isTracer.append(module.hasPrefix("libtrace."))
         return id
     }
 

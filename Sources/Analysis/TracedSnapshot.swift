@@ -62,6 +62,9 @@ public struct TracedSnapshot {
             if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
                 ids.removeFirst(first)
             }
+            // The tracer's frames further out: its operator new throwing bad_alloc, whose
+            // exception object libstdc++ allocates.
+            ids.removeAll { table.isTracer[Int($0)] }
             if ids.isEmpty { ids = [unknown] }
             traces.append(Trace(stat: stat, frames: ids, truncated: stack.trueDepth > stack.pcs.count))
         }

@@ -152,18 +152,23 @@ final class StatisticsTests: XCTestCase {
                     function: "_Znwm", file: "", line: 0, module: "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
                 )
             ],
+            0x16: [Frame(function: "__cxa_allocate_exception", file: "", line: 0, module: libstdcxx)],
+            0x17: [Frame(function: "_Znwm", file: "", line: 0, module: "/build/libtrace.so")],
             0x100: [app("Widget::make()", "w.cpp", 9)],
             0x900: [app("main", "w.cpp", 20)],
         ])
         let snapshot = TracedSnapshot(
             makeSnapshot([
+                StackSpec(pcs: [0x16, 0x17, 0x100, 0x900], size: 4, count: 1),
                 StackSpec(pcs: [0x10, 0x100, 0x900], size: 8, count: 1),
                 StackSpec(pcs: [0x11, 0x100, 0x900], size: 16, count: 1),
                 StackSpec(pcs: [0x12, 0x13, 0x15, 0x100, 0x900], size: 32, count: 1),
                 StackSpec(pcs: [0x14, 0x900], size: 64, count: 1),
                 StackSpec(pcs: [0x10, 0x11], size: 128, count: 1),
             ]), resolver: resolver)
-        let stacks = snapshot.stacks.map { $0.frames.map(\.function) }
+        var stacks = snapshot.stacks.map { $0.frames.map(\.function) }
+        // The tracer's operator new threw bad_alloc: the exception object's stack, without it.
+        XCTAssertEqual(stacks.removeFirst(), ["__cxa_allocate_exception", "Widget::make()", "main"])
         XCTAssertEqual(stacks[0], ["Widget::make()", "main"])
         XCTAssertEqual(stacks[1], ["Widget::make()", "main"])
         XCTAssertEqual(stacks[2], ["Widget::make()", "main"])
