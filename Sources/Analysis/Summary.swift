@@ -35,7 +35,9 @@ public struct AllocatorCrossCheck: Sendable, Equatable {
         case .glibc:
             guard let used = value("uordblks") else { return nil }
             source = "glibc mallinfo2 uordblks + hblkhd"
-            allocatorBytes = used + (value("hblkhd") ?? 0)
+            let (sum, overflow) = used.addingReportingOverflow(value("hblkhd") ?? 0)
+            guard !overflow else { return nil }  // not figures of a real heap
+            allocatorBytes = sum
         case .unknown:
             return nil
         }

@@ -442,7 +442,8 @@ public enum HTMLReport {
                 while label.hasSuffix("0") { label.removeLast() }
                 if label.hasSuffix(".") { label.removeLast() }
             }
-            ticks.append((UInt64((value * unit).rounded()), label + " " + units[power]))
+            let position = (value * unit).rounded()  // past UInt64.max only for figures no heap has
+            ticks.append((position < 0x1p64 ? UInt64(position) : UInt64.max, label + " " + units[power]))
             if value >= scaled { break }
             index += 1
         }

@@ -244,6 +244,7 @@ private struct Parser {
         let stacks = try parseStacks()
         var stackStats = try parseStackStats(stackCount: stacks.count)
         let countsTemporary = try parseTemporary(into: &stackStats)
+        try checkFigureSums(stackStats)
         return Snapshot(
             path: path, header: header, process: try parseProcess(), totals: try parseTotals(),
             modules: try parseModules(), stacks: stacks, stackStats: stackStats,
@@ -414,6 +415,27 @@ private struct Parser {
                     peakBytes: cursor.u64(at: base + 40), peakCount: cursor.u64(at: base + 48)))
         }
         return stats
+    }
+
+    /// Every figure of the stacks' records adds up, over all of them, to at most 2^63 - 1: the
+    /// analysis adds them up in signed 64-bit integers (a heap is far from that).
+    func checkFigureSums(_ stats: [Snapshot.StackStat]) throws(SnapshotError) {
+        let fields: [(String, KeyPath<Snapshot.StackStat, UInt64>)] = [
+            ("live_bytes", \.liveBytes), ("live_count", \.liveCount), ("total_bytes", \.totalBytes),
+            ("total_count", \.totalCount), ("peak_bytes", \.peakBytes), ("peak_count", \.peakCount),
+            ("temporary_bytes", \.temporaryBytes), ("temporary_count", \.temporaryCount),
+        ]
+        for (name, field) in fields {
+            var sum: UInt64 = 0
+            for stat in stats {
+                let (next, overflow) = sum.addingReportingOverflow(stat[keyPath: field])
+                guard !overflow, next <= UInt64(Int64.max) else {
+                    throw error(
+                        .malformed(section: "STACK_STATS", detail: "the records' \(name) add up past 2^63 - 1"))
+                }
+                sum = next
+            }
+        }
     }
 
     /// Adds the TEMPORARY section's figures to the stacks' records; false when there is none.

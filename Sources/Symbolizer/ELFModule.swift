@@ -55,6 +55,11 @@ final class ELFModule {
     ///   - debugDirectories: roots of `.build-id/xx/yyyy.debug` trees for separate debug information.
     /// - Returns: the module, or libdwfl's reason when the file cannot be used.
     static func open(file: String, image: [UInt8]? = nil, debugDirectories: [String]) -> Result<ELFModule, OpenError> {
+        // A module path is the snapshot's say-so: libdwfl would wait forever opening a FIFO.
+        var info = stat()
+        if image == nil, stat(file, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            return .failure(OpenError(reason: "not a regular file"))
+        }
         // libdwfl's search path: "" and ".debug" look beside the file (for .gnu_debuglink),
         // absolute entries are searched by build-id.
         let searchPath = strdup(([":.debug"] + debugDirectories).joined(separator: ":"))

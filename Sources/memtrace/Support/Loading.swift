@@ -47,7 +47,7 @@ private func prepare(_ path: String, resolveEmbedded: Bool) throws -> Prepared {
     if snapshot.symbols == nil || resolveEmbedded {
         // In address order, with a progress line on a terminal.
         var pcs: [UInt64] = []
-        pcs.reserveCapacity(snapshot.stackStats.count * Int(snapshot.header.framesLimit))
+        pcs.reserveCapacity(snapshot.stackStats.reduce(0) { $0 + snapshot.stacks[Int($1.stack)].pcs.count })
         for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
         symbolizer.resolve(pcs, progress: snapshot.symbols == nil ? Symbolizer.terminalProgress() : nil)
     }
