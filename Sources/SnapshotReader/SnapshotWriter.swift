@@ -185,6 +185,26 @@ public enum SnapshotWriter {
                 path: path,
                 kind: .writeFailed(operation: operation, reason: String(cString: strerror(code))))
         }
+        // A device or a pipe (/dev/stdout, >(…)) is written in place; renaming over it would put a
+        // file where the device was. Nothing else but a regular file is replaced.
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            let kind = info.st_mode & S_IFMT
+            guard kind == S_IFCHR || kind == S_IFIFO else {
+                throw failure("replace \(path)", kind == S_IFDIR ? EISDIR : EEXIST)
+            }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw failure("open \(path)", errno) }
+            defer { close(fd) }
+            var written = 0
+            while written < bytes.count {
+                let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { throw failure("write \(path)", count < 0 ? errno : EIO) }
+                written += count
+            }
+            return
+        }
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         var fd = open(temporary, flags, 0o600)
         if fd < 0 && errno == EEXIST {

@@ -94,6 +94,40 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(left, [])
     }
 
+    /// A pipe or a device named as the output is written in place (renaming over it put a file
+    /// where the device was: `-o /dev/full` as root replaced the device); a directory is refused;
+    /// output that cannot be written to standard output is reported, not lost in silence.
+    func testOutputsThatAreNotRegularFiles() throws {
+        let script = #"""
+            mkfifo pipe.out
+            cat pipe.out > from-export.txt & "$1" export "$2" --format folded -o pipe.out; echo "export $?"; wait
+            cat pipe.out > from-merge.snap & "$1" merge "$2" "$2" -o pipe.out; echo "merge $?"; wait
+            test -p pipe.out && echo "still a pipe"
+            mkdir dir.out; "$1" report "$2" -o dir.out 2>&1; echo "report $?"
+            "$1" merge "$2" "$2" -o dir.out 2>&1; echo "merge $?"
+            "$1" top "$2" 2>&1 > /dev/full; echo "top $?"
+            """#
+        let result = try runProcess(
+            "/bin/sh", ["-c", script, "sh", TestPaths.memtrace, last], directory: work.directory)
+        XCTAssertEqual(
+            result.stdoutText,
+            """
+            export 0
+            merge 0
+            still a pipe
+            memtrace: cannot write dir.out: is a directory
+            report 2
+            memtrace: dir.out: cannot replace dir.out: Is a directory
+            merge 2
+            memtrace: cannot write standard output: No space left on device
+            top 2
+
+            """, result.stderrText)
+        let folded = String(decoding: try work.contents("from-export.txt"), as: UTF8.self)
+        XCTAssertTrue(folded.contains(";big_blocks 30000\n"), folded)
+        XCTAssertEqual(Array(try work.contents("from-merge.snap").prefix(8)), Array("MEMTRACE".utf8))
+    }
+
     var go: String? {
         ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }

@@ -391,6 +391,23 @@ final class SnapshotReaderTests: XCTestCase {
         }
     }
 
+    /// The analysis adds the stacks' figures up in signed 64-bit integers: records whose figures
+    /// add up past that (fuzzed files, each figure below 2^64) are refused, not crashed on.
+    func testFiguresThatAddUpPastTwoToTheSixtyThree() {
+        var snapshot = Fixtures.full()
+        snapshot.stackStats[0].liveBytes = UInt64(Int64.max) - 96  // and 96 in the other record
+        XCTAssertNoThrow(try SnapshotFile.parse(SnapshotWriter.encode(snapshot), path: "/t/x.snap"))
+        snapshot.stackStats[1].liveBytes = 97
+        assertMessage(
+            SnapshotWriter.encode(snapshot),
+            "section STACK_STATS is malformed: the records' live_bytes add up past 2^63 - 1")
+        snapshot.stackStats[1].liveBytes = 1
+        snapshot.stackStats[1].temporaryCount = UInt64.max
+        assertMessage(
+            SnapshotWriter.encode(snapshot),
+            "section STACK_STATS is malformed: the records' temporary_count add up past 2^63 - 1")
+    }
+
     func testSectionLengthOverflow() {
         var bytes = SnapshotWriter.encode(Fixtures.minimal())
         let stacks = bytes.sectionOffsets()[4]!

@@ -207,6 +207,22 @@ final class SymbolizerTests: XCTestCase {
             symbolizer.warnings, ["/nonexistent/libgone.so is not on this machine; its frames show as module+offset"])
     }
 
+    /// A module path is the snapshot's say-so: one naming a FIFO (no writer) hung the symbolizer
+    /// in open(); it is not opened, and its addresses show as module+offset.
+    func testAModulePathThatIsNotARegularFileIsNotOpened() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-fifo-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("libfifo.so").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let module = Snapshot.Module(
+            path: fifo, buildID: [], loadBias: 0x7000_0000,
+            segments: [Snapshot.Segment(start: 0x7000_0000, size: 0x1000, fileOffset: 0, flags: 5)])
+        let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: [module]))
+        XCTAssertEqual(
+            symbolizer.frames(for: 0x7000_0123), [Frame(function: "libfifo.so+0x123", file: "", line: 0, module: fifo)])
+    }
+
     func testGarbagePCsNeverCrashAndNeverVanish() throws {
         let fixture = try cFixture()
         let module = try fixture.module(fixture.executable)

@@ -15,6 +15,20 @@ func writeOutput(_ bytes: [UInt8], to path: String) throws {
         try writeAll(fd: 1, bytes, name: "standard output")
         return
     }
+    // A device or a pipe (/dev/null, /dev/stdout, >(…)) is written in place: renaming over it
+    // would put a file where the device was. Nothing else but a regular file is replaced.
+    var info = stat()
+    if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+        let kind = info.st_mode & S_IFMT
+        guard kind == S_IFCHR || kind == S_IFIFO else {
+            throw CLIError("cannot write \(path): \(kind == S_IFDIR ? "is a directory" : "not a regular file")")
+        }
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try writeAll(fd: fd, bytes, name: path)
+        return
+    }
     let temporary = "\(path).tmp.\(getpid())"
     let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
     var fd = open(temporary, flags, 0o644)
