@@ -1,3 +1,4 @@
+import Analysis
 import ArgumentParser
 import SnapshotReader
 
@@ -50,6 +51,8 @@ struct Memtrace: ParsableCommand {
             fail(error.description)
         } catch let error as CLIError {
             fail(error.description, status: error.status)
+        } catch let error as AnalysisError {  // snapshots that cannot be analysed together
+            fail(error.description)
         } catch {
             exit(withError: error)
         }

@@ -104,6 +104,20 @@ final class TrendTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("at least 3 snapshots"), result.stderr)
     }
 
+    /// Snapshots that cannot make a trend (all taken at one moment) are refused like bad input:
+    /// one line, status 2.
+    func testSnapshotsOfOneMoment() throws {
+        let work = try Workspace("trend-moment")
+        let site = Synthetic.Site(function: "leak_step", line: 12)
+        let name = try Synthetic.write(
+            Synthetic.snapshot(sites: [site], bytes: [1000], seconds: 1, sequence: 0), "app.snap", in: work.directory)
+        let result = try work.memtrace(["trend", name, name, name])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(
+            result.stderr,
+            "memtrace: the snapshots were all taken at the same moment: no time to measure growth over\n")
+    }
+
     func testLeakAndCacheOfARealRun() throws {
         let work = try Workspace("trend-real")
         try work.build("trend.c")
