@@ -164,6 +164,9 @@ final class LeakReportTests: XCTestCase {
         XCTAssertThrowsError(try LeakSuppression.load(path: "/nonexistent/x.supp")) { error in
             XCTAssertTrue("\(error)".hasPrefix("cannot read suppressions /nonexistent/x.supp: "), "\(error)")
         }
+        XCTAssertThrowsError(try LeakSuppression.load(path: "/dev/zero")) { error in  // read it all: endless
+            XCTAssertEqual("\(error)", "cannot read suppressions /dev/zero: more than 16 MiB, not a suppression list")
+        }
     }
 
     func testSuppressionsHideWholeStacksAndSayHowMuch() throws {

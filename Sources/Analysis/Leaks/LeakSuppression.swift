@@ -99,6 +99,10 @@ public struct LeakSuppression: Sendable, Equatable {
         while true {
             let count = fread(&buffer, 1, buffer.count, file)
             if count > 0 { bytes.append(contentsOf: buffer[..<count]) }
+            // A suppression list is a few lines: more than this is not one (say, /dev/zero).
+            if bytes.count > 16 << 20 {
+                throw AnalysisError("cannot read suppressions \(path): more than 16 MiB, not a suppression list")
+            }
             if count < buffer.count {
                 if ferror(file) != 0 {
                     throw AnalysisError("cannot read suppressions \(path): \(String(cString: strerror(errno)))")
