@@ -261,6 +261,27 @@ final class TopTests: XCTestCase {
             ["memtrace: sampled.snap: temporary allocations are not counted: a sampled snapshot does not count them"])
     }
 
+    /// A snapshot the metric cannot be drawn from is refused before its modules are looked at:
+    /// the error is the only line, not the last after a warning per missing module.
+    func testAnUnavailableMetricIsRefusedInOneLine() throws {
+        var snapshot = Synthetic.snapshot(
+            sites: [Synthetic.Site(function: "leak_step", line: 12)], bytes: [1000], seconds: 1, sequence: 0)
+        snapshot.symbols = nil
+        snapshot.countsTemporary = false
+        snapshot.modules = [
+            Snapshot.Module(
+                path: "/nonexistent/app", buildID: [1, 2], loadBias: 0,
+                segments: [Snapshot.Segment(start: 0, size: 0x10000, fileOffset: 0, flags: 5)])
+        ]
+        let name = try Synthetic.write(snapshot, "old.snap", in: work.directory)
+        let result = try work.memtrace(["top", name, "--metric", "temporary"])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(
+            result.stderrLines,
+            ["memtrace: old.snap: temporary allocations are not counted: the snapshot has no TEMPORARY section"])
+        XCTAssertEqual(try work.memtrace(["top", name]).stderrLines.count, 1, "the warning, without the check")
+    }
+
     func testSummary() throws {
         let summary = try work.memtrace(["summary", exitSnapshot])
         XCTAssertEqual(summary.status, 0, summary.stderr)

@@ -59,8 +59,7 @@ extension Memtrace {
         }
 
         func run() throws {
-            let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new)
-            try checkMetric(options.metric, [oldTraced, newTraced])
+            let (oldTraced, newTraced) = try loadTracedPair(old: old, new: new) { try checkMetric(options.metric, $0) }
             let diffs = try newTraced.compare(to: oldTraced, options.statisticsOptions)
             let newTotal = newTraced.total(filters: options.filters, metric: options.metric)
             let oldTotal = oldTraced.total(filters: options.filters, metric: options.metric)

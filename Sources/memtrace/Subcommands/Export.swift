@@ -75,12 +75,10 @@ extension Memtrace {
                     comments: ["memtrace snapshot \(snapshot), pid \(traced.snapshot.header.pid)"])
                 try writeOutput(bytes, to: output)
             case .folded:
-                let traced = try loadTraced(snapshot)
-                try checkMetric(metric, [traced])
+                let traced = try loadTraced(snapshot) { try checkMetric(metric, $0) }
                 try writeOutput(FoldedFormat.render(traced, metric: metric, filters: filters), to: output)
             case .speedscope:
-                let traced = try loadTraced(snapshot)
-                try checkMetric(metric, [traced])
+                let traced = try loadTraced(snapshot) { try checkMetric(metric, $0) }
                 try writeOutput(
                     SpeedscopeFormat.render(traced, name: snapshot, metric: metric, filters: filters),
                     to: output)

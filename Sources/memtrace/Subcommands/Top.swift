@@ -37,8 +37,7 @@ extension Memtrace {
         @OptionGroup var options: ReportOptions
 
         func run() throws {
-            let traced = try loadTraced(snapshot)
-            try checkMetric(options.metric, [traced])
+            let traced = try loadTraced(snapshot) { try checkMetric(options.metric, $0) }
             let stats = try traced.statistics(options.statisticsOptions)
             switch options.format {
             case .text:

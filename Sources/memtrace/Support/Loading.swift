@@ -17,14 +17,23 @@ private struct Prepared {
 /// moment; problems with modules (missing file, other build-id) are printed
 /// to standard error, one line each, and the frames fall back to symbol or
 /// module offsets.
-func loadTraced(_ path: String, table: FrameTable = FrameTable()) throws -> TracedSnapshot {
+///
+/// `check` sees the snapshot as read, before any warning about its modules: a snapshot it
+/// refuses gets its one-line error alone.
+func loadTraced(
+    _ path: String, table: FrameTable = FrameTable(), check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
+) throws -> TracedSnapshot {
     // Embedded symbols are a dictionary lookup each: resolving them ahead is wasted work.
-    trace(try prepare(path, resolveEmbedded: false), table: table)
+    let prepared = try prepare(path, resolveEmbedded: false)
+    try check(prepared.snapshot)
+    return trace(prepared, table: table)
 }
 
 /// Loads two snapshots for a comparison, reading and symbolizing them in
 /// parallel; both share one ``FrameTable``, the new one's frames first.
-func loadTracedPair(old: String, new: String) throws -> (old: TracedSnapshot, new: TracedSnapshot) {
+func loadTracedPair(
+    old: String, new: String, check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
+) throws -> (old: TracedSnapshot, new: TracedSnapshot) {
     final class Slot: @unchecked Sendable {
         var result: Result<Prepared, any Error>?
     }
@@ -36,6 +45,8 @@ func loadTracedPair(old: String, new: String) throws -> (old: TracedSnapshot, ne
     // Errors in argument order: a bad OLD is reported before a bad NEW.
     let preparedOld = try slots[1].result!.get()
     let preparedNew = try slots[0].result!.get()
+    try check(preparedOld.snapshot)
+    try check(preparedNew.snapshot)
     let table = FrameTable()
     let newTraced = trace(preparedNew, table: table)
     return (trace(preparedOld, table: table), newTraced)

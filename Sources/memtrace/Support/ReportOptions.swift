@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import SnapshotReader
 
 extension GroupBy: ExpressibleByArgument {}
 extension SortKey: ExpressibleByArgument {}
@@ -87,14 +88,11 @@ struct ReportOptions: ParsableArguments {
 
 /// Throws when `metric` asks for figures one of `snapshots` does not hold (a sampled snapshot
 /// counts no temporary allocations).
-func checkMetric(_ metric: Metric, _ snapshots: [TracedSnapshot]) throws {
-    guard metric == .temporary else { return }
-    for traced in snapshots where !traced.snapshot.countsTemporary {
-        let why =
-            traced.snapshot.header.isSampled
-            ? "a sampled snapshot does not count them" : "the snapshot has no TEMPORARY section"
-        throw CLIError("\(traced.snapshot.path): temporary allocations are not counted: \(why)", status: 2)
-    }
+func checkMetric(_ metric: Metric, _ snapshot: SnapshotReader.Snapshot) throws {
+    guard metric == .temporary, !snapshot.countsTemporary else { return }
+    let why =
+        snapshot.header.isSampled ? "a sampled snapshot does not count them" : "the snapshot has no TEMPORARY section"
+    throw CLIError("\(snapshot.path): temporary allocations are not counted: \(why)", status: 2)
 }
 
 /// The line text output starts with when figures are sampled.
