@@ -178,67 +178,19 @@ public enum SnapshotWriter {
     /// - Throws: ``SnapshotError`` with ``SnapshotError/Kind/writeFailed(operation:reason:)``; `path` is
     ///   then untouched and the temporary file removed.
     public static func write(_ snapshot: Snapshot, to path: String) throws(SnapshotError) {
-        let bytes = encode(snapshot)
-        let temporary = "\(path).tmp.\(getpid())"
-        func failure(_ operation: String, _ code: Int32) -> SnapshotError {
-            SnapshotError(
-                path: path,
-                kind: .writeFailed(operation: operation, reason: String(cString: strerror(code))))
-        }
-        // A device or a pipe (/dev/stdout, >(…)) is written in place; renaming over it would put a
-        // file where the device was. Nothing else but a regular file is replaced.
-        var info = stat()
-        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
-            let kind = info.st_mode & S_IFMT
-            guard kind == S_IFCHR || kind == S_IFIFO else {
-                throw failure("replace \(path)", kind == S_IFDIR ? EISDIR : EEXIST)
-            }
-            let fd = open(path, O_WRONLY | O_CLOEXEC)
-            if fd < 0 { throw failure("open \(path)", errno) }
-            defer { close(fd) }
-            var written = 0
-            while written < bytes.count {
-                let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { throw failure("write \(path)", count < 0 ? errno : EIO) }
-                written += count
-            }
-            return
-        }
-        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
-        var fd = open(temporary, flags, 0o600)
-        if fd < 0 && errno == EEXIST {
-            // Left behind by an earlier process with our pid that died mid-write.
-            unlink(temporary)
-            fd = open(temporary, flags, 0o600)
-        }
-        if fd < 0 { throw failure("create \(temporary)", errno) }
-        var written = 0
-        let writeError: Int32? = bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let count = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return errno
+        do {
+            try FileOutput.write(encode(snapshot), to: path, mode: 0o600, durable: true)
+        } catch {
+            let operation =
+                switch error.stage {
+                case .refused: "replace \(path)"
+                case .open: "open \(path)"
+                case .create: "create \(error.file)"
+                case .write: "write \(error.file)"
+                case .rename: "rename \(error.file) to \(path)"
                 }
-                written += count
-            }
-            return fsync(fd) == 0 ? nil : errno
-        }
-        if let writeError {
-            close(fd)
-            unlink(temporary)
-            throw failure("write \(temporary)", writeError)
-        }
-        if close(fd) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw failure("write \(temporary)", code)
-        }
-        if rename(temporary, path) != 0 {
-            let code = errno
-            unlink(temporary)
-            throw failure("rename \(temporary) to \(path)", code)
+            throw SnapshotError(
+                path: path, kind: .writeFailed(operation: operation, reason: String(cString: strerror(error.code))))
         }
     }
 

@@ -79,7 +79,7 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Writes `text` and a newline to standard error.
 func printError(_ text: String) {
-    writeAll(2, text + "\n")
+    _ = FileOutput.writeAll(2, Array((text + "\n").utf8))
 }
 
 /// Writes `text` to standard output as is.
@@ -88,20 +88,7 @@ func printError(_ text: String) {
 /// memtrace as SIGPIPE would (status 141, nothing printed); any other failure (a full disk,
 /// `>&-`) is reported and exits 2.
 func printOut(_ text: String) {
-    guard let code = writeAll(1, text) else { return }
+    guard let code = FileOutput.writeAll(1, Array(text.utf8)) else { return }
     if code == EPIPE { Glibc.exit(128 + SIGPIPE) }
     Memtrace.fail("cannot write standard output: \(String(cString: strerror(code)))")
-}
-
-/// Writes every byte of `text` to `fd` (no stdio buffer to flush before exit); the errno of a
-/// failed write, or nil.
-@discardableResult private func writeAll(_ fd: Int32, _ text: String) -> Int32? {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { return count < 0 ? errno : EIO }
-        bytes = bytes.dropFirst(count)
-    }
-    return nil
 }

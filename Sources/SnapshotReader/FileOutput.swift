@@ -1,0 +1,84 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// How every file memtrace writes is written (snapshots, reports, exports).
+///
+/// A regular file, or none yet, goes through `PATH.tmp.PID`, created afresh (`O_EXCL`,
+/// `O_NOFOLLOW`: a symbolic link planted at that name is removed, never followed) and renamed
+/// over `PATH`: a reader never sees half a file, and a failed write leaves the old one. A pipe
+/// or a character device (`/dev/stdout`, `>(gzip > x.gz)`, `/dev/null`) is written in place:
+/// renaming over it would put a file where the device was. Anything else is refused.
+public enum FileOutput {
+    /// Where writing `file` failed, with the `errno` value.
+    public struct Failure: Error, Sendable {
+        public enum Stage: Sendable {
+            /// `path` is neither a regular file, nor a pipe or a device (`code`: EISDIR for a directory).
+            case refused
+            /// Opening the pipe or device.
+            case open
+            /// Creating the temporary file.
+            case create
+            /// Writing or closing `file`.
+            case write
+            /// Renaming the temporary file over `path`.
+            case rename
+        }
+        public var stage: Stage
+        /// The file concerned: `path`, or the temporary one.
+        public var file: String
+        public var code: Int32
+    }
+
+    /// Writes `bytes` to `path`; the temporary file gets `mode`, and with `durable` its bytes
+    /// reach the disk before it replaces `path`.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, durable: Bool) throws(Failure) {
+        var info = stat()
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+            let kind = info.st_mode & S_IFMT
+            guard kind == S_IFCHR || kind == S_IFIFO else {
+                throw Failure(stage: .refused, file: path, code: kind == S_IFDIR ? EISDIR : EEXIST)
+            }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0 { throw Failure(stage: .open, file: path, code: errno) }
+            defer { close(fd) }
+            if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
+            return
+        }
+        let temporary = "\(path).tmp.\(getpid())"
+        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var fd = open(temporary, flags, mode)
+        if fd < 0 && errno == EEXIST {
+            // Left behind by an earlier process with our pid, or something planted there.
+            unlink(temporary)
+            fd = open(temporary, flags, mode)
+        }
+        if fd < 0 { throw Failure(stage: .create, file: temporary, code: errno) }
+        var failure: Failure?
+        if let code = writeAll(fd, bytes) ?? (durable && fsync(fd) != 0 ? errno : nil) {
+            failure = Failure(stage: .write, file: temporary, code: code)
+        }
+        if close(fd) != 0 && failure == nil { failure = Failure(stage: .write, file: temporary, code: errno) }
+        if failure == nil && rename(temporary, path) != 0 {
+            failure = Failure(stage: .rename, file: temporary, code: errno)
+        }
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+    }
+
+    /// Writes every byte to `fd`: nil, or the `errno` of the write that failed.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return count < 0 ? errno : EIO }
+            written += count
+        }
+        return nil
+    }
+}
