@@ -134,14 +134,21 @@ static inline __attribute__((always_inline)) void account_free(struct mt_shard *
     sh->free_calls += (uint64_t)count;
 }
 
-void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
-    int saved = errno;
+static __attribute__((noinline)) uint32_t walk_and_intern(const void *entry) {
     uint64_t buf[mt_config.frames + MT_UNWIND_SLACK]; /* sized by MEMTRACE_FRAMES: some threads have small stacks */
     int truncated = 0;
     const uint64_t *pcs;
     uint64_t hash;
     int depth = mt_unwind(buf, mt_config.frames, &truncated, &pcs, &hash, entry);
     uint32_t stack = mt_stack_intern(pcs, (uint32_t)depth, truncated, hash);
+    mt_unwind_learn(stack);
+    return stack;
+}
+
+void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
+    int saved = errno;
+    uint32_t stack = mt_unwind_known(entry);
+    if (!stack) stack = walk_and_intern(entry);
     struct mt_live e = {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags()};
     struct mt_shard *sh = mt_shard_for(e.ptr);

@@ -101,6 +101,12 @@ void mt_unwind_init(void);
  * caller instead of stepping through the tracer's own frames. */
 #define MT_UNWIND_SLACK 8
 int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash, const void *entry);
+/* The id of the stack of the hook's caller (`entry` as for mt_unwind) when
+ * the thread has met the same stack at the same place before, else 0; after
+ * a walk for which it gave 0, mt_unwind_learn(id) keeps the stack for next
+ * time. */
+uint32_t mt_unwind_known(const void *entry);
+void mt_unwind_learn(uint32_t stack);
 /* The real depth of the calling thread's stack, the tracer's frames excluded. */
 uint32_t mt_unwind_full_depth(void);
 void mt_unwind_flush(void);

@@ -280,14 +280,45 @@ struct frame {
     uint64_t hash; /* of the pcs from this frame out (mt_stack_hash_step), when the walk reached the end */
 };
 #define BP_MATTERS 0x100u
+/* ---- whole stacks by call site, per thread ---------------------------------
+ * Most allocations come from a call site the thread has allocated from
+ * before, at the same depth of the stack, with the same callers: a loop, a
+ * recursion of a given depth, an interpreter running the same code.  So a
+ * thread also keeps, by the first frame's pc and stack pointer, the stacks it
+ * walked, each as the list of stack words a walk read (return addresses, and
+ * saved rbp values where they locate a frame) with what it found there, and
+ * the stack's id.  When every word still holds what it held, a fresh walk
+ * would read the same words, step the same way and end at the same frames:
+ * the id is taken as it is, without walking, hashing or interning.  The
+ * words are checked innermost first, so each address read is one the fresh
+ * walk would read too (the ones before it agreed): never outside the stack.
+ * The lists go into a ring; an entry whose list was written over is gone. */
+#define SITE_SETS_BITS 9
+#define SITE_WAYS 2
+#define SITE_RING 16384 /* checks: 256 KiB */
+struct site_check {
+    uint64_t addr, value;
+};
+struct site {
+    uint64_t ip, sp, bp; /* the first frame's registers (bp compared only where it matters) */
+    uint64_t pos;        /* the first check's place in the ring, counted from its start */
+    uint32_t stack;      /* 0: an empty entry */
+    uint16_t checks, bp_matters;
+};
+
 struct walk_cache {
     uint64_t generation;
     int count[2], more[2], start[2]; /* a buffer's stack is at [start, start + count) */
     int cur;
+    int learnable;   /* the last mt_unwind was a whole walk from a hook's caller, in this cache */
+    uint32_t known;  /* MEMTRACE_UNWIND_CHECK: what mt_unwind_known found, to compare */
     /* One more frame than a stack can have: the one after a buffer's stack
      * has sp UINT64_MAX, which ends the search for a matching frame. */
     struct frame f[2][CACHE_FRAMES + 1];
     uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
+    uint64_t head;                /* where the ring is written next, counted from its start */
+    struct site sites[1u << SITE_SETS_BITS][SITE_WAYS];
+    struct site_check ring[SITE_RING];
 };
 /* In its own mapping, not in static TLS: that is carved from every thread's
  * stack, and a thread made with PTHREAD_STACK_MIN has 16 KiB in all. */
@@ -331,6 +362,7 @@ static inline int frame_holds(const struct frame *f) {
 static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int cap, int *more, const uint64_t **pcs) {
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
     if (MT_UNLIKELY(c->generation != generation)) {
+        memset(c->sites, 0, sizeof c->sites);
         c->count[0] = c->count[1] = 0;
         c->f[0][c->start[0]].r.sp = c->f[1][c->start[1]].r.sp = UINT64_MAX;
         c->generation = generation;
@@ -443,6 +475,53 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
     return n;
 }
 
+static inline uint64_t site_set(uint64_t ip, uint64_t sp) {
+    return ((ip ^ (sp * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull) >> (64 - SITE_SETS_BITS);
+}
+
+static uint32_t site_lookup(struct walk_cache *c, const uint64_t *entry) {
+    uint64_t ip = entry[1], sp = (uint64_t)(uintptr_t)(entry + 2), bp = entry[0];
+    if (MT_UNLIKELY(c->generation != __atomic_load_n(&walk_generation, __ATOMIC_RELAXED))) return 0;
+    struct site *set = c->sites[site_set(ip, sp)];
+    for (int w = 0; w < SITE_WAYS; w++) {
+        struct site *s = &set[w];
+        if (s->ip != ip || s->sp != sp || (s->bp_matters && s->bp != bp) || c->head - s->pos > SITE_RING) continue;
+        const struct site_check *k = &c->ring[s->pos % SITE_RING], *end = k + s->checks;
+        /* Two words a turn, as for the kept frames. */
+        for (; k + 1 < end; k += 2)
+            if ((*(const uint64_t *)(uintptr_t)k[0].addr ^ k[0].value) |
+                (*(const uint64_t *)(uintptr_t)k[1].addr ^ k[1].value))
+                break;
+        if (k + 1 < end || (k < end && *(const uint64_t *)(uintptr_t)k->addr != k->value)) continue;
+        if (w) { /* the one used last first */
+            struct site hit = *s;
+            *s = set[0];
+            set[0] = hit;
+            return hit.stack;
+        }
+        return s->stack;
+    }
+    return 0;
+}
+
+/* Keeps the stack of the walk just done, with its id. */
+static void site_learn(struct walk_cache *c, uint32_t stack) {
+    const struct frame *f = c->f[c->cur] + c->start[c->cur];
+    int n = c->count[c->cur], checks = 0;
+    for (int i = 1; i < n; i++) checks += 1 + ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot);
+    uint64_t at = c->head % SITE_RING;
+    if (at + (uint64_t)checks > SITE_RING) c->head += SITE_RING - at; /* a list is never split */
+    struct site *set = c->sites[site_set(f[0].r.ip, f[0].r.sp)];
+    set[1] = set[0];
+    set[0] = (struct site){.ip = f[0].r.ip, .sp = f[0].r.sp, .bp = f[0].r.bp, .pos = c->head, .stack = stack,
+                           .checks = (uint16_t)checks, .bp_matters = (f[0].rule & BP_MATTERS) != 0};
+    struct site_check *k = &c->ring[c->head % SITE_RING];
+    for (int i = 1; i < n; i++) {
+        *k++ = (struct site_check){f[i].r.sp - 8, f[i].r.ip};
+        if ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot) *k++ = (struct site_check){f[i].r.bp_slot, f[i].r.bp};
+    }
+    c->head += (uint64_t)checks;
+}
 
 static int fast_ready;
 
@@ -470,9 +549,10 @@ static int no_unwind_info(uint64_t key) {
 #endif
 
 /* ---- MEMTRACE_UNWIND_CHECK=1: every fast walk is compared with libunwind's --
- * and the tally is printed at exit; the tests run real programs this way. */
+ * and every stack known by its call site with the id a walk gives it; the
+ * tally is printed at exit; the tests run real programs this way. */
 static int check_mode;
-static uint64_t checked, differed, handed_over;
+static uint64_t checked, differed, handed_over, known_sites;
 
 
 static void check_walk(const uint64_t *raw, int n, int more, int cap) {
@@ -506,8 +586,10 @@ static void check_walk(const uint64_t *raw, int n, int more, int cap) {
 __attribute__((destructor(102))) static void check_report(void) {
     if (!check_mode) return;
     char line[256];
-    int len = snprintf(line, sizeof line, "memtrace: unwind check: %lu stacks, %lu differ, %lu handed to libunwind\n",
-                       (unsigned long)checked, (unsigned long)differed, (unsigned long)handed_over);
+    int len = snprintf(line, sizeof line,
+                       "memtrace: unwind check: %lu stacks, %lu differ, %lu handed to libunwind, %lu known by call site\n",
+                       (unsigned long)checked, (unsigned long)differed, (unsigned long)handed_over,
+                       (unsigned long)known_sites);
     if (write(2, line, (size_t)len) < 0) return;
 }
 
@@ -562,6 +644,7 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
             key = r.ip;
         }
         c = cap <= CACHE_FRAMES ? thread_walks() : NULL;
+        if (c) c->learnable = 0;
         n = c ? cached_walk(c, r, key, cap, &more, &raw) : rules_walk(r, key, buf, cap, &more);
     }
 #else
@@ -585,10 +668,48 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     *truncated = more || n - skip > max;
     *hash = 0;
 #if defined(__x86_64__)
-    if (raw != buf && !*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][c->start[c->cur] + skip].hash, (uint32_t)(n - skip));
+    if (raw != buf && !*truncated) {
+        *hash = mt_stack_hash_finish(c->f[c->cur][c->start[c->cur] + skip].hash, (uint32_t)(n - skip));
+        c->learnable = entry && skip == 0 && n > 0;
+    }
 #endif
     /* The kept hash must be the one interning would compute. */
     if (MT_UNLIKELY(check_mode) && *hash && mt_stack_hash(raw + skip, (uint32_t)(n - skip)) != *hash)
         __atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED);
     return n - skip < max ? n - skip : max;
+}
+
+uint32_t mt_unwind_known(const void *entry) {
+#if defined(__x86_64__)
+    struct walk_cache *c = walks;
+    if (MT_UNLIKELY(c == NULL) || !entry) return 0;
+    uint32_t stack = site_lookup(c, entry);
+    if (MT_UNLIKELY(check_mode)) { /* walked and interned all the same, and compared in mt_unwind_learn */
+        c->known = stack;
+        return 0;
+    }
+    return stack;
+#else
+    (void)entry;
+    return 0;
+#endif
+}
+
+void mt_unwind_learn(uint32_t stack) {
+#if defined(__x86_64__)
+    struct walk_cache *c = walks;
+    if (MT_UNLIKELY(c == NULL)) return;
+    if (MT_UNLIKELY(check_mode) && c->known) {
+        __atomic_add_fetch(&known_sites, 1, __ATOMIC_RELAXED);
+        if (c->known != stack && __atomic_add_fetch(&differed, 1, __ATOMIC_RELAXED) <= 3) {
+            static const char line[] = "memtrace: a known call site's stack differs from its walk\n";
+            if (write(2, line, sizeof line - 1) < 0) return;
+        }
+        c->known = 0;
+    }
+    if (c->learnable && stack) site_learn(c, stack);
+    c->learnable = 0;
+#else
+    (void)stack;
+#endif
 }

@@ -24,6 +24,7 @@ final class UnwindTests: XCTestCase {
         var stacks: Int
         var differ: Int
         var handedOver: Int
+        var knownBySite: Int
     }
 
     /// Every tally line the processes of a run printed.
@@ -31,11 +32,11 @@ final class UnwindTests: XCTestCase {
         stderr.split(separator: "\n").compactMap { text -> Tally? in
             guard text.hasPrefix("memtrace: unwind check:") else { return nil }
             let numbers = text.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-            guard numbers.count == 3 else {
+            guard numbers.count == 4 else {
                 XCTFail("unreadable tally: \(text)", file: file, line: line)
                 return nil
             }
-            return Tally(stacks: numbers[0], differ: numbers[1], handedOver: numbers[2])
+            return Tally(stacks: numbers[0], differ: numbers[1], handedOver: numbers[2], knownBySite: numbers[3])
         }
     }
 
@@ -136,6 +137,56 @@ final class UnwindTests: XCTestCase {
         XCTAssertTrue(throughSignal.contains("raise_from_here"), "\(throughSignal)")
         XCTAssertTrue(throughSignal.contains("main"), "\(throughSignal)")
         XCTAssertEqual(functions(innermostLine: vlaLine).prefix(2), ["under_vla", "main"])
+    }
+
+    /// A thread keeps the stacks it walked by their first frame's place (return address and
+    /// stack pointer) and takes one again, unwalked, when the stack still holds what the walk
+    /// read. Here one allocation site is at the same place under five callers: three whose
+    /// frames are the same size, and two whose frame above the site is located through rbp at
+    /// different addresses. Each caller's blocks must stay its own, with the stacks known by
+    /// place (checked against a walk each time) and without the check.
+    func testOneCallSiteAtOnePlaceUnderDifferentCallers() throws {
+        let exe = try Fixtures.build("callsites")
+        let source = Fixtures.source("callsites")
+        let siteLine = try Fixtures.line(of: "site", in: source)
+        let expected: [[String]: [Int]] = [
+            ["site", "caller_a", "main"]: [400, 400 * 16],
+            ["site", "caller_b", "main"]: [400, 400 * 24],
+            ["site", "caller_c", "main"]: [400, 400 * 40],
+            ["site", "under_vla", "shallow", "main"]: [200, 200 * 56],
+            ["site", "under_vla", "deep", "main"]: [200, 200 * 72],
+        ]
+        for check in [true, false] {
+            let out = directory.appendingPathComponent(check ? "checked" : "plain")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let run = try runTraced(
+                exe, in: out, environment: check ? ["MEMTRACE_UNWIND_CHECK": "1"] : [:])
+            XCTAssertEqual(run.status, 0, run.stderrText)
+            XCTAssertEqual(run.stdoutText, "same place: callers 1, through the array 1\n")
+            if check {
+                let tally = try XCTUnwrap(tallies(run.stderrText).first, run.stderrText)
+                XCTAssertEqual(tally.differ, 0, run.stderrText)
+                // Each of the first three callers' second call in a row, at least.
+                XCTAssertGreaterThanOrEqual(tally.knownBySite, 3 * 200, run.stderrText)
+            } else {
+                XCTAssertEqual(run.stderrText, "")
+            }
+            let snapshot = try onlySnapshot(in: out, prefix: "callsites")
+            assertConsistent(snapshot)
+            let symbolizer = Symbolizer(snapshot: snapshot)
+            let lines = innermostLines(of: snapshot)
+            var found: [[String]: [Int]] = [:]
+            for stat in snapshot.stackStats
+            where lines[stat.stack]?.line == siteLine && lines[stat.stack]?.file == "callsites.c" {
+                let functions = snapshot.stacks[Int(stat.stack)].pcs.flatMap {
+                    symbolizer.frames(for: $0).map(\.function)
+                }
+                let key = Array(functions.prefix { $0 != "main" }) + ["main"]
+                found[key, default: [0, 0]][0] += Int(stat.liveCount)
+                found[key, default: [0, 0]][1] += Int(stat.liveBytes)
+            }
+            XCTAssertEqual(found, expected, check ? "checked" : "plain")
+        }
     }
 
     /// Code without unwind information is walked through its frame pointer, read without a
