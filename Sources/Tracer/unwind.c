@@ -493,12 +493,14 @@ static uint32_t site_lookup(struct walk_cache *c, const uint64_t *entry) {
         struct site *s = &set[w];
         if (s->ip != ip || s->sp != sp || (s->bp_matters && s->bp != bp) || c->head - s->pos > SITE_RING) continue;
         const struct site_check *k = &c->ring[s->pos % SITE_RING], *end = k + s->checks;
-        /* Two words a turn, as for the kept frames. */
-        for (; k + 1 < end; k += 2)
+        /* Four words a turn (a list is padded to a multiple of four). */
+        for (; k < end; k += 4)
             if ((*(const uint64_t *)(uintptr_t)k[0].addr ^ k[0].value) |
-                (*(const uint64_t *)(uintptr_t)k[1].addr ^ k[1].value))
+                (*(const uint64_t *)(uintptr_t)k[1].addr ^ k[1].value) |
+                (*(const uint64_t *)(uintptr_t)k[2].addr ^ k[2].value) |
+                (*(const uint64_t *)(uintptr_t)k[3].addr ^ k[3].value))
                 break;
-        if (k + 1 < end || (k < end && *(const uint64_t *)(uintptr_t)k->addr != k->value)) continue;
+        if (k < end) continue;
         if (w) { /* the one used last first */
             struct site hit = *s;
             memmove(&set[1], &set[0], (size_t)w * sizeof *set);
@@ -510,23 +512,27 @@ static uint32_t site_lookup(struct walk_cache *c, const uint64_t *entry) {
     return 0;
 }
 
+static const uint64_t no_word; /* what a check that pads a list reads */
+
 /* Keeps the stack of the walk just done, with its id. */
 static void site_learn(struct walk_cache *c, uint32_t stack) {
     const struct frame *f = c->f[c->cur] + c->start[c->cur];
     int n = c->count[c->cur], checks = 0;
     for (int i = 1; i < n; i++) checks += 1 + ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot);
+    int padded = (checks + 3) & ~3;
     uint64_t at = c->head % SITE_RING;
-    if (at + (uint64_t)checks > SITE_RING) c->head += SITE_RING - at; /* a list is never split */
+    if (at + (uint64_t)padded > SITE_RING) c->head += SITE_RING - at; /* a list is never split */
     struct site *set = c->sites[site_set(f[0].r.ip, f[0].r.sp)];
     memmove(&set[1], &set[0], (SITE_WAYS - 1) * sizeof *set); /* the one used longest ago goes */
     set[0] = (struct site){.ip = f[0].r.ip, .sp = f[0].r.sp, .bp = f[0].r.bp, .pos = c->head, .stack = stack,
-                           .checks = (uint16_t)checks, .bp_matters = (f[0].rule & BP_MATTERS) != 0};
+                           .checks = (uint16_t)padded, .bp_matters = (f[0].rule & BP_MATTERS) != 0};
     struct site_check *k = &c->ring[c->head % SITE_RING];
     for (int i = 1; i < n; i++) {
         *k++ = (struct site_check){f[i].r.sp - 8, f[i].r.ip};
         if ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot) *k++ = (struct site_check){f[i].r.bp_slot, f[i].r.bp};
     }
-    c->head += (uint64_t)checks;
+    for (int i = checks; i < padded; i++) *k++ = (struct site_check){(uint64_t)(uintptr_t)&no_word, 0};
+    c->head += (uint64_t)padded;
 }
 
 static int fast_ready;
