@@ -318,6 +318,8 @@ struct walk_cache {
     int cur;
     int learnable;   /* the last mt_unwind was a whole walk from a hook's caller, in this cache */
     uint32_t known;  /* MEMTRACE_UNWIND_CHECK: what mt_unwind_known found, to compare */
+    /* When the last walk stopped at the cap: the word that said the stack goes on. */
+    struct site_check beyond;
     /* One more frame than a stack can have: the one after a buffer's stack
      * has sp UINT64_MAX, which ends the search for a matching frame. */
     struct frame f[2][CACHE_FRAMES + 1];
@@ -391,6 +393,7 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
         if (s == ASK_LIBUNWIND) return -1;
         if (n == cap) {
             *more = 1;
+            c->beyond = (struct site_check){r.sp - 8, r.ip};
             break;
         }
         out[n].r = r;
@@ -447,6 +450,7 @@ static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int ca
             refresh_bp(out, matched, n);
             if (k < old_n && n == cap) { /* agreed up to the cap, and the remembered stack went on */
                 *more = 1;
+                c->beyond = (struct site_check){old[k].r.sp - 8, old[k].r.ip};
                 break;
             }
             /* Go on by rules from the last frame that agreed. */
@@ -517,7 +521,7 @@ static const uint64_t no_word; /* what a check that pads a list reads */
 /* Keeps the stack of the walk just done, with its id. */
 static void site_learn(struct walk_cache *c, uint32_t stack) {
     const struct frame *f = c->f[c->cur] + c->start[c->cur];
-    int n = c->count[c->cur], checks = 0;
+    int n = c->count[c->cur], more = c->more[c->cur], checks = more;
     for (int i = 1; i < n; i++) checks += 1 + ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot);
     int padded = (checks + 3) & ~3;
     uint64_t at = c->head % SITE_RING;
@@ -531,6 +535,7 @@ static void site_learn(struct walk_cache *c, uint32_t stack) {
         *k++ = (struct site_check){f[i].r.sp - 8, f[i].r.ip};
         if ((f[i].rule & BP_MATTERS) && f[i].r.bp_slot) *k++ = (struct site_check){f[i].r.bp_slot, f[i].r.bp};
     }
+    if (more) *k++ = c->beyond; /* a walk stopped at the cap because the stack went on */
     for (int i = checks; i < padded; i++) *k++ = (struct site_check){(uint64_t)(uintptr_t)&no_word, 0};
     c->head += (uint64_t)padded;
 }
@@ -680,8 +685,8 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
     *truncated = more || n - skip > max;
     *hash = 0;
 #if defined(__x86_64__)
-    if (raw != buf && !*truncated) {
-        *hash = mt_stack_hash_finish(c->f[c->cur][c->start[c->cur] + skip].hash, (uint32_t)(n - skip));
+    if (raw != buf) {
+        if (!*truncated) *hash = mt_stack_hash_finish(c->f[c->cur][c->start[c->cur] + skip].hash, (uint32_t)(n - skip));
         c->learnable = entry && skip == 0 && n > 0;
     }
 #endif

@@ -3,14 +3,16 @@
  * Three callers with frames of one size take turns, each twice in a row; two
  * more reach it through a frame with a variable-length array sized so that
  * the site's frame lands at the same address from both, while the frame
- * above it (located through rbp) does not. */
+ * above it (located through rbp) does not.  And stacks deeper than the 64
+ * frames kept: 68 frames (walked to the end) and over a hundred (walked to
+ * the cap). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ROUNDS 200
-static void *kept[8 * ROUNDS];
+static void *kept[11 * ROUNDS];
 static int kept_count;
 static uintptr_t site_frame; /* where the site's frame was, last call */
 
@@ -59,6 +61,12 @@ __attribute__((noinline)) static void *deep(size_t n, int pad) {
     return under_vla(n, pad);
 }
 
+__attribute__((noinline)) static void *nest(int depth, size_t n) {
+    void *p = depth ? nest(depth - 1, n) : site(n);
+    __asm__ volatile("" ::: "memory");
+    return p;
+}
+
 static void keep(void *p) { kept[kept_count++] = p; }
 
 int main(void) {
@@ -80,7 +88,9 @@ int main(void) {
         uintptr_t at = site_frame;
         keep(deep(72, pad_deep));
         same_through_vla &= site_frame == at;
+        for (int twice = 0; twice < 2; twice++) keep(nest(100, 88));
+        keep(nest(62, 104));
     }
     printf("same place: callers %d, through the array %d\n", same_for_callers, same_through_vla);
-    return kept_count == 8 * ROUNDS ? 0 : 1;
+    return kept_count == 11 * ROUNDS ? 0 : 1;
 }
