@@ -333,10 +333,22 @@ struct walk_cache {
 static __thread struct walk_cache *walks __attribute__((tls_model("initial-exec")));
 static __thread int walks_gone __attribute__((tls_model("initial-exec"))); /* the thread is ending */
 
+static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
+
+/* Forgets every stack the thread remembers; a fresh cache has no stacks to
+ * clear, and clearing them would touch every page of them. */
+static void walks_reset(struct walk_cache *c, uint64_t generation, int fresh) {
+    if (!fresh) memset(c->sites, 0, sizeof c->sites);
+    c->count[0] = c->count[1] = 0;
+    c->f[0][c->start[0]].r.sp = c->f[1][c->start[1]].r.sp = UINT64_MAX;
+    c->generation = generation;
+}
+
 static struct walk_cache *thread_walks(void) {
     if (MT_LIKELY(walks != NULL) || walks_gone) return walks;
     walks = mt_map(sizeof *walks);
     walks_gone = walks == NULL;
+    if (walks) walks_reset(walks, __atomic_load_n(&walk_generation, __ATOMIC_RELAXED), 1);
     return walks;
 }
 
@@ -345,8 +357,6 @@ void mt_unwind_thread_exit(void) {
     walks = NULL;
     walks_gone = 1;
 }
-static uint64_t walk_generation = 1; /* bumped when code may have moved (dlclose) */
-
 /* Frames taken from the previous stack carry its bp values, which were only
  * checked where bp mattered to it.  Before the walk steps on from them, or
  * judges them again with other frames beyond, they get the real ones: from
@@ -369,12 +379,7 @@ static inline int frame_holds(const struct frame *f) {
 
 static int cached_walk(struct walk_cache *c, struct regs r, uint64_t key, int cap, int *more, const uint64_t **pcs) {
     uint64_t generation = __atomic_load_n(&walk_generation, __ATOMIC_RELAXED);
-    if (MT_UNLIKELY(c->generation != generation)) {
-        memset(c->sites, 0, sizeof c->sites);
-        c->count[0] = c->count[1] = 0;
-        c->f[0][c->start[0]].r.sp = c->f[1][c->start[1]].r.sp = UINT64_MAX;
-        c->generation = generation;
-    }
+    if (MT_UNLIKELY(c->generation != generation)) walks_reset(c, generation, 0);
     struct frame *old = c->f[c->cur] + c->start[c->cur];
     uint64_t *old_raw = c->pc[c->cur] + c->start[c->cur];
     int old_n = c->count[c->cur], old_more = c->more[c->cur];
