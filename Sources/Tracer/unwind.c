@@ -324,9 +324,11 @@ struct walk_cache {
      * has sp UINT64_MAX, which ends the search for a matching frame. */
     struct frame f[2][CACHE_FRAMES + 1];
     uint64_t pc[2][CACHE_FRAMES]; /* each frame's ip - 1: what mt_unwind hands out */
-    uint64_t head;                /* where the ring is written next, counted from its start */
-    struct site sites[1u << SITE_SETS_BITS][SITE_WAYS];
+    uint64_t head; /* where the ring is written next, counted from its start */
+    /* The ring first: its start shares a page with the frames above, which a
+     * thread that allocates from a few places then hardly goes beyond. */
     struct site_check ring[SITE_RING];
+    struct site sites[1u << SITE_SETS_BITS][SITE_WAYS];
 };
 /* In its own mapping, not in static TLS: that is carved from every thread's
  * stack, and a thread made with PTHREAD_STACK_MIN has 16 KiB in all. */
