@@ -201,6 +201,41 @@ final class UnwindTests: XCTestCase {
         }
     }
 
+    /// Coroutines (ucontext) switching stacks after every allocation, one stack unmapped and
+    /// another mapped (at the same address, most likely) for a coroutine with fewer frames:
+    /// each block keeps its own coroutine's stack, down to glibc's `__start_context`.
+    func testCoroutinesOnStacksOfTheirOwn() throws {
+        let exe = try Fixtures.build("coroutines")
+        let run = try runTraced(exe, in: directory, environment: ["MEMTRACE_UNWIND_CHECK": "1"])
+        XCTAssertEqual(run.status, 0, run.stderrText)
+        XCTAssertTrue(run.stdoutText.hasPrefix("coroutines: 900 blocks"), run.stdoutText)
+        let tally = try XCTUnwrap(tallies(run.stderrText).first, run.stderrText)
+        XCTAssertEqual(tally.differ, 0, run.stderrText)
+
+        let snapshot = try onlySnapshot(in: directory, prefix: "coroutines")
+        assertConsistent(snapshot)
+        let siteLine = try Fixtures.line(of: "coroutine-site", in: Fixtures.source("coroutines"))
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        let lines = innermostLines(of: snapshot)
+        var found: [[String]: [Int]] = [:]
+        for stat in snapshot.stackStats
+        where lines[stat.stack]?.line == siteLine && lines[stat.stack]?.file == "coroutines.c" {
+            let functions = snapshot.stacks[Int(stat.stack)].pcs.compactMap {
+                symbolizer.frames(for: $0).first?.function
+            }
+            let key = Array(functions.prefix { !$0.hasPrefix("libc.so") })  // then __start_context, unnamed
+            found[key, default: [0, 0]][0] += Int(stat.liveCount)
+            found[key, default: [0, 0]][1] += Int(stat.liveBytes)
+        }
+        XCTAssertEqual(
+            found,
+            [
+                ["allocate", "deeper", "first"]: [300, 300 * 48],
+                ["allocate", "deeper", "second"]: [300, 300 * 80],
+                ["allocate", "third"]: [300, 300 * 112],
+            ])
+    }
+
     /// Code without unwind information is walked through its frame pointer, read without a
     /// fault, and never by libunwind, which checks addresses by writing them into a pipe it
     /// opens: a program that closed every descriptor and reopened files under those numbers had
