@@ -40,6 +40,22 @@ final class UnwindTests: XCTestCase {
         }
     }
 
+    /// Live blocks and bytes of the stacks whose innermost frame is `file`:`line`, summed by
+    /// the function names of their frames as `key` cuts them.
+    private func liveFigures(
+        _ snapshot: Snapshot, file: String, line: Int, key: ([String]) -> [String]
+    ) -> [[String]: [Int]] {
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        let lines = innermostLines(of: snapshot)
+        var found: [[String]: [Int]] = [:]
+        for stat in snapshot.stackStats where lines[stat.stack]?.line == line && lines[stat.stack]?.file == file {
+            let functions = snapshot.stacks[Int(stat.stack)].pcs.flatMap { symbolizer.frames(for: $0).map(\.function) }
+            found[key(functions), default: [0, 0]][0] += Int(stat.liveCount)
+            found[key(functions), default: [0, 0]][1] += Int(stat.liveBytes)
+        }
+        return found
+    }
+
     private func checkedRun(
         _ program: String, _ arguments: [String], frames: Int, environment: [String: String?] = [:]
     ) throws -> (ProcessResult, [Tally]) {
@@ -157,6 +173,7 @@ final class UnwindTests: XCTestCase {
             ["site", "caller_c", "main"]: [400, 400 * 40],
             ["site", "under_vla", "shallow", "main"]: [200, 200 * 56],
             ["site", "under_vla", "deep", "main"]: [200, 200 * 72],
+            ["site"] + Array(repeating: "nest", count: 63): [600, 200 * (2 * 88 + 104)],
         ]
         for check in [true, false] {
             let out = directory.appendingPathComponent(check ? "checked" : "plain")
@@ -176,28 +193,12 @@ final class UnwindTests: XCTestCase {
             }
             let snapshot = try onlySnapshot(in: out, prefix: "callsites")
             assertConsistent(snapshot)
-            let symbolizer = Symbolizer(snapshot: snapshot)
-            let lines = innermostLines(of: snapshot)
-            var found: [[String]: [Int]] = [:]
-            var nested = [0, 0]
-            for stat in snapshot.stackStats
-            where lines[stat.stack]?.line == siteLine && lines[stat.stack]?.file == "callsites.c" {
-                let functions = snapshot.stacks[Int(stat.stack)].pcs.flatMap {
-                    symbolizer.frames(for: $0).map(\.function)
-                }
-                if functions.count > 1 && functions[1] == "nest" {
-                    // Cut at 64 frames, site and 63 of nest: both depths are one stack.
-                    XCTAssertEqual(functions, ["site"] + Array(repeating: "nest", count: 63))
-                    nested[0] += Int(stat.liveCount)
-                    nested[1] += Int(stat.liveBytes)
-                    continue
-                }
-                let key = Array(functions.prefix { $0 != "main" }) + ["main"]
-                found[key, default: [0, 0]][0] += Int(stat.liveCount)
-                found[key, default: [0, 0]][1] += Int(stat.liveBytes)
+            // Cut at the frames up to main; stacks through `nest` are cut at 64 frames, the
+            // site and 63 of nest, so both depths are one stack.
+            let found = liveFigures(snapshot, file: "callsites.c", line: siteLine) { functions in
+                functions.firstIndex(of: "main").map { Array(functions[...$0]) } ?? functions
             }
             XCTAssertEqual(found, expected, check ? "checked" : "plain")
-            XCTAssertEqual(nested, [600, 200 * (2 * 88 + 104)], check ? "checked" : "plain")
         }
     }
 
@@ -215,17 +216,9 @@ final class UnwindTests: XCTestCase {
         let snapshot = try onlySnapshot(in: directory, prefix: "coroutines")
         assertConsistent(snapshot)
         let siteLine = try Fixtures.line(of: "coroutine-site", in: Fixtures.source("coroutines"))
-        let symbolizer = Symbolizer(snapshot: snapshot)
-        let lines = innermostLines(of: snapshot)
-        var found: [[String]: [Int]] = [:]
-        for stat in snapshot.stackStats
-        where lines[stat.stack]?.line == siteLine && lines[stat.stack]?.file == "coroutines.c" {
-            let functions = snapshot.stacks[Int(stat.stack)].pcs.compactMap {
-                symbolizer.frames(for: $0).first?.function
-            }
-            let key = Array(functions.prefix { !$0.hasPrefix("libc.so") })  // then __start_context, unnamed
-            found[key, default: [0, 0]][0] += Int(stat.liveCount)
-            found[key, default: [0, 0]][1] += Int(stat.liveBytes)
+        // Each coroutine's stack ends in __start_context, which has no name.
+        let found = liveFigures(snapshot, file: "coroutines.c", line: siteLine) { functions in
+            Array(functions.prefix { !$0.hasPrefix("libc.so") })
         }
         XCTAssertEqual(
             found,
