@@ -28,6 +28,7 @@
  * The same thread writes the snapshot of a program that a signal or _exit()
  * ends (signals.c), then ends it.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -337,8 +338,34 @@ static void *helper_main(void *arg) {
     }
 }
 
+/* ---- a program of one thread stays one in glibc's eyes ----------------------
+ * glibc's malloc and free take no lock while the process has a single thread
+ * (__libc_single_threaded), and pthread_create clears that flag for good:
+ * the helper alone would cost a program of one thread an atomic lock and
+ * unlock on every allocation and release that misses glibc's thread cache,
+ * and the tracer's shards theirs (tracer.h).  The helper never allocates from
+ * the real allocator (hooks.c serves it from the bootstrap buffer), looks up
+ * no symbol after start-up and calls nothing else that reads the flag, so
+ * when the flag was set before it started it is set again once it runs.  The
+ * program's own first pthread_create clears it as usual, before its new
+ * thread exists.  An executable that reads the flag has a copy of its own
+ * (a copy relocation), which libc does not read: libc's is looked up in
+ * libc itself, and both are set. */
+extern char __libc_single_threaded __attribute__((weak));
+static char *libc_single_flag;
+
+static void find_single_flag(void) {
+    void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (libc) {
+        libc_single_flag = (char *)dlsym(libc, "__libc_single_threaded");
+        dlclose(libc);
+    }
+    mt_solo_init(libc_single_flag);
+}
+
 static void start_helper(void) {
     if (!helper_wanted()) return;
+    int single = libc_single_flag && *libc_single_flag;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -347,6 +374,10 @@ static void start_helper(void) {
     pthread_attr_setstacksize(&attr, 256 * 1024);
     helper_running = pthread_create(&helper_thread, &attr, helper_main, NULL) == 0;
     if (!helper_running) mt_warn("cannot start the snapshot thread", NULL, errno);
+    if (helper_running && single) {
+        *libc_single_flag = 1;
+        if (&__libc_single_threaded) __libc_single_threaded = 1;
+    }
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -443,6 +474,7 @@ static void after_fork_child(void) {
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
+    mt_solo_init(libc_single_flag);
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;
@@ -489,6 +521,11 @@ void mt_control_init(void) {
  * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
  * where creating a thread is not safe. */
 void mt_control_start(void) {
+    if (mt_enabled && !libc_single_flag) {
+        mt_allocator_init();
+        mt_leaks_init();
+        find_single_flag();
+    }
     if (mt_enabled && !helper_running) start_helper();
 }
 

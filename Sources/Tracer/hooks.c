@@ -38,7 +38,10 @@ static int (*real_getattr_np)(pthread_t, pthread_attr_t *);
 /* ---- bootstrap ------------------------------------------------------------
  * dlsym() itself may call calloc (for its error state) before we know where
  * the real calloc is.  Those few early requests are served from this static
- * buffer; free() recognises its addresses and ignores them.  Each block keeps
+ * buffer; free() recognises its addresses and ignores them.  So is anything
+ * the helper thread (mt_never_leaves) asks for, which is nothing as written:
+ * it must never enter the real allocator, whose lock-free single-thread
+ * paths the program's thread may be running (control.c).  Each block keeps
  * its size in the 16 bytes before it so realloc can copy it out. */
 static char boot_buf[256 * 1024] __attribute__((aligned(64)));
 static size_t boot_used;
@@ -166,7 +169,7 @@ __attribute__((noinline)) static void *malloc_recorded(size_t size) {
 
 __attribute__((noinline)) static void *malloc_checked(size_t size) {
     ensure_started();
-    if (MT_UNLIKELY(!real_malloc)) return boot_alloc(size, 16);
+    if (MT_UNLIKELY(!real_malloc || mt_never_leaves)) return boot_alloc(size, 16);
     if (!wanted(size)) return real_malloc(size);
     return malloc_recorded(size);
 }
@@ -263,7 +266,7 @@ __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
 
 __attribute__((noinline)) static void *calloc_checked(size_t n, size_t size) {
     ensure_started();
-    if (MT_UNLIKELY(!real_calloc)) {
+    if (MT_UNLIKELY(!real_calloc || mt_never_leaves)) {
         size_t total;
         if (__builtin_mul_overflow(n, size, &total)) return NULL;
         return boot_alloc(total, 16);
@@ -308,7 +311,7 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
 __attribute__((noinline)) static void *realloc_checked(void *old, size_t size) {
     if (old && is_boot(old)) return realloc_from_boot(old, size);
     ensure_started();
-    if (MT_UNLIKELY(!real_realloc)) return boot_alloc(size, 16);
+    if (MT_UNLIKELY(!real_realloc || (mt_never_leaves && !old))) return boot_alloc(size, 16);
     if (!RECORDING()) return real_realloc(old, size);
     int record_new = wanted_unless_paused(size);
     int maybe_old = old && mt_maybe_recorded(old);
@@ -343,7 +346,7 @@ static void *aligned(size_t align, size_t size) {
         while (a < align) a <<= 1;
         align = a;
     }
-    if (MT_UNLIKELY(!real_posix_memalign)) return boot_alloc(size, align);
+    if (MT_UNLIKELY(!real_posix_memalign || mt_never_leaves)) return boot_alloc(size, align);
     void *p = NULL;
     if (!wanted(size)) {
         int rc = real_posix_memalign(&p, align, size);
@@ -363,7 +366,7 @@ static void *aligned(size_t align, size_t size) {
 
 MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
     ensure_started();
-    if (MT_UNLIKELY(!real_posix_memalign)) {
+    if (MT_UNLIKELY(!real_posix_memalign || mt_never_leaves)) {
         void *p = boot_alloc(size, align);
         if (!p) return ENOMEM;
         *out = p;
@@ -379,7 +382,7 @@ MT_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
 
 MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
     ensure_started();
-    if (real_aligned_alloc) {
+    if (real_aligned_alloc && !mt_never_leaves) {
         if (!wanted(size)) return real_aligned_alloc(align, size);
         mt_guard++;
         void *p = real_aligned_alloc(align, size);
@@ -392,7 +395,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
 
 MT_EXPORT void *memalign(size_t align, size_t size) {
     ensure_started();
-    if (real_memalign) {
+    if (real_memalign && !mt_never_leaves) {
         if (!wanted(size)) return real_memalign(align, size);
         mt_guard++;
         void *p = real_memalign(align, size);

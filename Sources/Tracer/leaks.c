@@ -68,7 +68,19 @@ int mt_thread_describe(struct mt_thread *t) {
     return 1;
 }
 
-/* ---- roots from the modules ---------------------------------------------------- */
+/* ---- roots from the modules ----------------------------------------------------
+ * libc's own data holds glibc malloc's state, whose top-chunk and bin
+ * pointers name chunk headers: the header of the chunk after a block lies in
+ * the block's last eight bytes when its size fills them, and would make it a
+ * "possible" leak (memcheck, which replaces malloc, never sees that state).
+ * So in libc's data a pointer to exactly there is the allocator's. */
+static uint64_t libc_data_lo, libc_data_hi;
+
+static int is_libc(const char *name) {
+    const char *base = strrchr(name, '/');
+    return strncmp(base ? base + 1 : name, "libc.so", 7) == 0;
+}
+
 static int add_writable(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct mt_buf *out = data;
@@ -79,8 +91,16 @@ static int add_writable(struct dl_phdr_info *info, size_t size, void *data) {
         if (mt_is_self_address(start)) continue; /* the tracer's own globals point at no block */
         mt_buf_u64(out, start);
         mt_buf_u64(out, start + ph->p_memsz);
+        if (info->dlpi_name && is_libc(info->dlpi_name)) {
+            libc_data_lo = start;
+            libc_data_hi = start + ph->p_memsz;
+        }
     }
     return 0;
+}
+
+static int is_next_chunk_header(uint64_t p, const struct block *b) {
+    return p == b->addr + mt_real_usable_size((void *)(uintptr_t)b->addr) - 8;
 }
 
 void mt_leaks_prepare(struct mt_buf *roots) { dl_iterate_phdr(add_writable, roots); }
@@ -204,6 +224,9 @@ static void scan_root_range(uint64_t from, uint64_t to, uint8_t parent) {
             memcpy(&p, root_buffer + off, 8);
             int64_t i = find_block(p);
             if (i < 0) continue;
+            if (from >= libc_data_lo && from < libc_data_hi && p != blocks[i].addr &&
+                is_next_chunk_header(p, &blocks[i]))
+                continue;
             mark(i, p == blocks[i].addr && parent == REACHED ? REACHED : POSSIBLE);
         }
         from += (uint64_t)got;
@@ -293,6 +316,9 @@ static void scan_tls(struct mt_thread *t, void *context) {
 
 /* ---- the scan ------------------------------------------------------------------------ */
 static uint64_t caller_frame;
+
+/* At start-up, in the program's thread: the helper looks up no symbol. */
+void mt_leaks_init(void) { (void)static_tls_size(); }
 
 void mt_leaks_set_caller_frame(const void *frame) { caller_frame = (uint64_t)(uintptr_t)frame; }
 

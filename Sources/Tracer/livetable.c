@@ -34,7 +34,12 @@
  * mmap, munmap and page faults than the table saved.  Like the single table
  * before it, a region's table never shrinks.
  */
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tracer.h"
 
@@ -389,10 +394,43 @@ int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_
     return 0;
 }
 
+/* ---- one program thread (tracer.h) ---------------------------------------- */
+struct mt_solo mt_solo __attribute__((aligned(64)));
+static const char never_single;
+const char *mt_solo_flag = &never_single;
+
+void mt_solo_init(const char *single_flag) {
+    /* Registered once per process: fork's child registers again (an exec'd
+     * program starts over anyway). */
+    if (single_flag && syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        mt_solo_flag = single_flag;
+    else
+        mt_solo_flag = &never_single;
+}
+
+/* Keeps the program's thread out of the shards, or returns at once if it is
+ * the caller (who is not recording then). */
+static void solo_exclude(void) {
+    __atomic_add_fetch(&mt_solo.wants, 1, __ATOMIC_SEQ_CST);
+    if (mt_solo_flag == &never_single) return;
+    /* A thread that read `wants` before the add stored `busy` before
+     * reading it: membarrier makes that store visible here. */
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        /* Cannot happen once registered; if it does, every record locks from
+         * now on, and one that started without the lock has long ended. */
+        mt_solo_flag = &never_single;
+        const struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    while (__atomic_load_n(&mt_solo.busy, __ATOMIC_ACQUIRE)) sched_yield();
+}
+
 void mt_live_lock_all(void) {
+    solo_exclude();
     for (int i = 0; i < MT_SHARDS; i++) mt_lock(&mt_shards[i].lock);
 }
 
 void mt_live_unlock_all(void) {
     for (int i = MT_SHARDS - 1; i >= 0; i--) mt_unlock(&mt_shards[i].lock);
+    __atomic_sub_fetch(&mt_solo.wants, 1, __ATOMIC_SEQ_CST);
 }

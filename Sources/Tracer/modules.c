@@ -88,8 +88,13 @@ uint32_t mt_modules_collect(struct mt_buf *out) {
  * otherwise.  jemalloc caches its statistics: writing "epoch" refreshes them. */
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
+static mallctl_fn mallctl;
+
+/* At start-up, in the program's thread: a failed lookup allocates its error
+ * message, which the helper thread must not (control.c). */
+void mt_allocator_init(void) { mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl"); }
+
 void mt_allocator_collect(struct mt_buf *out) {
-    mallctl_fn mallctl = (mallctl_fn)dlsym(RTLD_DEFAULT, "mallctl");
     if (mallctl) {
         static const char *names[] = {"stats.allocated", "stats.active",   "stats.resident",
                                       "stats.mapped",    "stats.metadata", "stats.retained"};

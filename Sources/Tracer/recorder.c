@@ -153,13 +153,13 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags()};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     if (mt_live_insert(sh, &e) == 0) {
         account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
     }
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
     errno = saved;
 }
 
@@ -167,10 +167,10 @@ static inline void record_free(void *p, int count_untracked) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
     else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
 }
 
 void mt_record_free(void *p) { record_free(p, 1); }
@@ -181,42 +181,42 @@ void mt_record_free_held(void *p) { record_free(p, 0); }
 int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     int found = mt_live_remove(sh, ptr, out);
     if (!found && !mt_sample_rate) sh->untracked_frees++;
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
     return found;
 }
 
 void mt_record_release(const struct mt_live *e) {
     struct mt_shard *sh = mt_shard_for(e->ptr);
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     account_free(sh, e, 0); /* a block realloc moved or freed is not a temporary allocation */
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
 }
 
 void mt_record_put_back(const struct mt_live *e) {
     struct mt_shard *sh = mt_shard_for(e->ptr);
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     if (mt_live_insert(sh, e) != 0) {
         /* Could not re-insert: account it as released so totals stay balanced. */
         account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
     }
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
 }
 
 void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     mt_live_set_flags(sh, ptr, set, clear);
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
 }
 
 void mt_record_realloc_call(void *p) {
     struct mt_shard *sh = mt_shard_for((uint64_t)(uintptr_t)p);
-    mt_lock(&sh->lock);
+    int locked = mt_shard_enter(sh);
     sh->realloc_calls++;
-    mt_unlock(&sh->lock);
+    mt_shard_leave(sh, locked);
 }

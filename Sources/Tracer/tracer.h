@@ -294,6 +294,42 @@ struct mt_shard {
 
 extern struct mt_shard mt_shards[MT_SHARDS];
 static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
+
+/* ---- a program of one thread takes no shard lock (livetable.c) ------------
+ * While glibc counts a single thread (its __libc_single_threaded flag, which
+ * the helper thread does not clear: control.c), the program's thread is the
+ * only one that records, and the lock's atomic exchange is most of what a
+ * shard costs it.  Instead it says it is `busy` with plain stores, and
+ * whoever takes every shard lock (mt_live_lock_all: snapshots, fork, the
+ * checks) first raises `wants`, makes every thread's stores visible with
+ * membarrier(2) and waits for `busy` to drop; while `wants` is up, the
+ * program's thread takes the shard locks like any other.  The flag is
+ * cleared by the program's first pthread_create before the new thread
+ * exists, and never set again while threads run, so a record that starts
+ * without the lock ends without it.  mt_solo_flag points at a zero until
+ * membarrier is known to work. */
+struct mt_solo {
+    int busy;  /* the program's thread is recording without a shard lock */
+    int wants; /* how many are taking (or hold) every shard lock */
+};
+extern struct mt_solo mt_solo;
+extern const char *mt_solo_flag;
+void mt_solo_init(const char *single_flag); /* libc's flag, or NULL */
+/* Returns whether it took the shard's lock, for mt_shard_leave. */
+static inline int mt_shard_enter(struct mt_shard *sh) {
+    if (MT_LIKELY(*(const volatile char *)mt_solo_flag)) {
+        __atomic_store_n(&mt_solo.busy, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
+        if (MT_LIKELY(!__atomic_load_n(&mt_solo.wants, __ATOMIC_RELAXED))) return 0;
+        __atomic_store_n(&mt_solo.busy, 0, __ATOMIC_RELEASE);
+    }
+    mt_lock(&sh->lock);
+    return 1;
+}
+static inline void mt_shard_leave(struct mt_shard *sh, int locked) {
+    if (MT_LIKELY(!locked)) __atomic_store_n(&mt_solo.busy, 0, __ATOMIC_RELEASE);
+    else mt_unlock(&sh->lock);
+}
 /* The following require the shard's lock. */
 int mt_live_insert(struct mt_shard *sh, const struct mt_live *e); /* 0 ok, -1 no memory */
 int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out); /* 1 found */
@@ -507,6 +543,7 @@ void mt_buf_free(struct mt_buf *b);
 
 /* Encodes the MODULES payload; returns the module count. */
 uint32_t mt_modules_collect(struct mt_buf *out);
+void mt_allocator_init(void); /* at start-up: is the allocator jemalloc? */
 /* Encodes the ALLOCATOR payload. */
 void mt_allocator_collect(struct mt_buf *out);
 /* The real allocator's usable size of a live block. */
@@ -520,6 +557,7 @@ int mt_leaks_scan(const struct mt_buf *roots); /* requires every shard and stack
  * reads that thread's stack from here up, not the tracer's frames below,
  * whose dead slots still hold addresses of blocks the tracer handled. */
 void mt_leaks_set_caller_frame(const void *frame);
+void mt_leaks_init(void); /* at start-up: the symbols the scan needs */
 uint32_t mt_leak_kind(uint64_t addr);        /* 0 reachable, 1 definite, 2 indirect, 3 possible */
 int mt_leaks_scanned(void);
 void mt_leaks_release(void);
