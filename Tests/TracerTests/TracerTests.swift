@@ -584,6 +584,43 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(points.last?.currentBytes, snapshot.totals.liveBytes)
     }
 
+    /// A program of one thread keeps glibc's single-thread malloc while the helper runs, records
+    /// without shard locks, and every snapshot the helper writes meanwhile is whole; its first
+    /// thread of its own makes it two for glibc and the tracer alike.
+    func testOneThreadStaysOneWhileTheHelperWritesSnapshots() throws {
+        let exe = try Fixtures.build("onethread")
+        let plain = try runProcess(exe)
+        XCTAssertEqual(plain.stdoutText, "single=1 threads=1\nsingle=1\nsingle=0\n")
+        let traced = try runTraced(exe, ["signal"], in: directory, environment: ["MEMTRACE_INTERVAL": "0.005"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stderrText, "")
+        XCTAssertEqual(traced.stdoutText, "single=1 threads=2\nsingle=1\nsingle=0\n", "the helper is the second")
+
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            .sorted { $0.header.sequence < $1.header.sequence }
+        XCTAssertGreaterThanOrEqual(snapshots.filter { $0.header.trigger == .signal }.count, 1)
+        XCTAssertGreaterThanOrEqual(snapshots.filter { $0.header.trigger == .interval }.count, 3)
+        let source = Fixtures.source("onethread")
+        let keptLine = try Fixtures.line(of: "kept", in: source)
+        var lastKept: UInt64 = 0
+        for snapshot in snapshots {
+            assertConsistent(snapshot)
+            let kept = sites(of: snapshot).filter { $0.file == "onethread.c" && $0.line == keptLine }
+            let count = kept.reduce(UInt64(0)) { $0 + $1.liveCount }
+            XCTAssertGreaterThanOrEqual(count, lastKept, "snapshot \(snapshot.header.sequence)")
+            lastKept = count
+        }
+        let last = try XCTUnwrap(snapshots.last)
+        XCTAssertEqual(last.header.trigger, .exit)
+        let all = sites(of: last)
+        let kept = try XCTUnwrap(site(all, file: "onethread.c", line: keptLine))
+        XCTAssertEqual([kept.liveCount, kept.liveBytes, kept.totalCount], [20000, 640_000, 20000])
+        let churn = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "churn", in: source)))
+        XCTAssertEqual([churn.liveCount, churn.totalCount], [0, 800_000])
+        let worker = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "worker", in: source)))
+        XCTAssertEqual([worker.liveCount, worker.liveBytes], [300, 14400])
+    }
+
     func testIntervalSnapshots() throws {
         let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
         XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)
