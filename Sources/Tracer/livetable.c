@@ -102,14 +102,19 @@ static inline int may_fill(uint64_t hole, uint64_t j, uint64_t home) {
 
 /* ---- table memory ------------------------------------------------------------------
  * Slot tables (8 << bits bytes) and directories (24 << d bytes) are 128 << k
- * and 384 << k bytes.  Up to 4 KiB and 12 KiB they come from one pool of 64 KiB chunks,
- * shared by all shards (a chunk per shard cost a program touching every
- * shard 256 mappings before it had used any), with a free list per size;
- * larger ones are mapped on their own.  The pool's lock is only ever taken
+ * and 384 << k bytes.  Up to 64 KiB (the table of a region full of the
+ * smallest blocks glibc makes) and 12 KiB they come from one pool of 256 KiB
+ * chunks, shared by all shards (a chunk per shard cost a program touching
+ * every shard 256 mappings before it had used any), with a free list per
+ * size; larger ones are mapped on their own.  When tables of 8 and 16 KiB
+ * were mapped on their own, python3's run grew and dropped them 1,100 times
+ * (3,300 system calls, and the page faults of every new mapping); freed
+ * tables now go to the next region that grows.  The pool's lock is only ever taken
  * under a shard lock, so whoever holds them all (fork, the snapshot writer)
  * finds it free. */
-#define POOL_CLASSES 12 /* 128 B .. 4 KiB, then 384 B .. 12 KiB */
-#define CHUNK_BYTES (64 * 1024)
+#define TABLE_CLASSES 10 /* 128 B .. 64 KiB: a region's largest table */
+#define POOL_CLASSES (TABLE_CLASSES + 6) /* then 384 B .. 12 KiB */
+#define CHUNK_BYTES (256 * 1024)
 static struct {
     mt_lock_t lock;
     void *free[POOL_CLASSES]; /* freed blocks, linked through their first word */
@@ -117,7 +122,7 @@ static struct {
     uint64_t left;
 } pool;
 
-static uint64_t class_bytes(int k) { return k < 6 ? 128ull << k : 384ull << (k - 6); }
+static uint64_t class_bytes(int k) { return k < TABLE_CLASSES ? 128ull << k : 384ull << (k - TABLE_CLASSES); }
 
 static int pool_class(uint64_t bytes) {
     for (int k = 0; k < POOL_CLASSES; k++)
