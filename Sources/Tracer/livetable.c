@@ -430,9 +430,63 @@ static void solo_exclude(void) {
     while (__atomic_load_n(&mt_solo.busy, __ATOMIC_ACQUIRE)) sched_yield();
 }
 
+/* ---- young blocks (tracer.h) ------------------------------------------------ */
+#define YOUNG_BITS 12
+static struct mt_live young[1u << YOUNG_BITS];
+uint32_t mt_young_count;
+
+static inline struct mt_live *young_place(uint64_t ptr) {
+    return &young[(ptr >> 4) & ((1u << YOUNG_BITS) - 1)]; /* neighbours in memory, neighbours here */
+}
+
+int mt_young_put(const struct mt_live *e) {
+    struct mt_live *y = young_place(e->ptr);
+    int rc = 0;
+    if (!y->ptr) mt_young_count++;
+    /* The same address: a block whose free we missed, replaced as the live
+     * table replaces one.  Another block that cannot enter the live table
+     * is lost, as a new one would be, though its figures stay counted. */
+    else if (y->ptr != e->ptr) rc = mt_live_insert(mt_shard_for(y->ptr), y);
+    *y = *e;
+    return rc;
+}
+
+int mt_young_take(uint64_t ptr, struct mt_live *out) {
+    struct mt_live *y = young_place(ptr);
+    if (y->ptr != ptr) return mt_live_remove(mt_shard_for(ptr), ptr, out);
+    *out = *y;
+    y->ptr = 0;
+    mt_young_count--;
+    return 1;
+}
+
+int mt_young_set_flags(uint64_t ptr, uint32_t set, uint32_t clear) {
+    struct mt_live *y = young_place(ptr);
+    if (y->ptr != ptr) return mt_live_set_flags(mt_shard_for(ptr), ptr, set, clear);
+    y->flags = (y->flags & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
+    return 1;
+}
+
+/* With every shard lock held and the program's thread kept out. */
+static void young_flush(void) {
+    for (uint32_t i = 0; mt_young_count && i < (1u << YOUNG_BITS); i++) {
+        if (!young[i].ptr) continue;
+        if (mt_live_insert(mt_shard_for(young[i].ptr), &young[i]) != 0)
+            __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+        young[i].ptr = 0;
+        mt_young_count--;
+    }
+}
+
+__attribute__((noinline)) void mt_young_drain(void) {
+    mt_live_lock_all();
+    mt_live_unlock_all();
+}
+
 void mt_live_lock_all(void) {
     solo_exclude();
     for (int i = 0; i < MT_SHARDS; i++) mt_lock(&mt_shards[i].lock);
+    if (mt_young_count) young_flush();
 }
 
 void mt_live_unlock_all(void) {

@@ -145,6 +145,11 @@ static __attribute__((noinline)) uint32_t walk_and_intern(const void *entry) {
     return stack;
 }
 
+/* Young blocks (tracer.h) wait only in sections without a lock, and not
+ * while sampling: the sampling filter learns of a block as it enters the
+ * live table. */
+static inline int young(int locked) { return !locked && !mt_sample_rate; }
+
 void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     int saved = errno;
     uint32_t stack = mt_unwind_known(entry);
@@ -154,7 +159,10 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
     int locked = mt_shard_enter(sh);
-    if (mt_live_insert(sh, &e) == 0) {
+    if (young(locked)) {
+        if (mt_young_put(&e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+        account_alloc(sh, &e, op);
+    } else if (mt_live_insert(sh, &e) == 0) {
         account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -168,7 +176,7 @@ static inline void record_free(void *p, int count_untracked) {
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
     int locked = mt_shard_enter(sh);
-    if (mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
+    if (young(locked) ? mt_young_take(ptr, &e) : mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
     else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
 }
@@ -182,7 +190,7 @@ int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    int found = mt_live_remove(sh, ptr, out);
+    int found = young(locked) ? mt_young_take(ptr, out) : mt_live_remove(sh, ptr, out);
     if (!found && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
     return found;
@@ -198,7 +206,9 @@ void mt_record_release(const struct mt_live *e) {
 void mt_record_put_back(const struct mt_live *e) {
     struct mt_shard *sh = mt_shard_for(e->ptr);
     int locked = mt_shard_enter(sh);
-    if (mt_live_insert(sh, e) != 0) {
+    if (young(locked)) {
+        if (mt_young_put(e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+    } else if (mt_live_insert(sh, e) != 0) {
         /* Could not re-insert: account it as released so totals stay balanced. */
         account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -210,7 +220,8 @@ void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    mt_live_set_flags(sh, ptr, set, clear);
+    if (young(locked)) mt_young_set_flags(ptr, set, clear);
+    else mt_live_set_flags(sh, ptr, set, clear);
     mt_shard_leave(sh, locked);
 }
 

@@ -619,6 +619,10 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual([churn.liveCount, churn.totalCount], [0, 800_000])
         let worker = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "worker", in: source)))
         XCTAssertEqual([worker.liveCount, worker.liveBytes], [300, 14400])
+        // Freed by the worker while they still waited outside the live table.
+        let handed = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "handed", in: source)))
+        XCTAssertEqual([handed.liveCount, handed.totalCount, handed.totalBytes], [0, 100, 7200])
+        XCTAssertEqual(last.totals.untrackedFrees, 0)
     }
 
     func testIntervalSnapshots() throws {

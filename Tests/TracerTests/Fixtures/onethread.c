@@ -29,7 +29,13 @@ static int threads(void) {
     return n;
 }
 
+/* Blocks the program's thread made just before the worker started, which the
+ * worker frees: they were still young (tracer.h) when the program became two. */
+#define HANDED 100
+static void *handed[HANDED];
+
 static void *worker(void *arg) {
+    for (int i = 0; i < HANDED; i++) free(handed[i]);
     for (int i = 0; i < WORKER_KEPT; i++) worker_kept[i] = malloc(48); /* @worker */
     return arg;
 }
@@ -43,6 +49,7 @@ int main(int argc, char **argv) {
         if (argc > 1 && r % 40 == 0) raise(SIGUSR2); /* asks the tracer for a snapshot */
     }
     printf("single=%d\n", __libc_single_threaded);
+    for (int i = 0; i < HANDED; i++) handed[i] = malloc(72); /* @handed */
     pthread_t t;
     pthread_create(&t, NULL, worker, NULL);
     pthread_join(t, NULL);
