@@ -8,7 +8,9 @@
  * when their blocks hash to the same shard.  Per-stack aggregates are kept per
  * thread (threadstats.c) and updated inside that shard lock; holding every
  * shard lock (as the snapshot writer does) therefore freezes all counters at
- * once.
+ * once.  A program of one thread records in sections without a lock, and its
+ * newest blocks wait outside the live table (tracer.h: mt_shard_enter, young
+ * blocks); mt_live_lock_all keeps it out and empties that table first.
  *
  * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
  * reaches a new high.  A stack remembers the epoch of its last change; when it
