@@ -521,7 +521,9 @@ void mt_control_init(void) {
  * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
  * where creating a thread is not safe. */
 void mt_control_start(void) {
-    if (mt_enabled && !libc_single_flag) {
+    static int looked_up; /* what the helper must not look up itself */
+    if (mt_enabled && !looked_up) {
+        looked_up = 1;
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();

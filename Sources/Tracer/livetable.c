@@ -413,8 +413,8 @@ void mt_solo_init(const char *single_flag) {
         mt_solo_flag = &never_single;
 }
 
-/* Keeps the program's thread out of the shards, or returns at once if it is
- * the caller (who is not recording then). */
+/* Keeps the program's thread out of its sections without a lock (when that
+ * thread is the caller, it is in none). */
 static void solo_exclude(void) {
     __atomic_add_fetch(&mt_solo.wants, 1, __ATOMIC_SEQ_CST);
     if (mt_solo_flag == &never_single) return;

@@ -295,6 +295,23 @@ struct mt_shard {
 extern struct mt_shard mt_shards[MT_SHARDS];
 static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
 
+/* ---- young blocks (livetable.c) ---------------------------------------------
+ * While the program has one thread, its newest blocks wait in a small table
+ * of their own (4,096 places, a block's fixed by its address) before they
+ * enter the live table: a block freed while it waits never enters it at all
+ * (nearly all of sqlite3's, 40% of python3's), and a block put where
+ * another waits sends that one in.  Only the program's thread uses the table,
+ * in the sections mt_shard_enter opens without a lock; whoever takes every
+ * shard lock empties it into the live table first, and so does the first
+ * record that takes a shard lock while blocks wait. */
+extern uint32_t mt_young_count;
+void mt_young_drain(void); /* every waiting block into the live table */
+struct mt_live;
+/* Each returns as the mt_live_* function it stands for (below). */
+int mt_young_put(const struct mt_live *e);
+int mt_young_take(uint64_t ptr, struct mt_live *out);
+int mt_young_set_flags(uint64_t ptr, uint32_t set, uint32_t clear);
+
 /* ---- a program of one thread takes no shard lock (livetable.c) ------------
  * While glibc counts a single thread (its __libc_single_threaded flag, which
  * the helper thread does not clear: control.c), the program's thread is the
@@ -308,23 +325,6 @@ static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt
  * exists, and never set again while threads run, so a record that starts
  * without the lock ends without it.  mt_solo_flag points at a zero until
  * membarrier is known to work. */
-/* ---- young blocks (livetable.c) ---------------------------------------------
- * While the program has one thread, its newest blocks wait in a small table
- * of their own (4,096 places, a block's fixed by its address) before they
- * enter the live table: a block freed while it waits never enters it at all
- * (nearly all of sqlite3's, 72% of churn's, 40% of python3's), and a block
- * put where another waits sends that one in.  Only the program's thread uses
- * the table, in the sections mt_shard_enter opens without a lock; whoever
- * takes every shard lock empties it into the live table first, and so does
- * the first record that takes a shard lock while blocks wait. */
-extern uint32_t mt_young_count;
-void mt_young_drain(void); /* every waiting block into the live table */
-struct mt_live;
-/* Each returns as the mt_live_* function it stands for (below). */
-int mt_young_put(const struct mt_live *e);
-int mt_young_take(uint64_t ptr, struct mt_live *out);
-int mt_young_set_flags(uint64_t ptr, uint32_t set, uint32_t clear);
-
 struct mt_solo {
     int busy;  /* the program's thread is recording without a shard lock */
     int wants; /* how many are taking (or hold) every shard lock */
