@@ -451,18 +451,18 @@ int mt_young_put(const struct mt_live *e) {
     return rc;
 }
 
-int mt_young_take(uint64_t ptr, struct mt_live *out) {
+int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
     struct mt_live *y = young_place(ptr);
-    if (y->ptr != ptr) return mt_live_remove(mt_shard_for(ptr), ptr, out);
+    if (y->ptr != ptr) return mt_live_remove(sh, ptr, out);
     *out = *y;
     y->ptr = 0;
     mt_young_count--;
     return 1;
 }
 
-int mt_young_set_flags(uint64_t ptr, uint32_t set, uint32_t clear) {
+int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear) {
     struct mt_live *y = young_place(ptr);
-    if (y->ptr != ptr) return mt_live_set_flags(mt_shard_for(ptr), ptr, set, clear);
+    if (y->ptr != ptr) return mt_live_set_flags(sh, ptr, set, clear);
     y->flags = (y->flags & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
     return 1;
 }

@@ -187,7 +187,7 @@ static inline void record_free(void *p, int count_untracked) {
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
     int locked = mt_shard_enter(sh);
-    if (young(locked) ? mt_young_take(ptr, &e) : mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
+    if (young(locked) ? mt_young_take(sh, ptr, &e) : mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
     else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
 }
@@ -201,7 +201,7 @@ int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    int found = young(locked) ? mt_young_take(ptr, out) : mt_live_remove(sh, ptr, out);
+    int found = young(locked) ? mt_young_take(sh, ptr, out) : mt_live_remove(sh, ptr, out);
     if (!found && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
     return found;
@@ -231,7 +231,7 @@ void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    if (young(locked)) mt_young_set_flags(ptr, set, clear);
+    if (young(locked)) mt_young_set_flags(sh, ptr, set, clear);
     else mt_live_set_flags(sh, ptr, set, clear);
     mt_shard_leave(sh, locked);
 }

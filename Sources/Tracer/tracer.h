@@ -306,11 +306,11 @@ static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt
  * record that takes a shard lock while blocks wait. */
 extern uint32_t mt_young_count;
 void mt_young_drain(void); /* every waiting block into the live table */
-struct mt_live;
-/* Each returns as the mt_live_* function it stands for (below). */
+/* Each returns as the mt_live_* function it stands for (below); `sh` is the
+ * block's shard, for a block that is not waiting. */
 int mt_young_put(const struct mt_live *e);
-int mt_young_take(uint64_t ptr, struct mt_live *out);
-int mt_young_set_flags(uint64_t ptr, uint32_t set, uint32_t clear);
+int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
+int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear);
 
 /* ---- a program of one thread takes no shard lock (livetable.c) ------------
  * While glibc counts a single thread (its __libc_single_threaded flag, which
