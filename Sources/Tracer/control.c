@@ -360,7 +360,6 @@ static void find_single_flag(void) {
         libc_single_flag = (char *)dlsym(libc, "__libc_single_threaded");
         dlclose(libc);
     }
-    mt_solo_init(libc_single_flag);
 }
 
 static void start_helper(void) {
@@ -474,7 +473,7 @@ static void after_fork_child(void) {
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
-    mt_solo_init(libc_single_flag);
+    mt_solo_init();
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;
@@ -527,6 +526,7 @@ void mt_control_start(void) {
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();
+        mt_solo_init();
     }
     if (mt_enabled && !helper_running) start_helper();
 }

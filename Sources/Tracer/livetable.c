@@ -399,35 +399,61 @@ int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_
     return 0;
 }
 
-/* ---- one program thread (tracer.h) ---------------------------------------- */
-struct mt_solo mt_solo __attribute__((aligned(64)));
-static const char never_single;
-const char *mt_solo_flag = &never_single;
+/* ---- the thread that records without locks (tracer.h) ---------------------- */
+uint64_t mt_solo __attribute__((aligned(64))) = MT_SOLO_OFF; /* until mt_solo_init */
+int mt_solo_busy[MT_SOLO_SLOTS];
+__thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec")));
+static uint32_t solo_slots, solo_claims;
 
-void mt_solo_init(const char *single_flag) {
-    /* Registered once per process: fork's child registers again (an exec'd
-     * program starts over anyway). */
-    if (single_flag && syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
-        mt_solo_flag = single_flag;
-    else
-        mt_solo_flag = &never_single;
+static void solo_set_owner(uint32_t owner) {
+    uint64_t solo = __atomic_load_n(&mt_solo, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&mt_solo, &solo, (solo & ~0xffffffffull) | owner, 1, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED)) {
+    }
 }
 
-/* Keeps the program's thread out of its sections without a lock (when that
- * thread is the caller, it is in none). */
+void mt_solo_init(void) {
+    /* Registered once per process: fork's child registers again and starts
+     * without an owner (an exec'd program starts over anyway). */
+    int usable = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    solo_claims = 0;
+    solo_set_owner(usable ? MT_SOLO_NONE : MT_SOLO_OFF);
+}
+
+/* Keeps the owner out of its sections without a lock (when the owner is the
+ * caller, it is in none).  An owner that a claim replaces meanwhile has left
+ * them before the claim did, and the new one sees `wants`. */
 static void solo_exclude(void) {
-    __atomic_add_fetch(&mt_solo.wants, 1, __ATOMIC_SEQ_CST);
-    if (mt_solo_flag == &never_single) return;
-    /* A thread that read `wants` before the add stored `busy` before
+    uint32_t owner = mt_solo_owner(__atomic_add_fetch(&mt_solo, MT_SOLO_WANT, __ATOMIC_SEQ_CST));
+    if (owner == MT_SOLO_NONE || owner == MT_SOLO_OFF) return;
+    /* An owner that read `wants` before the add stored its flag before
      * reading it: membarrier makes that store visible here. */
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
         /* Cannot happen once registered; if it does, every record locks from
          * now on, and one that started without the lock has long ended. */
-        mt_solo_flag = &never_single;
+        solo_set_owner(MT_SOLO_OFF);
         const struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
     }
-    while (__atomic_load_n(&mt_solo.busy, __ATOMIC_ACQUIRE)) sched_yield();
+    while (__atomic_load_n(&mt_solo_busy[owner], __ATOMIC_ACQUIRE)) sched_yield();
+}
+
+/* A thread that is not the owner is about to record: it becomes the owner,
+ * unless owners have changed too often or it has no slot, and then nobody
+ * ever owns again.  Taking every shard lock keeps the old owner out and
+ * empties its young blocks. */
+__attribute__((noinline)) void mt_solo_claim(void) {
+    if (!mt_solo_slot) {
+        uint32_t slot = __atomic_add_fetch(&solo_slots, 1, __ATOMIC_RELAXED);
+        mt_solo_slot = slot < MT_SOLO_SLOTS ? slot : MT_SOLO_SLOTS;
+    }
+    mt_live_lock_all();
+    if (mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) != MT_SOLO_OFF) {
+        int may = mt_solo_slot < MT_SOLO_SLOTS && solo_claims < MT_SOLO_CLAIMS;
+        if (may) solo_claims++;
+        solo_set_owner(may ? mt_solo_slot : MT_SOLO_OFF);
+    }
+    mt_live_unlock_all();
 }
 
 /* ---- young blocks (tracer.h) ------------------------------------------------ */
@@ -467,7 +493,7 @@ int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t
     return 1;
 }
 
-/* With every shard lock held and the program's thread kept out. */
+/* With every shard lock held and the owner kept out. */
 static void young_flush(void) {
     for (uint32_t i = 0; mt_young_count && i < (1u << YOUNG_BITS); i++) {
         if (!young[i].ptr) continue;
@@ -491,5 +517,5 @@ void mt_live_lock_all(void) {
 
 void mt_live_unlock_all(void) {
     for (int i = MT_SHARDS - 1; i >= 0; i--) mt_unlock(&mt_shards[i].lock);
-    __atomic_sub_fetch(&mt_solo.wants, 1, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&mt_solo, MT_SOLO_WANT, __ATOMIC_SEQ_CST);
 }

@@ -8,9 +8,10 @@
  * when their blocks hash to the same shard.  Per-stack aggregates are kept per
  * thread (threadstats.c) and updated inside that shard lock; holding every
  * shard lock (as the snapshot writer does) therefore freezes all counters at
- * once.  A program of one thread records in sections without a lock, and its
- * newest blocks wait outside the live table (tracer.h: mt_shard_enter, young
- * blocks); mt_live_lock_all keeps it out and empties that table first.
+ * once.  While one thread does all the recording, it records in sections
+ * without a lock, and its newest blocks wait outside the live table
+ * (tracer.h: mt_shard_enter, young blocks); mt_live_lock_all keeps it out and
+ * empties that table first.
  *
  * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
  * reaches a new high.  A stack remembers the epoch of its last change; when it
@@ -42,9 +43,10 @@ static inline void touch(struct mt_tstat *s) {
 }
 
 static void raise_peak(uint64_t now) {
-    if (*(const volatile char *)mt_solo_flag) {
-        /* The program's only thread is the only one that moves the peak:
-         * no atomic instruction (a python3 run raises it a million times). */
+    if (mt_solo_mine()) {
+        /* The owner is the only thread recording, so the only one that moves
+         * the peak: no atomic instruction (a python3 run raises it a million
+         * times). */
         if (now <= __atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED)) return;
         __atomic_store_n(&mt_global.peak, now, __ATOMIC_RELAXED);
         __atomic_store_n(&mt_global.peak_epoch, mt_global.peak_epoch + 1, __ATOMIC_RELAXED);

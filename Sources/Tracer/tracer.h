@@ -296,14 +296,14 @@ extern struct mt_shard mt_shards[MT_SHARDS];
 static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt_shard_index(ptr)]; }
 
 /* ---- young blocks (livetable.c) ---------------------------------------------
- * While the program has one thread, its newest blocks wait in a small table
- * of their own (4,096 places, a block's fixed by its address) before they
- * enter the live table: a block freed while it waits never enters it at all
- * (nearly all of sqlite3's, 40% of python3's), and a block put where
- * another waits sends that one in.  Only the program's thread uses the table,
- * in the sections mt_shard_enter opens without a lock; whoever takes every
- * shard lock empties it into the live table first, and so does the first
- * record that takes a shard lock while blocks wait. */
+ * The owner's newest blocks (the owner: below) wait in a small table of their
+ * own (4,096 places, a block's fixed by its address) before they enter the
+ * live table: a block freed while it waits never enters it at all (nearly all
+ * of sqlite3's, 40% of python3's), and a block put where another waits sends
+ * that one in.  Only the owner uses the table, in the sections mt_shard_enter
+ * opens without a lock; whoever takes every shard lock (a new owner too)
+ * empties it into the live table first, and so does the first record that
+ * takes a shard lock while blocks wait. */
 extern uint32_t mt_young_count;
 void mt_young_drain(void); /* every waiting block into the live table */
 /* Each returns as the mt_live_* function it stands for (below); `sh` is the
@@ -312,40 +312,57 @@ int mt_young_put(const struct mt_live *e);
 int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
 int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear);
 
-/* ---- a program of one thread takes no shard lock (livetable.c) ------------
- * While glibc counts a single thread (its __libc_single_threaded flag, which
- * the helper thread does not clear: control.c), the program's thread is the
- * only one that records, and the lock's atomic exchange is most of what a
- * shard costs it.  Instead it says it is `busy` with plain stores, and
- * whoever takes every shard lock (mt_live_lock_all: snapshots, fork, the
- * checks) first raises `wants`, makes every thread's stores visible with
- * membarrier(2) and waits for `busy` to drop; while `wants` is up, the
- * program's thread takes the shard locks like any other.  The flag is
- * cleared by the program's first pthread_create before the new thread
- * exists, and never set again while threads run, so a record that starts
- * without the lock ends without it.  mt_solo_flag points at a zero until
- * membarrier is known to work. */
-struct mt_solo {
-    int busy;  /* the program's thread is recording without a shard lock */
-    int wants; /* how many are taking (or hold) every shard lock */
-};
-extern struct mt_solo mt_solo;
-extern const char *mt_solo_flag;
-void mt_solo_init(const char *single_flag); /* libc's flag, or NULL */
+/* ---- one thread records without shard locks (livetable.c) -----------------
+ * Most programs allocate from one thread, often beside others that do not (a
+ * main thread waiting for its worker, idle pool threads, the tracer's own
+ * helper), and the shard lock's atomic exchange is most of what a shard costs.
+ * So one thread, the owner, records without it: it says it is busy with plain
+ * stores to a flag of its own, and whoever takes every shard lock
+ * (mt_live_lock_all: snapshots, fork, the checks) first raises `wants`, makes
+ * every thread's stores visible with membarrier(2) and waits for the owner's
+ * flag to drop; while `wants` is up, the owner takes the shard locks like any
+ * other thread.  Any other thread that records first takes ownership the same
+ * way (mt_solo_claim), so while there is an owner no other thread records; after
+ * MT_SOLO_CLAIMS changes of owner (threads taking turns) every thread takes
+ * the locks for good.  Without membarrier there is never an owner. */
+#define MT_SOLO_SLOTS 1024 /* threads that may own (slots 1 on); later ones end ownership */
+#define MT_SOLO_CLAIMS 16
+#define MT_SOLO_NONE 0xfffffffeu /* owner: none yet */
+#define MT_SOLO_OFF 0xffffffffu  /* owner: none ever again */
+/* The owner's slot in the low half, `wants` in the high half: the owner
+ * finds both in one load (`== its slot` when it owns and nobody wants). */
+extern uint64_t mt_solo;
+#define MT_SOLO_WANT (1ull << 32)
+static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
+extern int mt_solo_busy[MT_SOLO_SLOTS];
+extern __thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec"))); /* 0 until it records */
+void mt_solo_init(void); /* at start-up and in fork's child */
+void mt_solo_claim(void);
+/* Is the calling thread the owner (so the only thread recording)? */
+static inline int mt_solo_mine(void) {
+    return mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) == mt_solo_slot;
+}
 /* Returns whether it took the shard's lock, for mt_shard_leave. */
 static inline int mt_shard_enter(struct mt_shard *sh) {
-    if (MT_LIKELY(*(const volatile char *)mt_solo_flag)) {
-        __atomic_store_n(&mt_solo.busy, 1, __ATOMIC_RELAXED);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
-        if (MT_LIKELY(!__atomic_load_n(&mt_solo.wants, __ATOMIC_RELAXED))) return 0;
-        __atomic_store_n(&mt_solo.busy, 0, __ATOMIC_RELEASE);
+    for (;;) {
+        uint64_t me = mt_solo_slot, solo = __atomic_load_n(&mt_solo, __ATOMIC_RELAXED);
+        if (MT_LIKELY(solo == me)) {
+            __atomic_store_n(&mt_solo_busy[me], 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
+            if (MT_LIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me)) return 0;
+            __atomic_store_n(&mt_solo_busy[me], 0, __ATOMIC_RELEASE);
+            break;
+        }
+        uint32_t owner = mt_solo_owner(solo);
+        if (owner == me || owner == MT_SOLO_OFF) break; /* wanted, or nobody owns */
+        mt_solo_claim(); /* this thread owns now, or nobody ever will */
     }
     if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
     mt_lock(&sh->lock);
     return 1;
 }
 static inline void mt_shard_leave(struct mt_shard *sh, int locked) {
-    if (MT_LIKELY(!locked)) __atomic_store_n(&mt_solo.busy, 0, __ATOMIC_RELEASE);
+    if (MT_LIKELY(!locked)) __atomic_store_n(&mt_solo_busy[mt_solo_slot], 0, __ATOMIC_RELEASE);
     else mt_unlock(&sh->lock);
 }
 /* The following require the shard's lock. */

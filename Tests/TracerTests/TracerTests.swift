@@ -586,7 +586,8 @@ final class TracerTests: XCTestCase {
 
     /// A program of one thread keeps glibc's single-thread malloc while the helper runs, records
     /// without shard locks, and every snapshot the helper writes meanwhile is whole; its first
-    /// thread of its own makes it two for glibc and the tracer alike.
+    /// thread of its own makes it two for glibc, takes over the recording without locks, and the
+    /// snapshots written while it allocates are whole too.
     func testOneThreadStaysOneWhileTheHelperWritesSnapshots() throws {
         let exe = try Fixtures.build("onethread")
         let plain = try runProcess(exe)
@@ -619,6 +620,9 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual([churn.liveCount, churn.totalCount], [0, 800_000])
         let worker = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "worker", in: source)))
         XCTAssertEqual([worker.liveCount, worker.liveBytes], [300, 14400])
+        let workerChurn = try XCTUnwrap(
+            site(all, file: "onethread.c", line: try Fixtures.line(of: "worker-churn", in: source)))
+        XCTAssertEqual([workerChurn.liveCount, workerChurn.totalCount], [0, 300_000])
         // Freed by the worker while they still waited outside the live table.
         let handed = try XCTUnwrap(site(all, file: "onethread.c", line: try Fixtures.line(of: "handed", in: source)))
         XCTAssertEqual([handed.liveCount, handed.totalCount, handed.totalBytes], [0, 100, 7200])

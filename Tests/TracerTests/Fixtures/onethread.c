@@ -2,8 +2,8 @@
  * helper thread writes snapshots (MEMTRACE_INTERVAL, and SIGUSR2 the program
  * sends itself) as the program allocates without taking a lock (glibc's
  * single-thread malloc, and the tracer's shards: tracer.h); then a thread of
- * its own makes it two.  Prints what glibc believes at each stage and how
- * many threads the process has. */
+ * its own makes it two, and does the allocating.  Prints what glibc believes
+ * at each stage and how many threads the process has. */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,9 +34,17 @@ static int threads(void) {
 #define HANDED 100
 static void *handed[HANDED];
 
+/* The worker then does all the allocating while the program's thread waits
+ * for it: it records without locks in turn (tracer.h, the owner), while the
+ * helper goes on writing snapshots. */
+#define WORKER_CHURN 300000
+
 static void *worker(void *arg) {
     for (int i = 0; i < HANDED; i++) free(handed[i]);
-    for (int i = 0; i < WORKER_KEPT; i++) worker_kept[i] = malloc(48); /* @worker */
+    for (int i = 0; i < WORKER_KEPT; i++) {
+        worker_kept[i] = malloc(48); /* @worker */
+        for (int k = 0; k < WORKER_CHURN / WORKER_KEPT; k++) free(malloc(40 + k % 100)); /* @worker-churn */
+    }
     return arg;
 }
 
