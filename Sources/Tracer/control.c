@@ -473,7 +473,7 @@ static void after_fork_child(void) {
     mt_snapshot_unlock();
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
-    mt_solo_init();
+    mt_solo_init(1);
     sem_init(&wakeup, 0, 0);
     signal_requests = 0;
     mt_guard--;
@@ -526,7 +526,7 @@ void mt_control_start(void) {
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();
-        mt_solo_init();
+        mt_solo_init(0);
     }
     if (mt_enabled && !helper_running) start_helper();
 }

@@ -412,12 +412,15 @@ static void solo_set_owner(uint32_t owner) {
     }
 }
 
-void mt_solo_init(void) {
+void mt_solo_init(int forked) {
     /* Registered once per process: fork's child registers again and starts
-     * without an owner (an exec'd program starts over anyway). */
+     * without an owner (an exec'd program starts over anyway), and with
+     * nobody wanting the shards: a thread of the parent that was on its way
+     * to them does not exist in the child. */
     int usable = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
     solo_claims = 0;
-    solo_set_owner(usable ? MT_SOLO_NONE : MT_SOLO_OFF);
+    if (forked) __atomic_store_n(&mt_solo, usable ? MT_SOLO_NONE : MT_SOLO_OFF, __ATOMIC_SEQ_CST);
+    else solo_set_owner(usable ? MT_SOLO_NONE : MT_SOLO_OFF);
 }
 
 /* Keeps the owner out of its sections without a lock (when the owner is the

@@ -336,7 +336,7 @@ extern uint64_t mt_solo;
 static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
 extern int mt_solo_busy[MT_SOLO_SLOTS];
 extern __thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec"))); /* 0 until it records */
-void mt_solo_init(void); /* at start-up and in fork's child */
+void mt_solo_init(int forked); /* at start-up, and in fork's child (forked = 1) */
 void mt_solo_claim(void);
 /* Is the calling thread the owner (so the only thread recording)? */
 static inline int mt_solo_mine(void) {
