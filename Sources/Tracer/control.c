@@ -298,10 +298,7 @@ static void *helper_main(void *arg) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     next_snapshot = next_point = now;
     if (mt_config.interval > 0) add_seconds(&next_snapshot, mt_config.interval);
-    if (mt_config.timeline > 0) {
-        mt_timeline_tick();
-        add_seconds(&next_point, mt_config.timeline);
-    }
+    if (mt_config.timeline > 0) add_seconds(&next_point, mt_config.timeline); /* the first: start_helper */
     for (;;) {
         int timed = mt_config.interval > 0 || mt_config.timeline > 0;
         struct timespec wake = next_snapshot;
@@ -364,6 +361,10 @@ static void find_single_flag(void) {
 
 static void start_helper(void) {
     if (!helper_wanted()) return;
+    /* The first point, here rather than in the helper: reading the RSS opens
+     * a descriptor, which a program looking for its lowest free one as it
+     * starts would otherwise find taken. */
+    if (mt_config.timeline > 0) mt_timeline_tick();
     int single = libc_single_flag && *libc_single_flag;
     sigset_t all, old;
     sigfillset(&all);

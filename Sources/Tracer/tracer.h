@@ -342,7 +342,10 @@ void mt_solo_claim(void);
 static inline int mt_solo_mine(void) {
     return mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) == mt_solo_slot;
 }
-/* Returns whether it took the shard's lock, for mt_shard_leave. */
+/* Returns whether it took the shard's lock, for mt_shard_leave.  A thread
+ * takes the lock only when nobody owns any more, or when it owns and someone
+ * wants the shards; having waited for the lock, it checks again: a claim may
+ * have made another thread the owner meanwhile, whose records take no lock. */
 static inline int mt_shard_enter(struct mt_shard *sh) {
     for (;;) {
         uint64_t me = mt_solo_slot, solo = __atomic_load_n(&mt_solo, __ATOMIC_RELAXED);
@@ -351,15 +354,16 @@ static inline int mt_shard_enter(struct mt_shard *sh) {
             __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
             if (MT_LIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me)) return 0;
             __atomic_store_n(&mt_solo_busy[me], 0, __ATOMIC_RELEASE);
-            break;
+        } else if (mt_solo_owner(solo) != me && mt_solo_owner(solo) != MT_SOLO_OFF) {
+            mt_solo_claim(); /* this thread owns now, or nobody ever will */
+            continue;
         }
-        uint32_t owner = mt_solo_owner(solo);
-        if (owner == me || owner == MT_SOLO_OFF) break; /* wanted, or nobody owns */
-        mt_solo_claim(); /* this thread owns now, or nobody ever will */
+        if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
+        mt_lock(&sh->lock);
+        uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
+        if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
+        mt_unlock(&sh->lock);
     }
-    if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
-    mt_lock(&sh->lock);
-    return 1;
 }
 static inline void mt_shard_leave(struct mt_shard *sh, int locked) {
     if (MT_LIKELY(!locked)) __atomic_store_n(&mt_solo_busy[mt_solo_slot], 0, __ATOMIC_RELEASE);

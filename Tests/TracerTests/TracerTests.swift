@@ -629,6 +629,35 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(last.totals.untrackedFrees, 0)
     }
 
+    /// Blocks made in one thread and freed in another while both record and the helper writes a
+    /// snapshot every 2 ms: the thread recording without locks changes hands until every thread
+    /// locks, and every snapshot is whole (a thread that waited for a shard lock while another
+    /// took ownership once went on under it, and the live table came apart; the changes of hands
+    /// all happen early, so the program runs several times).
+    func testThreadsHandingBlocksOverWhileSnapshotsAreWritten() throws {
+        let exe = try Fixtures.build("handoff")
+        let source = Fixtures.source("handoff")
+        for run in 0..<6 {
+            let out = directory.appendingPathComponent("run\(run)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, ["50000"], in: out, environment: ["MEMTRACE_INTERVAL": "0.002"])
+            XCTAssertEqual(traced.status, 0, traced.stderrText)
+            XCTAssertEqual(traced.stdoutText, "handed 50000 blocks\n")
+            XCTAssertEqual(traced.stderrText, "")
+            let snapshots = try snapshotFiles(in: out).map { try SnapshotFile.read(path: $0) }
+                .sorted { $0.header.sequence < $1.header.sequence }
+            for snapshot in snapshots { assertConsistent(snapshot) }
+            let last = try XCTUnwrap(snapshots.last)
+            XCTAssertEqual(last.header.trigger, .exit)
+            XCTAssertEqual(last.totals.untrackedFrees, 0)
+            let all = sites(of: last)
+            for (marker, total) in [("handed", 50000), ("producer-own", 50000), ("consumer-own", 50000), ("kept", 1)] {
+                let found = try XCTUnwrap(site(all, file: "handoff.c", line: try Fixtures.line(of: marker, in: source)))
+                XCTAssertEqual([found.liveCount, found.totalCount], [0, UInt64(total)], marker)
+            }
+        }
+    }
+
     func testIntervalSnapshots() throws {
         let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
         XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)
