@@ -321,8 +321,12 @@ static void *helper_main(void *arg) {
             mt_timeline_tick();
             while (!before(&now, &next_point)) add_seconds(&next_point, mt_config.timeline);
         }
-        if (mt_config.interval > 0 && !before(&now, &next_snapshot)) {
+        if (mt_config.interval > 0 && !before(&now, &next_snapshot) && !mt_exiting) {
             mt_snapshot(NULL, MT_TRIGGER_INTERVAL);
+            /* Counted from the snapshot's end: one that took longer than the
+             * interval would otherwise be followed by the next at once, for
+             * good, and the exit snapshot would wait for the lock forever. */
+            clock_gettime(CLOCK_MONOTONIC, &now);
             while (!before(&now, &next_snapshot)) add_seconds(&next_snapshot, mt_config.interval);
         }
         if (woke && signal_requests > 0) {
@@ -532,7 +536,7 @@ void mt_control_start(void) {
     if (mt_enabled && !helper_running) start_helper();
 }
 
-volatile int mt_exiting;
+volatile int mt_exiting; /* the exit snapshot is coming: no more periodic ones */
 
 /* Runs from the loader's finalisers, after the program's atexit handlers and
  * the static destructors of the executable and of libraries loaded after us:

@@ -23,14 +23,17 @@
 #include "format.h"
 #include "tracer.h"
 
-static pthread_mutex_t snapshot_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Not a pthread mutex: glibc takes and releases one without atomics or a
+ * wake-up while __libc_single_threaded is set, which it stays in a program of
+ * one thread while the helper, which writes snapshots too, runs (control.c). */
+static mt_lock_t snapshot_lock;
 static uint64_t sequence;
 
-void mt_snapshot_lock(void) { pthread_mutex_lock(&snapshot_mutex); }
-void mt_snapshot_unlock(void) { pthread_mutex_unlock(&snapshot_mutex); }
+void mt_snapshot_lock(void) { mt_lock(&snapshot_lock); }
+void mt_snapshot_unlock(void) { mt_unlock(&snapshot_lock); }
 
 void mt_snapshot_after_fork_child(void) {
-    pthread_mutex_init(&snapshot_mutex, NULL);
+    mt_unlock(&snapshot_lock);
     sequence = 0;
 }
 
