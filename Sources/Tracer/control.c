@@ -346,7 +346,9 @@ static void *helper_main(void *arg) {
  * unlock on every allocation and release that misses glibc's thread cache,
  * and the tracer's shards theirs (tracer.h).  The helper never allocates from
  * the real allocator (hooks.c serves it from the bootstrap buffer), looks up
- * no symbol after start-up and calls nothing else that reads the flag, so
+ * no symbol after start-up, shares no pthread mutex with the program (glibc
+ * skips a mutex's atomics and wake-ups while the flag is set: the snapshot
+ * lock is the tracer's own) and calls nothing else that reads the flag, so
  * when the flag was set before it started it is set again once it runs.  The
  * program's own first pthread_create clears it as usual, before its new
  * thread exists.  An executable that reads the flag has a copy of its own
