@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h> /* rename(2) only: no stream is ever used */
 #include <string.h>
 #include <unistd.h>
