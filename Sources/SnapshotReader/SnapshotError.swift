@@ -74,7 +74,7 @@ public struct SnapshotError: Error, CustomStringConvertible, Equatable, Sendable
         case .empty: "empty file (not a memtrace snapshot)"
         case .badMagic: "not a memtrace snapshot (bad magic)"
         case .unsupportedVersion(let version):
-            "unsupported format version \(version) (this memtrace reads version \(SnapshotFormat.version))"
+            "unsupported format version \(version) (this memtrace reads versions \(SnapshotFormat.oldestVersion) to \(SnapshotFormat.version))"
         case .badHeaderSize(let size):
             "bad header size \(size) (at least \(SnapshotFormat.headerSize) expected)"
         case .unknownTrigger(let trigger): "unknown snapshot trigger \(trigger)"

@@ -190,7 +190,9 @@ private struct Parser {
             throw error(.badMagic)
         }
         let version = size >= 12 ? u32(at: 8) : SnapshotFormat.version
-        if version != SnapshotFormat.version { throw error(.unsupportedVersion(version)) }
+        if !(SnapshotFormat.oldestVersion...SnapshotFormat.version).contains(version) {
+            throw error(.unsupportedVersion(version))
+        }
         let headerSize = SnapshotFormat.headerSize
         if size < headerSize {
             throw error(
@@ -296,7 +298,7 @@ private struct Parser {
     func verifyChecksum(endHeaderOffset: Int) throws(SnapshotError) {
         let stored = u64(at: endHeaderOffset + SnapshotFormat.sectionHeaderSize)
         let computed = SnapshotFormat.checksum(
-            UnsafeRawBufferPointer(rebasing: raw[0..<endHeaderOffset]))
+            UnsafeRawBufferPointer(rebasing: raw[0..<endHeaderOffset]), version: u32(at: 8))
         if stored != computed { throw error(.checksumMismatch) }
     }
 

@@ -1,12 +1,14 @@
-/// Constants of the on-disk snapshot format, version 1.
+/// Constants of the on-disk snapshot format, version 2 (version 1 read too).
 ///
 /// docs/snapshot-format.md describes the format; `Sources/Tracer/format.h`
 /// declares the same records as C structs for the tracer.
 public enum SnapshotFormat {
     /// The eight bytes every snapshot starts with: `MEMTRACE`, no NUL.
     public static let magic: [UInt8] = Array("MEMTRACE".utf8)
-    /// The format version this reader and writer implement.
-    public static let version: UInt32 = 1
+    /// The format version this writer writes and this reader reads.
+    public static let version: UInt32 = 2
+    /// The earliest version this reader reads: version 1 differs only in END's checksum.
+    public static let oldestVersion: UInt32 = 1
     /// Size of the fixed file header in bytes.
     public static let headerSize = 64
     /// Size of a section header (`u32 tag`, `u32 reserved`, `u64 length`).
@@ -60,20 +62,44 @@ public enum SnapshotFormat {
     /// SYMBOLS frame flag: the `offset` field is meaningful.
     static let symbolFlagHasOffset: UInt32 = 0x2
 
-    /// FNV-1a 64 offset basis.
-    static let fnvOffsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
-    /// FNV-1a 64 prime.
+    /// The checksum's starting value (FNV-1a 64's offset basis, as version 1 used).
+    static let checksumSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// Version 2's checksum multiplier.
+    static let checksumMultiplier: UInt64 = 0x9e37_79b9_7f4a_7c15
+    /// FNV-1a 64 prime, version 1's checksum.
     static let fnvPrime: UInt64 = 0x100_0000_01b3
 
-    /// The checksum the END section stores: FNV-1a 64 over `bytes`.
+    /// The checksum the END section stores.
     ///
-    /// - Parameter bytes: every byte of the file before the END section's header.
-    /// - Returns: the 64-bit hash.
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash = fnvOffsetBasis
-        for byte in bytes {
-            hash = (hash ^ UInt64(byte)) &* fnvPrime
+    /// Version 2 takes the bytes as little-endian 64-bit words, the last one completed with zero
+    /// bytes: `h = rotl64((h ^ w) &* multiplier, 29)` for each word `w` and once more for the
+    /// number of bytes. Version 1 took FNV-1a 64 byte by byte.
+    ///
+    /// - Parameters:
+    ///   - bytes: every byte of the file before the END section's header.
+    ///   - version: the file's format version.
+    /// - Returns: the 64-bit checksum.
+    public static func checksum(_ bytes: UnsafeRawBufferPointer, version: UInt32 = version) -> UInt64 {
+        var hash = checksumSeed
+        if version == 1 {
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* fnvPrime }
+            return hash
         }
-        return hash
+        func step(_ hash: UInt64, _ word: UInt64) -> UInt64 {
+            let product = (hash ^ word) &* checksumMultiplier
+            return product << 29 | product >> 35
+        }
+        let whole = bytes.count & ~7
+        var offset = 0
+        while offset < whole {
+            hash = step(hash, UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
+            offset += 8
+        }
+        if offset < bytes.count {
+            var word: UInt64 = 0
+            for index in offset..<bytes.count { word |= UInt64(bytes[index]) << (8 * UInt64(index - offset)) }
+            hash = step(hash, word)
+        }
+        return step(hash, UInt64(bytes.count))
     }
 }

@@ -4,7 +4,7 @@
     import Musl
 #endif
 
-/// Writes snapshots in format version 1, byte for byte as the tracer does.
+/// Writes snapshots in the current format version, byte for byte as the tracer does.
 ///
 /// Sections come in tag order (PROCESS when it has entries, keys `exe`, `cmdline`, `cwd`,
 /// `output` first and any others sorted after them, then TOTALS, MODULES,

@@ -1,5 +1,5 @@
 /*
- * On-disk layout of a memtrace snapshot, format version 1.
+ * On-disk layout of a memtrace snapshot, format version 2.
  *
  * docs/snapshot-format.md is the prose description; this header is the
  * authority for the C writer.  Every record is little-endian and packed as
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define MT_MAGIC "MEMTRACE"
-#define MT_FORMAT_VERSION 1u
+#define MT_FORMAT_VERSION 2u /* 1: the same but for END's checksum, FNV-1a over bytes */
 
 /* Header flags. */
 #define MT_FLAG_SAMPLED 0x1u    /* counts are sampled, see TOTALS.sample_rate */
@@ -159,9 +159,14 @@ enum mt_allocator_kind {
 /* PROCESS payload: u32 count; count x (str key; str value).
  * Keys: exe, cmdline (arguments separated by NUL), cwd, output. */
 
-/* END payload: u64 checksum, FNV-1a 64 of every byte before the END section
- * header. */
-#define MT_FNV_OFFSET 0xcbf29ce484222325ull
-#define MT_FNV_PRIME 0x100000001b3ull
+/* END payload: u64 checksum of every byte before the END section header,
+ * taken eight bytes at a time: h = MT_SUM_SEED; for each little-endian word w
+ * (the last one completed with zero bytes), h = rotl64((h ^ w) * MT_SUM_MUL,
+ * 29); and once more with the number of bytes as w.  Each step is a bijection
+ * of h for a given w, so a change to any one word always shows.  (Version 1
+ * took FNV-1a 64 byte by byte: a fifth of the speed.) */
+#define MT_SUM_SEED 0xcbf29ce484222325ull
+#define MT_SUM_MUL 0x9e3779b97f4a7c15ull
+#define MT_SUM_ROT 29
 
 #endif

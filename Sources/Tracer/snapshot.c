@@ -40,10 +40,26 @@ void mt_snapshot_after_fork_child(void) {
 struct writer {
     int fd;
     int err;
-    uint64_t hash;
+    uint64_t hash;   /* END's checksum of the bytes already flushed (format.h) */
+    uint64_t hashed; /* how many */
     size_t len;
     uint8_t buf[1 << 16];
 };
+
+static inline uint64_t sum_step(uint64_t h, uint64_t w) {
+    h = (h ^ w) * MT_SUM_MUL;
+    return h << MT_SUM_ROT | h >> (64 - MT_SUM_ROT);
+}
+
+/* Adds `n` bytes to the checksum: a multiple of eight but for the file's last. */
+static void sum_bytes(struct writer *w, const uint8_t *p, size_t n) {
+    uint64_t h = w->hash, v;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(&v, p + i, 8), h = sum_step(h, v);
+    if (i < n) v = 0, memcpy(&v, p + i, n - i), h = sum_step(h, v);
+    w->hash = h;
+    w->hashed += n;
+}
 
 static void flush(struct writer *w) {
     size_t off = 0;
@@ -63,9 +79,8 @@ static void flush(struct writer *w) {
 
 static void put(struct writer *w, const void *data, size_t n) {
     const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) w->hash = (w->hash ^ p[i]) * MT_FNV_PRIME;
     while (n > 0) {
-        if (w->len == sizeof w->buf) flush(w);
+        if (w->len == sizeof w->buf) sum_bytes(w, w->buf, w->len), flush(w);
         size_t room = sizeof w->buf - w->len;
         size_t k = n < room ? n : room;
         memcpy(w->buf + w->len, p, k);
@@ -137,7 +152,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     w->fd = fd;
     w->err = 0;
     w->len = 0;
-    w->hash = MT_FNV_OFFSET;
+    w->hash = MT_SUM_SEED;
+    w->hashed = 0;
 
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
@@ -333,7 +349,9 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     put(w, &last, sizeof last);
 
     /* END */
-    uint64_t sum = w->hash;
+    sum_bytes(w, w->buf, w->len);
+    flush(w);
+    uint64_t sum = sum_step(w->hash, w->hashed);
     section(w, MT_SECTION_END, 8);
     put_u64(w, sum);
     flush(w);

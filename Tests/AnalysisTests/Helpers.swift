@@ -35,7 +35,7 @@ func makeSnapshot(
     allocator: Snapshot.AllocatorStats? = nil, totals: Snapshot.Totals = Snapshot.Totals()
 ) -> Snapshot {
     let header = Snapshot.Header(
-        version: 1, flags: flags, framesLimit: 64, pid: 42, ppid: 1, startTimeNs: 1_000_000_000,
+        version: 2, flags: flags, framesLimit: 64, pid: 42, ppid: 1, startTimeNs: 1_000_000_000,
         snapshotTimeNs: 3_500_000_000, sequence: 0, trigger: .exit)
     var stats: [Snapshot.StackStat] = []
     for (index, spec) in stacks.enumerated() {

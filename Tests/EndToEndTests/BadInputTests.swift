@@ -79,7 +79,7 @@ final class BadInputTests: XCTestCase {
         bytes[8] = 7  // version, little-endian u32 at offset 8
         try assertRejected(
             try write("future.snap", bytes),
-            "unsupported format version 7 (this memtrace reads version 1)")
+            "unsupported format version 7 (this memtrace reads versions 1 to 2)")
     }
 
     func testUsageErrorsAreNotBadInput() throws {

@@ -33,7 +33,7 @@ enum Synthetic {
     ) -> Snapshot {
         let start: UInt64 = 1_700_000_000_000_000_000
         let header = Snapshot.Header(
-            version: 1, flags: 0, framesLimit: 64, pid: pid, ppid: 1, startTimeNs: start,
+            version: 2, flags: 0, framesLimit: 64, pid: pid, ppid: 1, startTimeNs: start,
             snapshotTimeNs: start + UInt64(seconds * 1e9), sequence: sequence, trigger: .interval)
         var totals = Snapshot.Totals()
         totals.liveBytes = bytes.reduce(0, +)

@@ -43,7 +43,7 @@ func makeSnapshot(
 ) -> Snapshot {
     let start: UInt64 = 1_000_000_000
     let header = Snapshot.Header(
-        version: 1, flags: 0, framesLimit: 64, pid: pid, ppid: 1, startTimeNs: start,
+        version: 2, flags: 0, framesLimit: 64, pid: pid, ppid: 1, startTimeNs: start,
         snapshotTimeNs: start + UInt64(seconds * 1e9), sequence: sequence, trigger: .api)
     var totals = Snapshot.Totals()
     var stats: [Snapshot.StackStat] = []

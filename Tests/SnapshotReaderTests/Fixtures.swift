@@ -23,7 +23,7 @@ enum Fixtures {
         return Snapshot(
             path: path,
             header: Snapshot.Header(
-                version: 1, flags: 0x2, framesLimit: 64, pid: 4242, ppid: 1,
+                version: 2, flags: 0x2, framesLimit: 64, pid: 4242, ppid: 1,
                 startTimeNs: 1_700_000_000_000_000_000,
                 snapshotTimeNs: 1_700_000_001_000_000_000, sequence: 2, trigger: .signal),
             process: [
@@ -90,17 +90,32 @@ enum Fixtures {
         Snapshot(
             path: path,
             header: Snapshot.Header(
-                version: 1, flags: 0, framesLimit: 32, pid: 1, ppid: 0, startTimeNs: 0, snapshotTimeNs: 0,
+                version: 2, flags: 0, framesLimit: 32, pid: 1, ppid: 0, startTimeNs: 0, snapshotTimeNs: 0,
                 sequence: 0, trigger: .exit),
             process: [:], totals: Snapshot.Totals(), modules: [], stacks: [], stackStats: [], blocks: nil,
             allocator: nil)
     }
 }
 
-/// FNV-1a 64, written again here so the tests do not trust the code under test.
-func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+/// END's checksum of `bytes` for a file of format `version`, written again here so the tests do
+/// not trust the code under test: FNV-1a 64 for version 1; for version 2, eight bytes at a time.
+func endChecksum(_ bytes: ArraySlice<UInt8>, version: UInt32) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    if version == 1 {
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+    func mix(_ word: UInt64) {
+        let product = (hash ^ word) &* 0x9e37_79b9_7f4a_7c15
+        hash = product << 29 | product >> 35
+    }
+    var words = Array(bytes)
+    let count = words.count
+    while words.count % 8 != 0 { words.append(0) }
+    for start in stride(from: 0, to: words.count, by: 8) {
+        mix((0..<8).reduce(0) { $0 | UInt64(words[start + $1]) << (8 * $1) })
+    }
+    mix(UInt64(count))
     return hash
 }
 
@@ -117,7 +132,7 @@ struct RawSnapshot {
 
     /// The 64-byte header.
     mutating func header(
-        version: UInt32 = 1, flags: UInt32 = 0, trigger: UInt32 = 0, sections: UInt32
+        version: UInt32 = 2, flags: UInt32 = 0, trigger: UInt32 = 0, sections: UInt32
     ) {
         bytes += Array("MEMTRACE".utf8)
         u32(version)
@@ -159,7 +174,7 @@ struct RawSnapshot {
 
     /// The END section with the right checksum.
     mutating func end() {
-        let checksum = fnv1a(bytes[...])
+        let checksum = endChecksum(bytes[...], version: bytes.u32(at: 8))
         section(0xFFFF_FFFF) { out in out.u64(checksum) }
     }
 }
@@ -168,7 +183,7 @@ extension Array where Element == UInt8 {
     /// These bytes with the END checksum recomputed, for damage the checksum must not hide.
     func resealed() -> [UInt8] {
         var copy = self
-        let checksum = fnv1a(copy[..<(count - 24)])
+        let checksum = endChecksum(copy[..<(count - 24)], version: u32(at: 8))
         Swift.withUnsafeBytes(of: checksum.littleEndian) { raw in
             for index in 0..<8 { copy[count - 8 + index] = raw[index] }
         }

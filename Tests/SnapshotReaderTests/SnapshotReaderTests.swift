@@ -64,7 +64,7 @@ final class SnapshotReaderTests: XCTestCase {
     func testEncodedLayoutMatchesTheFormatDocument() {
         let bytes = SnapshotWriter.encode(Fixtures.full())
         XCTAssertEqual(Array(bytes[0..<8]), Array("MEMTRACE".utf8))
-        XCTAssertEqual(bytes.u32(at: 8), 1)  // version
+        XCTAssertEqual(bytes.u32(at: 8), 2)  // version
         XCTAssertEqual(bytes.u32(at: 12), 64)  // header_size
         XCTAssertEqual(bytes.u32(at: 16), 2)  // HAS_BLOCKS
         XCTAssertEqual(bytes.u32(at: 20), 64)  // frames_limit
@@ -104,7 +104,7 @@ final class SnapshotReaderTests: XCTestCase {
         // END: the last 24 bytes, checksum over everything before.
         XCTAssertEqual(offsets[0xFFFF_FFFF], bytes.count - 24)
         XCTAssertEqual(bytes.u64(at: bytes.count - 16), 8)
-        XCTAssertEqual(bytes.u64(at: bytes.count - 8), fnv1a(bytes[..<(bytes.count - 24)]))
+        XCTAssertEqual(bytes.u64(at: bytes.count - 8), endChecksum(bytes[..<(bytes.count - 24)], version: 2))
     }
 
     func testHandWrittenFileIsReadFieldByField() throws {
@@ -166,7 +166,7 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(
             snapshot.header,
             Snapshot.Header(
-                version: 1, flags: 3, framesLimit: 16, pid: 77, ppid: 1, startTimeNs: 1000,
+                version: 2, flags: 3, framesLimit: 16, pid: 77, ppid: 1, startTimeNs: 1000,
                 snapshotTimeNs: 2000,
                 sequence: 5, trigger: .interval))
         XCTAssertTrue(snapshot.header.isSampled)
@@ -325,13 +325,25 @@ final class SnapshotReaderTests: XCTestCase {
     func testUnsupportedVersion() {
         var bytes = SnapshotWriter.encode(Fixtures.minimal())
         bytes.setU32(7, at: 8)
-        assertMessage(bytes, "unsupported format version 7 (this memtrace reads version 1)")
+        assertMessage(bytes, "unsupported format version 7 (this memtrace reads versions 1 to 2)")
         bytes.setU32(0, at: 8)
-        assertMessage(bytes, "unsupported format version 0 (this memtrace reads version 1)")
-        // Even a v2 file too short for v1's header reports its version.
+        assertMessage(bytes, "unsupported format version 0 (this memtrace reads versions 1 to 2)")
+        // Even a v3 file too short for v2's header reports its version.
         assertMessage(
-            Array(bytes[0..<12]).withVersion(2),
-            "unsupported format version 2 (this memtrace reads version 1)")
+            Array(bytes[0..<12]).withVersion(3),
+            "unsupported format version 3 (this memtrace reads versions 1 to 2)")
+    }
+
+    /// Version 1 differs only in END's checksum (FNV-1a 64 byte by byte): its files still read.
+    func testVersionOneFilesStillRead() throws {
+        let bytes = SnapshotWriter.encode(Fixtures.full()).withVersion(1).resealed()
+        var expected = Fixtures.full()
+        expected.path = "/t/x.snap"
+        expected.header.version = 1
+        XCTAssertEqual(try SnapshotFile.parse(bytes, path: "/t/x.snap"), expected)
+        // The other version's checksum is a mismatch.
+        assertMessage(
+            SnapshotWriter.encode(Fixtures.full()).withVersion(1), "checksum mismatch (file corrupted)")
     }
 
     // MARK: Truncation and corruption
@@ -383,7 +395,7 @@ final class SnapshotReaderTests: XCTestCase {
             switch offset {
             case 0..<8: XCTAssertEqual(error.kind, .badMagic)
             case 8..<12:
-                XCTAssertEqual(error.kind, .unsupportedVersion(1 ^ (0x10 << (8 * UInt32(offset - 8)))))
+                XCTAssertEqual(error.kind, .unsupportedVersion(2 ^ (0x10 << (8 * UInt32(offset - 8)))))
             case 12..<endHeader, bytes.count - 8..<bytes.count:
                 XCTAssertEqual(error.description, "memtrace: /t/x.snap: checksum mismatch (file corrupted)")
             default: break  // END's own header: reported as a structural problem.

@@ -205,7 +205,7 @@ struct Fixture {
         Snapshot(
             path: "test.snap",
             header: Snapshot.Header(
-                version: 1, flags: 0, framesLimit: 64, pid: 1, ppid: 0, startTimeNs: 0, snapshotTimeNs: 0,
+                version: 2, flags: 0, framesLimit: 64, pid: 1, ppid: 0, startTimeNs: 0, snapshotTimeNs: 0,
                 sequence: 0, trigger: .exit),
             process: [:], totals: Snapshot.Totals(), modules: modules,
             stacks: [Snapshot.Stack(pcs: pcs, trueDepth: UInt32(pcs.count))], stackStats: [], blocks: nil,
