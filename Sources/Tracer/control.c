@@ -487,6 +487,7 @@ static void after_fork_child(void) {
     mt_signals_after_fork_child(mt_config.follow_fork);
     if (!mt_config.follow_fork) {
         mt_enabled = 0;
+        mt_inblock_stop();
         mt_signals_release();
         return;
     }
@@ -533,6 +534,7 @@ void mt_control_start(void) {
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();
+        mt_inblock_init();
         mt_solo_init(0);
     }
     if (mt_enabled && !helper_running) start_helper();

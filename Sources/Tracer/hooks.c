@@ -150,7 +150,10 @@ static inline int wanted(size_t size) {
     return 0;
 }
 /* The walk starts at whoever called the function this expands in. */
-#define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, __builtin_frame_address(0))
+#define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, 0, __builtin_frame_address(0))
+/* The same for a block the hook asked `pad` bytes more for (inblock.c). */
+#define RECORD_PADDED(p, size, op, pad) \
+    mt_record_alloc(p, size, op, (pad) ? MT_SLOT_PADDED : 0, __builtin_frame_address(0))
 
 /* ---- the C allocator family ------------------------------------------------
  * Each entry point that may record has a fast path that only forwards (no
@@ -161,8 +164,9 @@ static inline int wanted(size_t size) {
  * the entry point and skip it as one of the tracer's own frames.) */
 __attribute__((noinline)) static void *malloc_recorded(size_t size) {
     mt_guard++;
-    void *p = real_malloc(size);
-    if (p) RECORD_ALLOC(p, size, MT_OP_MALLOC);
+    size_t pad = mt_inblock_pad(size);
+    void *p = real_malloc(size + pad);
+    if (p) RECORD_PADDED(p, size, MT_OP_MALLOC, pad);
     mt_leave();
     return p;
 }
@@ -242,6 +246,7 @@ __attribute__((noinline)) static void free_checked(void *p) {
     /* real_free keeps errno itself, as free must (POSIX 2024, glibc 2.33+) */
     if (!RECORDING() || !mt_maybe_recorded(p)) {
         if (MT_UNLIKELY(mt_guard > 0) && mt_enabled && mt_maybe_recorded(p) && defer_free(p)) return;
+        if (MT_UNLIKELY(mt_inblock_padded(p)) && mt_enabled) return; /* kept: a bit outliving its block is worse */
         real_free(p);
         return;
     }
@@ -258,8 +263,9 @@ MT_EXPORT void free(void *p) {
 
 __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;
-    void *p = real_calloc(n, size);
-    if (p) RECORD_ALLOC(p, n * size, MT_OP_MALLOC);
+    size_t total, pad = __builtin_mul_overflow(n, size, &total) ? 0 : mt_inblock_pad(total);
+    void *p = pad ? real_calloc(1, total + pad) : real_calloc(n, size);
+    if (p) RECORD_PADDED(p, n * size, MT_OP_MALLOC, pad);
     mt_leave();
     return p;
 }
@@ -282,6 +288,18 @@ MT_EXPORT void *calloc(size_t n, size_t size) {
     return calloc_checked(n, size);
 }
 
+/* A padded block that cannot be recorded released (a signal handler's
+ * realloc while its thread is inside the tracer) is kept, as free keeps it. */
+static void *realloc_keeping(void *old, size_t size) {
+    if (!size) return NULL;
+    void *p = real_malloc(size);
+    if (p) {
+        size_t n = real_malloc_usable_size(old) - 8;
+        memcpy(p, old, n < size ? n : size);
+    }
+    return p;
+}
+
 static void *realloc_from_boot(void *old, size_t size) {
     void *p = malloc(size);
     if (p) {
@@ -295,10 +313,11 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
     mt_guard++;
     struct mt_live taken;
     int had = maybe_old ? mt_record_take(old, &taken) : 0;
-    void *p = real_realloc(old, size);
+    size_t pad = record_new && size ? mt_inblock_pad(size) : 0; /* glibc: realloc(p, 0) frees p */
+    void *p = real_realloc(old, size + pad);
     if (p) {
         if (had) mt_record_release(&taken);
-        if (record_new) RECORD_ALLOC(p, size, MT_OP_REALLOC);
+        if (record_new) RECORD_PADDED(p, size, MT_OP_REALLOC, pad);
     } else {
         if (had && size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
         else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
@@ -312,7 +331,10 @@ __attribute__((noinline)) static void *realloc_checked(void *old, size_t size) {
     if (old && is_boot(old)) return realloc_from_boot(old, size);
     ensure_started();
     if (MT_UNLIKELY(!real_realloc || (mt_never_leaves && !old))) return boot_alloc(size, 16);
-    if (!RECORDING()) return real_realloc(old, size);
+    if (!RECORDING()) {
+        if (MT_UNLIKELY(mt_inblock_padded(old)) && mt_enabled) return realloc_keeping(old, size);
+        return real_realloc(old, size);
+    }
     int record_new = wanted_unless_paused(size);
     int maybe_old = old && mt_maybe_recorded(old);
     if (!record_new && !maybe_old) return real_realloc(old, size);
@@ -428,7 +450,9 @@ MT_EXPORT size_t malloc_usable_size(void *p) {
     if (!p) return 0;
     if (is_boot(p)) return boot_size(p);
     ensure_started();
-    return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
+    if (!real_malloc_usable_size) return 0;
+    size_t n = real_malloc_usable_size(p);
+    return n >= 8 && mt_inblock_padded(p) ? n - 8 : n; /* the tracer's 8 bytes are not the program's */
 }
 
 /* ---- C++ operator new and delete ------------------------------------------

@@ -366,6 +366,7 @@ int mt_live_remove(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
     struct slot *e = r ? find(r, ptr) : NULL;
     if (!e) return 0;
     unpack(r, e, out, 1);
+    if (out->flags & MT_SLOT_PADDED) mt_inblock_forget(ptr);
     sh->count--;
     if (--r->count == 0 && r->bits == MIN_BITS) {
         region_drop(sh, r);
@@ -469,6 +470,7 @@ static inline struct mt_live *young_place(uint64_t ptr) {
 }
 
 int mt_young_put(const struct mt_live *e) {
+    if ((e->flags & MT_SLOT_PADDED) && mt_inblock_put(e) == 0) return 0;
     struct mt_live *y = young_place(e->ptr);
     int rc = 0;
     if (!y->ptr) mt_young_count++;
@@ -481,6 +483,11 @@ int mt_young_put(const struct mt_live *e) {
 }
 
 int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
+    switch (mt_inblock_ready ? mt_inblock_take(ptr, out) : 0) {
+    case 1: return 1;
+    case 2: return mt_live_remove(sh, ptr, out);
+    case 3: return 0;
+    }
     struct mt_live *y = young_place(ptr);
     if (y->ptr != ptr) return mt_live_remove(sh, ptr, out);
     *out = *y;
@@ -490,6 +497,7 @@ int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
 }
 
 int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear) {
+    if (mt_inblock_ready && mt_inblock_set_flags(ptr, set, clear)) return 1;
     struct mt_live *y = young_place(ptr);
     if (y->ptr != ptr) return mt_live_set_flags(sh, ptr, set, clear);
     y->flags = (y->flags & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
@@ -515,6 +523,7 @@ __attribute__((noinline)) void mt_young_drain(void) {
 void mt_live_lock_all(void) {
     solo_exclude();
     for (int i = 0; i < MT_SHARDS; i++) mt_lock(&mt_shards[i].lock);
+    if (mt_young_count && mt_inblock_ready) mt_inblock_flush();
     if (mt_young_count) young_flush();
 }
 

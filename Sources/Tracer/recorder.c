@@ -163,12 +163,12 @@ static __attribute__((noinline)) uint32_t walk_and_intern(const void *entry) {
  * live table. */
 static inline int young(int locked) { return !locked && !mt_sample_rate; }
 
-void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
+void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const void *entry) {
     int saved = errno;
     uint32_t stack = mt_unwind_known(entry);
     if (!stack) stack = walk_and_intern(entry);
     struct mt_live e = {
-        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags()};
+        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags() | padded};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
     int locked = mt_shard_enter(sh);
@@ -176,6 +176,7 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry) {
         if (mt_young_put(&e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
         account_alloc(sh, &e, op);
     } else if (mt_live_insert(sh, &e) == 0) {
+        if (padded) mt_inblock_moved(&e);
         account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -221,7 +222,9 @@ void mt_record_put_back(const struct mt_live *e) {
     int locked = mt_shard_enter(sh);
     if (young(locked)) {
         if (mt_young_put(e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-    } else if (mt_live_insert(sh, e) != 0) {
+    } else if (mt_live_insert(sh, e) == 0) {
+        if (e->flags & MT_SLOT_PADDED) mt_inblock_moved(e);
+    } else {
         /* Could not re-insert: account it as released so totals stay balanced. */
         account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);

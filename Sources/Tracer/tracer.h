@@ -279,6 +279,7 @@ struct mt_live {
 #define MT_FLAG_BITS 7u
 #define MT_SLOT_IGNORED 1u /* memtrace_ignore(): never a leak (same bit on disk) */
 #define MT_SLOT_REGION 2u  /* allocated since memtrace_region_begin() */
+#define MT_SLOT_PADDED 4u  /* carries the tracer's 8 bytes at its end (inblock.c); never on disk */
 
 #define MT_SHARDS 256
 struct mt_region; /* livetable.c */
@@ -304,13 +305,32 @@ static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt
  * opens without a lock; whoever takes every shard lock (a new owner too)
  * empties it into the live table first, and so does the first record that
  * takes a shard lock while blocks wait. */
-extern uint32_t mt_young_count;
-void mt_young_drain(void); /* every waiting block into the live table */
+extern uint32_t mt_young_count; /* blocks outside the live table: young, and records in blocks */
+void mt_young_drain(void);      /* every waiting block into the live table */
 /* Each returns as the mt_live_* function it stands for (below); `sh` is the
  * block's shard, for a block that is not waiting. */
-int mt_young_put(const struct mt_live *e);
+int mt_young_put(const struct mt_live *e); /* a padded block's record goes into the block */
 int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
 int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear);
+
+/* ---- records kept in the blocks (inblock.c) ----------------------------------
+ * The owner's malloc, calloc and realloc hand out blocks 8 bytes larger and
+ * keep the record there; mt_live_lock_all moves those records into the live
+ * table.  Called by the owner, or with the shard's lock (or every lock). */
+#define MT_INBLOCK_MAX_SIZE ((1u << 26) - 1) /* larger blocks are not padded */
+extern int mt_inblock_ready;
+void mt_inblock_init(void);
+void mt_inblock_stop(void); /* tracing stopped (a child that opted out): bits mean nothing */
+int mt_inblock_put(const struct mt_live *e);    /* 0, or -1: no room for its bits */
+void mt_inblock_moved(const struct mt_live *e); /* a padded block whose record is in the live table */
+/* 0: not a padded block; 1: its record, removed; 2: its record is in the live
+ * table (the padded bit is cleared by mt_live_remove); 3: its record was
+ * overwritten (bits cleared). */
+int mt_inblock_take(uint64_t ptr, struct mt_live *out);
+void mt_inblock_forget(uint64_t ptr); /* clears the padded bit */
+int mt_inblock_set_flags(uint64_t ptr, uint32_t set, uint32_t clear); /* 1: its record is in the block */
+int mt_inblock_padded(const void *p); /* lock-free: for malloc_usable_size and the hooks */
+void mt_inblock_flush(void);         /* every record in a block into the live table */
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
  * Most programs allocate from one thread, often beside others that do not (a
@@ -341,6 +361,10 @@ void mt_solo_claim(void);
 /* Is the calling thread the owner (so the only thread recording)? */
 static inline int mt_solo_mine(void) {
     return mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) == mt_solo_slot;
+}
+/* How many bytes the hooks add to a block of `size` about to be recorded. */
+static inline size_t mt_inblock_pad(size_t size) {
+    return mt_inblock_ready && !mt_sample_rate && size < MT_INBLOCK_MAX_SIZE && mt_solo_mine() ? 8 : 0;
 }
 /* Returns whether it took the shard's lock, for mt_shard_leave.  A thread
  * takes the lock only when nobody owns any more, or when it owns and someone
@@ -496,7 +520,8 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
 
 /* ---- recorder (recorder.c) ------------------------------------------------ */
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
-void mt_record_alloc(void *p, size_t size, enum mt_op op, const void *entry); /* entry: see mt_unwind */
+/* entry: see mt_unwind; padded: MT_SLOT_PADDED when the hooks added 8 bytes, else 0 */
+void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const void *entry);
 void mt_record_free(void *p);
 void mt_record_free_held(void *p); /* the same, for a block that may not have been the program's */
 /* realloc: take the old block's record out before the real realloc runs, so

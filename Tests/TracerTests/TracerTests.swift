@@ -658,6 +658,50 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// Blocks that carry their record in their last 8 bytes (inblock.c): the program writes all
+    /// malloc_usable_size allows, grows blocks, takes a snapshot (which moves the records into the
+    /// live table) and frees blocks from both sides of it; every figure stays exact.
+    func testRecordsKeptInTheBlocksSurviveTheProgramAndSnapshots() throws {
+        let exe = try Fixtures.build("inblock")
+        let source = Fixtures.source("inblock")
+        let plain = try runProcess(exe, ["/dev/null"])
+        XCTAssertEqual(plain.status, 0, plain.stderrText)
+        let mid = directory.appendingPathComponent("mid.snap").path
+        let traced = try runTraced(exe, [mid], in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stderrText, "")
+        XCTAssertEqual(traced.stdoutText, plain.stdoutText)
+        XCTAssertTrue(traced.stdoutText.hasPrefix("short=0 "), traced.stdoutText)
+
+        func size(_ i: Int) -> UInt64 { i < 256 ? UInt64(i + 1) : UInt64(4096) << ((i - 256) % 8) }
+        let all = (0..<300).reduce(UInt64(0)) { $0 + size($1) }
+        let odd = stride(from: 1, to: 300, by: 2).reduce(UInt64(0)) { $0 + size($1) }
+        let lateKept = (0..<300).filter { $0 % 3 != 0 }.reduce(UInt64(0)) { $0 + size($1) }
+        func figures(_ snapshot: Snapshot, _ marker: String) throws -> [UInt64] {
+            let found = try XCTUnwrap(
+                site(sites(of: snapshot), file: "inblock.c", line: try Fixtures.line(of: marker, in: source)))
+            return [found.liveCount, found.liveBytes, found.totalCount]
+        }
+
+        let middle = try SnapshotFile.read(path: mid)
+        assertConsistent(middle)
+        XCTAssertEqual(try figures(middle, "kept"), [300, all, 300])
+        XCTAssertEqual(try figures(middle, "freed"), [150, odd, 300])
+        XCTAssertEqual(try figures(middle, "grown"), [300, all, 300])
+        XCTAssertEqual(try figures(middle, "zeroed"), [300, all, 300])
+
+        let last = try onlySnapshot(in: directory, prefix: "inblock")
+        assertConsistent(last)
+        XCTAssertEqual(last.header.trigger, .exit)
+        XCTAssertEqual([last.totals.untrackedFrees, last.totals.lostAllocations], [0, 0])
+        XCTAssertEqual(try figures(last, "kept"), [300, all, 300])
+        XCTAssertEqual(try figures(last, "freed"), [0, 0, 300])
+        XCTAssertEqual(try figures(last, "grown-first"), [0, 0, 300])
+        XCTAssertEqual(try figures(last, "grown"), [300, all, 300])
+        XCTAssertEqual(try figures(last, "zeroed"), [0, 0, 300])
+        XCTAssertEqual(try figures(last, "late"), [200, lateKept, 300])
+    }
+
     func testIntervalSnapshots() throws {
         let (process, input) = try startWaiter(environment: ["MEMTRACE_INTERVAL": "0.1"])
         XCTAssertGreaterThanOrEqual(try waitForSnapshots(3).count, 3)

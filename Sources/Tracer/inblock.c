@@ -1,0 +1,218 @@
+/*
+ * Records kept in the blocks themselves.
+ *
+ * The live table's cost is its cache misses: a million live blocks fill
+ * 14 MiB of slots, and a slot is cold when its block goes in or comes out
+ * (docs/performance.md).  So the blocks the owner allocates with malloc,
+ * calloc and realloc (tracer.h: the thread that records without locks) are
+ * handed out 8 bytes larger, and their record lives in those 8 bytes, at the
+ * end of the block's usable size: memory the allocator touches anyway (its
+ * chunk header lies next to it), found again from malloc_usable_size.
+ *
+ * Two bits per 16 bytes of address space, in leaves of 1 GiB reserved as they
+ * are needed, say which blocks those are:
+ *   - padded: the block carries the tracer's 8 bytes (malloc_usable_size
+ *     answers 8 less), wherever its record is;
+ *   - pending: its record is in the block, not in the live table.
+ * Whoever takes every shard lock (snapshots, fork, the checks, a new owner)
+ * first moves the pending records into the live table (mt_inblock_flush), so
+ * that everything that reads the live table sees every block; the block's
+ * own record is then marked moved.  A bit word covers 1 KiB of memory, inside
+ * one shard's 1 MiB: the owner changes bits without a lock, any other thread
+ * under the shard's lock.
+ *
+ * No bit may outlive its block: the next flush would read a record in memory
+ * the allocator may have given back to the system.  Every recorded release
+ * clears it; the hooks keep a padded block rather than release it unrecorded
+ * (hooks.c).  A program that writes past the size it asked for may
+ * overwrite a record: each carries a check of its address, and a record that
+ * fails it is treated as a block the tracer never saw.
+ */
+#include <string.h>
+
+#include "tracer.h"
+
+#define LEAF_SHIFT 30                         /* a leaf covers 1 GiB */
+#define TOP_ENTRIES (1u << (47 - LEAF_SHIFT)) /* user space below 2^47 */
+#define MAX_LEAVES 255                        /* then blocks are not padded */
+#define WORD_SPAN 1024u                       /* memory one 64-bit word of bits covers */
+#define LEAF_WORDS (2ull << (LEAF_SHIFT - 10)) /* padded and pending words, interleaved */
+#define PAGE_PAIRS 256u                       /* word pairs in a 4 KiB page of a leaf */
+#define LEAF_PAGES (LEAF_WORDS / 2 / PAGE_PAIRS)
+
+struct leaf {
+    uint64_t *words;                  /* [2w]: padded, [2w + 1]: pending, for word w */
+    uint64_t base;                    /* first address covered */
+    uint64_t pages[LEAF_PAGES / 64];  /* pages that have held a pending bit */
+};
+
+static uint8_t *top; /* leaf number (1-based) of each GiB, 0: none */
+static struct leaf leaves[MAX_LEAVES + 1];
+static uint32_t leaf_count;
+static mt_lock_t leaf_lock; /* a thread that lost ownership after padding a block may add a leaf too */
+int mt_inblock_ready;
+
+/* The record, from the top: a mark (bit 63, so that it never reads as a
+ * pointer), moved (its live-table entry is the record now), the size (26
+ * bits), the stack (21 bits), the block's flags (3 bits) and a 12-bit check of
+ * the address in the lowest bits, where the most common overrun, a string's
+ * terminating NUL one byte past a block whose size is a multiple of 16, lands. */
+#define REC_MARK (1ull << 63)
+#define REC_MOVED (1ull << 62)
+#define REC_SIZE_SHIFT 36
+#define REC_STACK_SHIFT 15
+#define REC_FLAGS_SHIFT 12
+#define REC_CHECK 0xfffull
+_Static_assert(MT_INBLOCK_MAX_SIZE == (1u << 26) - 1, "sizes fit 26 bits");
+_Static_assert(MT_MAX_STACKS <= 1u << 21, "stacks fit 21 bits");
+
+static inline uint64_t check_of(uint64_t ptr) { return (ptr * 0x9e3779b97f4a7c15ull) >> 52; } /* 12 bits */
+
+void mt_inblock_init(void) {
+    top = mt_reserve(TOP_ENTRIES);
+    mt_inblock_ready = top != NULL;
+}
+
+void mt_inblock_stop(void) { mt_inblock_ready = 0; }
+
+static inline struct leaf *leaf_of(uint64_t ptr) {
+    if (MT_UNLIKELY(ptr >> 47 || !top)) return NULL;
+    uint8_t n = __atomic_load_n(&top[ptr >> LEAF_SHIFT], __ATOMIC_ACQUIRE);
+    return n ? &leaves[n] : NULL;
+}
+
+static struct leaf *leaf_make(uint64_t ptr) {
+    if (ptr >> 47) return NULL;
+    mt_lock(&leaf_lock);
+    struct leaf *l = leaf_of(ptr);
+    if (!l && leaf_count < MAX_LEAVES) {
+        uint64_t *words = mt_reserve(LEAF_WORDS * sizeof *words);
+        if (words) {
+            l = &leaves[leaf_count + 1];
+            l->words = words;
+            l->base = ptr >> LEAF_SHIFT << LEAF_SHIFT;
+            leaf_count++;
+            __atomic_store_n(&top[ptr >> LEAF_SHIFT], (uint8_t)leaf_count, __ATOMIC_RELEASE);
+        }
+    }
+    mt_unlock(&leaf_lock);
+    return l;
+}
+
+static inline uint64_t *pair_of(const struct leaf *l, uint64_t ptr) {
+    return &l->words[2 * ((ptr - l->base) / WORD_SPAN)];
+}
+static inline uint64_t bit_of(uint64_t ptr) { return 1ull << ((ptr >> 4) & 63); }
+
+static inline void *record_at(uint64_t ptr) {
+    return (char *)(uintptr_t)ptr + mt_real_usable_size((void *)(uintptr_t)ptr) - 8;
+}
+
+static inline uint64_t pack(const struct mt_live *e, uint64_t moved) {
+    return REC_MARK | moved | e->size << REC_SIZE_SHIFT | (uint64_t)e->stack << REC_STACK_SHIFT |
+           (uint64_t)(e->flags & MT_FLAG_BITS) << REC_FLAGS_SHIFT | check_of(e->ptr);
+}
+
+static inline int unpack(uint64_t ptr, uint64_t rec, struct mt_live *out) {
+    if ((rec & REC_MARK) == 0 || (rec & REC_CHECK) != check_of(ptr)) return 0;
+    *out = (struct mt_live){
+        .ptr = ptr,
+        .size = rec >> REC_SIZE_SHIFT & MT_INBLOCK_MAX_SIZE,
+        .stack = (uint32_t)(rec >> REC_STACK_SHIFT) & ((1u << 21) - 1),
+        .flags = ((uint32_t)(rec >> REC_FLAGS_SHIFT) & MT_FLAG_BITS) | MT_SLOT_PADDED,
+    };
+    return 1;
+}
+
+int mt_inblock_put(const struct mt_live *e) {
+    struct leaf *l = leaf_of(e->ptr);
+    if (!l && !(l = leaf_make(e->ptr))) return -1;
+    uint64_t rec = pack(e, 0);
+    memcpy(record_at(e->ptr), &rec, 8);
+    uint64_t *pair = pair_of(l, e->ptr), bit = bit_of(e->ptr);
+    pair[0] |= bit;
+    pair[1] |= bit;
+    uint64_t page = (uint64_t)(pair - l->words) / 2 / PAGE_PAIRS;
+    l->pages[page / 64] |= 1ull << (page % 64);
+    mt_young_count++;
+    return 0;
+}
+
+void mt_inblock_moved(const struct mt_live *e) {
+    struct leaf *l = leaf_of(e->ptr);
+    if (!l && !(l = leaf_make(e->ptr))) return; /* the bit cannot be set: usable sizes stay 8 more */
+    uint64_t rec = pack(e, REC_MOVED);
+    memcpy(record_at(e->ptr), &rec, 8);
+    pair_of(l, e->ptr)[0] |= bit_of(e->ptr);
+}
+
+int mt_inblock_take(uint64_t ptr, struct mt_live *out) {
+    struct leaf *l = leaf_of(ptr);
+    if (!l) return 0;
+    uint64_t *pair = pair_of(l, ptr), bit = bit_of(ptr);
+    if (!(pair[0] & bit)) return 0;
+    if (!(pair[1] & bit)) return 2; /* in the live table */
+    pair[0] &= ~bit;
+    pair[1] &= ~bit;
+    mt_young_count--;
+    uint64_t rec;
+    memcpy(&rec, record_at(ptr), 8);
+    return unpack(ptr, rec, out) ? 1 : 3;
+}
+
+void mt_inblock_forget(uint64_t ptr) {
+    struct leaf *l = leaf_of(ptr);
+    if (l) pair_of(l, ptr)[0] &= ~bit_of(ptr);
+}
+
+int mt_inblock_set_flags(uint64_t ptr, uint32_t set, uint32_t clear) {
+    struct leaf *l = leaf_of(ptr);
+    if (!l || !(pair_of(l, ptr)[1] & bit_of(ptr))) return 0;
+    uint64_t rec, *at = record_at(ptr);
+    memcpy(&rec, at, 8);
+    rec = (rec & ~((uint64_t)(clear & MT_FLAG_BITS) << REC_FLAGS_SHIFT)) | (uint64_t)(set & MT_FLAG_BITS) << REC_FLAGS_SHIFT;
+    memcpy(at, &rec, 8);
+    return 1;
+}
+
+int mt_inblock_padded(const void *p) {
+    if (!mt_inblock_ready) return 0;
+    uint64_t ptr = (uint64_t)(uintptr_t)p;
+    const struct leaf *l = leaf_of(ptr);
+    return l && (__atomic_load_n(pair_of(l, ptr), __ATOMIC_RELAXED) & bit_of(ptr)) != 0;
+}
+
+/* With every shard lock held and the owner kept out. */
+void mt_inblock_flush(void) {
+    for (uint32_t n = 1; mt_young_count && n <= leaf_count; n++) {
+        struct leaf *l = &leaves[n];
+        for (uint64_t page = 0; page < LEAF_PAGES; page++) {
+            if (!(l->pages[page / 64] >> (page % 64) & 1)) continue;
+            for (uint64_t w = page * PAGE_PAIRS; w < (page + 1) * PAGE_PAIRS; w++) {
+                uint64_t pending = l->words[2 * w + 1];
+                while (pending) {
+                    uint64_t ptr = l->base + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
+                    pending &= pending - 1;
+                    uint64_t bit = bit_of(ptr), rec;
+                    l->words[2 * w + 1] &= ~bit;
+                    mt_young_count--;
+                    memcpy(&rec, record_at(ptr), 8);
+                    struct mt_live e;
+                    if (!unpack(ptr, rec, &e)) {
+                        l->words[2 * w] &= ~bit; /* overwritten: as if never seen */
+                        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+                        continue;
+                    }
+                    if (mt_live_insert(mt_shard_for(ptr), &e) != 0) {
+                        l->words[2 * w] &= ~bit;
+                        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+                        continue;
+                    }
+                    rec |= REC_MOVED;
+                    memcpy(record_at(ptr), &rec, 8);
+                }
+            }
+            l->pages[page / 64] &= ~(1ull << (page % 64));
+        }
+    }
+}
