@@ -1,5 +1,6 @@
 /*
- * Live blocks: address -> (size, stack, flags).
+ * Live blocks: address -> (size, stack, flags).  (The owner's padded blocks
+ * keep theirs in the blocks until every shard lock is taken: inblock.c.)
  *
  * Two levels.  A block's shard (one of MT_SHARDS, each with its own lock)
  * comes from the 1 MiB stretch of memory it starts in (mt_shard_index), its

@@ -9,9 +9,10 @@
  * thread (threadstats.c) and updated inside that shard lock; holding every
  * shard lock (as the snapshot writer does) therefore freezes all counters at
  * once.  While one thread does all the recording, it records in sections
- * without a lock, and its newest blocks wait outside the live table
- * (tracer.h: mt_shard_enter, young blocks); mt_live_lock_all keeps it out and
- * empties that table first.
+ * without a lock, the records of the blocks its malloc, calloc and realloc
+ * padded live in those blocks (inblock.c), and its other newest blocks wait
+ * outside the live table (tracer.h: mt_shard_enter, young blocks);
+ * mt_live_lock_all keeps it out and moves both into the live table first.
  *
  * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
  * reaches a new high.  A stack remembers the epoch of its last change; when it
