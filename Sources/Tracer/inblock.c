@@ -124,26 +124,30 @@ static inline int unpack(uint64_t ptr, uint64_t rec, struct mt_live *out) {
     return 1;
 }
 
-int mt_inblock_put(const struct mt_live *e) {
+/* Writes `e`'s record into its block and sets its padded bit; the bit pair, or
+ * NULL when no leaf can hold it. */
+static uint64_t *write_record(const struct mt_live *e, uint64_t moved) {
     struct leaf *l = leaf_of(e->ptr);
-    if (!l && !(l = leaf_make(e->ptr))) return -1;
-    uint64_t rec = pack(e, 0);
+    if (!l && !(l = leaf_make(e->ptr))) return NULL;
+    uint64_t rec = pack(e, moved);
     memcpy(record_at(e->ptr), &rec, 8);
-    uint64_t *pair = pair_of(l, e->ptr), bit = bit_of(e->ptr);
-    pair[0] |= bit;
-    pair[1] |= bit;
+    uint64_t *pair = pair_of(l, e->ptr);
+    pair[0] |= bit_of(e->ptr);
     uint64_t page = (uint64_t)(pair - l->words) / 2 / PAGE_PAIRS;
-    l->pages[page / 64] |= 1ull << (page % 64);
+    if (!moved) l->pages[page / 64] |= 1ull << (page % 64);
+    return pair;
+}
+
+int mt_inblock_put(const struct mt_live *e) {
+    uint64_t *pair = write_record(e, 0);
+    if (!pair) return -1;
+    pair[1] |= bit_of(e->ptr);
     mt_young_count++;
     return 0;
 }
 
 void mt_inblock_moved(const struct mt_live *e) {
-    struct leaf *l = leaf_of(e->ptr);
-    if (!l && !(l = leaf_make(e->ptr))) return; /* the bit cannot be set: usable sizes stay 8 more */
-    uint64_t rec = pack(e, REC_MOVED);
-    memcpy(record_at(e->ptr), &rec, 8);
-    pair_of(l, e->ptr)[0] |= bit_of(e->ptr);
+    write_record(e, REC_MOVED); /* without a leaf the bit stays clear: usable sizes stay 8 more */
 }
 
 int mt_inblock_take(uint64_t ptr, struct mt_live *out) {
@@ -199,17 +203,11 @@ void mt_inblock_flush(void) {
                     memcpy(&rec, record_at(ptr), 8);
                     struct mt_live e;
                     if (!unpack(ptr, rec, &e)) {
-                        l->words[2 * w] &= ~bit; /* overwritten: as if never seen */
-                        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-                        continue;
-                    }
-                    if (mt_live_insert(mt_shard_for(ptr), &e) != 0) {
+                        l->words[2 * w] &= ~bit; /* overwritten: as if never seen, as mt_inblock_take has it */
+                    } else if (mt_live_insert(mt_shard_for(ptr), &e) != 0) { /* which marks the record moved */
                         l->words[2 * w] &= ~bit;
                         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-                        continue;
                     }
-                    rec |= REC_MOVED;
-                    memcpy(record_at(ptr), &rec, 8);
                 }
             }
             l->pages[page / 64] &= ~(1ull << (page % 64));

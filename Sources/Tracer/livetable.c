@@ -335,6 +335,7 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
         if ((r->tab[j].v & KEY_MASK) == word) { /* a block whose free we missed: replace it */
             if (slot_size(&r->tab[j]) == BIG_SIZE) big_get(e->ptr, 1);
             r->tab[j] = packed;
+            if (e->flags & MT_SLOT_PADDED) mt_inblock_moved(e);
             return 0;
         }
         j = (j + 1) & mask;
@@ -343,6 +344,7 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     r->count++;
     sh->count++;
     if (mt_sample_filter) mt_filter_add(e->ptr);
+    if (e->flags & MT_SLOT_PADDED) mt_inblock_moved(e); /* its record is this slot now */
     return 0;
 }
 

@@ -177,7 +177,6 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const
         if (mt_young_put(&e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
         account_alloc(sh, &e, op);
     } else if (mt_live_insert(sh, &e) == 0) {
-        if (padded) mt_inblock_moved(&e);
         account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -223,9 +222,7 @@ void mt_record_put_back(const struct mt_live *e) {
     int locked = mt_shard_enter(sh);
     if (young(locked)) {
         if (mt_young_put(e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-    } else if (mt_live_insert(sh, e) == 0) {
-        if (e->flags & MT_SLOT_PADDED) mt_inblock_moved(e);
-    } else {
+    } else if (mt_live_insert(sh, e) != 0) {
         /* Could not re-insert: account it as released so totals stay balanced. */
         account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);

@@ -322,7 +322,7 @@ extern int mt_inblock_ready;
 void mt_inblock_init(void);
 void mt_inblock_stop(void); /* tracing stopped (a child that opted out): bits mean nothing */
 int mt_inblock_put(const struct mt_live *e);    /* 0, or -1: no room for its bits */
-void mt_inblock_moved(const struct mt_live *e); /* a padded block whose record is in the live table */
+void mt_inblock_moved(const struct mt_live *e); /* mt_live_insert: a padded block's record is its slot now */
 /* 0: not a padded block; 1: its record, removed; 2: its record is in the live
  * table (the padded bit is cleared by mt_live_remove); 3: its record was
  * overwritten (bits cleared). */
