@@ -3,11 +3,13 @@
  *
  * The live table's cost is its cache misses: a million live blocks fill
  * 14 MiB of slots, and a slot is cold when its block goes in or comes out
- * (docs/performance.md).  So the blocks the owner allocates with malloc,
- * calloc and realloc (tracer.h: the thread that records without locks) are
- * handed out 8 bytes larger, and their record lives in those 8 bytes, at the
- * end of the block's usable size: memory the allocator touches anyway (its
- * chunk header lies next to it), found again from malloc_usable_size.
+ * (docs/performance.md).  So in exact mode the blocks of malloc, calloc and
+ * realloc are handed out 8 bytes larger, and their record lives in those 8
+ * bytes, at the end of the block's usable size: memory the allocator touches
+ * anyway (its chunk header lies next to it), found again from
+ * malloc_usable_size.  The owner's blocks (tracer.h: the thread that records
+ * without locks), and every thread's once nobody owns; while another thread
+ * owns, a thread is about to claim and cannot know whether it will win.
  *
  * Two bits per 16 bytes of address space, in leaves of 1 GiB reserved as they
  * are needed, say which blocks those are:
@@ -19,7 +21,8 @@
  * that everything that reads the live table sees every block; the block's
  * own record is then marked moved.  A bit word covers 1 KiB of memory, inside
  * one shard's 1 MiB: the owner changes bits without a lock, any other thread
- * under the shard's lock.
+ * under the shard's lock, and each shard counts its pending records
+ * (in_blocks), so that two threads never write one counter.
  *
  * No bit may outlive its block: the next flush would read a record in memory
  * the allocator may have given back to the system.  Every recorded release
@@ -133,16 +136,21 @@ static uint64_t *write_record(const struct mt_live *e, uint64_t moved) {
     memcpy(record_at(e->ptr), &rec, 8);
     uint64_t *pair = pair_of(l, e->ptr);
     pair[0] |= bit_of(e->ptr);
-    uint64_t page = (uint64_t)(pair - l->words) / 2 / PAGE_PAIRS;
-    if (!moved) l->pages[page / 64] |= 1ull << (page % 64);
+    if (!moved) {
+        /* A summary word covers 16 MiB, so threads under different shard
+         * locks may share it: an atomic OR, only when the bit is not set. */
+        uint64_t page = (uint64_t)(pair - l->words) / 2 / PAGE_PAIRS, *sum = &l->pages[page / 64];
+        uint64_t mark = 1ull << (page % 64);
+        if (!(__atomic_load_n(sum, __ATOMIC_RELAXED) & mark)) __atomic_fetch_or(sum, mark, __ATOMIC_RELAXED);
+    }
     return pair;
 }
 
-int mt_inblock_put(const struct mt_live *e) {
+int mt_inblock_put(struct mt_shard *sh, const struct mt_live *e) {
     uint64_t *pair = write_record(e, 0);
     if (!pair) return -1;
     pair[1] |= bit_of(e->ptr);
-    mt_young_count++;
+    sh->in_blocks++;
     return 0;
 }
 
@@ -150,7 +158,7 @@ void mt_inblock_moved(const struct mt_live *e) {
     write_record(e, REC_MOVED); /* without a leaf the bit stays clear: usable sizes stay 8 more */
 }
 
-int mt_inblock_take(uint64_t ptr, struct mt_live *out) {
+int mt_inblock_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
     struct leaf *l = leaf_of(ptr);
     if (!l) return 0;
     uint64_t *pair = pair_of(l, ptr), bit = bit_of(ptr);
@@ -158,7 +166,7 @@ int mt_inblock_take(uint64_t ptr, struct mt_live *out) {
     if (!(pair[1] & bit)) return 2; /* in the live table */
     pair[0] &= ~bit;
     pair[1] &= ~bit;
-    mt_young_count--;
+    sh->in_blocks--;
     uint64_t rec;
     memcpy(&rec, record_at(ptr), 8);
     return unpack(ptr, rec, out) ? 1 : 3;
@@ -187,8 +195,8 @@ int mt_inblock_padded(const void *p) {
 }
 
 /* With every shard lock held and the owner kept out. */
-void mt_inblock_flush(void) {
-    for (uint32_t n = 1; mt_young_count && n <= leaf_count; n++) {
+void mt_inblock_flush(uint64_t pending_records) {
+    for (uint32_t n = 1; pending_records && n <= leaf_count; n++) {
         struct leaf *l = &leaves[n];
         for (uint64_t page = 0; page < LEAF_PAGES; page++) {
             if (!(l->pages[page / 64] >> (page % 64) & 1)) continue;
@@ -199,7 +207,8 @@ void mt_inblock_flush(void) {
                     pending &= pending - 1;
                     uint64_t bit = bit_of(ptr), rec;
                     l->words[2 * w + 1] &= ~bit;
-                    mt_young_count--;
+                    mt_shard_for(ptr)->in_blocks--;
+                    pending_records--;
                     memcpy(&rec, record_at(ptr), 8);
                     struct mt_live e;
                     if (!unpack(ptr, rec, &e)) {

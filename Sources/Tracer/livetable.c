@@ -472,8 +472,9 @@ static inline struct mt_live *young_place(uint64_t ptr) {
     return &young[(ptr >> 4) & ((1u << YOUNG_BITS) - 1)]; /* neighbours in memory, neighbours here */
 }
 
-int mt_young_put(const struct mt_live *e) {
-    if ((e->flags & MT_SLOT_PADDED) && mt_inblock_put(e) == 0) return 0;
+int mt_blocks_put(struct mt_shard *sh, const struct mt_live *e, int solo) {
+    if ((e->flags & MT_SLOT_PADDED) && mt_inblock_put(sh, e) == 0) return 0;
+    if (!solo) return mt_live_insert(sh, e);
     struct mt_live *y = young_place(e->ptr);
     int rc = 0;
     if (!y->ptr) mt_young_count++;
@@ -485,24 +486,24 @@ int mt_young_put(const struct mt_live *e) {
     return rc;
 }
 
-int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
-    switch (mt_inblock_ready ? mt_inblock_take(ptr, out) : 0) {
+int mt_blocks_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out, int solo) {
+    switch (mt_inblock_ready ? mt_inblock_take(sh, ptr, out) : 0) {
     case 1: return 1;
     case 2: return mt_live_remove(sh, ptr, out);
     case 3: return 0;
     }
-    struct mt_live *y = young_place(ptr);
-    if (y->ptr != ptr) return mt_live_remove(sh, ptr, out);
+    struct mt_live *y = solo ? young_place(ptr) : NULL;
+    if (!y || y->ptr != ptr) return mt_live_remove(sh, ptr, out);
     *out = *y;
     y->ptr = 0;
     mt_young_count--;
     return 1;
 }
 
-int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear) {
+int mt_blocks_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear, int solo) {
     if (mt_inblock_ready && mt_inblock_set_flags(ptr, set, clear)) return 1;
-    struct mt_live *y = young_place(ptr);
-    if (y->ptr != ptr) return mt_live_set_flags(sh, ptr, set, clear);
+    struct mt_live *y = solo ? young_place(ptr) : NULL;
+    if (!y || y->ptr != ptr) return mt_live_set_flags(sh, ptr, set, clear);
     y->flags = (y->flags & ~(clear & MT_FLAG_BITS)) | (set & MT_FLAG_BITS);
     return 1;
 }
@@ -525,8 +526,12 @@ __attribute__((noinline)) void mt_young_drain(void) {
 
 void mt_live_lock_all(void) {
     solo_exclude();
-    for (int i = 0; i < MT_SHARDS; i++) mt_lock(&mt_shards[i].lock);
-    if (mt_young_count && mt_inblock_ready) mt_inblock_flush();
+    uint64_t in_blocks = 0;
+    for (int i = 0; i < MT_SHARDS; i++) {
+        mt_lock(&mt_shards[i].lock);
+        in_blocks += mt_shards[i].in_blocks;
+    }
+    if (in_blocks) mt_inblock_flush(in_blocks);
     if (mt_young_count) young_flush();
 }
 

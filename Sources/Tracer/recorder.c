@@ -9,10 +9,11 @@
  * thread (threadstats.c) and updated inside that shard lock; holding every
  * shard lock (as the snapshot writer does) therefore freezes all counters at
  * once.  While one thread does all the recording, it records in sections
- * without a lock, the records of the blocks its malloc, calloc and realloc
- * padded live in those blocks (inblock.c), and its other newest blocks wait
- * outside the live table (tracer.h: mt_shard_enter, young blocks);
- * mt_live_lock_all keeps it out and moves both into the live table first.
+ * without a lock and its newest blocks wait outside the live table (tracer.h:
+ * mt_shard_enter, young blocks).  The records of the blocks that malloc,
+ * calloc and realloc padded live in those blocks (inblock.c).
+ * mt_live_lock_all keeps the owner out and moves both into the live table
+ * first.
  *
  * Peak bookkeeping: `mt_global.peak_epoch` advances whenever the live total
  * reaches a new high.  A stack remembers the epoch of its last change; when it
@@ -174,9 +175,9 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const
     mt_last_alloc = ~e.ptr;
     int locked = mt_shard_enter(sh);
     if (young(locked)) {
-        if (mt_young_put(&e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+        if (mt_blocks_put(sh, &e, 1) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
         account_alloc(sh, &e, op);
-    } else if (mt_live_insert(sh, &e) == 0) {
+    } else if (mt_blocks_put(sh, &e, 0) == 0) {
         account_alloc(sh, &e, op);
     } else {
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -190,7 +191,7 @@ static inline void record_free(void *p, int count_untracked) {
     struct mt_shard *sh = mt_shard_for(ptr);
     struct mt_live e;
     int locked = mt_shard_enter(sh);
-    if (young(locked) ? mt_young_take(sh, ptr, &e) : mt_live_remove(sh, ptr, &e)) account_free(sh, &e, 1);
+    if (mt_blocks_take(sh, ptr, &e, young(locked))) account_free(sh, &e, 1);
     else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
 }
@@ -204,7 +205,7 @@ int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    int found = young(locked) ? mt_young_take(sh, ptr, out) : mt_live_remove(sh, ptr, out);
+    int found = mt_blocks_take(sh, ptr, out, young(locked));
     if (!found && !mt_sample_rate) sh->untracked_frees++;
     mt_shard_leave(sh, locked);
     return found;
@@ -221,8 +222,8 @@ void mt_record_put_back(const struct mt_live *e) {
     struct mt_shard *sh = mt_shard_for(e->ptr);
     int locked = mt_shard_enter(sh);
     if (young(locked)) {
-        if (mt_young_put(e) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-    } else if (mt_live_insert(sh, e) != 0) {
+        if (mt_blocks_put(sh, e, 1) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+    } else if (mt_blocks_put(sh, e, 0) != 0) {
         /* Could not re-insert: account it as released so totals stay balanced. */
         account_free(sh, e, 0);
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
@@ -234,8 +235,7 @@ void mt_set_block_flags(void *p, uint32_t set, uint32_t clear) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int locked = mt_shard_enter(sh);
-    if (young(locked)) mt_young_set_flags(sh, ptr, set, clear);
-    else mt_live_set_flags(sh, ptr, set, clear);
+    mt_blocks_set_flags(sh, ptr, set, clear, young(locked));
     mt_shard_leave(sh, locked);
 }
 

@@ -291,6 +291,7 @@ struct mt_shard {
     struct mt_region *directory; /* 64 KiB stretches of memory holding live blocks */
     /* Call counters, under the shard lock: no shared counter on the hot path. */
     uint64_t alloc_calls, free_calls, realloc_calls, alloc_bytes, untracked_frees;
+    uint64_t in_blocks; /* records of its blocks kept in the blocks, not in its table (inblock.c) */
 } __attribute__((aligned(128)));
 
 extern struct mt_shard mt_shards[MT_SHARDS];
@@ -305,32 +306,36 @@ static inline struct mt_shard *mt_shard_for(uint64_t ptr) { return &mt_shards[mt
  * opens without a lock; whoever takes every shard lock (a new owner too)
  * empties it into the live table first, and so does the first record that
  * takes a shard lock while blocks wait. */
-extern uint32_t mt_young_count; /* blocks outside the live table: young, and records in blocks */
+extern uint32_t mt_young_count; /* blocks waiting there */
 void mt_young_drain(void);      /* every waiting block into the live table */
-/* Each returns as the mt_live_* function it stands for (below); `sh` is the
- * block's shard, for a block that is not waiting. */
-int mt_young_put(const struct mt_live *e); /* a padded block's record goes into the block */
-int mt_young_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
-int mt_young_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear);
+/* A block's record wherever it is kept: in the block when the hooks padded
+ * it (inblock.c), else in the young table when `solo` (the owner, in a
+ * section without a lock), else in the live table.  Each returns as the
+ * mt_live_* function it stands for (below); `sh` is the block's shard, whose
+ * lock the caller holds unless `solo`. */
+int mt_blocks_put(struct mt_shard *sh, const struct mt_live *e, int solo);
+int mt_blocks_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out, int solo);
+int mt_blocks_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_t clear, int solo);
 
 /* ---- records kept in the blocks (inblock.c) ----------------------------------
- * The owner's malloc, calloc and realloc hand out blocks 8 bytes larger and
- * keep the record there; mt_live_lock_all moves those records into the live
- * table.  Called by the owner, or with the shard's lock (or every lock). */
+ * Exact mode's malloc, calloc and realloc, when the owner calls them or once
+ * nobody owns, hand out blocks 8 bytes larger and keep the record there;
+ * mt_live_lock_all moves those records into the live table.  Called by the
+ * owner, or with the shard's lock (or every lock). */
 #define MT_INBLOCK_MAX_SIZE ((1u << 26) - 1) /* larger blocks are not padded */
 extern int mt_inblock_ready;
 void mt_inblock_init(void);
 void mt_inblock_stop(void); /* tracing stopped (a child that opted out): bits mean nothing */
-int mt_inblock_put(const struct mt_live *e);    /* 0, or -1: no room for its bits */
+int mt_inblock_put(struct mt_shard *sh, const struct mt_live *e); /* 0, or -1: no room for its bits */
 void mt_inblock_moved(const struct mt_live *e); /* mt_live_insert: a padded block's record is its slot now */
 /* 0: not a padded block; 1: its record, removed; 2: its record is in the live
  * table (the padded bit is cleared by mt_live_remove); 3: its record was
  * overwritten (bits cleared). */
-int mt_inblock_take(uint64_t ptr, struct mt_live *out);
+int mt_inblock_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
 void mt_inblock_forget(uint64_t ptr); /* clears the padded bit */
 int mt_inblock_set_flags(uint64_t ptr, uint32_t set, uint32_t clear); /* 1: its record is in the block */
 int mt_inblock_padded(const void *p); /* lock-free: for malloc_usable_size and the hooks */
-void mt_inblock_flush(void);         /* every record in a block into the live table */
+void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
  * Most programs allocate from one thread, often beside others that do not (a
@@ -362,9 +367,13 @@ void mt_solo_claim(void);
 static inline int mt_solo_mine(void) {
     return mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) == mt_solo_slot;
 }
-/* How many bytes the hooks add to a block of `size` about to be recorded. */
+/* How many bytes the hooks add to a block of `size` about to be recorded:
+ * the owner's, or anyone's once nobody owns (a thread that does not own
+ * while another does is about to claim, and cannot know it will win). */
 static inline size_t mt_inblock_pad(size_t size) {
-    return mt_inblock_ready && !mt_sample_rate && size < MT_INBLOCK_MAX_SIZE && mt_solo_mine() ? 8 : 0;
+    if (!mt_inblock_ready || mt_sample_rate || size >= MT_INBLOCK_MAX_SIZE) return 0;
+    uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED));
+    return owner == mt_solo_slot || owner == MT_SOLO_OFF ? 8 : 0;
 }
 /* Returns whether it took the shard's lock, for mt_shard_leave.  A thread
  * takes the lock only when nobody owns any more, or when it owns and someone

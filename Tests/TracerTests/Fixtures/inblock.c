@@ -3,9 +3,13 @@
  * with realloc, takes a snapshot (which moves the records into the live
  * table) and frees blocks from before and after it.  Prints whether each
  * usable size covered the request, and a sum of the blocks' contents, the
- * same traced and untraced.
- * Usage: inblock SNAPSHOT-PATH */
+ * same traced and untraced, and the usable size of a 24-byte block.
+ * With "turns", threads take turns allocating first, until no thread owns
+ * the tracer's lock-free sections (tracer.h), and other threads free the
+ * main thread's blocks.
+ * Usage: inblock SNAPSHOT-PATH [turns] */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +37,38 @@ static unsigned long sum(unsigned char **blocks, int n) {
     return s;
 }
 
+static void *turn(void *unused) {
+    (void)unused;
+    free(malloc(16)); /* @turn */
+    return NULL;
+}
+
+static void *free_even(void *unused) {
+    (void)unused;
+    for (int i = 0; i < SIZES; i += 2) free(freed[i]);
+    return NULL;
+}
+
+static void *free_odd(void *unused) {
+    (void)unused;
+    for (int i = 1; i < SIZES; i += 2) free(freed[i]);
+    return NULL;
+}
+
+static int turns;
+
+/* Runs `fn` on a thread of its own with "turns", else on this one. */
+static void run(void *(*fn)(void *)) {
+    pthread_t t;
+    if (!turns) fn(NULL);
+    else if (pthread_create(&t, NULL, fn, NULL) == 0) pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     setvbuf(stdout, NULL, _IONBF, 0);
+    turns = argc > 2 && strcmp(argv[2], "turns") == 0;
+    for (int i = 0; turns && i < 20; i++) run(turn);
     for (int i = 0; i < SIZES; i++) {
         kept[i] = fill(malloc(size_of(i)), size_of(i), 1);        /* @kept */
         freed[i] = fill(malloc(size_of(i)), size_of(i), 2);       /* @freed */
@@ -45,10 +78,10 @@ int main(int argc, char **argv) {
             if (zeroed[i][k]) return 3;
         fill(zeroed[i], size_of(i), 0);
     }
-    for (int i = 0; i < SIZES; i += 2) free(freed[i]); /* before the snapshot */
+    run(free_even); /* before the snapshot */
     for (int i = 0; i < SIZES; i++) grown[i] = fill(realloc(grown[i], size_of(i)), size_of(i), 4); /* @grown */
     memtrace_snapshot(argv[1]);
-    for (int i = 1; i < SIZES; i += 2) free(freed[i]); /* after it: their records were moved */
+    run(free_odd); /* after it: their records were moved */
     for (int i = 0; i < SIZES; i++) {
         late[i] = fill(malloc(size_of(i)), size_of(i), 5); /* @late */
         if (i % 3 == 0) {
@@ -58,5 +91,8 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < SIZES; i++) free(zeroed[i]);
     printf("short=%d sum=%lu\n", short_usable, sum(kept, SIZES) + sum(grown, SIZES) + sum(late, SIZES));
+    void *probe = malloc(24);
+    printf("usable24=%zu\n", malloc_usable_size(probe));
+    free(probe);
     return 0;
 }
