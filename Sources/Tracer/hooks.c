@@ -72,6 +72,31 @@ uint64_t mt_boot_used(const void **start) {
     return __atomic_load_n(&boot_used, __ATOMIC_RELAXED);
 }
 
+int mt_glibc_chunks;
+
+/* Reading the header beats calling malloc_usable_size (twice for every
+ * block whose record it holds: inblock.c) only if the real allocator is
+ * glibc's and computes it that way; both are checked once, on blocks of
+ * every kind, including one of its own mapping. */
+static void check_chunks(void) {
+    Dl_info a, b;
+    if (!real_malloc || !real_free || !real_malloc_usable_size || !dladdr((void *)real_malloc, &a) ||
+        !dladdr((void *)real_malloc_usable_size, &b) || a.dli_fbase != b.dli_fbase || !a.dli_fname ||
+        !strstr(a.dli_fname, "/libc.so"))
+        return;
+    /* Small enough not to move the heap's top, and one above glibc's largest
+     * mmap threshold, so that releasing it does not raise the threshold. */
+    static const size_t sizes[] = {0, 1, 8, 24, 25, 40, 100, 1000, 4096, 64 << 20};
+    int same = 1;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = real_malloc(sizes[i]);
+        if (!p) continue;
+        same &= mt_chunk_usable(p) == real_malloc_usable_size(p);
+        real_free(p);
+    }
+    mt_glibc_chunks = same;
+}
+
 /* ---- start-up ------------------------------------------------------------- */
 enum { ST_NEW, ST_STARTING, ST_READY };
 static int state = ST_NEW;
@@ -101,6 +126,7 @@ static void start(void) {
         int saved = errno;
         mt_guard++;
         resolve();
+        check_chunks();
         mt_control_init();
         mt_leave();
         __atomic_store_n(&state, ST_READY, __ATOMIC_RELEASE);
@@ -131,6 +157,7 @@ size_t mt_real_usable_size(void *p) {
     if (is_boot(p)) return boot_size(p);
     return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
 }
+
 
 /* A hook records only when the tracer is not already running on this thread;
  * an allocation also not while the program paused recording (memtrace_disable).

@@ -108,7 +108,7 @@ static inline uint64_t *pair_of(const struct leaf *l, uint64_t ptr) {
 static inline uint64_t bit_of(uint64_t ptr) { return 1ull << ((ptr >> 4) & 63); }
 
 static inline void *record_at(uint64_t ptr) {
-    return (char *)(uintptr_t)ptr + mt_real_usable_size((void *)(uintptr_t)ptr) - 8;
+    return (char *)(uintptr_t)ptr + mt_block_usable((void *)(uintptr_t)ptr) - 8;
 }
 
 static inline uint64_t pack(const struct mt_live *e, uint64_t moved) {

@@ -621,6 +621,22 @@ void mt_allocator_init(void); /* at start-up: is the allocator jemalloc? */
 void mt_allocator_collect(struct mt_buf *out);
 /* The real allocator's usable size of a live block. */
 size_t mt_real_usable_size(void *p);
+/* The usable size glibc's chunk header gives, as glibc's malloc_usable_size
+ * computes it for a block in use: the chunk's size less its header, 8 bytes
+ * (the next chunk's first word is this one's while it is in use), or 16 for
+ * a chunk of its own mapping. */
+static inline size_t mt_chunk_usable(const void *p) {
+    uint64_t head = ((const uint64_t *)p)[-1];
+    return (head & ~7ull) - (head & 2 ? 16 : 8);
+}
+/* Whether the real allocator is glibc's and its answers are the header's
+ * (hooks.c checks at start-up), and so mt_block_usable may read it. */
+extern int mt_glibc_chunks;
+/* mt_real_usable_size for a block the real allocator handed out (never a
+ * bootstrap one): inline, as the records kept in blocks need it twice. */
+static inline size_t mt_block_usable(void *p) {
+    return MT_LIKELY(mt_glibc_chunks) ? mt_chunk_usable(p) : mt_real_usable_size(p);
+}
 
 /* ---- leak scan (leaks.c) ---------------------------------------------------- */
 #define MT_LEAK_SCAN_FLAG 0x4u /* header flag: BLOCKS flags bits 1-2 hold the kind */
