@@ -84,7 +84,7 @@ static inline struct leaf *leaf_of(uint64_t ptr) {
     return n ? &leaves[n] : NULL;
 }
 
-static struct leaf *leaf_make(uint64_t ptr) {
+__attribute__((noinline, cold)) static struct leaf *leaf_make(uint64_t ptr) {
     if (ptr >> 47) return NULL;
     mt_lock(&leaf_lock);
     struct leaf *l = leaf_of(ptr);
