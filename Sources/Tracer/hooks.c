@@ -158,7 +158,6 @@ size_t mt_real_usable_size(void *p) {
     return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
 }
 
-
 /* A hook records only when the tracer is not already running on this thread;
  * an allocation also not while the program paused recording (memtrace_disable).
  * Releases are always recorded, so a block freed while paused is not left behind. */
