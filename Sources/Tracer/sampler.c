@@ -10,9 +10,9 @@
  * small counting filter answers "could this pointer be sampled?" without a
  * lock.  Its cells change only when a sampled block comes or goes (rare by
  * design), under a lock of their own; frees read only a bitmap of the cells
- * that are not zero (16 KiB: a cache line of it covers 8 KiB of memory, so a
- * program's recently used stretches of heap read a few lines, which stay in
- * the cache).  The blocks served before the allocator was found (hooks.c's
+ * that are not zero (16 KiB), and that only where its summary (one bit per
+ * word of the bitmap, 256 bytes that stay in the cache) says a sampled block
+ * may be.  The blocks served before the allocator was found (hooks.c's
  * bootstrap buffer) hold their cells for good, so that free() sends them to
  * the path that recognises them.
  *
@@ -83,13 +83,19 @@ static int64_t draw(void) {
 }
 
 /* ---- the filter ---------------------------------------------------------- */
+#define BITMAP_BYTES (MT_FILTER_CELLS / 8)
+#define SUMMARY_BYTES (MT_FILTER_CELLS / 64 / 8)
 static uint64_t *filter_bits(void) { return (uint64_t *)(void *)(mt_sample_filter + MT_FILTER_CELLS); }
+
+/* A word of the summary and the bit for the bitmap's word w. */
+static uint64_t *summary_word(uint32_t w) { return &filter_bits()[MT_FILTER_CELLS / 64 + (w >> 6)]; }
 
 static void cell_up(uint32_t i, int pin) {
     uint8_t *cell = &mt_sample_filter[i];
-    uint64_t *word = &filter_bits()[i >> 6];
+    uint64_t *word = &filter_bits()[i >> 6], *summary = summary_word(i >> 6);
     *cell = pin ? 255 : *cell < 255 ? *cell + 1 : 255;
     __atomic_store_n(word, *word | 1ull << (i & 63), __ATOMIC_RELAXED);
+    __atomic_store_n(summary, *summary | 1ull << ((i >> 6) & 63), __ATOMIC_RELAXED);
 }
 
 void mt_filter_add(uint64_t ptr) {
@@ -100,9 +106,11 @@ void mt_filter_add(uint64_t ptr) {
 
 static void cell_down(uint32_t i) {
     uint8_t *cell = &mt_sample_filter[i];
-    uint64_t *word = &filter_bits()[i >> 6];
-    if (*cell < 255 && --*cell == 0) /* a saturated cell stays set: it only costs a lookup */
+    uint64_t *word = &filter_bits()[i >> 6], *summary = summary_word(i >> 6);
+    if (*cell < 255 && --*cell == 0) { /* a saturated cell stays set: it only costs a lookup */
         __atomic_store_n(word, *word & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
+        if (*word == 0) __atomic_store_n(summary, *summary & ~(1ull << ((i >> 6) & 63)), __ATOMIC_RELAXED);
+    }
 }
 
 void mt_filter_drop(uint64_t ptr) {
@@ -123,7 +131,7 @@ void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
     mt_sample_rate = rate;
     if (seed_value) seed = seed_value;
     if (rate) {
-        mt_sample_filter = mt_map(MT_FILTER_CELLS + MT_FILTER_CELLS / 8);
+        mt_sample_filter = mt_map(MT_FILTER_CELLS + BITMAP_BYTES + SUMMARY_BYTES);
         if (!mt_sample_filter) {
             mt_sample_rate = 0; /* fall back to exact mode */
             return;
