@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "tracer.h"
 
@@ -21,6 +22,21 @@ void *mt_map(size_t bytes) {
 void *mt_reserve(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+/* How much of a reservation is resident: mapped bytes do not say for one. */
+uint64_t mt_resident_bytes(const void *p, size_t bytes) {
+    static long page_size;
+    if (!page_size) page_size = sysconf(_SC_PAGESIZE);
+    unsigned char vec[512];
+    const size_t chunk = sizeof vec * (size_t)page_size;
+    uint64_t pages = 0;
+    for (size_t off = 0; off < bytes; off += chunk) {
+        size_t len = bytes - off < chunk ? bytes - off : chunk;
+        if (mincore((char *)(uintptr_t)p + off, len, vec) != 0) break;
+        for (size_t i = 0; i < (len + (size_t)page_size - 1) / (size_t)page_size; i++) pages += vec[i] & 1;
+    }
+    return pages * (uint64_t)page_size;
 }
 
 void mt_unmap(void *p, size_t bytes) {

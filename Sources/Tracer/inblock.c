@@ -94,7 +94,7 @@ __attribute__((noinline, cold)) static struct leaf *leaf_make(uint64_t ptr) {
             l = &leaves[leaf_count + 1];
             l->words = words;
             l->base = ptr >> LEAF_SHIFT << LEAF_SHIFT;
-            leaf_count++;
+            __atomic_store_n(&leaf_count, leaf_count + 1, __ATOMIC_RELEASE); /* after the leaf: see mt_inblock_resident_bytes */
             __atomic_store_n(&top[ptr >> LEAF_SHIFT], (uint8_t)leaf_count, __ATOMIC_RELEASE);
         }
     }
@@ -192,6 +192,16 @@ int mt_inblock_padded(const void *p) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     const struct leaf *l = leaf_of(ptr);
     return l && (__atomic_load_n(pair_of(l, ptr), __ATOMIC_RELAXED) & bit_of(ptr)) != 0;
+}
+
+/* The bits' leaves and the index of them are reservations, touched where
+ * blocks are: what they cost is what is resident. */
+uint64_t mt_inblock_resident_bytes(void) {
+    if (!top) return 0;
+    uint64_t bytes = mt_resident_bytes(top, TOP_ENTRIES);
+    uint32_t count = __atomic_load_n(&leaf_count, __ATOMIC_ACQUIRE);
+    for (uint32_t n = 1; n <= count; n++) bytes += mt_resident_bytes(leaves[n].words, LEAF_WORDS * sizeof(uint64_t));
+    return bytes;
 }
 
 /* With every shard lock held and the owner kept out. */

@@ -214,7 +214,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     uint64_t current = mt_tstats_current();
     t.peak_bytes = mt_global.peak > current ? mt_global.peak : current;
     t.peak_time_ns = mt_global.peak_time_ns;
-    t.tracer_overhead_bytes = __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead();
+    t.tracer_overhead_bytes =
+        __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead() + mt_inblock_resident_bytes();
     t.sample_rate = mt_sample_rate;
     t.stack_count = nstacks;
     t.lost_allocations = __atomic_load_n(&mt_lost_allocations, __ATOMIC_RELAXED);

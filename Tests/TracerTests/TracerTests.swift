@@ -676,6 +676,25 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual([turn.liveCount, turn.totalCount, turn.totalBytes], [0, 20, 320])
     }
 
+    /// The bits that say which blocks carry a record are the tracer's memory
+    /// too: a thousand blocks far apart (farapart.c) take a page of them each,
+    /// and the snapshot's figure of the tracer's own memory counts them.
+    func testTracerMemoryCountsTheBitsOfRecordsInBlocks() throws {
+        let exe = try Fixtures.build("farapart")
+        let before = directory.appendingPathComponent("before.snap").path
+        let with = directory.appendingPathComponent("with.snap").path
+        let traced = try runTraced(exe, [before, with], in: directory, environment: ["MEMTRACE_AT_EXIT": "0"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "done\n")
+        let first = try SnapshotFile.read(path: before)
+        let second = try SnapshotFile.read(path: with)
+        let line = try Fixtures.line(of: "far", in: Fixtures.source("farapart"))
+        let far = try XCTUnwrap(site(sites(of: second), file: "farapart.c", line: line))
+        XCTAssertEqual([far.liveCount, far.liveBytes], [1000, 1000 << 18])
+        let grown = Int64(second.totals.tracerOverheadBytes) - Int64(first.totals.tracerOverheadBytes)
+        XCTAssertGreaterThanOrEqual(grown, 1000 * Int64(sysconf(Int32(_SC_PAGESIZE))))
+    }
+
     private func checkRecordsKeptInTheBlocks(arguments: [String]) throws {
         let exe = try Fixtures.build("inblock")
         let source = Fixtures.source("inblock")
