@@ -343,8 +343,8 @@ void mt_inblock_moved(const struct mt_live *e); /* mt_live_insert: a padded bloc
 int mt_inblock_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out);
 void mt_inblock_forget(uint64_t ptr); /* clears the padded bit */
 int mt_inblock_set_flags(uint64_t ptr, uint32_t set, uint32_t clear); /* 1: its record is in the block */
-int mt_inblock_padded(const void *p);
-uint64_t mt_inblock_resident_bytes(void); /* the bits' memory, for tracer_overhead_bytes */ /* lock-free: for malloc_usable_size and the hooks */
+int mt_inblock_padded(const void *p); /* lock-free: for malloc_usable_size and the hooks */
+uint64_t mt_inblock_resident_bytes(void); /* the bits' memory, for tracer_overhead_bytes */
 void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
