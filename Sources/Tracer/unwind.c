@@ -290,8 +290,12 @@ struct frame {
  * the stack's id.  When every word still holds what it held, a fresh walk
  * would read the same words, step the same way and end at the same frames:
  * the id is taken as it is, without walking, hashing or interning.  The
- * words are checked innermost first, so each address read is one the fresh
- * walk would read too (the ones before it agreed): never outside the stack.
+ * words are checked innermost first, four a turn, so each address read is one
+ * the fresh walk would read too (the ones before it agreed), or one of the
+ * three after a word that differed: words above this stack pointer that were
+ * this thread's stack when the list was made.  Only a thread that switches
+ * stacks (coroutines) and meets the same place on a smaller stack at the same
+ * address could find one of those unmapped.
  * The lists go into a ring; an entry whose list was written over is gone.
  *
  * One place can have many stacks: python3 allocates every object from the
