@@ -129,7 +129,7 @@ static inline int unpack(uint64_t ptr, uint64_t rec, struct mt_live *out) {
 
 /* Writes `e`'s record into its block and sets its padded bit; the bit pair, or
  * NULL when no leaf can hold it. */
-static uint64_t *write_record(const struct mt_live *e, uint64_t moved) {
+static MT_INLINE_HOT uint64_t *write_record(const struct mt_live *e, uint64_t moved) {
     struct leaf *l = leaf_of(e->ptr);
     if (!l && !(l = leaf_make(e->ptr))) return NULL;
     uint64_t rec = pack(e, moved);
@@ -146,7 +146,7 @@ static uint64_t *write_record(const struct mt_live *e, uint64_t moved) {
     return pair;
 }
 
-int mt_inblock_put(struct mt_shard *sh, const struct mt_live *e) {
+MT_INLINE_HOT int mt_inblock_put(struct mt_shard *sh, const struct mt_live *e) {
     uint64_t *pair = write_record(e, 0);
     if (!pair) return -1;
     pair[1] |= bit_of(e->ptr);
@@ -158,7 +158,7 @@ void mt_inblock_moved(const struct mt_live *e) {
     write_record(e, REC_MOVED); /* without a leaf the bit stays clear: usable sizes stay 8 more */
 }
 
-int mt_inblock_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
+MT_INLINE_HOT int mt_inblock_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out) {
     struct leaf *l = leaf_of(ptr);
     if (!l) return 0;
     uint64_t *pair = pair_of(l, ptr), bit = bit_of(ptr);

@@ -472,7 +472,7 @@ static inline struct mt_live *young_place(uint64_t ptr) {
     return &young[(ptr >> 4) & ((1u << YOUNG_BITS) - 1)]; /* neighbours in memory, neighbours here */
 }
 
-int mt_blocks_put(struct mt_shard *sh, const struct mt_live *e, int solo) {
+MT_INLINE_HOT int mt_blocks_put(struct mt_shard *sh, const struct mt_live *e, int solo) {
     if ((e->flags & MT_SLOT_PADDED) && mt_inblock_put(sh, e) == 0) return 0;
     if (!solo) return mt_live_insert(sh, e);
     struct mt_live *y = young_place(e->ptr);
@@ -486,7 +486,7 @@ int mt_blocks_put(struct mt_shard *sh, const struct mt_live *e, int solo) {
     return rc;
 }
 
-int mt_blocks_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out, int solo) {
+MT_INLINE_HOT int mt_blocks_take(struct mt_shard *sh, uint64_t ptr, struct mt_live *out, int solo) {
     switch (mt_inblock_ready ? mt_inblock_take(sh, ptr, out) : 0) {
     case 1: return 1;
     case 2: return mt_live_remove(sh, ptr, out);

@@ -104,7 +104,7 @@ void mt_reset_peak(void) {
     __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
 }
 
-static void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_op op) {
+static MT_INLINE_HOT void account_alloc(struct mt_shard *sh, const struct mt_live *e, enum mt_op op) {
     uint32_t stack = e->stack;
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);

@@ -18,6 +18,12 @@
 #define MT_EXPORT __attribute__((visibility("default")))
 #define MT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the steps of the allocation path that live in files of their own
+ * (livetable.c, inblock.c) or are called from two places: inlined whole,
+ * across files at link time, they spare a call each and the registers saved
+ * around it; left to itself the compiler kept them out of line.  3.8% fewer
+ * instructions on python3, 4% less time (docs/performance.md). */
+#define MT_INLINE_HOT __attribute__((always_inline)) inline
 
 /* Most frames a stack may keep; MEMTRACE_FRAMES is clamped to it. */
 #define MT_MAX_FRAMES 256
