@@ -24,19 +24,24 @@ void *mt_reserve(size_t bytes) {
     return p == MAP_FAILED ? NULL : p;
 }
 
+size_t mt_page_size(void) {
+    static size_t page;
+    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
 /* How much of a reservation is resident: mapped bytes do not say for one. */
 uint64_t mt_resident_bytes(const void *p, size_t bytes) {
-    static long page_size;
-    if (!page_size) page_size = sysconf(_SC_PAGESIZE);
+    const size_t page = mt_page_size();
     unsigned char vec[512];
-    const size_t chunk = sizeof vec * (size_t)page_size;
+    const size_t chunk = sizeof vec * page;
     uint64_t pages = 0;
     for (size_t off = 0; off < bytes; off += chunk) {
         size_t len = bytes - off < chunk ? bytes - off : chunk;
         if (mincore((char *)(uintptr_t)p + off, len, vec) != 0) break;
-        for (size_t i = 0; i < (len + (size_t)page_size - 1) / (size_t)page_size; i++) pages += vec[i] & 1;
+        for (size_t i = 0; i < (len + page - 1) / page; i++) pages += vec[i] & 1;
     }
-    return pages * (uint64_t)page_size;
+    return pages * page;
 }
 
 void mt_unmap(void *p, size_t bytes) {

@@ -454,16 +454,10 @@ MT_EXPORT void *memalign(size_t align, size_t size) {
     return aligned(align, size);
 }
 
-static size_t page_size(void) {
-    static size_t page;
-    if (!page) page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
-}
-
-MT_EXPORT void *valloc(size_t size) { return aligned(page_size(), size); }
+MT_EXPORT void *valloc(size_t size) { return aligned(mt_page_size(), size); }
 
 MT_EXPORT void *pvalloc(size_t size) {
-    size_t page = page_size();
+    size_t page = mt_page_size();
     size_t rounded = (size + page - 1) & ~(page - 1);
     if (rounded < size) {
         errno = ENOMEM;

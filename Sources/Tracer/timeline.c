@@ -18,8 +18,6 @@ static uint32_t stride = 1, skipped; /* keep one tick in `stride` */
 static mt_lock_t lock;
 
 static uint64_t rss_bytes(void) {
-    static long page;
-    if (!page) page = sysconf(_SC_PAGESIZE);
     char buf[128];
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return 0;
@@ -28,7 +26,7 @@ static uint64_t rss_bytes(void) {
     if (n <= 0) return 0;
     buf[n] = 0;
     char *p = strchr(buf, ' '); /* size resident shared ... (pages) */
-    return p ? strtoull(p + 1, NULL, 10) * (uint64_t)page : 0;
+    return p ? strtoull(p + 1, NULL, 10) * (uint64_t)mt_page_size() : 0;
 }
 
 /* Live bytes as published: short by at most MT_PUBLISH_BYTES per thread

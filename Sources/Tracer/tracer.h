@@ -83,6 +83,7 @@ void *mt_map(size_t bytes);                /* zeroed, NULL on failure */
 void *mt_reserve(size_t bytes);            /* MAP_NORESERVE, pages cost only when touched */
 void mt_unmap(void *p, size_t bytes);
 extern uint64_t mt_mapped_bytes;           /* for tracer_overhead_bytes */
+size_t mt_page_size(void);
 uint64_t mt_resident_bytes(const void *p, size_t bytes); /* of a reservation, by mincore */
 
 /* ---- spin lock -------------------------------------------------------------
