@@ -153,7 +153,7 @@ public struct Summary {
             lines.append(
                 (
                     "Sampling",
-                    "sampled, one sample per \(SizeFormat.format(totals.sampleRate)) on average: figures are of sampled blocks"
+                    Self.samplingLine(rate: totals.sampleRate)
                 ))
         } else {
             lines.append(("Sampling", "off: every allocation recorded"))
@@ -225,6 +225,19 @@ public struct Summary {
                 let value = slice.max() ?? 0
                 return blocks[Int((Double(value) / Double(highest) * 7).rounded())]
             })
+    }
+
+    /// What a sampled snapshot's figures are worth, at a mean of R bytes a sample: an estimate of
+    /// S bytes rests on about S/R samples, so its standard error is about √(S·R), 10% once S is
+    /// 100 R (docs/tracer.md, *Sampling*); the peak is the highest the estimated total reached, a
+    /// maximum of noisy values, and so runs high.
+    static func samplingLine(rate: UInt64) -> String {
+        guard rate != 0 else { return "sampled: figures are estimates; the peak runs high" }
+        let mean = SizeFormat.format(rate)
+        let precision =
+            rate > UInt64.max / 100
+            ? "" : " (±10% for a site of \(SizeFormat.format(rate * 100)), ±√(size × \(mean)) in general)"
+        return "sampled, one sample per \(mean) on average: figures are estimates\(precision); the peak runs high"
     }
 
     static func bytes(_ value: UInt64) -> String {

@@ -92,7 +92,10 @@ final class SummaryTests: XCTestCase {
         sampled.totals.sampleRate = 512 * 1024
         sampled.allocator = nil
         let other = Summary(TracedSnapshot(sampled, resolver: resolver)).render()
-        XCTAssertTrue(other.contains("Sampling: sampled, one sample per 512 KiB on average"), other)
+        XCTAssertTrue(
+            other.contains(
+                "Sampling: sampled, one sample per 512 KiB on average: figures are estimates (±10% for a site of 50.0 MiB, ±√(size × 512 KiB) in general); the peak runs high\n"
+            ), other)
         XCTAssertTrue(other.contains("not available"), other)
 
         var ended = snapshot
