@@ -111,6 +111,8 @@ public enum SnapshotMerge {
                 stats[id].peakCount &+= stat.peakCount
                 stats[id].temporaryBytes &+= stat.temporaryBytes
                 stats[id].temporaryCount &+= stat.temporaryCount
+                stats[id].overrunBytes &+= stat.overrunBytes
+                stats[id].overrunCount &+= stat.overrunCount
             }
             let t = snapshot.totals
             totals.liveBytes &+= t.liveBytes
@@ -124,6 +126,7 @@ public enum SnapshotMerge {
             totals.tracerOverheadBytes &+= t.tracerOverheadBytes
             totals.untrackedFrees &+= t.untrackedFrees
             totals.lostAllocations &+= t.lostAllocations
+            totals.overrunBlocks &+= t.overrunBlocks
             totals.sampleRate = max(totals.sampleRate, t.sampleRate)
             for module in snapshot.modules
             where moduleKeys.insert(module.path + "\u{0}" + module.buildIDHex).inserted {

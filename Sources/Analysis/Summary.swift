@@ -59,6 +59,9 @@ public struct Summary {
     /// The sites with the most temporary allocations (their `temporary_count`), by line; empty
     /// when the snapshot does not count them.
     public var mostTemporary: [Statistic]
+    /// The sites of blocks the tracer found written one byte past their end (their
+    /// `overrun_count`, the OVERRUNS section), by line, most blocks first; empty when it found none.
+    public var overruns: [Statistic]
     /// Traced against allocator figures, when the snapshot carries them.
     public var crossCheck: AllocatorCrossCheck?
 
@@ -79,6 +82,24 @@ public struct Summary {
         topAtPeak = ranked(.peak, by: .size)
         mostCalls = ranked(.total, by: .count)
         mostTemporary = ranked(.temporary, by: .count)
+        var overrunSites: [Int32: (size: Int64, count: Int64)] = [:]
+        var order: [Int32] = []
+        for (stat, frames) in traced.stackFrameIDs where stat.overrunCount != 0 {
+            let site = frames[0]
+            if overrunSites[site] == nil { order.append(site) }
+            let old = overrunSites[site, default: (0, 0)]
+            overrunSites[site] = (
+                old.size &+ Int64(clamping: stat.overrunBytes), old.count &+ Int64(clamping: stat.overrunCount)
+            )
+        }
+        // Most blocks first; then in the order of the stacks' records.
+        overruns = order.indices.sorted { a, b in
+            let (first, second) = (overrunSites[order[a]]!.count, overrunSites[order[b]]!.count)
+            return first != second ? first > second : a < b
+        }.map { position in
+            let figures = overrunSites[order[position]]!
+            return Statistic(frames: [traced.table.frame(order[position])], size: figures.size, count: figures.count)
+        }
         crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
 
@@ -140,6 +161,10 @@ public struct Summary {
                     "\(temporary.count) allocations\(share), \(Self.bytes(temporary.bytes)), freed before their thread's next allocation"
                 ))
         }
+        if totals.overrunBlocks != 0 {
+            let blocks = "\(totals.overrunBlocks) block\(totals.overrunBlocks == 1 ? "" : "s")"
+            lines.append(("Overruns", blocks + " written one byte past the end: heap overruns, sites below"))
+        }
         if totals.untrackedFrees != 0 {
             lines.append(("Untracked", "\(totals.untrackedFrees) frees of blocks the tracer never saw"))
         }
@@ -174,6 +199,11 @@ public struct Summary {
         if !mostTemporary.isEmpty {
             out += "\nMost temporary allocations (freed before their thread's next allocation):\n"
             for stat in mostTemporary { out += "  " + TextFormat.line(stat) + "\n" }
+        }
+
+        if !overruns.isEmpty {
+            out += "\nHeap overruns (blocks written one byte past the end, found at their release or a snapshot):\n"
+            for stat in overruns { out += "  " + TextFormat.line(stat) + "\n" }
         }
 
         out += "\nAllocator cross-check:\n"

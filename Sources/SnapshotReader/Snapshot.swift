@@ -67,6 +67,9 @@ public struct Snapshot: Sendable {
         public var stackCount: UInt64 = 0
         public var truncatedStacks: UInt64 = 0
         public var lostAllocations: UInt64 = 0
+        /// Blocks the tracer found written one byte past their end (0 in files from before it
+        /// looked): a lower bound, see docs/tracer.md.
+        public var overrunBlocks: UInt64 = 0
 
         public init() {}
     }
@@ -142,10 +145,15 @@ public struct Snapshot: Sendable {
         /// ``Snapshot/countsTemporary``).
         public var temporaryBytes: UInt64
         public var temporaryCount: UInt64
+        /// Blocks of this stack the tracer found written one byte past their end, and their
+        /// bytes (the OVERRUNS section: a lower bound, see docs/tracer.md).
+        public var overrunBytes: UInt64
+        public var overrunCount: UInt64
 
         public init(
             stack: UInt32, liveBytes: UInt64, liveCount: UInt64, totalBytes: UInt64, totalCount: UInt64,
-            peakBytes: UInt64, peakCount: UInt64, temporaryBytes: UInt64 = 0, temporaryCount: UInt64 = 0
+            peakBytes: UInt64, peakCount: UInt64, temporaryBytes: UInt64 = 0, temporaryCount: UInt64 = 0,
+            overrunBytes: UInt64 = 0, overrunCount: UInt64 = 0
         ) {
             self.stack = stack
             self.liveBytes = liveBytes
@@ -156,6 +164,8 @@ public struct Snapshot: Sendable {
             self.peakCount = peakCount
             self.temporaryBytes = temporaryBytes
             self.temporaryCount = temporaryCount
+            self.overrunBytes = overrunBytes
+            self.overrunCount = overrunCount
         }
     }
 

@@ -246,6 +246,7 @@ private struct Parser {
         let stacks = try parseStacks()
         var stackStats = try parseStackStats(stackCount: stacks.count)
         let countsTemporary = try parseTemporary(into: &stackStats)
+        try parseOverruns(into: &stackStats)
         try checkFigureSums(stackStats)
         return Snapshot(
             path: path, header: header, process: try parseProcess(), totals: try parseTotals(),
@@ -335,6 +336,7 @@ private struct Parser {
         totals.stackCount = field(12)
         totals.truncatedStacks = field(13)
         totals.lostAllocations = field(14)
+        totals.overrunBlocks = field(15)
         return totals
     }
 
@@ -426,6 +428,7 @@ private struct Parser {
             ("live_bytes", \.liveBytes), ("live_count", \.liveCount), ("total_bytes", \.totalBytes),
             ("total_count", \.totalCount), ("peak_bytes", \.peakBytes), ("peak_count", \.peakCount),
             ("temporary_bytes", \.temporaryBytes), ("temporary_count", \.temporaryCount),
+            ("overrun_bytes", \.overrunBytes), ("overrun_count", \.overrunCount),
         ]
         for (name, field) in fields {
             var sum: UInt64 = 0
@@ -440,9 +443,13 @@ private struct Parser {
         }
     }
 
-    /// Adds the TEMPORARY section's figures to the stacks' records; false when there is none.
-    func parseTemporary(into stats: inout [Snapshot.StackStat]) throws(SnapshotError) -> Bool {
-        guard var cursor = cursor(.temporary) else { return false }
+    /// Adds the figures of a section of 24-byte records (`u32 stack`, `u32 0`, `u64 count`,
+    /// `u64 bytes`) to the stacks' records; false when the file has no such section.
+    func parseStackRecords(
+        _ tag: SnapshotFormat.Tag, into stats: inout [Snapshot.StackStat],
+        _ store: (inout Snapshot.StackStat, _ count: UInt64, _ bytes: UInt64) -> Void
+    ) throws(SnapshotError) -> Bool {
+        guard var cursor = cursor(tag) else { return false }
         let rawCount = try cursor.u32("count")
         _ = try cursor.u32("reserved field")
         let count = try cursor.count(UInt64(rawCount), of: 24, "records")
@@ -455,12 +462,27 @@ private struct Parser {
             guard let position = index[stack] else {
                 throw error(
                     .inconsistent(
-                        "TEMPORARY record \(record) names stack \(stack), which has no STACK_STATS record"))
+                        "\(tag.name) record \(record) names stack \(stack), which has no STACK_STATS record"))
             }
-            stats[position].temporaryCount = cursor.u64(at: base + 8)
-            stats[position].temporaryBytes = cursor.u64(at: base + 16)
+            store(&stats[position], cursor.u64(at: base + 8), cursor.u64(at: base + 16))
         }
         return true
+    }
+
+    /// Adds the TEMPORARY section's figures to the stacks' records; false when there is none.
+    func parseTemporary(into stats: inout [Snapshot.StackStat]) throws(SnapshotError) -> Bool {
+        try parseStackRecords(.temporary, into: &stats) { stat, count, bytes in
+            stat.temporaryCount = count
+            stat.temporaryBytes = bytes
+        }
+    }
+
+    /// Adds the OVERRUNS section's figures to the stacks' records.
+    func parseOverruns(into stats: inout [Snapshot.StackStat]) throws(SnapshotError) {
+        _ = try parseStackRecords(.overruns, into: &stats) { stat, count, bytes in
+            stat.overrunCount = count
+            stat.overrunBytes = bytes
+        }
     }
 
     func parseBlocks(stackCount: Int) throws(SnapshotError) -> [Snapshot.Block]? {

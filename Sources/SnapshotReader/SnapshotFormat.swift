@@ -32,6 +32,7 @@ public enum SnapshotFormat {
         case symbols = 8
         case timeline = 9
         case temporary = 10
+        case overruns = 11
         case end = 0xFFFF_FFFF
 
         /// The name the format document uses, as error messages show it.
@@ -47,6 +48,7 @@ public enum SnapshotFormat {
             case .symbols: "SYMBOLS"
             case .timeline: "TIMELINE"
             case .temporary: "TEMPORARY"
+            case .overruns: "OVERRUNS"
             case .end: "END"
             }
         }

@@ -8,7 +8,7 @@
 ///
 /// Sections come in tag order (PROCESS when it has entries, keys `exe`, `cmdline`, `cwd`,
 /// `output` first and any others sorted after them, then TOTALS, MODULES,
-/// STACKS, STACK_STATS, BLOCKS, ALLOCATOR, SYMBOLS and TIMELINE when present, the
+/// STACKS, STACK_STATS, then TEMPORARY, OVERRUNS, BLOCKS, ALLOCATOR, SYMBOLS and TIMELINE when present, the
 /// sections the reader did not know in their original order, END). The header's `HAS_BLOCKS` flag follows `blocks`, and the
 /// version written is always ``SnapshotFormat/version``.
 public enum SnapshotWriter {
@@ -27,6 +27,8 @@ public enum SnapshotWriter {
         if snapshot.symbols != nil { sectionCount += 1 }
         if snapshot.timeline != nil { sectionCount += 1 }
         if snapshot.countsTemporary { sectionCount += 1 }
+        let overruns = snapshot.stackStats.filter { $0.overrunCount != 0 }
+        if !overruns.isEmpty { sectionCount += 1 }
         let unknownSections = writableUnknownSections(snapshot)
         sectionCount += UInt32(unknownSections.count)
         var flags = header.flags & ~SnapshotFormat.flagHasBlocks
@@ -66,7 +68,7 @@ public enum SnapshotWriter {
                 totals.peakTimeNs,
                 totals.allocCalls, totals.freeCalls, totals.reallocCalls, totals.totalAllocBytes,
                 totals.tracerOverheadBytes, totals.untrackedFrees, totals.sampleRate, totals.stackCount,
-                totals.truncatedStacks, totals.lostAllocations, 0,
+                totals.truncatedStacks, totals.lostAllocations, totals.overrunBlocks,
             ] {
                 out.u64(value)
             }
@@ -123,6 +125,18 @@ public enum SnapshotWriter {
                     out.u32(0)
                     out.u64(stat.temporaryCount)
                     out.u64(stat.temporaryBytes)
+                }
+            }
+        }
+        if !overruns.isEmpty {
+            out.section(.overruns) { out in
+                out.u32(UInt32(overruns.count))
+                out.u32(0)
+                for stat in overruns {
+                    out.u32(stat.stack)
+                    out.u32(0)
+                    out.u64(stat.overrunCount)
+                    out.u64(stat.overrunBytes)
                 }
             }
         }

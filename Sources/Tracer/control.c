@@ -556,4 +556,5 @@ __attribute__((destructor(101))) static void mt_at_exit(void) {
     } else if (mt_config.at_exit) {
         mt_snapshot(NULL, MT_TRIGGER_EXIT);
     }
+    mt_overrun_report(); /* after the snapshot, whose flush reads the records of the blocks still live */
 }

@@ -62,6 +62,7 @@ enum mt_section_tag {
     MT_SECTION_SYMBOLS = 8, /* written by `memtrace symbolize`, never by the tracer */
     MT_SECTION_TIMELINE = 9,
     MT_SECTION_TEMPORARY = 10, /* absent from sampled snapshots: not counted there */
+    MT_SECTION_OVERRUNS = 11,  /* only when the tracer found any */
     MT_SECTION_END = 0xFFFFFFFFu,
 };
 
@@ -82,7 +83,7 @@ struct mt_totals {
     uint64_t stack_count;        /* entries in STACKS */
     uint64_t truncated_stacks;   /* stacks deeper than frames_limit */
     uint64_t lost_allocations;   /* allocations not recorded (tables full) */
-    uint64_t reserved;
+    uint64_t overrun_blocks;     /* blocks found written one byte past their end (0 in older files) */
 };
 _Static_assert(sizeof(struct mt_totals) == 128, "totals are 128 bytes");
 
@@ -135,6 +136,17 @@ struct mt_temporary_stat {
     uint64_t bytes;
 };
 _Static_assert(sizeof(struct mt_temporary_stat) == 24, "temporary stat is 24 bytes");
+
+/* OVERRUNS payload: u32 count, u32 0, then count x struct mt_overrun_stat: the
+ * stacks of blocks found written one byte past their end (inblock.c), at most
+ * MT_OVERRUN_SITES of them; TOTALS' overrun_blocks counts them all. */
+struct mt_overrun_stat {
+    uint32_t stack; /* index into STACKS */
+    uint32_t reserved;
+    uint64_t count;
+    uint64_t bytes;
+};
+_Static_assert(sizeof(struct mt_overrun_stat) == 24, "overrun stat is 24 bytes");
 
 /* BLOCKS payload: u64 count, then count x struct mt_block, unordered. */
 #define MT_BLOCK_IGNORED 0x1u /* marked as intentionally kept */

@@ -29,7 +29,10 @@
  * clears it; the hooks keep a padded block rather than release it unrecorded
  * (hooks.c).  A program that writes past the size it asked for may
  * overwrite a record: each carries a check of its address, and a record that
- * fails it is treated as a block the tracer never saw.
+ * fails it is treated as a block the tracer never saw.  All but one such
+ * write: a byte one past the end (a string's terminator one too far) lands on
+ * the record's lowest byte when the block's size leaves no slack before it;
+ * such a record is read all the same (salvage) and counted as an overrun.
  */
 #include <string.h>
 
@@ -116,14 +119,45 @@ static inline uint64_t pack(const struct mt_live *e, uint64_t moved) {
            (uint64_t)(e->flags & MT_FLAG_BITS) << REC_FLAGS_SHIFT | check_of(e->ptr);
 }
 
-static inline int unpack(uint64_t ptr, uint64_t rec, struct mt_live *out) {
-    if ((rec & REC_MARK) == 0 || (rec & REC_CHECK) != check_of(ptr)) return 0;
+static inline void decode(uint64_t ptr, uint64_t rec, struct mt_live *out) {
     *out = (struct mt_live){
         .ptr = ptr,
         .size = rec >> REC_SIZE_SHIFT & MT_INBLOCK_MAX_SIZE,
         .stack = (uint32_t)(rec >> REC_STACK_SHIFT) & ((1u << 21) - 1),
         .flags = ((uint32_t)(rec >> REC_FLAGS_SHIFT) & MT_FLAG_BITS) | MT_SLOT_PADDED,
     };
+}
+
+uint64_t mt_overrun_blocks;
+struct mt_overrun_site mt_overrun_sites[MT_OVERRUN_SITES];
+
+/* A record that fails its check.  If only its lowest byte differs, and the
+ * size it holds leaves no slack between the block and the record (so that
+ * the byte one past the block is that byte), the program wrote one byte past
+ * its block: the rest of the record, 56 bits that had to come out exactly so,
+ * is still the tracer's. */
+__attribute__((noinline, cold)) static int salvage(uint64_t ptr, uint64_t rec, struct mt_live *out) {
+    if ((rec & REC_MARK) == 0 || ((rec ^ check_of(ptr)) & REC_CHECK & ~0xffull) != 0) return 0;
+    decode(ptr, rec, out);
+    if (out->size != mt_block_usable((void *)(uintptr_t)ptr) - 8) return 0;
+    __atomic_add_fetch(&mt_overrun_blocks, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < MT_OVERRUN_SITES; i++) { /* the first few stacks, each with its figures */
+        struct mt_overrun_site *site = &mt_overrun_sites[i];
+        uint32_t seen = 0;
+        if (__atomic_compare_exchange_n(&site->stack_plus_one, &seen, out->stack + 1, 0, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED) ||
+            seen == out->stack + 1) {
+            __atomic_add_fetch(&site->count, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&site->bytes, out->size, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    return 1;
+}
+
+static inline int unpack(uint64_t ptr, uint64_t rec, struct mt_live *out) {
+    if (MT_UNLIKELY((rec & REC_MARK) == 0 || (rec & REC_CHECK) != check_of(ptr))) return salvage(ptr, rec, out);
+    decode(ptr, rec, out);
     return 1;
 }
 

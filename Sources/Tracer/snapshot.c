@@ -219,6 +219,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     t.sample_rate = mt_sample_rate;
     t.stack_count = nstacks;
     t.lost_allocations = __atomic_load_n(&mt_lost_allocations, __ATOMIC_RELAXED);
+    t.overrun_blocks = __atomic_load_n(&mt_overrun_blocks, __ATOMIC_RELAXED); /* mt_live_lock_all counted the live ones */
 
     /* Header. */
     struct mt_file_header h;
@@ -235,7 +236,9 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     h.snapshot_time_ns = mt_now_ns();
     h.sequence = seq;
     h.trigger = (uint32_t)trigger;
-    h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0);
+    uint32_t overrun_sites = 0;
+    while (overrun_sites < MT_OVERRUN_SITES && mt_overrun_sites[overrun_sites].stack_plus_one) overrun_sites++;
+    h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0) + (overrun_sites ? 1 : 0);
     put(w, &h, sizeof h);
 
     /* PROCESS */
@@ -313,6 +316,19 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         }
     }
     mt_unmap(temps, temps_size);
+
+    /* OVERRUNS (with every lock held, so no site changes meanwhile) */
+    if (overrun_sites) {
+        section(w, MT_SECTION_OVERRUNS, 8 + overrun_sites * sizeof(struct mt_overrun_stat));
+        put_u32(w, overrun_sites);
+        put_u32(w, 0);
+        for (uint32_t i = 0; i < overrun_sites; i++) {
+            struct mt_overrun_stat st = {.stack = mt_overrun_sites[i].stack_plus_one - 1,
+                                         .count = mt_overrun_sites[i].count,
+                                         .bytes = mt_overrun_sites[i].bytes};
+            put(w, &st, sizeof st);
+        }
+    }
 
     /* BLOCKS */
     if (mt_config.blocks) {

@@ -352,6 +352,18 @@ void mt_inblock_forget(uint64_t ptr); /* clears the padded bit */
 int mt_inblock_set_flags(uint64_t ptr, uint32_t set, uint32_t clear); /* 1: its record is in the block */
 int mt_inblock_padded(const void *p); /* lock-free: for malloc_usable_size and the hooks */
 uint64_t mt_inblock_resident_bytes(void); /* the bits' memory, for tracer_overhead_bytes */
+/* Records whose first byte the program overwrote, one byte past the size it
+ * asked for (the block's figures kept right all the same): how many, and the
+ * first few stacks of those blocks with their own counts, for snapshots and
+ * the report at exit. */
+#define MT_OVERRUN_SITES 16
+struct mt_overrun_site {
+    uint32_t stack_plus_one; /* 0: unused */
+    uint64_t count, bytes;
+};
+extern uint64_t mt_overrun_blocks;
+extern struct mt_overrun_site mt_overrun_sites[MT_OVERRUN_SITES];
+void mt_overrun_report(void); /* on stderr, when there were any (checks.c) */
 void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
 
 /* ---- one thread records without shard locks (livetable.c) -----------------

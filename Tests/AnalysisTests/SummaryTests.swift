@@ -37,6 +37,46 @@ final class SummaryTests: XCTestCase {
         XCTAssertNil(AllocatorCrossCheck(makeSnapshot([])))
     }
 
+    /// Blocks written one byte past their end: a line among the totals and their sites, most
+    /// blocks first, stacks of one line added up; nothing of either when there are none.
+    func testOverrunsAreListedBySite() {
+        let resolver = TableResolver(table: [
+            0x100: [app("make_list", "examples/leaky.c", 12)],
+            0x101: [app("make_list", "examples/leaky.c", 12)],
+            0x200: [app("burst", "examples/leaky.c", 40)],
+        ])
+        var totals = Snapshot.Totals()
+        totals.overrunBlocks = 6
+        var snapshot = makeSnapshot(
+            [
+                StackSpec(pcs: [0x200], size: 64, count: 1), StackSpec(pcs: [0x100], size: 96, count: 3),
+                StackSpec(pcs: [0x101], size: 32, count: 1),
+            ], totals: totals)
+        snapshot.stackStats[0].overrunCount = 2
+        snapshot.stackStats[0].overrunBytes = 128
+        snapshot.stackStats[1].overrunCount = 3
+        snapshot.stackStats[1].overrunBytes = 96
+        snapshot.stackStats[2].overrunCount = 1
+        snapshot.stackStats[2].overrunBytes = 32
+        let text = Summary(TracedSnapshot(snapshot, resolver: resolver)).render()
+        XCTAssertTrue(
+            text.contains("Overruns: 6 blocks written one byte past the end: heap overruns, sites below\n"), text)
+        XCTAssertTrue(
+            text.contains(
+                """
+
+                Heap overruns (blocks written one byte past the end, found at their release or a snapshot):
+                  examples/leaky.c:12 in make_list: size=128 B, count=4, average=32 B
+                  examples/leaky.c:40 in burst: size=128 B, count=2, average=64 B
+
+                """), text)
+        let clean = Summary(
+            TracedSnapshot(makeSnapshot([StackSpec(pcs: [0x200], size: 64, count: 1)]), resolver: resolver)
+        )
+        .render()
+        XCTAssertFalse(clean.contains("Overruns") || clean.contains("Heap overruns"), clean)
+    }
+
     func testRender() {
         var totals = Snapshot.Totals()
         totals.liveBytes = 142_336

@@ -20,6 +20,7 @@ enum Fixtures {
         totals.stackCount = 3
         totals.truncatedStacks = 1
         totals.lostAllocations = 0
+        totals.overrunBlocks = 1
         return Snapshot(
             path: path,
             header: Snapshot.Header(
@@ -54,7 +55,7 @@ enum Fixtures {
                     peakBytes: 8000, peakCount: 4, temporaryBytes: 3000, temporaryCount: 5),
                 Snapshot.StackStat(
                     stack: 1, liveBytes: 96, liveCount: 1, totalBytes: 1000, totalCount: 2, peakBytes: 192,
-                    peakCount: 2),
+                    peakCount: 2, overrunBytes: 96, overrunCount: 1),
             ],
             blocks: [
                 Snapshot.Block(address: 0x1000_0010, size: 2000, stack: 0, flags: 0),

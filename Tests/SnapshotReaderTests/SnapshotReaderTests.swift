@@ -71,19 +71,26 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(bytes.u32(at: 24), 4242)
         XCTAssertEqual(bytes.u64(at: 48), 2)  // sequence
         XCTAssertEqual(bytes.u32(at: 56), 1)  // trigger: signal
-        XCTAssertEqual(bytes.u32(at: 60), 12)  // all ten kinds, one unknown, END
+        XCTAssertEqual(bytes.u32(at: 60), 13)  // all eleven kinds, one unknown, END
         let offsets = bytes.sectionOffsets()
-        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x77, 0xFFFF_FFFF])
-        // The tracer's order: TEMPORARY after STACK_STATS, then the rest by tag, the unknown
-        // section last before END.
+        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x77, 0xFFFF_FFFF])
+        // The tracer's order: TEMPORARY and OVERRUNS after STACK_STATS, then the rest by tag, the
+        // unknown section last before END.
         XCTAssertEqual(offsets[1], 64)
-        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
+        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 11, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
         XCTAssertEqual(offsets.values.sorted(), order.map { offsets[$0]! })
         // TEMPORARY: count 1, then a 24-byte record: stack 0, reserved, 5 blocks, 3000 bytes.
         let temporary = offsets[10]! + 16
         XCTAssertEqual(bytes.u64(at: temporary - 8), 8 + 24)
         XCTAssertEqual([bytes.u32(at: temporary), bytes.u32(at: temporary + 8)], [1, 0])
         XCTAssertEqual([bytes.u64(at: temporary + 16), bytes.u64(at: temporary + 24)], [5, 3000])
+        // OVERRUNS: count 1, then a 24-byte record: stack 1, reserved, 1 block, 96 bytes; and
+        // TOTALS' last field.
+        let overruns = offsets[11]! + 16
+        XCTAssertEqual(bytes.u64(at: overruns - 8), 8 + 24)
+        XCTAssertEqual([bytes.u32(at: overruns), bytes.u32(at: overruns + 8)], [1, 1])
+        XCTAssertEqual([bytes.u64(at: overruns + 16), bytes.u64(at: overruns + 24)], [1, 96])
+        XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 15), 1)
         // TIMELINE: count 2, then 32-byte points.
         let timeline = offsets[9]! + 16
         XCTAssertEqual(bytes.u64(at: timeline - 8), 8 + 2 * 32)

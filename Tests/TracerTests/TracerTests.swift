@@ -695,6 +695,53 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(grown, 1000 * Int64(sysconf(Int32(_SC_PAGESIZE))))
     }
 
+    /// A byte written one past the end of a block whose size leaves no slack (overrun.c: a
+    /// 32-character name copied into malloc(32)) lands on the lowest byte of the record kept
+    /// after the block. The tracer reads the record all the same: every figure stays right (the
+    /// build before counted the ten released blocks live for good and their releases untracked),
+    /// the snapshot counts the blocks by stack, and at exit the tracer prints where they were
+    /// allocated.
+    func testABytePastTheEndOfABlockIsReportedAndTheFiguresStayRight() throws {
+        let exe = try Fixtures.build("overrun")
+        let source = Fixtures.source("overrun")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "abcd\n")
+        let last = try onlySnapshot(in: directory, prefix: "overrun")
+        assertConsistent(last)
+        XCTAssertEqual(
+            [last.totals.overrunBlocks, last.totals.untrackedFrees, last.totals.lostAllocations], [11, 0, 0])
+        let shortLine = try Fixtures.line(of: "short", in: source)
+        let short = try XCTUnwrap(site(sites(of: last), file: "overrun.c", line: shortLine))
+        XCTAssertEqual([short.liveCount, short.liveBytes, short.totalCount, short.totalBytes], [1, 32, 11, 352])
+        let right = try XCTUnwrap(
+            site(sites(of: last), file: "overrun.c", line: try Fixtures.line(of: "right", in: source)))
+        XCTAssertEqual([right.liveCount, right.totalCount, right.totalBytes], [0, 5, 165])
+
+        // The report: a heading, then each of the two stacks of the short copies (from the loop
+        // and from the one kept), innermost frame first, as the snapshot has them.
+        let lines = traced.stderrText.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(
+            lines.first, "memtrace: heap overrun: the program wrote one byte past the end of 11 blocks, allocated at:")
+        XCTAssertEqual(lines.filter { $0 == "    and at:" }.count, 1, traced.stderrText)
+        let printed = lines.filter { $0.hasPrefix("        #0 0x") }.compactMap {
+            UInt64($0.dropFirst("        #0 0x".count).prefix { $0.isHexDigit }, radix: 16)
+        }
+        let innermost = innermostLines(of: last)
+        let shortStacks = last.stackStats.map(\.stack).filter { innermost[$0]?.line == shortLine }
+        XCTAssertEqual(shortStacks.count, 2)
+        // The OVERRUNS section: those two stacks, 10 blocks from the loop and the one kept.
+        let overrun = last.stackStats.filter { $0.overrunCount != 0 }
+        XCTAssertEqual(Set(overrun.map(\.stack)), Set(shortStacks))
+        XCTAssertEqual(overrun.map(\.overrunCount).sorted(), [1, 10])
+        XCTAssertEqual(overrun.reduce(0) { $0 + $1.overrunBytes }, 352)
+        XCTAssertEqual(Set(printed), Set(shortStacks.compactMap { last.stacks[Int($0)].pcs.first }), traced.stderrText)
+
+        // Untraced, the program runs the same and nothing is said.
+        let plain = try runProcess(exe, [])
+        XCTAssertEqual([plain.stdoutText, plain.stderrText], ["abcd\n", ""])
+    }
+
     private func checkRecordsKeptInTheBlocks(arguments: [String]) throws {
         let exe = try Fixtures.build("inblock")
         let source = Fixtures.source("inblock")

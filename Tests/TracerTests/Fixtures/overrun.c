@@ -1,0 +1,35 @@
+/* A program that writes one byte past blocks it asked for: a 32-character
+ * name copied into malloc(strlen(name)), with the byte where its terminator
+ * would go changed (flipped rather than zeroed, so that it changes whatever
+ * was there).  Ten such copies are freed and one kept to the end; five copies
+ * of the right size are made and freed.  Traced, every figure must stay
+ * right, and the tracer names the site at exit.
+ * Usage: overrun */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *name = "abcdefghijklmnopqrstuvwxyz012345";
+
+__attribute__((noinline)) static char *copy_short(void) {
+    size_t n = strlen(name);
+    char *p = malloc(n); /* @short */
+    memcpy(p, name, n);
+    ((volatile unsigned char *)p)[n] ^= 0xff; /* one byte past the end */
+    return p;
+}
+
+__attribute__((noinline)) static char *copy(void) {
+    size_t n = strlen(name);
+    char *p = malloc(n + 1); /* @right */
+    memcpy(p, name, n + 1);
+    return p;
+}
+
+int main(void) {
+    for (int i = 0; i < 10; i++) free(copy_short());
+    char *kept = copy_short();
+    for (int i = 0; i < 5; i++) free(copy());
+    printf("%.4s\n", kept);
+    return 0;
+}
