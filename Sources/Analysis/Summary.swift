@@ -47,8 +47,8 @@ public struct AllocatorCrossCheck: Sendable, Equatable {
 }
 
 /// What `memtrace summary` shows: totals, peak, the sites holding memory at
-/// the peak, the sites calling the allocator most, temporary allocations, the
-/// tracer's overhead and the allocator cross-check.
+/// the peak, the sites calling the allocator most, temporary allocations, heap
+/// overruns, the tracer's overhead and the allocator cross-check.
 public struct Summary {
     /// The snapshot summarised.
     public var snapshot: Snapshot
