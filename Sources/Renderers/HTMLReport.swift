@@ -189,6 +189,10 @@ public enum HTMLReport {
                     "\(SizeFormat.format(temporary.bytes)), freed before the next allocation"
                 ))
         }
+        if totals.overrunBlocks != 0 {
+            cards.append(
+                ("Heap overruns", "\(totals.overrunBlocks)", "blocks written one byte past the end (memtrace summary)"))
+        }
         cards += [
             ("Call stacks", "\(snapshot.stackStats.count)", "distinct allocating stacks"),
             ("Tracer overhead", SizeFormat.format(totals.tracerOverheadBytes), "memory for its tables"),

@@ -58,6 +58,13 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertFalse(html.contains("http://") || html.contains("https://"), "nothing fetched")
         // The tree: all → main → work → {leak_one, helper → cache_put}, largest first.
         XCTAssertTrue(html.contains(#""names":["all","main","work","leak_one","helper","cache_put"]"#), html)
+        XCTAssertFalse(html.contains("Heap overruns"), "a card only when the tracer found any")
+        var overrun = programSnapshot()
+        overrun.totals.overrunBlocks = 3
+        XCTAssertTrue(
+            try report([overrun]).contains(
+                #"<div class="label">Heap overruns</div><div class="value">3</div>"#
+                    + #"<div class="note">blocks written one byte past the end (memtrace summary)</div>"#))
     }
 
     func testTimelineAndGrowth() throws {
