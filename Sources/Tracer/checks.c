@@ -103,10 +103,16 @@ static void clear_region_flags(void) {
     for (int i = 0; i < MT_SHARDS; i++) mt_live_clear_flags(&mt_shards[i], MT_SLOT_REGION);
 }
 
+/* The heap overruns found so far, in all and by site, when the region began
+ * (mt_live_lock_all has read the records of the blocks live then). */
+static uint64_t region_overruns, region_site_overruns[MT_OVERRUN_SITES];
+
 int mt_region_begin(int scope) {
     mt_guard++;
     mt_live_lock_all();
     clear_region_flags();
+    region_overruns = mt_overrun_blocks;
+    for (int i = 0; i < MT_OVERRUN_SITES; i++) region_site_overruns[i] = mt_overrun_sites[i].count;
     mt_region_owner = mt_thread_token();
     mt_region_active = scope;
     mt_live_unlock_all();
@@ -139,7 +145,24 @@ long mt_region_end(const char *label) {
         }
     }
     clear_region_flags();
+    uint64_t overruns = mt_overrun_blocks - region_overruns;
+    uint64_t site_overruns[MT_OVERRUN_SITES];
+    for (int i = 0; i < MT_OVERRUN_SITES; i++) site_overruns[i] = mt_overrun_sites[i].count - region_site_overruns[i];
     mt_live_unlock_all();
+    if (overruns > 0) {
+        char line[512];
+        snprintf(line, sizeof line,
+                 "memtrace: %s%s%sthe program wrote one byte past the end of %llu block%s during the region (a heap "
+                 "overrun), allocated at:\n",
+                 label ? "region \"" : "", label ? label : "", label ? "\": " : "", (unsigned long long)overruns,
+                 overruns == 1 ? "" : "s");
+        mt_say(line);
+        for (int i = 0, shown = 0; i < MT_OVERRUN_SITES && shown < 4; i++) {
+            if (!site_overruns[i]) continue;
+            if (shown++) mt_say("    and at:\n");
+            print_stack(mt_overrun_sites[i].stack_plus_one - 1);
+        }
+    }
     if (total > 0) {
         char line[512];
         snprintf(line, sizeof line, "memtrace: %s%s%s%lld bytes in %lld blocks allocated in the region are still live\n",

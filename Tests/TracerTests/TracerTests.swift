@@ -699,47 +699,61 @@ final class TracerTests: XCTestCase {
     /// 32-character name copied into malloc(32)) lands on the lowest byte of the record kept
     /// after the block. The tracer reads the record all the same: every figure stays right (the
     /// build before counted the ten released blocks live for good and their releases untracked),
-    /// the snapshot counts the blocks by stack, and at exit the tracer prints where they were
-    /// allocated.
+    /// the snapshot counts the blocks by stack, the end of a checked region names the overrun
+    /// made in it, and at exit the tracer prints where every such block was allocated.
     func testABytePastTheEndOfABlockIsReportedAndTheFiguresStayRight() throws {
         let exe = try Fixtures.build("overrun")
         let source = Fixtures.source("overrun")
         let traced = try runTraced(exe, in: directory)
         XCTAssertEqual(traced.status, 0, traced.stderrText)
-        XCTAssertEqual(traced.stdoutText, "abcd\n")
+        XCTAssertEqual(traced.stdoutText, "region: 0\nabcd\n")
         let last = try onlySnapshot(in: directory, prefix: "overrun")
         assertConsistent(last)
         XCTAssertEqual(
-            [last.totals.overrunBlocks, last.totals.untrackedFrees, last.totals.lostAllocations], [11, 0, 0])
+            [last.totals.overrunBlocks, last.totals.untrackedFrees, last.totals.lostAllocations], [12, 0, 0])
         let shortLine = try Fixtures.line(of: "short", in: source)
         let short = try XCTUnwrap(site(sites(of: last), file: "overrun.c", line: shortLine))
-        XCTAssertEqual([short.liveCount, short.liveBytes, short.totalCount, short.totalBytes], [1, 32, 11, 352])
+        XCTAssertEqual([short.liveCount, short.liveBytes, short.totalCount, short.totalBytes], [1, 32, 12, 384])
         let right = try XCTUnwrap(
             site(sites(of: last), file: "overrun.c", line: try Fixtures.line(of: "right", in: source)))
-        XCTAssertEqual([right.liveCount, right.totalCount, right.totalBytes], [0, 5, 165])
+        XCTAssertEqual([right.liveCount, right.totalCount, right.totalBytes], [0, 6, 198])
 
-        // The report: a heading, then each of the two stacks of the short copies (from the loop
-        // and from the one kept), innermost frame first, as the snapshot has them.
-        let lines = traced.stderrText.split(separator: "\n", omittingEmptySubsequences: false)
-        XCTAssertEqual(
-            lines.first, "memtrace: heap overrun: the program wrote one byte past the end of 11 blocks, allocated at:")
-        XCTAssertEqual(lines.filter { $0 == "    and at:" }.count, 1, traced.stderrText)
-        let printed = lines.filter { $0.hasPrefix("        #0 0x") }.compactMap {
-            UInt64($0.dropFirst("        #0 0x".count).prefix { $0.isHexDigit }, radix: 16)
-        }
+        // Three stacks end at the short copy's line: the loop's, the one kept and the region's.
+        // The OVERRUNS section has them with their counts.
         let innermost = innermostLines(of: last)
         let shortStacks = last.stackStats.map(\.stack).filter { innermost[$0]?.line == shortLine }
-        XCTAssertEqual(shortStacks.count, 2)
-        // The OVERRUNS section: those two stacks, 10 blocks from the loop and the one kept.
+        XCTAssertEqual(shortStacks.count, 3)
         let overrun = last.stackStats.filter { $0.overrunCount != 0 }
         XCTAssertEqual(Set(overrun.map(\.stack)), Set(shortStacks))
-        XCTAssertEqual(overrun.map(\.overrunCount).sorted(), [1, 10])
-        XCTAssertEqual(overrun.reduce(0) { $0 + $1.overrunBytes }, 352)
-        XCTAssertEqual(Set(printed), Set(shortStacks.compactMap { last.stacks[Int($0)].pcs.first }), traced.stderrText)
+        XCTAssertEqual(overrun.map(\.overrunCount).sorted(), [1, 1, 10])
+        XCTAssertEqual(overrun.reduce(0) { $0 + $1.overrunBytes }, 384)
+        let region = try XCTUnwrap(overrun.first { $0.overrunCount == 1 && $0.liveCount == 0 })
 
-        // Untraced, the program runs the same and nothing is said.
+        // On standard error: the region's report (its one stack), then the one at exit (all
+        // three), each stack innermost frame first as the snapshot has it: told apart by the
+        // caller's frame, #1.
+        func callers(_ lines: ArraySlice<Substring>) -> [UInt64] {
+            lines.filter { $0.hasPrefix("        #1 0x") }.compactMap {
+                UInt64($0.dropFirst("        #1 0x".count).prefix { $0.isHexDigit }, radix: 16)
+            }
+        }
+        let lines = traced.stderrText.split(separator: "\n")
+        let exit = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("memtrace: heap overrun:") }, traced.stderrText)
+        XCTAssertEqual(
+            lines.first,
+            "memtrace: region \"copies\": the program wrote one byte past the end of 1 block during the region (a heap overrun), allocated at:"
+        )
+        XCTAssertEqual(callers(lines[..<exit]), [last.stacks[Int(region.stack)].pcs[1]], traced.stderrText)
+        XCTAssertEqual(
+            lines[exit], "memtrace: heap overrun: the program wrote one byte past the end of 12 blocks, allocated at:")
+        XCTAssertEqual(lines[exit...].filter { $0 == "    and at:" }.count, 2, traced.stderrText)
+        XCTAssertEqual(
+            Set(callers(lines[exit...])), Set(shortStacks.map { last.stacks[Int($0)].pcs[1] }), traced.stderrText)
+
+        // Untraced, the program runs the same (the region's end answers -1: no tracer) and
+        // nothing is said.
         let plain = try runProcess(exe, [])
-        XCTAssertEqual([plain.stdoutText, plain.stderrText], ["abcd\n", ""])
+        XCTAssertEqual([plain.stdoutText, plain.stderrText], ["region: -1\nabcd\n", ""])
     }
 
     private func checkRecordsKeptInTheBlocks(arguments: [String]) throws {

@@ -2,12 +2,16 @@
  * name copied into malloc(strlen(name)), with the byte where its terminator
  * would go changed (flipped rather than zeroed, so that it changes whatever
  * was there).  Ten such copies are freed and one kept to the end; five copies
- * of the right size are made and freed.  Traced, every figure must stay
- * right, and the tracer names the site at exit.
+ * of the right size are made and freed; then a checked region (memtrace.h)
+ * makes and frees one of each.  Traced, every figure must stay right, the
+ * region's end names the overrun in the region, and the tracer names every
+ * site at exit.
  * Usage: overrun */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "memtrace.h"
 
 static const char *name = "abcdefghijklmnopqrstuvwxyz012345";
 
@@ -30,6 +34,11 @@ int main(void) {
     for (int i = 0; i < 10; i++) free(copy_short());
     char *kept = copy_short();
     for (int i = 0; i < 5; i++) free(copy());
+    setvbuf(stdout, NULL, _IONBF, 0);
+    memtrace_region_begin();
+    free(copy_short());
+    free(copy());
+    printf("region: %ld\n", memtrace_region_end("copies"));
     printf("%.4s\n", kept);
     return 0;
 }
