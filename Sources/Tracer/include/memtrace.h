@@ -131,7 +131,8 @@ static inline int memtrace_region_begin_thread(void) {
 /**
  * Ends the checked region.  Blocks allocated in it and still live (except
  * those passed to memtrace_ignore()) are reported on standard error, grouped
- * by allocation stack, under `label`.
+ * by allocation stack, under `label`; so are the blocks the tracer found
+ * written one byte past their end while the region was open (heap overruns).
  * @return the bytes still live, 0 when none, -1 without the tracer.
  */
 static inline long memtrace_region_end(const char *label) {
