@@ -115,31 +115,30 @@ public enum SnapshotWriter {
                 out.u64(stat.peakCount)
             }
         }
+        /// A section of 24-byte records, `u32 stack`, `u32 0`, `u64 count`, `u64 bytes`, one for
+        /// each of `stats`.
+        func stackRecords(
+            _ tag: SnapshotFormat.Tag, _ stats: [Snapshot.StackStat],
+            _ figures: (Snapshot.StackStat) -> (UInt64, UInt64)
+        ) {
+            out.section(tag) { out in
+                out.u32(UInt32(stats.count))
+                out.u32(0)
+                for stat in stats {
+                    let (count, bytes) = figures(stat)
+                    out.u32(stat.stack)
+                    out.u32(0)
+                    out.u64(count)
+                    out.u64(bytes)
+                }
+            }
+        }
         if snapshot.countsTemporary {
-            out.section(.temporary) { out in
-                let temporary = snapshot.stackStats.filter { $0.temporaryCount != 0 }
-                out.u32(UInt32(temporary.count))
-                out.u32(0)
-                for stat in temporary {
-                    out.u32(stat.stack)
-                    out.u32(0)
-                    out.u64(stat.temporaryCount)
-                    out.u64(stat.temporaryBytes)
-                }
+            stackRecords(.temporary, snapshot.stackStats.filter { $0.temporaryCount != 0 }) {
+                ($0.temporaryCount, $0.temporaryBytes)
             }
         }
-        if !overruns.isEmpty {
-            out.section(.overruns) { out in
-                out.u32(UInt32(overruns.count))
-                out.u32(0)
-                for stat in overruns {
-                    out.u32(stat.stack)
-                    out.u32(0)
-                    out.u64(stat.overrunCount)
-                    out.u64(stat.overrunBytes)
-                }
-            }
-        }
+        if !overruns.isEmpty { stackRecords(.overruns, overruns) { ($0.overrunCount, $0.overrunBytes) } }
         if let blocks = snapshot.blocks {
             out.section(.blocks) { out in
                 out.u64(UInt64(blocks.count))

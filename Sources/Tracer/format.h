@@ -125,28 +125,20 @@ struct mt_stack_stat {
 };
 _Static_assert(sizeof(struct mt_stack_stat) == 56, "stack stat is 56 bytes");
 
-/* TEMPORARY payload: u32 count, u32 0, then count x struct mt_temporary_stat,
- * one for every stack with a temporary allocation: a block released by free
- * (or operator delete) before its thread allocated anything else.  Written
- * only when every allocation is recorded (not sampled). */
-struct mt_temporary_stat {
+/* TEMPORARY and OVERRUNS payloads: u32 count, u32 0, then count x struct
+ * mt_stack_figures.  TEMPORARY has one for every stack with a temporary
+ * allocation: a block released by free (or operator delete) before its thread
+ * allocated anything else; written only when every allocation is recorded
+ * (not sampled).  OVERRUNS has the stacks of blocks found written one byte
+ * past their end (inblock.c), at most MT_OVERRUN_SITES of them; TOTALS'
+ * overrun_blocks counts them all. */
+struct mt_stack_figures {
     uint32_t stack; /* index into STACKS */
     uint32_t reserved;
     uint64_t count;
     uint64_t bytes;
 };
-_Static_assert(sizeof(struct mt_temporary_stat) == 24, "temporary stat is 24 bytes");
-
-/* OVERRUNS payload: u32 count, u32 0, then count x struct mt_overrun_stat: the
- * stacks of blocks found written one byte past their end (inblock.c), at most
- * MT_OVERRUN_SITES of them; TOTALS' overrun_blocks counts them all. */
-struct mt_overrun_stat {
-    uint32_t stack; /* index into STACKS */
-    uint32_t reserved;
-    uint64_t count;
-    uint64_t bytes;
-};
-_Static_assert(sizeof(struct mt_overrun_stat) == 24, "overrun stat is 24 bytes");
+_Static_assert(sizeof(struct mt_stack_figures) == 24, "stack figures are 24 bytes");
 
 /* BLOCKS payload: u64 count, then count x struct mt_block, unordered. */
 #define MT_BLOCK_IGNORED 0x1u /* marked as intentionally kept */

@@ -305,12 +305,12 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* TEMPORARY */
     if (counts_temporary) {
-        section(w, MT_SECTION_TEMPORARY, 8 + temp_count * sizeof(struct mt_temporary_stat));
+        section(w, MT_SECTION_TEMPORARY, 8 + temp_count * sizeof(struct mt_stack_figures));
         put_u32(w, (uint32_t)temp_count);
         put_u32(w, 0);
         for (uint32_t id = 0; id < nstacks; id++) {
             if (!temps[id].count) continue;
-            struct mt_temporary_stat st = {
+            struct mt_stack_figures st = {
                 .stack = id, .count = (uint64_t)temps[id].count, .bytes = (uint64_t)temps[id].bytes};
             put(w, &st, sizeof st);
         }
@@ -319,11 +319,11 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     /* OVERRUNS (with every lock held, so no site changes meanwhile) */
     if (overrun_sites) {
-        section(w, MT_SECTION_OVERRUNS, 8 + overrun_sites * sizeof(struct mt_overrun_stat));
+        section(w, MT_SECTION_OVERRUNS, 8 + overrun_sites * sizeof(struct mt_stack_figures));
         put_u32(w, overrun_sites);
         put_u32(w, 0);
         for (uint32_t i = 0; i < overrun_sites; i++) {
-            struct mt_overrun_stat st = {.stack = mt_overrun_sites[i].stack_plus_one - 1,
+            struct mt_stack_figures st = {.stack = mt_overrun_sites[i].stack_plus_one - 1,
                                          .count = mt_overrun_sites[i].count,
                                          .bytes = mt_overrun_sites[i].bytes};
             put(w, &st, sizeof st);
