@@ -125,6 +125,7 @@ long mt_region_end(const char *label) {
     /* Sum per stack under the locks; print after, because dladdr takes the
      * loader's lock, which a thread waiting for one of ours may hold. */
     mt_live_lock_all();
+    int was_open = mt_region_active != 0;
     mt_region_active = 0;
     uint32_t n = mt_stack_count();
     size_t bytes = ((size_t)n * sizeof(struct site) + 4095) & ~(size_t)4095;
@@ -145,7 +146,7 @@ long mt_region_end(const char *label) {
         }
     }
     clear_region_flags();
-    uint64_t overruns = mt_overrun_blocks - region_overruns;
+    uint64_t overruns = was_open ? mt_overrun_blocks - region_overruns : 0; /* an end without a begin: none */
     uint64_t site_overruns[MT_OVERRUN_SITES];
     for (int i = 0; i < MT_OVERRUN_SITES; i++) site_overruns[i] = mt_overrun_sites[i].count - region_site_overruns[i];
     mt_live_unlock_all();
