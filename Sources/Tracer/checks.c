@@ -57,6 +57,18 @@ static void print_stack(uint32_t id) {
     }
 }
 
+/* The stacks of the overruns found since `before` (each site's count then; NULL:
+ * since the start), the first four, under a heading already said. */
+static void print_overrun_sites(const uint64_t *before) {
+    for (int i = 0, shown = 0; i < MT_OVERRUN_SITES && shown < 4; i++) {
+        uint32_t id = __atomic_load_n(&mt_overrun_sites[i].stack_plus_one, __ATOMIC_RELAXED);
+        if (!id) break; /* sites are claimed in order */
+        if (__atomic_load_n(&mt_overrun_sites[i].count, __ATOMIC_RELAXED) == (before ? before[i] : 0)) continue;
+        if (shown++) mt_say("    and at:\n");
+        print_stack(id - 1);
+    }
+}
+
 /* Blocks written one byte past their end (inblock.c): found when their record
  * was read, at their release or at a snapshot; so a lower bound. */
 void mt_overrun_report(void) {
@@ -66,12 +78,7 @@ void mt_overrun_report(void) {
     snprintf(line, sizeof line, "memtrace: heap overrun: the program wrote one byte past the end of %llu block%s, allocated at:\n",
              (unsigned long long)n, n == 1 ? "" : "s");
     mt_say(line);
-    for (int i = 0; i < 4 && i < MT_OVERRUN_SITES; i++) { /* the first few; the snapshot has them all */
-        uint32_t id = __atomic_load_n(&mt_overrun_sites[i].stack_plus_one, __ATOMIC_RELAXED);
-        if (!id) break;
-        if (i) mt_say("    and at:\n");
-        print_stack(id - 1);
-    }
+    print_overrun_sites(NULL); /* the first few; the snapshot has them all */
 }
 
 struct site {
@@ -147,8 +154,6 @@ long mt_region_end(const char *label) {
     }
     clear_region_flags();
     uint64_t overruns = was_open ? mt_overrun_blocks - region_overruns : 0; /* an end without a begin: none */
-    uint64_t site_overruns[MT_OVERRUN_SITES];
-    for (int i = 0; i < MT_OVERRUN_SITES; i++) site_overruns[i] = mt_overrun_sites[i].count - region_site_overruns[i];
     mt_live_unlock_all();
     if (overruns > 0) {
         char line[512];
@@ -158,11 +163,7 @@ long mt_region_end(const char *label) {
                  label ? "region \"" : "", label ? label : "", label ? "\": " : "", (unsigned long long)overruns,
                  overruns == 1 ? "" : "s");
         mt_say(line);
-        for (int i = 0, shown = 0; i < MT_OVERRUN_SITES && shown < 4; i++) {
-            if (!site_overruns[i]) continue;
-            if (shown++) mt_say("    and at:\n");
-            print_stack(mt_overrun_sites[i].stack_plus_one - 1);
-        }
+        print_overrun_sites(region_site_overruns);
     }
     if (total > 0) {
         char line[512];
