@@ -267,4 +267,81 @@ final class LeakReportTests: XCTestCase {
         let processes = try XCTUnwrap(object["processes"] as? [[String: Any]])
         XCTAssertEqual(processes.first?["pid"] as? Int, 42)
     }
+
+    /// Stack 1 (make_node←main) overran 3 blocks of 32 B and stack 0 one of 48 B; the tracer found 6
+    /// in all (two at stacks past the ones it keeps).
+    func overrunReport(leaking blocks: [Snapshot.Block] = []) throws -> LeakReport {
+        var traced = scanned(blocks)
+        var snapshot = traced.snapshot
+        snapshot.stackStats[1].overrunCount = 3
+        snapshot.stackStats[1].overrunBytes = 96
+        snapshot.stackStats[0].overrunCount = 1
+        snapshot.stackStats[0].overrunBytes = 48
+        snapshot.totals.overrunBlocks = 6
+        traced = TracedSnapshot(snapshot, resolver: resolver)
+        return try LeakReport(traced, suppressions: [])
+    }
+
+    func testHeapOverrunsAreListedAndFailTheCheckUnlessAllowed() throws {
+        let report = try overrunReport()
+        XCTAssertEqual(report.overruns.map(\.count), [3, 1])
+        XCTAssertEqual(report.overruns.map(\.size), [96, 48])
+        XCTAssertEqual(
+            report.overruns.map { $0.frames.map(\.function) }, [["make_node", "main"], ["make_list", "main"]])
+        XCTAssertEqual(report.overrunBlocks, 6)
+        XCTAssertTrue(LeakVerdict([report]).failed)
+        XCTAssertFalse(LeakVerdict([report]).leaksFailed)
+        XCTAssertFalse(LeakVerdict([report], failsOnOverruns: false).failed)
+        XCTAssertEqual(LeakVerdict([report, report]).overrunBlocks, 12)
+
+        let text = LeakFormat.text([report], verdict: LeakVerdict([report]))
+        XCTAssertTrue(
+            text.contains(
+                """
+                no leaks of the kinds checked (definite, indirect)
+                96 bytes in 3 blocks were written one byte past their end in overrun record 1 of 2
+                    list.c:30 in make_node
+                    main.c:3 in main
+                48 bytes in 1 blocks were written one byte past their end in overrun record 2 of 2
+                    list.c:20 in make_list
+                    main.c:3 in main
+                LEAK SUMMARY:
+
+                """), text)
+        XCTAssertTrue(text.contains("\n     heap overruns: 6 blocks written one byte past their end\n"), text)
+        XCTAssertTrue(
+            text.hasSuffix(
+                "memtrace: FAILED: 6 blocks written one byte past their end (heap overruns); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed\n"
+            ), text)
+        let allowed = LeakFormat.text([report], verdict: LeakVerdict([report], failsOnOverruns: false))
+        XCTAssertTrue(
+            allowed.hasSuffix(
+                "memtrace: passed: 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed; 6 blocks written one byte past their end (heap overruns, allowed)\n"
+            ), allowed)
+        let leaking = try overrunReport(leaking: [block(32, stack: 0, .definite)])
+        let both = LeakFormat.text([leaking], verdict: LeakVerdict([leaking], failsOnOverruns: false))
+        XCTAssertTrue(
+            both.hasSuffix(
+                "memtrace: FAILED: 32 bytes in 1 blocks leaked (definite, indirect) in 1 process, more than the 0 bytes allowed; 6 blocks written one byte past their end (heap overruns, allowed)\n"
+            ), both)
+
+        let clean = try LeakReport(scanned(listBlocks), suppressions: [])
+        XCTAssertEqual(clean.overruns, [])
+        XCTAssertEqual(clean.overrunBlocks, 0)
+        XCTAssertFalse(LeakFormat.text([clean], verdict: LeakVerdict([clean])).contains("overrun"))
+
+        let json = LeakFormat.json([report], verdict: LeakVerdict([report]))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let overruns = try XCTUnwrap(object["overruns"] as? [[String: Any]])
+        XCTAssertEqual(overruns.map { $0["count"] as? Int }, [3, 1])
+        XCTAssertEqual(overruns.map { $0["size"] as? Int }, [96, 48])
+        XCTAssertEqual(overruns.map { $0["pid"] as? Int }, [42, 42])
+        XCTAssertEqual(((overruns[0]["frames"] as? [[String: Any]])?.first)?["function"] as? String, "make_node")
+        let summary = try XCTUnwrap(object["summary"] as? [String: Any])
+        XCTAssertEqual(summary["overrun_blocks"] as? Int, 6)
+        XCTAssertEqual(summary["overruns_fail"] as? Bool, true)
+        XCTAssertEqual(summary["failed"] as? Bool, true)
+        let processes = try XCTUnwrap(object["processes"] as? [[String: Any]])
+        XCTAssertEqual(processes.first?["overrun_blocks"] as? Int, 6)
+    }
 }

@@ -181,4 +181,43 @@ final class CheckTests: XCTestCase {
             .filter { $0.hasPrefix("memtrace-check.") }
         XCTAssertEqual(Set(after), Set(before), "the scratch directory is removed")
     }
+
+    /// Three blocks written one byte past their end and released: no leak, but the check fails
+    /// (as memcheck's errors fail a run) unless told to allow overruns; either way the report
+    /// names the site.
+    func testHeapOverrunsFailTheCheckUnlessAllowed() throws {
+        let program = try Builds.fixture("overruns.c")
+        let site = try line("overrun", in: TestPaths.file("Tests/LeakTests/Fixtures/overruns.c"))
+        let run = try memtrace(["check", "--", program])
+        XCTAssertEqual(run.status, 23, run.stderrText)
+        let text = run.stderrText
+        let record = try XCTUnwrap(
+            text.range(of: "96 bytes in 3 blocks were written one byte past their end in overrun record 1 of 1\n"), text
+        )
+        XCTAssertTrue(text[record.upperBound...].hasPrefix("    /"), text)
+        XCTAssertTrue(
+            text[record.upperBound...].split(separator: "\n").first?.hasSuffix("/overruns.c:\(site) in copy") == true,
+            text)
+        XCTAssertTrue(text.contains("\n     heap overruns: 3 blocks written one byte past their end\n"), text)
+        XCTAssertTrue(
+            text.hasSuffix(
+                "memtrace: FAILED: 3 blocks written one byte past their end (heap overruns); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed\n"
+            ), text)
+
+        let allowed = try memtrace(["check", "--allow-overruns", "--exit-code", "9", "--", program])
+        XCTAssertEqual(allowed.status, 0, allowed.stderrText)
+        XCTAssertTrue(allowed.stderrText.hasSuffix("(heap overruns, allowed)\n"), allowed.stderrText)
+
+        let json = try memtrace(["check", "--format", "json", "--report-file", "-", "--", program])
+        XCTAssertEqual(json.status, 23, json.stderrText)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let overruns = try XCTUnwrap(object["overruns"] as? [[String: Any]])
+        XCTAssertEqual(overruns.map { $0["count"] as? Int }, [3])
+        XCTAssertEqual(overruns.map { $0["size"] as? Int }, [96])
+        let frame = try XCTUnwrap((overruns[0]["frames"] as? [[String: Any]])?.first)
+        XCTAssertEqual(frame["function"] as? String, "copy")
+        XCTAssertEqual(frame["line"] as? Int, site)
+        XCTAssertEqual((object["summary"] as? [String: Any])?["overrun_blocks"] as? Int, 3)
+        XCTAssertEqual((object["summary"] as? [String: Any])?["leaked"] as? [String: Int], ["size": 0, "count": 0])
+    }
 }

@@ -37,12 +37,17 @@ public enum LeakFormat {
         let kinds = LeakKind.reportOrder.filter { verdict.kinds.contains($0) }.map(\.name).joined(separator: ", ")
         let processes = reports.count == 1 ? "1 process" : "\(reports.count) processes"
         let leaked = "\(verdict.leaked.size) bytes in \(verdict.leaked.count) blocks"
-        if verdict.failed {
-            out +=
-                "memtrace: FAILED: \(leaked) leaked (\(kinds)) in \(processes), more than the \(verdict.maxLeak) bytes allowed\n"
+        let leaks =
+            verdict.leaksFailed
+            ? "\(leaked) leaked (\(kinds)) in \(processes), more than the \(verdict.maxLeak) bytes allowed"
+            : "\(leaked) leaked (\(kinds)) in \(processes), at most \(verdict.maxLeak) bytes allowed"
+        let overruns =
+            "\(verdict.overrunBlocks) \(verdict.overrunBlocks == 1 ? "block" : "blocks") written one byte past their end (heap overruns"
+        if verdict.overrunBlocks > 0 && verdict.failsOnOverruns {
+            out += "memtrace: FAILED: \(overruns)); \(leaks)\n"
         } else {
-            out +=
-                "memtrace: passed: \(leaked) leaked (\(kinds)) in \(processes), at most \(verdict.maxLeak) bytes allowed\n"
+            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks)"
+            out += verdict.overrunBlocks > 0 ? "; \(overruns), allowed)\n" : "\n"
         }
         return out
     }
@@ -62,6 +67,11 @@ public enum LeakFormat {
             out += record.frames.map { "    " + TextFormat.describe($0) + "\n" }.joined()
         }
         if records.isEmpty { out += "no leaks of the kinds checked (\(kindList(kinds)))\n" }
+        for (index, record) in report.overruns.enumerated() {
+            out +=
+                "\(record.size) bytes in \(record.count) blocks were written one byte past their end in overrun record \(index + 1) of \(report.overruns.count)\n"
+            out += record.frames.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+        }
         out += "LEAK SUMMARY:\n"
         for kind in LeakKind.reportOrder {
             let figures = report.totals[kind] ?? LeakFigures()
@@ -78,6 +88,10 @@ public enum LeakFormat {
         let (direct, indirect) = report.lost
         out +=
             "   \("lost".leftPadded(to: 15)): \(direct.size + indirect.size) (\(direct.size) direct, \(indirect.size) indirect) bytes in \(direct.count + indirect.count) blocks\n"
+        if report.overrunBlocks > 0 {
+            out +=
+                "   \("heap overruns".leftPadded(to: 15)): \(report.overrunBlocks) blocks written one byte past their end\n"
+        }
         if !report.suppressions.isEmpty {
             out += "Suppressions used:\n"
             out += "   blocks      bytes  rule\n"
@@ -96,11 +110,12 @@ public enum LeakFormat {
         return out
     }
 
-    /// `{"leaks":[…],"summary":{…},"processes":[…]}`.
+    /// `{"leaks":[…],"overruns":[…],"summary":{…},"processes":[…]}`.
     ///
     /// `leaks` lists every record of the kinds checked, of every process, each
     /// `{"kind":"definite","size":N,"count":N,"frames":[…],"pid":N}` with frames as in the other
     /// JSON reports (``JSONFormat/value(_:)-(Frame)``); `size` and `count` are the blocks' own.
+    /// `overruns` lists the heap overrun records the same way, without `kind`.
     /// `summary` adds the processes up; `processes` has one summary per process.
     public static func json(_ reports: [LeakReport], verdict: LeakVerdict) -> String {
         var leaks: [JSONFormat.Value] = []
@@ -110,6 +125,17 @@ public enum LeakFormat {
                     .object([
                         ("kind", .string(record.kind.name)), ("size", .int(record.size)),
                         ("count", .int(record.count)), ("frames", .array(record.frames.map(JSONFormat.value))),
+                        ("pid", .uint(UInt64(report.snapshot.header.pid))),
+                    ]))
+            }
+        }
+        var overruns: [JSONFormat.Value] = []
+        for report in reports {
+            for record in report.overruns {
+                overruns.append(
+                    .object([
+                        ("size", .int(record.size)), ("count", .int(record.count)),
+                        ("frames", .array(record.frames.map(JSONFormat.value))),
                         ("pid", .uint(UInt64(report.snapshot.header.pid))),
                     ]))
             }
@@ -129,7 +155,8 @@ public enum LeakFormat {
             ("suppressed", figures(suppressed)), ("ignored", figures(ignored)),
             ("leaked", figures(verdict.leaked)),
             ("kinds", .array(LeakKind.reportOrder.filter { verdict.kinds.contains($0) }.map { .string($0.name) })),
-            ("max_leak", .int(verdict.maxLeak)), ("failed", .bool(verdict.failed)),
+            ("max_leak", .int(verdict.maxLeak)), ("overrun_blocks", .int(verdict.overrunBlocks)),
+            ("overruns_fail", .bool(verdict.failsOnOverruns)), ("failed", .bool(verdict.failed)),
             ("processes", .int(Int64(reports.count))),
         ]
         let processes: [JSONFormat.Value] = reports.map { report in
@@ -142,7 +169,7 @@ public enum LeakFormat {
             fields += LeakKind.reportOrder.map { ($0.name, figures(report.totals[$0] ?? LeakFigures())) }
             fields += [
                 ("suppressed", figures(report.suppressed(kinds: Set(LeakKind.allCases)))),
-                ("ignored", figures(report.ignored)),
+                ("ignored", figures(report.ignored)), ("overrun_blocks", .int(report.overrunBlocks)),
                 (
                     "suppressions",
                     .array(
@@ -158,7 +185,10 @@ public enum LeakFormat {
             return .object(fields)
         }
         return JSONFormat.serialize(
-            .object([("leaks", .array(leaks)), ("summary", .object(summary)), ("processes", .array(processes))]))
+            .object([
+                ("leaks", .array(leaks)), ("overruns", .array(overruns)), ("summary", .object(summary)),
+                ("processes", .array(processes)),
+            ]))
             + "\n"
     }
 

@@ -135,6 +135,13 @@ public struct LeakReport: Sendable {
     public var suppressions: [SuppressionUse]
     /// Blocks marked as intentionally kept (`memtrace_ignore`).
     public var ignored: LeakFigures
+    /// The blocks the process wrote one byte past the end of (heap overruns: the tracer finds
+    /// them when such a block is released or a snapshot reads its record), by whole allocation
+    /// stack, most blocks first. Leak suppressions do not apply to them.
+    public var overruns: [Statistic]
+    /// Every overrun block the tracer found: ``overruns`` adds up to less when it found them at
+    /// more stacks than it keeps (16).
+    public var overrunBlocks: Int64
 
     /// Groups the blocks of a leak-scanned snapshot.
     ///
@@ -196,6 +203,21 @@ public struct LeakReport: Sendable {
             LeakRecord(kind: key.kind, frames: key.frames.map { table.frame($0) }, size: value.size, count: value.count)
         }
         records.sort(by: Self.biggestFirst)
+        var overrunGroups: [[Int32]: LeakFigures] = [:]
+        for trace in traced.traces where trace.stat.overrunCount != 0 {
+            overrunGroups[trace.frames, default: LeakFigures()] += LeakFigures(
+                size: Int64(clamping: trace.stat.overrunBytes), count: Int64(clamping: trace.stat.overrunCount))
+        }
+        overruns = overrunGroups.map { frames, figures in
+            Statistic(frames: frames.map { table.frame($0) }, size: figures.size, count: figures.count)
+        }
+        .sorted { a, b in
+            if a.count != b.count { return a.count > b.count }
+            if a.size != b.size { return a.size > b.size }
+            return TracedSnapshot.framesDescending(a.frames, b.frames)
+        }
+        let listed = overruns.reduce(Int64(0)) { $0 + $1.count }
+        overrunBlocks = max(Int64(clamping: snapshot.totals.overrunBlocks), listed)
         self.totals = totals
         self.ignored = ignored
         suppressions = zip(rules, hidden).compactMap { rule, byKind in
@@ -244,17 +266,32 @@ public struct LeakVerdict: Sendable, Equatable {
     public var maxLeak: Int64
     /// Bytes and blocks of `kinds` over all reports, unsuppressed.
     public var leaked: LeakFigures
+    /// Blocks written one byte past their end, over all reports.
+    public var overrunBlocks: Int64
+    /// Whether overruns fail the check (as memcheck's errors do) or are only reported.
+    public var failsOnOverruns: Bool
 
-    /// Adds up the leaks of `kinds` over `reports` and compares them with `maxLeak`.
-    public init(_ reports: [LeakReport], kinds: Set<LeakKind> = LeakKind.checkedByDefault, maxLeak: Int64 = 0) {
+    /// Adds up the leaks of `kinds` and the heap overruns over `reports`, and compares the
+    /// leaks with `maxLeak`.
+    public init(
+        _ reports: [LeakReport], kinds: Set<LeakKind> = LeakKind.checkedByDefault, maxLeak: Int64 = 0,
+        failsOnOverruns: Bool = true
+    ) {
         self.kinds = kinds
         self.maxLeak = maxLeak
+        self.failsOnOverruns = failsOnOverruns
         leaked = reports.reduce(LeakFigures()) { $0 + $1.figures(kinds: kinds) }
+        overrunBlocks = reports.reduce(Int64(0)) { $0 + $1.overrunBlocks }
     }
 
     /// True when more than ``maxLeak`` bytes leaked (any leaked block fails a limit of 0, even
     /// one of 0 bytes).
-    public var failed: Bool {
+    public var leaksFailed: Bool {
         maxLeak == 0 ? leaked.count > 0 : leaked.size > maxLeak
+    }
+
+    /// True when the leaks fail the check, or a heap overrun does.
+    public var failed: Bool {
+        leaksFailed || (failsOnOverruns && overrunBlocks > 0)
     }
 }

@@ -19,10 +19,12 @@ extension Memtrace {
                 valgrind memcheck does (definite: nothing points to it; indirect: only leaked blocks do; \
                 possible: only pointers into its middle; reachable: still pointed to). memtrace then \
                 reports the leaks of every process that wrote an exit snapshot, grouped by allocation \
-                stack, biggest first, and exits:
+                stack, biggest first, and the blocks the program wrote one byte past the end of (heap \
+                overruns, which fail the check unless --allow-overruns), and exits:
 
                   CMD's own status  when CMD failed (non-zero, or 128 + N when signal N killed it)
-                  23                when leaks of --kinds exceed --max-leak bytes (see --exit-code)
+                  23                when leaks of --kinds exceed --max-leak bytes, or a heap overrun was
+                                    found (see --exit-code)
                   0                 otherwise
                   2                 when no exit snapshot could be checked (CMD ended through _exit()
                                     or a signal) or a snapshot is unreadable
@@ -62,13 +64,16 @@ extension Memtrace {
         @Flag(help: "Do not apply the built-in suppressions for libc, the loader and libstdc++.")
         var noBuiltinSuppressions = false
 
+        @Flag(help: "Report heap overruns (blocks written one byte past their end) without failing on them.")
+        var allowOverruns = false
+
         @Option(help: "Report format: text or json.")
         var format: LeakReportFormat = .text
 
         @Option(help: ArgumentHelp("Write the report to FILE (- for standard output).", valueName: "FILE"))
         var reportFile: String?
 
-        @Option(help: ArgumentHelp("The exit status when leaks exceed the limit (default 23).", valueName: "N"))
+        @Option(help: ArgumentHelp("The exit status when the check fails (default 23).", valueName: "N"))
         var exitCode: Int32 = 23
 
         @Option(
@@ -143,7 +148,7 @@ extension Memtrace {
                 if (x == UInt32(childPID)) != (y == UInt32(childPID)) { return x == UInt32(childPID) }
                 return x < y
             }
-            let verdict = LeakVerdict(reports, kinds: kinds, maxLeak: limit)
+            let verdict = LeakVerdict(reports, kinds: kinds, maxLeak: limit, failsOnOverruns: !allowOverruns)
             if !reports.isEmpty {
                 let text =
                     format == .json
