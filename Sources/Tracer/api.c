@@ -61,3 +61,7 @@ MT_EXPORT long memtrace_impl_check_growth(void (*body)(void *), void *context, i
     if (!mt_enabled) return -1;
     return mt_check_growth(body, context, warmup, iterations, label);
 }
+
+MT_EXPORT long memtrace_impl_overruns(void) {
+    return mt_enabled ? (long)__atomic_load_n(&mt_overrun_blocks, __ATOMIC_RELAXED) : -1;
+}

@@ -706,7 +706,7 @@ final class TracerTests: XCTestCase {
         let source = Fixtures.source("overrun")
         let traced = try runTraced(exe, in: directory)
         XCTAssertEqual(traced.status, 0, traced.stderrText)
-        XCTAssertEqual(traced.stdoutText, "region: 0\nabcd\n")
+        XCTAssertEqual(traced.stdoutText, "region: 0\noverruns: 12\nabcd\n")
         let last = try onlySnapshot(in: directory, prefix: "overrun")
         assertConsistent(last)
         XCTAssertEqual(
@@ -753,7 +753,7 @@ final class TracerTests: XCTestCase {
         // Untraced, the program runs the same (the region's end answers -1: no tracer) and
         // nothing is said.
         let plain = try runProcess(exe, [])
-        XCTAssertEqual([plain.stdoutText, plain.stderrText], ["region: -1\nabcd\n", ""])
+        XCTAssertEqual([plain.stdoutText, plain.stderrText], ["region: -1\noverruns: -1\nabcd\n", ""])
     }
 
     private func checkRecordsKeptInTheBlocks(arguments: [String]) throws {

@@ -40,6 +40,7 @@ typedef int (*memtrace__memory_fn)(size_t *, size_t *);
 typedef long (*memtrace__label_fn)(const char *);
 typedef int (*memtrace__pointer_fn)(const void *);
 typedef long (*memtrace__growth_fn)(void (*)(void *), void *, int, int, const char *);
+typedef long (*memtrace__count_fn)(void);
 /** @endcond */
 
 /**
@@ -183,6 +184,20 @@ static inline long memtrace_check_growth(void (*body)(void *), void *context, in
     static void *cache;
     memtrace__growth_fn f = (memtrace__growth_fn)memtrace__lookup(&cache, "memtrace_impl_check_growth");
     return f ? f(body, context, warmup, iterations, label) : -1;
+}
+
+/**
+ * The blocks found so far written one byte past their end (heap overruns: a
+ * string's terminator one byte too far), in the whole process.  The tracer
+ * finds such a block when it is released, or when a snapshot or a region's
+ * end reads its record, so a test that frees what it made and then asks sees
+ * all of it; compare the count before and after the code under test.
+ * @return the count, or -1 without the tracer.
+ */
+static inline long memtrace_overruns(void) {
+    static void *cache;
+    memtrace__count_fn f = (memtrace__count_fn)memtrace__lookup(&cache, "memtrace_impl_overruns");
+    return f ? f() : -1;
 }
 
 /** @} */

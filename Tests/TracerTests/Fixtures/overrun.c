@@ -4,8 +4,9 @@
  * was there).  Ten such copies are freed and one kept to the end; five copies
  * of the right size are made and freed; then a checked region (memtrace.h)
  * makes and frees one of each.  Traced, every figure must stay right, the
- * region's end names the overrun in the region, and the tracer names every
- * site at exit.
+ * region's end names the overrun in the region, memtrace_overruns() counts
+ * all twelve (the kept block's too: the region's end read its record), and
+ * the tracer names every site at exit.
  * Usage: overrun */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ int main(void) {
     free(copy_short());
     free(copy());
     printf("region: %ld\n", memtrace_region_end("copies"));
+    printf("overruns: %ld\n", memtrace_overruns());
     printf("%.4s\n", kept);
     return 0;
 }
