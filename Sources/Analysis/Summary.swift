@@ -281,7 +281,7 @@ public struct Summary {
     }
 
     static func seconds(_ time: UInt64, since start: UInt64) -> String {
-        guard time >= start else { return "0 s" }
+        guard time >= start else { return "0.000 s" }  // a peak read from the coarse clock may come first
         let value = Double(time - start) / 1e9
         return SizeFormat.printf(value < 10 ? "%.3f" : "%.1f", value) + " s"
     }

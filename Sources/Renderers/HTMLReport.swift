@@ -154,10 +154,9 @@ public enum HTMLReport {
         var facts = ["pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", "))"]
         facts.append(
             "\(ordered.count) snapshot\(ordered.count == 1 ? "" : "s")"
-                + (ordered.count > 1 ? " over \(TrendFormat.fixed(span, 2)) s" : ""))
-        facts.append(
-            "latest taken \(TrendFormat.fixed(Double(snapshot.header.snapshotTimeNs &- snapshot.header.startTimeNs) / 1e9, 2)) s after tracing started"
-        )
+                + (ordered.count > 1 ? " over \(timeTick(span, span: span))" : ""))
+        let taken = Double(snapshot.header.snapshotTimeNs &- snapshot.header.startTimeNs) / 1e9
+        facts.append("latest taken \(timeTick(taken, span: taken)) after tracing started")
         if snapshot.header.isSampled {
             facts.append("sampled: one sample per \(SizeFormat.format(snapshot.totals.sampleRate)) on average")
         }
@@ -405,7 +404,7 @@ public enum HTMLReport {
         for tick in 0...5 {
             let time = span * Double(tick) / 5
             svg +=
-                "<text class=\"axis\" x=\"\(TrendFormat.fixed(x(time), 1))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">\(TrendFormat.fixed(time, span < 10 ? 2 : 1)) s</text>\n"
+                "<text class=\"axis\" x=\"\(TrendFormat.fixed(x(time), 1))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">\(timeTick(time, span: span))</text>\n"
         }
         for marker in markers {
             let position = TrendFormat.fixed(x(marker.time), 1)
@@ -419,6 +418,16 @@ public enum HTMLReport {
             svg += "<polyline class=\"\(style)\" points=\"\(coordinates.joined(separator: " "))\"/>\n"
         }
         return svg + "</svg>\n"
+    }
+
+    /// A time on an axis of `span` seconds (or a duration, as its own span), in the unit that
+    /// keeps the ticks apart: `12.5 s`, `1.25 s`, `250 ms`, `2.5 ms`, `40 µs`.
+    static func timeTick(_ time: Double, span: Double) -> String {
+        let (value, range, unit) =
+            span >= 1
+            ? (time, span, "s") : span >= 0.001 ? (time * 1e3, span * 1e3, "ms") : (time * 1e6, span * 1e6, "µs")
+        let digits = range >= 10 ? (unit == "s" ? 1 : 0) : range >= 1 ? (unit == "s" ? 2 : 1) : 2
+        return TrendFormat.fixed(value, digits) + " " + unit
     }
 
     /// Axis values from 0 to at least `highest` with their labels: steps of 1, 2 or 5

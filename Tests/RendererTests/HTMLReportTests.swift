@@ -89,6 +89,13 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains(#"<polyline class="rss""#))
         XCTAssertTrue(html.contains("5 points"))
         XCTAssertTrue(html.contains("<title>new.snap</title>"), "snapshot markers")
+        XCTAssertTrue(html.contains("2 snapshots over 1.00 s · latest taken 2.00 s after tracing started"), html)
+        XCTAssertTrue(html.contains(">0.40 s</text>"), "the time axis: 2 s in five steps")
+        let quick = try report([
+            makeSnapshot([StackSpec(pcs: [0x401000], live: 1, liveCount: 1)], path: "a.snap", seconds: 0.0012),
+            makeSnapshot([StackSpec(pcs: [0x401000], live: 1, liveCount: 1)], path: "b.snap", seconds: 0.0030),
+        ])
+        XCTAssertTrue(quick.contains("2 snapshots over 1.8 ms · latest taken 3.0 ms after tracing started"), quick)
     }
 
     func testTrendsWithThreeSnapshots() throws {
@@ -124,5 +131,18 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertEqual(labels(3 << 30), ["0 GiB", "1 GiB", "2 GiB", "3 GiB"])
         XCTAssertEqual(labels(1536 << 10), ["0 MiB", "0.5 MiB", "1 MiB", "1.5 MiB"])
         XCTAssertEqual(HTMLReport.byteTicks(1536 << 10).map(\.bytes), [0, 512, 1024, 1536].map { $0 << 10 })
+    }
+
+    /// Six ticks from 0 to the span, in a unit that keeps them apart: a run of a few
+    /// milliseconds is not labelled 0.00 s throughout.
+    func testTimeTicks() {
+        func labels(_ span: Double) -> [String] {
+            (0...5).map { HTMLReport.timeTick(span * Double($0) / 5, span: span) }
+        }
+        XCTAssertEqual(labels(60), ["0.0 s", "12.0 s", "24.0 s", "36.0 s", "48.0 s", "60.0 s"])
+        XCTAssertEqual(labels(2.5), ["0.00 s", "0.50 s", "1.00 s", "1.50 s", "2.00 s", "2.50 s"])
+        XCTAssertEqual(labels(0.25), ["0 ms", "50 ms", "100 ms", "150 ms", "200 ms", "250 ms"])
+        XCTAssertEqual(labels(0.004), ["0.0 ms", "0.8 ms", "1.6 ms", "2.4 ms", "3.2 ms", "4.0 ms"])
+        XCTAssertEqual(labels(0.0005), ["0 µs", "100 µs", "200 µs", "300 µs", "400 µs", "500 µs"])
     }
 }
