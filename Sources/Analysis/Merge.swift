@@ -59,6 +59,8 @@ public enum SnapshotMerge {
         var totals = Snapshot.Totals()
         var modules: [Snapshot.Module] = []
         var moduleKeys = Set<String>()
+        // Summed over the inputs that count them; none when no input does.
+        var sizeClasses: [Snapshot.SizeClass]?
 
         for input in inputs {
             let snapshot = input.snapshot
@@ -128,6 +130,17 @@ public enum SnapshotMerge {
             totals.lostAllocations &+= t.lostAllocations
             totals.overrunBlocks &+= t.overrunBlocks
             totals.sampleRate = max(totals.sampleRate, t.sampleRate)
+            if let classes = snapshot.sizeClasses {
+                var sum = sizeClasses ?? []
+                if sum.count < classes.count {
+                    sum += Array(repeating: Snapshot.SizeClass(count: 0, bytes: 0), count: classes.count - sum.count)
+                }
+                for (index, sizeClass) in classes.enumerated() {
+                    sum[index].count &+= sizeClass.count
+                    sum[index].bytes &+= sizeClass.bytes
+                }
+                sizeClasses = sum
+            }
             for module in snapshot.modules
             where moduleKeys.insert(module.path + "\u{0}" + module.buildIDHex).inserted {
                 modules.append(module)
@@ -150,7 +163,7 @@ public enum SnapshotMerge {
         process["merged_pids"] = pids.map(String.init).joined(separator: ",")
         return Snapshot(
             path: path, header: header, process: process, totals: totals, modules: modules, stacks: stacks,
-            stackStats: stats, blocks: nil, allocator: nil, symbols: symbols,
+            stackStats: stats, blocks: nil, allocator: nil, symbols: symbols, sizeClasses: sizeClasses,
             countsTemporary: inputs.allSatisfy(\.snapshot.countsTemporary))
     }
 }

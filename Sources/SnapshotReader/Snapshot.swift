@@ -281,6 +281,24 @@ public struct Snapshot: Sendable {
         }
     }
 
+    /// Allocations of one size class: every allocation of the run so far whose requested size
+    /// was 2^class to 2^(class+1) - 1 bytes (class 0: 0 and 1 byte), estimated when sampled.
+    public struct SizeClass: Sendable, Equatable {
+        public var count: UInt64
+        public var bytes: UInt64
+
+        public init(count: UInt64, bytes: UInt64) {
+            self.count = count
+            self.bytes = bytes
+        }
+
+        /// The smallest and largest size of class `index`.
+        public static func range(_ index: Int) -> ClosedRange<UInt64> {
+            let low = UInt64(1) << UInt64(index)
+            return (index == 0 ? 0 : low)...(low - 1 + low)  // 2^(index+1) - 1, without overflow at 63
+        }
+    }
+
     /// A section this reader does not know, kept byte for byte so that rewriting a snapshot
     /// (`memtrace symbolize`) does not lose what a newer tracer wrote.
     public struct RawSection: Sendable, Equatable {
@@ -317,6 +335,9 @@ public struct Snapshot: Sendable {
     public var symbols: [UInt64: [SymbolFrame]]?
     /// Live bytes and RSS over time, oldest first (the optional TIMELINE section).
     public var timeline: [TimelinePoint]?
+    /// Every allocation so far by size class, class 0 first (the optional SIZES section; nil
+    /// from a tracer that did not count them).
+    public var sizeClasses: [SizeClass]?
     /// Sections with tags this reader does not know, in file order; written back unchanged.
     public var unknownSections: [RawSection]
     /// The snapshot counts temporary allocations (it has a TEMPORARY section: the tracer writes
@@ -327,8 +348,8 @@ public struct Snapshot: Sendable {
     public init(
         path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
         stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?,
-        symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil, unknownSections: [RawSection] = [],
-        countsTemporary: Bool = false
+        symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil,
+        sizeClasses: [SizeClass]? = nil, unknownSections: [RawSection] = [], countsTemporary: Bool = false
     ) {
         self.path = path
         self.header = header
@@ -341,6 +362,7 @@ public struct Snapshot: Sendable {
         self.allocator = allocator
         self.symbols = symbols
         self.timeline = timeline
+        self.sizeClasses = sizeClasses
         self.unknownSections = unknownSections
         self.countsTemporary = countsTemporary
     }

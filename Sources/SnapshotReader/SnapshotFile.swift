@@ -252,8 +252,8 @@ private struct Parser {
             path: path, header: header, process: try parseProcess(), totals: try parseTotals(),
             modules: try parseModules(), stacks: stacks, stackStats: stackStats,
             blocks: try parseBlocks(stackCount: stacks.count), allocator: try parseAllocator(),
-            symbols: try parseSymbols(), timeline: try parseTimeline(), unknownSections: unknownSections(),
-            countsTemporary: countsTemporary)
+            symbols: try parseSymbols(), timeline: try parseTimeline(), sizeClasses: try parseSizes(),
+            unknownSections: unknownSections(), countsTemporary: countsTemporary)
     }
 
     /// Records every section's payload range; returns the offset of END's header.
@@ -539,6 +539,20 @@ private struct Parser {
             return Snapshot.TimelinePoint(
                 timeNs: cursor.u64(at: base), currentBytes: cursor.u64(at: base + 8),
                 peakBytes: cursor.u64(at: base + 16), rssBytes: cursor.u64(at: base + 24))
+        }
+    }
+
+    func parseSizes() throws(SnapshotError) -> [Snapshot.SizeClass]? {
+        guard var cursor = cursor(.sizes) else { return nil }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        guard rawCount <= 64 else {
+            throw error(.malformed(section: "SIZES", detail: "\(rawCount) classes, more than the 64 there are"))
+        }
+        let count = try cursor.count(UInt64(rawCount), of: 16, "classes")
+        let start = cursor.offset
+        return (0..<count).map { index in
+            Snapshot.SizeClass(count: cursor.u64(at: start + 16 * index), bytes: cursor.u64(at: start + 16 * index + 8))
         }
     }
 

@@ -33,6 +33,7 @@ public enum SnapshotFormat {
         case timeline = 9
         case temporary = 10
         case overruns = 11
+        case sizes = 12
         case end = 0xFFFF_FFFF
 
         /// The name the format document uses, as error messages show it.
@@ -49,6 +50,7 @@ public enum SnapshotFormat {
             case .timeline: "TIMELINE"
             case .temporary: "TEMPORARY"
             case .overruns: "OVERRUNS"
+            case .sizes: "SIZES"
             case .end: "END"
             }
         }

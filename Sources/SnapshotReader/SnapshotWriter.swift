@@ -26,6 +26,7 @@ public enum SnapshotWriter {
         if snapshot.allocator != nil { sectionCount += 1 }
         if snapshot.symbols != nil { sectionCount += 1 }
         if snapshot.timeline != nil { sectionCount += 1 }
+        if snapshot.sizeClasses != nil { sectionCount += 1 }
         if snapshot.countsTemporary { sectionCount += 1 }
         let overruns = snapshot.stackStats.filter { $0.overrunCount != 0 }
         if !overruns.isEmpty { sectionCount += 1 }
@@ -139,6 +140,16 @@ public enum SnapshotWriter {
             }
         }
         if !overruns.isEmpty { stackRecords(.overruns, overruns) { ($0.overrunCount, $0.overrunBytes) } }
+        if let sizeClasses = snapshot.sizeClasses {
+            out.section(.sizes) { out in
+                out.u32(UInt32(sizeClasses.count))
+                out.u32(0)
+                for sizeClass in sizeClasses {
+                    out.u64(sizeClass.count)
+                    out.u64(sizeClass.bytes)
+                }
+            }
+        }
         if let blocks = snapshot.blocks {
             out.section(.blocks) { out in
                 out.u64(UInt64(blocks.count))

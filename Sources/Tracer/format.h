@@ -63,6 +63,7 @@ enum mt_section_tag {
     MT_SECTION_TIMELINE = 9,
     MT_SECTION_TEMPORARY = 10, /* absent from sampled snapshots: not counted there */
     MT_SECTION_OVERRUNS = 11,  /* only when the tracer found any */
+    MT_SECTION_SIZES = 12,     /* allocations by size class; only when there were any */
     MT_SECTION_END = 0xFFFFFFFFu,
 };
 
@@ -139,6 +140,17 @@ struct mt_stack_figures {
     uint64_t bytes;
 };
 _Static_assert(sizeof(struct mt_stack_figures) == 24, "stack figures are 24 bytes");
+
+/* SIZES payload: u32 count, u32 0, then count x struct mt_size_class, for
+ * the classes 0 to count - 1 (the last one not empty): every allocation of
+ * the run so far (estimated, as every figure, when sampling) by its requested
+ * size.  Class c holds the allocations of 2^c to 2^(c+1) - 1 bytes, class 0
+ * those of 0 and 1 byte; count is at most 64. */
+struct mt_size_class {
+    uint64_t count;
+    uint64_t bytes;
+};
+_Static_assert(sizeof(struct mt_size_class) == 16, "size class is 16 bytes");
 
 /* BLOCKS payload: u64 count, then count x struct mt_block, unordered. */
 #define MT_BLOCK_IGNORED 0x1u /* marked as intentionally kept */

@@ -70,9 +70,10 @@ static void raise_peak(uint64_t now) {
  * do not fight over one cache line on every allocation; it judges the peak
  * from the published total plus its own changes, which is exact when it is
  * the only thread allocating and otherwise short by at most the other
- * threads' unpublished changes.  `pending` comes from mt_tstat_find, under
+ * threads' unpublished changes.  `figures` come from mt_tstat_find, under
  * the same shard lock. */
-static inline void global_change(int64_t *pending, int64_t delta) {
+static inline void global_change(struct mt_thread_figures *figures, int64_t delta) {
+    int64_t *pending = figures ? &figures->pending : NULL;
     if (MT_UNLIKELY(!pending)) {
         uint64_t now = __atomic_add_fetch(&mt_global.current, (uint64_t)delta, __ATOMIC_RELAXED);
         if (delta > 0) raise_peak(now);
@@ -109,8 +110,8 @@ static MT_INLINE_HOT void account_alloc(struct mt_shard *sh, const struct mt_liv
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
-    int64_t *pending;
-    struct mt_tstat *s = mt_tstat_find(stack, &locked, &pending);
+    struct mt_thread_figures *figures;
+    struct mt_tstat *s = mt_tstat_find(stack, &locked, &figures);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes += size;
@@ -118,11 +119,18 @@ static MT_INLINE_HOT void account_alloc(struct mt_shard *sh, const struct mt_liv
         s->total_bytes += size;
         s->total_count += count;
     }
+    if (MT_LIKELY(figures != NULL)) {
+        uint32_t c = mt_size_class(e->size);
+        figures->size_count[c] += (uint64_t)count;
+        figures->size_bytes[c] += (uint64_t)size;
+    } else {
+        mt_tstat_retired_sizes(e->size, size, count);
+    }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
     sh->alloc_calls += (uint64_t)count;
     sh->alloc_bytes += (uint64_t)size;
     if (op == MT_OP_REALLOC) sh->realloc_calls += (uint64_t)count;
-    global_change(pending, size);
+    global_change(figures, size);
 }
 
 /* `by_free`: released by free, so a temporary allocation if the thread has
@@ -133,8 +141,8 @@ static inline __attribute__((always_inline)) void account_free(struct mt_shard *
     int64_t size, count;
     mt_sample_weights(e->size, e->ptr, &size, &count);
     int locked;
-    int64_t *pending;
-    struct mt_tstat *s = mt_tstat_find(e->stack, &locked, &pending);
+    struct mt_thread_figures *figures;
+    struct mt_tstat *s = mt_tstat_find(e->stack, &locked, &figures);
     if (MT_LIKELY(s != NULL)) {
         touch(s);
         s->live_bytes -= size;
@@ -145,7 +153,7 @@ static inline __attribute__((always_inline)) void account_free(struct mt_shard *
         }
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
-    global_change(pending, -size);
+    global_change(figures, -size);
     sh->free_calls += (uint64_t)count;
 }
 

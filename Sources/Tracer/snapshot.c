@@ -200,6 +200,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         return ENOMEM;
     }
     mt_tstats_sum(stats, temps, nstacks);
+    uint64_t size_count[MT_SIZE_CLASSES] = {0}, size_bytes[MT_SIZE_CLASSES] = {0};
+    mt_tstats_sizes(size_count, size_bytes);
+    uint32_t size_classes = MT_SIZE_CLASSES;
+    while (size_classes && !size_count[size_classes - 1]) size_classes--;
     const int counts_temporary = !mt_sample_rate;
     uint64_t stacks_len = 8, stat_count = 0, temp_count = 0;
     for (uint32_t id = 0; id < nstacks; id++) {
@@ -238,7 +242,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     h.trigger = (uint32_t)trigger;
     uint32_t overrun_sites = 0;
     while (overrun_sites < MT_OVERRUN_SITES && mt_overrun_sites[overrun_sites].stack_plus_one) overrun_sites++;
-    h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0) + (overrun_sites ? 1 : 0);
+    h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0) + (overrun_sites ? 1 : 0) +
+                      (size_classes ? 1 : 0);
     put(w, &h, sizeof h);
 
     /* PROCESS */
@@ -327,6 +332,17 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
                                          .count = mt_overrun_sites[i].count,
                                          .bytes = mt_overrun_sites[i].bytes};
             put(w, &st, sizeof st);
+        }
+    }
+
+    /* SIZES */
+    if (size_classes) {
+        section(w, MT_SECTION_SIZES, 8 + size_classes * sizeof(struct mt_size_class));
+        put_u32(w, size_classes);
+        put_u32(w, 0);
+        for (uint32_t c = 0; c < size_classes; c++) {
+            struct mt_size_class sc = {.count = size_count[c], .bytes = size_bytes[c]};
+            put(w, &sc, sizeof sc);
         }
     }
 

@@ -30,7 +30,7 @@ struct table {
     struct mt_tstat *slots; /* stack + 1 in `stack` marks a used slot */
     struct mt_ttemp *temps;  /* temporary releases, at the same index as their stack's slot */
     struct mt_thread thread; /* who owns it: for the leak scan's roots */
-    int64_t pending;         /* live-byte changes not yet published (recorder.c) */
+    struct mt_thread_figures figures; /* live-byte changes not yet published (recorder.c), sizes */
 };
 
 static __thread struct table *mine __attribute__((tls_model("initial-exec")));
@@ -46,7 +46,7 @@ __thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-ex
 /* Lets mt_tstat_find look in this thread's table without calling here. */
 static void publish(const struct table *t) {
     if (t == mine && state == 1 && t->described && t->slots)
-        mt_tstat_mine = (struct mt_tstat_mine){.slots = t->slots, .mask = t->mask, .pending = &mine->pending};
+        mt_tstat_mine = (struct mt_tstat_mine){.slots = t->slots, .mask = t->mask, .figures = &mine->figures};
 }
 
 static int grow(struct table *t) {
@@ -100,10 +100,10 @@ void mt_tstats_init(void) { pthread_key_create(&exit_key, on_thread_exit); }
 
 /* The calling thread's partial for `stack`; NULL only when out of memory.
  * Called under a shard lock; *locked tells the caller to release retired_lock. */
-struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
+struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, struct mt_thread_figures **figures) {
     *locked = 0;
     if (MT_LIKELY(state == 1)) {
-        *pending = &mine->pending;
+        *figures = &mine->figures;
         if (MT_UNLIKELY(!mine->described) && !mt_in_getattr) mine->described = mt_thread_describe(&mine->thread);
         struct mt_tstat *e = entry(mine, stack);
         publish(mine);
@@ -113,7 +113,7 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
         struct table *t = mt_map(sizeof *t);
         if (t) {
             t->described = mt_thread_describe(&t->thread);
-            *pending = &t->pending;
+            *figures = &t->figures;
             mine = t;
             state = 1;
             pthread_setspecific(exit_key, t);
@@ -126,11 +126,17 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending) {
     }
     mt_lock(&retired_lock);
     *locked = 1;
-    *pending = NULL;
+    *figures = NULL;
     return entry(&retired, stack);
 }
 
 void mt_tstat_unlock(void) { mt_unlock(&retired_lock); }
+
+void mt_tstat_retired_sizes(uint64_t size, int64_t bytes, int64_t count) {
+    uint32_t c = mt_size_class(size);
+    retired.figures.size_count[c] += (uint64_t)count;
+    retired.figures.size_bytes[c] += (uint64_t)bytes;
+}
 
 void mt_tstat_temporary(const struct mt_tstat *s, int64_t bytes) {
     struct table *t = mine && state == 1 && s >= mine->slots && s <= mine->slots + mine->mask ? mine : &retired;
@@ -139,12 +145,12 @@ void mt_tstat_temporary(const struct mt_tstat *s, int64_t bytes) {
     x->bytes += bytes;
 }
 
-int64_t *mt_tstat_pending(void) { return MT_LIKELY(state == 1) ? &mine->pending : NULL; }
+int64_t *mt_tstat_pending(void) { return MT_LIKELY(state == 1) ? &mine->figures.pending : NULL; }
 
 uint64_t mt_tstats_current(void) {
     uint64_t current = __atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
     for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
-        current += (uint64_t)t->pending;
+        current += (uint64_t)t->figures.pending;
     return current;
 }
 
@@ -154,7 +160,7 @@ uint64_t mt_tstats_current_now(void) {
     mt_lock(&mt_shards[0].lock);
     int64_t current = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED);
     for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
-        current += __atomic_load_n(&t->pending, __ATOMIC_RELAXED);
+        current += __atomic_load_n(&t->figures.pending, __ATOMIC_RELAXED);
     mt_unlock(&mt_shards[0].lock);
     return current > 0 ? (uint64_t)current : 0;
 }
@@ -196,7 +202,11 @@ static void on_thread_exit(void *arg) {
     mt_live_lock_all();
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
     merge(&retired, t, epoch);
-    __atomic_add_fetch(&mt_global.current, (uint64_t)t->pending, __ATOMIC_RELAXED);
+    for (int c = 0; c < MT_SIZE_CLASSES; c++) {
+        retired.figures.size_count[c] += t->figures.size_count[c];
+        retired.figures.size_bytes[c] += t->figures.size_bytes[c];
+    }
+    __atomic_add_fetch(&mt_global.current, (uint64_t)t->figures.pending, __ATOMIC_RELAXED);
     for (struct table **p = &registry; *p; p = &(*p)->next) {
         if (*p == t) {
             *p = t->next;
@@ -242,6 +252,19 @@ void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count)
     add_table(out, temps, count, &retired, epoch);
     for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
         add_table(out, temps, count, t, epoch);
+}
+
+static void add_sizes(uint64_t *count, uint64_t *bytes, const struct mt_thread_figures *f) {
+    for (int c = 0; c < MT_SIZE_CLASSES; c++) {
+        count[c] += f->size_count[c];
+        bytes[c] += f->size_bytes[c];
+    }
+}
+
+void mt_tstats_sizes(uint64_t *count, uint64_t *bytes) {
+    add_sizes(count, bytes, &retired.figures);
+    for (const struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
+        add_sizes(count, bytes, &t->figures);
 }
 
 /* ---- threads, for the leak scan ---------------------------------------------- */

@@ -476,10 +476,24 @@ struct mt_tstat {
 };
 _Static_assert(sizeof(struct mt_tstat) == 64, "per-thread stat is one cache line");
 void mt_tstats_init(void);
-/* Requires the shard lock of the block being accounted.  *pending is the
- * thread's live-byte changes not yet added to mt_global.current (recorder.c),
- * NULL for a thread without a table of its own. */
-struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending);
+/* Allocations by size class (heaptrack's histogram of allocation sizes):
+ * class c holds the blocks of 2^c to 2^(c+1) - 1 bytes, class 0 those of 0
+ * and 1 byte.  Two instructions on every allocation. */
+#define MT_SIZE_CLASSES 64
+static inline uint32_t mt_size_class(uint64_t size) { return 63u ^ (uint32_t)__builtin_clzll(size | 1); }
+/* A thread's own figures beside its per-stack partials: its live-byte
+ * changes not yet added to mt_global.current (recorder.c), and what it
+ * allocated by size class (estimated, as every figure, when sampling). */
+struct mt_thread_figures {
+    int64_t pending;
+    uint64_t size_count[MT_SIZE_CLASSES], size_bytes[MT_SIZE_CLASSES];
+};
+/* Requires the shard lock of the block being accounted.  *figures is the
+ * thread's own, NULL for a thread without a table of its own: its
+ * allocations' sizes then go to mt_tstat_retired_sizes(), under the lock
+ * that *locked says to release. */
+struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, struct mt_thread_figures **figures);
+void mt_tstat_retired_sizes(uint64_t size, int64_t bytes, int64_t count);
 /* The calling thread's own table, once it has one and knows its thread
  * (threadstats.c keeps this up to date; slots is NULL before and after), so
  * that finding a stack it already holds is inline: this is on every
@@ -487,7 +501,7 @@ struct mt_tstat *mt_tstat_get(uint32_t stack, int *locked, int64_t **pending);
 struct mt_tstat_mine {
     struct mt_tstat *slots;
     uint32_t mask;
-    int64_t *pending;
+    struct mt_thread_figures *figures;
 };
 extern __thread struct mt_tstat_mine mt_tstat_mine __attribute__((tls_model("initial-exec")));
 static inline uint32_t mt_tstat_slot(uint32_t stack, uint32_t mask) { return (stack * 0x9e3779b1u) & mask; }
@@ -502,14 +516,14 @@ static inline struct mt_tstat *mt_tstat_probe(struct mt_tstat *slots, uint32_t m
     return NULL;
 }
 /* mt_tstat_get, with the common case inline. */
-static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, int64_t **pending) {
+static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, struct mt_thread_figures **figures) {
     struct mt_tstat *e = mt_tstat_probe(mt_tstat_mine.slots, mt_tstat_mine.mask, stack);
     if (MT_LIKELY(e != NULL)) {
         *locked = 0;
-        *pending = mt_tstat_mine.pending;
+        *figures = mt_tstat_mine.figures;
         return e;
     }
-    return mt_tstat_get(stack, locked, pending);
+    return mt_tstat_get(stack, locked, figures);
 }
 void mt_tstat_unlock(void);
 /* Temporary allocations: blocks freed before their thread allocated anything
@@ -536,6 +550,9 @@ uint64_t mt_tstats_current_now(void);
 /* Sums every thread's partials into out[stack] and, unless NULL, temps[stack]
  * (zeroed by the caller, `count` of each).  Requires every shard lock. */
 void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count);
+/* Adds every thread's allocations by size class into count[] and bytes[]
+ * (MT_SIZE_CLASSES each, zeroed by the caller).  Requires every shard lock. */
+void mt_tstats_sizes(uint64_t *count, uint64_t *bytes);
 
 /* ---- in-process checks (checks.c) -------------------------------------------- */
 extern __thread int mt_paused __attribute__((tls_model("initial-exec"))); /* memtrace_disable() depth */

@@ -83,6 +83,10 @@ enum Fixtures {
                 Snapshot.TimelinePoint(
                     timeNs: 1_700_000_000_200_000_000, currentBytes: 4096, peakBytes: 8192, rssBytes: 3 << 20),
             ],
+            sizeClasses: [
+                .init(count: 1, bytes: 0), .init(count: 0, bytes: 0), .init(count: 0, bytes: 0),
+                .init(count: 0, bytes: 0), .init(count: 5, bytes: 120),
+            ],
             unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])], countsTemporary: true)
     }
 

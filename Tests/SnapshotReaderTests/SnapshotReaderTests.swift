@@ -71,13 +71,13 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(bytes.u32(at: 24), 4242)
         XCTAssertEqual(bytes.u64(at: 48), 2)  // sequence
         XCTAssertEqual(bytes.u32(at: 56), 1)  // trigger: signal
-        XCTAssertEqual(bytes.u32(at: 60), 13)  // all eleven kinds, one unknown, END
+        XCTAssertEqual(bytes.u32(at: 60), 14)  // all twelve kinds, one unknown, END
         let offsets = bytes.sectionOffsets()
-        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x77, 0xFFFF_FFFF])
-        // The tracer's order: TEMPORARY and OVERRUNS after STACK_STATS, then the rest by tag, the
-        // unknown section last before END.
+        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x77, 0xFFFF_FFFF])
+        // The tracer's order: TEMPORARY, OVERRUNS and SIZES after STACK_STATS, then the rest by
+        // tag, the unknown section last before END.
         XCTAssertEqual(offsets[1], 64)
-        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 11, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
+        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 11, 12, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
         XCTAssertEqual(offsets.values.sorted(), order.map { offsets[$0]! })
         // TEMPORARY: count 1, then a 24-byte record: stack 0, reserved, 5 blocks, 3000 bytes.
         let temporary = offsets[10]! + 16
@@ -91,6 +91,11 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual([bytes.u32(at: overruns), bytes.u32(at: overruns + 8)], [1, 1])
         XCTAssertEqual([bytes.u64(at: overruns + 16), bytes.u64(at: overruns + 24)], [1, 96])
         XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 15), 1)
+        // SIZES: count 5, then 16-byte classes: class 4 (16 to 31 bytes) 5 blocks, 120 bytes.
+        let sizes = offsets[12]! + 16
+        XCTAssertEqual(bytes.u64(at: sizes - 8), 8 + 5 * 16)
+        XCTAssertEqual([bytes.u32(at: sizes), bytes.u32(at: sizes + 4)], [5, 0])
+        XCTAssertEqual([bytes.u64(at: sizes + 8), bytes.u64(at: sizes + 8 + 4 * 16 + 8)], [1, 120])
         // TIMELINE: count 2, then 32-byte points.
         let timeline = offsets[9]! + 16
         XCTAssertEqual(bytes.u64(at: timeline - 8), 8 + 2 * 32)
@@ -247,6 +252,18 @@ final class SnapshotReaderTests: XCTestCase {
             bytes.resealed(),
             "section TIMELINE is malformed: 3 points of at least 32 bytes each do not fit in the 64 bytes left at offset \(timeline + 24)"
         )
+    }
+
+    func testSizeClassesMustFitAndBeAtMostSixtyFour() {
+        var bytes = SnapshotWriter.encode(Fixtures.full())
+        let sizes = bytes.sectionOffsets()[12]!
+        bytes.setU32(6, at: sizes + 16)
+        assertMessage(
+            bytes.resealed(),
+            "section SIZES is malformed: 6 classes of at least 16 bytes each do not fit in the 80 bytes left at offset \(sizes + 24)"
+        )
+        bytes.setU32(65, at: sizes + 16)
+        assertMessage(bytes.resealed(), "section SIZES is malformed: 65 classes, more than the 64 there are")
     }
 
     func testWriteIsAtomicAndPrivate() throws {

@@ -695,6 +695,44 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(grown, 1000 * Int64(sysconf(Int32(_SC_PAGESIZE))))
     }
 
+    /// Every allocation is counted by size class (sizes.c: known sizes between two snapshots),
+    /// exactly, and a sampled run's estimates add up to about the same.
+    func testAllocationsAreCountedBySizeClass() throws {
+        let exe = try Fixtures.build("sizes")
+        func classes(_ environment: [String: String?]) throws -> [Int: Snapshot.SizeClass] {
+            let before = directory.appendingPathComponent("before.snap").path
+            let after = directory.appendingPathComponent("after.snap").path
+            var env = environment
+            env["MEMTRACE_AT_EXIT"] = "0"
+            let traced = try runTraced(exe, [before, after], in: directory, environment: env)
+            XCTAssertEqual(traced.status, 0, traced.stderrText)
+            let first = try SnapshotFile.read(path: before).sizeClasses ?? []
+            let second = try XCTUnwrap(try SnapshotFile.read(path: after).sizeClasses)
+            var grown: [Int: Snapshot.SizeClass] = [:]
+            for (index, sizeClass) in second.enumerated() {
+                let old = index < first.count ? first[index] : Snapshot.SizeClass(count: 0, bytes: 0)
+                if sizeClass != old {
+                    grown[index] = Snapshot.SizeClass(
+                        count: sizeClass.count - old.count, bytes: sizeClass.bytes - old.bytes)
+                }
+            }
+            return grown
+        }
+        XCTAssertEqual(
+            try classes([:]),
+            [
+                0: .init(count: 1, bytes: 1), 4: .init(count: 3, bytes: 72), 6: .init(count: 4, bytes: 400),
+                9: .init(count: 1, bytes: 1000), 12: .init(count: 1, bytes: 5000),
+                20: .init(count: 1, bytes: 1 << 20),
+            ])
+        XCTAssertEqual(Snapshot.SizeClass.range(0), 0...1)
+        XCTAssertEqual(Snapshot.SizeClass.range(12), 4096...8191)
+        XCTAssertEqual(Snapshot.SizeClass.range(63), (1 << 63)...UInt64.max)
+        // Sampling at 1 KiB: the 1 MiB block is sampled surely and stands for itself.
+        let sampled = try classes(["MEMTRACE_SAMPLE": "1k"])
+        XCTAssertEqual(sampled[20], .init(count: 1, bytes: 1 << 20))
+    }
+
     /// A byte written one past the end of a block whose size leaves no slack (overrun.c: a
     /// 32-character name copied into malloc(32)) lands on the lowest byte of the record kept
     /// after the block. The tracer reads the record all the same: every figure stays right (the
