@@ -162,4 +162,41 @@ final class SummaryTests: XCTestCase {
             ),
             quickText)
     }
+
+    /// The SIZES section as a histogram: one row per class from the first to the last that is not
+    /// empty, labelled by its smallest size, with its share of the calls and a bar scaled to the
+    /// busiest class.
+    func testAllocationSizesAreDrawnAsAHistogram() {
+        var classes = Array(repeating: Snapshot.SizeClass(count: 0, bytes: 0), count: 12)
+        classes[4] = .init(count: 30, bytes: 720)  // 16 to 31 bytes
+        classes[6] = .init(count: 10, bytes: 1000)  // 64 to 127 bytes
+        classes[11] = .init(count: 1, bytes: 3000)  // 2 KiB to 4 KiB - 1
+        XCTAssertEqual(
+            Summary.sizeHistogram(classes, width: 9),
+            """
+              16 B   30  73.2%   720 B  █████████
+              32 B    0   0.0%     0 B
+              64 B   10  24.4%  1000 B  ███
+              128 B   0   0.0%     0 B
+              256 B   0   0.0%     0 B
+              512 B   0   0.0%     0 B
+              1 KiB   0   0.0%     0 B
+              2 KiB   1   2.4%  3000 B  █
+
+            """)
+        XCTAssertNil(Summary.sizeHistogram([]))
+        XCTAssertNil(Summary.sizeHistogram([.init(count: 0, bytes: 0)]))
+        XCTAssertEqual(
+            [0, 1, 9, 10, 20, 33, 63].map(Summary.lowerBound(ofClass:)),
+            ["0 B", "2 B", "512 B", "1 KiB", "1 MiB", "8 GiB", "8 EiB"])
+
+        var snapshot = makeSnapshot([StackSpec(pcs: [0x100], size: 16, count: 1)], flags: 0)
+        XCTAssertFalse(Summary(TracedSnapshot(snapshot, resolver: resolver)).render().contains("Allocation sizes"))
+        snapshot.sizeClasses = classes
+        let text = Summary(TracedSnapshot(snapshot, resolver: resolver)).render()
+        XCTAssertTrue(
+            text.contains(
+                "\nAllocation sizes (every allocation, by requested size: from this size to the next row's):\n"
+                    + "  16 B   30  73.2%   720 B  " + String(repeating: "█", count: 30) + "\n"), text)
+    }
 }
