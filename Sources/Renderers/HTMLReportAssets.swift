@@ -61,6 +61,8 @@ enum HTMLReportAssets {
         td.function:hover { text-decoration: underline; }
         .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         .grow { color: #c92a2a; } .shrink { color: #2b8a3e; }
+        table.sizes td.bar-cell, table.sizes th.bar-cell { width: 55%; }
+        table.sizes .bar { height: 12px; min-width: 1px; margin-top: 3px; background: #f08c45; border-radius: 2px; }
         td.kind { font-weight: 600; white-space: nowrap; }
         td.kind.grows { color: #c92a2a; } td.kind.slows { color: #e67700; } td.kind.plateaus { color: #1971c2; }
         footer { margin-top: 28px; color: var(--muted); font-size: 12px; }

@@ -59,6 +59,25 @@ final class HTMLReportTests: XCTestCase {
         // The tree: all → main → work → {leak_one, helper → cache_put}, largest first.
         XCTAssertTrue(html.contains(#""names":["all","main","work","leak_one","helper","cache_put"]"#), html)
         XCTAssertFalse(html.contains("Heap overruns"), "a card only when the tracer found any")
+        XCTAssertFalse(html.contains(#"<section id="sizes">"#), "no SIZES section, no sizes")
+        var sized = programSnapshot()
+        sized.sizeClasses = [
+            .init(count: 0, bytes: 0), .init(count: 3, bytes: 6), .init(count: 0, bytes: 0),
+            .init(count: 1, bytes: 9),
+        ]
+        let sizes = try report([sized])
+        XCTAssertTrue(sizes.contains(#"<section id="sizes">"#), sizes)
+        XCTAssertTrue(
+            sizes.contains(
+                #"<tr><td>2 B</td><td class="num">3</td><td class="num">75.0%</td><td class="num">6 B</td>"#
+                    + #"<td class="bar-cell"><div class="bar" style="width: 100.0%"></div></td></tr>"#), sizes)
+        XCTAssertTrue(
+            sizes.contains(
+                #"<tr><td>4 B</td><td class="num">0</td><td class="num">0.0%</td><td class="num">0 B</td><td class="bar-cell"></td></tr>"#
+            ),
+            "empty classes between the first and the last: a row without a bar")
+        XCTAssertTrue(sizes.contains(#"<td>8 B</td><td class="num">1</td>"#) && sizes.contains("width: 33.3%"), sizes)
+        XCTAssertFalse(sizes.contains("<td>0 B</td>"), "the rows start at the first class that is not empty")
         var overrun = programSnapshot()
         overrun.totals.overrunBlocks = 3
         XCTAssertTrue(
