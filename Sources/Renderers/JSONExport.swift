@@ -2,7 +2,8 @@ import Analysis
 import SnapshotReader
 
 /// The whole snapshot as JSON, for scripts: header figures, totals, every
-/// stack with its six figures and its frames, and the timeline.
+/// stack with its six figures and its frames, the timeline and the allocations
+/// by size.
 ///
 /// ```
 /// {"snapshot":"app.snap","pid":42,"ppid":1,"start_time_ns":…,"snapshot_time_ns":…,
@@ -10,12 +11,15 @@ import SnapshotReader
 ///  "totals":{"live_bytes":…,"live_blocks":…,"peak_bytes":…,…},
 ///  "stacks":[{"live_bytes":…,"live_count":…,"peak_bytes":…,"peak_count":…,
 ///             "total_bytes":…,"total_count":…,"frames":[{"function":…,"file":…,"line":…,"module":…}]}],
-///  "timeline":[{"time_ns":…,"current_bytes":…,"peak_bytes":…,"rss_bytes":…}]}
+///  "timeline":[{"time_ns":…,"current_bytes":…,"peak_bytes":…,"rss_bytes":…}],
+///  "sizes":[{"from":0,"to":1,"count":…,"bytes":…},{"from":2,"to":3,…},…]}
 /// ```
 ///
 /// Stacks are sorted by live bytes, largest first; frames are innermost first
 /// with the allocator's own frames removed, as in `memtrace top --format json`.
-/// `timeline` is present only when the snapshot has one.
+/// `timeline` and `sizes` (every allocation by size class, sizes `from` to `to`
+/// inclusive, from class 0 to the last that is not empty) are present only
+/// when the snapshot has them.
 public enum JSONExport {
     /// The JSON document for `traced`.
     ///
@@ -78,6 +82,20 @@ public enum JSONExport {
                             .object([
                                 ("time_ns", .uint(point.timeNs)), ("current_bytes", .uint(point.currentBytes)),
                                 ("peak_bytes", .uint(point.peakBytes)), ("rss_bytes", .uint(point.rssBytes)),
+                            ])
+                        })
+                ))
+        }
+        if let sizeClasses = snapshot.sizeClasses {
+            fields.append(
+                (
+                    "sizes",
+                    .array(
+                        sizeClasses.enumerated().map { index, sizeClass in
+                            let range = Snapshot.SizeClass.range(index)
+                            return .object([
+                                ("from", .uint(range.lowerBound)), ("to", .uint(range.upperBound)),
+                                ("count", .uint(sizeClass.count)), ("bytes", .uint(sizeClass.bytes)),
                             ])
                         })
                 ))

@@ -235,6 +235,14 @@ final class ExportTests: XCTestCase {
         let timeline = try XCTUnwrap(json["timeline"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(timeline.count, 1)
         XCTAssertEqual(timeline.last?["current_bytes"] as? Int, 38400)
+        // Every allocation by size class: they add up to the allocation calls and bytes, and the
+        // classes run from 0-1 B in powers of two.
+        let sizes = try XCTUnwrap(json["sizes"] as? [[String: Any]])
+        let totals = try XCTUnwrap(json["totals"] as? [String: Any])
+        XCTAssertEqual(sizes.reduce(0) { $0 + ($1["count"] as? Int ?? 0) }, totals["alloc_calls"] as? Int)
+        XCTAssertEqual(sizes.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) }, totals["total_alloc_bytes"] as? Int)
+        XCTAssertEqual(sizes.prefix(3).map { [$0["from"] as? Int, $0["to"] as? Int] }, [[0, 1], [2, 3], [4, 7]])
+        XCTAssertGreaterThan(sizes.last?["count"] as? Int ?? 0, 0)
     }
 }
 
