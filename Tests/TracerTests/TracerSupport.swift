@@ -165,4 +165,12 @@ func assertConsistent(_ s: Snapshot, file: StaticString = #filePath, line: UInt 
         XCTAssertEqual(blocks.reduce(UInt64(0)) { $0 + $1.size }, s.totals.liveBytes, file: file, line: line)
     }
     XCTAssertEqual(s.totals.lostAllocations, 0, file: file, line: line)
+    // Every recorded allocation is counted once by size class too.
+    let classes = s.sizeClasses ?? []
+    XCTAssertEqual(
+        classes.reduce(UInt64(0)) { $0 + $1.count }, s.totals.allocCalls, "allocations by size add up",
+        file: file, line: line)
+    XCTAssertEqual(
+        classes.reduce(UInt64(0)) { $0 + $1.bytes }, s.totals.totalAllocBytes, "bytes by size add up",
+        file: file, line: line)
 }
