@@ -15,6 +15,8 @@
  *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
  *   MEMTRACE_LEAKS        1: classify every block still live at exit by
  *                         reachability (leaks.c) in the exit snapshot
+ *   MEMTRACE_OVERRUN_REPORT 0: do not name the heap overruns' sites on stderr
+ *                         at exit (the snapshots count them all the same)
  *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
  *   MEMTRACE_FOLLOW_EXEC  0: programs this one executes are not traced
  *   MEMTRACE_SAMPLE       record a sample of allocations, one per BYTES on average
@@ -184,6 +186,7 @@ static void load_config(void) {
     c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
     c->follow_exec = env_flag("MEMTRACE_FOLLOW_EXEC", 1);
     c->leaks = env_flag("MEMTRACE_LEAKS", 0);
+    c->overrun_report = env_flag("MEMTRACE_OVERRUN_REPORT", 1);
     c->unwind_check = env_flag("MEMTRACE_UNWIND_CHECK", 0);
     c->libunwind = env_flag("MEMTRACE_LIBUNWIND", 0);
     if (c->leaks) c->blocks = 1;
@@ -556,5 +559,5 @@ __attribute__((destructor(101))) static void mt_at_exit(void) {
     } else if (mt_config.at_exit) {
         mt_snapshot(NULL, MT_TRIGGER_EXIT);
     }
-    mt_overrun_report(); /* after the snapshot, whose flush reads the records of the blocks still live */
+    if (mt_config.overrun_report) mt_overrun_report(); /* after the snapshot, whose flush reads the live records */
 }

@@ -53,6 +53,7 @@ struct mt_config {
     int follow_fork;        /* MEMTRACE_FOLLOW_FORK (default 1) */
     int follow_exec;        /* MEMTRACE_FOLLOW_EXEC (default 1) */
     int leaks;              /* MEMTRACE_LEAKS: classify blocks at exit */
+    int overrun_report;     /* MEMTRACE_OVERRUN_REPORT: name the heap overruns' sites at exit */
     int unwind_check;       /* MEMTRACE_UNWIND_CHECK: compare every walk with libunwind's */
     int libunwind;          /* MEMTRACE_LIBUNWIND: walk with libunwind only */
     char output[4096];      /* absolute file name pattern */

@@ -199,6 +199,7 @@ final class CheckTests: XCTestCase {
             text[record.upperBound...].split(separator: "\n").first?.hasSuffix("/overruns.c:\(site) in copy") == true,
             text)
         XCTAssertTrue(text.contains("\n     heap overruns: 3 blocks written one byte past their end\n"), text)
+        XCTAssertFalse(text.contains("memtrace: heap overrun:"), "the tracer's own report by address is turned off")
         XCTAssertTrue(
             text.hasSuffix(
                 "memtrace: FAILED: 3 blocks written one byte past their end (heap overruns); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed\n"

@@ -788,6 +788,12 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(
             Set(callers(lines[exit...])), Set(shortStacks.map { last.stacks[Int($0)].pcs[1] }), traced.stderrText)
 
+        // MEMTRACE_OVERRUN_REPORT=0: no report at exit; the snapshot counts them all the same.
+        let quiet = try runTraced(exe, in: directory, environment: ["MEMTRACE_OVERRUN_REPORT": "0"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderrText)
+        XCTAssertFalse(quiet.stderrText.contains("memtrace: heap overrun:"), quiet.stderrText)
+        XCTAssertTrue(quiet.stderrText.hasPrefix("memtrace: region \"copies\""), "a region's end still reports")
+
         // Untraced, the program runs the same (the region's end answers -1: no tracer) and
         // nothing is said.
         let plain = try runProcess(exe, [])
