@@ -230,44 +230,30 @@ public struct Summary {
         return out
     }
 
-    /// One row per size class from the first to the last that is not empty: the class's
-    /// smallest size, its allocations (and their share of all), their bytes, and a bar as long as
-    /// its share of the busiest class's allocations; nil without allocations.
+    /// The allocations by size class as text, a row per class: its smallest size, its
+    /// allocations and their share of all, their bytes, and a bar `width` long for the busiest
+    /// class; nil without allocations.
     ///
     ///     16 B     120345  45.2%   3.4 MiB  ████████████████████████████
     public static func sizeHistogram(_ classes: [Snapshot.SizeClass], width: Int = 30) -> String? {
-        guard let first = classes.firstIndex(where: { $0.count > 0 }),
-            let last = classes.lastIndex(where: { $0.count > 0 })
-        else { return nil }
-        let total = classes.reduce(UInt64(0)) { $0 &+ $1.count }
-        let busiest = classes.map(\.count).max() ?? 1
-        let rows = (first...last).map { index -> (String, String, String, String, UInt64) in
-            let sizeClass = classes[index]
-            return (
-                lowerBound(ofClass: index), String(sizeClass.count),
-                SizeFormat.printf("%.1f%%", Double(sizeClass.count) / Double(total) * 100),
-                SizeFormat.format(sizeClass.bytes), sizeClass.count
+        guard let histogram = SizeHistogram(classes) else { return nil }
+        let rows = histogram.rows.map { row in
+            (
+                row.label, String(row.count), SizeFormat.printf("%.1f%%", row.share * 100),
+                SizeFormat.format(row.bytes), row
             )
         }
         let widths = (
             rows.map(\.0.count).max()!, rows.map(\.1.count).max()!, rows.map(\.2.count).max()!,
             rows.map(\.3.count).max()!
         )
-        return rows.map { label, count, share, bytes, value in
+        return rows.map { label, count, share, bytes, row in
             // A class with any allocation gets at least a sliver of a bar.
-            let bar = value == 0 ? 0 : max(1, Int((Double(value) / Double(busiest) * Double(width)).rounded()))
+            let bar = row.count == 0 ? 0 : max(1, Int((row.scale * Double(width)).rounded()))
             return "  " + label.padding(to: widths.0) + "  " + count.leftPadded(to: widths.1) + "  "
                 + share.leftPadded(to: widths.2) + "  " + bytes.leftPadded(to: widths.3)
                 + (bar > 0 ? "  " + String(repeating: "█", count: bar) : "") + "\n"
         }.joined()
-    }
-
-    /// The smallest size of class `index`, 2^index bytes (0 for class 0) in the largest binary
-    /// unit it is a whole number of: `0 B`, `16 B`, `1 KiB`, `256 MiB`.
-    public static func lowerBound(ofClass index: Int) -> String {
-        guard index > 0 else { return "0 B" }
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        return "\(UInt64(1) << UInt64(index % 10)) \(units[index / 10])"
     }
 
     /// `N points over T s: live ▁▂▄█ A → B; RSS C → D`, from the TIMELINE section.

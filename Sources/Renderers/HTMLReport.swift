@@ -222,12 +222,7 @@ public enum HTMLReport {
     /// Every allocation of the run by size class (the SIZES section), a bar per class from the
     /// first to the last that is not empty; nothing when the snapshot has no such section.
     static func sizesHTML(_ snapshot: Snapshot) -> String {
-        let classes = snapshot.sizeClasses ?? []
-        guard let first = classes.firstIndex(where: { $0.count > 0 }),
-            let last = classes.lastIndex(where: { $0.count > 0 })
-        else { return "" }
-        let total = classes.reduce(UInt64(0)) { $0 &+ $1.count }
-        let busiest = classes.map(\.count).max() ?? 1
+        guard let histogram = SizeHistogram(snapshot.sizeClasses ?? []) else { return "" }
         var html = """
             <section id="sizes">
             <h2>Allocation sizes</h2>
@@ -240,18 +235,15 @@ public enum HTMLReport {
             <tbody>
 
             """
-        for index in first...last {
-            let sizeClass = classes[index]
-            let width = Double(sizeClass.count) / Double(busiest) * 100
-            html += "<tr><td>\(Summary.lowerBound(ofClass: index))</td>"
-            html += "<td class=\"num\">\(sizeClass.count)</td>"
+        for row in histogram.rows {
+            html += "<tr><td>\(row.label)</td>"
+            html += "<td class=\"num\">\(row.count)</td>"
+            html += "<td class=\"num\">\(TrendFormat.fixed(row.share * 100, 1))%</td>"
+            html += "<td class=\"num\">\(escape(SizeFormat.format(row.bytes)))</td>"
             html +=
-                "<td class=\"num\">\(percent(Int64(clamping: sizeClass.count), of: Int64(clamping: total)))</td>"
-            html += "<td class=\"num\">\(escape(SizeFormat.format(sizeClass.bytes)))</td>"
-            html +=
-                sizeClass.count == 0
+                row.count == 0
                 ? "<td class=\"bar-cell\"></td></tr>\n"
-                : "<td class=\"bar-cell\"><div class=\"bar\" style=\"width: \(TrendFormat.fixed(width, 1))%\"></div></td></tr>\n"
+                : "<td class=\"bar-cell\"><div class=\"bar\" style=\"width: \(TrendFormat.fixed(row.scale * 100, 1))%\"></div></td></tr>\n"
         }
         return html + "</tbody>\n</table>\n</section>\n"
     }

@@ -187,7 +187,7 @@ final class SummaryTests: XCTestCase {
         XCTAssertNil(Summary.sizeHistogram([]))
         XCTAssertNil(Summary.sizeHistogram([.init(count: 0, bytes: 0)]))
         XCTAssertEqual(
-            [0, 1, 9, 10, 20, 33, 63].map(Summary.lowerBound(ofClass:)),
+            [0, 1, 9, 10, 20, 33, 63].map(SizeHistogram.lowerBound(ofClass:)),
             ["0 B", "2 B", "512 B", "1 KiB", "1 MiB", "8 GiB", "8 EiB"])
 
         var snapshot = makeSnapshot([StackSpec(pcs: [0x100], size: 16, count: 1)], flags: 0)
