@@ -42,12 +42,13 @@ public enum LeakFormat {
             ? "\(leaked) leaked (\(kinds)) in \(processes), more than the \(verdict.maxLeak) bytes allowed"
             : "\(leaked) leaked (\(kinds)) in \(processes), at most \(verdict.maxLeak) bytes allowed"
         let overruns =
-            "\(verdict.overrunBlocks) \(verdict.overrunBlocks == 1 ? "block" : "blocks") written one byte past their end (heap overruns"
-        if verdict.overrunBlocks > 0 && verdict.failsOnOverruns {
-            out += "memtrace: FAILED: \(overruns)); \(leaks)\n"
+            "\(verdict.overrunBlocks) \(verdict.overrunBlocks == 1 ? "block" : "blocks") written one byte past their end"
+        if verdict.overrunBlocks == 0 {
+            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks)\n"
+        } else if verdict.failsOnOverruns {
+            out += "memtrace: FAILED: \(overruns) (heap overruns); \(leaks)\n"
         } else {
-            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks)"
-            out += verdict.overrunBlocks > 0 ? "; \(overruns), allowed)\n" : "\n"
+            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks); \(overruns) (heap overruns, allowed)\n"
         }
         return out
     }
