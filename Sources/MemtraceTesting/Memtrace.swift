@@ -45,6 +45,16 @@ public enum Memtrace {
         return function(&current, &peak) == 0 ? (current, peak) : nil
     }
 
+    /// The heap blocks found so far written one byte past their end (heap overruns, most often a
+    /// C string's terminator one byte too far), in the whole process; `nil` when not tracing.
+    /// The tracer finds one when the block is released or a snapshot reads its record: compare
+    /// the count before and after code that frees what it makes.
+    public static var heapOverruns: Int? {
+        guard isTracing, let function = TracerFunctions.shared.overruns else { return nil }
+        let count = function()
+        return count >= 0 ? count : nil
+    }
+
     /// Marks a live heap block as intentionally kept: leak checks never report it, and what it
     /// points to counts as reachable (LeakSanitizer's `__lsan_ignore_object`).
     ///

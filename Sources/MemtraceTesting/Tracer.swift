@@ -15,6 +15,7 @@ struct TracerFunctions: @unchecked Sendable {
     typealias MemoryFunction = @convention(c) (UnsafeMutablePointer<Int>?, UnsafeMutablePointer<Int>?) -> Int32
     typealias LabelFunction = @convention(c) (UnsafePointer<CChar>?) -> Int
     typealias PointerFunction = @convention(c) (UnsafeRawPointer?) -> Int32
+    typealias CountFunction = @convention(c) () -> Int
     typealias Body = @convention(c) (UnsafeMutableRawPointer?) -> Void
     typealias GrowthFunction =
         @convention(c) (Body?, UnsafeMutableRawPointer?, Int32, Int32, UnsafePointer<CChar>?) -> Int
@@ -30,6 +31,7 @@ struct TracerFunctions: @unchecked Sendable {
     var disable: VoidFunction?
     var enable: VoidFunction?
     var checkGrowth: GrowthFunction?
+    var overruns: CountFunction?
 
     /// Looked up once, on first use.
     static let shared = TracerFunctions()
@@ -51,5 +53,6 @@ struct TracerFunctions: @unchecked Sendable {
         disable = find("memtrace_impl_disable", as: VoidFunction.self)
         enable = find("memtrace_impl_enable", as: VoidFunction.self)
         checkGrowth = find("memtrace_impl_check_growth", as: GrowthFunction.self)
+        overruns = find("memtrace_impl_overruns", as: CountFunction.self)
     }
 }

@@ -37,6 +37,7 @@ final class MemtraceTestingXCTests: XCTestCase {
         XCTAssertEqual(ran, 0, "the body does not run when nothing can be measured")
         XCTAssertThrowsError(try Memtrace.snapshot(to: "/tmp/never.snap"))
         XCTAssertNil(Memtrace.tracedMemory)
+        XCTAssertNil(Memtrace.heapOverruns)
         XCTAssertEqual(Memtrace.withoutTracking { 7 }, 7)
         let block = malloc(8)!
         XCTAssertFalse(Memtrace.ignore(block))
@@ -161,5 +162,17 @@ final class MemtraceTestingXCTests: XCTestCase {
         let memory = try XCTUnwrap(Memtrace.tracedMemory)
         XCTAssertGreaterThan(memory.current, 0)
         XCTAssertGreaterThanOrEqual(memory.peak, memory.current)
+    }
+
+    /// A 32-byte block written one byte past its end (the byte flipped, so that it changes
+    /// whatever was there) and released counts one heap overrun.
+    func testHeapOverrunsAreCounted() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        let before = try XCTUnwrap(Memtrace.heapOverruns)
+        let block = try XCTUnwrap(malloc(32))
+        let past = block.load(fromByteOffset: 32, as: UInt8.self)
+        block.storeBytes(of: ~past, toByteOffset: 32, as: UInt8.self)
+        free(block)
+        XCTAssertEqual(Memtrace.heapOverruns, before + 1)
     }
 }
