@@ -67,7 +67,7 @@ final class ReportTests: XCTestCase {
         let work = try Workspace("report")
         try work.build("trend.c")
         let run = try work.memtrace(
-            ["run", "--", "./trend", "8", "10"], environment: ["MEMTRACE_TIMELINE": "0.005"])
+            ["run", "--", "./trend", "8", "40"], environment: ["MEMTRACE_TIMELINE": "0.005"])
         XCTAssertEqual(run.status, 0, run.stderr)
         let snapshots = try work.snapshots()
         let report = try work.memtrace(["report"] + snapshots + ["-o", "report.html"])
