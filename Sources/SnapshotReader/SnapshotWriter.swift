@@ -118,20 +118,24 @@ public enum SnapshotWriter {
         }
         /// A section of 24-byte records, `u32 stack`, `u32 0`, `u64 count`, `u64 bytes`, one for
         /// each of `stats`.
+        // The format's common shape: u32 count, u32 0, then the records.
+        func counted<Item>(_ tag: SnapshotFormat.Tag, _ items: [Item], _ record: (inout ByteWriter, Item) -> Void) {
+            out.section(tag) { out in
+                out.u32(UInt32(items.count))
+                out.u32(0)
+                for item in items { record(&out, item) }
+            }
+        }
         func stackRecords(
             _ tag: SnapshotFormat.Tag, _ stats: [Snapshot.StackStat],
             _ figures: (Snapshot.StackStat) -> (UInt64, UInt64)
         ) {
-            out.section(tag) { out in
-                out.u32(UInt32(stats.count))
+            counted(tag, stats) { out, stat in
+                let (count, bytes) = figures(stat)
+                out.u32(stat.stack)
                 out.u32(0)
-                for stat in stats {
-                    let (count, bytes) = figures(stat)
-                    out.u32(stat.stack)
-                    out.u32(0)
-                    out.u64(count)
-                    out.u64(bytes)
-                }
+                out.u64(count)
+                out.u64(bytes)
             }
         }
         if snapshot.countsTemporary {
@@ -141,13 +145,9 @@ public enum SnapshotWriter {
         }
         if !overruns.isEmpty { stackRecords(.overruns, overruns) { ($0.overrunCount, $0.overrunBytes) } }
         if let sizeClasses = snapshot.sizeClasses {
-            out.section(.sizes) { out in
-                out.u32(UInt32(sizeClasses.count))
-                out.u32(0)
-                for sizeClass in sizeClasses {
-                    out.u64(sizeClass.count)
-                    out.u64(sizeClass.bytes)
-                }
+            counted(.sizes, sizeClasses) { out, sizeClass in
+                out.u64(sizeClass.count)
+                out.u64(sizeClass.bytes)
             }
         }
         if let blocks = snapshot.blocks {
@@ -175,15 +175,11 @@ public enum SnapshotWriter {
             out.section(.symbols) { out in encodeSymbols(symbols, into: &out) }
         }
         if let timeline = snapshot.timeline {
-            out.section(.timeline) { out in
-                out.u32(UInt32(timeline.count))
-                out.u32(0)
-                for point in timeline {
-                    out.u64(point.timeNs)
-                    out.u64(point.currentBytes)
-                    out.u64(point.peakBytes)
-                    out.u64(point.rssBytes)
-                }
+            counted(.timeline, timeline) { out, point in
+                out.u64(point.timeNs)
+                out.u64(point.currentBytes)
+                out.u64(point.peakBytes)
+                out.u64(point.rssBytes)
             }
         }
         for section in unknownSections {
