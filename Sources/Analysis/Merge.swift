@@ -56,6 +56,13 @@ public enum SnapshotMerge {
         var stacks: [Snapshot.Stack] = []
         var stackIDs: [[UInt64]: Int] = [:]
         var stats: [Snapshot.StackStat] = []
+        var statOfStack: [Int: Int] = [:]  // merged stack id -> its record in `stats`
+        struct MismatchKey: Hashable {
+            var allocStack: Int, releaseStack: Int
+            var allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release
+        }
+        var mismatches: [MismatchKey: (count: UInt64, bytes: UInt64)] = [:]
+        var mismatchOrder: [MismatchKey] = []
         var totals = Snapshot.Totals()
         var modules: [Snapshot.Module] = []
         var moduleKeys = Set<String>()
@@ -89,20 +96,28 @@ public enum SnapshotMerge {
                 mapped[pc] = merged
                 return merged
             }
-            for stat in snapshot.stackStats {
-                let stack = snapshot.stacks[Int(stat.stack)]
+            func mergedStack(_ index: UInt32) -> Int {
+                let stack = snapshot.stacks[Int(index)]
                 let merged = stack.pcs.map(address)
-                let id: Int
                 if let known = stackIDs[merged] {
+                    stacks[known].trueDepth = max(stacks[known].trueDepth, stack.trueDepth)
+                    return known
+                }
+                stackIDs[merged] = stacks.count
+                stacks.append(Snapshot.Stack(pcs: merged, trueDepth: stack.trueDepth))
+                return stacks.count - 1
+            }
+            for stat in snapshot.stackStats {
+                let stack = mergedStack(stat.stack)
+                let id: Int
+                if let known = statOfStack[stack] {
                     id = known
-                    stacks[id].trueDepth = max(stacks[id].trueDepth, stack.trueDepth)
                 } else {
-                    id = stacks.count
-                    stackIDs[merged] = id
-                    stacks.append(Snapshot.Stack(pcs: merged, trueDepth: stack.trueDepth))
+                    id = stats.count
+                    statOfStack[stack] = id
                     stats.append(
                         Snapshot.StackStat(
-                            stack: UInt32(id), liveBytes: 0, liveCount: 0, totalBytes: 0, totalCount: 0,
+                            stack: UInt32(stack), liveBytes: 0, liveCount: 0, totalBytes: 0, totalCount: 0,
                             peakBytes: 0, peakCount: 0))
                 }
                 stats[id].liveBytes &+= stat.liveBytes
@@ -115,6 +130,14 @@ public enum SnapshotMerge {
                 stats[id].temporaryCount &+= stat.temporaryCount
                 stats[id].overrunBytes &+= stat.overrunBytes
                 stats[id].overrunCount &+= stat.overrunCount
+            }
+            for mismatch in snapshot.mismatches {
+                let key = MismatchKey(
+                    allocStack: mergedStack(mismatch.allocStack), releaseStack: mergedStack(mismatch.releaseStack),
+                    allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy)
+                if mismatches[key] == nil { mismatchOrder.append(key) }
+                let sum = mismatches[key, default: (0, 0)]
+                mismatches[key] = (sum.count &+ mismatch.count, sum.bytes &+ mismatch.bytes)
             }
             let t = snapshot.totals
             totals.liveBytes &+= t.liveBytes
@@ -129,6 +152,7 @@ public enum SnapshotMerge {
             totals.untrackedFrees &+= t.untrackedFrees
             totals.lostAllocations &+= t.lostAllocations
             totals.overrunBlocks &+= t.overrunBlocks
+            totals.mismatchBlocks &+= t.mismatchBlocks
             totals.sampleRate = max(totals.sampleRate, t.sampleRate)
             if let classes = snapshot.sizeClasses {
                 var sum = sizeClasses ?? []
@@ -164,6 +188,12 @@ public enum SnapshotMerge {
         return Snapshot(
             path: path, header: header, process: process, totals: totals, modules: modules, stacks: stacks,
             stackStats: stats, blocks: nil, allocator: nil, symbols: symbols, sizeClasses: sizeClasses,
+            mismatches: mismatchOrder.map { key in
+                Snapshot.Mismatch(
+                    allocStack: UInt32(key.allocStack), releaseStack: UInt32(key.releaseStack),
+                    allocatedBy: key.allocatedBy, releasedBy: key.releasedBy, count: mismatches[key]!.count,
+                    bytes: mismatches[key]!.bytes)
+            },
             countsTemporary: inputs.allSatisfy(\.snapshot.countsTemporary))
     }
 }

@@ -62,6 +62,9 @@ public struct Summary {
     /// The sites of blocks the tracer found written one byte past their end (their
     /// `overrun_count`, the OVERRUNS section), by line, most blocks first; empty when it found none.
     public var overruns: [Statistic]
+    /// Blocks released otherwise than allocated (the MISMATCHES section), by both stacks, most
+    /// blocks first; empty when the tracer found none.
+    public var mismatches: [MismatchRecord]
     /// Traced against allocator figures, when the snapshot carries them.
     public var crossCheck: AllocatorCrossCheck?
 
@@ -100,6 +103,7 @@ public struct Summary {
             let figures = overrunSites[order[position]]!
             return Statistic(frames: [traced.table.frame(order[position])], size: figures.size, count: figures.count)
         }
+        mismatches = MismatchRecord.records(traced)
         crossCheck = AllocatorCrossCheck(traced.snapshot)
     }
 
@@ -165,6 +169,10 @@ public struct Summary {
             let blocks = "\(totals.overrunBlocks) block\(totals.overrunBlocks == 1 ? "" : "s")"
             lines.append(("Overruns", blocks + " written one byte past the end: heap overruns, sites below"))
         }
+        if totals.mismatchBlocks != 0 {
+            let blocks = "\(totals.mismatchBlocks) block\(totals.mismatchBlocks == 1 ? "" : "s")"
+            lines.append(("Mismatched", blocks + " released otherwise than allocated (free of new...), sites below"))
+        }
         if totals.untrackedFrees != 0 {
             lines.append(("Untracked", "\(totals.untrackedFrees) frees of blocks the tracer never saw"))
         }
@@ -204,6 +212,15 @@ public struct Summary {
         if !overruns.isEmpty {
             out += "\nHeap overruns (blocks written one byte past the end, found at their release or a snapshot):\n"
             for stat in overruns { out += "  " + TextFormat.line(stat) + "\n" }
+        }
+
+        if !mismatches.isEmpty {
+            out += "\nMismatched releases (allocated one way, released another):\n"
+            for record in mismatches {
+                out +=
+                    "  \(record.allocatedBy.name) released with \(record.releasedBy.name): size=\(SizeFormat.format(UInt64(clamping: record.size))), count=\(record.count); "
+                    + "allocated at \(TextFormat.describe(record.allocation[0])), released at \(TextFormat.describe(record.release[0]))\n"
+            }
         }
 
         if let sizes = Self.sizeHistogram(snapshot.sizeClasses ?? []) {

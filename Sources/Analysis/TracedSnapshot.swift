@@ -23,8 +23,12 @@ public struct TracedSnapshot {
     /// The frame numbering; shared by snapshots that are to be compared.
     public let table: FrameTable
     let traces: [Trace]
+    /// The frames of the stacks the snapshot's mismatched releases name (the allocation's and
+    /// the release's), by stack id, trimmed as ``stacks`` are.
+    let mismatchFrames: [UInt32: [Int32]]
 
-    /// Symbolizes every stack of `snapshot` that has a STACK_STATS record.
+    /// Symbolizes every stack of `snapshot` that has a STACK_STATS record, and those of its
+    /// mismatched releases.
     ///
     /// - Parameters:
     ///   - snapshot: the snapshot.
@@ -42,8 +46,7 @@ public struct TracedSnapshot {
         let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
         var traces: [Trace] = []
         traces.reserveCapacity(snapshot.stackStats.count)
-        for stat in snapshot.stackStats {
-            let stack = snapshot.stacks[Int(stat.stack)]
+        func frames(of stack: Snapshot.Stack) -> [Int32] {
             var ids: [Int32] = []
             ids.reserveCapacity(stack.pcs.count)
             for pc in stack.pcs {
@@ -65,10 +68,29 @@ public struct TracedSnapshot {
             // The tracer's frames further out: its operator new throwing bad_alloc, whose
             // exception object libstdc++ allocates.
             ids.removeAll { table.isTracer[Int($0)] }
-            if ids.isEmpty { ids = [unknown] }
-            traces.append(Trace(stat: stat, frames: ids, truncated: stack.trueDepth > stack.pcs.count))
+            return ids.isEmpty ? [unknown] : ids
+        }
+        for stat in snapshot.stackStats {
+            let stack = snapshot.stacks[Int(stat.stack)]
+            traces.append(Trace(stat: stat, frames: frames(of: stack), truncated: stack.trueDepth > stack.pcs.count))
         }
         self.traces = traces
+        var mismatchFrames: [UInt32: [Int32]] = [:]
+        for id in snapshot.mismatches.flatMap({ [$0.allocStack, $0.releaseStack] }) where mismatchFrames[id] == nil {
+            mismatchFrames[id] = frames(of: snapshot.stacks[Int(id)])
+        }
+        self.mismatchFrames = mismatchFrames
+    }
+
+    /// The snapshot's mismatched releases with both their stacks' frames (innermost first,
+    /// trimmed as ``stacks`` are), in the snapshot's order.
+    public var mismatches: [(mismatch: Snapshot.Mismatch, allocation: [Frame], release: [Frame])] {
+        snapshot.mismatches.map { mismatch in
+            (
+                mismatch, mismatchFrames[mismatch.allocStack]!.map { table.frame($0) },
+                mismatchFrames[mismatch.releaseStack]!.map { table.frame($0) }
+            )
+        }
     }
 
     /// The frames of every stack with a STACK_STATS record, in that section's

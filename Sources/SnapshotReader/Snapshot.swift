@@ -70,6 +70,9 @@ public struct Snapshot: Sendable {
         /// Blocks the tracer found written one byte past their end (0 in files from before it
         /// looked): a lower bound, see docs/tracer.md.
         public var overrunBlocks: UInt64 = 0
+        /// Blocks released otherwise than allocated (0 in files from before the tracer looked):
+        /// the MISMATCHES section lists them by stacks.
+        public var mismatchBlocks: UInt64 = 0
 
         public init() {}
     }
@@ -299,6 +302,54 @@ public struct Snapshot: Sendable {
         }
     }
 
+    /// Blocks released otherwise than allocated, by the stacks of their allocation and release
+    /// (the MISMATCHES section): valgrind memcheck's "Mismatched free() / delete / delete []".
+    public struct Mismatch: Sendable, Equatable {
+        /// How a block was allocated.
+        public enum Allocation: UInt32, Sendable, CaseIterable {
+            /// By malloc, calloc, realloc or an aligned allocation function.
+            case malloc = 0
+            /// By operator new.
+            case new = 1
+            /// By operator new[].
+            case newArray = 2
+
+            /// As C and C++ spell it: `malloc`, `new`, `new[]`.
+            public var name: String { ["malloc", "new", "new[]"][Int(rawValue)] }
+        }
+        /// How a block was released.
+        public enum Release: UInt32, Sendable, CaseIterable {
+            case free = 0
+            case delete = 1
+            case deleteArray = 2
+            case realloc = 3
+
+            /// As C and C++ spell it: `free`, `delete`, `delete[]`, `realloc`.
+            public var name: String { ["free", "delete", "delete[]", "realloc"][Int(rawValue)] }
+        }
+
+        /// Index into ``Snapshot/stacks`` of the allocation's stack.
+        public var allocStack: UInt32
+        /// Index into ``Snapshot/stacks`` of the release's stack (it may have no STACK_STATS record).
+        public var releaseStack: UInt32
+        public var allocatedBy: Allocation
+        public var releasedBy: Release
+        public var count: UInt64
+        public var bytes: UInt64
+
+        public init(
+            allocStack: UInt32, releaseStack: UInt32, allocatedBy: Allocation, releasedBy: Release, count: UInt64,
+            bytes: UInt64
+        ) {
+            self.allocStack = allocStack
+            self.releaseStack = releaseStack
+            self.allocatedBy = allocatedBy
+            self.releasedBy = releasedBy
+            self.count = count
+            self.bytes = bytes
+        }
+    }
+
     /// A section this reader does not know, kept byte for byte so that rewriting a snapshot
     /// (`memtrace symbolize`) does not lose what a newer tracer wrote.
     public struct RawSection: Sendable, Equatable {
@@ -338,6 +389,9 @@ public struct Snapshot: Sendable {
     /// Every allocation so far by size class, class 0 first (the optional SIZES section; nil
     /// from a tracer that did not count them).
     public var sizeClasses: [SizeClass]?
+    /// Blocks released otherwise than allocated, grouped as the tracer kept them (the optional
+    /// MISMATCHES section; empty when it found none). ``Totals/mismatchBlocks`` counts them all.
+    public var mismatches: [Mismatch]
     /// Sections with tags this reader does not know, in file order; written back unchanged.
     public var unknownSections: [RawSection]
     /// The snapshot counts temporary allocations (it has a TEMPORARY section: the tracer writes
@@ -349,7 +403,8 @@ public struct Snapshot: Sendable {
         path: String, header: Header, process: [String: String], totals: Totals, modules: [Module],
         stacks: [Stack], stackStats: [StackStat], blocks: [Block]?, allocator: AllocatorStats?,
         symbols: [UInt64: [SymbolFrame]]? = nil, timeline: [TimelinePoint]? = nil,
-        sizeClasses: [SizeClass]? = nil, unknownSections: [RawSection] = [], countsTemporary: Bool = false
+        sizeClasses: [SizeClass]? = nil, mismatches: [Mismatch] = [], unknownSections: [RawSection] = [],
+        countsTemporary: Bool = false
     ) {
         self.path = path
         self.header = header
@@ -363,6 +418,7 @@ public struct Snapshot: Sendable {
         self.symbols = symbols
         self.timeline = timeline
         self.sizeClasses = sizeClasses
+        self.mismatches = mismatches
         self.unknownSections = unknownSections
         self.countsTemporary = countsTemporary
     }

@@ -253,7 +253,8 @@ private struct Parser {
             modules: try parseModules(), stacks: stacks, stackStats: stackStats,
             blocks: try parseBlocks(stackCount: stacks.count), allocator: try parseAllocator(),
             symbols: try parseSymbols(), timeline: try parseTimeline(), sizeClasses: try parseSizes(),
-            unknownSections: unknownSections(), countsTemporary: countsTemporary)
+            mismatches: try parseMismatches(stackCount: stacks.count), unknownSections: unknownSections(),
+            countsTemporary: countsTemporary)
     }
 
     /// Records every section's payload range; returns the offset of END's header.
@@ -337,6 +338,7 @@ private struct Parser {
         totals.truncatedStacks = field(13)
         totals.lostAllocations = field(14)
         totals.overrunBlocks = field(15)
+        if cursor.remaining >= 136 { totals.mismatchBlocks = field(16) }  // 0 in files from before it
         return totals
     }
 
@@ -554,6 +556,41 @@ private struct Parser {
         return (0..<count).map { index in
             Snapshot.SizeClass(count: cursor.u64(at: start + 16 * index), bytes: cursor.u64(at: start + 16 * index + 8))
         }
+    }
+
+    func parseMismatches(stackCount: Int) throws(SnapshotError) -> [Snapshot.Mismatch] {
+        guard var cursor = cursor(.mismatches) else { return [] }
+        let rawCount = try cursor.u32("count")
+        _ = try cursor.u32("reserved field")
+        let count = try cursor.count(UInt64(rawCount), of: 32, "records")
+        let start = cursor.offset
+        var mismatches: [Snapshot.Mismatch] = []
+        mismatches.reserveCapacity(count)
+        for record in 0..<count {
+            let base = start + 32 * record
+            let (allocStack, releaseStack) = (cursor.u32(at: base), cursor.u32(at: base + 4))
+            for (role, stack) in [("allocation", allocStack), ("release", releaseStack)] where stack >= stackCount {
+                throw error(
+                    .malformed(
+                        section: "MISMATCHES",
+                        detail: "record \(record) refers to \(role) stack \(stack), but STACKS has \(stackCount)"))
+            }
+            guard let allocatedBy = Snapshot.Mismatch.Allocation(rawValue: cursor.u32(at: base + 8)),
+                let releasedBy = Snapshot.Mismatch.Release(rawValue: cursor.u32(at: base + 12))
+            else {
+                throw error(
+                    .malformed(
+                        section: "MISMATCHES",
+                        detail:
+                            "record \(record) has allocation kind \(cursor.u32(at: base + 8)) and release kind \(cursor.u32(at: base + 12)), not 0-2 and 0-3"
+                    ))
+            }
+            mismatches.append(
+                Snapshot.Mismatch(
+                    allocStack: allocStack, releaseStack: releaseStack, allocatedBy: allocatedBy,
+                    releasedBy: releasedBy, count: cursor.u64(at: base + 16), bytes: cursor.u64(at: base + 24)))
+        }
+        return mismatches
     }
 
     func unknownSections() -> [Snapshot.RawSection] {

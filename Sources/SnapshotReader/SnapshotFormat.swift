@@ -34,6 +34,7 @@ public enum SnapshotFormat {
         case temporary = 10
         case overruns = 11
         case sizes = 12
+        case mismatches = 13
         case end = 0xFFFF_FFFF
 
         /// The name the format document uses, as error messages show it.
@@ -51,6 +52,7 @@ public enum SnapshotFormat {
             case .temporary: "TEMPORARY"
             case .overruns: "OVERRUNS"
             case .sizes: "SIZES"
+            case .mismatches: "MISMATCHES"
             case .end: "END"
             }
         }

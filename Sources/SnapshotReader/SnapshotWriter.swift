@@ -8,7 +8,7 @@
 ///
 /// Sections come in tag order (PROCESS when it has entries, keys `exe`, `cmdline`, `cwd`,
 /// `output` first and any others sorted after them, then TOTALS, MODULES,
-/// STACKS, STACK_STATS, then TEMPORARY, OVERRUNS, BLOCKS, ALLOCATOR, SYMBOLS and TIMELINE when present, the
+/// STACKS, STACK_STATS, then TEMPORARY, OVERRUNS, MISMATCHES, SIZES, BLOCKS, ALLOCATOR, SYMBOLS and TIMELINE when present, the
 /// sections the reader did not know in their original order, END). The header's `HAS_BLOCKS` flag follows `blocks`, and the
 /// version written is always ``SnapshotFormat/version``.
 public enum SnapshotWriter {
@@ -30,6 +30,7 @@ public enum SnapshotWriter {
         if snapshot.countsTemporary { sectionCount += 1 }
         let overruns = snapshot.stackStats.filter { $0.overrunCount != 0 }
         if !overruns.isEmpty { sectionCount += 1 }
+        if !snapshot.mismatches.isEmpty { sectionCount += 1 }
         let unknownSections = writableUnknownSections(snapshot)
         sectionCount += UInt32(unknownSections.count)
         var flags = header.flags & ~SnapshotFormat.flagHasBlocks
@@ -69,7 +70,7 @@ public enum SnapshotWriter {
                 totals.peakTimeNs,
                 totals.allocCalls, totals.freeCalls, totals.reallocCalls, totals.totalAllocBytes,
                 totals.tracerOverheadBytes, totals.untrackedFrees, totals.sampleRate, totals.stackCount,
-                totals.truncatedStacks, totals.lostAllocations, totals.overrunBlocks,
+                totals.truncatedStacks, totals.lostAllocations, totals.overrunBlocks, totals.mismatchBlocks,
             ] {
                 out.u64(value)
             }
@@ -144,6 +145,16 @@ public enum SnapshotWriter {
             }
         }
         if !overruns.isEmpty { stackRecords(.overruns, overruns) { ($0.overrunCount, $0.overrunBytes) } }
+        if !snapshot.mismatches.isEmpty {
+            counted(.mismatches, snapshot.mismatches) { out, mismatch in
+                out.u32(mismatch.allocStack)
+                out.u32(mismatch.releaseStack)
+                out.u32(mismatch.allocatedBy.rawValue)
+                out.u32(mismatch.releasedBy.rawValue)
+                out.u64(mismatch.count)
+                out.u64(mismatch.bytes)
+            }
+        }
         if let sizeClasses = snapshot.sizeClasses {
             counted(.sizes, sizeClasses) { out, sizeClass in
                 out.u64(sizeClass.count)

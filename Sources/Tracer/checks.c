@@ -81,6 +81,57 @@ void mt_overrun_report(void) {
     print_overrun_sites(NULL); /* the first few; the snapshot has them all */
 }
 
+/* ---- mismatched releases ------------------------------------------------------- */
+uint64_t mt_mismatch_blocks;
+struct mt_mismatch_site mt_mismatch_sites[MT_MISMATCH_SITES];
+
+static const char *const kind_names[] = {"malloc", "new", "new[]"};
+static const char *const release_names[] = {"free", "delete", "delete[]", "realloc"};
+
+/* Called outside any shard lock, with the guard held, by the hook whose
+ * caller released the block: walks the release's stack from there (rare: a
+ * correct program never comes here) and counts the block under the first
+ * site of the same two stacks and ways, claimed without a lock. */
+__attribute__((noinline, cold)) void mt_mismatch_found(const struct mt_live *e, enum mt_release how) {
+    const void *hook = *(void *const *)__builtin_frame_address(0); /* the caller's frame: its saved rbp */
+    uint32_t released_at = mt_record_stack(hook);
+    uint64_t key = mt_mismatch_key(e->stack, released_at, mt_flags_kind(e->flags), how);
+    int64_t bytes, count;
+    mt_sample_weights(e->size, e->ptr, &bytes, &count);
+    __atomic_add_fetch(&mt_mismatch_blocks, (uint64_t)count, __ATOMIC_RELAXED);
+    for (int i = 0; i < MT_MISMATCH_SITES; i++) {
+        struct mt_mismatch_site *site = &mt_mismatch_sites[i];
+        uint64_t seen = 0;
+        if (__atomic_compare_exchange_n(&site->key, &seen, key, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) ||
+            seen == key) {
+            __atomic_add_fetch(&site->count, (uint64_t)count, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&site->bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+}
+
+void mt_mismatch_report(void) {
+    uint64_t n = __atomic_load_n(&mt_mismatch_blocks, __ATOMIC_RELAXED);
+    if (!n) return;
+    char line[256];
+    snprintf(line, sizeof line, "memtrace: mismatched release: %llu block%s released otherwise than allocated:\n",
+             (unsigned long long)n, n == 1 ? "" : "s");
+    mt_say(line);
+    for (int i = 0; i < MT_MISMATCH_SITES && i < 4; i++) { /* the first few; the snapshot has them all */
+        uint64_t key = __atomic_load_n(&mt_mismatch_sites[i].key, __ATOMIC_RELAXED);
+        if (!key) break; /* sites are claimed in order */
+        uint64_t count = __atomic_load_n(&mt_mismatch_sites[i].count, __ATOMIC_RELAXED);
+        snprintf(line, sizeof line, "    %llu block%s allocated with %s and released with %s, allocated at:\n",
+                 (unsigned long long)count, count == 1 ? "" : "s", kind_names[(key >> 60) & 3],
+                 release_names[(key >> 56) & 3]);
+        mt_say(line);
+        print_stack((uint32_t)(key >> 28) & ((1u << 28) - 1));
+        mt_say("    released at:\n");
+        print_stack((uint32_t)key & ((1u << 28) - 1));
+    }
+}
+
 struct site {
     int64_t bytes;
     int64_t count;

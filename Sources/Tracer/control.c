@@ -15,8 +15,9 @@
  *   MEMTRACE_BLOCKS       0: leave per-block data out of snapshots
  *   MEMTRACE_LEAKS        1: classify every block still live at exit by
  *                         reachability (leaks.c) in the exit snapshot
- *   MEMTRACE_OVERRUN_REPORT 0: do not name the heap overruns' sites on stderr
- *                         at exit (the snapshots count them all the same)
+ *   MEMTRACE_OVERRUN_REPORT 0: do not name the sites of heap overruns and
+ *                         mismatched releases on stderr at exit (the snapshots
+ *                         count them all the same)
  *   MEMTRACE_FOLLOW_FORK  0: children created by fork are not traced
  *   MEMTRACE_FOLLOW_EXEC  0: programs this one executes are not traced
  *   MEMTRACE_SAMPLE       record a sample of allocations, one per BYTES on average
@@ -559,5 +560,8 @@ __attribute__((destructor(101))) static void mt_at_exit(void) {
     } else if (mt_config.at_exit) {
         mt_snapshot(NULL, MT_TRIGGER_EXIT);
     }
-    if (mt_config.overrun_report) mt_overrun_report(); /* after the snapshot, whose flush reads the live records */
+    if (mt_config.overrun_report) { /* after the snapshot, whose flush reads the live records */
+        mt_overrun_report();
+        mt_mismatch_report();
+    }
 }

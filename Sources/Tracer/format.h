@@ -64,6 +64,7 @@ enum mt_section_tag {
     MT_SECTION_TEMPORARY = 10, /* absent from sampled snapshots: not counted there */
     MT_SECTION_OVERRUNS = 11,  /* only when the tracer found any */
     MT_SECTION_SIZES = 12,     /* allocations by size class; only when there were any */
+    MT_SECTION_MISMATCHES = 13, /* blocks released otherwise than allocated; only when any were */
     MT_SECTION_END = 0xFFFFFFFFu,
 };
 
@@ -85,8 +86,9 @@ struct mt_totals {
     uint64_t truncated_stacks;   /* stacks deeper than frames_limit */
     uint64_t lost_allocations;   /* allocations not recorded (tables full) */
     uint64_t overrun_blocks;     /* blocks found written one byte past their end (0 in older files) */
+    uint64_t mismatch_blocks;    /* blocks released otherwise than allocated (0 in older files) */
 };
-_Static_assert(sizeof(struct mt_totals) == 128, "totals are 128 bytes");
+_Static_assert(sizeof(struct mt_totals) == 136, "totals are 136 bytes");
 
 /* MODULES payload: u32 count, u32 0, then per module:
  *   str path; str build_id (raw bytes); u64 load_bias; u32 segment_count; u32 0;
@@ -140,6 +142,28 @@ struct mt_stack_figures {
     uint64_t bytes;
 };
 _Static_assert(sizeof(struct mt_stack_figures) == 24, "stack figures are 24 bytes");
+
+/* MISMATCHES payload: u32 count, u32 0, then count x struct mt_mismatch: the
+ * blocks released otherwise than allocated (a block of operator new released
+ * by free or delete[], of new[] by delete, of malloc by delete...), grouped
+ * by the stacks of the allocation and of the release and by both ways, at
+ * most MT_MISMATCH_SITES groups; TOTALS' mismatch_blocks counts them all. */
+enum mt_alloc_kind_on_disk { MT_ALLOCATED_BY_MALLOC = 0, MT_ALLOCATED_BY_NEW = 1, MT_ALLOCATED_BY_NEW_ARRAY = 2 };
+enum mt_release_on_disk {
+    MT_RELEASED_BY_FREE = 0,
+    MT_RELEASED_BY_DELETE = 1,
+    MT_RELEASED_BY_DELETE_ARRAY = 2,
+    MT_RELEASED_BY_REALLOC = 3,
+};
+struct mt_mismatch {
+    uint32_t alloc_stack;   /* index into STACKS */
+    uint32_t release_stack; /* index into STACKS */
+    uint32_t allocated_by;  /* enum mt_alloc_kind_on_disk */
+    uint32_t released_by;   /* enum mt_release_on_disk */
+    uint64_t count;
+    uint64_t bytes;
+};
+_Static_assert(sizeof(struct mt_mismatch) == 32, "mismatch is 32 bytes");
 
 /* SIZES payload: u32 count, u32 0, then count x struct mt_size_class, for
  * the classes 0 to count - 1 (the last one not empty): every allocation of

@@ -177,9 +177,11 @@ static inline int wanted(size_t size) {
 }
 /* The walk starts at whoever called the function this expands in. */
 #define RECORD_ALLOC(p, size, op) mt_record_alloc(p, size, op, 0, __builtin_frame_address(0))
+/* The same for a block of operator new or new[] (`kind`: enum mt_kind). */
+#define RECORD_KIND(p, size, op, kind) mt_record_alloc(p, size, op, mt_kind_flags(kind), __builtin_frame_address(0))
 /* The same for a block the hook asked `pad` bytes more for (inblock.c). */
-#define RECORD_PADDED(p, size, op, pad) \
-    mt_record_alloc(p, size, op, (pad) ? MT_SLOT_PADDED : 0, __builtin_frame_address(0))
+#define RECORD_PADDED(p, size, op, pad, kind) \
+    mt_record_alloc(p, size, op, ((pad) ? MT_SLOT_PADDED : 0) | mt_kind_flags(kind), __builtin_frame_address(0))
 
 /* ---- the C allocator family ------------------------------------------------
  * Each entry point that may record has a fast path that only forwards (no
@@ -188,20 +190,31 @@ static inline int wanted(size_t size) {
  * sits right under the program's: RECORD_ALLOC there starts the walk at the
  * program's call.  (Were the call not a tail call, the walk would start in
  * the entry point and skip it as one of the tracer's own frames.) */
-__attribute__((noinline)) static void *malloc_recorded(size_t size) {
+/* `kind`: malloc's blocks, or operator new's, whose path has functions of
+ * its own (new_checked below), so that malloc's need not carry the kind. */
+static inline __attribute__((always_inline)) void *alloc_recorded(size_t size, enum mt_kind kind) {
     mt_guard++;
     size_t pad = mt_inblock_pad(size);
     void *p = real_malloc(size + pad);
-    if (p) RECORD_PADDED(p, size, MT_OP_MALLOC, pad);
+    if (p) RECORD_PADDED(p, size, MT_OP_MALLOC, pad, kind);
     mt_leave();
     return p;
 }
 
-__attribute__((noinline)) static void *malloc_checked(size_t size) {
+__attribute__((noinline)) static void *malloc_recorded(size_t size) { return alloc_recorded(size, MT_KIND_MALLOC); }
+
+/* Whether an allocation goes to the recording path; if not, `*p` is the block. */
+static inline __attribute__((always_inline)) int alloc_wanted(size_t size, void **p) {
     ensure_started();
-    if (MT_UNLIKELY(!real_malloc || mt_never_leaves)) return boot_alloc(size, 16);
-    if (!wanted(size)) return real_malloc(size);
-    return malloc_recorded(size);
+    if (MT_UNLIKELY(!real_malloc || mt_never_leaves)) *p = boot_alloc(size, 16);
+    else if (!wanted(size)) *p = real_malloc(size);
+    else return 1;
+    return 0;
+}
+
+__attribute__((noinline)) static void *malloc_checked(size_t size) {
+    void *p;
+    return alloc_wanted(size, &p) ? malloc_recorded(size) : p;
 }
 
 MT_EXPORT void *malloc(size_t size) {
@@ -211,10 +224,10 @@ MT_EXPORT void *malloc(size_t size) {
 
 /* Inline: unlike an allocation, a release walks no stack, so it needs no
  * frame of its own under the program's. */
-static inline __attribute__((always_inline)) void free_recorded(void *p) {
+static inline __attribute__((always_inline)) void free_recorded(void *p, enum mt_release how) {
     int saved = errno; /* the recorder must not change it either */
     mt_guard++;
-    mt_record_free(p); /* before the real free: afterwards the address may be reused */
+    mt_record_free(p, how); /* before the real free: afterwards the address may be reused */
     real_free(p);
     mt_leave();
     errno = saved;
@@ -265,7 +278,9 @@ void mt_free_deferred(void) {
     errno = saved;
 }
 
-__attribute__((noinline)) static void free_checked(void *p) {
+/* free, and operator delete and delete[] (`how`): each has a function of
+ * its own below, so that free's need not carry how it releases. */
+static inline __attribute__((always_inline)) void release_checked(void *p, enum mt_release how) {
     if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
@@ -276,22 +291,28 @@ __attribute__((noinline)) static void free_checked(void *p) {
         real_free(p);
         return;
     }
-    free_recorded(p);
+    free_recorded(p, how);
 }
 
-MT_EXPORT void free(void *p) {
+__attribute__((noinline)) static void free_checked(void *p) { release_checked(p, MT_RELEASE_FREE); }
+__attribute__((noinline)) static void delete_checked(void *p, enum mt_release how) { release_checked(p, how); }
+
+static inline __attribute__((always_inline)) void release(void *p, enum mt_release how) {
     if (MT_LIKELY(mt_surely_unrecorded(p))) { /* never a bootstrap block: their cells are pinned */
         real_free(p); /* NULL included */
         return;
     }
-    free_checked(p);
+    if (how == MT_RELEASE_FREE) free_checked(p);
+    else delete_checked(p, how);
 }
+
+MT_EXPORT void free(void *p) { release(p, MT_RELEASE_FREE); }
 
 __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;
     size_t total, pad = __builtin_mul_overflow(n, size, &total) ? 0 : mt_inblock_pad(total);
     void *p = pad ? real_calloc(1, total + pad) : real_calloc(n, size);
-    if (p) RECORD_PADDED(p, n * size, MT_OP_MALLOC, pad);
+    if (p) RECORD_PADDED(p, n * size, MT_OP_MALLOC, pad, MT_KIND_MALLOC);
     mt_leave();
     return p;
 }
@@ -339,11 +360,13 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
     mt_guard++;
     struct mt_live taken;
     int had = maybe_old ? mt_record_take(old, &taken) : 0;
+    if (had && MT_UNLIKELY(!mt_release_matches(taken.flags, MT_RELEASE_REALLOC)))
+        mt_mismatch_found(&taken, MT_RELEASE_REALLOC);
     size_t pad = record_new && size ? mt_inblock_pad(size) : 0; /* glibc: realloc(p, 0) frees p */
     void *p = real_realloc(old, size + pad);
     if (p) {
         if (had) mt_record_release(&taken);
-        if (record_new) RECORD_PADDED(p, size, MT_OP_REALLOC, pad);
+        if (record_new) RECORD_PADDED(p, size, MT_OP_REALLOC, pad, MT_KIND_MALLOC);
     } else {
         if (had && size == 0) mt_record_release(&taken); /* glibc: realloc(p, 0) frees p */
         else if (had) mt_record_put_back(&taken);        /* failed: the old block lives on */
@@ -386,7 +409,7 @@ MT_EXPORT void *reallocarray(void *old, size_t n, size_t size) {
  * pvalloc.  posix_memalign is the only aligned entry point every allocator
  * has; it rejects alignments that are not powers of two times sizeof(void *),
  * which memalign historically rounded up, so round here the same way. */
-static void *aligned(size_t align, size_t size) {
+static void *aligned(size_t align, size_t size, enum mt_kind kind) {
     ensure_started();
     if (align < sizeof(void *)) align = sizeof(void *);
     if (align & (align - 1)) {
@@ -403,7 +426,7 @@ static void *aligned(size_t align, size_t size) {
     }
     mt_guard++;
     int rc = real_posix_memalign(&p, align, size);
-    if (rc == 0) RECORD_ALLOC(p, size, MT_OP_MALLOC);
+    if (rc == 0) RECORD_KIND(p, size, MT_OP_MALLOC, kind);
     mt_leave();
     if (rc) {
         errno = rc;
@@ -438,7 +461,7 @@ MT_EXPORT void *aligned_alloc(size_t align, size_t size) {
         mt_leave();
         return p;
     }
-    return aligned(align, size);
+    return aligned(align, size, MT_KIND_MALLOC);
 }
 
 MT_EXPORT void *memalign(size_t align, size_t size) {
@@ -451,10 +474,10 @@ MT_EXPORT void *memalign(size_t align, size_t size) {
         mt_leave();
         return p;
     }
-    return aligned(align, size);
+    return aligned(align, size, MT_KIND_MALLOC);
 }
 
-MT_EXPORT void *valloc(size_t size) { return aligned(mt_page_size(), size); }
+MT_EXPORT void *valloc(size_t size) { return aligned(mt_page_size(), size, MT_KIND_MALLOC); }
 
 MT_EXPORT void *pvalloc(size_t size) {
     size_t page = mt_page_size();
@@ -463,7 +486,7 @@ MT_EXPORT void *pvalloc(size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    return aligned(page, rounded ? rounded : page);
+    return aligned(page, rounded ? rounded : page, MT_KIND_MALLOC);
 }
 
 MT_EXPORT size_t malloc_usable_size(void *p) {
@@ -500,63 +523,87 @@ static void *lookup(void **slot, const char *name) {
 /* A block the next operator new returned after a new_handler made room: it
  * came through our malloc when that operator is libstdc++'s, but not when it
  * is jemalloc's. */
-static void *adopt(void *p, size_t size) {
+static void *adopt(void *p, size_t size, enum mt_kind kind) {
     if (p && RECORDING()) {
         mt_guard++;
         struct mt_live e;
         if (mt_maybe_recorded(p) && mt_record_take(p, &e)) mt_record_put_back(&e);
-        else if (wanted_unless_paused(size)) RECORD_ALLOC(p, size, MT_OP_MALLOC);
+        else if (wanted_unless_paused(size)) RECORD_KIND(p, size, MT_OP_MALLOC, kind);
         mt_leave();
     }
     return p;
 }
 
-#define DEFINE_NEW(sym, params, first_try, retry_args, retry_type)                      \
+/* operator new's own way into malloc's path, so that the block carries its
+ * kind (a call, not a tail call: new checks the result, so the stack of the
+ * allocation starts in operator new, as when it called malloc). */
+__attribute__((noinline)) static void *new_recorded(size_t size, enum mt_kind kind) { return alloc_recorded(size, kind); }
+
+__attribute__((noinline)) static void *new_checked(size_t size, enum mt_kind kind) {
+    void *p;
+    return alloc_wanted(size, &p) ? new_recorded(size, kind) : p;
+}
+
+static inline __attribute__((always_inline)) void *new_alloc(size_t size, enum mt_kind kind) {
+    if (MT_LIKELY(mt_sample_skip(size))) return real_malloc(size);
+    return new_checked(size, kind);
+}
+
+#define DEFINE_NEW(sym, params, first_try, retry_args, retry_type, kind)                \
     static void *real_##sym;                                                             \
     MT_EXPORT void *sym params {                                                         \
         void *p = first_try;                                                             \
         if (MT_LIKELY(p != NULL)) return p;                                              \
         retry_type next = (retry_type)lookup(&real_##sym, #sym);                         \
-        return next ? adopt(next retry_args, size) : NULL;                               \
+        return next ? adopt(next retry_args, size, kind) : NULL;                         \
     }
 
 typedef void *(*new_fn)(size_t);
 typedef void *(*new_nothrow_fn)(size_t, const void *);
 typedef void *(*new_aligned_fn)(size_t, size_t);
 typedef void *(*new_aligned_nothrow_fn)(size_t, size_t, const void *);
+#define NEW MT_KIND_NEW
+#define NEW_ARRAY MT_KIND_NEW_ARRAY
 
 /* operator new(size_t), new[](size_t), and their nothrow and aligned forms */
-DEFINE_NEW(_Znwm, (size_t size), malloc(size ? size : 1), (size), new_fn)
-DEFINE_NEW(_Znam, (size_t size), malloc(size ? size : 1), (size), new_fn)
-DEFINE_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), malloc(size ? size : 1), (size, nt),
-           new_nothrow_fn)
-DEFINE_NEW(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), malloc(size ? size : 1), (size, nt),
-           new_nothrow_fn)
-DEFINE_NEW(_ZnwmSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1), (size, al),
-           new_aligned_fn)
-DEFINE_NEW(_ZnamSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1), (size, al),
-           new_aligned_fn)
+DEFINE_NEW(_Znwm, (size_t size), new_alloc(size ? size : 1, NEW), (size), new_fn, NEW)
+DEFINE_NEW(_Znam, (size_t size), new_alloc(size ? size : 1, NEW_ARRAY), (size), new_fn, NEW_ARRAY)
+DEFINE_NEW(_ZnwmRKSt9nothrow_t, (size_t size, const void *nt), new_alloc(size ? size : 1, NEW), (size, nt),
+           new_nothrow_fn, NEW)
+DEFINE_NEW(_ZnamRKSt9nothrow_t, (size_t size, const void *nt), new_alloc(size ? size : 1, NEW_ARRAY), (size, nt),
+           new_nothrow_fn, NEW_ARRAY)
+DEFINE_NEW(_ZnwmSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1, NEW), (size, al),
+           new_aligned_fn, NEW)
+DEFINE_NEW(_ZnamSt11align_val_t, (size_t size, size_t al), aligned(al, size ? size : 1, NEW_ARRAY), (size, al),
+           new_aligned_fn, NEW_ARRAY)
 DEFINE_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
-           aligned(al, size ? size : 1), (size, al, nt), new_aligned_nothrow_fn)
+           aligned(al, size ? size : 1, NEW), (size, al, nt), new_aligned_nothrow_fn, NEW)
 DEFINE_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const void *nt),
-           aligned(al, size ? size : 1), (size, al, nt), new_aligned_nothrow_fn)
+           aligned(al, size ? size : 1, NEW_ARRAY), (size, al, nt), new_aligned_nothrow_fn, NEW_ARRAY)
 
-/* operator delete and delete[], plain, sized, aligned, nothrow: all are free(). */
-#define DEFINE_DELETE(sym, params) \
-    MT_EXPORT void sym params { free(p); }
+/* operator delete and delete[], plain, sized, aligned, nothrow: free's path,
+ * which checks that the block came from new or new[] respectively. */
 #define UNUSED(x) (void)(x)
-DEFINE_DELETE(_ZdlPv, (void *p))
-DEFINE_DELETE(_ZdaPv, (void *p))
-MT_EXPORT void _ZdlPvm(void *p, size_t n) { UNUSED(n); free(p); }
-MT_EXPORT void _ZdaPvm(void *p, size_t n) { UNUSED(n); free(p); }
-MT_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { UNUSED(al); free(p); }
-MT_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { UNUSED(al); free(p); }
-MT_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); free(p); }
-MT_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); free(p); }
-MT_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); free(p); }
-MT_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); free(p); }
-MT_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { UNUSED(al), UNUSED(nt); free(p); }
-MT_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { UNUSED(al), UNUSED(nt); free(p); }
+#define DELETE MT_RELEASE_DELETE
+#define DELETE_ARRAY MT_RELEASE_DELETE_ARRAY
+MT_EXPORT void _ZdlPv(void *p) { release(p, DELETE); }
+MT_EXPORT void _ZdaPv(void *p) { release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPvm(void *p, size_t n) { UNUSED(n); release(p, DELETE); }
+MT_EXPORT void _ZdaPvm(void *p, size_t n) { UNUSED(n); release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE); }
+MT_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); release(p, DELETE); }
+MT_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE); }
+MT_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
+    UNUSED(al), UNUSED(nt);
+    release(p, DELETE);
+}
+MT_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
+    UNUSED(al), UNUSED(nt);
+    release(p, DELETE_ARRAY);
+}
 
 /* ---- dlclose ----------------------------------------------------------------
  * libunwind caches unwind information per address range; a library unloaded

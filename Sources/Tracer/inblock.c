@@ -59,17 +59,18 @@ static mt_lock_t leaf_lock; /* a thread that lost ownership after padding a bloc
 int mt_inblock_ready;
 
 /* The record, from the top: a mark (bit 63, so that it never reads as a
- * pointer), moved (its live-table entry is the record now), the size (26
- * bits), the stack (21 bits), the block's flags (3 bits) and a 12-bit check of
+ * pointer), moved (its live-table entry is the record now), the size (24
+ * bits), the stack (21 bits), the block's flags (5 bits) and a 12-bit check of
  * the address in the lowest bits, where the most common overrun, a string's
  * terminating NUL one byte past a block whose size is a multiple of 16, lands. */
 #define REC_MARK (1ull << 63)
 #define REC_MOVED (1ull << 62)
-#define REC_SIZE_SHIFT 36
-#define REC_STACK_SHIFT 15
+#define REC_SIZE_SHIFT 38
+#define REC_STACK_SHIFT 17
 #define REC_FLAGS_SHIFT 12
 #define REC_CHECK 0xfffull
-_Static_assert(MT_INBLOCK_MAX_SIZE == (1u << 26) - 1, "sizes fit 26 bits");
+_Static_assert(MT_INBLOCK_MAX_SIZE == (1u << 24) - 1, "sizes fit 24 bits");
+_Static_assert(MT_FLAG_BITS == 31, "flags fit 5 bits");
 _Static_assert(MT_MAX_STACKS <= 1u << 21, "stacks fit 21 bits");
 
 static inline uint64_t check_of(uint64_t ptr) { return (ptr * 0x9e3779b97f4a7c15ull) >> 52; } /* 12 bits */

@@ -16,10 +16,10 @@
  * made a single table with per-stretch neighbourhoods probe 7-10 slots a
  * lookup on python3.
  *
- * A slot is one 64-bit word: three flag bits, a used bit, the block's offset
+ * A slot is one 64-bit word: five flag bits, a used bit, the block's offset
  * in its region (allocators return 8-byte aligned addresses, so 13 bits), the
- * stack (21 bits: ids stay under MAX_STACKS, 2^21) and the size (26 bits);
- * sizes from 64 MiB less a byte keep the marker BIG_SIZE and their size in a side
+ * stack (21 bits: ids stay under MAX_STACKS, 2^21) and the size (24 bits);
+ * sizes from 16 MiB less a byte keep the marker BIG_SIZE and their size in a side
  * table.  Eight bytes instead of twelve: python3's million live blocks kept
  * a third less table, and a cache line holds eight slots.
  *
@@ -52,17 +52,19 @@ _Static_assert(MT_SHARDS == 256, "mt_shard_index assumes 256 shards");
 #define OFFSET_BITS (REGION_SHIFT - 3) /* offsets in 8-byte units */
 #define MIN_BITS 4                     /* 16 slots */
 
-/* 0: empty; else flags | USED | offset << 4 | stack << STACK_SHIFT | size << SIZE_SHIFT */
+/* 0: empty; else flags | USED | offset << KEY_SHIFT | stack << STACK_SHIFT | size << SIZE_SHIFT */
 struct slot {
     uint64_t v;
 };
-#define USED 8u
-#define KEY_MASK ((1ull << (4 + OFFSET_BITS)) - 1 - MT_FLAG_BITS) /* used bit and offset */
-#define STACK_SHIFT (4 + OFFSET_BITS)
+#define USED (MT_FLAG_BITS + 1)
+#define KEY_SHIFT 6 /* the flags' five bits and the used bit */
+_Static_assert(USED == 1u << (KEY_SHIFT - 1), "the used bit right above the flags");
+#define KEY_MASK ((1ull << (KEY_SHIFT + OFFSET_BITS)) - 1 - MT_FLAG_BITS) /* used bit and offset */
+#define STACK_SHIFT (KEY_SHIFT + OFFSET_BITS)
 #define STACK_BITS 21
 #define SIZE_SHIFT (STACK_SHIFT + STACK_BITS)
 #define BIG_SIZE ((1ull << (64 - SIZE_SHIFT)) - 1)
-_Static_assert(SIZE_SHIFT == 38, "26 bits of size");
+_Static_assert(SIZE_SHIFT == 40, "24 bits of size");
 _Static_assert(MT_MAX_STACKS <= 1u << STACK_BITS, "every stack id fits a slot");
 
 struct mt_region {
@@ -81,7 +83,7 @@ static inline uint64_t dir_home(uint64_t key, uint64_t mask) {
 }
 static inline uint32_t offset_of(uint64_t ptr) { return (uint32_t)(ptr >> 3) & ((1u << OFFSET_BITS) - 1); }
 /* What a slot's word holds for `ptr` in its key bits (used bit and offset). */
-static inline uint64_t word_of(uint64_t ptr) { return (uint64_t)offset_of(ptr) << 4 | USED; }
+static inline uint64_t word_of(uint64_t ptr) { return (uint64_t)offset_of(ptr) << KEY_SHIFT | USED; }
 static inline uint32_t slot_stack(const struct slot *s) { return (uint32_t)(s->v >> STACK_SHIFT) & ((1u << STACK_BITS) - 1); }
 static inline uint64_t slot_size(const struct slot *s) { return s->v >> SIZE_SHIFT; }
 static inline uint64_t home_of(uint64_t offset, unsigned bits) {
@@ -89,7 +91,7 @@ static inline uint64_t home_of(uint64_t offset, unsigned bits) {
     if (bits * 2 < OFFSET_BITS) h ^= (offset >> 2 * bits) ^ (offset >> 3 * bits); /* offsets span 2^13 */
     return h & ((1ull << bits) - 1);
 }
-static inline uint64_t slot_offset(const struct slot *s) { return (s->v & KEY_MASK) >> 4; }
+static inline uint64_t slot_offset(const struct slot *s) { return (s->v & KEY_MASK) >> KEY_SHIFT; }
 static inline uint64_t slot_home(const struct slot *s, unsigned bits) { return home_of(slot_offset(s), bits); }
 static inline uint64_t slot_ptr(const struct mt_region *r, const struct slot *s) {
     return ((r->key - 1) << REGION_SHIFT) | slot_offset(s) << 3;
@@ -238,7 +240,7 @@ static void region_drop(struct mt_shard *sh, struct mt_region *r) {
     sh->regions--;
 }
 
-/* ---- sizes of 64 MiB and more -----------------------------------------------
+/* ---- sizes of 16 MiB and more -----------------------------------------------
  * Rare enough for one small table under one lock. */
 struct big {
     uint64_t ptr, size;
@@ -310,7 +312,7 @@ static int region_grow(struct mt_region *r) {
 static struct slot *find(const struct mt_region *r, uint64_t ptr) {
     uint64_t mask = (1ull << r->bits) - 1;
     uint64_t word = word_of(ptr);
-    for (uint64_t j = home_of(word >> 4, r->bits);; j = (j + 1) & mask) {
+    for (uint64_t j = home_of(word >> KEY_SHIFT, r->bits);; j = (j + 1) & mask) {
         struct slot *s = &r->tab[j];
         if ((s->v & KEY_MASK) == word) return s;
         if (!s->v) return NULL;
@@ -330,7 +332,7 @@ int mt_live_insert(struct mt_shard *sh, const struct mt_live *e) {
     };
     if (size == BIG_SIZE && big_put(e->ptr, e->size) != 0) return -1;
     uint64_t mask = (1ull << r->bits) - 1;
-    uint64_t j = home_of(word >> 4, r->bits);
+    uint64_t j = home_of(word >> KEY_SHIFT, r->bits);
     while (r->tab[j].v) {
         if ((r->tab[j].v & KEY_MASK) == word) { /* a block whose free we missed: replace it */
             if (slot_size(&r->tab[j]) == BIG_SIZE) big_get(e->ptr, 1);

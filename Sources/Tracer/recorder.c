@@ -173,12 +173,16 @@ static __attribute__((noinline)) uint32_t walk_and_intern(const void *entry) {
  * live table. */
 static inline int young(int locked) { return !locked && !mt_sample_rate; }
 
-void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const void *entry) {
+/* Always walks: for the rare stacks that are not an allocation's (a
+ * mismatched release), leaving the lookup by place to mt_record_alloc. */
+uint32_t mt_record_stack(const void *entry) { return walk_and_intern(entry); }
+
+void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t flags, const void *entry) {
     int saved = errno;
     uint32_t stack = mt_unwind_known(entry);
     if (!stack) stack = walk_and_intern(entry);
     struct mt_live e = {
-        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags() | padded};
+        .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags() | flags};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
     int locked = mt_shard_enter(sh);
@@ -194,20 +198,35 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const
     errno = saved;
 }
 
-static inline void record_free(void *p, int count_untracked) {
+/* Returns whether the block was released otherwise than allocated (`e` then
+ * holds it), for the caller to report once it has left the shard. */
+static inline __attribute__((always_inline)) int record_free(void *p, int count_untracked, enum mt_release how,
+                                                              struct mt_live *e) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
-    struct mt_live e;
+    int mismatched = 0;
     int locked = mt_shard_enter(sh);
-    if (mt_blocks_take(sh, ptr, &e, young(locked))) account_free(sh, &e, 1);
-    else if (count_untracked && !mt_sample_rate) sh->untracked_frees++;
+    if (mt_blocks_take(sh, ptr, e, young(locked))) {
+        account_free(sh, e, 1);
+        mismatched = !mt_release_matches(e->flags, how);
+    } else if (count_untracked && !mt_sample_rate) {
+        sh->untracked_frees++;
+    }
     mt_shard_leave(sh, locked);
+    return mismatched;
 }
 
-void mt_record_free(void *p) { record_free(p, 1); }
+MT_INLINE_HOT void mt_record_free(void *p, enum mt_release how) {
+    struct mt_live e;
+    if (MT_UNLIKELY(record_free(p, 1, how, &e))) mt_mismatch_found(&e, how);
+}
 
-/* A release held back (hooks.c): it may have been the tracer's own block. */
-void mt_record_free_held(void *p) { record_free(p, 0); }
+/* A release held back (hooks.c): it may have been the tracer's own block,
+ * and how the program released it is not known any more. */
+void mt_record_free_held(void *p) {
+    struct mt_live e;
+    record_free(p, 0, MT_RELEASE_ANY, &e);
+}
 
 int mt_record_take(void *p, struct mt_live *out) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;

@@ -22,6 +22,14 @@
 #include "format.h"
 #include "tracer.h"
 
+_Static_assert((int)MT_KIND_MALLOC == MT_ALLOCATED_BY_MALLOC && (int)MT_KIND_NEW == MT_ALLOCATED_BY_NEW &&
+                   (int)MT_KIND_NEW_ARRAY == MT_ALLOCATED_BY_NEW_ARRAY,
+               "allocation kinds as on disk");
+_Static_assert((int)MT_RELEASE_FREE == MT_RELEASED_BY_FREE && (int)MT_RELEASE_DELETE == MT_RELEASED_BY_DELETE &&
+                   (int)MT_RELEASE_DELETE_ARRAY == MT_RELEASED_BY_DELETE_ARRAY &&
+                   (int)MT_RELEASE_REALLOC == MT_RELEASED_BY_REALLOC,
+               "releases as on disk");
+
 /* Not a pthread mutex: glibc takes and releases one without atomics or a
  * wake-up while __libc_single_threaded is set, which it stays in a program of
  * one thread while the helper, which writes snapshots too, runs (control.c). */
@@ -242,8 +250,24 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     h.trigger = (uint32_t)trigger;
     uint32_t overrun_sites = 0;
     while (overrun_sites < MT_OVERRUN_SITES && mt_overrun_sites[overrun_sites].stack_plus_one) overrun_sites++;
+    /* Claimed without a lock (checks.c): copied once, the sites still empty
+     * of blocks left out; their stacks were interned before they were. */
+    struct mt_mismatch mismatches[MT_MISMATCH_SITES];
+    uint32_t mismatch_sites = 0;
+    for (int i = 0; i < MT_MISMATCH_SITES; i++) {
+        uint64_t key = __atomic_load_n(&mt_mismatch_sites[i].key, __ATOMIC_RELAXED);
+        uint64_t count = __atomic_load_n(&mt_mismatch_sites[i].count, __ATOMIC_RELAXED);
+        struct mt_mismatch m = {.alloc_stack = (uint32_t)(key >> 28) & ((1u << 28) - 1),
+                                .release_stack = (uint32_t)key & ((1u << 28) - 1),
+                                .allocated_by = (uint32_t)(key >> 60) & 3,
+                                .released_by = (uint32_t)(key >> 56) & 3,
+                                .count = count,
+                                .bytes = __atomic_load_n(&mt_mismatch_sites[i].bytes, __ATOMIC_RELAXED)};
+        if (key && count && m.alloc_stack < nstacks && m.release_stack < nstacks) mismatches[mismatch_sites++] = m;
+    }
+    t.mismatch_blocks = __atomic_load_n(&mt_mismatch_blocks, __ATOMIC_RELAXED);
     h.section_count = 8 + (mt_config.blocks ? 1 : 0) + (counts_temporary ? 1 : 0) + (overrun_sites ? 1 : 0) +
-                      (size_classes ? 1 : 0);
+                      (mismatch_sites ? 1 : 0) + (size_classes ? 1 : 0);
     put(w, &h, sizeof h);
 
     /* PROCESS */
@@ -333,6 +357,14 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
                                          .bytes = mt_overrun_sites[i].bytes};
             put(w, &st, sizeof st);
         }
+    }
+
+    /* MISMATCHES */
+    if (mismatch_sites) {
+        section(w, MT_SECTION_MISMATCHES, 8 + mismatch_sites * sizeof(struct mt_mismatch));
+        put_u32(w, mismatch_sites);
+        put_u32(w, 0);
+        put(w, mismatches, mismatch_sites * sizeof(struct mt_mismatch));
     }
 
     /* SIZES */

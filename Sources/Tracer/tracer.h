@@ -292,11 +292,25 @@ struct mt_live {
     uint32_t flags;
 };
 
-/* Flags kept with each live block (livetable.c stores them in three bits). */
-#define MT_FLAG_BITS 7u
+/* Flags kept with each live block (livetable.c and inblock.c store them in
+ * five bits). */
+#define MT_FLAG_BITS 31u
 #define MT_SLOT_IGNORED 1u /* memtrace_ignore(): never a leak (same bit on disk) */
 #define MT_SLOT_REGION 2u  /* allocated since memtrace_region_begin() */
 #define MT_SLOT_PADDED 4u  /* carries the tracer's 8 bytes at its end (inblock.c); never on disk */
+#define MT_SLOT_KIND_SHIFT 3 /* two bits: how it was allocated (enum mt_kind); never on disk */
+/* How a block was allocated, and how it is released: a block of operator new
+ * released by free, or of new[] by delete, is a mismatched release (checks.c),
+ * as valgrind memcheck and AddressSanitizer report it. */
+enum mt_kind { MT_KIND_MALLOC = 0, MT_KIND_NEW = 1, MT_KIND_NEW_ARRAY = 2 };
+enum mt_release { MT_RELEASE_FREE, MT_RELEASE_DELETE, MT_RELEASE_DELETE_ARRAY, MT_RELEASE_REALLOC, MT_RELEASE_ANY };
+static inline uint32_t mt_kind_flags(enum mt_kind kind) { return (uint32_t)kind << MT_SLOT_KIND_SHIFT; }
+static inline enum mt_kind mt_flags_kind(uint32_t flags) { return (enum mt_kind)((flags >> MT_SLOT_KIND_SHIFT) & 3u); }
+/* Whether releasing a block of `flags` this way matches how it was allocated. */
+static inline int mt_release_matches(uint32_t flags, enum mt_release how) {
+    static const unsigned char expected[] = {MT_KIND_MALLOC, MT_KIND_NEW, MT_KIND_NEW_ARRAY, MT_KIND_MALLOC};
+    return how == MT_RELEASE_ANY || mt_flags_kind(flags) == expected[how];
+}
 
 #define MT_SHARDS 256
 struct mt_region; /* livetable.c */
@@ -339,7 +353,7 @@ int mt_blocks_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_
  * nobody owns, hand out blocks 8 bytes larger and keep the record there;
  * mt_live_lock_all moves those records into the live table.  Called by the
  * owner, or with the shard's lock (or every lock). */
-#define MT_INBLOCK_MAX_SIZE ((1u << 26) - 1) /* larger blocks are not padded */
+#define MT_INBLOCK_MAX_SIZE ((1u << 24) - 1) /* larger blocks are not padded */
 extern int mt_inblock_ready;
 void mt_inblock_init(void);
 void mt_inblock_stop(void); /* tracing stopped (a child that opted out): bits mean nothing */
@@ -365,6 +379,23 @@ struct mt_overrun_site {
 extern uint64_t mt_overrun_blocks;
 extern struct mt_overrun_site mt_overrun_sites[MT_OVERRUN_SITES];
 void mt_overrun_report(void); /* on stderr, when there were any (checks.c) */
+/* Blocks released otherwise than allocated (free of new, delete of new[],
+ * delete of malloc...), grouped by both stacks and both ways, the first
+ * MT_MISMATCH_SITES groups kept (checks.c). */
+#define MT_MISMATCH_SITES 16
+struct mt_mismatch_site {
+    uint64_t key; /* 0: unused; else mt_mismatch_key() */
+    uint64_t count, bytes;
+};
+extern uint64_t mt_mismatch_blocks;
+extern struct mt_mismatch_site mt_mismatch_sites[MT_MISMATCH_SITES];
+static inline uint64_t mt_mismatch_key(uint32_t alloc_stack, uint32_t release_stack, enum mt_kind kind,
+                                       enum mt_release how) {
+    return 1ull << 63 | (uint64_t)kind << 60 | (uint64_t)how << 56 | (uint64_t)alloc_stack << 28 | release_stack;
+}
+/* Called by the hook itself, whose caller released the block (not inlined). */
+void mt_mismatch_found(const struct mt_live *e, enum mt_release how);
+void mt_mismatch_report(void); /* on stderr, when there were any */
 void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
@@ -576,13 +607,17 @@ long mt_check_growth(void (*body)(void *), void *context, int warmup, int iterat
 
 /* ---- recorder (recorder.c) ------------------------------------------------ */
 enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
-/* entry: see mt_unwind; padded: MT_SLOT_PADDED when the hooks added 8 bytes, else 0 */
-void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t padded, const void *entry);
-void mt_record_free(void *p);
+/* entry: see mt_unwind; flags: MT_SLOT_PADDED when the hooks added 8 bytes,
+ * and the kind (mt_kind_flags) */
+void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t flags, const void *entry);
+/* Called from the hook's own frame: a mismatched release's stack starts at its caller. */
+void mt_record_free(void *p, enum mt_release how);
 void mt_record_free_held(void *p); /* the same, for a block that may not have been the program's */
 /* realloc: take the old block's record out before the real realloc runs, so
  * no other thread can be handed the same address while we still list it. */
 int mt_record_take(void *p, struct mt_live *out);
+/* The stack of the function that called the hook whose frame is `entry`. */
+uint32_t mt_record_stack(const void *entry);
 void mt_record_put_back(const struct mt_live *e);
 void mt_record_release(const struct mt_live *e);
 /* Counts a realloc that produced no block (failure, or glibc's realloc(p, 0)). */

@@ -221,4 +221,56 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual((object["summary"] as? [String: Any])?["overrun_blocks"] as? Int, 3)
         XCTAssertEqual((object["summary"] as? [String: Any])?["leaked"] as? [String: Int], ["size": 0, "count": 0])
     }
+
+    /// Two arrays of new[] released with delete: no leak, but the check fails (as memcheck's
+    /// "Mismatched free() / delete / delete []" and AddressSanitizer's alloc-dealloc-mismatch
+    /// do) unless told to allow mismatches; the report names both sites.
+    func testMismatchedReleasesFailTheCheckUnlessAllowed() throws {
+        let program = try Builds.fixture("mismatches.cpp")
+        let source = TestPaths.file("Tests/LeakTests/Fixtures/mismatches.cpp")
+        let (allocation, release) = (try line("allocation", in: source), try line("release", in: source))
+        let run = try memtrace(["check", "--", program])
+        XCTAssertEqual(run.status, 23, run.stderrText)
+        let text = run.stderrText
+        let record = try XCTUnwrap(
+            text.range(
+                of: "48 bytes in 2 blocks allocated with new[] were released with delete in mismatch record 1 of 1\n"),
+            text)
+        let lines = text[record.upperBound...].split(separator: "\n")
+        XCTAssertTrue(lines.first?.hasSuffix("/mismatches.cpp:\(allocation) in make") == true, text)
+        let released = try XCTUnwrap(lines.firstIndex(of: "  released at:"), text)
+        XCTAssertTrue(lines[released + 1].hasSuffix("/mismatches.cpp:\(release) in drop"), text)
+        XCTAssertTrue(text.contains("\n        mismatched: 2 blocks released otherwise than allocated\n"), text)
+        XCTAssertFalse(
+            text.contains("memtrace: mismatched release:"), "the tracer's own report by address is turned off")
+        XCTAssertTrue(
+            text.hasSuffix(
+                "memtrace: FAILED: 2 blocks released otherwise than allocated (mismatched free / delete / delete[]); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed\n"
+            ), text)
+
+        let allowed = try memtrace(["check", "--allow-mismatches", "--", program])
+        XCTAssertEqual(allowed.status, 0, allowed.stderrText)
+        XCTAssertTrue(
+            allowed.stderrText.hasSuffix(
+                "memtrace: passed: 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed; 2 blocks released otherwise than allocated (mismatched free / delete / delete[], allowed)\n"
+            ), allowed.stderrText)
+
+        let json = try memtrace(["check", "--format", "json", "--report-file", "-", "--", program])
+        XCTAssertEqual(json.status, 23, json.stderrText)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let mismatches = try XCTUnwrap(object["mismatches"] as? [[String: Any]])
+        XCTAssertEqual(mismatches.count, 1)
+        XCTAssertEqual(mismatches[0]["allocated_by"] as? String, "new[]")
+        XCTAssertEqual(mismatches[0]["released_by"] as? String, "delete")
+        XCTAssertEqual([mismatches[0]["count"] as? Int, mismatches[0]["size"] as? Int], [2, 48])
+        let allocated = try XCTUnwrap((mismatches[0]["allocation"] as? [[String: Any]])?.first)
+        XCTAssertEqual(
+            [allocated["function"] as? String, "\(allocated["line"] ?? "")"], ["make", "\(allocation)"])
+        let releasedAt = try XCTUnwrap((mismatches[0]["release"] as? [[String: Any]])?.first)
+        XCTAssertEqual(
+            [releasedAt["function"] as? String, "\(releasedAt["line"] ?? "")"], ["drop", "\(release)"])
+        let summary = try XCTUnwrap(object["summary"] as? [String: Any])
+        XCTAssertEqual(summary["mismatch_blocks"] as? Int, 2)
+        XCTAssertEqual(summary["mismatches_fail"] as? Bool, true)
+    }
 }

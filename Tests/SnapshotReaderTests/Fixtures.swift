@@ -21,6 +21,7 @@ enum Fixtures {
         totals.truncatedStacks = 1
         totals.lostAllocations = 0
         totals.overrunBlocks = 1
+        totals.mismatchBlocks = 2
         return Snapshot(
             path: path,
             header: Snapshot.Header(
@@ -86,6 +87,11 @@ enum Fixtures {
             sizeClasses: [
                 .init(count: 1, bytes: 0), .init(count: 0, bytes: 0), .init(count: 0, bytes: 0),
                 .init(count: 0, bytes: 0), .init(count: 5, bytes: 120),
+            ],
+            // Released where nothing was allocated: stack 2 has no STACK_STATS record.
+            mismatches: [
+                Snapshot.Mismatch(
+                    allocStack: 1, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 2, bytes: 64)
             ],
             unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])], countsTemporary: true)
     }

@@ -56,8 +56,8 @@ final class SnapshotReaderTests: XCTestCase {
     func testMinimalSnapshotRoundTrips() throws {
         let snapshot = Fixtures.minimal(path: "/t/x.snap")
         let bytes = SnapshotWriter.encode(snapshot)
-        // Header, TOTALS (16 + 128), MODULES/STACKS/STACK_STATS (16 + 8 each), END (16 + 8).
-        XCTAssertEqual(bytes.count, 64 + 144 + 3 * 24 + 24)
+        // Header, TOTALS (16 + 136), MODULES/STACKS/STACK_STATS (16 + 8 each), END (16 + 8).
+        XCTAssertEqual(bytes.count, 64 + 152 + 3 * 24 + 24)
         XCTAssertEqual(try SnapshotFile.parse(bytes, path: "/t/x.snap"), snapshot)
     }
 
@@ -71,13 +71,13 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(bytes.u32(at: 24), 4242)
         XCTAssertEqual(bytes.u64(at: 48), 2)  // sequence
         XCTAssertEqual(bytes.u32(at: 56), 1)  // trigger: signal
-        XCTAssertEqual(bytes.u32(at: 60), 14)  // all twelve kinds, one unknown, END
+        XCTAssertEqual(bytes.u32(at: 60), 15)  // all thirteen kinds, one unknown, END
         let offsets = bytes.sectionOffsets()
-        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x77, 0xFFFF_FFFF])
-        // The tracer's order: TEMPORARY, OVERRUNS and SIZES after STACK_STATS, then the rest by
-        // tag, the unknown section last before END.
+        XCTAssertEqual(offsets.keys.sorted(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0x77, 0xFFFF_FFFF])
+        // The tracer's order: TEMPORARY, OVERRUNS, MISMATCHES and SIZES after STACK_STATS, then
+        // the rest by tag, the unknown section last before END.
         XCTAssertEqual(offsets[1], 64)
-        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 11, 12, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
+        let order: [UInt32] = [1, 2, 3, 4, 5, 10, 11, 13, 12, 6, 7, 8, 9, 0x77, 0xFFFF_FFFF]
         XCTAssertEqual(offsets.values.sorted(), order.map { offsets[$0]! })
         // TEMPORARY: count 1, then a 24-byte record: stack 0, reserved, 5 blocks, 3000 bytes.
         let temporary = offsets[10]! + 16
@@ -91,6 +91,15 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual([bytes.u32(at: overruns), bytes.u32(at: overruns + 8)], [1, 1])
         XCTAssertEqual([bytes.u64(at: overruns + 16), bytes.u64(at: overruns + 24)], [1, 96])
         XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 15), 1)
+        // MISMATCHES: count 1, then a 32-byte record: allocation stack 1, release stack 2, new[]
+        // (2) released by delete (1), 2 blocks, 64 bytes; and TOTALS' field after overrun_blocks.
+        let mismatches = offsets[13]! + 16
+        XCTAssertEqual(bytes.u64(at: mismatches - 8), 8 + 32)
+        XCTAssertEqual([bytes.u32(at: mismatches), bytes.u32(at: mismatches + 4)], [1, 0])
+        XCTAssertEqual((0..<4).map { bytes.u32(at: mismatches + 8 + 4 * $0) }, [1, 2, 2, 1])
+        XCTAssertEqual([bytes.u64(at: mismatches + 24), bytes.u64(at: mismatches + 32)], [2, 64])
+        XCTAssertEqual(bytes.u64(at: offsets[2]! + 8), 8 * 17)
+        XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 16), 2)
         // SIZES: count 5, then 16-byte classes: class 4 (16 to 31 bytes) 5 blocks, 120 bytes.
         let sizes = offsets[12]! + 16
         XCTAssertEqual(bytes.u64(at: sizes - 8), 8 + 5 * 16)
@@ -396,7 +405,7 @@ final class SnapshotReaderTests: XCTestCase {
             Array(bytes[0..<64]),
             "truncated: section header 1 of 5 needs 16 bytes at offset 64, file has 64")
         assertMessage(
-            Array(bytes[0..<100]), "truncated: section TOTALS needs 128 bytes at offset 80, file has 100")
+            Array(bytes[0..<100]), "truncated: section TOTALS needs 136 bytes at offset 80, file has 100")
         // Cut right before END.
         assertMessage(
             Array(bytes[0..<(bytes.count - 24)]),
@@ -503,6 +512,25 @@ final class SnapshotReaderTests: XCTestCase {
         assertMessage(
             raw.bytes,
             "section TOTALS is malformed: the totals record needs 128 bytes at offset 80, section ends at 144"
+        )
+    }
+
+    func testMismatchRecordsNameStacksAndKindsThatExist() {
+        var snapshot = Fixtures.full()
+        snapshot.mismatches[0].releaseStack = 3
+        assertMessage(
+            SnapshotWriter.encode(snapshot),
+            "section MISMATCHES is malformed: record 0 refers to release stack 3, but STACKS has 3")
+        var bytes = SnapshotWriter.encode(Fixtures.full())
+        let mismatches = bytes.sectionOffsets()[13]!
+        bytes.setU32(4, at: mismatches + 16 + 8 + 12)
+        assertMessage(
+            bytes.resealed(),
+            "section MISMATCHES is malformed: record 0 has allocation kind 2 and release kind 4, not 0-2 and 0-3")
+        bytes.setU32(2, at: mismatches + 16)
+        assertMessage(
+            bytes.resealed(),
+            "section MISMATCHES is malformed: 2 records of at least 32 bytes each do not fit in the 32 bytes left at offset \(mismatches + 24)"
         )
     }
 

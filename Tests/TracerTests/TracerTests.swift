@@ -1,5 +1,6 @@
 import Foundation
 import SnapshotReader
+import Symbolizer
 import XCTest
 import _MemtraceTestSupport
 
@@ -946,6 +947,74 @@ final class TracerTests: XCTestCase {
         // The vector's buffer is allocated inside std::allocator, below the constructor's line.
         XCTAssertFalse(all.contains { $0.liveBytes == 8000 }, all.map(\.description).joined(separator: "\n"))
         XCTAssertTrue(all.contains { $0.totalBytes == 8000 && $0.liveBytes == 0 })
+    }
+
+    /// Blocks released otherwise than allocated (mismatch.cpp: new[] by free, by delete and by
+    /// realloc, malloc by delete, new by delete[], and new by free on another thread), counted
+    /// by both stacks and both ways in the MISMATCHES section and named on standard error;
+    /// every pair released the right way (aligned and nothrow forms included) counts nothing.
+    func testMismatchedReleasesAreCountedByBothStacks() throws {
+        let exe = try Fixtures.build("mismatch", cplusplus: true)
+        let source = TestPaths.file("Tests/TracerTests/Fixtures/mismatch.cpp")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "mismatch: done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "mismatch")
+        assertConsistent(snapshot)
+        XCTAssertEqual([snapshot.totals.mismatchBlocks, snapshot.totals.untrackedFrees], [12, 0])
+
+        // Each stack's first frame in mismatch.cpp (an allocation's stack starts in the
+        // tracer's operator new).
+        let symbolizer = Symbolizer(snapshot: snapshot)
+        func line(_ stack: UInt32) -> Int? {
+            for pc in snapshot.stacks[Int(stack)].pcs {
+                if let frame = symbolizer.frames(for: pc).first, frame.file.hasSuffix("mismatch.cpp") {
+                    return frame.line
+                }
+            }
+            return nil
+        }
+        struct Seen: Hashable {
+            var allocatedBy: String, releasedBy: String, allocLine: Int?, releaseLine: Int?, count: UInt64,
+                bytes: UInt64
+        }
+        let seen = Set(
+            snapshot.mismatches.map {
+                Seen(
+                    allocatedBy: $0.allocatedBy.name, releasedBy: $0.releasedBy.name, allocLine: line($0.allocStack),
+                    releaseLine: line($0.releaseStack), count: $0.count, bytes: $0.bytes)
+            })
+        func at(_ marker: String) throws -> Int { try Fixtures.line(of: marker, in: source) }
+        let newArray = try at("newarray")
+        let expected: Set<Seen> = [
+            Seen(
+                allocatedBy: "new[]", releasedBy: "free", allocLine: newArray, releaseLine: try at("free"), count: 3,
+                bytes: 48),
+            Seen(
+                allocatedBy: "new[]", releasedBy: "delete", allocLine: try at("newlong"), releaseLine: try at("delete"),
+                count: 1, bytes: 24),
+            Seen(
+                allocatedBy: "malloc", releasedBy: "delete", allocLine: try at("malloc"),
+                releaseLine: try at("deletemalloc"), count: 1, bytes: 40),
+            Seen(
+                allocatedBy: "new", releasedBy: "delete[]", allocLine: try at("new"),
+                releaseLine: try at("deletearray"), count: 1, bytes: 1),
+            Seen(
+                allocatedBy: "new[]", releasedBy: "realloc", allocLine: try at("newchars"),
+                releaseLine: try at("realloc"), count: 1, bytes: 10),
+            Seen(
+                allocatedBy: "new", releasedBy: "free", allocLine: try at("shared"), releaseLine: try at("thread"),
+                count: 5, bytes: 20),
+        ]
+        XCTAssertEqual(seen, expected, snapshot.mismatches.map { "\($0)" }.joined(separator: "\n"))
+
+        // On standard error at exit: the count, then each group's two stacks by address.
+        let lines = traced.stderrText.split(separator: "\n")
+        XCTAssertEqual(
+            lines.first, "memtrace: mismatched release: 12 blocks released otherwise than allocated:", traced.stderrText
+        )
+        XCTAssertTrue(lines.contains("    3 blocks allocated with new[] and released with free, allocated at:"))
+        XCTAssertEqual(lines.filter { $0 == "    released at:" }.count, 4, traced.stderrText)  // the first four groups
     }
 
     func testDisabledTracerWritesNothing() throws {

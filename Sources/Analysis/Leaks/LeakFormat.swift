@@ -41,15 +41,20 @@ public enum LeakFormat {
             verdict.leaksFailed
             ? "\(leaked) leaked (\(kinds)) in \(processes), more than the \(verdict.maxLeak) bytes allowed"
             : "\(leaked) leaked (\(kinds)) in \(processes), at most \(verdict.maxLeak) bytes allowed"
-        let overruns =
-            "\(verdict.overrunBlocks) \(verdict.overrunBlocks == 1 ? "block" : "blocks") written one byte past their end"
-        if verdict.overrunBlocks == 0 {
-            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks)\n"
-        } else if verdict.failsOnOverruns {
-            out += "memtrace: FAILED: \(overruns) (heap overruns); \(leaks)\n"
-        } else {
-            out += "memtrace: \(verdict.failed ? "FAILED" : "passed"): \(leaks); \(overruns) (heap overruns, allowed)\n"
+        // The errors that fail the check lead; those allowed follow the leaks.
+        var failing: [String] = []
+        var allowed: [String] = []
+        func error(_ blocks: Int64, _ phrase: String, _ name: String, fails: Bool) {
+            guard blocks > 0 else { return }
+            let text = "\(blocks) \(blocks == 1 ? "block" : "blocks") \(phrase) (\(name)"
+            if fails { failing.append(text + ")") } else { allowed.append(text + ", allowed)") }
         }
+        error(verdict.overrunBlocks, "written one byte past their end", "heap overruns", fails: verdict.failsOnOverruns)
+        error(
+            verdict.mismatchBlocks, "released otherwise than allocated", "mismatched free / delete / delete[]",
+            fails: verdict.failsOnMismatches)
+        let status = verdict.failed ? "FAILED" : "passed"
+        out += "memtrace: \(status): " + (failing + [leaks] + allowed).joined(separator: "; ") + "\n"
         return out
     }
 
@@ -73,6 +78,13 @@ public enum LeakFormat {
                 "\(record.size) bytes in \(record.count) blocks were written one byte past their end in overrun record \(index + 1) of \(report.overruns.count)\n"
             out += record.frames.map { "    " + TextFormat.describe($0) + "\n" }.joined()
         }
+        for (index, record) in report.mismatches.enumerated() {
+            out +=
+                "\(record.size) bytes in \(record.count) blocks allocated with \(record.allocatedBy.name) were released with \(record.releasedBy.name) in mismatch record \(index + 1) of \(report.mismatches.count)\n"
+            out += record.allocation.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+            out += "  released at:\n"
+            out += record.release.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+        }
         out += "LEAK SUMMARY:\n"
         for kind in LeakKind.reportOrder {
             let figures = report.totals[kind] ?? LeakFigures()
@@ -93,6 +105,10 @@ public enum LeakFormat {
             out +=
                 "   \("heap overruns".leftPadded(to: 15)): \(report.overrunBlocks) blocks written one byte past their end\n"
         }
+        if report.mismatchBlocks > 0 {
+            out +=
+                "   \("mismatched".leftPadded(to: 15)): \(report.mismatchBlocks) blocks released otherwise than allocated\n"
+        }
         if !report.suppressions.isEmpty {
             out += "Suppressions used:\n"
             out += "   blocks      bytes  rule\n"
@@ -111,12 +127,14 @@ public enum LeakFormat {
         return out
     }
 
-    /// `{"leaks":[…],"overruns":[…],"summary":{…},"processes":[…]}`.
+    /// `{"leaks":[…],"overruns":[…],"mismatches":[…],"summary":{…},"processes":[…]}`.
     ///
     /// `leaks` lists every record of the kinds checked, of every process, each
     /// `{"kind":"definite","size":N,"count":N,"frames":[…],"pid":N}` with frames as in the other
     /// JSON reports (``JSONFormat/value(_:)-(Frame)``); `size` and `count` are the blocks' own.
-    /// `overruns` lists the heap overrun records the same way, without `kind`.
+    /// `overruns` lists the heap overrun records the same way, without `kind`; `mismatches` the
+    /// mismatched releases, each `{"allocated_by":"new[]","released_by":"free","size":N,
+    /// "count":N,"allocation":[…],"release":[…],"pid":N}`.
     /// `summary` adds the processes up; `processes` has one summary per process.
     public static func json(_ reports: [LeakReport], verdict: LeakVerdict) -> String {
         var leaks: [JSONFormat.Value] = []
@@ -141,6 +159,20 @@ public enum LeakFormat {
                     ]))
             }
         }
+        var mismatches: [JSONFormat.Value] = []
+        for report in reports {
+            for record in report.mismatches {
+                mismatches.append(
+                    .object([
+                        ("allocated_by", .string(record.allocatedBy.name)),
+                        ("released_by", .string(record.releasedBy.name)), ("size", .int(record.size)),
+                        ("count", .int(record.count)),
+                        ("allocation", .array(record.allocation.map(JSONFormat.value))),
+                        ("release", .array(record.release.map(JSONFormat.value))),
+                        ("pid", .uint(UInt64(report.snapshot.header.pid))),
+                    ]))
+            }
+        }
         var totals: [LeakKind: LeakFigures] = [:]
         var suppressed = LeakFigures()
         var ignored = LeakFigures()
@@ -157,7 +189,8 @@ public enum LeakFormat {
             ("leaked", figures(verdict.leaked)),
             ("kinds", .array(LeakKind.reportOrder.filter { verdict.kinds.contains($0) }.map { .string($0.name) })),
             ("max_leak", .int(verdict.maxLeak)), ("overrun_blocks", .int(verdict.overrunBlocks)),
-            ("overruns_fail", .bool(verdict.failsOnOverruns)), ("failed", .bool(verdict.failed)),
+            ("overruns_fail", .bool(verdict.failsOnOverruns)), ("mismatch_blocks", .int(verdict.mismatchBlocks)),
+            ("mismatches_fail", .bool(verdict.failsOnMismatches)), ("failed", .bool(verdict.failed)),
             ("processes", .int(Int64(reports.count))),
         ]
         let processes: [JSONFormat.Value] = reports.map { report in
@@ -171,6 +204,7 @@ public enum LeakFormat {
             fields += [
                 ("suppressed", figures(report.suppressed(kinds: Set(LeakKind.allCases)))),
                 ("ignored", figures(report.ignored)), ("overrun_blocks", .int(report.overrunBlocks)),
+                ("mismatch_blocks", .int(report.mismatchBlocks)),
                 (
                     "suppressions",
                     .array(
@@ -187,7 +221,8 @@ public enum LeakFormat {
         }
         return JSONFormat.serialize(
             .object([
-                ("leaks", .array(leaks)), ("overruns", .array(overruns)), ("summary", .object(summary)),
+                ("leaks", .array(leaks)), ("overruns", .array(overruns)), ("mismatches", .array(mismatches)),
+                ("summary", .object(summary)),
                 ("processes", .array(processes)),
             ]))
             + "\n"

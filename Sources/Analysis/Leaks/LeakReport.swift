@@ -90,6 +90,66 @@ public struct LeakRecord: Sendable, Equatable {
     }
 }
 
+/// Blocks released otherwise than they were allocated, from one allocation stack and one
+/// release stack (valgrind memcheck's "Mismatched free() / delete / delete []").
+public struct MismatchRecord: Sendable, Equatable {
+    /// How the blocks were allocated.
+    public var allocatedBy: Snapshot.Mismatch.Allocation
+    /// How the program released them.
+    public var releasedBy: Snapshot.Mismatch.Release
+    /// The allocation stack, innermost first, allocator frames stripped.
+    public var allocation: [Frame]
+    /// The release stack, innermost first: the call of free, delete or realloc first.
+    public var release: [Frame]
+    /// The blocks' requested bytes.
+    public var size: Int64
+    /// The number of blocks.
+    public var count: Int64
+
+    /// Creates a record.
+    public init(
+        allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release, allocation: [Frame],
+        release: [Frame], size: Int64, count: Int64
+    ) {
+        self.allocatedBy = allocatedBy
+        self.releasedBy = releasedBy
+        self.allocation = allocation
+        self.release = release
+        self.size = size
+        self.count = count
+    }
+
+    /// Groups a snapshot's mismatched releases by both stacks' frames and both ways, most
+    /// blocks first.
+    static func records(_ traced: TracedSnapshot) -> [MismatchRecord] {
+        struct Key: Hashable {
+            var allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release
+            var allocation: [Int32], release: [Int32]
+        }
+        var groups: [Key: LeakFigures] = [:]
+        for mismatch in traced.snapshot.mismatches {
+            let key = Key(
+                allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy,
+                allocation: traced.mismatchFrames[mismatch.allocStack]!,
+                release: traced.mismatchFrames[mismatch.releaseStack]!)
+            groups[key, default: LeakFigures()] += LeakFigures(
+                size: Int64(clamping: mismatch.bytes), count: Int64(clamping: mismatch.count))
+        }
+        return groups.map { key, figures in
+            MismatchRecord(
+                allocatedBy: key.allocatedBy, releasedBy: key.releasedBy,
+                allocation: key.allocation.map { traced.table.frame($0) },
+                release: key.release.map { traced.table.frame($0) }, size: figures.size, count: figures.count)
+        }
+        .sorted { a, b in
+            if a.count != b.count { return a.count > b.count }
+            if a.size != b.size { return a.size > b.size }
+            if a.allocation != b.allocation { return TracedSnapshot.framesDescending(a.allocation, b.allocation) }
+            return TracedSnapshot.framesDescending(a.release, b.release)
+        }
+    }
+}
+
 /// What one suppression rule hid, by kind.
 public struct SuppressionUse: Sendable, Equatable {
     /// The rule.
@@ -142,6 +202,13 @@ public struct LeakReport: Sendable {
     /// Every overrun block the tracer found: ``overruns`` adds up to less when it found them at
     /// more stacks than it keeps (16).
     public var overrunBlocks: Int64
+    /// The blocks the process released otherwise than it allocated them (a block of new
+    /// released by free or delete[], of malloc by delete…), by both stacks, most blocks first.
+    /// Leak suppressions do not apply to them.
+    public var mismatches: [MismatchRecord]
+    /// Every mismatched release the tracer found: ``mismatches`` adds up to less when it found
+    /// them at more pairs of stacks than it keeps (16).
+    public var mismatchBlocks: Int64
 
     /// Groups the blocks of a leak-scanned snapshot.
     ///
@@ -218,6 +285,9 @@ public struct LeakReport: Sendable {
         }
         let listed = overruns.reduce(Int64(0)) { $0 + $1.count }
         overrunBlocks = max(Int64(clamping: snapshot.totals.overrunBlocks), listed)
+        mismatches = MismatchRecord.records(traced)
+        mismatchBlocks = max(
+            Int64(clamping: snapshot.totals.mismatchBlocks), mismatches.reduce(Int64(0)) { $0 + $1.count })
         self.totals = totals
         self.ignored = ignored
         suppressions = zip(rules, hidden).compactMap { rule, byKind in
@@ -270,18 +340,24 @@ public struct LeakVerdict: Sendable, Equatable {
     public var overrunBlocks: Int64
     /// Whether overruns fail the check (as memcheck's errors do) or are only reported.
     public var failsOnOverruns: Bool
+    /// Blocks released otherwise than allocated, over all reports.
+    public var mismatchBlocks: Int64
+    /// Whether mismatched releases fail the check or are only reported.
+    public var failsOnMismatches: Bool
 
-    /// Adds up the leaks of `kinds` and the heap overruns over `reports`, and compares the
-    /// leaks with `maxLeak`.
+    /// Adds up the leaks of `kinds`, the heap overruns and the mismatched releases over
+    /// `reports`, and compares the leaks with `maxLeak`.
     public init(
         _ reports: [LeakReport], kinds: Set<LeakKind> = LeakKind.checkedByDefault, maxLeak: Int64 = 0,
-        failsOnOverruns: Bool = true
+        failsOnOverruns: Bool = true, failsOnMismatches: Bool = true
     ) {
         self.kinds = kinds
         self.maxLeak = maxLeak
         self.failsOnOverruns = failsOnOverruns
+        self.failsOnMismatches = failsOnMismatches
         leaked = reports.reduce(LeakFigures()) { $0 + $1.figures(kinds: kinds) }
         overrunBlocks = reports.reduce(Int64(0)) { $0 + $1.overrunBlocks }
+        mismatchBlocks = reports.reduce(Int64(0)) { $0 + $1.mismatchBlocks }
     }
 
     /// True when more than ``maxLeak`` bytes leaked (any leaked block fails a limit of 0, even
@@ -290,8 +366,8 @@ public struct LeakVerdict: Sendable, Equatable {
         maxLeak == 0 ? leaked.count > 0 : leaked.size > maxLeak
     }
 
-    /// True when the leaks fail the check, or a heap overrun does.
+    /// True when the leaks fail the check, or a heap overrun or a mismatched release does.
     public var failed: Bool {
-        leaksFailed || (failsOnOverruns && overrunBlocks > 0)
+        leaksFailed || (failsOnOverruns && overrunBlocks > 0) || (failsOnMismatches && mismatchBlocks > 0)
     }
 }

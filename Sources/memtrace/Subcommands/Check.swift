@@ -19,12 +19,14 @@ extension Memtrace {
                 valgrind memcheck does (definite: nothing points to it; indirect: only leaked blocks do; \
                 possible: only pointers into its middle; reachable: still pointed to). memtrace then \
                 reports the leaks of every process that wrote an exit snapshot, grouped by allocation \
-                stack, biggest first, and the blocks the program wrote one byte past the end of (heap \
-                overruns, which fail the check unless --allow-overruns), and exits:
+                stack, biggest first, the blocks the program wrote one byte past the end of (heap \
+                overruns, which fail the check unless --allow-overruns) and the blocks it released \
+                otherwise than it allocated them (free of new, delete of new[], delete of malloc...: \
+                mismatched releases, which fail the check unless --allow-mismatches), and exits:
 
                   CMD's own status  when CMD failed (non-zero, or 128 + N when signal N killed it)
-                  23                when leaks of --kinds exceed --max-leak bytes, or a heap overrun was
-                                    found (see --exit-code)
+                  23                when leaks of --kinds exceed --max-leak bytes, or a heap overrun or
+                                    a mismatched release was found (see --exit-code)
                   0                 otherwise
                   2                 when no exit snapshot could be checked (CMD ended through _exit()
                                     or a signal) or a snapshot is unreadable
@@ -66,6 +68,12 @@ extension Memtrace {
 
         @Flag(help: "Report heap overruns (blocks written one byte past their end) without failing on them.")
         var allowOverruns = false
+
+        @Flag(
+            help:
+                "Report mismatched releases (free of a block of new, delete of new[] or of malloc...) without failing on them."
+        )
+        var allowMismatches = false
 
         @Option(help: "Report format: text or json.")
         var format: LeakReportFormat = .text
@@ -130,8 +138,8 @@ extension Memtrace {
             // A leak check needs every block, and a snapshot at exit.
             environment["MEMTRACE_BLOCKS"] = "1"
             environment["MEMTRACE_AT_EXIT"] = "1"
-            // The report below names the overruns' sites with their symbols; the tracer's own
-            // lines at exit would give the same stacks by address.
+            // The report below names the sites of overruns and mismatched releases with their
+            // symbols; the tracer's own lines at exit would give the same stacks by address.
             environment["MEMTRACE_OVERRUN_REPORT"] = "0"
             for variable in ["MEMTRACE_SAMPLE", "MEMTRACE_DISABLE"] { environment[variable] = nil }
 
@@ -151,7 +159,9 @@ extension Memtrace {
                 if (x == UInt32(childPID)) != (y == UInt32(childPID)) { return x == UInt32(childPID) }
                 return x < y
             }
-            let verdict = LeakVerdict(reports, kinds: kinds, maxLeak: limit, failsOnOverruns: !allowOverruns)
+            let verdict = LeakVerdict(
+                reports, kinds: kinds, maxLeak: limit, failsOnOverruns: !allowOverruns,
+                failsOnMismatches: !allowMismatches)
             if !reports.isEmpty {
                 let text =
                     format == .json
