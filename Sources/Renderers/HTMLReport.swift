@@ -193,6 +193,13 @@ public enum HTMLReport {
             cards.append(
                 ("Heap overruns", "\(totals.overrunBlocks)", "blocks written one byte past the end (memtrace summary)"))
         }
+        if totals.mismatchBlocks != 0 {
+            cards.append(
+                (
+                    "Mismatched releases", "\(totals.mismatchBlocks)",
+                    "blocks released otherwise than allocated (memtrace summary)"
+                ))
+        }
         cards += [
             ("Call stacks", "\(snapshot.stackStats.count)", "distinct allocating stacks"),
             ("Tracer overhead", SizeFormat.format(totals.tracerOverheadBytes), "memory for its tables"),

@@ -344,4 +344,74 @@ final class LeakReportTests: XCTestCase {
         let processes = try XCTUnwrap(object["processes"] as? [[String: Any]])
         XCTAssertEqual(processes.first?["overrun_blocks"] as? Int, 6)
     }
+
+    /// Mismatched releases: records by both stacks' frames (two stacks of the same frames add
+    /// up), most blocks first, in memcheck's words; they fail the check unless allowed, and lead
+    /// the verdict with the overruns when both fail.
+    func testMismatchedReleasesAreListedAndFailTheCheckUnlessAllowed() throws {
+        var snapshot = try overrunReport().snapshot
+        // Stack 3 has the frames of stack 0 behind another address of malloc; 2 releases.
+        snapshot.stacks.append(Snapshot.Stack(pcs: [0x10, 0x50], trueDepth: 2))
+        snapshot.mismatches = [
+            Snapshot.Mismatch(
+                allocStack: 0, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 1, bytes: 24),
+            Snapshot.Mismatch(
+                allocStack: 1, releaseStack: 2, allocatedBy: .malloc, releasedBy: .deleteArray, count: 1, bytes: 8),
+            Snapshot.Mismatch(
+                allocStack: 3, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 2, bytes: 48),
+        ]
+        snapshot.totals.mismatchBlocks = 5
+        let report = try LeakReport(TracedSnapshot(snapshot, resolver: resolver), suppressions: [])
+        XCTAssertEqual(report.mismatches.map(\.count), [3, 1])
+        XCTAssertEqual(report.mismatches.map(\.size), [72, 8])
+        XCTAssertEqual(report.mismatches.map(\.allocatedBy), [.newArray, .malloc])
+        XCTAssertEqual(report.mismatches.map(\.releasedBy), [.delete, .deleteArray])
+        XCTAssertEqual(report.mismatches[0].allocation.map(\.function), ["make_list", "main"])
+        XCTAssertEqual(report.mismatches[0].release.map(\.function), ["g_strdup", "setup", "main"])
+        XCTAssertEqual(report.mismatchBlocks, 5, "the total, beyond the records kept")
+        XCTAssertTrue(LeakVerdict([report], failsOnOverruns: false).failed)
+        XCTAssertFalse(LeakVerdict([report], failsOnOverruns: false, failsOnMismatches: false).failed)
+        XCTAssertEqual(LeakVerdict([report, report]).mismatchBlocks, 10)
+
+        let text = LeakFormat.text([report], verdict: LeakVerdict([report]))
+        XCTAssertTrue(
+            text.contains(
+                """
+                72 bytes in 3 blocks allocated with new[] were released with delete in mismatch record 1 of 2
+                    list.c:20 in make_list
+                    main.c:3 in main
+                  released at:
+                    g_strdup in libglib-2.0.so.0
+                    setup.c:7 in setup
+                    main.c:3 in main
+                8 bytes in 1 blocks allocated with malloc were released with delete[] in mismatch record 2 of 2
+
+                """), text)
+        XCTAssertTrue(text.contains("\n        mismatched: 5 blocks released otherwise than allocated\n"), text)
+        XCTAssertTrue(
+            text.hasSuffix(
+                "memtrace: FAILED: 6 blocks written one byte past their end (heap overruns); 5 blocks released otherwise than allocated (mismatched free / delete / delete[]); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed\n"
+            ), text)
+        let allowed = LeakFormat.text([report], verdict: LeakVerdict([report], failsOnMismatches: false))
+        XCTAssertTrue(
+            allowed.hasSuffix(
+                "memtrace: FAILED: 6 blocks written one byte past their end (heap overruns); 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 0 bytes allowed; 5 blocks released otherwise than allocated (mismatched free / delete / delete[], allowed)\n"
+            ), allowed)
+
+        let json = LeakFormat.json([report], verdict: LeakVerdict([report]))
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let mismatches = try XCTUnwrap(object["mismatches"] as? [[String: Any]])
+        XCTAssertEqual(mismatches.map { $0["allocated_by"] as? String }, ["new[]", "malloc"])
+        XCTAssertEqual(mismatches.map { $0["released_by"] as? String }, ["delete", "delete[]"])
+        XCTAssertEqual(mismatches.map { $0["count"] as? Int }, [3, 1])
+        XCTAssertEqual(((mismatches[0]["release"] as? [[String: Any]])?.first)?["function"] as? String, "g_strdup")
+        let summary = try XCTUnwrap(object["summary"] as? [String: Any])
+        XCTAssertEqual(summary["mismatch_blocks"] as? Int, 5)
+        XCTAssertEqual(summary["mismatches_fail"] as? Bool, true)
+        let process = try XCTUnwrap((object["processes"] as? [[String: Any]])?.first)
+        XCTAssertEqual(process["mismatch_blocks"] as? Int, 5)
+        let clean = try LeakReport(scanned(listBlocks), suppressions: [])
+        XCTAssertEqual([clean.mismatches.count, Int(clean.mismatchBlocks)], [0, 0])
+        XCTAssertFalse(LeakFormat.text([clean], verdict: LeakVerdict([clean])).contains("mismatch"))
+    }
 }

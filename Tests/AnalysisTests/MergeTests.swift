@@ -85,6 +85,38 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(stats.map(\.size), [4000, 64, 8])
     }
 
+    /// Mismatched releases of the same two stacks and ways add up across processes; a release
+    /// stack with no STACK_STATS record (B's free in main) joins the merged stacks without one.
+    func testMismatchedReleasesAreMatchedByFramesAndSummed() throws {
+        var parts = inputs()
+        parts[0].snapshot.stacks.append(Snapshot.Stack(pcs: [0x1200], trueDepth: 1))
+        parts[0].snapshot.mismatches = [
+            Snapshot.Mismatch(
+                allocStack: 0, releaseStack: 2, allocatedBy: .new, releasedBy: .free, count: 2, bytes: 200)
+        ]
+        parts[0].snapshot.totals.mismatchBlocks = 2
+        parts[1].snapshot.stacks.append(Snapshot.Stack(pcs: [0x9200], trueDepth: 1))
+        parts[1].snapshot.mismatches = [
+            Snapshot.Mismatch(
+                allocStack: 0, releaseStack: 2, allocatedBy: .new, releasedBy: .free, count: 3, bytes: 300),
+            Snapshot.Mismatch(
+                allocStack: 1, releaseStack: 2, allocatedBy: .newArray, releasedBy: .free, count: 1, bytes: 8),
+        ]
+        parts[1].snapshot.totals.mismatchBlocks = 4
+        let merged = SnapshotMerge.merge(parts, path: "fleet.snap")
+        XCTAssertEqual(merged.totals.mismatchBlocks, 6)
+        XCTAssertEqual(merged.stacks.count, 4, "leak←main, only_in_a, main (the free), inlined")
+        XCTAssertEqual(merged.stackStats.count, 3)
+        XCTAssertEqual(merged.mismatches.map(\.count), [5, 1])
+        XCTAssertEqual(merged.mismatches.map(\.bytes), [500, 8])
+        XCTAssertEqual(merged.mismatches.map(\.allocatedBy), [.new, .newArray])
+        let read = try SnapshotFile.parse(SnapshotWriter.encode(merged), path: "fleet.snap")
+        let traced = TracedSnapshot(read, resolver: Symbolizer(snapshot: read))
+        XCTAssertEqual(
+            traced.mismatches.map { [$0.allocation[0].function, $0.release[0].function] },
+            [["leak", "main"], ["inlined", "main"]])
+    }
+
     func testMergingOneSnapshotKeepsItsFigures() {
         let one = [inputs()[0]]
         let merged = SnapshotMerge.merge(one)

@@ -75,6 +75,42 @@ final class SummaryTests: XCTestCase {
         )
         .render()
         XCTAssertFalse(clean.contains("Overruns") || clean.contains("Heap overruns"), clean)
+        XCTAssertFalse(clean.contains("Mismatched"), clean)
+    }
+
+    /// Mismatched releases: a line among the totals, then each pair of ways with the innermost
+    /// line of the allocation and of the release, most blocks first.
+    func testMismatchedReleasesAreListed() {
+        let resolver = TableResolver(table: [
+            0x100: [app("make_list", "examples/leaky.c", 12)],
+            0x200: [app("burst", "examples/leaky.c", 40)],
+            0x300: [app("drop", "examples/leaky.c", 50)],
+        ])
+        var totals = Snapshot.Totals()
+        totals.mismatchBlocks = 4
+        var snapshot = makeSnapshot(
+            [StackSpec(pcs: [0x100], size: 64, count: 1), StackSpec(pcs: [0x200], size: 96, count: 3)],
+            totals: totals)
+        snapshot.stacks.append(Snapshot.Stack(pcs: [0x300], trueDepth: 1))
+        snapshot.mismatches = [
+            Snapshot.Mismatch(
+                allocStack: 0, releaseStack: 2, allocatedBy: .new, releasedBy: .free, count: 1, bytes: 16),
+            Snapshot.Mismatch(
+                allocStack: 1, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 3, bytes: 96),
+        ]
+        let text = Summary(TracedSnapshot(snapshot, resolver: resolver)).render()
+        XCTAssertTrue(
+            text.contains("Mismatched: 4 blocks released otherwise than allocated (free of new...), sites below\n"),
+            text)
+        XCTAssertTrue(
+            text.contains(
+                """
+
+                Mismatched releases (allocated one way, released another):
+                  new[] released with delete: size=96 B, count=3; allocated at examples/leaky.c:40 in burst, released at examples/leaky.c:50 in drop
+                  new released with free: size=16 B, count=1; allocated at examples/leaky.c:12 in make_list, released at examples/leaky.c:50 in drop
+
+                """), text)
     }
 
     func testRender() {

@@ -59,6 +59,7 @@ final class HTMLReportTests: XCTestCase {
         // The tree: all → main → work → {leak_one, helper → cache_put}, largest first.
         XCTAssertTrue(html.contains(#""names":["all","main","work","leak_one","helper","cache_put"]"#), html)
         XCTAssertFalse(html.contains("Heap overruns"), "a card only when the tracer found any")
+        XCTAssertFalse(html.contains("Mismatched releases"))
         XCTAssertFalse(html.contains(#"<section id="sizes">"#), "no SIZES section, no sizes")
         var sized = programSnapshot()
         sized.sizeClasses = [
@@ -80,10 +81,16 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertFalse(sizes.contains("<td>0 B</td>"), "the rows start at the first class that is not empty")
         var overrun = programSnapshot()
         overrun.totals.overrunBlocks = 3
+        overrun.totals.mismatchBlocks = 2
+        let cards = try report([overrun])
         XCTAssertTrue(
-            try report([overrun]).contains(
+            cards.contains(
                 #"<div class="label">Heap overruns</div><div class="value">3</div>"#
                     + #"<div class="note">blocks written one byte past the end (memtrace summary)</div>"#))
+        XCTAssertTrue(
+            cards.contains(
+                #"<div class="label">Mismatched releases</div><div class="value">2</div>"#
+                    + #"<div class="note">blocks released otherwise than allocated (memtrace summary)</div>"#))
     }
 
     func testTimelineAndGrowth() throws {
