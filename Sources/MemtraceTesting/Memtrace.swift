@@ -55,6 +55,15 @@ public enum Memtrace {
         return count >= 0 ? count : nil
     }
 
+    /// The heap blocks released so far otherwise than they were allocated (a block of C++'s
+    /// `new[]` released with `delete`, of `new` with `free`…), in the whole process; `nil` when
+    /// not tracing. Compare the count before and after the code under test.
+    public static var mismatchedReleases: Int? {
+        guard isTracing, let function = TracerFunctions.shared.mismatches else { return nil }
+        let count = function()
+        return count >= 0 ? count : nil
+    }
+
     /// Marks a live heap block as intentionally kept: leak checks never report it, and what it
     /// points to counts as reachable (LeakSanitizer's `__lsan_ignore_object`).
     ///

@@ -32,6 +32,7 @@ struct TracerFunctions: @unchecked Sendable {
     var enable: VoidFunction?
     var checkGrowth: GrowthFunction?
     var overruns: CountFunction?
+    var mismatches: CountFunction?
 
     /// Looked up once, on first use.
     static let shared = TracerFunctions()
@@ -54,5 +55,6 @@ struct TracerFunctions: @unchecked Sendable {
         enable = find("memtrace_impl_enable", as: VoidFunction.self)
         checkGrowth = find("memtrace_impl_check_growth", as: GrowthFunction.self)
         overruns = find("memtrace_impl_overruns", as: CountFunction.self)
+        mismatches = find("memtrace_impl_mismatches", as: CountFunction.self)
     }
 }

@@ -65,3 +65,7 @@ MT_EXPORT long memtrace_impl_check_growth(void (*body)(void *), void *context, i
 MT_EXPORT long memtrace_impl_overruns(void) {
     return mt_enabled ? (long)__atomic_load_n(&mt_overrun_blocks, __ATOMIC_RELAXED) : -1;
 }
+
+MT_EXPORT long memtrace_impl_mismatches(void) {
+    return mt_enabled ? (long)__atomic_load_n(&mt_mismatch_blocks, __ATOMIC_RELAXED) : -1;
+}

@@ -26,9 +26,10 @@ final class SwiftAPITests: XCTestCase {
         let result = try run(["MemtraceTestingTests.MemtraceTestingXCTests"])
         let output = result.stdoutText + result.stderrText
         XCTAssertEqual(result.status, 0, output)
-        XCTAssertTrue(output.contains("Executed 9 tests, with 1 test skipped and 0 failures"), output)
+        XCTAssertTrue(output.contains("Executed 10 tests, with 1 test skipped and 0 failures"), output)
         XCTAssertTrue(output.contains("'MemtraceTestingXCTests.testPlantedLeakIsCaught' passed"), output)
         XCTAssertTrue(output.contains("'MemtraceTestingXCTests.testHeapOverrunsAreCounted' passed"), output)
+        XCTAssertTrue(output.contains("'MemtraceTestingXCTests.testMismatchedReleasesAreCounted' passed"), output)
         // The tracer's own report of the planted leak, with its stack.
         XCTAssertTrue(output.contains("memtrace: region \"planted leak\": 4000 bytes in 1 blocks"), output)
     }

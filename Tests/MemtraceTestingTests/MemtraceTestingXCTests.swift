@@ -38,6 +38,7 @@ final class MemtraceTestingXCTests: XCTestCase {
         XCTAssertThrowsError(try Memtrace.snapshot(to: "/tmp/never.snap"))
         XCTAssertNil(Memtrace.tracedMemory)
         XCTAssertNil(Memtrace.heapOverruns)
+        XCTAssertNil(Memtrace.mismatchedReleases)
         XCTAssertEqual(Memtrace.withoutTracking { 7 }, 7)
         let block = malloc(8)!
         XCTAssertFalse(Memtrace.ignore(block))
@@ -174,5 +175,17 @@ final class MemtraceTestingXCTests: XCTestCase {
         block.storeBytes(of: ~past, toByteOffset: 32, as: UInt8.self)
         free(block)
         XCTAssertEqual(Memtrace.heapOverruns, before + 1)
+    }
+
+    /// A block of C++'s `operator new[]` (looked up as a C++ program would call it) released
+    /// with `free` counts one mismatched release.
+    func testMismatchedReleasesAreCounted() throws {
+        try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
+        let before = try XCTUnwrap(Memtrace.mismatchedReleases)
+        typealias NewArray = @convention(c) (Int) -> UnsafeMutableRawPointer?
+        let symbol = try XCTUnwrap(dlsym(nil, "_Znam"), "operator new[] is not loaded")
+        let block = try XCTUnwrap(unsafeBitCast(symbol, to: NewArray.self)(24))
+        free(block)
+        XCTAssertEqual(Memtrace.mismatchedReleases, before + 1)
     }
 }

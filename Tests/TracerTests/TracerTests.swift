@@ -958,7 +958,7 @@ final class TracerTests: XCTestCase {
         let source = TestPaths.file("Tests/TracerTests/Fixtures/mismatch.cpp")
         let traced = try runTraced(exe, in: directory)
         XCTAssertEqual(traced.status, 0, traced.stderrText)
-        XCTAssertEqual(traced.stdoutText, "mismatch: done\n")
+        XCTAssertEqual(traced.stdoutText, "mismatches: 12\n", "memtrace_mismatches()")
         let snapshot = try onlySnapshot(in: directory, prefix: "mismatch")
         assertConsistent(snapshot)
         XCTAssertEqual([snapshot.totals.mismatchBlocks, snapshot.totals.untrackedFrees], [12, 0])

@@ -200,6 +200,19 @@ static inline long memtrace_overruns(void) {
     return f ? f() : -1;
 }
 
+/**
+ * The blocks released so far otherwise than they were allocated (a block of
+ * new[] released with delete, of new with free or delete[], of malloc with
+ * delete...), in the whole process: compare the count before and after the
+ * code under test.
+ * @return the count, or -1 without the tracer.
+ */
+static inline long memtrace_mismatches(void) {
+    static void *cache;
+    memtrace__count_fn f = (memtrace__count_fn)memtrace__lookup(&cache, "memtrace_impl_mismatches");
+    return f ? f() : -1;
+}
+
 /** @} */
 
 #ifdef __cplusplus

@@ -5,6 +5,8 @@
 #include <new>
 #include <pthread.h>
 
+#include "memtrace.h"
+
 static int *shared[5];
 
 __attribute__((noinline)) static void new_array_free() {
@@ -65,5 +67,5 @@ int main() {
     pthread_t thread;
     pthread_create(&thread, nullptr, release_shared, nullptr);
     pthread_join(thread, nullptr);
-    std::puts("mismatch: done");
+    std::printf("mismatches: %ld\n", memtrace_mismatches());
 }
