@@ -60,6 +60,7 @@ public enum SnapshotMerge {
         struct MismatchKey: Hashable {
             var allocStack: Int, releaseStack: Int
             var allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release
+            var namedSize: UInt64
         }
         var mismatches: [MismatchKey: (count: UInt64, bytes: UInt64)] = [:]
         var mismatchOrder: [MismatchKey] = []
@@ -134,7 +135,7 @@ public enum SnapshotMerge {
             for mismatch in snapshot.mismatches {
                 let key = MismatchKey(
                     allocStack: mergedStack(mismatch.allocStack), releaseStack: mergedStack(mismatch.releaseStack),
-                    allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy)
+                    allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy, namedSize: mismatch.namedSize)
                 if mismatches[key] == nil { mismatchOrder.append(key) }
                 let sum = mismatches[key, default: (0, 0)]
                 mismatches[key] = (sum.count &+ mismatch.count, sum.bytes &+ mismatch.bytes)
@@ -192,7 +193,7 @@ public enum SnapshotMerge {
                 Snapshot.Mismatch(
                     allocStack: UInt32(key.allocStack), releaseStack: UInt32(key.releaseStack),
                     allocatedBy: key.allocatedBy, releasedBy: key.releasedBy, count: mismatches[key]!.count,
-                    bytes: mismatches[key]!.bytes)
+                    bytes: mismatches[key]!.bytes, namedSize: key.namedSize)
             },
             countsTemporary: inputs.allSatisfy(\.snapshot.countsTemporary))
     }

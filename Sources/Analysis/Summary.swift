@@ -218,7 +218,7 @@ public struct Summary {
             out += "\nMismatched releases (allocated one way, released another):\n"
             for record in mismatches {
                 out +=
-                    "  \(record.allocatedBy.name) released with \(record.releasedBy.name): size=\(SizeFormat.format(UInt64(clamping: record.size))), count=\(record.count); "
+                    "  \(record.allocatedBy.name) released with \(record.releasedHow): size=\(SizeFormat.format(UInt64(clamping: record.size))), count=\(record.count); "
                     + "allocated at \(TextFormat.describe(record.allocation[0])), released at \(TextFormat.describe(record.release[0]))\n"
             }
         }
@@ -241,6 +241,10 @@ public struct Summary {
             ]
             let width = rows.map(\.0.count).max()! + 2
             for (label, value) in rows { out += "  " + (label + ":").padding(to: width) + value + "\n" }
+        } else if snapshot.allocator?.kind == .unknown {
+            // The tracer leaves them out when asking could hurt the program (docs/tracer.md).
+            out +=
+                "  not available: the tracer left the allocator's statistics out of this snapshot (its helper thread wrote it while glibc ran the program as one thread, or a signal was ending the program); the exit snapshot has them\n"
         } else {
             out += "  not available: the snapshot carries no allocator statistics\n"
         }

@@ -303,7 +303,10 @@ public struct Snapshot: Sendable {
     }
 
     /// Blocks released otherwise than allocated, by the stacks of their allocation and release
-    /// (the MISMATCHES section): valgrind memcheck's "Mismatched free() / delete / delete []".
+    /// (the MISMATCHES section): valgrind memcheck's "Mismatched free() / delete / delete []";
+    /// or released by a sized `delete` that named another size than the block's (a class
+    /// deleted through a base without a virtual destructor), when ``allocatedBy`` and
+    /// ``releasedBy`` match and ``namedSize`` is that size.
     public struct Mismatch: Sendable, Equatable {
         /// How a block was allocated.
         public enum Allocation: UInt32, Sendable, CaseIterable {
@@ -336,10 +339,13 @@ public struct Snapshot: Sendable {
         public var releasedBy: Release
         public var count: UInt64
         public var bytes: UInt64
+        /// What a sized `delete` said the block held, when that was what did not match; 0 when
+        /// the ways differ.
+        public var namedSize: UInt64
 
         public init(
             allocStack: UInt32, releaseStack: UInt32, allocatedBy: Allocation, releasedBy: Release, count: UInt64,
-            bytes: UInt64
+            bytes: UInt64, namedSize: UInt64 = 0
         ) {
             self.allocStack = allocStack
             self.releaseStack = releaseStack
@@ -347,6 +353,13 @@ public struct Snapshot: Sendable {
             self.releasedBy = releasedBy
             self.count = count
             self.bytes = bytes
+            self.namedSize = namedSize
+        }
+
+        /// How the blocks were released, as a report says it: `delete`, or `delete of 16 bytes`
+        /// for a sized delete that named the wrong size.
+        public var releasedHow: String {
+            namedSize == 0 ? releasedBy.name : "\(releasedBy.name) of \(namedSize) bytes"
         }
     }
 

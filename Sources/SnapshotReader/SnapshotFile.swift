@@ -562,12 +562,12 @@ private struct Parser {
         guard var cursor = cursor(.mismatches) else { return [] }
         let rawCount = try cursor.u32("count")
         _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 32, "records")
+        let count = try cursor.count(UInt64(rawCount), of: 40, "records")
         let start = cursor.offset
         var mismatches: [Snapshot.Mismatch] = []
         mismatches.reserveCapacity(count)
         for record in 0..<count {
-            let base = start + 32 * record
+            let base = start + 40 * record
             let (allocStack, releaseStack) = (cursor.u32(at: base), cursor.u32(at: base + 4))
             for (role, stack) in [("allocation", allocStack), ("release", releaseStack)] where stack >= stackCount {
                 throw error(
@@ -588,7 +588,8 @@ private struct Parser {
             mismatches.append(
                 Snapshot.Mismatch(
                     allocStack: allocStack, releaseStack: releaseStack, allocatedBy: allocatedBy,
-                    releasedBy: releasedBy, count: cursor.u64(at: base + 16), bytes: cursor.u64(at: base + 24)))
+                    releasedBy: releasedBy, count: cursor.u64(at: base + 16), bytes: cursor.u64(at: base + 24),
+                    namedSize: cursor.u64(at: base + 32)))
         }
         return mismatches
     }

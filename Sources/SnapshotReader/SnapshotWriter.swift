@@ -153,6 +153,7 @@ public enum SnapshotWriter {
                 out.u32(mismatch.releasedBy.rawValue)
                 out.u64(mismatch.count)
                 out.u64(mismatch.bytes)
+                out.u64(mismatch.namedSize)
             }
         }
         if let sizeClasses = snapshot.sizeClasses {

@@ -92,7 +92,7 @@ static const char *const release_names[] = {"free", "delete", "delete[]", "reall
  * caller released the block: walks the release's stack from there (rare: a
  * correct program never comes here) and counts the block under the first
  * site of the same two stacks and ways, claimed without a lock. */
-__attribute__((noinline, cold)) void mt_mismatch_found(const struct mt_live *e, enum mt_release how) {
+__attribute__((noinline, cold)) void mt_mismatch_found(const struct mt_live *e, enum mt_release how, size_t size) {
     const void *hook = *(void *const *)__builtin_frame_address(0); /* the caller's frame: its saved rbp */
     uint32_t released_at = mt_record_stack(hook);
     uint64_t key = mt_mismatch_key(e->stack, released_at, mt_flags_kind(e->flags), how);
@@ -104,6 +104,9 @@ __attribute__((noinline, cold)) void mt_mismatch_found(const struct mt_live *e, 
         uint64_t seen = 0;
         if (__atomic_compare_exchange_n(&site->key, &seen, key, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED) ||
             seen == key) {
+            uint64_t none = 0;
+            if (mt_release_matches(e->flags, how)) /* the sizes differ */
+                __atomic_compare_exchange_n(&site->named_size, &none, size, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
             __atomic_add_fetch(&site->count, (uint64_t)count, __ATOMIC_RELAXED);
             __atomic_add_fetch(&site->bytes, (uint64_t)bytes, __ATOMIC_RELAXED);
             break;
@@ -122,9 +125,12 @@ void mt_mismatch_report(void) {
         uint64_t key = __atomic_load_n(&mt_mismatch_sites[i].key, __ATOMIC_RELAXED);
         if (!key) break; /* sites are claimed in order */
         uint64_t count = __atomic_load_n(&mt_mismatch_sites[i].count, __ATOMIC_RELAXED);
-        snprintf(line, sizeof line, "    %llu block%s allocated with %s and released with %s, allocated at:\n",
+        uint64_t named = __atomic_load_n(&mt_mismatch_sites[i].named_size, __ATOMIC_RELAXED);
+        char size[48] = "";
+        if (named) snprintf(size, sizeof size, " of %llu bytes", (unsigned long long)named);
+        snprintf(line, sizeof line, "    %llu block%s allocated with %s and released with %s%s, allocated at:\n",
                  (unsigned long long)count, count == 1 ? "" : "s", kind_names[(key >> 60) & 3],
-                 release_names[(key >> 56) & 3]);
+                 release_names[(key >> 56) & 3], size);
         mt_say(line);
         print_stack((uint32_t)(key >> 28) & ((1u << 28) - 1));
         mt_say("    released at:\n");

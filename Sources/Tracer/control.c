@@ -294,8 +294,11 @@ static int before(const struct timespec *a, const struct timespec *b) {
 
 /* The helper thread: periodic snapshots, timeline points, and snapshots the
  * signal handler asked for. */
+static __thread int on_helper;
+
 static void *helper_main(void *arg) {
     (void)arg;
+    on_helper = 1;
     mt_guard = 1; /* nothing this thread does is the program's allocation */
     mt_never_leaves = 1;
     struct timespec now, next_snapshot, next_point;
@@ -353,13 +356,21 @@ static void *helper_main(void *arg) {
  * no symbol after start-up, shares no pthread mutex with the program (glibc
  * skips a mutex's atomics and wake-ups while the flag is set: the snapshot
  * lock is the tracer's own) and calls nothing else that reads the flag, so
- * when the flag was set before it started it is set again once it runs.  The
+ * when the flag was set before it started it is set again once it runs.
+ * Nothing else, that is, but the allocator's statistics (mallinfo2 walks the
+ * arena the program's malloc is changing without its lock; jemalloc's mallctl
+ * waits on a mutex whose holder never wakes it): while the flag is set the
+ * helper's snapshots go without them (mt_allocator_stats_safe).  The
  * program's own first pthread_create clears it as usual, before its new
  * thread exists.  An executable that reads the flag has a copy of its own
  * (a copy relocation), which libc does not read: libc's is looked up in
  * libc itself, and both are set. */
 extern char __libc_single_threaded __attribute__((weak));
 static char *libc_single_flag;
+
+int mt_allocator_stats_safe(void) {
+    return !on_helper || !libc_single_flag || !__atomic_load_n(libc_single_flag, __ATOMIC_ACQUIRE);
+}
 
 static void find_single_flag(void) {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);

@@ -145,9 +145,11 @@ _Static_assert(sizeof(struct mt_stack_figures) == 24, "stack figures are 24 byte
 
 /* MISMATCHES payload: u32 count, u32 0, then count x struct mt_mismatch: the
  * blocks released otherwise than allocated (a block of operator new released
- * by free or delete[], of new[] by delete, of malloc by delete...), grouped
- * by the stacks of the allocation and of the release and by both ways, at
- * most MT_MISMATCH_SITES groups; TOTALS' mismatch_blocks counts them all. */
+ * by free or delete[], of new[] by delete, of malloc by delete...) or by a
+ * sized delete naming another size than the block's (then allocated_by and
+ * released_by match, and named_size is that size), grouped by the stacks of
+ * the allocation and of the release and by both ways, at most
+ * MT_MISMATCH_SITES groups; TOTALS' mismatch_blocks counts them all. */
 enum mt_alloc_kind_on_disk { MT_ALLOCATED_BY_MALLOC = 0, MT_ALLOCATED_BY_NEW = 1, MT_ALLOCATED_BY_NEW_ARRAY = 2 };
 enum mt_release_on_disk {
     MT_RELEASED_BY_FREE = 0,
@@ -162,8 +164,9 @@ struct mt_mismatch {
     uint32_t released_by;   /* enum mt_release_on_disk */
     uint64_t count;
     uint64_t bytes;
+    uint64_t named_size;    /* what a sized delete said the block held; 0 when the ways differ */
 };
-_Static_assert(sizeof(struct mt_mismatch) == 32, "mismatch is 32 bytes");
+_Static_assert(sizeof(struct mt_mismatch) == 40, "mismatch is 40 bytes");
 
 /* SIZES payload: u32 count, u32 0, then count x struct mt_size_class, for
  * the classes 0 to count - 1 (the last one not empty): every allocation of

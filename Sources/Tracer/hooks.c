@@ -224,10 +224,10 @@ MT_EXPORT void *malloc(size_t size) {
 
 /* Inline: unlike an allocation, a release walks no stack, so it needs no
  * frame of its own under the program's. */
-static inline __attribute__((always_inline)) void free_recorded(void *p, enum mt_release how) {
+static inline __attribute__((always_inline)) void free_recorded(void *p, enum mt_release how, size_t size) {
     int saved = errno; /* the recorder must not change it either */
     mt_guard++;
-    mt_record_free(p, how); /* before the real free: afterwards the address may be reused */
+    mt_record_free(p, how, size); /* before the real free: afterwards the address may be reused */
     real_free(p);
     mt_leave();
     errno = saved;
@@ -278,9 +278,10 @@ void mt_free_deferred(void) {
     errno = saved;
 }
 
-/* free, and operator delete and delete[] (`how`): each has a function of
- * its own below, so that free's need not carry how it releases. */
-static inline __attribute__((always_inline)) void release_checked(void *p, enum mt_release how) {
+/* free, and operator delete and delete[] (`how`; `size`: what a sized delete
+ * says the block holds, 0 from the others): each has a function of its own
+ * below, so that free's need not carry how it releases. */
+static inline __attribute__((always_inline)) void release_checked(void *p, enum mt_release how, size_t size) {
     if (!p || is_boot(p)) return;
     ensure_started();
     if (MT_UNLIKELY(!real_free)) return;
@@ -291,22 +292,24 @@ static inline __attribute__((always_inline)) void release_checked(void *p, enum 
         real_free(p);
         return;
     }
-    free_recorded(p, how);
+    free_recorded(p, how, size);
 }
 
-__attribute__((noinline)) static void free_checked(void *p) { release_checked(p, MT_RELEASE_FREE); }
-__attribute__((noinline)) static void delete_checked(void *p, enum mt_release how) { release_checked(p, how); }
+__attribute__((noinline)) static void free_checked(void *p) { release_checked(p, MT_RELEASE_FREE, 0); }
+__attribute__((noinline)) static void delete_checked(void *p, enum mt_release how, size_t size) {
+    release_checked(p, how, size);
+}
 
-static inline __attribute__((always_inline)) void release(void *p, enum mt_release how) {
+static inline __attribute__((always_inline)) void release(void *p, enum mt_release how, size_t size) {
     if (MT_LIKELY(mt_surely_unrecorded(p))) { /* never a bootstrap block: their cells are pinned */
         real_free(p); /* NULL included */
         return;
     }
     if (how == MT_RELEASE_FREE) free_checked(p);
-    else delete_checked(p, how);
+    else delete_checked(p, how, size);
 }
 
-MT_EXPORT void free(void *p) { release(p, MT_RELEASE_FREE); }
+MT_EXPORT void free(void *p) { release(p, MT_RELEASE_FREE, 0); }
 
 __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;
@@ -361,7 +364,7 @@ __attribute__((noinline)) static void *realloc_recorded(void *old, size_t size, 
     struct mt_live taken;
     int had = maybe_old ? mt_record_take(old, &taken) : 0;
     if (had && MT_UNLIKELY(!mt_release_matches(taken.flags, MT_RELEASE_REALLOC)))
-        mt_mismatch_found(&taken, MT_RELEASE_REALLOC);
+        mt_mismatch_found(&taken, MT_RELEASE_REALLOC, 0);
     size_t pad = record_new && size ? mt_inblock_pad(size) : 0; /* glibc: realloc(p, 0) frees p */
     void *p = real_realloc(old, size + pad);
     if (p) {
@@ -582,27 +585,28 @@ DEFINE_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t size, size_t al, const vo
            aligned(al, size ? size : 1, NEW_ARRAY), (size, al, nt), new_aligned_nothrow_fn, NEW_ARRAY)
 
 /* operator delete and delete[], plain, sized, aligned, nothrow: free's path,
- * which checks that the block came from new or new[] respectively. */
+ * which checks that the block came from new or new[] respectively, and for
+ * the sized forms that it holds the size they name (0 names none). */
 #define UNUSED(x) (void)(x)
 #define DELETE MT_RELEASE_DELETE
 #define DELETE_ARRAY MT_RELEASE_DELETE_ARRAY
-MT_EXPORT void _ZdlPv(void *p) { release(p, DELETE); }
-MT_EXPORT void _ZdaPv(void *p) { release(p, DELETE_ARRAY); }
-MT_EXPORT void _ZdlPvm(void *p, size_t n) { UNUSED(n); release(p, DELETE); }
-MT_EXPORT void _ZdaPvm(void *p, size_t n) { UNUSED(n); release(p, DELETE_ARRAY); }
-MT_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE); }
-MT_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE_ARRAY); }
-MT_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); release(p, DELETE); }
-MT_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(n), UNUSED(al); release(p, DELETE_ARRAY); }
-MT_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE); }
-MT_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE_ARRAY); }
+MT_EXPORT void _ZdlPv(void *p) { release(p, DELETE, 0); }
+MT_EXPORT void _ZdaPv(void *p) { release(p, DELETE_ARRAY, 0); }
+MT_EXPORT void _ZdlPvm(void *p, size_t n) { release(p, DELETE, n); }
+MT_EXPORT void _ZdaPvm(void *p, size_t n) { release(p, DELETE_ARRAY, n); }
+MT_EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE, 0); }
+MT_EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { UNUSED(al); release(p, DELETE_ARRAY, 0); }
+MT_EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(al); release(p, DELETE, n); }
+MT_EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { UNUSED(al); release(p, DELETE_ARRAY, n); }
+MT_EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE, 0); }
+MT_EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { UNUSED(nt); release(p, DELETE_ARRAY, 0); }
 MT_EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
     UNUSED(al), UNUSED(nt);
-    release(p, DELETE);
+    release(p, DELETE, 0);
 }
 MT_EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) {
     UNUSED(al), UNUSED(nt);
-    release(p, DELETE_ARRAY);
+    release(p, DELETE_ARRAY, 0);
 }
 
 /* ---- dlclose ----------------------------------------------------------------

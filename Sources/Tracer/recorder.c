@@ -198,17 +198,18 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t flags, const 
     errno = saved;
 }
 
-/* Returns whether the block was released otherwise than allocated (`e` then
- * holds it), for the caller to report once it has left the shard. */
+/* Returns whether the block was released otherwise than allocated, or by a
+ * sized delete naming another `size` than it holds (`e` then holds it), for
+ * the caller to report once it has left the shard. */
 static inline __attribute__((always_inline)) int record_free(void *p, int count_untracked, enum mt_release how,
-                                                              struct mt_live *e) {
+                                                              size_t size, struct mt_live *e) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
     struct mt_shard *sh = mt_shard_for(ptr);
     int mismatched = 0;
     int locked = mt_shard_enter(sh);
     if (mt_blocks_take(sh, ptr, e, young(locked))) {
         account_free(sh, e, 1);
-        mismatched = !mt_release_matches(e->flags, how);
+        mismatched = !mt_release_matches(e->flags, how) || (size != 0 && size != e->size);
     } else if (count_untracked && !mt_sample_rate) {
         sh->untracked_frees++;
     }
@@ -216,16 +217,16 @@ static inline __attribute__((always_inline)) int record_free(void *p, int count_
     return mismatched;
 }
 
-MT_INLINE_HOT void mt_record_free(void *p, enum mt_release how) {
+MT_INLINE_HOT void mt_record_free(void *p, enum mt_release how, size_t size) {
     struct mt_live e;
-    if (MT_UNLIKELY(record_free(p, 1, how, &e))) mt_mismatch_found(&e, how);
+    if (MT_UNLIKELY(record_free(p, 1, how, size, &e))) mt_mismatch_found(&e, how, size);
 }
 
 /* A release held back (hooks.c): it may have been the tracer's own block,
  * and how the program released it is not known any more. */
 void mt_record_free_held(void *p) {
     struct mt_live e;
-    record_free(p, 0, MT_RELEASE_ANY, &e);
+    record_free(p, 0, MT_RELEASE_ANY, 0, &e);
 }
 
 int mt_record_take(void *p, struct mt_live *out) {

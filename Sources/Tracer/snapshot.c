@@ -262,7 +262,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
                                 .allocated_by = (uint32_t)(key >> 60) & 3,
                                 .released_by = (uint32_t)(key >> 56) & 3,
                                 .count = count,
-                                .bytes = __atomic_load_n(&mt_mismatch_sites[i].bytes, __ATOMIC_RELAXED)};
+                                .bytes = __atomic_load_n(&mt_mismatch_sites[i].bytes, __ATOMIC_RELAXED),
+                                .named_size = __atomic_load_n(&mt_mismatch_sites[i].named_size, __ATOMIC_RELAXED)};
         if (key && count && m.alloc_stack < nstacks && m.release_stack < nstacks) mismatches[mismatch_sites++] = m;
     }
     t.mismatch_blocks = __atomic_load_n(&mt_mismatch_blocks, __ATOMIC_RELAXED);
@@ -457,9 +458,11 @@ static int take(const char *path, int trigger, int leaks) {
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
     /* A thread waits in the termination handler or in _exit, maybe holding the
-     * allocator's locks: no statistics then (an ALLOCATOR section of kind unknown). */
-    if (mt_signal_ending) {
-        mt_signals_modules_read();
+     * allocator's locks, or the program runs unlocked as glibc's one thread
+     * while the helper writes this (control.c): no statistics then (an
+     * ALLOCATOR section of kind unknown). */
+    if (mt_signal_ending) mt_signals_modules_read();
+    if (mt_signal_ending || !mt_allocator_stats_safe()) {
         mt_buf_u32(&alloc, MT_ALLOCATOR_UNKNOWN);
         mt_buf_u32(&alloc, 0);
     } else {

@@ -380,12 +380,15 @@ extern uint64_t mt_overrun_blocks;
 extern struct mt_overrun_site mt_overrun_sites[MT_OVERRUN_SITES];
 void mt_overrun_report(void); /* on stderr, when there were any (checks.c) */
 /* Blocks released otherwise than allocated (free of new, delete of new[],
- * delete of malloc...), grouped by both stacks and both ways, the first
- * MT_MISMATCH_SITES groups kept (checks.c). */
+ * delete of malloc...) or by a sized delete that names another size than the
+ * block's (a class deleted through a base without a virtual destructor),
+ * grouped by both stacks and both ways, the first MT_MISMATCH_SITES groups
+ * kept (checks.c).  A group whose ways match is one of sizes. */
 #define MT_MISMATCH_SITES 16
 struct mt_mismatch_site {
     uint64_t key; /* 0: unused; else mt_mismatch_key() */
     uint64_t count, bytes;
+    uint64_t named_size; /* a sized delete's size, when that was what did not match (the first seen) */
 };
 extern uint64_t mt_mismatch_blocks;
 extern struct mt_mismatch_site mt_mismatch_sites[MT_MISMATCH_SITES];
@@ -393,8 +396,9 @@ static inline uint64_t mt_mismatch_key(uint32_t alloc_stack, uint32_t release_st
                                        enum mt_release how) {
     return 1ull << 63 | (uint64_t)kind << 60 | (uint64_t)how << 56 | (uint64_t)alloc_stack << 28 | release_stack;
 }
-/* Called by the hook itself, whose caller released the block (not inlined). */
-void mt_mismatch_found(const struct mt_live *e, enum mt_release how);
+/* Called by the hook itself, whose caller released the block (not inlined);
+ * `size`: the sized delete's, 0 from the other releases. */
+void mt_mismatch_found(const struct mt_live *e, enum mt_release how, size_t size);
 void mt_mismatch_report(void); /* on stderr, when there were any */
 void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
 
@@ -611,7 +615,7 @@ enum mt_op { MT_OP_MALLOC, MT_OP_REALLOC };
  * and the kind (mt_kind_flags) */
 void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t flags, const void *entry);
 /* Called from the hook's own frame: a mismatched release's stack starts at its caller. */
-void mt_record_free(void *p, enum mt_release how);
+void mt_record_free(void *p, enum mt_release how, size_t size); /* size: a sized delete's, else 0 */
 void mt_record_free_held(void *p); /* the same, for a block that may not have been the program's */
 /* realloc: take the old block's record out before the real realloc runs, so
  * no other thread can be handed the same address while we still list it. */
@@ -701,6 +705,9 @@ uint32_t mt_modules_collect(struct mt_buf *out);
 void mt_allocator_init(void); /* at start-up: is the allocator jemalloc? */
 /* Encodes the ALLOCATOR payload. */
 void mt_allocator_collect(struct mt_buf *out);
+/* Whether this thread may ask the allocator for its statistics: not the
+ * helper while glibc believes the program has one thread (control.c). */
+int mt_allocator_stats_safe(void);
 /* The real allocator's usable size of a live block. */
 size_t mt_real_usable_size(void *p);
 /* The usable size glibc's chunk header gives, as glibc's malloc_usable_size

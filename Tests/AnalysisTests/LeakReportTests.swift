@@ -359,13 +359,18 @@ final class LeakReportTests: XCTestCase {
                 allocStack: 1, releaseStack: 2, allocatedBy: .malloc, releasedBy: .deleteArray, count: 1, bytes: 8),
             Snapshot.Mismatch(
                 allocStack: 3, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 2, bytes: 48),
+            // A sized delete that named 8 bytes of a block of 24.
+            Snapshot.Mismatch(
+                allocStack: 1, releaseStack: 2, allocatedBy: .new, releasedBy: .delete, count: 1, bytes: 24,
+                namedSize: 8),
         ]
         snapshot.totals.mismatchBlocks = 5
         let report = try LeakReport(TracedSnapshot(snapshot, resolver: resolver), suppressions: [])
-        XCTAssertEqual(report.mismatches.map(\.count), [3, 1])
-        XCTAssertEqual(report.mismatches.map(\.size), [72, 8])
-        XCTAssertEqual(report.mismatches.map(\.allocatedBy), [.newArray, .malloc])
-        XCTAssertEqual(report.mismatches.map(\.releasedBy), [.delete, .deleteArray])
+        XCTAssertEqual(report.mismatches.map(\.count), [3, 1, 1])
+        XCTAssertEqual(report.mismatches.map(\.size), [72, 24, 8])
+        XCTAssertEqual(report.mismatches.map(\.allocatedBy), [.newArray, .new, .malloc])
+        XCTAssertEqual(report.mismatches.map(\.releasedBy), [.delete, .delete, .deleteArray])
+        XCTAssertEqual(report.mismatches.map(\.namedSize), [0, 8, 0])
         XCTAssertEqual(report.mismatches[0].allocation.map(\.function), ["make_list", "main"])
         XCTAssertEqual(report.mismatches[0].release.map(\.function), ["g_strdup", "setup", "main"])
         XCTAssertEqual(report.mismatchBlocks, 5, "the total, beyond the records kept")
@@ -377,14 +382,14 @@ final class LeakReportTests: XCTestCase {
         XCTAssertTrue(
             text.contains(
                 """
-                72 bytes in 3 blocks allocated with new[] were released with delete in mismatch record 1 of 2
+                72 bytes in 3 blocks allocated with new[] were released with delete in mismatch record 1 of 3
                     list.c:20 in make_list
                     main.c:3 in main
                   released at:
                     g_strdup in libglib-2.0.so.0
                     setup.c:7 in setup
                     main.c:3 in main
-                8 bytes in 1 blocks allocated with malloc were released with delete[] in mismatch record 2 of 2
+                24 bytes in 1 blocks allocated with new were released with delete of 8 bytes in mismatch record 2 of 3
 
                 """), text)
         XCTAssertTrue(text.contains("\n        mismatched: 5 blocks released otherwise than allocated\n"), text)
@@ -401,9 +406,10 @@ final class LeakReportTests: XCTestCase {
         let json = LeakFormat.json([report], verdict: LeakVerdict([report]))
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let mismatches = try XCTUnwrap(object["mismatches"] as? [[String: Any]])
-        XCTAssertEqual(mismatches.map { $0["allocated_by"] as? String }, ["new[]", "malloc"])
-        XCTAssertEqual(mismatches.map { $0["released_by"] as? String }, ["delete", "delete[]"])
-        XCTAssertEqual(mismatches.map { $0["count"] as? Int }, [3, 1])
+        XCTAssertEqual(mismatches.map { $0["allocated_by"] as? String }, ["new[]", "new", "malloc"])
+        XCTAssertEqual(mismatches.map { $0["released_by"] as? String }, ["delete", "delete", "delete[]"])
+        XCTAssertEqual(mismatches.map { $0["named_size"] as? Int }, [0, 8, 0])
+        XCTAssertEqual(mismatches.map { $0["count"] as? Int }, [3, 1, 1])
         XCTAssertEqual(((mismatches[0]["release"] as? [[String: Any]])?.first)?["function"] as? String, "g_strdup")
         let summary = try XCTUnwrap(object["summary"] as? [String: Any])
         XCTAssertEqual(summary["mismatch_blocks"] as? Int, 5)

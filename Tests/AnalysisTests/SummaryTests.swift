@@ -179,7 +179,11 @@ final class SummaryTests: XCTestCase {
             other.contains(
                 "Sampling: sampled, one sample per 512 KiB on average: figures are estimates (±10% for a site of 50.0 MiB, ±√(size × 512 KiB) in general); the peak runs high\n"
             ), other)
-        XCTAssertTrue(other.contains("not available"), other)
+        XCTAssertTrue(other.contains("  not available: the snapshot carries no allocator statistics\n"), other)
+        sampled.allocator = Snapshot.AllocatorStats(kind: .unknown, values: [])
+        let left = Summary(TracedSnapshot(sampled, resolver: resolver)).render()
+        XCTAssertTrue(
+            left.contains("  not available: the tracer left the allocator's statistics out of this snapshot ("), left)
 
         var ended = snapshot
         ended.header.trigger = .termination

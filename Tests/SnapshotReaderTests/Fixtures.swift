@@ -21,7 +21,7 @@ enum Fixtures {
         totals.truncatedStacks = 1
         totals.lostAllocations = 0
         totals.overrunBlocks = 1
-        totals.mismatchBlocks = 2
+        totals.mismatchBlocks = 3
         return Snapshot(
             path: path,
             header: Snapshot.Header(
@@ -91,7 +91,10 @@ enum Fixtures {
             // Released where nothing was allocated: stack 2 has no STACK_STATS record.
             mismatches: [
                 Snapshot.Mismatch(
-                    allocStack: 1, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 2, bytes: 64)
+                    allocStack: 1, releaseStack: 2, allocatedBy: .newArray, releasedBy: .delete, count: 2, bytes: 64),
+                Snapshot.Mismatch(
+                    allocStack: 0, releaseStack: 2, allocatedBy: .new, releasedBy: .delete, count: 1, bytes: 48,
+                    namedSize: 16),
             ],
             unknownSections: [Snapshot.RawSection(tag: 0x77, payload: [1, 2, 3, 4, 5])], countsTemporary: true)
     }

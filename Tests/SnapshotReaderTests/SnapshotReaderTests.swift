@@ -91,15 +91,18 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual([bytes.u32(at: overruns), bytes.u32(at: overruns + 8)], [1, 1])
         XCTAssertEqual([bytes.u64(at: overruns + 16), bytes.u64(at: overruns + 24)], [1, 96])
         XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 15), 1)
-        // MISMATCHES: count 1, then a 32-byte record: allocation stack 1, release stack 2, new[]
-        // (2) released by delete (1), 2 blocks, 64 bytes; and TOTALS' field after overrun_blocks.
+        // MISMATCHES: count 2, then 40-byte records: allocation stack 1, release stack 2, new[]
+        // (2) released by delete (1), 2 blocks, 64 bytes, no size named; then new (1) released
+        // by a delete of 16 bytes. And TOTALS' field after overrun_blocks.
         let mismatches = offsets[13]! + 16
-        XCTAssertEqual(bytes.u64(at: mismatches - 8), 8 + 32)
-        XCTAssertEqual([bytes.u32(at: mismatches), bytes.u32(at: mismatches + 4)], [1, 0])
+        XCTAssertEqual(bytes.u64(at: mismatches - 8), 8 + 2 * 40)
+        XCTAssertEqual([bytes.u32(at: mismatches), bytes.u32(at: mismatches + 4)], [2, 0])
         XCTAssertEqual((0..<4).map { bytes.u32(at: mismatches + 8 + 4 * $0) }, [1, 2, 2, 1])
-        XCTAssertEqual([bytes.u64(at: mismatches + 24), bytes.u64(at: mismatches + 32)], [2, 64])
+        XCTAssertEqual((0..<3).map { bytes.u64(at: mismatches + 24 + 8 * $0) }, [2, 64, 0])
+        XCTAssertEqual((0..<4).map { bytes.u32(at: mismatches + 48 + 4 * $0) }, [0, 2, 1, 1])
+        XCTAssertEqual((0..<3).map { bytes.u64(at: mismatches + 64 + 8 * $0) }, [1, 48, 16])
         XCTAssertEqual(bytes.u64(at: offsets[2]! + 8), 8 * 17)
-        XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 16), 2)
+        XCTAssertEqual(bytes.u64(at: offsets[2]! + 16 + 8 * 16), 3)
         // SIZES: count 5, then 16-byte classes: class 4 (16 to 31 bytes) 5 blocks, 120 bytes.
         let sizes = offsets[12]! + 16
         XCTAssertEqual(bytes.u64(at: sizes - 8), 8 + 5 * 16)
@@ -527,10 +530,10 @@ final class SnapshotReaderTests: XCTestCase {
         assertMessage(
             bytes.resealed(),
             "section MISMATCHES is malformed: record 0 has allocation kind 2 and release kind 4, not 0-2 and 0-3")
-        bytes.setU32(2, at: mismatches + 16)
+        bytes.setU32(3, at: mismatches + 16)
         assertMessage(
             bytes.resealed(),
-            "section MISMATCHES is malformed: 2 records of at least 32 bytes each do not fit in the 32 bytes left at offset \(mismatches + 24)"
+            "section MISMATCHES is malformed: 3 records of at least 40 bytes each do not fit in the 80 bytes left at offset \(mismatches + 24)"
         )
     }
 

@@ -80,7 +80,7 @@ public enum LeakFormat {
         }
         for (index, record) in report.mismatches.enumerated() {
             out +=
-                "\(record.size) bytes in \(record.count) blocks allocated with \(record.allocatedBy.name) were released with \(record.releasedBy.name) in mismatch record \(index + 1) of \(report.mismatches.count)\n"
+                "\(record.size) bytes in \(record.count) blocks allocated with \(record.allocatedBy.name) were released with \(record.releasedHow) in mismatch record \(index + 1) of \(report.mismatches.count)\n"
             out += record.allocation.map { "    " + TextFormat.describe($0) + "\n" }.joined()
             out += "  released at:\n"
             out += record.release.map { "    " + TextFormat.describe($0) + "\n" }.joined()
@@ -165,7 +165,8 @@ public enum LeakFormat {
                 mismatches.append(
                     .object([
                         ("allocated_by", .string(record.allocatedBy.name)),
-                        ("released_by", .string(record.releasedBy.name)), ("size", .int(record.size)),
+                        ("released_by", .string(record.releasedBy.name)),
+                        ("named_size", .uint(record.namedSize)), ("size", .int(record.size)),
                         ("count", .int(record.count)),
                         ("allocation", .array(record.allocation.map(JSONFormat.value))),
                         ("release", .array(record.release.map(JSONFormat.value))),

@@ -91,12 +91,15 @@ public struct LeakRecord: Sendable, Equatable {
 }
 
 /// Blocks released otherwise than they were allocated, from one allocation stack and one
-/// release stack (valgrind memcheck's "Mismatched free() / delete / delete []").
+/// release stack (valgrind memcheck's "Mismatched free() / delete / delete []"), or by a sized
+/// `delete` naming another size (``namedSize``).
 public struct MismatchRecord: Sendable, Equatable {
     /// How the blocks were allocated.
     public var allocatedBy: Snapshot.Mismatch.Allocation
     /// How the program released them.
     public var releasedBy: Snapshot.Mismatch.Release
+    /// What a sized `delete` said they held, when that was what did not match; else 0.
+    public var namedSize: UInt64
     /// The allocation stack, innermost first, allocator frames stripped.
     public var allocation: [Frame]
     /// The release stack, innermost first: the call of free, delete or realloc first.
@@ -108,15 +111,21 @@ public struct MismatchRecord: Sendable, Equatable {
 
     /// Creates a record.
     public init(
-        allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release, allocation: [Frame],
-        release: [Frame], size: Int64, count: Int64
+        allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release, namedSize: UInt64 = 0,
+        allocation: [Frame], release: [Frame], size: Int64, count: Int64
     ) {
         self.allocatedBy = allocatedBy
         self.releasedBy = releasedBy
+        self.namedSize = namedSize
         self.allocation = allocation
         self.release = release
         self.size = size
         self.count = count
+    }
+
+    /// How the blocks were released, as a report says it: `delete`, or `delete of 16 bytes`.
+    public var releasedHow: String {
+        namedSize == 0 ? releasedBy.name : "\(releasedBy.name) of \(namedSize) bytes"
     }
 
     /// Groups a snapshot's mismatched releases by both stacks' frames and both ways, most
@@ -124,12 +133,13 @@ public struct MismatchRecord: Sendable, Equatable {
     static func records(_ traced: TracedSnapshot) -> [MismatchRecord] {
         struct Key: Hashable {
             var allocatedBy: Snapshot.Mismatch.Allocation, releasedBy: Snapshot.Mismatch.Release
+            var namedSize: UInt64
             var allocation: [Int32], release: [Int32]
         }
         var groups: [Key: LeakFigures] = [:]
         for mismatch in traced.snapshot.mismatches {
             let key = Key(
-                allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy,
+                allocatedBy: mismatch.allocatedBy, releasedBy: mismatch.releasedBy, namedSize: mismatch.namedSize,
                 allocation: traced.mismatchFrames[mismatch.allocStack]!,
                 release: traced.mismatchFrames[mismatch.releaseStack]!)
             groups[key, default: LeakFigures()] += LeakFigures(
@@ -137,7 +147,7 @@ public struct MismatchRecord: Sendable, Equatable {
         }
         return groups.map { key, figures in
             MismatchRecord(
-                allocatedBy: key.allocatedBy, releasedBy: key.releasedBy,
+                allocatedBy: key.allocatedBy, releasedBy: key.releasedBy, namedSize: key.namedSize,
                 allocation: key.allocation.map { traced.table.frame($0) },
                 release: key.release.map { traced.table.frame($0) }, size: figures.size, count: figures.count)
         }

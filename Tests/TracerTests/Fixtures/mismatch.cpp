@@ -1,5 +1,7 @@
-// Blocks released otherwise than allocated, each on a line of its own, and as
-// many released the right way, which must not count.
+// Blocks released otherwise than allocated, each on a line of its own, one
+// deleted through a base class without a virtual destructor (the sized delete
+// names the base's size), and as many released the right way, which must not
+// count.
 #include <cstdio>
 #include <cstdlib>
 #include <new>
@@ -8,6 +10,13 @@
 #include "memtrace.h"
 
 static int *shared[5];
+
+struct Base {
+    int id;
+};
+struct Derived : Base {
+    long more[4];
+};
 
 __attribute__((noinline)) static void new_array_free() {
     int *p = new int[4]; /* @newarray */
@@ -36,6 +45,11 @@ __attribute__((noinline)) static void new_array_realloc() {
     std::free(p);
 }
 
+__attribute__((noinline)) static void delete_through_base() {
+    Base *p = new Derived(); /* @derived */
+    delete p;                /* @base */
+}
+
 __attribute__((noinline)) static void matched() {
     int *a = new int(1);
     delete a;
@@ -61,6 +75,7 @@ int main() {
     malloc_delete();
     new_delete_array();
     new_array_realloc();
+    delete_through_base();
     for (int i = 0; i < 100; i++) matched();
     // Allocated here, released with free by another thread.
     for (int *&p : shared) p = new int(7); /* @shared */
