@@ -21,8 +21,9 @@ extension Memtrace {
                 reports the leaks of every process that wrote an exit snapshot, grouped by allocation \
                 stack, biggest first, the blocks the program wrote one byte past the end of (heap \
                 overruns, which fail the check unless --allow-overruns) and the blocks it released \
-                otherwise than it allocated them (free of new, delete of new[], delete of malloc...: \
-                mismatched releases, which fail the check unless --allow-mismatches), and exits:
+                otherwise than it allocated them (free of new, delete of new[], delete of malloc, a \
+                sized delete of the wrong size...: mismatched releases, which fail the check unless \
+                --allow-mismatches), and exits:
 
                   CMD's own status  when CMD failed (non-zero, or 128 + N when signal N killed it)
                   23                when leaks of --kinds exceed --max-leak bytes, or a heap overrun or
