@@ -12,16 +12,52 @@
 
 uint64_t mt_mapped_bytes;
 
+/* Every mapping of the tracer's, so that the leak scan, which reads the
+ * program's anonymous memory for pointers, leaves the tracer's tables out:
+ * they name every block.  Entries are claimed without a lock (a mapping may be
+ * made under any lock, and in a child of fork) and never reused; when they
+ * run out, mt_own_mappings says so and the scan reads no anonymous memory. */
+#define OWN_MAPPINGS 16384
+static struct mt_range own[OWN_MAPPINGS];
+static uint32_t own_claimed;
+
+static void own_add(void *p, size_t bytes) {
+    uint32_t i = __atomic_fetch_add(&own_claimed, 1, __ATOMIC_RELAXED);
+    if (i >= OWN_MAPPINGS) return;
+    __atomic_store_n(&own[i].hi, (uint64_t)(uintptr_t)p + bytes, __ATOMIC_RELAXED);
+    __atomic_store_n(&own[i].lo, (uint64_t)(uintptr_t)p, __ATOMIC_RELEASE);
+}
+
+static void own_remove(void *p) {
+    uint32_t n = __atomic_load_n(&own_claimed, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n && i < OWN_MAPPINGS; i++) {
+        uint64_t lo = (uint64_t)(uintptr_t)p;
+        if (__atomic_compare_exchange_n(&own[i].lo, &lo, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            __atomic_store_n(&own[i].hi, 0, __ATOMIC_RELAXED);
+            return;
+        }
+    }
+}
+
+int mt_own_mappings(const struct mt_range **ranges) {
+    uint32_t n = __atomic_load_n(&own_claimed, __ATOMIC_ACQUIRE);
+    *ranges = own;
+    return n > OWN_MAPPINGS ? -1 : (int)n;
+}
+
 void *mt_map(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     __atomic_add_fetch(&mt_mapped_bytes, bytes, __ATOMIC_RELAXED);
+    own_add(p, bytes);
     return p;
 }
 
 void *mt_reserve(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED) return NULL;
+    own_add(p, bytes);
+    return p;
 }
 
 size_t mt_page_size(void) {
@@ -46,6 +82,7 @@ uint64_t mt_resident_bytes(const void *p, size_t bytes) {
 
 void mt_unmap(void *p, size_t bytes) {
     if (!p) return;
+    own_remove(p);
     munmap(p, bytes);
     __atomic_sub_fetch(&mt_mapped_bytes, bytes, __ATOMIC_RELAXED);
 }

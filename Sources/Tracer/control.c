@@ -296,11 +296,21 @@ static int before(const struct timespec *a, const struct timespec *b) {
  * signal handler asked for. */
 static __thread int on_helper;
 
+struct mt_range mt_helper_stack;
+
 static void *helper_main(void *arg) {
     (void)arg;
     on_helper = 1;
     mt_guard = 1; /* nothing this thread does is the program's allocation */
-    mt_never_leaves = 1;
+    mt_never_leaves = 1; /* and what it allocates comes from the bootstrap buffer */
+    pthread_attr_t attr; /* its stack, which the leak scan leaves out: the tracer's frames name blocks */
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *addr;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+            mt_helper_stack = (struct mt_range){(uint64_t)(uintptr_t)addr, (uint64_t)(uintptr_t)addr + size};
+        pthread_attr_destroy(&attr);
+    }
     struct timespec now, next_snapshot, next_point;
     clock_gettime(CLOCK_MONOTONIC, &now);
     next_snapshot = next_point = now;

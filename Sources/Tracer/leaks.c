@@ -4,7 +4,8 @@
  *
  * Roots are the writable segments of every loaded module, every thread's
  * stack and registers, and its static TLS and thread control block (which
- * holds the DTV, through which dynamic TLS is reached).  Other threads are
+ * holds the DTV, through which dynamic TLS is reached), and under glibc the
+ * program's anonymous memory outside the allocator (scan_anonymous).  Other threads are
  * stopped for the scan with a signal whose handler records the interrupted
  * registers and waits; a thread that does not answer in time has its whole
  * stack scanned instead.  Every 8-byte-aligned word of a root or of a marked
@@ -22,6 +23,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -335,6 +337,126 @@ __attribute__((noinline)) static void scan_own_stack(void) {
     else scan_range(from, from + sizeof here, REACHED);
 }
 
+/* ---- roots in anonymous memory ------------------------------------------------
+ * A program may keep pointers to heap blocks in memory it maps itself:
+ * Python's object pools (its small objects' arenas are mmap'd), a JIT's data,
+ * a custom pool.  valgrind scans all the memory it did not hand out; so does
+ * this, under glibc, for the private writable anonymous mappings, leaving
+ * out the tracer's own (they name every block), the thread stacks (scanned
+ * from their stack pointers), glibc's heap and its other arenas (their free
+ * chunks hold stale pointers), and the live blocks inside what is left (a
+ * large block is a mapping of its own). */
+#define MAPS_BUFFER (64 * 1024)
+#define GLIBC_HEAP_MAX (64ull << 20) /* glibc's HEAP_MAX_SIZE on 64-bit: a non-main arena's heaps */
+static struct block *skip;           /* ranges left out, as (start, length), sorted */
+static uint64_t nskip, skip_cap;
+
+static void skip_add(uint64_t lo, uint64_t hi) {
+    if (lo < hi && nskip < skip_cap) skip[nskip++] = (struct block){lo, hi - lo};
+}
+
+static void skip_stack(struct mt_thread *t, void *context) {
+    (void)context;
+    skip_add(t->stack_lo, t->stack_hi);
+}
+
+/* A non-main glibc arena heap: 64 MiB aligned, starting with its heap_info
+ * (arena, previous heap, size, mprotect_size), the writable part being
+ * mprotect_size bytes. */
+static int is_glibc_heap(uint64_t lo, uint64_t hi) {
+    if (lo % GLIBC_HEAP_MAX) return 0;
+    const uint64_t *info = (const uint64_t *)(uintptr_t)lo;
+    return info[3] == hi - lo && info[2] <= info[3];
+}
+
+/* Scans [lo, hi) less the live blocks in it. */
+static void scan_between_blocks(uint64_t lo, uint64_t hi) {
+    uint64_t first = 0, last = nblocks; /* the first block at or after lo */
+    while (first < last) {
+        uint64_t mid = first + (last - first) / 2;
+        if (blocks[mid].addr < lo) first = mid + 1;
+        else last = mid;
+    }
+    for (uint64_t i = first; lo < hi && i < nblocks && blocks[i].addr < hi; i++) {
+        scan_root_range(lo, blocks[i].addr, REACHED);
+        uint64_t end = blocks[i].addr + blocks[i].size;
+        if (end > lo) lo = end;
+    }
+    if (lo < hi) scan_root_range(lo, hi, REACHED);
+}
+
+static void scan_mapping(uint64_t lo, uint64_t hi) {
+    if (is_glibc_heap(lo, hi)) return;
+    uint64_t first = 0, last = nskip; /* the first range ending after lo */
+    while (first < last) {
+        uint64_t mid = first + (last - first) / 2;
+        if (skip[mid].addr + skip[mid].size <= lo) first = mid + 1;
+        else last = mid;
+    }
+    for (uint64_t i = first; lo < hi && i < nskip && skip[i].addr < hi; i++) {
+        if (skip[i].addr > lo) scan_between_blocks(lo, skip[i].addr);
+        uint64_t end = skip[i].addr + skip[i].size;
+        if (end > lo) lo = end;
+    }
+    if (lo < hi) scan_between_blocks(lo, hi);
+}
+
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode   [path]". */
+static void consider(const char *line, const char *end) {
+    uint64_t lo = 0, hi = 0;
+    const char *c = line;
+    for (; c < end && *c != '-'; c++) lo = lo * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    for (c++; c < end && *c != ' '; c++) hi = hi * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    if (end - c < 5 || memcmp(c + 1, "rw-p", 4) != 0) return;
+    int field = 0; /* offset, dev, inode, then the path */
+    for (c += 5; c < end && field < 3; field++) {
+        while (c < end && *c == ' ') c++;
+        const char *start = c;
+        while (c < end && *c != ' ') c++;
+        if (field == 2 && !(c - start == 1 && *start == '0')) return; /* a file's */
+    }
+    while (c < end && *c == ' ') c++;
+    if (c < end && !(end - c >= 6 && memcmp(c, "[anon:", 6) == 0)) return; /* [heap], [stack], [vvar]... */
+    if (end - c >= 13 && memcmp(c, "[anon: glibc:", 13) == 0) return;
+    scan_mapping(lo, hi);
+}
+
+static void scan_anonymous(void) {
+    const struct mt_range *own;
+    int owned = mt_own_mappings(&own);
+    if (!mt_glibc_chunks || owned < 0) return;
+    skip_cap = (uint64_t)owned + 4096 + 2;
+    uint64_t skip_bytes = (skip_cap * sizeof *skip + 4095) & ~4095ull;
+    skip = mt_map(skip_bytes);
+    char *text = mt_map(MAPS_BUFFER);
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (skip && text && fd >= 0) {
+        nskip = 0;
+        for (int i = 0; i < owned; i++) skip_add(__atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE), own[i].hi);
+        skip_add(mt_helper_stack.lo, mt_helper_stack.hi);
+        mt_threads_foreach(skip_stack, NULL);
+        sort_blocks(skip, nskip);
+        size_t have = 0;
+        for (;;) {
+            ssize_t got = read(fd, text + have, MAPS_BUFFER - have);
+            if (got <= 0) break;
+            have += (size_t)got;
+            char *line = text, *nl;
+            while ((nl = memchr(line, '\n', have - (size_t)(line - text)))) {
+                consider(line, nl);
+                line = nl + 1;
+            }
+            have -= (size_t)(line - text);
+            memmove(text, line, have);
+            if (have == MAPS_BUFFER) have = 0; /* a line longer than the buffer: dropped */
+        }
+    }
+    if (fd >= 0) close(fd);
+    mt_unmap(text, MAPS_BUFFER);
+    mt_unmap(skip, skip_bytes);
+    skip = NULL;
+}
+
 int mt_leaks_scan(const struct mt_buf *roots) {
     scanned = 0;
     if (collect_blocks() != 0) return -1;
@@ -372,6 +494,7 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     scan_own_stack();
     mt_threads_foreach(scan_thread, &s);
     mt_threads_foreach(scan_tls, &s);
+    scan_anonymous();
     drain();
 
     __atomic_store_n(&release_threads, 1, __ATOMIC_RELEASE);

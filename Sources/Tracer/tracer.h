@@ -84,6 +84,14 @@ void *mt_map(size_t bytes);                /* zeroed, NULL on failure */
 void *mt_reserve(size_t bytes);            /* MAP_NORESERVE, pages cost only when touched */
 void mt_unmap(void *p, size_t bytes);
 extern uint64_t mt_mapped_bytes;           /* for tracer_overhead_bytes */
+struct mt_range {
+    uint64_t lo, hi;
+};
+/* The tracer's mappings (entries with lo 0 were unmapped); -1 when there were
+ * more than it keeps. */
+int mt_own_mappings(const struct mt_range **ranges);
+/* The helper thread's stack, when it runs (control.c). */
+extern struct mt_range mt_helper_stack;
 size_t mt_page_size(void);
 uint64_t mt_resident_bytes(const void *p, size_t bytes); /* of a reservation, by mincore */
 
