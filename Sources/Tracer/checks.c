@@ -129,12 +129,12 @@ void mt_mismatch_report(void) {
         char size[48] = "";
         if (named) snprintf(size, sizeof size, " of %llu bytes", (unsigned long long)named);
         snprintf(line, sizeof line, "    %llu block%s allocated with %s and released with %s%s, allocated at:\n",
-                 (unsigned long long)count, count == 1 ? "" : "s", kind_names[(key >> 60) & 3],
-                 release_names[(key >> 56) & 3], size);
+                 (unsigned long long)count, count == 1 ? "" : "s", kind_names[mt_mismatch_kind(key)],
+                 release_names[mt_mismatch_how(key)], size);
         mt_say(line);
-        print_stack((uint32_t)(key >> 28) & ((1u << 28) - 1));
+        print_stack(mt_mismatch_alloc_stack(key));
         mt_say("    released at:\n");
-        print_stack((uint32_t)key & ((1u << 28) - 1));
+        print_stack(mt_mismatch_release_stack(key));
     }
 }
 

@@ -425,12 +425,13 @@ static void scan_anonymous(void) {
     const struct mt_range *own;
     int owned = mt_own_mappings(&own);
     if (!mt_glibc_chunks || owned < 0) return;
-    skip_cap = (uint64_t)owned + 4096 + 2;
+    skip_cap = (uint64_t)owned + 4096 + 4;
     uint64_t skip_bytes = (skip_cap * sizeof *skip + 4095) & ~4095ull;
     skip = mt_map(skip_bytes);
     char *text = mt_map(MAPS_BUFFER);
+    owned = mt_own_mappings(&own); /* these two among them */
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (skip && text && fd >= 0) {
+    if (skip && text && owned >= 0 && fd >= 0) {
         nskip = 0;
         for (int i = 0; i < owned; i++) skip_add(__atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE), own[i].hi);
         skip_add(mt_helper_stack.lo, mt_helper_stack.hi);

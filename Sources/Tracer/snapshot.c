@@ -257,10 +257,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     for (int i = 0; i < MT_MISMATCH_SITES; i++) {
         uint64_t key = __atomic_load_n(&mt_mismatch_sites[i].key, __ATOMIC_RELAXED);
         uint64_t count = __atomic_load_n(&mt_mismatch_sites[i].count, __ATOMIC_RELAXED);
-        struct mt_mismatch m = {.alloc_stack = (uint32_t)(key >> 28) & ((1u << 28) - 1),
-                                .release_stack = (uint32_t)key & ((1u << 28) - 1),
-                                .allocated_by = (uint32_t)(key >> 60) & 3,
-                                .released_by = (uint32_t)(key >> 56) & 3,
+        struct mt_mismatch m = {.alloc_stack = mt_mismatch_alloc_stack(key),
+                                .release_stack = mt_mismatch_release_stack(key),
+                                .allocated_by = mt_mismatch_kind(key),
+                                .released_by = mt_mismatch_how(key),
                                 .count = count,
                                 .bytes = __atomic_load_n(&mt_mismatch_sites[i].bytes, __ATOMIC_RELAXED),
                                 .named_size = __atomic_load_n(&mt_mismatch_sites[i].named_size, __ATOMIC_RELAXED)};

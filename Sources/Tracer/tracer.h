@@ -404,6 +404,10 @@ static inline uint64_t mt_mismatch_key(uint32_t alloc_stack, uint32_t release_st
                                        enum mt_release how) {
     return 1ull << 63 | (uint64_t)kind << 60 | (uint64_t)how << 56 | (uint64_t)alloc_stack << 28 | release_stack;
 }
+static inline uint32_t mt_mismatch_alloc_stack(uint64_t key) { return (uint32_t)(key >> 28) & ((1u << 28) - 1); }
+static inline uint32_t mt_mismatch_release_stack(uint64_t key) { return (uint32_t)key & ((1u << 28) - 1); }
+static inline enum mt_kind mt_mismatch_kind(uint64_t key) { return (enum mt_kind)((key >> 60) & 3); }
+static inline enum mt_release mt_mismatch_how(uint64_t key) { return (enum mt_release)((key >> 56) & 3); }
 /* Called by the hook itself, whose caller released the block (not inlined);
  * `size`: the sized delete's, 0 from the other releases. */
 void mt_mismatch_found(const struct mt_live *e, enum mt_release how, size_t size);
