@@ -358,8 +358,11 @@ public struct Snapshot: Sendable {
 
         /// How the blocks were released, as a report says it: `delete`, or `delete of 16 bytes`
         /// for a sized delete that named the wrong size.
-        public var releasedHow: String {
-            namedSize == 0 ? releasedBy.name : "\(releasedBy.name) of \(namedSize) bytes"
+        public var releasedHow: String { Self.describe(releasedBy, namedSize: namedSize) }
+
+        /// `delete`, or `delete of 16 bytes` for a sized delete that named the wrong size.
+        public static func describe(_ release: Release, namedSize: UInt64) -> String {
+            namedSize == 0 ? release.name : "\(release.name) of \(namedSize) bytes"
         }
     }
 

@@ -124,9 +124,7 @@ public struct MismatchRecord: Sendable, Equatable {
     }
 
     /// How the blocks were released, as a report says it: `delete`, or `delete of 16 bytes`.
-    public var releasedHow: String {
-        namedSize == 0 ? releasedBy.name : "\(releasedBy.name) of \(namedSize) bytes"
-    }
+    public var releasedHow: String { Snapshot.Mismatch.describe(releasedBy, namedSize: namedSize) }
 
     /// Groups a snapshot's mismatched releases by both stacks' frames and both ways, most
     /// blocks first.
