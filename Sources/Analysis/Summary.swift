@@ -244,7 +244,7 @@ public struct Summary {
         } else if snapshot.allocator?.kind == .unknown {
             // The tracer leaves them out when asking could hurt the program (docs/tracer.md).
             out +=
-                "  not available: the tracer left the allocator's statistics out of this snapshot (its helper thread wrote it while glibc ran the program as one thread, or a signal was ending the program); the exit snapshot has them\n"
+                "  not available: the tracer left the allocator's statistics out of this snapshot (the program ran as one thread and did not call the allocator while the tracer's helper thread wrote it, or a signal was ending the program); the exit snapshot has them\n"
         } else {
             out += "  not available: the snapshot carries no allocator statistics\n"
         }

@@ -382,6 +382,65 @@ int mt_allocator_stats_safe(void) {
     return !on_helper || !libc_single_flag || !__atomic_load_n(libc_single_flag, __ATOMIC_ACQUIRE);
 }
 
+/* So the helper asks the program's thread for them, holding every shard
+ * lock (snapshot.c): it raises MT_SOLO_STATS, which sends that thread's next
+ * record out of its lock-free section (mt_shard_enter), or its wait for a
+ * shard's lock, into mt_allocator_serve, outside the allocator and before
+ * the record, and waits a while.  A program that does not allocate or
+ * release meanwhile (asleep, waiting for input, exiting) gets a snapshot
+ * without them. */
+#define STATS_WAIT_NS 50000000L /* 50 ms */
+enum { STATS_IDLE, STATS_ASKED, STATS_READING, STATS_READ };
+static int stats_state;
+static struct mt_buf *stats_out;
+
+int mt_allocator_serve(void) {
+    int asked = STATS_ASKED;
+    if (on_helper || !__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE,
+                                                  __ATOMIC_RELAXED))
+        return 0;
+    __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
+    mt_allocator_collect(stats_out);
+    __atomic_store_n(&stats_state, STATS_READ, __ATOMIC_RELEASE);
+    return 1;
+}
+
+int mt_allocator_read(struct mt_buf *out) {
+    if (mt_allocator_stats_safe()) {
+        mt_allocator_collect(out);
+        return 1;
+    }
+    stats_out = out;
+    __atomic_store_n(&stats_state, STATS_ASKED, __ATOMIC_SEQ_CST);
+    __atomic_or_fetch(&mt_solo, MT_SOLO_STATS, __ATOMIC_SEQ_CST);
+    const struct timespec pause = {0, 200000};
+    int read = 0;
+    for (long waited = 0;; waited += pause.tv_nsec) {
+        int state = __atomic_load_n(&stats_state, __ATOMIC_ACQUIRE);
+        if (state == STATS_READ) {
+            read = 1;
+            break;
+        }
+        if (state == STATS_READING) {
+            sched_yield();
+            continue;
+        }
+        /* Not yet taken: taken back once the wait is over, or once the
+         * program has started a thread (glibc locks from then on). */
+        int safe = mt_allocator_stats_safe();
+        if ((safe || waited >= STATS_WAIT_NS || mt_exiting || mt_signal_ending) &&
+            __atomic_compare_exchange_n(&stats_state, &state, STATS_IDLE, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            if (safe) mt_allocator_collect(out);
+            read = safe;
+            break;
+        }
+        nanosleep(&pause, NULL);
+    }
+    __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&stats_state, STATS_IDLE, __ATOMIC_RELEASE);
+    return read;
+}
+
 static void find_single_flag(void) {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     if (libc) {

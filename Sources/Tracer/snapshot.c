@@ -168,6 +168,19 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
 
     mt_live_lock_all();
     mt_stacks_lock_all();
+    /* The allocator's statistics while the live table cannot change, so
+     * that the two agree.  Not while a thread waits in the termination
+     * handler or in _exit, maybe holding the allocator's locks, nor when the
+     * program runs unlocked as glibc's one thread while the helper writes
+     * this and did not come to a record while it waited (control.c): an
+     * ALLOCATOR section of kind unknown then. */
+    static const uint32_t unknown_allocator[2] = {MT_ALLOCATOR_UNKNOWN, 0};
+    const void *alloc_data = unknown_allocator;
+    uint64_t alloc_len = sizeof unknown_allocator;
+    if (!mt_signal_ending && mt_allocator_read(alloc) && !alloc->failed) {
+        alloc_data = alloc->data;
+        alloc_len = alloc->len;
+    }
     int leaks = leak_roots && mt_leaks_scan(leak_roots) == 0;
 
     /* First pass: everything the header and section lengths need. */
@@ -400,8 +413,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     mt_live_unlock_all();
 
     /* ALLOCATOR */
-    section(w, MT_SECTION_ALLOCATOR, alloc->len);
-    put(w, alloc->data, alloc->len);
+    section(w, MT_SECTION_ALLOCATOR, alloc_len);
+    put(w, alloc_data, alloc_len);
 
     /* TIMELINE: the points held, and one for now. */
     section(w, MT_SECTION_TIMELINE, 8 + (uint64_t)(timeline_count + 1) * sizeof(struct mt_timeline_point));
@@ -457,20 +470,10 @@ static int take(const char *path, int trigger, int leaks) {
 
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
-    /* A thread waits in the termination handler or in _exit, maybe holding the
-     * allocator's locks, or the program runs unlocked as glibc's one thread
-     * while the helper writes this (control.c): no statistics then (an
-     * ALLOCATOR section of kind unknown). */
     if (mt_signal_ending) mt_signals_modules_read();
-    if (mt_signal_ending || !mt_allocator_stats_safe()) {
-        mt_buf_u32(&alloc, MT_ALLOCATOR_UNKNOWN);
-        mt_buf_u32(&alloc, 0);
-    } else {
-        mt_allocator_collect(&alloc);
-    }
     if (leaks) mt_leaks_prepare(&roots);
 
-    if (!writer_storage || !timeline_storage || modules.failed || alloc.failed || roots.failed) {
+    if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
         err = ENOMEM;
     } else {
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -435,6 +435,13 @@ void mt_inblock_flush(uint64_t pending_records); /* every record in a block into
  * finds both in one load (`== its slot` when it owns and nobody wants). */
 extern uint64_t mt_solo;
 #define MT_SOLO_WANT (1ull << 32)
+/* The helper asks for the allocator's statistics (control.c): the top bit,
+ * above any count of `wants`. */
+#define MT_SOLO_STATS (1ull << 63)
+int mt_allocator_serve(void); /* reads them for the helper that asked; 1 when it did */
+/* Takes a shard's lock that was taken, answering the helper's request
+ * meanwhile: it holds every lock while it waits for the statistics. */
+void mt_shard_wait(struct mt_shard *sh);
 static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
 extern int mt_solo_busy[MT_SOLO_SLOTS];
 extern __thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec"))); /* 0 until it records */
@@ -468,8 +475,9 @@ static inline int mt_shard_enter(struct mt_shard *sh) {
             mt_solo_claim(); /* this thread owns now, or nobody ever will */
             continue;
         }
+        if (MT_UNLIKELY(solo & MT_SOLO_STATS) && mt_allocator_serve()) continue;
         if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
-        mt_lock(&sh->lock);
+        if (MT_UNLIKELY(__atomic_exchange_n(&sh->lock.v, 1, __ATOMIC_ACQUIRE) != 0)) mt_shard_wait(sh);
         uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
         if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
         mt_unlock(&sh->lock);
@@ -720,6 +728,10 @@ void mt_allocator_collect(struct mt_buf *out);
 /* Whether this thread may ask the allocator for its statistics: not the
  * helper while glibc believes the program has one thread (control.c). */
 int mt_allocator_stats_safe(void);
+/* Encodes the ALLOCATOR payload as mt_allocator_collect does, from the
+ * calling thread when it may, else read by the program's thread at its next
+ * record; 0 (nothing encoded) when it did not come in time. */
+int mt_allocator_read(struct mt_buf *out);
 /* The real allocator's usable size of a live block. */
 size_t mt_real_usable_size(void *p);
 /* The usable size glibc's chunk header gives, as glibc's malloc_usable_size

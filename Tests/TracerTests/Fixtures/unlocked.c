@@ -3,17 +3,20 @@
  * arena's bins), while the tracer's helper writes snapshots: glibc's malloc
  * takes no lock here, so the helper must not read the arena (mallinfo2), nor
  * wait on jemalloc's mutexes (mallctl).  It once did, and the program crashed,
- * aborted or hung. */
+ * aborted or hung.  The program's own thread reads them instead; given a
+ * number of milliseconds, the program then sleeps that long, and the
+ * snapshots written meanwhile go without them. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SLOTS 4096
 #define OPERATIONS 1500000
 
 static void *slot[SLOTS];
 
-int main(void) {
+int main(int argc, char **argv) {
     unsigned s = 1;
     for (long n = 0; n < OPERATIONS; n++) {
         s = s * 1103515245 + 12345;
@@ -25,5 +28,12 @@ int main(void) {
     }
     for (int i = 0; i < SLOTS; i++) free(slot[i]);
     printf("unlocked: %d operations\n", OPERATIONS);
+    fflush(stdout);
+    if (argc > 1) {
+        long ms = atol(argv[1]);
+        struct timespec idle = {ms / 1000, ms % 1000 * 1000000};
+        while (nanosleep(&idle, &idle) != 0) {
+        }
+    }
     return 0;
 }
