@@ -110,6 +110,14 @@ private struct Cursor {
         return Int(count)
     }
 
+    /// Reads the header most sections start with, `u32 count` and a reserved `u32`, and checks
+    /// that `count` records of at least `size` bytes each fit after it.
+    mutating func countHeader(of size: Int, _ what: String) throws(SnapshotError) -> Int {
+        let rawCount = try u32("count")
+        _ = try u32("reserved field")
+        return try count(UInt64(rawCount), of: size, what)
+    }
+
     /// Unchecked loads: the caller has called `need` for these bytes.
     @inline(__always) func u32(at position: Int) -> UInt32 {
         UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: position, as: UInt32.self))
@@ -344,9 +352,7 @@ private struct Parser {
 
     func parseModules() throws(SnapshotError) -> [Snapshot.Module] {
         guard var cursor = cursor(.modules) else { return [] }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 24, "modules")
+        let count = try cursor.countHeader(of: 24, "modules")
         var modules: [Snapshot.Module] = []
         modules.reserveCapacity(count)
         for index in 0..<count {
@@ -375,9 +381,7 @@ private struct Parser {
 
     func parseStacks() throws(SnapshotError) -> [Snapshot.Stack] {
         guard var cursor = cursor(.stacks) else { return [] }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 8, "stacks")
+        let count = try cursor.countHeader(of: 8, "stacks")
         var stacks: [Snapshot.Stack] = []
         stacks.reserveCapacity(count)
         for index in 0..<count {
@@ -401,9 +405,7 @@ private struct Parser {
 
     func parseStackStats(stackCount: Int) throws(SnapshotError) -> [Snapshot.StackStat] {
         guard var cursor = cursor(.stackStats) else { return [] }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 56, "records")
+        let count = try cursor.countHeader(of: 56, "records")
         var stats: [Snapshot.StackStat] = []
         stats.reserveCapacity(count)
         for index in 0..<count {
@@ -452,9 +454,7 @@ private struct Parser {
         _ store: (inout Snapshot.StackStat, _ count: UInt64, _ bytes: UInt64) -> Void
     ) throws(SnapshotError) -> Bool {
         guard var cursor = cursor(tag) else { return false }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 24, "records")
+        let count = try cursor.countHeader(of: 24, "records")
         var index: [UInt32: Int] = [:]
         index.reserveCapacity(stats.count)
         for (position, stat) in stats.enumerated() { index[stat.stack] = position }
@@ -532,9 +532,7 @@ private struct Parser {
 
     func parseTimeline() throws(SnapshotError) -> [Snapshot.TimelinePoint]? {
         guard var cursor = cursor(.timeline) else { return nil }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 32, "points")
+        let count = try cursor.countHeader(of: 32, "points")
         let start = cursor.offset
         return (0..<count).map { index in
             let base = start + 32 * index
@@ -560,9 +558,7 @@ private struct Parser {
 
     func parseMismatches(stackCount: Int) throws(SnapshotError) -> [Snapshot.Mismatch] {
         guard var cursor = cursor(.mismatches) else { return [] }
-        let rawCount = try cursor.u32("count")
-        _ = try cursor.u32("reserved field")
-        let count = try cursor.count(UInt64(rawCount), of: 40, "records")
+        let count = try cursor.countHeader(of: 40, "records")
         let start = cursor.offset
         var mismatches: [Snapshot.Mismatch] = []
         mismatches.reserveCapacity(count)
