@@ -297,10 +297,12 @@ static int before(const struct timespec *a, const struct timespec *b) {
 static __thread int on_helper;
 
 struct mt_range mt_helper_stack;
+int mt_helper_tid;
 
 static void *helper_main(void *arg) {
     (void)arg;
     on_helper = 1;
+    mt_helper_tid = (int)syscall(SYS_gettid);
     mt_guard = 1; /* nothing this thread does is the program's allocation */
     mt_never_leaves = 1; /* and what it allocates comes from the bootstrap buffer */
     pthread_attr_t attr; /* its stack, which the leak scan leaves out: the tracer's frames name blocks */

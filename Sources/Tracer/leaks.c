@@ -247,6 +247,22 @@ static void drain(void) {
 static volatile int release_threads;
 static int acks;
 
+/* Threads that never recorded (strangers) are not in the registry, yet their
+ * stacks and registers may hold the only pointer to a block (a worker handed
+ * a block it only reads).  They are found in /proc/self/task and stopped as
+ * the others are, and their stacks scanned from the stack pointer to the end
+ * of the mapping that holds it (with a glibc thread's descriptor and static
+ * TLS, which lie at its top).  The list stays mapped: a thread that answers
+ * after the wait still writes its entry. */
+#define MAX_STRANGERS 4096
+struct stranger {
+    int tid, suspended;
+    uint64_t sp, tcb, lo, hi; /* lo, hi: the mapping that holds sp, once found */
+    uint64_t regs[32];
+};
+static struct stranger *strangers;
+static uint32_t nstrangers;
+
 static void on_suspend(int sig, siginfo_t *info, void *context) {
     (void)sig;
     (void)info;
@@ -257,6 +273,17 @@ static void on_suspend(int sig, siginfo_t *info, void *context) {
         for (int r = 0; r < NGREG && r < 32; r++) self->regs[r] = (uint64_t)uc->uc_mcontext.gregs[r];
         self->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
         self->suspended = 1;
+    } else if (uc && !__atomic_load_n(&release_threads, __ATOMIC_ACQUIRE)) {
+        int tid = (int)syscall(SYS_gettid);
+        for (uint32_t i = 0; i < nstrangers; i++) {
+            struct stranger *t = &strangers[i];
+            if (t->tid != tid) continue;
+            for (int r = 0; r < NGREG && r < 32; r++) t->regs[r] = (uint64_t)uc->uc_mcontext.gregs[r];
+            t->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+            t->tcb = (uint64_t)pthread_self();
+            t->suspended = 1;
+            break;
+        }
     }
     __atomic_add_fetch(&acks, 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&release_threads, __ATOMIC_ACQUIRE)) {
@@ -271,11 +298,112 @@ struct suspend_state {
     int sent;
 };
 
+/* Reads /proc/self/task/TID/FILE into text (NUL-terminated); its length, or 0. */
+static size_t read_task_file(int tid, const char *file, char *text, size_t size) {
+    char path[64] = "/proc/self/task/", digits[16];
+    size_t n = strlen(path);
+    int len = 0;
+    for (unsigned v = (unsigned)tid; v || !len; v /= 10) digits[len++] = (char)('0' + v % 10);
+    while (len) path[n++] = digits[--len];
+    path[n++] = '/';
+    memcpy(path + n, file, strlen(file) + 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t got = read(fd, text, size - 1);
+    close(fd);
+    if (got <= 0) return 0;
+    text[got] = 0;
+    return (size_t)got;
+}
+
+static uint64_t hex_at(const char *c) {
+    uint64_t v = 0;
+    if (c[0] == '0' && c[1] == 'x') c += 2;
+    for (; (*c >= '0' && *c <= '9') || ((*c | 0x20) >= 'a' && (*c | 0x20) <= 'f'); c++)
+        v = v * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+    return v;
+}
+
+/* Whether thread `tid` blocks the suspend signal: sent anyway, it would stay
+ * pending past the scan, and kill the thread once the handler is gone. */
+static int blocks_suspend(int tid) {
+    char text[4096];
+    if (!read_task_file(tid, "status", text, sizeof text)) return 0;
+    const char *c = strstr(text, "\nSigBlk:");
+    if (!c) return 0;
+    for (c += 8; *c == ' ' || *c == '\t'; c++) {
+    }
+    return (int)((hex_at(c) >> (SUSPEND_SIGNAL - 1)) & 1);
+}
+
+/* The stack pointer of a thread waiting in the kernel, from
+ * /proc/self/task/TID/syscall ("NR ARGS... SP PC", or "-1 SP PC" when
+ * blocked otherwise); 0 when it runs. */
+static uint64_t waiting_sp(int tid) {
+    char text[512];
+    size_t n = read_task_file(tid, "syscall", text, sizeof text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' ')) text[--n] = 0;
+    const char *last = memrchr(text, ' ', n);
+    if (!last || last == text) return 0;
+    const char *sp = memrchr(text, ' ', (size_t)(last - text));
+    return sp ? hex_at(sp + 1) : 0;
+}
+
 static void send_suspend(struct mt_thread *t, void *context) {
     struct suspend_state *s = context;
     t->suspended = 0;
-    if (t == s->self || !t->tid) return;
+    if (t == s->self || !t->tid || blocks_suspend(t->tid)) return;
     if (syscall(SYS_tgkill, getpid(), t->tid, SUSPEND_SIGNAL) == 0) s->sent++;
+}
+
+static void registered_tid(struct mt_thread *t, void *context) {
+    struct mt_buf *tids = context;
+    if (t->tid) mt_buf_u64(tids, (uint64_t)t->tid);
+}
+
+/* Lists the process's threads that are neither registered nor the caller or
+ * the helper, and sends each the suspend signal. */
+static void suspend_strangers(struct suspend_state *s) {
+    nstrangers = 0;
+    if (!strangers) strangers = mt_map(MAX_STRANGERS * sizeof *strangers);
+    struct mt_buf tids = {0};
+    mt_threads_foreach(registered_tid, &tids);
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!strangers || tids.failed || fd < 0) {
+        if (fd >= 0) close(fd);
+        mt_buf_free(&tids);
+        return;
+    }
+    uint64_t registered = tids.len / 8;
+    const uint64_t *known = (const uint64_t *)(const void *)tids.data;
+    int me = (int)syscall(SYS_gettid);
+    char buf[4096] __attribute__((aligned(8)));
+    for (;;) {
+        long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (got <= 0) break;
+        for (long at = 0; at < got;) {
+            const char *name = buf + at + 19; /* d_ino, d_off, d_reclen, d_type, then the name */
+            at += *(const unsigned short *)(const void *)(buf + at + 16);
+            int tid = 0;
+            for (const char *c = name; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
+            if (!tid || tid == me || tid == mt_helper_tid || nstrangers == MAX_STRANGERS) continue;
+            int found = 0;
+            for (uint64_t i = 0; i < registered && !found; i++) found = known[i] == (uint64_t)tid;
+            if (found) continue;
+            if (!blocks_suspend(tid)) {
+                strangers[nstrangers++] = (struct stranger){.tid = tid};
+            } else {
+                /* Not stopped, but waiting, as such threads mostly are
+                 * (in sigwait, say): its stack from where it waits. */
+                uint64_t sp = waiting_sp(tid);
+                if (sp) strangers[nstrangers++] = (struct stranger){.tid = -tid, .sp = sp, .suspended = 1};
+            }
+        }
+    }
+    close(fd);
+    mt_buf_free(&tids);
+    for (uint32_t i = 0; i < nstrangers; i++)
+        if (strangers[i].tid > 0 && syscall(SYS_tgkill, getpid(), strangers[i].tid, SUSPEND_SIGNAL) == 0) s->sent++;
 }
 
 static void scan_thread(struct mt_thread *t, void *context) {
@@ -401,12 +529,91 @@ static void scan_mapping(uint64_t lo, uint64_t hi) {
     if (lo < hi) scan_between_blocks(lo, hi);
 }
 
-/* One line of /proc/self/maps: "lo-hi perms offset dev inode   [path]". */
-static void consider(const char *line, const char *end) {
-    uint64_t lo = 0, hi = 0;
-    const char *c = line;
-    for (; c < end && *c != '-'; c++) lo = lo * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
-    for (c++; c < end && *c != ' '; c++) hi = hi * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+/* Calls `fn` with each line of /proc/self/maps: its range, and the rest of
+ * the line after "lo-hi". */
+static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end)) {
+    int fd = text ? open("/proc/self/maps", O_RDONLY | O_CLOEXEC) : -1;
+    size_t have = 0;
+    while (fd >= 0) {
+        ssize_t got = read(fd, text + have, MAPS_BUFFER - have);
+        if (got <= 0) break;
+        have += (size_t)got;
+        char *line = text, *nl;
+        while ((nl = memchr(line, '\n', have - (size_t)(line - text)))) {
+            uint64_t lo = 0, hi = 0;
+            const char *c = line;
+            for (; c < nl && *c != '-'; c++) lo = lo * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+            for (c++; c < nl && *c != ' '; c++) hi = hi * 16 + (uint64_t)(*c <= '9' ? *c - '0' : (*c | 0x20) - 'a' + 10);
+            fn(lo, hi, c, nl);
+            line = nl + 1;
+        }
+        have -= (size_t)(line - text);
+        memmove(text, line, have);
+        if (have == MAPS_BUFFER) have = 0; /* a line longer than the buffer: dropped */
+    }
+    if (fd >= 0) close(fd);
+}
+
+/* The strangers that stopped, by stack pointer, as (sp, index) pairs. */
+static struct block *by_sp;
+static uint64_t nby_sp;
+
+static void bound_stranger(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
+    (void)rest;
+    (void)end;
+    uint64_t first = 0, last = nby_sp; /* the first at or above lo */
+    while (first < last) {
+        uint64_t mid = first + (last - first) / 2;
+        if (by_sp[mid].addr < lo) first = mid + 1;
+        else last = mid;
+    }
+    for (uint64_t i = first; i < nby_sp && by_sp[i].addr < hi; i++) {
+        strangers[by_sp[i].size].lo = lo;
+        strangers[by_sp[i].size].hi = hi;
+    }
+}
+
+/* Finds the mapping that holds each stopped stranger's stack pointer. */
+static void bound_strangers(void) {
+    uint64_t bytes = ((uint64_t)nstrangers * sizeof *by_sp + 4095) & ~4095ull;
+    by_sp = nstrangers ? mt_map(bytes) : NULL;
+    char *text = by_sp ? mt_map(MAPS_BUFFER) : NULL;
+    if (text) {
+        nby_sp = 0;
+        for (uint32_t i = 0; i < nstrangers; i++) {
+            strangers[i].lo = strangers[i].hi = 0;
+            if (strangers[i].suspended) by_sp[nby_sp++] = (struct block){strangers[i].sp, i};
+        }
+        sort_blocks(by_sp, nby_sp);
+        for_each_mapping(text, bound_stranger);
+        mt_unmap(text, MAPS_BUFFER);
+    }
+    if (by_sp) mt_unmap(by_sp, bytes);
+    by_sp = NULL;
+}
+
+static void scan_strangers(void) {
+    for (uint32_t i = 0; i < nstrangers; i++) {
+        const struct stranger *t = &strangers[i];
+        if (!t->suspended || !t->hi) continue; /* under glibc, its whole stack among the anonymous roots */
+        for (int r = 0; r < 32; r++) {
+            int64_t b = find_block(t->regs[r]);
+            if (b >= 0) mark(b, t->regs[r] == blocks[b].addr ? REACHED : POSSIBLE);
+        }
+        uint64_t from = t->sp - 128 > t->lo ? t->sp - 128 : t->lo; /* the red zone */
+        scan_root_range(from, t->hi, REACHED);
+        if (t->tcb && (t->tcb < t->lo || t->tcb >= t->hi))
+            scan_root_range(t->tcb - static_tls_size(), t->tcb + 2560, REACHED);
+    }
+}
+
+static void skip_strangers(void) {
+    for (uint32_t i = 0; i < nstrangers; i++)
+        if (strangers[i].suspended && strangers[i].hi) skip_add(strangers[i].lo, strangers[i].hi);
+}
+
+/* One line of /proc/self/maps, after "lo-hi": " perms offset dev inode   [path]". */
+static void consider(uint64_t lo, uint64_t hi, const char *c, const char *end) {
     if (end - c < 5 || memcmp(c + 1, "rw-p", 4) != 0) return;
     int field = 0; /* offset, dev, inode, then the path */
     for (c += 5; c < end && field < 3; field++) {
@@ -430,30 +637,16 @@ static void scan_anonymous(void) {
     skip = mt_map(skip_bytes);
     char *text = mt_map(MAPS_BUFFER);
     owned = mt_own_mappings(&own); /* these two among them */
-    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (skip && text && owned >= 0 && fd >= 0) {
+    if (skip && text && owned >= 0) {
         nskip = 0;
         for (int i = 0; i < owned; i++) skip_add(__atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE), own[i].hi);
         skip_add(mt_helper_stack.lo, mt_helper_stack.hi);
         mt_threads_foreach(skip_stack, NULL);
+        skip_strangers();
         sort_blocks(skip, nskip);
-        size_t have = 0;
-        for (;;) {
-            ssize_t got = read(fd, text + have, MAPS_BUFFER - have);
-            if (got <= 0) break;
-            have += (size_t)got;
-            char *line = text, *nl;
-            while ((nl = memchr(line, '\n', have - (size_t)(line - text)))) {
-                consider(line, nl);
-                line = nl + 1;
-            }
-            have -= (size_t)(line - text);
-            memmove(text, line, have);
-            if (have == MAPS_BUFFER) have = 0; /* a line longer than the buffer: dropped */
-        }
+        for_each_mapping(text, consider);
     }
-    if (fd >= 0) close(fd);
-    mt_unmap(text, MAPS_BUFFER);
+    if (text) mt_unmap(text, MAPS_BUFFER);
     mt_unmap(skip, skip_bytes);
     skip = NULL;
 }
@@ -484,6 +677,7 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     __atomic_store_n(&release_threads, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&acks, 0, __ATOMIC_RELEASE);
     mt_threads_foreach(send_suspend, &s);
+    suspend_strangers(&s);
     for (int waited = 0; waited < 500 && __atomic_load_n(&acks, __ATOMIC_ACQUIRE) < s.sent; waited++) {
         struct timespec pause = {0, 200000};
         nanosleep(&pause, NULL);
@@ -495,6 +689,8 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     scan_own_stack();
     mt_threads_foreach(scan_thread, &s);
     mt_threads_foreach(scan_tls, &s);
+    bound_strangers();
+    scan_strangers();
     scan_anonymous();
     drain();
 

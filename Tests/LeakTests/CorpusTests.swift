@@ -46,6 +46,20 @@ final class CorpusTests: XCTestCase {
         }
     }
 
+    /// Threads that never call the allocator are not among those the tracer knows, yet their
+    /// stacks hold pointers: they are stopped and scanned from their stack pointers all the
+    /// same. Under jemalloc too, where no anonymous memory is scanned (the held block had come
+    /// out definitely lost), and under glibc, where the whole of their stack mappings had been
+    /// (the dropped one had come out reachable).
+    func testThreadsThatNeverAllocatedUnderJemalloc() throws {
+        let jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: jemalloc), "\(jemalloc) is not installed")
+        let program = try CorpusProgram(file: "idlethreads.c")
+        let run = try CheckRun(["--kinds", "all", "--jemalloc"], [try Builds.build(program.source)])
+        XCTAssertEqual(run.counts(inFile: program.fileName), program.expected)
+        XCTAssertEqual(run.status, 23)
+    }
+
     func testMemcheckXMLFiguresAreTheRecordsOwnBytes() {
         XCTAssertEqual(Memcheck.ownBytes("96 (32 direct, 64 indirect) bytes in 1 blocks are definitely lost"), 32)
         XCTAssertEqual(Memcheck.ownBytes("1,064 bytes in 2 blocks are indirectly lost in loss record 1 of 2"), 1064)

@@ -1,0 +1,74 @@
+/*
+ * Blocks known only to threads that never call the allocator themselves, so
+ * that the tracer never met them: one thread holds its block in a live local
+ * (reachable), another left its block's only pointer in a frame that has
+ * returned, far below its stack pointer (definite: as for the main thread in
+ * deadstack.c, a scan reads a stack from its stack pointer up).  main exits
+ * while both threads still wait.
+ *
+ * memcheck agrees on both, and also lists the two threads' TLS vectors,
+ * which pthread_create allocates here and the tracer leaves to the loader:
+ *
+ * EXPECT reachable 72 1
+ * EXPECT definite 56 1
+ * MEMCHECK reachable 72 1
+ * MEMCHECK definite 56 1
+ * MEMCHECK possible 544 2
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "corpus.h"
+
+static void *volatile to_holder, *volatile to_dropper;
+static volatile int ready;
+
+/* The handed block, its only other pointer (the global) cleared. */
+static NOINLINE void *take(void *volatile *from) {
+    void *p = *from;
+    *from = NULL;
+    return p;
+}
+
+static void *holder(void *unused) {
+    (void)unused;
+    void *volatile held = take(&to_holder);
+    __atomic_add_fetch(&ready, 1, __ATOMIC_RELEASE);
+    for (;;) pause();
+    (void)held;
+}
+
+/* Eight frames of 2 KiB down, the pointer kept at the bottom, then returned
+ * from: 16 KiB below where the thread then waits. */
+static NOINLINE void bury(int depth) {
+    volatile char frame[2048];
+    frame[0] = 0;
+    if (depth) {
+        bury(depth - 1);
+        return;
+    }
+    void *volatile slot = take(&to_dropper);
+    (void)slot;
+}
+
+static void *dropper(void *unused) {
+    (void)unused;
+    bury(8);
+    __atomic_add_fetch(&ready, 1, __ATOMIC_RELEASE);
+    for (;;) pause();
+}
+
+static NOINLINE void hand_out(void) {
+    to_holder = malloc(72);  /* SITE held */
+    to_dropper = malloc(56); /* SITE dropped */
+    pthread_t t;
+    pthread_create(&t, NULL, holder, NULL);
+    pthread_create(&t, NULL, dropper, NULL);
+}
+
+int main(void) {
+    hand_out();
+    while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < 2) usleep(1000);
+    scrub_stack();
+    exit(0);
+}
