@@ -51,22 +51,26 @@ public enum TextFormat {
     }
 
     /// Lines for a list of statistics; with `traceback`, each is followed by its
-    /// frames, innermost first, indented by four spaces.
-    public static func render(_ stats: [Statistic], traceback: Bool = false) -> String {
+    /// frames, innermost first, indented by four spaces. With `source`, each site and
+    /// frame is followed by its line of source, when the file is at hand, indented four
+    /// spaces more.
+    public static func render(_ stats: [Statistic], traceback: Bool = false, source: SourceLines? = nil) -> String {
         var out = ""
         for stat in stats {
             out += line(stat) + "\n"
-            if traceback { out += frameLines(stat.frames) }
+            out += details(stat.frames, traceback: traceback, source: source)
         }
         return out
     }
 
-    /// Lines for a list of differences; see ``render(_:traceback:)-([Statistic],_)``.
-    public static func render(_ diffs: [StatisticDiff], traceback: Bool = false) -> String {
+    /// Lines for a list of differences; see ``render(_:traceback:source:)-([Statistic],_,_)``.
+    public static func render(
+        _ diffs: [StatisticDiff], traceback: Bool = false, source: SourceLines? = nil
+    ) -> String {
         var out = ""
         for diff in diffs {
             out += line(diff) + "\n"
-            if traceback { out += frameLines(diff.frames) }
+            out += details(diff.frames, traceback: traceback, source: source)
         }
         return out
     }
@@ -75,8 +79,14 @@ public enum TextFormat {
         frames.first.map(describe) ?? "??"
     }
 
-    static func frameLines(_ frames: [Frame]) -> String {
-        frames.map { "    " + describe($0) + "\n" }.joined()
+    /// What follows a site's line: its frames with `traceback`, the source of each line shown.
+    private static func details(_ frames: [Frame], traceback: Bool, source: SourceLines?) -> String {
+        if traceback {
+            return frames.map { frame in
+                "    " + describe(frame) + "\n" + (source?.text(of: frame).map { "        \($0)\n" } ?? "")
+            }.joined()
+        }
+        return frames.first.flatMap { source?.text(of: $0) }.map { "    \($0)\n" } ?? ""
     }
 }
 

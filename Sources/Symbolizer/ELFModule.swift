@@ -30,6 +30,8 @@ final class ELFModule {
     struct SourceInfo {
         /// Inlined frames first, the containing function last; names may be nil.
         var frames: [(function: String?, file: String, line: Int)]
+        /// The compile unit's directory, which relative file names are relative to; empty when unknown.
+        var directory = ""
     }
 
     private let dwfl: OpaquePointer
@@ -239,21 +241,23 @@ final class ELFModule {
 
         var file = ""
         var line = 0
+        var directory = ""
         if let record = dwfl_module_getsrc(module, address) {
             var number: Int32 = 0
             if let name = dwfl_lineinfo(record, nil, &number, nil, nil, nil) {
                 file = String(cString: name)
                 line = Int(number)
             }
+            if let compDir = dwfl_line_comp_dir(record) { directory = String(cString: compDir) }
         }
 
         var cuBias: Dwarf_Addr = 0
         guard let cu = dwfl_module_addrdie(module, address, &cuBias) else {
-            return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)])
+            return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)], directory: directory)
         }
         let dwarfAddress = address &- cuBias
         guard var function = function(in: cu, containing: dwarfAddress) else {
-            return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)])
+            return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)], directory: directory)
         }
         let chain = inlinedChain(in: function, at: dwarfAddress)
         var frames: [(function: String?, file: String, line: Int)] = []
@@ -264,7 +268,7 @@ final class ELFModule {
         }
         frames.append((name(of: &function), location.file, location.line))
         if frames.allSatisfy({ $0.function == nil && $0.file.isEmpty }) { return nil }
-        return SourceInfo(frames: frames)
+        return SourceInfo(frames: frames, directory: directory)
     }
 
     /// The `DW_TAG_subprogram` whose code contains `address`, from the CU's cached function table.

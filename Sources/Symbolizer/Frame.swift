@@ -16,9 +16,14 @@ public struct Frame: Hashable, Sendable {
     public var offset: UInt64?
     /// True when this frame was inlined into the next one.
     public var isInlined: Bool
+    /// The directory a relative `file` is relative to: the compile unit's `DW_AT_comp_dir`; empty
+    /// when unknown. Where to read the source, not part of what the frame is: two frames that
+    /// differ only here are equal.
+    public var directory: String
 
     public init(
-        function: String, file: String, line: Int, module: String, offset: UInt64? = nil, isInlined: Bool = false
+        function: String, file: String, line: Int, module: String, offset: UInt64? = nil, isInlined: Bool = false,
+        directory: String = ""
     ) {
         self.function = function
         self.file = file
@@ -26,6 +31,29 @@ public struct Frame: Hashable, Sendable {
         self.module = module
         self.offset = offset
         self.isInlined = isInlined
+        self.directory = directory
+    }
+
+    public static func == (a: Frame, b: Frame) -> Bool {
+        a.function == b.function && a.file == b.file && a.line == b.line && a.module == b.module
+            && a.offset == b.offset && a.isInlined == b.isInlined
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(function)
+        hasher.combine(file)
+        hasher.combine(line)
+        hasher.combine(module)
+        hasher.combine(offset)
+        hasher.combine(isInlined)
+    }
+
+    /// Where the source file is: `file` itself when absolute, else under `directory` (or the
+    /// current directory when that is unknown); nil when the frame has no file.
+    public var sourcePath: String? {
+        if file.isEmpty { return nil }
+        if file.hasPrefix("/") || directory.isEmpty { return file }
+        return directory.hasSuffix("/") ? directory + file : directory + "/" + file
     }
 }
 

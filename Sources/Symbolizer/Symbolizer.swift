@@ -160,7 +160,7 @@ public final class Symbolizer: FrameResolver {
                 let function = frame.function ?? (isOutermost ? symbol?.name : nil) ?? fallback.function
                 return Frame(
                     function: function, file: frame.file, line: frame.line, module: module.path,
-                    isInlined: !isOutermost)
+                    isInlined: !isOutermost, directory: source.directory)
             }
         }
         if let symbol {

@@ -187,6 +187,44 @@ final class TopTests: XCTestCase {
         XCTAssertEqual(frames.prefix(2).map { $0["function"] as? String }, ["big_blocks", "main"])
     }
 
+    /// `--source` puts each frame's line of source under it, as tracemalloc's
+    /// `Traceback.format()` does for Python, read through the compile directory the DWARF names
+    /// (memtrace runs in another directory here); libc's sources are not on this machine, so its
+    /// frames have none.
+    func testTracebackWithSource() throws {
+        let result = try runProcess(
+            TestPaths.memtrace,
+            [
+                "top", work.path + "/" + exitSnapshot, "--include", "*sites.c", "--by", "traceback", "--source",
+                "--limit", "1",
+            ],
+            directory: URL(fileURLWithPath: "/"))
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        let lines = work.strip(result.stdoutText).split(separator: "\n").map(String.init)
+        XCTAssertEqual(
+            Array(lines.prefix(5)),
+            [
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+                "    \(try site("big", "big_blocks"))",
+                "        for (int i = 0; i < 3; i++) keep[kept++] = malloc(10000); /* SITE big */",
+                "    sites.c:\(try work.line("sites.c", "CALL big")) in main",
+                "        big_blocks(); /* CALL big */",
+            ])
+        XCTAssertGreaterThan(lines.count, 5)
+        for line in lines.dropFirst(5) { XCTAssertTrue(line.hasPrefix("    ") && !line.hasPrefix("        "), line) }
+
+        let bySite = try work.memtrace(["top", exitSnapshot, "--include", "*sites.c", "--source", "--limit", "1"])
+        XCTAssertEqual(
+            bySite.stdoutLines,
+            [
+                "\(try site("big", "big_blocks")): size=29.3 KiB, count=3, average=10000 B",
+                "    for (int i = 0; i < 3; i++) keep[kept++] = malloc(10000); /* SITE big */",
+            ])
+        let json = try work.memtrace(["top", exitSnapshot, "--source", "--format", "json"])
+        XCTAssertEqual(json.status, 64)
+        XCTAssertTrue(json.stderr.contains("--source applies to text output only."), json.stderr)
+    }
+
     func testGroupings() throws {
         // Every frame counts: main holds everything; libc's start-up frames below it too.
         let byFunction = try work.memtrace([

@@ -68,7 +68,8 @@ extension Memtrace {
             case .text:
                 printOut(
                     sampledNote([oldTraced, newTraced]) + options.metricNote
-                        + Terminal.paintChanges(TextFormat.render(diffs, traceback: options.by == .traceback)))
+                        + Terminal.paintChanges(
+                            TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)))
             case .json:
                 printOut(
                     JSONFormat.render(

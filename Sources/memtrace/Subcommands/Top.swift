@@ -25,6 +25,7 @@ extension Memtrace {
                 Examples:
                   memtrace top memtrace.leaky.4242.0.snap
                   memtrace top app.snap --by traceback --limit 3
+                  memtrace top app.snap --by traceback --source --limit 1
                   memtrace top app.snap --by function --cumulative --include 'src/*' --exclude '*test*'
                   memtrace top app.snap --metric total --sort count
                   memtrace top app.snap --format json | jq '.stats[0].frames[0]'
@@ -43,7 +44,7 @@ extension Memtrace {
             case .text:
                 printOut(
                     sampledNote([traced]) + options.metricNote
-                        + TextFormat.render(stats, traceback: options.by == .traceback))
+                        + TextFormat.render(stats, traceback: options.by == .traceback, source: options.sourceLines))
             case .json:
                 let total = traced.total(filters: options.filters, metric: options.metric)
                 printOut(

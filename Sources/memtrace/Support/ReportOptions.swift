@@ -39,6 +39,12 @@ struct ReportOptions: ParsableArguments {
     @Option(help: "Show at most N groups; 0 shows all.")
     var limit: Int = 10
 
+    @Flag(
+        help:
+            "Text output: under each site (each frame with --by traceback), its line of source, when the file is on this machine."
+    )
+    var source = false
+
     @OptionGroup var filterOptions: FilterOptions
 
     @Option(
@@ -52,7 +58,11 @@ struct ReportOptions: ParsableArguments {
             throw ValidationError("--cumulative cannot be combined with --by traceback.")
         }
         if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
+        if source && format != .text { throw ValidationError("--source applies to text output only.") }
     }
+
+    /// The source lines to show, with --source.
+    var sourceLines: SourceLines? { source ? SourceLines() : nil }
 
     var filters: [TraceFilter] {
         filterOptions.filters

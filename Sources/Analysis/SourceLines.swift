@@ -1,0 +1,36 @@
+import Foundation
+import Symbolizer
+
+/// The source line a frame names, read from the file on this machine, as tracemalloc's
+/// `Traceback.format()` shows each frame's line of Python.
+///
+/// Files are read once each and kept; a file that cannot be read, is larger than 16 MiB or has
+/// fewer lines than asked gives no line, and neither does a line of only white space.
+public final class SourceLines {
+    private var files: [String: [Substring]?] = [:]
+    private static let maximumFileSize = 16 << 20
+
+    public init() {}
+
+    /// The frame's source line, without its leading and trailing white space; nil when unknown.
+    public func text(of frame: Frame) -> String? {
+        guard frame.line > 0, let path = frame.sourcePath else { return nil }
+        guard let lines = lines(of: path), frame.line <= lines.count else { return nil }
+        let text = lines[frame.line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    private func lines(of path: String) -> [Substring]? {
+        if let known = files[path] { return known }
+        var lines: [Substring]?
+        if let handle = FileHandle(forReadingAtPath: path) {
+            defer { try? handle.close() }
+            if let data = try? handle.read(upToCount: Self.maximumFileSize + 1), data.count <= Self.maximumFileSize {
+                let text = String(decoding: data, as: UTF8.self)
+                lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            }
+        }
+        files[path] = lines
+        return lines
+    }
+}

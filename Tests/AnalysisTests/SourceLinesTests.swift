@@ -1,0 +1,80 @@
+import Analysis
+import Foundation
+import Symbolizer
+import XCTest
+import _MemtraceTestSupport
+
+/// `--source`: each frame's line of source, read from the file the frame names.
+final class SourceLinesTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory("memtrace-source")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("src"), withIntermediateDirectories: true)
+        try "int main(void) {\n    char *p = malloc(64);   \n\t \n    return use(p);\n}"
+            .write(to: directory.appendingPathComponent("src/app.c"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func frame(_ file: String, _ line: Int, in directory: String = "") -> Frame {
+        Frame(function: "main", file: file, line: line, module: "/bin/app", directory: directory)
+    }
+
+    func testALineIsFoundThroughTheCompileDirectoryOrAnAbsolutePath() {
+        let source = SourceLines()
+        XCTAssertEqual(source.text(of: frame("src/app.c", 2, in: directory.path)), "char *p = malloc(64);")
+        XCTAssertEqual(source.text(of: frame("src/app.c", 2, in: directory.path + "/")), "char *p = malloc(64);")
+        XCTAssertEqual(source.text(of: frame(directory.path + "/src/app.c", 4, in: "/elsewhere")), "return use(p);")
+        XCTAssertEqual(source.text(of: frame("src/app.c", 5, in: directory.path)), "}")
+    }
+
+    func testNoLineWhereThereIsNone() {
+        let source = SourceLines()
+        XCTAssertNil(source.text(of: frame("src/app.c", 3, in: directory.path)), "white space only")
+        XCTAssertNil(source.text(of: frame("src/app.c", 6, in: directory.path)), "past the end")
+        XCTAssertNil(source.text(of: frame("src/app.c", 0, in: directory.path)), "line unknown")
+        XCTAssertNil(source.text(of: frame("src/missing.c", 1, in: directory.path)))
+        XCTAssertNil(source.text(of: frame("", 1, in: directory.path)))
+        XCTAssertNil(source.text(of: frame(directory.path + "/src", 1)), "a directory")
+    }
+
+    func testFramesDifferingOnlyInTheirDirectoryAreEqual() {
+        XCTAssertEqual(frame("src/app.c", 2, in: "/a"), frame("src/app.c", 2, in: "/b"))
+        XCTAssertEqual(Set([frame("src/app.c", 2, in: "/a"), frame("src/app.c", 2, in: "/b")]).count, 1)
+        XCTAssertEqual(frame("src/app.c", 2, in: "/a").sourcePath, "/a/src/app.c")
+        XCTAssertEqual(frame("src/app.c", 2).sourcePath, "src/app.c")
+        XCTAssertNil(frame("", 2, in: "/a").sourcePath)
+    }
+
+    func testTextOutputPutsEachLineUnderItsFrame() {
+        let frames = [
+            frame("src/app.c", 2, in: directory.path),
+            Frame(function: "__libc_start_main", file: "../csu/libc-start.c", line: 360, module: "libc.so.6"),
+        ]
+        let stat = Statistic(frames: frames, size: 640, count: 10)
+        XCTAssertEqual(
+            TextFormat.render([stat], traceback: true, source: SourceLines()),
+            """
+            src/app.c:2 in main: size=640 B, count=10, average=64 B
+                src/app.c:2 in main
+                    char *p = malloc(64);
+                ../csu/libc-start.c:360 in __libc_start_main
+
+            """)
+        XCTAssertEqual(
+            TextFormat.render([Statistic(frames: [frames[0]], size: 640, count: 10)], source: SourceLines()),
+            "src/app.c:2 in main: size=640 B, count=10, average=64 B\n    char *p = malloc(64);\n")
+        XCTAssertEqual(
+            TextFormat.render([stat], traceback: true),
+            """
+            src/app.c:2 in main: size=640 B, count=10, average=64 B
+                src/app.c:2 in main
+                ../csu/libc-start.c:360 in __libc_start_main
+
+            """)
+    }
+}
