@@ -81,12 +81,16 @@ public enum TextFormat {
 
     /// What follows a site's line: its frames with `traceback`, the source of each line shown.
     private static func details(_ frames: [Frame], traceback: Bool, source: SourceLines?) -> String {
-        if traceback {
-            return frames.map { frame in
-                "    " + describe(frame) + "\n" + (source?.text(of: frame).map { "        \($0)\n" } ?? "")
-            }.joined()
-        }
+        if traceback { return frameLines(frames, source: source) }
         return frames.first.flatMap { source?.text(of: $0) }.map { "    \($0)\n" } ?? ""
+    }
+
+    /// A stack's frames, innermost first, indented by four spaces; with `source`, each followed by
+    /// its line of source, when the file is at hand, indented by eight.
+    public static func frameLines(_ frames: [Frame], source: SourceLines? = nil) -> String {
+        frames.map { frame in
+            "    " + describe(frame) + "\n" + (source?.text(of: frame).map { "        \($0)\n" } ?? "")
+        }.joined()
     }
 }
 

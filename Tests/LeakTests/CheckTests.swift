@@ -38,6 +38,20 @@ final class CheckTests: XCTestCase {
                 "memtrace: FAILED: 96 bytes in 3 blocks leaked (definite, indirect) in 1 process, more than the 0 bytes allowed\n"
             ), text)
         XCTAssertEqual(run.stdoutText, "", "the report goes to standard error")
+
+        // --source: each frame's line of source under it.
+        let sourced = try memtrace(["check", "--source", "--", list]).stderrText
+        XCTAssertTrue(
+            sourced.contains(
+                "list.c:\(node) in make_list\n        tail->next = calloc(1, sizeof *tail); /* SITE node */\n"), sourced
+        )
+        XCTAssertTrue(
+            sourced.contains(
+                "list.c:\(head) in make_list\n        struct node *head = calloc(1, sizeof *head); /* SITE head */\n"),
+            sourced)
+        let json = try memtrace(["check", "--source", "--format", "json", "--", list])
+        XCTAssertEqual(json.status, 64)
+        XCTAssertTrue(json.stderrText.contains("--source applies to the text report only."), json.stderrText)
     }
 
     func testJSONReportHasTheIssuesShape() throws {

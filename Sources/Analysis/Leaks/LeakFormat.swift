@@ -26,12 +26,16 @@ public enum LeakFormat {
     ///   - verdict: the kinds shown and the limit.
     ///   - names: a label for each report's process (its command line), by pid.
     ///   - showPaths: name each process's snapshot file (leave out for files that are deleted afterwards).
+    ///   - source: with it, each frame is followed by its line of source.
     public static func text(
-        _ reports: [LeakReport], verdict: LeakVerdict, names: [UInt32: String] = [:], showPaths: Bool = true
+        _ reports: [LeakReport], verdict: LeakVerdict, names: [UInt32: String] = [:], showPaths: Bool = true,
+        source: SourceLines? = nil
     ) -> String {
         var out = ""
         for report in reports {
-            out += text(report, kinds: verdict.kinds, name: names[report.snapshot.header.pid], showPath: showPaths)
+            out += text(
+                report, kinds: verdict.kinds, name: names[report.snapshot.header.pid], showPath: showPaths,
+                source: source)
             out += "\n"
         }
         let kinds = LeakKind.reportOrder.filter { verdict.kinds.contains($0) }.map(\.name).joined(separator: ", ")
@@ -60,7 +64,8 @@ public enum LeakFormat {
 
     /// The text report of one process: its records of `kinds`, the summary, the suppressions used.
     public static func text(
-        _ report: LeakReport, kinds: Set<LeakKind>, name: String? = nil, showPath: Bool = true
+        _ report: LeakReport, kinds: Set<LeakKind>, name: String? = nil, showPath: Bool = true,
+        source: SourceLines? = nil
     ) -> String {
         let header = report.snapshot.header
         var out = "== pid \(header.pid)"
@@ -70,20 +75,20 @@ public enum LeakFormat {
         for (index, record) in records.enumerated() {
             out +=
                 "\(record.size) bytes in \(record.count) blocks are \(record.kind.memcheckPhrase) in loss record \(index + 1) of \(records.count)\n"
-            out += record.frames.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+            out += TextFormat.frameLines(record.frames, source: source)
         }
         if records.isEmpty { out += "no leaks of the kinds checked (\(kindList(kinds)))\n" }
         for (index, record) in report.overruns.enumerated() {
             out +=
                 "\(record.size) bytes in \(record.count) blocks were written one byte past their end in overrun record \(index + 1) of \(report.overruns.count)\n"
-            out += record.frames.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+            out += TextFormat.frameLines(record.frames, source: source)
         }
         for (index, record) in report.mismatches.enumerated() {
             out +=
                 "\(record.size) bytes in \(record.count) blocks allocated with \(record.allocatedBy.name) were released with \(record.releasedHow) in mismatch record \(index + 1) of \(report.mismatches.count)\n"
-            out += record.allocation.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+            out += TextFormat.frameLines(record.allocation, source: source)
             out += "  released at:\n"
-            out += record.release.map { "    " + TextFormat.describe($0) + "\n" }.joined()
+            out += TextFormat.frameLines(record.release, source: source)
         }
         out += "LEAK SUMMARY:\n"
         for kind in LeakKind.reportOrder {

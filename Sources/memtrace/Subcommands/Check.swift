@@ -79,6 +79,9 @@ extension Memtrace {
         @Option(help: "Report format: text or json.")
         var format: LeakReportFormat = .text
 
+        @Flag(help: "Text report: under each frame, its line of source, when the file is on this machine.")
+        var source = false
+
         @Option(help: ArgumentHelp("Write the report to FILE (- for standard output).", valueName: "FILE"))
         var reportFile: String?
 
@@ -104,6 +107,7 @@ extension Memtrace {
             guard (1...255).contains(exitCode) else {
                 throw ValidationError("--exit-code must be between 1 and 255.")
             }
+            if source && format != .text { throw ValidationError("--source applies to the text report only.") }
         }
 
         func parsedKinds() throws -> Set<LeakKind> {
@@ -167,7 +171,8 @@ extension Memtrace {
                 let text =
                     format == .json
                     ? LeakFormat.json(reports, verdict: verdict)
-                    : LeakFormat.text(reports, verdict: verdict, showPaths: scratch == nil)
+                    : LeakFormat.text(
+                        reports, verdict: verdict, showPaths: scratch == nil, source: source ? SourceLines() : nil)
                 if let reportFile {
                     try writeOutput(text, to: reportFile)
                 } else {
