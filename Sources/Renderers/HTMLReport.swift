@@ -26,9 +26,12 @@ public enum HTMLReport {
     ///     order; they are put in the order they were taken, and the latest is
     ///     the one drawn.
     ///   - topSites: rows of the top-sites and growth tables.
+    ///   - source: with it, each site of the tables shows its line of source under its location.
     /// - Returns: the HTML document.
     /// - Throws: ``AnalysisError`` when the snapshots do not share a table or there are none.
-    public static func render(_ snapshots: [TracedSnapshot], topSites: Int = 25) throws -> String {
+    public static func render(
+        _ snapshots: [TracedSnapshot], topSites: Int = 25, source: SourceLines? = nil
+    ) throws -> String {
         guard !snapshots.isEmpty else { throw AnalysisError("report needs at least one snapshot") }
         let ordered = snapshots.sorted { a, b in
             let (x, y) = (a.snapshot.header, b.snapshot.header)
@@ -71,12 +74,12 @@ public enum HTMLReport {
             data.append(("growth", growth.json(minimum: max(1, growth.rootValues[0] / 20_000))))
             growthSection = growthHTML(
                 first: first, last: last, diffs: diffs,
-                grown: growth.rootValues[0])
+                grown: growth.rootValues[0], source: source)
         }
         if ordered.count >= 3, ordered.last!.snapshot.header.snapshotTimeNs > first.snapshot.header.snapshotTimeNs {
             let analysis = try TrendAnalysis(ordered, options: StatisticsOptions(groupBy: .lineno))
             let trends = analysis.trends.filter { [.grows, .slows, .plateaus].contains($0.kind) }
-            growthSection += trendHTML(Array(trends.prefix(topSites)), snapshots: ordered.count)
+            growthSection += trendHTML(Array(trends.prefix(topSites)), snapshots: ordered.count, source: source)
         }
 
         var html = """
@@ -110,7 +113,7 @@ public enum HTMLReport {
 
             """
         html += timelineHTML(ordered)
-        html += sitesHTML(siteTables)
+        html += sitesHTML(siteTables, source: source)
         html += sizesHTML(snapshot)
         html += growthSection
         html += """
@@ -214,14 +217,16 @@ public enum HTMLReport {
 
     /// One table per figure the flame graph can draw, the live one shown; the script shows the
     /// one matching the flame graph's menu.
-    static func sitesHTML(_ tables: [(metric: Metric, stats: [Statistic], total: Int64)]) -> String {
+    static func sitesHTML(
+        _ tables: [(metric: Metric, stats: [Statistic], total: Int64)], source: SourceLines? = nil
+    ) -> String {
         var html = """
             <section id="sites">
             <h2>Top allocation sites (<span class="sites-metric">live bytes</span>)</h2>
 
             """
         for table in tables {
-            html += sitesTable(table.stats, total: table.total, metric: table.metric)
+            html += sitesTable(table.stats, total: table.total, metric: table.metric, source: source)
         }
         return html + "</section>\n"
     }
@@ -255,7 +260,16 @@ public enum HTMLReport {
         return html + "</tbody>\n</table>\n</section>\n"
     }
 
-    static func sitesTable(_ stats: [Statistic], total: Int64, metric: Metric) -> String {
+    /// A site's location cell: `file:line`, and under it its line of source when at hand.
+    static func locationCell(_ frame: Frame, source: SourceLines?) -> String {
+        var html = "<td>\(escape(FrameLabel.location(frame)))"
+        if let text = source?.text(of: frame) {
+            html += "<code class=\"source\" title=\"\(escape(text))\">\(escape(text))</code>"
+        }
+        return html + "</td>"
+    }
+
+    static func sitesTable(_ stats: [Statistic], total: Int64, metric: Metric, source: SourceLines? = nil) -> String {
         var html = """
             <table class="sites" data-metric="\(metric.rawValue)"\(metric == .live ? "" : " hidden")>
             <thead><tr><th class="num">#</th><th>Function</th><th>Location</th><th>Module</th>\
@@ -270,7 +284,7 @@ public enum HTMLReport {
             html += "<tr>"
             html += "<td class=\"num\">\(rank + 1)</td>"
             html += "<td class=\"function\" data-function=\"\(escape(name))\">\(escape(name))</td>"
-            html += "<td>\(escape(FrameLabel.location(frame)))</td>"
+            html += locationCell(frame, source: source)
             html += "<td>\(escape(basename(frame.module)))</td>"
             html += "<td class=\"num\">\(escape(SizeFormat.format(stat.size)))</td>"
             html += "<td class=\"num\">\(stat.count)</td>"
@@ -292,7 +306,7 @@ public enum HTMLReport {
     }
 
     static func growthHTML(
-        first: TracedSnapshot, last: TracedSnapshot, diffs: [StatisticDiff], grown: Int64
+        first: TracedSnapshot, last: TracedSnapshot, diffs: [StatisticDiff], grown: Int64, source: SourceLines? = nil
     ) -> String {
         let before = first.total()
         let after = last.total()
@@ -317,7 +331,7 @@ public enum HTMLReport {
             let style = diff.sizeDiff > 0 ? "grow" : diff.sizeDiff < 0 ? "shrink" : ""
             html += "<tr>"
             html += "<td class=\"function\" data-function=\"\(escape(name))\">\(escape(name))</td>"
-            html += "<td>\(escape(FrameLabel.location(frame)))</td>"
+            html += locationCell(frame, source: source)
             html += "<td class=\"num\">\(escape(SizeFormat.format(diff.size)))</td>"
             html +=
                 "<td class=\"num \(style)\">\(escape(SizeFormat.format(diff.sizeDiff, signed: true)))</td>"
@@ -338,7 +352,7 @@ public enum HTMLReport {
     }
 
     /// The `memtrace trend` table: which sites grow without bound and which filled up.
-    static func trendHTML(_ trends: [Trend], snapshots: Int) -> String {
+    static func trendHTML(_ trends: [Trend], snapshots: Int, source: SourceLines? = nil) -> String {
         var html = """
             <section id="trends">
             <h2>Growth trends</h2>
@@ -357,7 +371,7 @@ public enum HTMLReport {
             html += "<tr>"
             html += "<td class=\"kind \(trend.kind.rawValue)\">\(escape(trend.kind.description))</td>"
             html += "<td class=\"function\" data-function=\"\(escape(name))\">\(escape(name))</td>"
-            html += "<td>\(escape(FrameLabel.location(frame)))</td>"
+            html += locationCell(frame, source: source)
             html += "<td class=\"num\">\(escape(TrendFormat.rate(trend.slope)))</td>"
             html += "<td class=\"num\">\(TrendFormat.fixed(trend.rSquared, 2))</td>"
             html += "<td class=\"num\">\(escape(TrendFormat.rate(trend.recentSlope)))</td>"

@@ -59,6 +59,7 @@ enum HTMLReportAssets {
         th { background: #f0f2f5; font-weight: 600; }
         td.function { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12.5px; cursor: pointer; word-break: break-all; }
         td.function:hover { text-decoration: underline; }
+        code.source { display: block; max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #6b7280; font-size: 11.5px; }
         .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         .grow { color: #c92a2a; } .shrink { color: #2b8a3e; }
         table.sizes td.bar-cell, table.sizes th.bar-cell { width: 55%; }

@@ -35,6 +35,29 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains(#"foo\u003c\u003c/script\u003e\u003cscript\u003ealert(1)"#))
     }
 
+    /// With source lines, each site's location cell shows its line of source, escaped.
+    func testSourceLinesUnderTheLocations() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("memtrace-html-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "\n\n\n\n    if (a < b) leak(\"<b>\");\n".write(
+            to: directory.appendingPathComponent("evil.c"), atomically: true, encoding: .utf8)
+        var frames = programFrames
+        var crafted = app(Self.crafted, 5, file: "evil.c")
+        crafted.directory = directory.path
+        frames[0x401300] = [crafted]
+        let table = FrameTable()
+        let html = try HTMLReport.render(
+            [TracedSnapshot(programSnapshot(), resolver: TableResolver(table: frames), table: table)],
+            source: SourceLines())
+        let cell =
+            #"<td>evil.c:5<code class="source" title="if (a &lt; b) leak(&quot;&lt;b&gt;&quot;);">"#
+            + #"if (a &lt; b) leak(&quot;&lt;b&gt;&quot;);</code></td>"#
+        XCTAssertTrue(html.contains(cell), html)
+        XCTAssertFalse(html.contains("<b>"))
+        XCTAssertFalse(try report([programSnapshot()], frames: frames).contains(#"class="source""#))
+    }
+
     func testScriptSafeJSON() {
         let text = HTMLReport.scriptSafeJSON(.string("</script><!-- & \u{2028}"))
         XCTAssertEqual(text, #""\u003c/script\u003e\u003c!-- \u0026 \u2028""#)

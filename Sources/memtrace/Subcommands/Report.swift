@@ -38,7 +38,7 @@ extension Memtrace {
 
         func run() throws {
             let traced = try loadTracedMany(snapshots)
-            try writeOutput(try HTMLReport.render(traced, topSites: top), to: output)
+            try writeOutput(try HTMLReport.render(traced, topSites: top, source: SourceLines()), to: output)
         }
     }
 }
