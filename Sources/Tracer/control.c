@@ -398,7 +398,7 @@ static struct mt_buf *stats_out;
 
 int mt_allocator_serve(void) {
     int asked = STATS_ASKED;
-    if (on_helper || !__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE,
+    if (on_helper || mt_signal_ending || !__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE,
                                                   __ATOMIC_RELAXED))
         return 0;
     __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
@@ -533,11 +533,23 @@ MT_EXPORT int setns(int fd, int nstype) {
 
 /* ---- fork ------------------------------------------------------------------------
  * Another thread may hold a table lock at the moment of fork; the child would
- * inherit it locked forever.  So fork waits for the tables to be quiet. */
+ * inherit it locked forever.  So fork waits for the tables to be quiet, and
+ * does so before libc's fork runs anyone's handlers: jemalloc's takes every
+ * lock of jemalloc, while the helper may be writing a snapshot, which asks
+ * jemalloc for block sizes and statistics (the program hung for good), and
+ * while it waits for the snapshot's lock, the calling thread answers the
+ * helper's request for glibc's statistics (each fork had cost it the
+ * request's 50 ms).  The child starts its helper once every handler has run,
+ * jemalloc's too.  A fork reached otherwise (an executable's own reference,
+ * bound before the tracer was) still goes through the handlers alone. */
+static __thread int fork_prepared; /* the handlers' work is the fork wrapper's */
+typedef pid_t (*fork_fn)(void);
+static fork_fn real_fork;
+
 static void before_fork(void) {
-    if (!mt_enabled) return;
+    if (!mt_enabled || fork_prepared) return;
     mt_guard++;
-    mt_snapshot_lock();
+    mt_snapshot_lock_serving();
     mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();
@@ -546,7 +558,7 @@ static void before_fork(void) {
 }
 
 static void after_fork_parent(void) {
-    if (!mt_enabled) return;
+    if (!mt_enabled || fork_prepared) return;
     mt_cfi_unlock();
     mt_live_unlock_all();
     mt_stacks_unlock_all();
@@ -557,7 +569,7 @@ static void after_fork_parent(void) {
 }
 
 static void after_fork_child(void) {
-    if (!mt_enabled) return;
+    if (!mt_enabled || fork_prepared) return;
     mt_cfi_unlock();
     mt_live_unlock_all();
     mt_stacks_unlock_all();
@@ -591,6 +603,22 @@ static void after_fork_child(void) {
     mt_signals_release();
 }
 
+MT_EXPORT pid_t fork(void) {
+    if (!real_fork) real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
+    if (!real_fork) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!mt_enabled || fork_prepared) return real_fork();
+    before_fork();
+    fork_prepared = 1;
+    pid_t pid = real_fork();
+    fork_prepared = 0;
+    if (pid == 0) after_fork_child();
+    else after_fork_parent();
+    return pid;
+}
+
 /* ---- start and exit ------------------------------------------------------------- */
 void mt_control_init(void) {
     load_config();
@@ -605,6 +633,7 @@ void mt_control_init(void) {
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
     install_signal();
     mt_signals_init(helper_wanted());
     mt_enabled = 1;

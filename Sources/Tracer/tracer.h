@@ -706,6 +706,7 @@ int mt_snapshot(const char *path, int trigger);
 /* The same, classifying every live block by reachability first (MEMTRACE_LEAKS). */
 int mt_snapshot_with_leaks(const char *path, int trigger);
 void mt_snapshot_lock(void);
+void mt_snapshot_lock_serving(void); /* answering the helper's request meanwhile */
 void mt_snapshot_unlock(void);
 void mt_snapshot_after_fork_child(void);
 
