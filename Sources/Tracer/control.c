@@ -632,7 +632,6 @@ void mt_control_init(void) {
     mt_sampler_init(parse_bytes(env("MEMTRACE_SAMPLE")), parse_bytes(env("MEMTRACE_SAMPLE_SEED")));
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
     install_signal();
     mt_signals_init(helper_wanted());
@@ -646,6 +645,14 @@ void mt_control_start(void) {
     static int looked_up; /* what the helper must not look up itself */
     if (mt_enabled && !looked_up) {
         looked_up = 1;
+        /* Here rather than at the first allocation, which made the
+         * allocator start (and jemalloc register its own fork handlers)
+         * after: prepare handlers run last registered first, so jemalloc's
+         * would lock jemalloc before these waited for a snapshot that asks
+         * jemalloc for sizes (libc's daemon() and others that fork without
+         * the tracer's fork()); and the child's run first registered first,
+         * so jemalloc's has made it usable again before the helper starts. */
+        pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();

@@ -210,6 +210,28 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// libc's daemon() forks without the fork the tracer replaces, so the tracer's fork handlers
+    /// do the waiting: they must run before jemalloc's (which lock jemalloc) and after them in the
+    /// child. Registered before jemalloc's, they waited for a snapshot that waited inside jemalloc,
+    /// and the chain of daemons stopped within a few links two runs out of three.
+    func testDaemonsForkingWhileTheHelperWritesSnapshotsUnderJemalloc() throws {
+        let jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: jemalloc), "\(jemalloc) is not installed")
+        let exe = try Fixtures.build("daemons")
+        let done = directory.appendingPathComponent("done.txt").path
+        defer { _ = try? runProcess("/usr/bin/pkill", ["-KILL", "-f", exe]) }
+        let traced = try runTraced(
+            exe, [done], in: directory,
+            environment: [
+                "LD_PRELOAD": "\(TestPaths.libtrace) \(jemalloc)", "MEMTRACE_INTERVAL": "0.002",
+                "MEMTRACE_AT_EXIT": "0",
+            ])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        // The last link runs on its own: wait for its file, a minute at most.
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: done) { usleep(100_000) }
+        XCTAssertEqual(try? String(contentsOfFile: done, encoding: .utf8), "done\n")
+    }
+
     func testPublicHeaderWithoutTheTracer() throws {
         let exe = try Fixtures.build("api")
         let plain = try runProcess(exe, [directory.appendingPathComponent("x.snap").path])
