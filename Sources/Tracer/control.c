@@ -398,8 +398,8 @@ static struct mt_buf *stats_out;
 
 int mt_allocator_serve(void) {
     int asked = STATS_ASKED;
-    if (on_helper || mt_signal_ending || !__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE,
-                                                  __ATOMIC_RELAXED))
+    if (on_helper || mt_signal_ending) return 0;
+    if (!__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
     __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
     mt_allocator_collect(stats_out);
@@ -540,8 +540,9 @@ MT_EXPORT int setns(int fd, int nstype) {
  * while it waits for the snapshot's lock, the calling thread answers the
  * helper's request for glibc's statistics (each fork had cost it the
  * request's 50 ms).  The child starts its helper once every handler has run,
- * jemalloc's too.  A fork reached otherwise (an executable's own reference,
- * bound before the tracer was) still goes through the handlers alone. */
+ * jemalloc's too.  A fork that does not come here (libc's daemon() calls
+ * libc's own) goes through the handlers alone, which mt_control_start
+ * registers so that they run before jemalloc's in the parent. */
 static __thread int fork_prepared; /* the handlers' work is the fork wrapper's */
 typedef pid_t (*fork_fn)(void);
 static fork_fn real_fork;
@@ -632,7 +633,6 @@ void mt_control_init(void) {
     mt_sampler_init(parse_bytes(env("MEMTRACE_SAMPLE")), parse_bytes(env("MEMTRACE_SAMPLE_SEED")));
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
-    real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
     install_signal();
     mt_signals_init(helper_wanted());
     mt_enabled = 1;
@@ -653,6 +653,7 @@ void mt_control_start(void) {
          * the tracer's fork()); and the child's run first registered first,
          * so jemalloc's has made it usable again before the helper starts. */
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+        real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();

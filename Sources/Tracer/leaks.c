@@ -251,13 +251,14 @@ static int acks;
  * stacks and registers may hold the only pointer to a block (a worker handed
  * a block it only reads).  They are found in /proc/self/task and stopped as
  * the others are, and their stacks scanned from the stack pointer to the end
- * of the mapping that holds it (with a glibc thread's descriptor and static
- * TLS, which lie at its top).  The list stays mapped: a thread that answers
- * after the wait still writes its entry. */
+ * of the readable mapping that holds it (with a glibc thread's descriptor and
+ * static TLS, which lie at its top), or of the live block that holds it (a
+ * stack the program allocated).  The list stays mapped: a thread that answers
+ * after the wait still reads it. */
 #define MAX_STRANGERS 4096
 struct stranger {
     int tid, suspended;
-    uint64_t sp, tcb, lo, hi; /* lo, hi: the mapping that holds sp, once found */
+    uint64_t sp, lo, hi; /* lo, hi: the mapping that holds sp, once found */
     uint64_t regs[32];
 };
 static struct stranger *strangers;
@@ -280,7 +281,6 @@ static void on_suspend(int sig, siginfo_t *info, void *context) {
             if (t->tid != tid) continue;
             for (int r = 0; r < NGREG && r < 32; r++) t->regs[r] = (uint64_t)uc->uc_mcontext.gregs[r];
             t->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-            t->tcb = (uint64_t)pthread_self();
             t->suspended = 1;
             break;
         }
@@ -559,8 +559,7 @@ static struct block *by_sp;
 static uint64_t nby_sp;
 
 static void bound_stranger(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
-    (void)rest;
-    (void)end;
+    if (end - rest < 2 || rest[1] != 'r') return; /* " r..." */
     uint64_t first = 0, last = nby_sp; /* the first at or above lo */
     while (first < last) {
         uint64_t mid = first + (last - first) / 2;
@@ -600,10 +599,13 @@ static void scan_strangers(void) {
             int64_t b = find_block(t->regs[r]);
             if (b >= 0) mark(b, t->regs[r] == blocks[b].addr ? REACHED : POSSIBLE);
         }
-        uint64_t from = t->sp - 128 > t->lo ? t->sp - 128 : t->lo; /* the red zone */
-        scan_root_range(from, t->hi, REACHED);
-        if (t->tcb && (t->tcb < t->lo || t->tcb >= t->hi))
-            scan_root_range(t->tcb - static_tls_size(), t->tcb + 2560, REACHED);
+        uint64_t from = t->sp - 128 > t->lo ? t->sp - 128 : t->lo, to = t->hi; /* the red zone */
+        int64_t block = find_block(t->sp);
+        if (block >= 0) { /* a stack in the heap: the rest of the heap is no root */
+            from = from > blocks[block].addr ? from : blocks[block].addr;
+            to = blocks[block].addr + blocks[block].size;
+        }
+        scan_root_range(from, to, REACHED);
     }
 }
 
@@ -714,7 +716,15 @@ int mt_leaks_scan(const struct mt_buf *roots) {
             }
         }
     }
-    sigaction(SUSPEND_SIGNAL, &old, NULL);
+    /* A thread the signal has not reached yet would meet the program's
+     * disposition (for a real-time signal by default: the end of the
+     * process): wait for every one, and if some still have not come, keep
+     * this handler, which now returns at once. */
+    for (int waited = 0; waited < 5000 && __atomic_load_n(&acks, __ATOMIC_ACQUIRE) < s.sent; waited++) {
+        struct timespec pause = {0, 200000};
+        nanosleep(&pause, NULL);
+    }
+    if (__atomic_load_n(&acks, __ATOMIC_ACQUIRE) >= s.sent) sigaction(SUSPEND_SIGNAL, &old, NULL);
     scanned = 1;
     return 0;
 }
