@@ -54,10 +54,12 @@ final class CorpusTests: XCTestCase {
     func testThreadsThatNeverAllocatedUnderJemalloc() throws {
         let jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
         try XCTSkipUnless(FileManager.default.fileExists(atPath: jemalloc), "\(jemalloc) is not installed")
-        let program = try CorpusProgram(file: "idlethreads.c")
-        let run = try CheckRun(["--kinds", "all", "--jemalloc"], [try Builds.build(program.source)])
-        XCTAssertEqual(run.counts(inFile: program.fileName), program.expected)
-        XCTAssertEqual(run.status, 23)
+        for file in ["idlethreads.c", "heapstack.c"] {
+            let program = try CorpusProgram(file: file)
+            let run = try CheckRun(["--kinds", "all", "--jemalloc"], [try Builds.build(program.source)])
+            XCTAssertEqual(run.counts(inFile: program.fileName), program.expected, file)
+            XCTAssertEqual(run.status, 23, file)
+        }
     }
 
     func testMemcheckXMLFiguresAreTheRecordsOwnBytes() {
