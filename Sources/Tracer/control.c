@@ -457,7 +457,10 @@ static void start_helper(void) {
      * a descriptor, which a program looking for its lowest free one as it
      * starts would otherwise find taken. */
     if (mt_config.timeline > 0) mt_timeline_tick();
-    int single = libc_single_flag && *libc_single_flag;
+    /* Only for glibc's malloc, whose locks it saves: under another allocator
+     * (jemalloc) the helper asks it for sizes, and glibc's mutexes, which
+     * that allocator uses, skip their atomics while the flag is set. */
+    int single = libc_single_flag && *libc_single_flag && mt_glibc_chunks;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

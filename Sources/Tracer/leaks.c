@@ -210,7 +210,7 @@ static void scan_root_range(uint64_t from, uint64_t to, uint8_t parent) {
     from &= ~7ull;
     if (!root_buffer) root_buffer = mt_map(ROOT_CHUNK);
     if (!root_buffer) return;
-    pid_t self = getpid();
+    pid_t self = (pid_t)syscall(SYS_gettid); /* a zombie main thread (pthread_exit) gives ESRCH under the pid */
     while (from < to) {
         uint64_t len = to - from < ROOT_CHUNK ? to - from : ROOT_CHUNK;
         /* Stay within one page at a time after a fault, so one hole skips one page. */
