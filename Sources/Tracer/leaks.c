@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -325,9 +326,12 @@ static uint64_t hex_at(const char *c) {
 }
 
 /* Whether thread `tid` blocks the suspend signal: sent anyway, it would stay
- * pending past the scan, and kill the thread once the handler is gone. */
+ * pending past the scan, and kill the thread once the handler is gone.  A
+ * thread in sigwait() counts as blocking it: the kernel unblocks the signals
+ * it waits for meanwhile, and it would take the signal as its own. */
 static int blocks_suspend(int tid) {
     char text[4096];
+    if (read_task_file(tid, "syscall", text, sizeof text) && atoi(text) == SYS_rt_sigtimedwait) return 1;
     if (!read_task_file(tid, "status", text, sizeof text)) return 0;
     const char *c = strstr(text, "\nSigBlk:");
     if (!c) return 0;

@@ -2,7 +2,7 @@
  * Blocks known only to threads that never call the allocator themselves, so
  * that the tracer never met them: one thread holds its block in a live local
  * (reachable), a second does too with every signal blocked, waiting in
- * sigwait (reachable), a third left its block's only pointer in a frame that
+ * sigwait for any (reachable), a third left its block's only pointer in a frame that
  * has returned, far below its stack pointer (definite: as for the main thread
  * in deadstack.c, a scan reads a stack from its stack pointer up).  main
  * exits while the threads still wait.
@@ -40,16 +40,16 @@ static void *holder(void *unused) {
     (void)held;
 }
 
+/* Waits for any signal: while it does, the kernel unblocks them all for it,
+ * so a signal sent to stop it for the scan would be taken as its own. */
 static void *waiter(void *unused) {
     (void)unused;
-    sigset_t all, one;
+    sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, NULL);
     void *volatile held = take(&to_waiter);
     __atomic_add_fetch(&ready, 1, __ATOMIC_RELEASE);
-    sigemptyset(&one);
-    sigaddset(&one, SIGUSR1);
-    for (int sig;;) sigwait(&one, &sig);
+    for (int sig;;) sigwait(&all, &sig);
     (void)held;
 }
 
