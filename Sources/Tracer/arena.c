@@ -3,9 +3,11 @@
  * must never be asked for it (it would recurse, and it would be counted).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tracer.h"
@@ -94,6 +96,40 @@ void mt_lock_slow(mt_lock_t *l) {
             return;
         if (spins < 64) __builtin_ia32_pause();
         else sched_yield();
+    }
+}
+
+/* ---- descriptors ------------------------------------------------------------
+ * open() hands out the lowest free number, which may be one the program has
+ * just closed to put another file there (a shell's `close(1); dup2(4, 1)`):
+ * the program's dup2 then closes the tracer's file, and the tracer's close,
+ * or its snapshot's writes, land on the program's stdout.  The helper thread
+ * has a table of its own (control.c); in the program's threads the tracer
+ * moves every file it opens above MT_FD_FLOOR at once, and gives the low
+ * number back only if it still holds the file opened: checked against the
+ * path, the program may have taken the number back in between. */
+#define MT_FD_FLOOR 512
+
+static int same_file(const struct stat *a, const struct stat *b) { return a->st_dev == b->st_dev && a->st_ino == b->st_ino; }
+
+int mt_open(const char *path, int flags, unsigned mode) {
+    for (int tries = 0;; tries++) {
+        int fd = open(path, flags | O_CLOEXEC, mode);
+        if (fd < 0 || fd >= MT_FD_FLOOR) return fd;
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, MT_FD_FLOOR);
+        if (high < 0) return fd; /* a descriptor limit below the floor: as before */
+        struct stat want, got, low;
+        int ours = stat(path, &want) == 0 && fstat(high, &got) == 0 && same_file(&want, &got);
+        if (ours) {
+            if (fstat(fd, &low) == 0 && same_file(&low, &got)) close(fd);
+            return high;
+        }
+        close(high); /* a copy of the program's file, which now holds that number */
+        if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) unlink(path); /* created by this call */
+        if (tries == 2) {
+            errno = EBUSY;
+            return -1;
+        }
     }
 }
 

@@ -68,7 +68,13 @@ uint64_t mt_coarse_now_ns(void) {
  * meanwhile: a standard error whose reader is gone must not end the program
  * (untraced, it would never have written there); the SIGPIPE the write raised
  * is taken back, one that was pending before is left for the program. */
+/* The helper has a descriptor table of its own (helper_main): the program's
+ * standard error is reached through /proc. */
+static __thread int private_files;
+
 void mt_say(const char *s) {
+    int fd = private_files ? open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC) : 2;
+    if (fd < 0) return;
     sigset_t pipe_only, old, pending;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
@@ -78,7 +84,7 @@ void mt_say(const char *s) {
     int broken = 0;
     size_t n = strlen(s);
     while (n > 0) {
-        ssize_t k = write(2, s, n);
+        ssize_t k = write(fd, s, n);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
             broken = k < 0 && errno == EPIPE;
@@ -92,6 +98,7 @@ void mt_say(const char *s) {
         sigtimedwait(&pipe_only, NULL, &now);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (fd != 2) close(fd);
 }
 
 void mt_warn(const char *what, const char *path, int err) {
@@ -153,7 +160,7 @@ static uint64_t parse_bytes(const char *v) {
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t cap) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mt_open(path, O_RDONLY, 0);
     if (fd < 0) return -1;
     size_t len = 0;
     while (len < cap) {
@@ -303,6 +310,18 @@ static void *helper_main(void *arg) {
     (void)arg;
     on_helper = 1;
     mt_helper_tid = (int)syscall(SYS_gettid);
+    /* Its own descriptor table, emptied: the files it opens (the timeline's
+     * /proc/self/statm, snapshots) never take a number the program is
+     * about to reuse.  Opened in the program's table, one could land in the
+     * gap of a shell's close(1) and dup2(4, 1); the dup2 closed it, and the
+     * helper's close then closed the program's output, or its snapshot went
+     * there.  Emptied, so that it holds none of the program's files open
+     * (a pipe's reader would never see its end).  Only where close_range
+     * can empty it. */
+    if (syscall(SYS_close_range, ~0u, ~0u, 0) == 0 && syscall(SYS_unshare, CLONE_FILES) == 0) {
+        syscall(SYS_close_range, 0, ~0u, 0);
+        private_files = 1;
+    }
     mt_guard = 1; /* nothing this thread does is the program's allocation */
     mt_never_leaves = 1; /* and what it allocates comes from the bootstrap buffer */
     pthread_attr_t attr; /* its stack, which the leak scan leaves out: the tracer's frames name blocks */

@@ -308,7 +308,7 @@ static size_t read_task_file(int tid, const char *file, char *text, size_t size)
     while (len) path[n++] = digits[--len];
     path[n++] = '/';
     memcpy(path + n, file, strlen(file) + 1);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = mt_open(path, O_RDONLY, 0);
     if (fd < 0) return 0;
     ssize_t got = read(fd, text, size - 1);
     close(fd);
@@ -372,7 +372,7 @@ static void suspend_strangers(struct suspend_state *s) {
     if (!strangers) strangers = mt_map(MAX_STRANGERS * sizeof *strangers);
     struct mt_buf tids = {0};
     mt_threads_foreach(registered_tid, &tids);
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = mt_open("/proc/self/task", O_RDONLY | O_DIRECTORY, 0);
     if (!strangers || tids.failed || fd < 0) {
         if (fd >= 0) close(fd);
         mt_buf_free(&tids);
@@ -536,7 +536,7 @@ static void scan_mapping(uint64_t lo, uint64_t hi) {
 /* Calls `fn` with each line of /proc/self/maps: its range, and the rest of
  * the line after "lo-hi". */
 static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end)) {
-    int fd = text ? open("/proc/self/maps", O_RDONLY | O_CLOEXEC) : -1;
+    int fd = text ? mt_open("/proc/self/maps", O_RDONLY, 0) : -1;
     size_t have = 0;
     while (fd >= 0) {
         ssize_t got = read(fd, text + have, MAPS_BUFFER - have);

@@ -490,10 +490,10 @@ static int take(const char *path, int trigger, int leaks) {
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
         err = ENOMEM;
     } else {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
             unlink(tmp);
-            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            fd = mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         }
         if (fd < 0) {
             err = errno;

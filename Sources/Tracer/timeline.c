@@ -19,7 +19,7 @@ static mt_lock_t lock;
 
 static uint64_t rss_bytes(void) {
     char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    int fd = mt_open("/proc/self/statm", O_RDONLY, 0);
     if (fd < 0) return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);

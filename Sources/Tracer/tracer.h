@@ -81,6 +81,8 @@ void mt_warn(const char *what, const char *path, int err); /* once per kind */
 /* ---- memory for the tracer (arena.c) --------------------------------------
  * Never from the traced malloc: anonymous mappings only. */
 void *mt_map(size_t bytes);                /* zeroed, NULL on failure */
+/* open(2), close-on-exec, on a descriptor out of the program's way (arena.c). */
+int mt_open(const char *path, int flags, unsigned mode);
 void *mt_reserve(size_t bytes);            /* MAP_NORESERVE, pages cost only when touched */
 void mt_unmap(void *p, size_t bytes);
 extern uint64_t mt_mapped_bytes;           /* for tracer_overhead_bytes */

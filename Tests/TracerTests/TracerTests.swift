@@ -232,6 +232,20 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(try? String(contentsOfFile: done, encoding: .utf8), "done\n")
     }
 
+    /// The files the tracer opens (the timeline's /proc/self/statm, snapshots) go above the
+    /// program's descriptors: a program that closes its standard output and puts it back keeps it,
+    /// and no snapshot lands there. One that was opened in the gap had taken number 1, the
+    /// program's dup2 replaced it, and the tracer's close closed the program's output.
+    func testTheTracersFilesStayOutOfTheProgramsDescriptors() throws {
+        let exe = try Fixtures.build("fdshuffle")
+        let traced = try runTraced(
+            "/usr/bin/timeout", ["-s", "KILL", "60", exe], in: directory,
+            environment: ["MEMTRACE_TIMELINE": "0.0002", "MEMTRACE_INTERVAL": "0.002"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "fdshuffle: 0 lost\n")
+        XCTAssertEqual(traced.stderrText, "")
+    }
+
     func testPublicHeaderWithoutTheTracer() throws {
         let exe = try Fixtures.build("api")
         let plain = try runProcess(exe, [directory.appendingPathComponent("x.snap").path])
