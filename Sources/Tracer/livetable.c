@@ -465,17 +465,6 @@ __attribute__((noinline)) void mt_solo_claim(void) {
     mt_live_unlock_all();
 }
 
-void mt_shard_wait(struct mt_shard *sh) {
-    for (unsigned spins = 0;; spins++) {
-        if (__atomic_load_n(&sh->lock.v, __ATOMIC_RELAXED) == 0 &&
-            __atomic_exchange_n(&sh->lock.v, 1, __ATOMIC_ACQUIRE) == 0)
-            return;
-        if (MT_UNLIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) & MT_SOLO_STATS)) mt_allocator_serve();
-        if (spins < 64) __builtin_ia32_pause();
-        else sched_yield();
-    }
-}
-
 /* ---- young blocks (tracer.h) ------------------------------------------------ */
 #define YOUNG_BITS 12
 static struct mt_live young[1u << YOUNG_BITS];

@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h> /* rename(2) only: no stream is ever used */
 #include <string.h>
 #include <unistd.h>
@@ -39,19 +38,9 @@ static uint64_t sequence;
 
 void mt_snapshot_lock(void) { mt_lock(&snapshot_lock); }
 
-/* The same, answering meanwhile the helper's request for the allocator's
- * statistics (control.c): the helper may be waiting for them under this lock. */
-void mt_snapshot_lock_serving(void) {
-    for (unsigned spins = 0;; spins++) {
-        if (__atomic_load_n(&snapshot_lock.v, __ATOMIC_RELAXED) == 0 &&
-            __atomic_exchange_n(&snapshot_lock.v, 1, __ATOMIC_ACQUIRE) == 0)
-            return;
-        if (MT_UNLIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) & MT_SOLO_STATS)) mt_allocator_serve();
-        if (spins < 64) __builtin_ia32_pause();
-        else sched_yield();
-    }
-}
 void mt_snapshot_unlock(void) { mt_unlock(&snapshot_lock); }
+/* Answering meanwhile the helper's request for the allocator's statistics. */
+void mt_snapshot_lock_serving(void) { mt_lock_answering(&snapshot_lock); }
 
 void mt_snapshot_after_fork_child(void) {
     mt_unlock(&snapshot_lock);

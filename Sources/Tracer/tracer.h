@@ -442,9 +442,9 @@ extern uint64_t mt_solo;
  * above any count of `wants`. */
 #define MT_SOLO_STATS (1ull << 63)
 int mt_allocator_serve(void); /* reads them for the helper that asked; 1 when it did */
-/* Takes a shard's lock that was taken, answering the helper's request
- * meanwhile: it holds every lock while it waits for the statistics. */
-void mt_shard_wait(struct mt_shard *sh);
+/* Waits for a lock as mt_lock does, answering the helper's request
+ * meanwhile: it holds every shard lock while it waits for the statistics. */
+void mt_lock_answering(mt_lock_t *l);
 static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
 extern int mt_solo_busy[MT_SOLO_SLOTS];
 extern __thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec"))); /* 0 until it records */
@@ -480,7 +480,7 @@ static inline int mt_shard_enter(struct mt_shard *sh) {
         }
         if (MT_UNLIKELY(solo & MT_SOLO_STATS) && mt_allocator_serve()) continue;
         if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
-        if (MT_UNLIKELY(__atomic_exchange_n(&sh->lock.v, 1, __ATOMIC_ACQUIRE) != 0)) mt_shard_wait(sh);
+        if (MT_UNLIKELY(__atomic_exchange_n(&sh->lock.v, 1, __ATOMIC_ACQUIRE) != 0)) mt_lock_answering(&sh->lock);
         uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
         if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
         mt_unlock(&sh->lock);
