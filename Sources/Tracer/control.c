@@ -403,11 +403,11 @@ int mt_allocator_stats_safe(void) {
     return !on_helper || !libc_single_flag || !__atomic_load_n(libc_single_flag, __ATOMIC_ACQUIRE);
 }
 
-/* So the helper asks the program's thread for them, holding every shard
- * lock (snapshot.c): it raises MT_SOLO_STATS, which sends that thread's next
- * record out of its lock-free section (mt_shard_enter), or its wait for a
- * shard's lock, into mt_allocator_serve, outside the allocator and before
- * the record, and waits a while.  A program that does not allocate or
+/* So the helper asks the program's thread for them, before it locks the
+ * live table (snapshot.c): it raises MT_SOLO_STATS, which sends that
+ * thread's next record out of its lock-free section (mt_shard_enter), or its
+ * wait for a lock (mt_lock_answering), into mt_allocator_serve, outside the
+ * allocator and before the record, and waits a while.  A program that does not allocate or
  * release meanwhile (asleep, waiting for input, exiting) gets a snapshot
  * without them. */
 #define STATS_WAIT_NS 50000000L /* 50 ms */

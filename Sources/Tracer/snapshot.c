@@ -156,7 +156,7 @@ static struct mt_timeline_point *timeline_storage;
 static uint64_t strings_size(const char *k, size_t vlen) { return 8 + strlen(k) + vlen; }
 
 static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
-                          struct mt_buf *alloc, const struct mt_timeline_point *timeline, uint32_t timeline_count,
+                          struct mt_buf *alloc, int read_before, const struct mt_timeline_point *timeline, uint32_t timeline_count,
                           const struct mt_buf *leak_roots) {
     (void)module_count;
     struct writer *w = writer_storage;
@@ -172,15 +172,16 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     mt_live_lock_all();
     mt_stacks_lock_all();
     /* The allocator's statistics while the live table cannot change, so
-     * that the two agree.  Not while a thread waits in the termination
-     * handler or in _exit, maybe holding the allocator's locks, nor when the
-     * program runs unlocked as glibc's one thread while the helper writes
-     * this and did not come to a record while it waited (control.c): an
-     * ALLOCATOR section of kind unknown then. */
+     * that the two agree, unless the program's thread read them a moment
+     * before (`read_before`, mt_snapshot).  Not while a thread waits in the
+     * termination handler or in _exit, maybe holding the allocator's locks:
+     * an ALLOCATOR section of kind unknown then, as when the program's
+     * thread did not read them in time. */
     static const uint32_t unknown_allocator[2] = {MT_ALLOCATOR_UNKNOWN, 0};
     const void *alloc_data = unknown_allocator;
     uint64_t alloc_len = sizeof unknown_allocator;
-    if (!mt_signal_ending && mt_allocator_read(alloc) && !alloc->failed) {
+    int have = read_before > 0 || (read_before == 0 && !mt_signal_ending && mt_allocator_read(alloc));
+    if (have && !alloc->failed) {
         alloc_data = alloc->data;
         alloc_len = alloc->len;
     }
@@ -474,6 +475,13 @@ static int take(const char *path, int trigger, int leaks) {
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = mt_modules_collect(&modules);
     if (mt_signal_ending) mt_signals_modules_read();
+    /* A program that glibc runs as one thread reads the allocator's
+     * statistics itself, at its next record (control.c): asked before the
+     * live table is locked, so that it goes on at once (waiting for a
+     * snapshot under way had cost one that allocates every millisecond most
+     * of its time, at a 2 ms interval).  1 read, -1 not in time, 0 later. */
+    int read_before = 0;
+    if (!mt_signal_ending && !mt_allocator_stats_safe()) read_before = mt_allocator_read(&alloc) ? 1 : -1;
     if (leaks) mt_leaks_prepare(&roots);
 
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
@@ -487,7 +495,7 @@ static int take(const char *path, int trigger, int leaks) {
         if (fd < 0) {
             err = errno;
         } else {
-            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, timeline_storage,
+            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, read_before, timeline_storage,
                                  mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
             if (close(fd) != 0 && !err) err = errno;
             if (!err && rename(tmp, final) != 0) err = errno;

@@ -443,7 +443,7 @@ extern uint64_t mt_solo;
 #define MT_SOLO_STATS (1ull << 63)
 int mt_allocator_serve(void); /* reads them for the helper that asked; 1 when it did */
 /* Waits for a lock as mt_lock does, answering the helper's request
- * meanwhile: it holds every shard lock while it waits for the statistics. */
+ * meanwhile: it may hold the lock while it waits for the statistics. */
 void mt_lock_answering(mt_lock_t *l);
 static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
 extern int mt_solo_busy[MT_SOLO_SLOTS];

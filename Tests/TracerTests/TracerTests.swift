@@ -692,8 +692,8 @@ final class TracerTests: XCTestCase {
 
     /// While glibc believes the program has one thread, its malloc takes no lock, so the helper
     /// must not read the allocator's statistics (reading them raced with the program's malloc:
-    /// crashes, aborts). It asks the program's thread, which reads them at its next record while
-    /// the helper holds the live table still; while the program sleeps nobody reads them, and its
+    /// crashes, aborts). It asks the program's thread, which reads them at its next record, before
+    /// the helper locks the live table; while the program sleeps nobody reads them, and its
     /// snapshots go without. Under jemalloc the flag stays clear (jemalloc's mutexes are glibc's,
     /// which skip their atomics while it is set: a hang), and the helper reads them itself, also
     /// with the live table still: every periodic snapshot agrees with `stats.allocated` as the
