@@ -89,22 +89,12 @@ void mt_unmap(void *p, size_t bytes) {
     __atomic_sub_fetch(&mt_mapped_bytes, bytes, __ATOMIC_RELAXED);
 }
 
+/* While it waits, a thread answers the helper's request for the allocator's
+ * statistics (control.c): the helper may hold the lock waiting for them. */
 void mt_lock_slow(mt_lock_t *l) {
     for (unsigned spins = 0;; spins++) {
         if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 &&
             __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)
-            return;
-        if (spins < 64) __builtin_ia32_pause();
-        else sched_yield();
-    }
-}
-
-/* The same wait, answering meanwhile the helper's request for the
- * allocator's statistics (control.c): it may hold the lock while it waits
- * for them. */
-void mt_lock_answering(mt_lock_t *l) {
-    for (unsigned spins = 0;; spins++) {
-        if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 && __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)
             return;
         if (MT_UNLIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) & MT_SOLO_STATS)) mt_allocator_serve();
         if (spins < 64) __builtin_ia32_pause();

@@ -406,7 +406,7 @@ int mt_allocator_stats_safe(void) {
 /* So the helper asks the program's thread for them, before it locks the
  * live table (snapshot.c): it raises MT_SOLO_STATS, which sends that
  * thread's next record out of its lock-free section (mt_shard_enter), or its
- * wait for a lock (mt_lock_answering), into mt_allocator_serve, outside the
+ * wait for any of the tracer's locks (mt_lock_slow), into mt_allocator_serve, outside the
  * allocator and before the record, and waits a while.  A program that does not allocate or
  * release meanwhile (asleep, waiting for input, exiting) gets a snapshot
  * without them. */
@@ -572,7 +572,7 @@ static fork_fn real_fork;
 static void before_fork(void) {
     if (!mt_enabled || fork_prepared) return;
     mt_guard++;
-    mt_snapshot_lock_serving();
+    mt_snapshot_lock();
     mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();

@@ -39,8 +39,6 @@ static uint64_t sequence;
 void mt_snapshot_lock(void) { mt_lock(&snapshot_lock); }
 
 void mt_snapshot_unlock(void) { mt_unlock(&snapshot_lock); }
-/* Answering meanwhile the helper's request for the allocator's statistics. */
-void mt_snapshot_lock_serving(void) { mt_lock_answering(&snapshot_lock); }
 
 void mt_snapshot_after_fork_child(void) {
     mt_unlock(&snapshot_lock);
@@ -453,7 +451,7 @@ static int take(const char *path, int trigger, int leaks) {
     }
     mt_guard++;
     int saved = errno;
-    mt_snapshot_lock_serving();
+    mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
     int err = 0;

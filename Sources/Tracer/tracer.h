@@ -442,9 +442,6 @@ extern uint64_t mt_solo;
  * above any count of `wants`. */
 #define MT_SOLO_STATS (1ull << 63)
 int mt_allocator_serve(void); /* reads them for the helper that asked; 1 when it did */
-/* Waits for a lock as mt_lock does, answering the helper's request
- * meanwhile: it may hold the lock while it waits for the statistics. */
-void mt_lock_answering(mt_lock_t *l);
 static inline uint32_t mt_solo_owner(uint64_t solo) { return (uint32_t)solo; }
 extern int mt_solo_busy[MT_SOLO_SLOTS];
 extern __thread uint32_t mt_solo_slot __attribute__((tls_model("initial-exec"))); /* 0 until it records */
@@ -480,7 +477,7 @@ static inline int mt_shard_enter(struct mt_shard *sh) {
         }
         if (MT_UNLIKELY(solo & MT_SOLO_STATS) && mt_allocator_serve()) continue;
         if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
-        if (MT_UNLIKELY(__atomic_exchange_n(&sh->lock.v, 1, __ATOMIC_ACQUIRE) != 0)) mt_lock_answering(&sh->lock);
+        mt_lock(&sh->lock);
         uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
         if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
         mt_unlock(&sh->lock);
@@ -708,7 +705,6 @@ int mt_snapshot(const char *path, int trigger);
 /* The same, classifying every live block by reachability first (MEMTRACE_LEAKS). */
 int mt_snapshot_with_leaks(const char *path, int trigger);
 void mt_snapshot_lock(void);
-void mt_snapshot_lock_serving(void); /* answering the helper's request meanwhile */
 void mt_snapshot_unlock(void);
 void mt_snapshot_after_fork_child(void);
 
