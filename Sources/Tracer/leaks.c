@@ -259,6 +259,7 @@ static int acks;
 #define MAX_STRANGERS 4096
 struct stranger {
     int tid, suspended;
+    int waiting; /* blocks the signal: not sent it, its stack read from where it waits */
     uint64_t sp, lo, hi; /* lo, hi: the mapping that holds sp, once found */
     uint64_t regs[32];
 };
@@ -400,14 +401,14 @@ static void suspend_strangers(struct suspend_state *s) {
                 /* Not stopped, but waiting, as such threads mostly are
                  * (in sigwait, say): its stack from where it waits. */
                 uint64_t sp = waiting_sp(tid);
-                if (sp) strangers[nstrangers++] = (struct stranger){.tid = -tid, .sp = sp, .suspended = 1};
+                if (sp) strangers[nstrangers++] = (struct stranger){.tid = tid, .sp = sp, .suspended = 1, .waiting = 1};
             }
         }
     }
     close(fd);
     mt_buf_free(&tids);
     for (uint32_t i = 0; i < nstrangers; i++)
-        if (strangers[i].tid > 0 && syscall(SYS_tgkill, getpid(), strangers[i].tid, SUSPEND_SIGNAL) == 0) s->sent++;
+        if (!strangers[i].waiting && syscall(SYS_tgkill, getpid(), strangers[i].tid, SUSPEND_SIGNAL) == 0) s->sent++;
 }
 
 static void scan_thread(struct mt_thread *t, void *context) {
