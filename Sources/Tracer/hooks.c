@@ -11,6 +11,7 @@
  * does, so that every block comes from, and goes back to, one allocator.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <errno.h>
 #include <sched.h>
@@ -78,11 +79,38 @@ int mt_glibc_chunks;
  * block whose record it holds: inblock.c) only if the real allocator is
  * glibc's and computes it that way; both are checked once, on blocks of
  * every kind, including one of its own mapping. */
+struct holder {
+    uintptr_t address, base;
+    const char *name;
+};
+
+/* The loaded object whose segments hold `address` (dladdr would also look
+ * for the nearest symbol, a walk of libc's whole symbol table: a quarter of
+ * the tracer's start-up). */
+static int find_holder(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct holder *h = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && h->address >= lo && h->address - lo < ph->p_memsz) {
+            h->base = info->dlpi_addr;
+            h->name = info->dlpi_name;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int holder_of(void *address, struct holder *h) {
+    *h = (struct holder){.address = (uintptr_t)address};
+    return dl_iterate_phdr(find_holder, h) == 1 && h->name;
+}
+
 static void check_chunks(void) {
-    Dl_info a, b;
-    if (!real_malloc || !real_free || !real_malloc_usable_size || !dladdr((void *)real_malloc, &a) ||
-        !dladdr((void *)real_malloc_usable_size, &b) || a.dli_fbase != b.dli_fbase || !a.dli_fname ||
-        !strstr(a.dli_fname, "/libc.so"))
+    struct holder a, b;
+    if (!real_malloc || !real_free || !real_malloc_usable_size || !holder_of((void *)real_malloc, &a) ||
+        !holder_of((void *)real_malloc_usable_size, &b) || a.base != b.base || !strstr(a.name, "/libc.so"))
         return;
     /* Small enough not to move the heap's top, and one above glibc's largest
      * mmap threshold, so that releasing it does not raise the threshold. */
