@@ -639,7 +639,7 @@ static void scan_anonymous(void) {
     const struct mt_range *own;
     int owned = mt_own_mappings(&own);
     if (!mt_glibc_chunks || owned < 0) return;
-    skip_cap = (uint64_t)owned + 4096 + 4;
+    skip_cap = (uint64_t)owned + 8192 + 8; /* thread stacks and strangers, the helper, the tracer, these two */
     uint64_t skip_bytes = (skip_cap * sizeof *skip + 4095) & ~4095ull;
     skip = mt_map(skip_bytes);
     char *text = mt_map(MAPS_BUFFER);
@@ -648,6 +648,11 @@ static void scan_anonymous(void) {
         nskip = 0;
         for (int i = 0; i < owned; i++) skip_add(__atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE), own[i].hi);
         skip_add(mt_helper_stack.lo, mt_helper_stack.hi);
+        /* The tracer's .bss past its file's last page is a mapping without a
+         * name: the scan's own `lowest` named the lowest block there. */
+        uint64_t self_lo, self_hi;
+        mt_self_range(&self_lo, &self_hi);
+        skip_add(self_lo, (self_hi + 4095) & ~4095ull);
         mt_threads_foreach(skip_stack, NULL);
         skip_strangers();
         sort_blocks(skip, nskip);

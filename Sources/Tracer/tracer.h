@@ -147,6 +147,7 @@ void mt_cfi_forget_modules(void);
 void mt_cfi_lock(void);
 void mt_cfi_unlock(void);
 int mt_is_self_address(uint64_t address); /* inside libtrace.so's own mapping */
+void mt_self_range(uint64_t *lo, uint64_t *hi); /* its first to last loaded byte, .bss included */
 
 /* ---- stack table (stacktable.c) ------------------------------------------ */
 struct mt_stack {

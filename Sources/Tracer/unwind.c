@@ -65,6 +65,11 @@ static inline int self_frames(const uint64_t *raw, int n) {
 
 int mt_is_self_address(uint64_t address) { return is_self((uintptr_t)address); }
 
+void mt_self_range(uint64_t *lo, uint64_t *hi) {
+    *lo = self_lo;
+    *hi = self_hi;
+}
+
 /* ---- libunwind: the general path ------------------------------------------ */
 static int libunwind_started;
 
