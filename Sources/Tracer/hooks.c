@@ -183,6 +183,7 @@ __attribute__((constructor(101))) static void mt_constructor(void) {
 
 size_t mt_real_usable_size(void *p) {
     if (is_boot(p)) return boot_size(p);
+    if (mt_glibc_chunks) return mt_chunk_usable(p); /* a snapshot asks for every live block's */
     return real_malloc_usable_size ? real_malloc_usable_size(p) : 0;
 }
 
