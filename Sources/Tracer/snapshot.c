@@ -149,6 +149,7 @@ static void expand(char *out, size_t cap, const char *pattern, uint64_t seq) {
 
 /* ---- the snapshot ----------------------------------------------------------------- */
 #define PREFETCH_AHEAD 16
+static inline void prefetch_header(const struct mt_live *e) { __builtin_prefetch((const char *)(uintptr_t)e->ptr - 8); }
 static struct writer *writer_storage;
 static struct mt_timeline_point *timeline_storage;
 
@@ -204,10 +205,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         struct mt_live_cursor c = {0, 0};
         struct mt_live ahead[PREFETCH_AHEAD];
         unsigned have = 0, at = 0;
-        while (have < PREFETCH_AHEAD && mt_live_next(sh, &c, &ahead[have])) __builtin_prefetch((const char *)(uintptr_t)ahead[have++].ptr - 8);
+        while (have < PREFETCH_AHEAD && mt_live_next(sh, &c, &ahead[have])) prefetch_header(&ahead[have++]);
         for (; have; at = (at + 1) % PREFETCH_AHEAD) {
             struct mt_live block = ahead[at], *e = &block;
-            if (mt_live_next(sh, &c, &ahead[at])) __builtin_prefetch((const char *)(uintptr_t)ahead[at].ptr - 8);
+            if (mt_live_next(sh, &c, &ahead[at])) prefetch_header(&ahead[at]);
             else have--;
             /* In sampled mode each recorded block stands for `count` blocks. */
             int64_t bytes, count;
