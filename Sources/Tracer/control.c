@@ -371,7 +371,9 @@ static void *helper_main(void *arg) {
             signal_requests = 0;
             while (sem_trywait(&wakeup) == 0) {
             }
-            mt_snapshot(NULL, MT_TRIGGER_SIGNAL);
+            /* Not once the exit snapshot is coming: it would be the last
+             * snapshot no more, or a temporary file the exit cut short. */
+            if (!mt_exiting) mt_snapshot(NULL, MT_TRIGGER_SIGNAL);
         }
         if (helper_stopping) return NULL;
     }
@@ -390,8 +392,10 @@ static void *helper_main(void *arg) {
  * when the flag was set before it started it is set again once it runs.
  * Nothing else, that is, but the allocator's statistics (mallinfo2 walks the
  * arena the program's malloc is changing without its lock; jemalloc's mallctl
- * waits on a mutex whose holder never wakes it): while the flag is set the
- * helper's snapshots go without them (mt_allocator_stats_safe).  The
+ * waits on a mutex whose holder never wakes it) and the module list
+ * (dl_iterate_phdr takes the loader's lock, a mutex the program takes too):
+ * while the flag is set the program's thread reads both for the helper
+ * (mt_allocator_stats_safe, mt_allocator_read below).  The
  * program's own first pthread_create clears it as usual, before its new
  * thread exists.  An executable that reads the flag has a copy of its own
  * (a copy relocation), which libc does not read: libc's is looked up in
@@ -413,7 +417,8 @@ int mt_allocator_stats_safe(void) {
 #define STATS_WAIT_NS 50000000L /* 50 ms */
 enum { STATS_IDLE, STATS_ASKED, STATS_READING, STATS_READ };
 static int stats_state;
-static struct mt_buf *stats_out;
+static struct mt_buf *stats_out, *modules_out;
+static uint32_t *modules_count_out;
 
 int mt_allocator_serve(void) {
     int asked = STATS_ASKED;
@@ -422,16 +427,20 @@ int mt_allocator_serve(void) {
         return 0;
     __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
     mt_allocator_collect(stats_out);
+    if (modules_out) *modules_count_out = mt_modules_collect(modules_out);
     __atomic_store_n(&stats_state, STATS_READ, __ATOMIC_RELEASE);
     return 1;
 }
 
-int mt_allocator_read(struct mt_buf *out) {
+int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count) {
     if (mt_allocator_stats_safe()) {
         mt_allocator_collect(out);
+        if (modules) *module_count = mt_modules_collect(modules);
         return 1;
     }
     stats_out = out;
+    modules_out = modules;
+    modules_count_out = module_count;
     __atomic_store_n(&stats_state, STATS_ASKED, __ATOMIC_SEQ_CST);
     __atomic_or_fetch(&mt_solo, MT_SOLO_STATS, __ATOMIC_SEQ_CST);
     const struct timespec pause = {0, 200000};
@@ -451,7 +460,10 @@ int mt_allocator_read(struct mt_buf *out) {
         int safe = mt_allocator_stats_safe();
         if ((safe || waited >= STATS_WAIT_NS || mt_exiting || mt_signal_ending) &&
             __atomic_compare_exchange_n(&stats_state, &state, STATS_IDLE, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            if (safe) mt_allocator_collect(out);
+            if (safe) {
+                mt_allocator_collect(out);
+                if (modules) *module_count = mt_modules_collect(modules);
+            }
             read = safe;
             break;
         }
@@ -679,6 +691,9 @@ void mt_control_start(void) {
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();
+        struct mt_buf modules = {0}; /* for snapshots the program's thread cannot answer in time */
+        mt_modules_keep(&modules, mt_modules_collect(&modules));
+        mt_buf_free(&modules);
         mt_inblock_init();
         mt_solo_init(0);
     }

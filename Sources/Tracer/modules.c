@@ -83,6 +83,29 @@ uint32_t mt_modules_collect(struct mt_buf *out) {
     return c.count;
 }
 
+/* The list read last: kept and read under the snapshot lock, or at start-up
+ * before the helper thread exists. */
+static struct mt_buf last;
+static uint32_t last_count;
+
+void mt_modules_keep(const struct mt_buf *modules, uint32_t count) {
+    if (modules->failed) return;
+    last.len = 0;
+    last.failed = 0;
+    mt_buf_put(&last, modules->data, modules->len);
+    last_count = last.failed ? 0 : count;
+}
+
+uint32_t mt_modules_last(struct mt_buf *out) {
+    uint32_t count = last_count;
+    if (count) mt_buf_put(out, last.data, last.len);
+    if (!count) { /* never read: an empty list */
+        mt_buf_u32(out, 0);
+        mt_buf_u32(out, 0);
+    }
+    return count;
+}
+
 /* ---- allocator statistics --------------------------------------------------
  * jemalloc when it is the allocator (it exports mallctl), glibc's mallinfo2
  * otherwise.  jemalloc caches its statistics: writing "epoch" refreshes them. */

@@ -180,7 +180,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     static const uint32_t unknown_allocator[2] = {MT_ALLOCATOR_UNKNOWN, 0};
     const void *alloc_data = unknown_allocator;
     uint64_t alloc_len = sizeof unknown_allocator;
-    int have = read_before > 0 || (read_before == 0 && !mt_signal_ending && mt_allocator_read(alloc));
+    int have = read_before > 0 || (read_before == 0 && !mt_signal_ending && mt_allocator_read(alloc, NULL, NULL));
     if (have && !alloc->failed) {
         alloc_data = alloc->data;
         alloc_len = alloc->len;
@@ -481,15 +481,25 @@ static int take(const char *path, int trigger, int leaks) {
     append_u64(tmp, sizeof tmp, &tlen, (uint64_t)getpid());
 
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
-    uint32_t module_count = mt_modules_collect(&modules);
-    if (mt_signal_ending) mt_signals_modules_read();
     /* A program that glibc runs as one thread reads the allocator's
-     * statistics itself, at its next record (control.c): asked before the
-     * live table is locked, so that it goes on at once (waiting for a
-     * snapshot under way had cost one that allocates every millisecond most
-     * of its time, at a 2 ms interval).  1 read, -1 not in time, 0 later. */
+     * statistics and the module list itself, at its next record (control.c):
+     * asked before the live table is locked, so that it goes on at once
+     * (waiting for a snapshot under way had cost one that allocates every
+     * millisecond most of its time, at a 2 ms interval).  The list comes
+     * from the loader, whose lock glibc then takes without atomics: read on
+     * the helper as well, it hung programs that walk or load modules
+     * themselves (dl_iterate_phdr, dlopen).  When the program does not
+     * answer in time, the list read last.  1 read, -1 not in time, 0 later. */
     int read_before = 0;
-    if (!mt_signal_ending && !mt_allocator_stats_safe()) read_before = mt_allocator_read(&alloc) ? 1 : -1;
+    uint32_t module_count;
+    if (!mt_signal_ending && !mt_allocator_stats_safe()) {
+        read_before = mt_allocator_read(&alloc, &modules, &module_count) ? 1 : -1;
+        if (read_before < 0) module_count = mt_modules_last(&modules);
+    } else {
+        module_count = mt_modules_collect(&modules);
+    }
+    if (read_before >= 0) mt_modules_keep(&modules, module_count);
+    if (mt_signal_ending) mt_signals_modules_read();
     if (leaks) mt_leaks_prepare(&roots);
 
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {

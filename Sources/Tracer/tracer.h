@@ -731,8 +731,16 @@ void mt_allocator_collect(struct mt_buf *out);
 int mt_allocator_stats_safe(void);
 /* Encodes the ALLOCATOR payload as mt_allocator_collect does, from the
  * calling thread when it may, else read by the program's thread at its next
- * record; 0 (nothing encoded) when it did not come in time. */
-int mt_allocator_read(struct mt_buf *out);
+ * record; 0 (nothing encoded) when it did not come in time.  With `modules`,
+ * the program's thread encodes the MODULES payload too (its count in
+ * `*module_count`): the loader's lock is a mutex glibc takes without atomics
+ * while it believes the program has one thread, so the helper must not. */
+int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count);
+/* The MODULES payload as last read (at start-up, or by a snapshot that could
+ * read it), for a snapshot whose program's thread did not answer in time:
+ * appended to `out`; returns its count. */
+uint32_t mt_modules_last(struct mt_buf *out);
+void mt_modules_keep(const struct mt_buf *modules, uint32_t count);
 /* The real allocator's usable size of a live block. */
 size_t mt_real_usable_size(void *p);
 /* The usable size glibc's chunk header gives, as glibc's malloc_usable_size

@@ -741,6 +741,37 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// A program of one thread that walks and loads modules between allocations (each takes the
+    /// loader's lock, which glibc takes without atomics while it believes the program has one
+    /// thread), snapshots every 2 ms: the helper once read the module list under that lock as
+    /// well, and the program hung or aborted within a second. Now the program's thread reads the
+    /// list with the allocator's statistics, and the snapshots written while it sleeps carry the
+    /// list read last.
+    func testSnapshotsOfAProgramOfOneThreadLeaveTheLoaderLockToIt() throws {
+        let exe = try Fixtures.build("loaderlock")
+        let run = try makeTemporaryDirectory("memtrace-loaderlock")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let traced = try runTraced(
+            "/usr/bin/timeout", ["-s", "KILL", "120", exe, "300"], in: run,
+            environment: ["LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_INTERVAL": "0.002"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "loaderlock: 200000 rounds, 2000 loads\n")
+        let snapshots = try snapshotFiles(in: run).filter { $0.contains("/loaderlock.") }
+            .map { try SnapshotFile.read(path: $0) }.sorted { $0.header.sequence < $1.header.sequence }
+        for snapshot in snapshots {
+            assertConsistent(snapshot)
+            let paths = snapshot.modules.map(\.path)
+            XCTAssertEqual(paths.first, exe, "snapshot \(snapshot.header.sequence)")
+            XCTAssertTrue(
+                paths.contains { $0.hasSuffix("/libc.so.6") }, "snapshot \(snapshot.header.sequence): \(paths)")
+        }
+        XCTAssertEqual(snapshots.last?.header.trigger, .exit)
+        let periodic = snapshots.filter { $0.header.trigger == .interval }
+        XCTAssertGreaterThanOrEqual(periodic.filter { $0.allocator?.kind == .glibc }.count, 3)
+        // Written while the program slept, unanswered: no statistics, the list read last.
+        XCTAssertGreaterThanOrEqual(periodic.filter { $0.allocator?.kind == .unknown }.count, 1)
+    }
+
     /// Blocks made in one thread and freed in another while both record and the helper writes a
     /// snapshot every 2 ms: the thread recording without locks changes hands until every thread
     /// locks, and every snapshot is whole (a thread that waited for a shard lock while another
