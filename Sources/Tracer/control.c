@@ -420,22 +420,25 @@ static int stats_state;
 static struct mt_buf *stats_out, *modules_out;
 static uint32_t *modules_count_out;
 
+static void read_both(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count) {
+    mt_allocator_collect(out);
+    if (modules) *module_count = mt_modules_collect(modules);
+}
+
 int mt_allocator_serve(void) {
     int asked = STATS_ASKED;
     if (on_helper || mt_signal_ending) return 0;
     if (!__atomic_compare_exchange_n(&stats_state, &asked, STATS_READING, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         return 0;
     __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
-    mt_allocator_collect(stats_out);
-    if (modules_out) *modules_count_out = mt_modules_collect(modules_out);
+    read_both(stats_out, modules_out, modules_count_out);
     __atomic_store_n(&stats_state, STATS_READ, __ATOMIC_RELEASE);
     return 1;
 }
 
 int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count) {
     if (mt_allocator_stats_safe()) {
-        mt_allocator_collect(out);
-        if (modules) *module_count = mt_modules_collect(modules);
+        read_both(out, modules, module_count);
         return 1;
     }
     stats_out = out;
@@ -460,10 +463,7 @@ int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *modu
         int safe = mt_allocator_stats_safe();
         if ((safe || waited >= STATS_WAIT_NS || mt_exiting || mt_signal_ending) &&
             __atomic_compare_exchange_n(&stats_state, &state, STATS_IDLE, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            if (safe) {
-                mt_allocator_collect(out);
-                if (modules) *module_count = mt_modules_collect(modules);
-            }
+            if (safe) read_both(out, modules, module_count);
             read = safe;
             break;
         }

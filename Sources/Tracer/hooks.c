@@ -75,10 +75,6 @@ uint64_t mt_boot_used(const void **start) {
 
 int mt_glibc_chunks;
 
-/* Reading the header beats calling malloc_usable_size (twice for every
- * block whose record it holds: inblock.c) only if the real allocator is
- * glibc's and computes it that way; both are checked once, on blocks of
- * every kind, including one of its own mapping. */
 struct holder {
     uintptr_t address, base;
     const char *name;
@@ -107,6 +103,10 @@ static int holder_of(void *address, struct holder *h) {
     return dl_iterate_phdr(find_holder, h) == 1 && h->name;
 }
 
+/* Reading the header beats calling malloc_usable_size (twice for every
+ * block whose record it holds: inblock.c) only if the real allocator is
+ * glibc's and computes it that way; both are checked once, on blocks of
+ * every kind, including one of its own mapping. */
 static void check_chunks(void) {
     struct holder a, b;
     if (!real_malloc || !real_free || !real_malloc_usable_size || !holder_of((void *)real_malloc, &a) ||
