@@ -152,7 +152,7 @@ extension Memtrace {
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation)"
+                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation, nor one that ends with the exit_group system call itself, as Go's runtime does; ask for snapshots with --interval)"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
