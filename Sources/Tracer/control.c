@@ -38,6 +38,7 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,6 +655,144 @@ MT_EXPORT pid_t fork(void) {
     return pid;
 }
 
+/* ---- exec ------------------------------------------------------------------------
+ * exec ends the process's other threads wherever they stand: a snapshot the
+ * helper (or another thread, through memtrace.h) was writing stayed behind as
+ * NAME.tmp.PID, unfinished.  So exec waits for a snapshot under way to end and
+ * keeps the snapshot lock until the new image replaces this one; an exec that
+ * fails gives it back.  A child made by vfork shares its parent's memory, this
+ * lock included, and its exec ends none of the parent's threads: there exec
+ * goes straight through.  glibc's exec functions call each other's internal
+ * names, so each public one has a wrapper. */
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execv_fn)(const char *, char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+enum { EXEC_VE, EXEC_V, EXEC_VP, EXEC_VPE, EXEC_FVE, EXEC_VEAT, EXEC_CALLS };
+static const char *const exec_names[EXEC_CALLS] = {"execve", "execv", "execvp", "execvpe", "fexecve", "execveat"};
+static void *real_exec[EXEC_CALLS];
+
+static void exec_look_up(void) {
+    for (int i = 0; i < EXEC_CALLS; i++)
+        if (!real_exec[i]) real_exec[i] = dlsym(RTLD_NEXT, exec_names[i]);
+}
+
+/* The real function, or NULL with errno ENOSYS; *held: whether the lock is taken. */
+static void *exec_begin(int which, int *held) {
+    if (!real_exec[which]) exec_look_up(); /* before the tracer's start: a constructor's exec */
+    *held = 0;
+    if (!real_exec[which]) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (mt_enabled && mt_guard == 0 && mt_signals_own_process()) {
+        mt_snapshot_lock();
+        *held = 1;
+    }
+    return real_exec[which];
+}
+
+static int exec_failed(int held) {
+    if (held) {
+        int saved = errno;
+        mt_snapshot_unlock();
+        errno = saved;
+    }
+    return -1;
+}
+
+MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    int held;
+    execve_fn real = (execve_fn)exec_begin(EXEC_VE, &held);
+    if (real) real(path, argv, envp);
+    return exec_failed(held);
+}
+
+MT_EXPORT int execv(const char *path, char *const argv[]) {
+    int held;
+    execv_fn real = (execv_fn)exec_begin(EXEC_V, &held);
+    if (real) real(path, argv);
+    return exec_failed(held);
+}
+
+MT_EXPORT int execvp(const char *file, char *const argv[]) {
+    int held;
+    execv_fn real = (execv_fn)exec_begin(EXEC_VP, &held);
+    if (real) real(file, argv);
+    return exec_failed(held);
+}
+
+MT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    int held;
+    execve_fn real = (execve_fn)exec_begin(EXEC_VPE, &held);
+    if (real) real(file, argv, envp);
+    return exec_failed(held);
+}
+
+MT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    int held;
+    fexecve_fn real = (fexecve_fn)exec_begin(EXEC_FVE, &held);
+    if (real) real(fd, argv, envp);
+    return exec_failed(held);
+}
+
+MT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+    int held;
+    execveat_fn real = (execveat_fn)exec_begin(EXEC_VEAT, &held);
+    if (real) real(dirfd, path, argv, envp, flags);
+    return exec_failed(held);
+}
+
+/* execl, execle and execlp: their arguments gathered into an array on the
+ * stack, as glibc's own do, then the wrappers above. */
+static int count_args(const char *arg, va_list ap) { /* with the NULL that ends them */
+    int n = 1;
+    for (; arg; n++) arg = va_arg(ap, const char *);
+    return n;
+}
+
+static void gather_args(char **argv, int n, const char *arg, va_list *ap) {
+    argv[0] = (char *)arg;
+    for (int i = 1; i < n; i++) argv[i] = va_arg(*ap, char *);
+}
+
+MT_EXPORT int execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    int n = count_args(arg, ap);
+    va_end(ap);
+    char *argv[n];
+    va_start(ap, arg);
+    gather_args(argv, n, arg, &ap);
+    va_end(ap);
+    return execve(path, argv, environ);
+}
+
+MT_EXPORT int execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    int n = count_args(arg, ap);
+    va_end(ap);
+    char *argv[n];
+    va_start(ap, arg);
+    gather_args(argv, n, arg, &ap);
+    char **envp = va_arg(ap, char **);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+MT_EXPORT int execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    int n = count_args(arg, ap);
+    va_end(ap);
+    char *argv[n];
+    va_start(ap, arg);
+    gather_args(argv, n, arg, &ap);
+    va_end(ap);
+    return execvp(file, argv);
+}
+
 /* ---- start and exit ------------------------------------------------------------- */
 void mt_control_init(void) {
     load_config();
@@ -688,6 +827,7 @@ void mt_control_start(void) {
          * so jemalloc's has made it usable again before the helper starts. */
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
+        exec_look_up(); /* not in a vfork child, whose dlsym would allocate in its parent's heap */
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();

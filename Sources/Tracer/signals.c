@@ -86,6 +86,8 @@ static exit_fn real_exit;
  * tracer keeps its hands off (and a signal takes its default action). */
 static pid_t owner;
 
+int mt_signals_own_process(void) { return owner != 0 && getpid() == owner; }
+
 static int may_stand_in(int sig) {
     if (!active || sig == mt_config.signal) return 0; /* MEMTRACE_SIGNAL=HUP: that one asks for snapshots */
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)

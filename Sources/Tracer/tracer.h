@@ -684,6 +684,7 @@ void mt_signals_modules_read(void);  /* from the writer of the termination snaps
 void mt_signals_die(int sig);        /* ends the process by sig's default action, or _exit's status */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
+int mt_signals_own_process(void); /* not a vfork child sharing its parent's memory */
 void mt_signals_hold(void);    /* fork: blocks them until ... */
 void mt_signals_release(void); /* ... the parent and the child are ready for them */
 

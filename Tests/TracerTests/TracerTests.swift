@@ -176,6 +176,29 @@ final class TracerTests: XCTestCase {
         for path in trueFiles { assertConsistent(try SnapshotFile.read(path: path)) }
     }
 
+    /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
+    /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
+    /// of libc's exec functions (which call each other's internal names, not the wrappers),
+    /// after a vfork child's exec (which must leave its parent's snapshot lock alone).
+    func testExecWaitsForTheSnapshotUnderWay() throws {
+        let exe = try Fixtures.build("execsnap")
+        let line = try Fixtures.line(of: "kept", in: Fixtures.source("execsnap"))
+        for how in ["execl", "execv", "execvp", "execve", "execle", "execlp"] {
+            let run = directory.appendingPathComponent(how)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, [run.path, how], in: run)
+            XCTAssertEqual(traced.status, 0, "\(how): \(traced.stderrText)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
+            XCTAssertFalse(names.contains { $0.contains(".tmp.") }, "\(how): \(names)")
+            let snapshot = try onlySnapshot(in: run, prefix: "execsnap")
+            XCTAssertEqual(snapshot.header.trigger, .signal, how)
+            assertConsistent(snapshot)
+            let kept = try XCTUnwrap(site(sites(of: snapshot), file: "execsnap.c", line: line), how)
+            XCTAssertEqual([kept.liveBytes, kept.liveCount], [300_000 * 40, 300_000], how)
+            XCTAssertEqual(names.filter { $0.hasPrefix("true.") }.count, 2, "\(how): \(names)")
+        }
+    }
+
     /// 200 forks while the helper records the timeline, then while it writes a snapshot every
     /// 2 ms, on glibc and on jemalloc. jemalloc's fork handler takes all of jemalloc's locks, and
     /// a snapshot under way asks jemalloc for sizes: once the tracer waited for the snapshot in a
