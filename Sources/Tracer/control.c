@@ -475,12 +475,12 @@ int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *modu
     return read;
 }
 
+/* The handle is not closed: libc stays for the life of the process anyway,
+ * and dlclose (the tracer's own, hooks.c) would flush the frame rules, whose
+ * 64 pages every process then faulted in at start-up. */
 static void find_single_flag(void) {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
-    if (libc) {
-        libc_single_flag = (char *)dlsym(libc, "__libc_single_threaded");
-        dlclose(libc);
-    }
+    if (libc) libc_single_flag = (char *)dlsym(libc, "__libc_single_threaded");
 }
 
 static void start_helper(void) {
