@@ -262,6 +262,71 @@ static void flush_batch(const uint64_t *ptrs, unsigned n) {
     }
 }
 
+/* A record that fails its check, met by mt_inblock_each: settled as the
+ * flush would, moved into the live table (salvaged, and counted as an
+ * overrun, once) or forgotten, so that the next pass does not meet it. */
+__attribute__((noinline, cold)) static void settle_odd(uint64_t ptr, uint64_t rec, uint64_t *pair, uint64_t bit) {
+    pair[1] &= ~bit;
+    mt_shard_for(ptr)->in_blocks--;
+    struct mt_live e;
+    if (!unpack(ptr, rec, &e)) {
+        pair[0] &= ~bit;
+    } else if (mt_live_insert(mt_shard_for(ptr), &e) != 0) {
+        pair[0] &= ~bit;
+        __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void each_batch(const uint64_t *ptrs, unsigned n, mt_inblock_fn fn, void *ctx) {
+    const void *recs[FLUSH_BATCH];
+    size_t usable[FLUSH_BATCH];
+    for (unsigned i = 0; i < n; i++) __builtin_prefetch((const char *)(uintptr_t)ptrs[i] - 8);
+    for (unsigned i = 0; i < n; i++) {
+        usable[i] = mt_block_usable((void *)(uintptr_t)ptrs[i]);
+        __builtin_prefetch(recs[i] = (const char *)(uintptr_t)ptrs[i] + usable[i] - 8);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t ptr = ptrs[i], rec;
+        memcpy(&rec, recs[i], 8);
+        if (MT_UNLIKELY((rec & REC_MARK) == 0 || (rec & REC_CHECK) != check_of(ptr))) {
+            settle_odd(ptr, rec, pair_of(leaf_of(ptr), ptr), bit_of(ptr));
+            continue;
+        }
+        struct mt_live e;
+        decode(ptr, rec, &e);
+        fn(&e, usable[i], ctx);
+    }
+}
+
+/* With every shard lock held and the owner kept out: fn for each record kept
+ * in a block, in address order, the blocks' headers and records asked for a
+ * batch ahead.  The records stay where they are; the blocks' releases stay
+ * as cheap as before (a snapshot that moved them into the live table left
+ * every later release of those blocks a miss in the table). */
+uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx) {
+    uint64_t batch[FLUSH_BATCH], pending_records = 0, seen = 0;
+    unsigned n = 0;
+    for (int i = 0; i < MT_SHARDS; i++) pending_records += mt_shards[i].in_blocks;
+    for (uint32_t leaf = 1; seen < pending_records && leaf <= leaf_count; leaf++) {
+        const struct leaf *l = &leaves[leaf];
+        for (uint64_t page = 0; page < LEAF_PAGES && seen < pending_records; page++) {
+            if (!(l->pages[page / 64] >> (page % 64) & 1)) continue;
+            for (uint64_t w = page * PAGE_PAIRS; w < (page + 1) * PAGE_PAIRS; w++) {
+                for (uint64_t pending = l->words[2 * w + 1]; pending; pending &= pending - 1) {
+                    batch[n++] = l->base + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
+                    seen++;
+                    if (n == FLUSH_BATCH) {
+                        each_batch(batch, n, fn, ctx);
+                        n = 0;
+                    }
+                }
+            }
+        }
+    }
+    each_batch(batch, n, fn, ctx);
+    return seen;
+}
+
 /* With every shard lock held and the owner kept out. */
 void mt_inblock_flush(uint64_t pending_records) {
     uint64_t batch[FLUSH_BATCH];

@@ -526,14 +526,21 @@ __attribute__((noinline)) void mt_young_drain(void) {
     mt_live_unlock_all();
 }
 
-void mt_live_lock_all(void) {
+static void lock_shards(void) {
     solo_exclude();
+    for (int i = 0; i < MT_SHARDS; i++) mt_lock(&mt_shards[i].lock);
+}
+
+void mt_live_lock_all(void) {
+    lock_shards();
     uint64_t in_blocks = 0;
-    for (int i = 0; i < MT_SHARDS; i++) {
-        mt_lock(&mt_shards[i].lock);
-        in_blocks += mt_shards[i].in_blocks;
-    }
+    for (int i = 0; i < MT_SHARDS; i++) in_blocks += mt_shards[i].in_blocks;
     if (in_blocks) mt_inblock_flush(in_blocks);
+    if (mt_young_count) young_flush();
+}
+
+void mt_live_lock_all_unmoved(void) {
+    lock_shards();
     if (mt_young_count) young_flush();
 }
 

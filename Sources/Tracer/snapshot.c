@@ -155,6 +155,39 @@ static struct mt_timeline_point *timeline_storage;
 
 static uint64_t strings_size(const char *k, size_t vlen) { return 8 + strlen(k) + vlen; }
 
+/* A live block in the totals; `usable`: what the allocator gave it. */
+static void count_block(struct mt_totals *t, const struct mt_live *e, size_t usable) {
+    /* In sampled mode each recorded block stands for `count` blocks. */
+    int64_t bytes, count;
+    mt_sample_weights(e->size, e->ptr, &bytes, &count);
+    t->live_bytes += (uint64_t)bytes;
+    t->live_blocks += (uint64_t)count;
+    t->live_usable_bytes +=
+        mt_sample_rate && e->size ? (uint64_t)((double)usable * (double)bytes / (double)e->size) : usable;
+}
+
+struct in_block_totals {
+    struct mt_totals *t;
+    uint64_t blocks;
+};
+
+static void count_in_block(const struct mt_live *e, size_t usable, void *ctx) {
+    struct in_block_totals *in = ctx;
+    count_block(in->t, e, usable);
+    in->blocks++;
+}
+
+static void put_block(struct writer *w, const struct mt_live *e, int leaks) {
+    uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
+    struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
+    put(w, &b, sizeof b);
+}
+
+static void put_in_block(const struct mt_live *e, size_t usable, void *w) {
+    (void)usable;
+    put_block(w, e, 0);
+}
+
 static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
                           struct mt_buf *alloc, int read_before, const struct mt_timeline_point *timeline, uint32_t timeline_count,
                           const struct mt_buf *leak_roots) {
@@ -169,7 +202,11 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
 
-    mt_live_lock_all();
+    /* Records kept in the blocks are read where they are, unless the leak
+     * scan, which looks blocks up by address, needs them in the live table. */
+    const int in_place = leak_roots == NULL;
+    if (in_place) mt_live_lock_all_unmoved();
+    else mt_live_lock_all();
     mt_stacks_lock_all();
     /* The allocator's statistics while the live table cannot change, so
      * that the two agree, unless the program's thread read them a moment
@@ -190,7 +227,13 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     /* First pass: everything the header and section lengths need. */
     struct mt_totals t;
     memset(&t, 0, sizeof t);
-    uint64_t record_count = 0; /* blocks in the table: every live block, or the sampled ones */
+    uint64_t record_count = 0; /* every live block, or the sampled ones */
+    if (in_place) {
+        /* First: a record that fails its check moves into the table here. */
+        struct in_block_totals in = {&t, 0};
+        mt_inblock_each(count_in_block, &in);
+        record_count += in.blocks;
+    }
     for (int i = 0; i < MT_SHARDS; i++) {
         struct mt_shard *sh = &mt_shards[i];
         record_count += sh->count;
@@ -207,18 +250,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         unsigned have = 0, at = 0;
         while (have < PREFETCH_AHEAD && mt_live_next(sh, &c, &ahead[have])) prefetch_header(&ahead[have++]);
         for (; have; at = (at + 1) % PREFETCH_AHEAD) {
-            struct mt_live block = ahead[at], *e = &block;
+            struct mt_live block = ahead[at];
             if (mt_live_next(sh, &c, &ahead[at])) prefetch_header(&ahead[at]);
             else have--;
-            /* In sampled mode each recorded block stands for `count` blocks. */
-            int64_t bytes, count;
-            mt_sample_weights(e->size, e->ptr, &bytes, &count);
-            size_t usable = mt_real_usable_size((void *)(uintptr_t)e->ptr);
-            t.live_bytes += (uint64_t)bytes;
-            t.live_blocks += (uint64_t)count;
-            t.live_usable_bytes += mt_sample_rate && e->size
-                                       ? (uint64_t)((double)usable * (double)bytes / (double)e->size)
-                                       : usable;
+            count_block(&t, &block, mt_real_usable_size((void *)(uintptr_t)block.ptr));
         }
     }
     uint32_t nstacks = mt_stack_count();
@@ -408,15 +443,11 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     if (mt_config.blocks) {
         section(w, MT_SECTION_BLOCKS, 8 + record_count * sizeof(struct mt_block));
         put_u64(w, record_count);
+        if (in_place) mt_inblock_each(put_in_block, w);
         for (int i = 0; i < MT_SHARDS; i++) {
-            struct mt_shard *sh = &mt_shards[i];
             struct mt_live_cursor c = {0, 0};
-            struct mt_live block, *e = &block;
-            while (mt_live_next(sh, &c, e)) {
-                uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
-                struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
-                put(w, &b, sizeof b);
-            }
+            struct mt_live block;
+            while (mt_live_next(&mt_shards[i], &c, &block)) put_block(w, &block, leaks);
         }
     }
 

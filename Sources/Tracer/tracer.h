@@ -417,6 +417,11 @@ static inline enum mt_release mt_mismatch_how(uint64_t key) { return (enum mt_re
 void mt_mismatch_found(const struct mt_live *e, enum mt_release how, size_t size);
 void mt_mismatch_report(void); /* on stderr, when there were any */
 void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
+/* Every record kept in a block, read where it is (snapshots); returns how
+ * many were met, those that fail their check included (settled as the flush
+ * would: a later call does not meet them). */
+typedef void (*mt_inblock_fn)(const struct mt_live *e, size_t usable, void *ctx);
+uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx);
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
  * Most programs allocate from one thread, often beside others that do not (a
@@ -500,6 +505,9 @@ struct mt_live_cursor {
 };
 int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_live *out);
 void mt_live_lock_all(void);
+/* The same, but the records kept in blocks stay there: for whoever reads
+ * them with mt_inblock_each too (snapshots without a leak scan). */
+void mt_live_lock_all_unmoved(void);
 void mt_live_unlock_all(void);
 
 /* ---- threads (threadstats.c keeps the registry, leaks.c fills and reads it) ---- */

@@ -899,6 +899,26 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(sampled[20], .init(count: 1, bytes: 1 << 20))
     }
 
+    /// Snapshots read the records kept in the blocks where they are; one that a byte past the
+    /// end has changed goes into the live table there, counted as an overrun once, not once a
+    /// snapshot.
+    func testSnapshotsCountAnOverrunOnceAndKeepItsBlock() throws {
+        let exe = try Fixtures.build("overrunsnap")
+        let line = try Fixtures.line(of: "overrun", in: Fixtures.source("overrunsnap"))
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let snapshots = try snapshotFiles(in: directory).sorted().map { try SnapshotFile.read(path: $0) }
+            .sorted { $0.header.sequence < $1.header.sequence }
+        XCTAssertEqual(snapshots.map(\.header.trigger), [.api, .api, .exit])
+        for (index, snapshot) in snapshots.enumerated() {
+            assertConsistent(snapshot)
+            XCTAssertEqual(snapshot.totals.overrunBlocks, index < 2 ? 1 : 2, "snapshot \(index)")
+            let kept = try XCTUnwrap(site(sites(of: snapshot), file: "overrunsnap.c", line: line))
+            XCTAssertEqual([kept.liveBytes, kept.liveCount, kept.totalCount], [32, 1, index < 2 ? 1 : 2])
+            XCTAssertEqual(snapshot.totals.untrackedFrees, 0)
+        }
+    }
+
     /// A byte written one past the end of a block whose size leaves no slack (overrun.c: a
     /// 32-character name copied into malloc(32)) lands on the lowest byte of the record kept
     /// after the block. The tracer reads the record all the same: every figure stays right (the
