@@ -756,39 +756,32 @@ static void gather_args(char **argv, int n, const char *arg, va_list *ap) {
     for (int i = 1; i < n; i++) argv[i] = va_arg(*ap, char *);
 }
 
+/* Declares `argv` on the stack and fills it from the arguments after `arg`
+ * (their NULL included), leaving `ap` open after them (execle's envp). */
+#define GATHER_ARGS(arg, argv, ap)          \
+    va_list ap;                             \
+    va_start(ap, arg);                      \
+    int argc_ = count_args(arg, ap);        \
+    va_end(ap);                             \
+    char *argv[argc_];                      \
+    va_start(ap, arg);                      \
+    gather_args(argv, argc_, arg, &ap)
+
 MT_EXPORT int execl(const char *path, const char *arg, ...) {
-    va_list ap;
-    va_start(ap, arg);
-    int n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n];
-    va_start(ap, arg);
-    gather_args(argv, n, arg, &ap);
+    GATHER_ARGS(arg, argv, ap);
     va_end(ap);
     return execve(path, argv, environ);
 }
 
 MT_EXPORT int execle(const char *path, const char *arg, ...) {
-    va_list ap;
-    va_start(ap, arg);
-    int n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n];
-    va_start(ap, arg);
-    gather_args(argv, n, arg, &ap);
+    GATHER_ARGS(arg, argv, ap);
     char **envp = va_arg(ap, char **);
     va_end(ap);
     return execve(path, argv, envp);
 }
 
 MT_EXPORT int execlp(const char *file, const char *arg, ...) {
-    va_list ap;
-    va_start(ap, arg);
-    int n = count_args(arg, ap);
-    va_end(ap);
-    char *argv[n];
-    va_start(ap, arg);
-    gather_args(argv, n, arg, &ap);
+    GATHER_ARGS(arg, argv, ap);
     va_end(ap);
     return execvp(file, argv);
 }

@@ -166,20 +166,29 @@ static void count_block(struct mt_totals *t, const struct mt_live *e, size_t usa
         mt_sample_rate && e->size ? (uint64_t)((double)usable * (double)bytes / (double)e->size) : usable;
 }
 
-struct in_block_totals {
-    struct mt_totals *t;
-    uint64_t blocks;
-};
-
-static void count_in_block(const struct mt_live *e, size_t usable, void *ctx) {
-    struct in_block_totals *in = ctx;
-    count_block(in->t, e, usable);
-    in->blocks++;
+static struct mt_block block_of(const struct mt_live *e, int leaks) {
+    uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
+    return (struct mt_block){.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
 }
 
+/* The first pass's count of the blocks, and their BLOCKS entries when they
+ * are kept for writing once the locks are released (`held`, else NULL). */
+struct first_pass {
+    struct mt_totals *t;
+    uint64_t blocks;
+    struct mt_block *held;
+};
+
+static void first_pass_block(struct first_pass *pass, const struct mt_live *e, size_t usable) {
+    count_block(pass->t, e, usable);
+    if (pass->held) pass->held[pass->blocks] = block_of(e, 0);
+    pass->blocks++;
+}
+
+static void count_in_block(const struct mt_live *e, size_t usable, void *ctx) { first_pass_block(ctx, e, usable); }
+
 static void put_block(struct writer *w, const struct mt_live *e, int leaks) {
-    uint32_t flags = (e->flags & MT_SLOT_IGNORED) | (leaks ? mt_leak_kind(e->ptr) << 1 : 0);
-    struct mt_block b = {.address = e->ptr, .size = e->size, .stack = e->stack, .flags = flags};
+    struct mt_block b = block_of(e, leaks);
     put(w, &b, sizeof b);
 }
 
@@ -227,16 +236,23 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     /* First pass: everything the header and section lengths need. */
     struct mt_totals t;
     memset(&t, 0, sizeof t);
-    uint64_t record_count = 0; /* every live block, or the sampled ones */
-    if (in_place) {
-        /* First: a record that fails its check moves into the table here. */
-        struct in_block_totals in = {&t, 0};
-        mt_inblock_each(count_in_block, &in);
-        record_count += in.blocks;
+    /* Without a leak scan, the blocks' entries are kept as the first pass
+     * meets them, and BLOCKS is written from them once the locks are
+     * released: the program waits for one pass over its blocks, not two
+     * and the writing (24 bytes a block, for the moment of the snapshot; a
+     * snapshot that cannot have them makes the second pass). */
+    struct first_pass pass = {&t, 0, NULL};
+    size_t held_size = 0;
+    if (in_place && mt_config.blocks) {
+        uint64_t most = 0;
+        for (int i = 0; i < MT_SHARDS; i++) most += mt_shards[i].count + mt_shards[i].in_blocks;
+        held_size = ((size_t)most * sizeof(struct mt_block) + 4095) & ~(size_t)4095;
+        pass.held = held_size ? mt_map(held_size) : NULL;
+        if (!pass.held) held_size = 0;
     }
+    if (in_place) mt_inblock_each(count_in_block, &pass); /* first: a record that fails its check moves into the table here */
     for (int i = 0; i < MT_SHARDS; i++) {
         struct mt_shard *sh = &mt_shards[i];
-        record_count += sh->count;
         t.alloc_calls += sh->alloc_calls;
         t.free_calls += sh->free_calls;
         t.realloc_calls += sh->realloc_calls;
@@ -253,9 +269,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
             struct mt_live block = ahead[at];
             if (mt_live_next(sh, &c, &ahead[at])) prefetch_header(&ahead[at]);
             else have--;
-            count_block(&t, &block, mt_real_usable_size((void *)(uintptr_t)block.ptr));
+            first_pass_block(&pass, &block, mt_real_usable_size((void *)(uintptr_t)block.ptr));
         }
     }
+    uint64_t record_count = pass.blocks; /* every live block, or the sampled ones */
     uint32_t nstacks = mt_stack_count();
     size_t stats_size = ((size_t)nstacks * sizeof(struct mt_tstat) + 4095) & ~(size_t)4095;
     size_t temps_size = ((size_t)nstacks * sizeof(struct mt_ttemp) + 4095) & ~(size_t)4095;
@@ -286,8 +303,8 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     uint64_t current = mt_tstats_current();
     t.peak_bytes = mt_global.peak > current ? mt_global.peak : current;
     t.peak_time_ns = mt_global.peak_time_ns;
-    t.tracer_overhead_bytes =
-        __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) + mt_stacks_overhead() + mt_inblock_resident_bytes();
+    t.tracer_overhead_bytes = __atomic_load_n(&mt_mapped_bytes, __ATOMIC_RELAXED) - held_size + mt_stacks_overhead() +
+                              mt_inblock_resident_bytes();
     t.sample_rate = mt_sample_rate;
     t.stack_count = nstacks;
     t.lost_allocations = __atomic_load_n(&mt_lost_allocations, __ATOMIC_RELAXED);
@@ -443,17 +460,25 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     if (mt_config.blocks) {
         section(w, MT_SECTION_BLOCKS, 8 + record_count * sizeof(struct mt_block));
         put_u64(w, record_count);
-        if (in_place) mt_inblock_each(put_in_block, w);
-        for (int i = 0; i < MT_SHARDS; i++) {
-            struct mt_live_cursor c = {0, 0};
-            struct mt_live block;
-            while (mt_live_next(&mt_shards[i], &c, &block)) put_block(w, &block, leaks);
-        }
     }
-
-    if (leaks) mt_leaks_release();
-    mt_stacks_unlock_all();
-    mt_live_unlock_all();
+    if (pass.held) {
+        mt_stacks_unlock_all();
+        mt_live_unlock_all();
+        put(w, pass.held, record_count * sizeof(struct mt_block));
+        mt_unmap(pass.held, held_size);
+    } else {
+        if (mt_config.blocks) {
+            if (in_place) mt_inblock_each(put_in_block, w);
+            for (int i = 0; i < MT_SHARDS; i++) {
+                struct mt_live_cursor c = {0, 0};
+                struct mt_live block;
+                while (mt_live_next(&mt_shards[i], &c, &block)) put_block(w, &block, leaks);
+            }
+        }
+        if (leaks) mt_leaks_release();
+        mt_stacks_unlock_all();
+        mt_live_unlock_all();
+    }
 
     /* ALLOCATOR */
     section(w, MT_SECTION_ALLOCATOR, alloc_len);
