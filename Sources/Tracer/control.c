@@ -787,6 +787,10 @@ MT_EXPORT int execlp(const char *file, const char *arg, ...) {
 }
 
 /* ---- start and exit ------------------------------------------------------------- */
+volatile int mt_exiting; /* the exit snapshot is coming: no more periodic ones */
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+static void mt_at_exit(void *unused);
+
 void mt_control_init(void) {
     load_config();
     if (env_flag("MEMTRACE_DISABLE", 0)) return;
@@ -829,16 +833,24 @@ void mt_control_start(void) {
         mt_buf_free(&modules);
         mt_inblock_init();
         mt_solo_init(0);
+        __cxa_atexit(mt_at_exit, NULL, NULL);
     }
     if (mt_enabled && !helper_running) start_helper();
 }
 
-volatile int mt_exiting; /* the exit snapshot is coming: no more periodic ones */
 
-/* Runs from the loader's finalisers, after the program's atexit handlers and
- * the static destructors of the executable and of libraries loaded after us:
- * as late as a preloaded library can run. */
-__attribute__((destructor(101))) static void mt_at_exit(void) {
+/* An exit handler, registered by the tracer's constructor for no library
+ * (atexit() would tie it to libtrace.so, and the loader's finaliser would
+ * run it with libtrace.so's destructors, before those of the libraries
+ * finalised after it).  exit() runs the handlers last registered first,
+ * and libc registers the loader's finaliser once every library's
+ * constructor has run: so this runs after the program's atexit handlers and
+ * every destructor, the executable's and every library's, once the whole
+ * program has cleaned up (gnutls frees at exit what it allocated as it
+ * loaded: at the tracer's destructor, 700 blocks were still live).  Only
+ * libc's stdio clean-up comes after. */
+static void mt_at_exit(void *unused) {
+    (void)unused;
     if (!mt_enabled) return;
     mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */
     mt_signals_settle(); /* a signal that ends the program came first: it ends it */

@@ -1118,6 +1118,28 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThan(fromSqlite.reduce(0) { $0 + $1.liveBytes }, 0)
     }
 
+    /// A library's destructor runs after the tracer's library's in the loader's order (cmake's
+    /// gnutls frees 700 blocks there): the exit snapshot, an exit handler registered for no
+    /// library, comes after every destructor.
+    func testExitSnapshotComesAfterTheDestructorsOfLibraries() throws {
+        let source = Fixtures.source("libexit")
+        let library = try compile(
+            source: source, output: "libexit.so", in: directory, flags: ["-DLIBRARY", "-shared", "-fPIC"])
+        let exe = try compile(
+            source: source, output: "libexit", in: directory, flags: [library, "-Wl,-rpath," + directory.path])
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "libexit: done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "libexit")
+        assertConsistent(snapshot)
+        let all = sites(of: snapshot)
+        for (marker, bytes, live) in [("loaded", 1000, 0), ("called", 2000, 0), ("kept", 3000, 3000)] {
+            let found = try XCTUnwrap(
+                site(all, file: "libexit.c", line: try Fixtures.line(of: marker, in: source)), marker)
+            XCTAssertEqual([found.liveBytes, found.totalBytes], [UInt64(live), UInt64(bytes)], marker)
+        }
+    }
+
     func testExitSnapshotComesAfterAtexitHandlersAndStaticDestructors() throws {
         let exe = try Fixtures.build("statics", cplusplus: true)
         let traced = try runTraced(exe, in: directory)
