@@ -351,7 +351,10 @@ static void *helper_main(void *arg) {
             else if (errno == ETIMEDOUT) break;
         }
         int ending = mt_signal_ending;
-        if (ending) {
+        if (ending == MT_ENDING_EXIT && mt_config.leaks) {
+            mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);
+            mt_signals_die(ending);
+        } else if (ending) {
             mt_snapshot(NULL, ending == MT_ENDING_EXIT ? MT_TRIGGER_EXIT : MT_TRIGGER_TERMINATION);
             mt_signals_die(ending);
         }
@@ -585,7 +588,7 @@ static fork_fn real_fork;
 static void before_fork(void) {
     if (!mt_enabled || fork_prepared) return;
     mt_guard++;
-    mt_snapshot_lock();
+    if (!mt_exec_holds) mt_snapshot_lock();
     mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();
@@ -599,7 +602,7 @@ static void after_fork_parent(void) {
     mt_live_unlock_all();
     mt_stacks_unlock_all();
     mt_timeline_unlock();
-    mt_snapshot_unlock();
+    if (!mt_exec_holds) mt_snapshot_unlock();
     mt_leave();
     mt_signals_release();
 }
@@ -611,7 +614,7 @@ static void after_fork_child(void) {
     mt_stacks_unlock_all();
     mt_timeline_reset_locked();
     mt_timeline_unlock();
-    mt_snapshot_unlock();
+    mt_exec_holds = 0; /* the child's lock is its own: free, as below */
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
     mt_solo_init(1);
@@ -671,6 +674,12 @@ typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int)
 enum { EXEC_VE, EXEC_V, EXEC_VP, EXEC_VPE, EXEC_FVE, EXEC_VEAT, EXEC_CALLS };
 static const char *const exec_names[EXEC_CALLS] = {"execve", "execv", "execvp", "execvpe", "fexecve", "execveat"};
 static void *real_exec[EXEC_CALLS];
+/* This thread holds the snapshot lock for an exec under way.  A signal
+ * handler that interrupts the exec (execvp's search of PATH takes a while)
+ * and snapshots, forks, execs or ends the program then finds the lock its
+ * own: it goes on without taking it (tracer.h), or gives it up for good
+ * (mt_exec_abandon) where the process ends. */
+__thread int mt_exec_holds __attribute__((tls_model("initial-exec")));
 
 static void exec_look_up(void) {
     for (int i = 0; i < EXEC_CALLS; i++)
@@ -685,20 +694,25 @@ static void *exec_begin(int which, int *held) {
         errno = ENOSYS;
         return NULL;
     }
-    if (mt_enabled && mt_guard == 0 && mt_signals_own_process()) {
+    if (mt_enabled && mt_guard == 0 && !mt_exec_holds && mt_signals_own_process()) {
         mt_snapshot_lock();
+        mt_exec_holds = 1;
         *held = 1;
     }
     return real_exec[which];
 }
 
 static int exec_failed(int held) {
-    if (held) {
-        int saved = errno;
-        mt_snapshot_unlock();
-        errno = saved;
-    }
+    if (held) mt_exec_abandon();
     return -1;
+}
+
+void mt_exec_abandon(void) {
+    if (!mt_exec_holds) return;
+    int saved = errno;
+    mt_exec_holds = 0;
+    mt_snapshot_unlock();
+    errno = saved;
 }
 
 MT_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {

@@ -458,6 +458,7 @@ void mt_leaks_init(void) { (void)static_tls_size(); }
 void mt_leaks_set_caller_frame(const void *frame) { caller_frame = (uint64_t)(uintptr_t)frame; }
 
 __attribute__((noinline)) static void scan_own_stack(void) {
+    if (mt_helper_tid && (int)syscall(SYS_gettid) == mt_helper_tid) return; /* _exit's scan: the program's are all stopped */
     struct mt_thread *self = mt_thread_self();
     if (caller_frame && self && self->stack_hi && caller_frame < self->stack_hi) {
         scan_root_range(caller_frame, self->stack_hi, REACHED);

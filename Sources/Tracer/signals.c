@@ -144,6 +144,7 @@ void mt_signals_modules_read(void) { modules_read = 1; }
 /* Until the helper ends the process; or, if the writer is stuck at the
  * loader's lock or slower than a minute, ends it here.  Async-signal-safe. */
 static void wait_for_end(int sig) {
+    mt_exec_abandon(); /* a handler that interrupted this thread's exec: the helper needs the lock */
     const struct timespec tick = {0, 1000000};
     for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read); ms++) nanosleep(&tick, NULL);
     mt_signals_die(sig);
@@ -199,7 +200,7 @@ void mt_signals_init(int helper) {
     resolve_reals();
     owner = getpid();
     active = helper && (mt_config.at_exit || mt_config.leaks);
-    exit_active = helper && mt_config.at_exit && !mt_config.leaks;
+    exit_active = helper && (mt_config.at_exit || mt_config.leaks);
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
         int sig = watched[i];
         struct sigaction current;
@@ -234,6 +235,10 @@ void mt_signals_after_fork_child(int traced) {
     owner = getpid();
     mt_signal_ending = 0;
     modules_read = 0;
+    /* A forked child that ends through _exit (a worker, an exec that
+     * failed) is not judged for leaks: its other threads' registers stayed
+     * in the parent, and the blocks only they pointed to would be lost. */
+    if (mt_config.leaks) exit_active = 0;
     if (traced) return;
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
         if (standing_in[watched[i]]) set_default(watched[i]);

@@ -517,7 +517,8 @@ static int take(const char *path, int trigger, int leaks) {
     }
     mt_guard++;
     int saved = errno;
-    mt_snapshot_lock();
+    const int exec_held = mt_exec_holds; /* a handler interrupted this thread's exec: the lock is ours */
+    if (!exec_held) mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
     int err = 0;
@@ -580,7 +581,7 @@ static int take(const char *path, int trigger, int leaks) {
     mt_buf_free(&alloc);
     mt_buf_free(&roots);
     if (!err) sequence++;
-    mt_snapshot_unlock();
+    if (!exec_held) mt_snapshot_unlock();
     if (err) mt_warn("cannot write snapshot", final, err);
     errno = err ? err : saved;
     mt_leave();

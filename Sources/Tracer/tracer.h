@@ -693,6 +693,8 @@ void mt_signals_die(int sig);        /* ends the process by sig's default action
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
 int mt_signals_own_process(void); /* not a vfork child sharing its parent's memory */
+extern __thread int mt_exec_holds; /* the snapshot lock, for an exec under way (control.c) */
+void mt_exec_abandon(void);        /* gives it up: the process ends instead */
 void mt_signals_hold(void);    /* fork: blocks them until ... */
 void mt_signals_release(void); /* ... the parent and the child are ready for them */
 

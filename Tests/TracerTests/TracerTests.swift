@@ -199,6 +199,36 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// exec holds the snapshot lock while it runs, and glibc's execvp searches PATH inside it; a
+    /// signal handler that interrupted it and then exited, forked or exec'd waited for that lock
+    /// on its own thread for good, and a signal that ended the program waited 2 s for a helper
+    /// that waited for the lock, and ended without a snapshot. Now the thread that holds it for
+    /// exec goes on without it, or gives it up as the process ends. Each mode ends as untraced,
+    /// with its snapshots.
+    func testASignalHandlerDuringExecNeitherHangsNorLosesTheSnapshot() throws {
+        let exe = try Fixtures.build("execsignal")
+        // mode, exit status (or the signal), output, the snapshots' executables
+        let cases: [(String, Int32, String, [String])] = [
+            ("exit", 7, "", ["execsignal"]), ("_exit", 7, "", ["execsignal"]),
+            ("fork", 0, "", ["execsignal", "execsignal"]), ("exec", 0, "execed\n", ["echo"]),
+            ("none", 128 + SIGALRM, "", ["execsignal"]),
+        ]
+        for (mode, status, output, names) in cases {
+            let run = directory.appendingPathComponent(mode)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let traced = try runProcess(
+                "/usr/bin/timeout",
+                ["-s", "KILL", "20", "/usr/bin/env", "LD_PRELOAD=\(TestPaths.libtrace)", exe, mode],
+                environment: ["MEMTRACE_OUTPUT": run.appendingPathComponent("%e.%p.%n.snap").path], directory: run)
+            XCTAssertEqual(traced.status, status, "\(mode): 137 is a hang; \(traced.stderrText)")
+            XCTAssertEqual(traced.stdoutText, output, mode)
+            let files = try snapshotFiles(in: run)
+            let executables = files.map { ($0 as NSString).lastPathComponent.components(separatedBy: ".")[0] }
+            XCTAssertEqual(executables.sorted(), names, "\(mode): with none, the 2 s wait for the helper ran out")
+            for path in files { assertConsistent(try SnapshotFile.read(path: path)) }
+        }
+    }
+
     /// 200 forks while the helper records the timeline, then while it writes a snapshot every
     /// 2 ms, on glibc and on jemalloc. jemalloc's fork handler takes all of jemalloc's locks, and
     /// a snapshot under way asks jemalloc for sizes: once the tracer waited for the snapshot in a
@@ -638,14 +668,41 @@ final class TracerTests: XCTestCase {
                 XCTAssertEqual(snapshots.first?.allocator?.kind, .glibc)
             }
         }
-        // memtrace check judges the heap after the program's clean-up: no snapshot from _exit then,
-        // and none without the helper thread that writes it.
-        for environment in [["MEMTRACE_LEAKS": "1"], ["MEMTRACE_SIGNAL": "off", "MEMTRACE_TIMELINE": "0"]] {
+        // None without the helper thread that writes it.
+        try FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let helperless = try runTraced(
+            exe, ["_exit"], in: directory, environment: ["MEMTRACE_SIGNAL": "off", "MEMTRACE_TIMELINE": "0"])
+        XCTAssertEqual(helperless.status, 7)
+        XCTAssertEqual(try snapshotFiles(in: directory), [])
+    }
+
+    /// With the leak scan (memtrace check), a program that ends through _exit is judged too, as
+    /// memcheck judges it, with its stacks and registers where _exit was called; a forked child's
+    /// _exit is not (its parent's other threads, and what only they held, stayed behind).
+    func testExitThroughUnderscoreExitIsScannedForLeaks() throws {
+        let exe = try Fixtures.build("quickexit")
+        let kept = try Fixtures.line(of: "kept", in: Fixtures.source("quickexit"))
+        for (mode, status) in [("_exit", Int32(7)), ("handler", 9), ("fork", 4)] {
             try FileManager.default.removeItem(at: directory)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let traced = try runTraced(exe, ["_exit"], in: directory, environment: environment)
-            XCTAssertEqual(traced.status, 7)
-            XCTAssertEqual(try snapshotFiles(in: directory), [], "\(environment)")
+            let traced = try runTraced(exe, [mode], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+            XCTAssertEqual(traced.status, status, "\(mode): \(traced.stderrText)")
+            let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+            XCTAssertEqual(snapshots.count, 1, mode)
+            let snapshot = try XCTUnwrap(snapshots.first, mode)
+            XCTAssertEqual(snapshot.header.trigger, .exit, mode)
+            XCTAssertTrue(snapshot.header.isLeakScanned, mode)
+            XCTAssertEqual(snapshot.process["exit"], mode == "fork" ? nil : "_exit", mode)
+            let blocks = try XCTUnwrap(snapshot.blocks, mode)
+            let keptBlock = try XCTUnwrap(
+                blocks.first { block in
+                    innermostLines(of: snapshot)[block.stack].map { $0.file == "quickexit.c" && $0.line == kept }
+                        ?? false
+                }, mode)
+            XCTAssertEqual(keptBlock.size, 7777, mode)
+            XCTAssertEqual(keptBlock.kind, .reachable, mode)
+            XCTAssertFalse(blocks.contains { $0.size == 3333 }, "\(mode): the child's block, the child's snapshot")
         }
     }
 
@@ -720,7 +777,9 @@ final class TracerTests: XCTestCase {
     /// snapshots go without. Under jemalloc the flag stays clear (jemalloc's mutexes are glibc's,
     /// which skip their atomics while it is set: a hang), and the helper reads them itself, also
     /// with the live table still: every periodic snapshot agrees with `stats.allocated` as the
-    /// exit snapshot does, give or take the one block being recorded (at most 2,048 bytes here).
+    /// exit snapshot does, give or take the one block being recorded (at most 2,048 bytes here, or
+    /// stdout's buffer, 4,096 bytes and the tracer's 8 in jemalloc's class of 5,120, when a
+    /// snapshot reads the statistics just as printf allocates it: seen once in a few runs of this test).
     /// Under a timeout.
     func testSnapshotsOfAProgramOfOneThreadReadTheAllocatorOnItsThread() throws {
         let exe = try Fixtures.build("unlocked")
@@ -759,7 +818,7 @@ final class TracerTests: XCTestCase {
             let base = try untraced(exit)
             for snapshot in read {
                 let extra = try untraced(snapshot) - base
-                XCTAssertTrue((0...2048).contains(extra), "snapshot \(snapshot.header.sequence): \(extra) bytes")
+                XCTAssertTrue((0...5120).contains(extra), "snapshot \(snapshot.header.sequence): \(extra) bytes")
             }
         }
     }

@@ -29,8 +29,9 @@ extension Memtrace {
                   23                when leaks of --kinds exceed --max-leak bytes, or a heap overrun or
                                     a mismatched release was found (see --exit-code)
                   0                 otherwise
-                  2                 when no exit snapshot could be checked (CMD ended through _exit()
-                                    or a signal) or a snapshot is unreadable
+                  2                 when CMD exited 0 but wrote no exit snapshot to check (it made the
+                                    exit_group system call itself, as Go's runtime does) or a
+                                    snapshot is unreadable
 
                 Suppressions use LeakSanitizer's format, one leak:PATTERN a line, matched against the \
                 function, source file or module of any frame of the allocation stack (* matches \
@@ -185,7 +186,7 @@ extension Memtrace {
             }
             guard reports.contains(where: { $0.snapshot.header.pid == UInt32(childPID) }) else {
                 throw CLIError(
-                    "\(program[0]) (pid \(childPID)) wrote no exit snapshot, so its leaks could not be checked (a program that ends through _exit() or a signal writes none)"
+                    "\(program[0]) (pid \(childPID)) wrote no exit snapshot, so its leaks could not be checked (a program that makes the exit_group system call itself, as Go's runtime does, writes none)"
                 )
             }
             if verdict.failed { throw ExitCode(exitCode) }
