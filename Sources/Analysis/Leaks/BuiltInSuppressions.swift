@@ -35,6 +35,8 @@ extension LeakSuppression {
         rule("strerror", "strerror's per-thread message buffer for unknown errors"),
         rule("__dcigettext", "message catalogues gettext looked up (strerror and perror translate)"),
         rule("dlerror", "dlerror's per-thread message buffer"),
+        rule("__add_to_environ", "the environment setenv and putenv grow, and the strings setenv copies"),
+        rule("textdomain", "message domains and their bindings (textdomain, bindtextdomain)"),
         // libstdc++.
         rule(
             "_dl_init", innermost: "libstdc++",

@@ -2,13 +2,15 @@
  * A program that leaks nothing of its own but makes libc and the loader
  * allocate what they keep until exit: stdio buffers, the locale, the time
  * zone, NSS (getpwuid), wide-character conversion, strerror's buffer, more
- * atexit handlers than fit the static list, dlopen/dlclose, threads.
+ * atexit handlers than fit the static list, dlopen/dlclose, threads, the
+ * environment (setenv, putenv), message domains (bindtextdomain).
  * With the built-in suppressions, memtrace check reports nothing here, of
  * any kind.
  *
  * EXPECT clean
  */
 #include <dlfcn.h>
+#include <libintl.h>
 #include <locale.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -44,6 +46,10 @@ int main(void) {
     mbstowcs(wide, "h\xc3\xa9llo", 32);
     printf("clean-libc: %s\n", strerror(12345));
     for (int i = 0; i < 40; i++) atexit(nothing);
+    setenv("CLEAN_LIBC", "1", 1);
+    putenv("CLEAN_LIBC_PUT=1");
+    bindtextdomain("clean-libc", "/usr/share/locale");
+    textdomain("clean-libc");
     void *libm = dlopen("libm.so.6", RTLD_NOW);
     if (libm) {
         double (*cosine)(double) = (double (*)(double))dlsym(libm, "cos");
