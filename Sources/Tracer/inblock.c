@@ -20,10 +20,11 @@
  * scan, fork, the checks, a new owner) first moves the pending records into
  * the live table (mt_inblock_flush), so that everything that reads the live
  * table sees every block; the block's own record is then marked moved.  A
- * snapshot without a leak scan reads them where they are (mt_inblock_each).  A bit word covers 1 KiB of memory, inside
- * one shard's 1 MiB: the owner changes bits without a lock, any other thread
- * under the shard's lock, and each shard counts its pending records
- * (in_blocks), so that two threads never write one counter.
+ * snapshot without a leak scan reads them where they are (mt_inblock_each).
+ * A bit word covers 1 KiB of memory, inside one shard's 1 MiB: the owner
+ * changes bits without a lock, any other thread under the shard's lock, and
+ * each shard counts its pending records (in_blocks), so that two threads
+ * never write one counter.
  *
  * No bit may outlive its block: the next flush would read a record in memory
  * the allocator may have given back to the system.  Every recorded release
@@ -240,47 +241,31 @@ uint64_t mt_inblock_resident_bytes(void) {
     return bytes;
 }
 
-/* Moves a batch of pending records into the live table.  Each needs its
- * block's header (the usable size), then its record: two cache misses in a
- * row, a block apart from the next one's.  Asked for a batch ahead, they
- * overlap (the first snapshot of a heap of 2M blocks: its flush from about
- * 400 ms to 150 ms). */
-#define FLUSH_BATCH 32
-static void flush_batch(const uint64_t *ptrs, unsigned n) {
-    const void *recs[FLUSH_BATCH];
-    for (unsigned i = 0; i < n; i++) __builtin_prefetch((const char *)(uintptr_t)ptrs[i] - 8);
-    for (unsigned i = 0; i < n; i++) __builtin_prefetch(recs[i] = record_at(ptrs[i]));
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t ptr = ptrs[i], rec, *pair = pair_of(leaf_of(ptr), ptr), bit = bit_of(ptr);
-        memcpy(&rec, recs[i], 8);
-        struct mt_live e;
-        if (!unpack(ptr, rec, &e)) {
-            pair[0] &= ~bit; /* overwritten: as if never seen, as mt_inblock_take has it */
-        } else if (mt_live_insert(mt_shard_for(ptr), &e) != 0) { /* which marks the record moved */
-            pair[0] &= ~bit;
-            __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
-        }
-    }
-}
-
-/* A record that fails its check, met by mt_inblock_each: settled as the
- * flush would, moved into the live table (salvaged, and counted as an
- * overrun, once) or forgotten, so that the next pass does not meet it. */
-__attribute__((noinline, cold)) static void settle_odd(uint64_t ptr, uint64_t rec, uint64_t *pair, uint64_t bit) {
+/* Moves a pending record into the live table (mt_live_insert marks the
+ * block's own record moved), or forgets it: `e` NULL, a record overwritten,
+ * as if never seen, as mt_inblock_take has it; or no room left for it. */
+static void move(uint64_t ptr, const struct mt_live *e) {
+    uint64_t *pair = pair_of(leaf_of(ptr), ptr), bit = bit_of(ptr);
     pair[1] &= ~bit;
     mt_shard_for(ptr)->in_blocks--;
-    struct mt_live e;
-    if (!unpack(ptr, rec, &e)) {
+    if (!e) {
         pair[0] &= ~bit;
-    } else if (mt_live_insert(mt_shard_for(ptr), &e) != 0) {
+    } else if (mt_live_insert(mt_shard_for(ptr), e) != 0) {
         pair[0] &= ~bit;
         __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);
     }
 }
 
+/* A batch of pending records for fn.  Each needs its block's header (the
+ * usable size), then its record: two cache misses in a row, a block apart
+ * from the next one's.  Asked for a batch ahead, they overlap (the first
+ * snapshot of a heap of 2M blocks: 400 ms to 150 ms when it moved them all).
+ * A record that fails its check is moved, as the flush would: salvaged and
+ * counted as an overrun once, or forgotten; fn does not see it. */
+#define BATCH 32
 static void each_batch(const uint64_t *ptrs, unsigned n, mt_inblock_fn fn, void *ctx) {
-    const void *recs[FLUSH_BATCH];
-    size_t usable[FLUSH_BATCH];
+    const void *recs[BATCH];
+    size_t usable[BATCH];
     for (unsigned i = 0; i < n; i++) __builtin_prefetch((const char *)(uintptr_t)ptrs[i] - 8);
     for (unsigned i = 0; i < n; i++) {
         usable[i] = mt_block_usable((void *)(uintptr_t)ptrs[i]);
@@ -289,23 +274,22 @@ static void each_batch(const uint64_t *ptrs, unsigned n, mt_inblock_fn fn, void 
     for (unsigned i = 0; i < n; i++) {
         uint64_t ptr = ptrs[i], rec;
         memcpy(&rec, recs[i], 8);
+        struct mt_live e;
         if (MT_UNLIKELY((rec & REC_MARK) == 0 || (rec & REC_CHECK) != check_of(ptr))) {
-            settle_odd(ptr, rec, pair_of(leaf_of(ptr), ptr), bit_of(ptr));
+            move(ptr, unpack(ptr, rec, &e) ? &e : NULL);
             continue;
         }
-        struct mt_live e;
         decode(ptr, rec, &e);
         fn(&e, usable[i], ctx);
     }
 }
 
 /* With every shard lock held and the owner kept out: fn for each record kept
- * in a block, in address order, the blocks' headers and records asked for a
- * batch ahead.  The records stay where they are; the blocks' releases stay
- * as cheap as before (a snapshot that moved them into the live table left
- * every later release of those blocks a miss in the table). */
-uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx) {
-    uint64_t batch[FLUSH_BATCH], pending_records = 0, seen = 0;
+ * in a block, in address order.  The records stay where they are, so the
+ * blocks' releases stay as cheap as before (a snapshot that moved them into
+ * the live table left every later release of those blocks a miss there). */
+void mt_inblock_each(mt_inblock_fn fn, void *ctx) {
+    uint64_t batch[BATCH], pending_records = 0, seen = 0;
     unsigned n = 0;
     for (int i = 0; i < MT_SHARDS; i++) pending_records += mt_shards[i].in_blocks;
     for (uint32_t leaf = 1; seen < pending_records && leaf <= leaf_count; leaf++) {
@@ -316,7 +300,7 @@ uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx) {
                 for (uint64_t pending = l->words[2 * w + 1]; pending; pending &= pending - 1) {
                     batch[n++] = l->base + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
                     seen++;
-                    if (n == FLUSH_BATCH) {
+                    if (n == BATCH) {
                         each_batch(batch, n, fn, ctx);
                         n = 0;
                     }
@@ -325,34 +309,16 @@ uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx) {
         }
     }
     each_batch(batch, n, fn, ctx);
-    return seen;
 }
 
-/* With every shard lock held and the owner kept out. */
-void mt_inblock_flush(uint64_t pending_records) {
-    uint64_t batch[FLUSH_BATCH];
-    unsigned n = 0;
-    for (uint32_t leaf = 1; pending_records && leaf <= leaf_count; leaf++) {
-        struct leaf *l = &leaves[leaf];
-        for (uint64_t page = 0; page < LEAF_PAGES; page++) {
-            if (!(l->pages[page / 64] >> (page % 64) & 1)) continue;
-            for (uint64_t w = page * PAGE_PAIRS; w < (page + 1) * PAGE_PAIRS; w++) {
-                uint64_t pending = l->words[2 * w + 1];
-                l->words[2 * w + 1] = 0;
-                while (pending) {
-                    uint64_t ptr = l->base + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
-                    pending &= pending - 1;
-                    mt_shard_for(ptr)->in_blocks--;
-                    pending_records--;
-                    batch[n++] = ptr;
-                    if (n == FLUSH_BATCH) {
-                        flush_batch(batch, n);
-                        n = 0;
-                    }
-                }
-            }
-            l->pages[page / 64] &= ~(1ull << (page % 64));
-        }
-    }
-    flush_batch(batch, n);
+static void move_one(const struct mt_live *e, size_t usable, void *ctx) {
+    (void)usable, (void)ctx;
+    move(e->ptr, e);
+}
+
+/* With every shard lock held and the owner kept out: every pending record
+ * into the live table, and the pages that held them marked empty. */
+void mt_inblock_flush(void) {
+    mt_inblock_each(move_one, NULL);
+    for (uint32_t leaf = 1; leaf <= leaf_count; leaf++) memset(leaves[leaf].pages, 0, sizeof leaves[leaf].pages);
 }

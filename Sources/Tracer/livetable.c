@@ -535,7 +535,7 @@ void mt_live_lock_all(void) {
     lock_shards();
     uint64_t in_blocks = 0;
     for (int i = 0; i < MT_SHARDS; i++) in_blocks += mt_shards[i].in_blocks;
-    if (in_blocks) mt_inblock_flush(in_blocks);
+    if (in_blocks) mt_inblock_flush();
     if (mt_young_count) young_flush();
 }
 

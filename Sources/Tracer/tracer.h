@@ -416,12 +416,12 @@ static inline enum mt_release mt_mismatch_how(uint64_t key) { return (enum mt_re
  * `size`: the sized delete's, 0 from the other releases. */
 void mt_mismatch_found(const struct mt_live *e, enum mt_release how, size_t size);
 void mt_mismatch_report(void); /* on stderr, when there were any */
-void mt_inblock_flush(uint64_t pending_records); /* every record in a block into the live table */
-/* Every record kept in a block, read where it is (snapshots); returns how
- * many were met, those that fail their check included (settled as the flush
- * would: a later call does not meet them). */
+void mt_inblock_flush(void); /* every record kept in a block into the live table */
+/* Every record kept in a block, read where it is (snapshots), with the
+ * block's usable size; one that fails its check is moved into the live
+ * table as the flush would, and fn does not see it. */
 typedef void (*mt_inblock_fn)(const struct mt_live *e, size_t usable, void *ctx);
-uint64_t mt_inblock_each(mt_inblock_fn fn, void *ctx);
+void mt_inblock_each(mt_inblock_fn fn, void *ctx);
 
 /* ---- one thread records without shard locks (livetable.c) -----------------
  * Most programs allocate from one thread, often beside others that do not (a
