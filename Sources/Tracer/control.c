@@ -852,7 +852,6 @@ void mt_control_start(void) {
     if (mt_enabled && !helper_running) start_helper();
 }
 
-
 /* An exit handler, registered by the tracer's constructor for no library
  * (atexit() would tie it to libtrace.so, and the loader's finaliser would
  * run it with libtrace.so's destructors, before those of the libraries
