@@ -16,11 +16,11 @@
  *   - padded: the block carries the tracer's 8 bytes (malloc_usable_size
  *     answers 8 less), wherever its record is;
  *   - pending: its record is in the block, not in the live table.
- * Whoever takes every shard lock to look blocks up by address (the leak
- * scan, fork, the checks, a new owner) first moves the pending records into
- * the live table (mt_inblock_flush), so that everything that reads the live
- * table sees every block; the block's own record is then marked moved.  A
- * snapshot without a leak scan reads them where they are (mt_inblock_each).
+ * Whoever takes every shard lock to look blocks up in the live table (fork,
+ * the checks, a new owner) first moves the pending records into it
+ * (mt_inblock_flush), so that it holds every block; the block's own record
+ * is then marked moved.  Snapshots, and their leak scan, read them where
+ * they are (mt_inblock_each).
  * A bit word covers 1 KiB of memory, inside one shard's 1 MiB: the owner
  * changes bits without a lock, any other thread under the shard's lock, and
  * each shard counts its pending records (in_blocks), so that two threads

@@ -154,9 +154,21 @@ static void *map_counted(int which, uint64_t bytes) {
     return map_bytes[which] ? mt_map(map_bytes[which]) : NULL;
 }
 
+static void collect_block(const struct mt_live *e, size_t usable, void *ctx) {
+    (void)usable;
+    uint64_t *n = ctx;
+    if (*n == nblocks) return;
+    blocks[*n].addr = e->ptr;
+    /* The ignored flag rides in the size's top bit until marking starts. */
+    blocks[*n].size = e->size | ((uint64_t)(e->flags & MT_SLOT_IGNORED) << 63);
+    (*n)++;
+}
+
+/* Every live block, those whose records are kept in them included (first: one
+ * that fails its check moves into the table there), sorted by address. */
 static int collect_blocks(void) {
     nblocks = 0;
-    for (int i = 0; i < MT_SHARDS; i++) nblocks += mt_shards[i].count;
+    for (int i = 0; i < MT_SHARDS; i++) nblocks += mt_shards[i].count + mt_shards[i].in_blocks;
     if (!nblocks) return 0;
     blocks = map_counted(0, nblocks * sizeof *blocks);
     state = map_counted(1, nblocks);
@@ -164,17 +176,14 @@ static int collect_blocks(void) {
     work = map_counted(3, 2 * nblocks * sizeof *work);
     if (!blocks || !state || !kind || !work) return -1;
     uint64_t n = 0;
+    mt_inblock_each(collect_block, &n);
     struct mt_live e;
     for (int i = 0; i < MT_SHARDS; i++) {
         struct mt_live_cursor c = {0, 0};
-        while (n < nblocks && mt_live_next(&mt_shards[i], &c, &e)) {
-            blocks[n].addr = e.ptr;
-            /* The ignored flag rides in the size's top bit until marking starts. */
-            blocks[n].size = e.size | ((uint64_t)(e.flags & MT_SLOT_IGNORED) << 63);
-            n++;
-        }
+        while (mt_live_next(&mt_shards[i], &c, &e)) collect_block(&e, 0, &n);
     }
     nblocks = n;
+    if (!nblocks) return 0;
     sort_blocks(blocks, nblocks);
     lowest = blocks[0].addr;
     const struct block *last = &blocks[nblocks - 1];

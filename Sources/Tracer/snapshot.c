@@ -177,24 +177,28 @@ struct first_pass {
     struct mt_totals *t;
     uint64_t blocks;
     struct mt_block *held;
+    int leaks; /* the scan's verdicts go into the entries */
 };
 
 static void first_pass_block(struct first_pass *pass, const struct mt_live *e, size_t usable) {
     count_block(pass->t, e, usable);
-    if (pass->held) pass->held[pass->blocks] = block_of(e, 0);
+    if (pass->held) pass->held[pass->blocks] = block_of(e, pass->leaks);
     pass->blocks++;
 }
 
 static void count_in_block(const struct mt_live *e, size_t usable, void *ctx) { first_pass_block(ctx, e, usable); }
 
-static void put_block(struct writer *w, const struct mt_live *e, int leaks) {
-    struct mt_block b = block_of(e, leaks);
-    put(w, &b, sizeof b);
-}
+/* BLOCKS written under the locks, when the entries could not be kept. */
+struct second_pass {
+    struct writer *w;
+    int leaks;
+};
 
-static void put_in_block(const struct mt_live *e, size_t usable, void *w) {
+static void put_block(const struct mt_live *e, size_t usable, void *ctx) {
     (void)usable;
-    put_block(w, e, 0);
+    const struct second_pass *pass = ctx;
+    struct mt_block b = block_of(e, pass->leaks);
+    put(pass->w, &b, sizeof b);
 }
 
 static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modules, uint32_t module_count,
@@ -211,11 +215,9 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
 
-    /* Records kept in the blocks are read where they are, unless the leak
-     * scan, which looks blocks up by address, needs them in the live table. */
-    const int in_place = leak_roots == NULL;
-    if (in_place) mt_live_lock_all_unmoved();
-    else mt_live_lock_all();
+    /* Records kept in the blocks are read where they are (the leak scan
+     * gathers them with the table's into an array of its own). */
+    mt_live_lock_all_unmoved();
     mt_stacks_lock_all();
     /* The allocator's statistics while the live table cannot change, so
      * that the two agree, unless the program's thread read them a moment
@@ -236,21 +238,21 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     /* First pass: everything the header and section lengths need. */
     struct mt_totals t;
     memset(&t, 0, sizeof t);
-    /* Without a leak scan, the blocks' entries are kept as the first pass
-     * meets them, and BLOCKS is written from them once the locks are
-     * released: the program waits for one pass over its blocks, not two
-     * and the writing (24 bytes a block, for the moment of the snapshot; a
-     * snapshot that cannot have them makes the second pass). */
-    struct first_pass pass = {&t, 0, NULL};
+    /* The blocks' entries are kept as the first pass meets them, and BLOCKS
+     * is written from them once the locks are released: the program waits
+     * for one pass over its blocks, not two and the writing (24 bytes a
+     * block, for the moment of the snapshot; a snapshot that cannot have
+     * them makes the second pass). */
+    struct first_pass pass = {&t, 0, NULL, leaks};
     size_t held_size = 0;
-    if (in_place && mt_config.blocks) {
+    if (mt_config.blocks) {
         uint64_t most = 0;
         for (int i = 0; i < MT_SHARDS; i++) most += mt_shards[i].count + mt_shards[i].in_blocks;
         held_size = ((size_t)most * sizeof(struct mt_block) + 4095) & ~(size_t)4095;
         pass.held = held_size ? mt_map(held_size) : NULL;
         if (!pass.held) held_size = 0;
     }
-    if (in_place) mt_inblock_each(count_in_block, &pass); /* first: a record that fails its check moves into the table here */
+    mt_inblock_each(count_in_block, &pass); /* first: a record that fails its check moves into the table here */
     for (int i = 0; i < MT_SHARDS; i++) {
         struct mt_shard *sh = &mt_shards[i];
         t.alloc_calls += sh->alloc_calls;
@@ -461,23 +463,21 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
         section(w, MT_SECTION_BLOCKS, 8 + record_count * sizeof(struct mt_block));
         put_u64(w, record_count);
     }
+    if (!pass.held && mt_config.blocks) {
+        struct second_pass second = {w, leaks};
+        mt_inblock_each(put_block, &second);
+        for (int i = 0; i < MT_SHARDS; i++) {
+            struct mt_live_cursor c = {0, 0};
+            struct mt_live block;
+            while (mt_live_next(&mt_shards[i], &c, &block)) put_block(&block, 0, &second);
+        }
+    }
+    if (leak_roots) mt_leaks_release();
+    mt_stacks_unlock_all();
+    mt_live_unlock_all();
     if (pass.held) {
-        mt_stacks_unlock_all();
-        mt_live_unlock_all();
         put(w, pass.held, record_count * sizeof(struct mt_block));
         mt_unmap(pass.held, held_size);
-    } else {
-        if (mt_config.blocks) {
-            if (in_place) mt_inblock_each(put_in_block, w);
-            for (int i = 0; i < MT_SHARDS; i++) {
-                struct mt_live_cursor c = {0, 0};
-                struct mt_live block;
-                while (mt_live_next(&mt_shards[i], &c, &block)) put_block(w, &block, leaks);
-            }
-        }
-        if (leaks) mt_leaks_release();
-        mt_stacks_unlock_all();
-        mt_live_unlock_all();
     }
 
     /* ALLOCATOR */

@@ -506,7 +506,7 @@ struct mt_live_cursor {
 int mt_live_next(const struct mt_shard *sh, struct mt_live_cursor *c, struct mt_live *out);
 void mt_live_lock_all(void);
 /* The same, but the records kept in blocks stay there: for whoever reads
- * them with mt_inblock_each too (snapshots without a leak scan). */
+ * them with mt_inblock_each too (snapshots, and their leak scan). */
 void mt_live_lock_all_unmoved(void);
 void mt_live_unlock_all(void);
 
