@@ -588,7 +588,7 @@ static fork_fn real_fork;
 static void before_fork(void) {
     if (!mt_enabled || fork_prepared) return;
     mt_guard++;
-    if (!mt_exec_holds) mt_snapshot_lock();
+    mt_snapshot_lock();
     mt_timeline_lock();
     mt_stacks_lock_all();
     mt_live_lock_all();
@@ -602,7 +602,7 @@ static void after_fork_parent(void) {
     mt_live_unlock_all();
     mt_stacks_unlock_all();
     mt_timeline_unlock();
-    if (!mt_exec_holds) mt_snapshot_unlock();
+    mt_snapshot_unlock();
     mt_leave();
     mt_signals_release();
 }
@@ -614,7 +614,7 @@ static void after_fork_child(void) {
     mt_stacks_unlock_all();
     mt_timeline_reset_locked();
     mt_timeline_unlock();
-    mt_exec_holds = 0; /* the child's lock is its own: free, as below */
+    mt_exec_holds = 0; /* an exec the handler interrupted in the parent: the child's lock is free */
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
     mt_solo_init(1);
@@ -676,9 +676,9 @@ static const char *const exec_names[EXEC_CALLS] = {"execve", "execv", "execvp", 
 static void *real_exec[EXEC_CALLS];
 /* This thread holds the snapshot lock for an exec under way.  A signal
  * handler that interrupts the exec (execvp's search of PATH takes a while)
- * and snapshots, forks, execs or ends the program then finds the lock its
- * own: it goes on without taking it (tracer.h), or gives it up for good
- * (mt_exec_abandon) where the process ends. */
+ * and snapshots, forks or execs takes the lock again, which counts
+ * (snapshot.c); one that ends the program gives the exec's hold up for good
+ * (mt_exec_abandon), for the helper to write the last snapshot. */
 __thread int mt_exec_holds __attribute__((tls_model("initial-exec")));
 
 static void exec_look_up(void) {

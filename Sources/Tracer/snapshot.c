@@ -32,15 +32,24 @@ _Static_assert((int)MT_RELEASE_FREE == MT_RELEASED_BY_FREE && (int)MT_RELEASE_DE
 
 /* Not a pthread mutex: glibc takes and releases one without atomics or a
  * wake-up while __libc_single_threaded is set, which it stays in a program of
- * one thread while the helper, which writes snapshots too, runs (control.c). */
+ * one thread while the helper, which writes snapshots too, runs (control.c).
+ * Taken again by the thread that holds it, it counts: exec holds it while it
+ * runs (control.c), and a signal handler that interrupts the exec may write
+ * a snapshot, fork or exec on that thread. */
 static mt_lock_t snapshot_lock;
+static __thread int snapshot_depth __attribute__((tls_model("initial-exec")));
 static uint64_t sequence;
 
-void mt_snapshot_lock(void) { mt_lock(&snapshot_lock); }
+void mt_snapshot_lock(void) {
+    if (snapshot_depth++ == 0) mt_lock(&snapshot_lock);
+}
 
-void mt_snapshot_unlock(void) { mt_unlock(&snapshot_lock); }
+void mt_snapshot_unlock(void) {
+    if (--snapshot_depth == 0) mt_unlock(&snapshot_lock);
+}
 
-void mt_snapshot_after_fork_child(void) {
+void mt_snapshot_after_fork_child(void) { /* the child's thread holds it, maybe more than once */
+    snapshot_depth = 0;
     mt_unlock(&snapshot_lock);
     sequence = 0;
 }
@@ -517,8 +526,7 @@ static int take(const char *path, int trigger, int leaks) {
     }
     mt_guard++;
     int saved = errno;
-    const int exec_held = mt_exec_holds; /* a handler interrupted this thread's exec: the lock is ours */
-    if (!exec_held) mt_snapshot_lock();
+    mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
     int err = 0;
@@ -581,7 +589,7 @@ static int take(const char *path, int trigger, int leaks) {
     mt_buf_free(&alloc);
     mt_buf_free(&roots);
     if (!err) sequence++;
-    if (!exec_held) mt_snapshot_unlock();
+    mt_snapshot_unlock();
     if (err) mt_warn("cannot write snapshot", final, err);
     errno = err ? err : saved;
     mt_leave();
