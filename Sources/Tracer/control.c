@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,6 +308,19 @@ static __thread int on_helper;
 struct mt_range mt_helper_stack;
 int mt_helper_tid;
 
+/* The helper's name is how `memtrace snapshot PID` knows, from
+ * /proc/PID/task/TID/comm, whether the snapshot signal still reaches the
+ * tracer: "memtrace" while it does, "memtrace-nosig" once the program has
+ * set a disposition of its own for it (nginx upgrades its binary on SIGUSR2,
+ * clang's handler ends the process) or when snapshots on signal are off.
+ * `named`: the name it has, -1 for none yet. */
+static void name_helper(int *named) {
+    int ours = mt_config.signal && mt_signals_snapshot_ours();
+    if (ours == *named) return;
+    prctl(PR_SET_NAME, ours ? "memtrace" : "memtrace-nosig", 0, 0, 0);
+    *named = ours;
+}
+
 static void *helper_main(void *arg) {
     (void)arg;
     on_helper = 1;
@@ -333,6 +347,8 @@ static void *helper_main(void *arg) {
             mt_helper_stack = (struct mt_range){(uint64_t)(uintptr_t)addr, (uint64_t)(uintptr_t)addr + size};
         pthread_attr_destroy(&attr);
     }
+    int named = -1;
+    name_helper(&named);
     struct timespec now, next_snapshot, next_point;
     clock_gettime(CLOCK_MONOTONIC, &now);
     next_snapshot = next_point = now;
@@ -350,6 +366,7 @@ static void *helper_main(void *arg) {
             if (rc == 0) woke = 1;
             else if (errno == ETIMEDOUT) break;
         }
+        name_helper(&named); /* woken by sigaction or signal() too: snapshot_taken_over */
         int ending = mt_signal_ending;
         if (ending == MT_ENDING_EXIT && mt_config.leaks) {
             mt_snapshot_with_leaks(NULL, MT_TRIGGER_EXIT);

@@ -288,6 +288,16 @@ void mt_signals_install_snapshot(int sig, void (*handler)(int)) {
 
 static int snapshot_hidden(int sig) { return snapshot_standing && sig == mt_config.signal && getpid() == owner; }
 
+int mt_signals_snapshot_ours(void) { return snapshot_standing && getpid() == owner; }
+
+/* The program set a disposition of its own for the snapshot signal: the
+ * helper renames itself so that `memtrace snapshot` sends the signal no
+ * more (control.c, name_helper). */
+static void snapshot_taken_over(void) {
+    snapshot_standing = 0;
+    mt_helper_wake(); /* sem_post: async-signal-safe, as sigaction is */
+}
+
 /* ---- the program's view --------------------------------------------------- */
 static int standing_in_for(int sig) { return sig > 0 && sig < NSIG && standing_in[sig]; }
 
@@ -300,7 +310,7 @@ MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         struct sigaction before = snapshot_before;
         if (act) {
             if (__sigaction(sig, act, NULL) != 0) return -1;
-            snapshot_standing = 0; /* the program's disposition from now on */
+            snapshot_taken_over(); /* the program's disposition from now on */
         }
         if (old) *old = before;
         return 0;
@@ -351,7 +361,7 @@ static __sighandler_t through(int which, int sig, __sighandler_t handler) {
     if (MT_UNLIKELY(snapshot_hidden(sig)) && handler != SIG_HOLD) {
         __sighandler_t before = snapshot_before.sa_handler;
         if (real(sig, handler) == SIG_ERR) return SIG_ERR;
-        snapshot_standing = 0;
+        snapshot_taken_over();
         return before;
     }
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return real(sig, handler);

@@ -680,6 +680,9 @@ void mt_signals_init(int helper);   /* helper: a helper thread will run to write
 /* Installs the snapshot signal's handler where the program left SIG_DFL or
  * SIG_IGN, hidden from the program as the stand-ins are. */
 void mt_signals_install_snapshot(int sig, void (*handler)(int));
+/* Whether that handler still answers the signal in this process: the program
+ * takes the signal over by setting any disposition of its own. */
+int mt_signals_snapshot_ours(void);
 void mt_signals_settle(void);        /* when one is: waits for the end */
 /* Leaves the tracer on this thread.  A thread that leaves it while a signal
  * is ending the program stops there, as the signal would have stopped it. */

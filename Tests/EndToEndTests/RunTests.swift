@@ -142,23 +142,24 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(result.stdoutText, "ignored: [True, True]\nsurvived\n", result.stderrText)
     }
 
-    /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
-    func testSnapshotOfARunningProcessAndSignalForwarding() throws {
-        let work = try Workspace("live")
-        try work.build("waiter.c")
+    /// `memtrace run -- ./waiter pid [MODE]` in `work`, and the waiter's pid once it has written it.
+    private func startWaiter(
+        _ work: Workspace, _ mode: [String] = [], signal: String? = nil, followFork: String? = nil
+    ) throws -> (Process, Pipe, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.memtrace)
-        process.arguments = ["run", "--", "./waiter", "pid"]
+        process.arguments = ["run", "--", "./waiter", "pid"] + mode
         process.currentDirectoryURL = work.directory
         var environment = ProcessInfo.processInfo.environment
         environment["MEMTRACE_LIB"] = TestPaths.libtrace
         environment["LD_PRELOAD"] = nil
+        environment["MEMTRACE_SIGNAL"] = signal
+        environment["MEMTRACE_FOLLOW_FORK"] = followFork
         process.environment = environment
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
         let pidFile = work.directory.appendingPathComponent("pid")
         var pid: Int32 = 0
@@ -172,6 +173,26 @@ final class RunTests: XCTestCase {
             }
         }
         XCTAssertNotEqual(pid, 0, "the waiter did not start")
+        return (process, errors, pid)
+    }
+
+    /// The names of a process's threads.
+    private func threadNames(_ pid: Int32) -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { task in
+            (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8))?
+                .trimmingCharacters(in: .newlines)
+        }.sorted()
+    }
+
+    /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
+    func testSnapshotOfARunningProcessAndSignalForwarding() throws {
+        let work = try Workspace("live")
+        try work.build("waiter.c")
+        let (process, errors, pid) = try startWaiter(work)
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // The tracer's helper thread: its name says the snapshot signal reaches the tracer.
+        XCTAssertEqual(threadNames(pid), ["memtrace", "waiter"])
 
         let snapshot = try work.memtrace(["snapshot", String(pid)])
         XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
@@ -199,6 +220,77 @@ final class RunTests: XCTestCase {
             path: work.directory.appendingPathComponent("memtrace.waiter.\(pid).2.snap").path)
         XCTAssertEqual(last.header.trigger, .termination)
         XCTAssertEqual(last.process["signal"], "SIGTERM")
+    }
+
+    /// A program that set a disposition of its own for the snapshot signal gets no signal from
+    /// `memtrace snapshot`: its handler would run (nginx upgrades its binary on SIGUSR2), or SIG_DFL would end it.
+    func testSnapshotLeavesASignalTheProgramTookOverAlone() throws {
+        for mode in ["own", "ignore", "default"] {
+            let work = try Workspace("taken-" + mode)
+            try work.build("waiter.c")
+            let (process, _, pid) = try startWaiter(work, [mode])
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            // The helper renames itself once woken by the program's signal() call.
+            for _ in 0..<500 where !threadNames(pid).contains("memtrace-nosig") { usleep(10_000) }
+            XCTAssertEqual(threadNames(pid), ["memtrace-nosig", "waiter"], mode)
+
+            let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "1"])
+            XCTAssertEqual(refused.status, 1, mode)
+            XCTAssertEqual(
+                refused.stderrLines,
+                [
+                    "memtrace: process \(pid) has taken SIGUSR2 over (a handler of its own, SIG_IGN or SIG_DFL), so "
+                        + "the signal would reach the program, not the tracer: trace it with MEMTRACE_SIGNAL set to a "
+                        + "signal it leaves alone (e.g. RTMIN+6)"
+                ], mode)
+            usleep(100_000)
+            XCTAssertEqual(kill(pid, 0), 0, "\(mode): the waiter is gone")
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: work.directory.appendingPathComponent("usr2-received").path),
+                mode)
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, mode)
+        }
+    }
+
+    /// With another snapshot signal, the program's own SIGUSR2 handler and the tracer's both work.
+    func testSnapshotOnAnotherSignalBesideTheProgramsHandler() throws {
+        let work = try Workspace("othersig")
+        try work.build("waiter.c")
+        let (process, _, pid) = try startWaiter(work, ["own"], signal: "RTMIN+6")
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        XCTAssertEqual(threadNames(pid), ["memtrace", "waiter"])
+        let snapshot = try work.memtrace(["snapshot", String(pid)])
+        XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
+        XCTAssertEqual(snapshot.stdoutLines, ["memtrace.waiter.\(pid).0.snap"])
+        kill(pid, SIGUSR2)
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: work.path + "/usr2-received") { usleep(10_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    /// A forked child the tracer does not follow has its SIGUSR2 at SIG_DFL again: the signal would end it.
+    func testSnapshotSendsNothingToAChildThatIsNotTraced() throws {
+        let work = try Workspace("unfollowed")
+        try work.build("waiter.c")
+        let (process, _, pid) = try startWaiter(work, ["fork"], followFork: "0")
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        XCTAssertEqual(threadNames(pid), ["waiter"])
+        let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "0.2"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(
+            refused.stderrLines,
+            [
+                "memtrace: process \(pid) runs no memtrace thread to answer SIGUSR2 (a forked child with "
+                    + "MEMTRACE_FOLLOW_FORK=0 is not traced)"
+            ])
+        usleep(100_000)
+        XCTAssertEqual(kill(pid, 0), 0, "the child is gone")
+        kill(pid, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
     }
 
     func testSnapshotErrors() throws {

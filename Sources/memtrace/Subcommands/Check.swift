@@ -233,15 +233,7 @@ private func makeScratchDirectory() throws -> String {
 
 /// Removes the files of a scratch directory, then the directory.
 private func removeScratchDirectory(_ path: String) {
-    if let directory = opendir(path) {
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name != "." && name != ".." { unlink(path + "/" + name) }
-        }
-        closedir(directory)
-    }
+    for name in directoryNames(path) { unlink(path + "/" + name) }
     rmdir(path)
 }
 

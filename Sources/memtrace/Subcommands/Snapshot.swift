@@ -17,7 +17,9 @@ extension Memtrace {
             discussion: """
                 Sends the tracer's snapshot signal (SIGUSR2, or the process's MEMTRACE_SIGNAL) to PID, then waits \
                 for the new snapshot file to appear and prints its path. The file name comes from the process's \
-                MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory.
+                MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory. Nothing is \
+                sent to a program that has taken the signal over (a handler of its own, SIG_IGN or SIG_DFL): \
+                trace such a program with MEMTRACE_SIGNAL set to a signal it leaves alone.
 
                 Examples:
                   memtrace snapshot 4242
@@ -27,7 +29,7 @@ extension Memtrace {
         @Argument(help: "The traced process.")
         var pid: Int32
 
-        @Option(help: ArgumentHelp("How long to wait for the file.", valueName: "SECONDS"))
+        @Option(help: ArgumentHelp("How long to wait for the tracer's thread and the file.", valueName: "SECONDS"))
         var timeout: Double = 5
 
         func run() throws {
@@ -49,6 +51,8 @@ extension Memtrace {
                 throw CLIError(
                     "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
             }
+            let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
+            try Self.checkSignalReachesTracer(pid: pid, signo: signo, deadline: deadline)
             let cwd = readLink(proc + "/cwd") ?? "/"
             var output = environment["MEMTRACE_OUTPUT"] ?? ""
             if output.isEmpty { output = OutputPattern.defaultPattern }
@@ -64,7 +68,6 @@ extension Memtrace {
                 throw CLIError(
                     "cannot signal process \(pid): \(String(cString: strerror(errno)))", status: 1)
             }
-            let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
             repeat {
                 usleep(20_000)
                 let fresh = candidates().filter { path, time in before[path].map { time > $0 } ?? true }
@@ -78,6 +81,46 @@ extension Memtrace {
             throw CLIError(
                 "process \(pid) wrote no snapshot matching \(pattern.pattern) within \(timeout) s",
                 status: 1)
+        }
+
+        /// Throws unless `signo` would reach the tracer's handler in `pid`. The tracer's helper thread,
+        /// which writes the snapshot, is named `memtrace` while the handler is there, `memtrace-nosig` once
+        /// the program has set a disposition of its own for the signal (nginx upgrades its binary on
+        /// SIGUSR2, clang's handler ends the process, SIG_DFL ends it too). No such thread: nothing would
+        /// answer (a forked child the tracer does not follow, whose disposition is the program's again),
+        /// unless it is stepping aside for a moment (`unshare`), hence the wait.
+        static func checkSignalReachesTracer(pid: Int32, signo: Int32, deadline: UInt64) throws {
+            while true {
+                let names = Set(
+                    directoryNames("/proc/\(pid)/task").compactMap { task in
+                        readWhole("/proc/\(pid)/task/\(task)/comm")?.split(separator: "\n").first.map(String.init)
+                    })
+                if names.contains("memtrace") { return }
+                if names.contains("memtrace-nosig") {
+                    throw CLIError(
+                        "process \(pid) has taken \(signalLabel(signo)) over (a handler of its own, SIG_IGN or "
+                            + "SIG_DFL), so the signal would reach the program, not the tracer: trace it with "
+                            + "MEMTRACE_SIGNAL set to a signal it leaves alone (e.g. RTMIN+6)", status: 1)
+                }
+                if realtimeNanoseconds() >= deadline {
+                    throw CLIError(
+                        "process \(pid) runs no memtrace thread to answer \(signalLabel(signo)) (a forked child "
+                            + "with MEMTRACE_FOLLOW_FORK=0 is not traced)", status: 1)
+                }
+                usleep(20_000)
+            }
+        }
+
+        /// "SIGUSR2", "SIGRTMIN+6" or "signal 40".
+        static func signalLabel(_ signo: Int32) -> String {
+            let names: [Int32: String] = [
+                SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGPROF: "SIGPROF", SIGURG: "SIGURG", SIGWINCH: "SIGWINCH",
+                SIGHUP: "SIGHUP", SIGPWR: "SIGPWR",
+            ]
+            if let name = names[signo] { return name }
+            let low = __libc_current_sigrtmin()
+            if signo >= low && signo <= __libc_current_sigrtmax() { return "SIGRTMIN+\(signo - low)" }
+            return "signal \(signo)"
         }
 
         /// Parses MEMTRACE_SIGNAL as the tracer does; `nil` when snapshots on signal are off.

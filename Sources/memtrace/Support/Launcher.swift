@@ -106,6 +106,20 @@ func readLink(_ path: String) -> String? {
     }
 }
 
+/// The names in a directory, without `.` and `..`; none when it cannot be read.
+func directoryNames(_ path: String) -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
 /// Whether `path` names an existing regular file (or a link to one).
 func isFile(_ path: String) -> Bool {
     var info = stat()

@@ -1,18 +1,43 @@
 /*
  * waiter: keeps one block of 777 bytes, writes its pid to the file named by
- * its argument, then waits for signals until one kills it. Used to test
+ * its first argument, then waits for signals until one kills it. Used to test
  * `memtrace snapshot PID` and the forwarding of SIGTERM by `memtrace run`.
+ *
+ * A second argument takes SIGUSR2 over first, as servers and compilers do:
+ * "own" installs a handler that creates the file "usr2-received", "ignore"
+ * sets SIG_IGN, "default" sets SIG_DFL (the signal would end it). "fork"
+ * forks first: the child writes the file and waits, the parent waits for it.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void *held;
 
+static void on_usr2(int sig) {
+    (void)sig;
+    int fd = open("usr2-received", O_WRONLY | O_CREAT, 0600);
+    if (fd >= 0) close(fd);
+}
+
 int main(int argc, char **argv) {
     held = malloc(777); /* SITE held */
+    if (argc > 2 && strcmp(argv[2], "own") == 0) signal(SIGUSR2, on_usr2);
+    if (argc > 2 && strcmp(argv[2], "ignore") == 0) signal(SIGUSR2, SIG_IGN);
+    if (argc > 2 && strcmp(argv[2], "default") == 0) signal(SIGUSR2, SIG_DFL);
+    if (argc > 2 && strcmp(argv[2], "fork") == 0) {
+        pid_t child = fork();
+        if (child < 0) return 1;
+        if (child > 0) {
+            int status;
+            waitpid(child, &status, 0);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
     char text[32];
     int len = snprintf(text, sizeof text, "%d\n", (int)getpid());
     char tmp[4096];
