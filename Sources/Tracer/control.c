@@ -309,16 +309,26 @@ struct mt_range mt_helper_stack;
 int mt_helper_tid;
 
 /* The helper's name is how `memtrace snapshot PID` knows, from
- * /proc/PID/task/TID/comm, whether the snapshot signal still reaches the
- * tracer: "memtrace" while it does, "memtrace-nosig" once the program has
- * set a disposition of its own for it (nginx upgrades its binary on SIGUSR2,
- * clang's handler ends the process) or when snapshots on signal are off.
- * `named`: the name it has, -1 for none yet. */
+ * /proc/PID/task/TID/comm, which signal reaches the tracer's handler:
+ * "memtrace" for MEMTRACE_SIGNAL's, "memtrace-sigN" for signal N where the
+ * program has a disposition of its own for that one (signals.c moves the
+ * handler), "memtrace-nosig" for none (snapshots on signal are off, or the
+ * program has taken the spare signals too).  `named`: the signal it was
+ * named for, -1 for no name yet. */
 static void name_helper(int *named) {
-    int ours = mt_config.signal && mt_signals_snapshot_ours();
-    if (ours == *named) return;
-    prctl(PR_SET_NAME, ours ? "memtrace" : "memtrace-nosig", 0, 0, 0);
-    *named = ours;
+    int sig = mt_config.signal ? mt_signals_snapshot_signal() : 0;
+    if (sig == *named) return;
+    char name[16] = "memtrace-nosig";
+    if (sig == mt_signals_configured_signal()) {
+        memcpy(name, "memtrace", 9);
+    } else if (sig > 0) {
+        memcpy(name, "memtrace-sig", 12);
+        name[12] = (char)('0' + sig / 10);
+        name[13] = (char)('0' + sig % 10);
+        name[14] = 0;
+    }
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    *named = sig;
 }
 
 static void *helper_main(void *arg) {

@@ -268,33 +268,62 @@ static __attribute__((noreturn)) void underscore_exit(int status) {
 MT_EXPORT void _exit(int status) { underscore_exit(status); }
 MT_EXPORT void _Exit(int status) { underscore_exit(status); }
 
-/* ---- the snapshot signal ------------------------------------------------------ */
+/* ---- the snapshot signal ------------------------------------------------------
+ * Where the program has a disposition of its own for the configured signal,
+ * from the start or from later on (nginx upgrades its binary on SIGUSR2,
+ * clang's handler ends the process, SIG_DFL would end it), the handler moves
+ * to a real-time signal the program leaves alone, the first of RTMIN+6 to
+ * RTMIN+9 that is (glibc keeps two below RTMIN for itself; programs that use
+ * real-time signals mostly take the first few).  mt_config.signal is the one
+ * in use; the helper's name tells `memtrace snapshot` which (control.c). */
+#define SPARE_FIRST 6
+#define SPARES 4
+static int configured_signal;
 
-void mt_signals_install_snapshot(int sig, void (*handler)(int)) {
+static int install_snapshot(int sig, void (*handler)(int)) {
     struct sigaction current;
-    if (__sigaction(sig, NULL, &current) != 0) return;
+    if (__sigaction(sig, NULL, &current) != 0) return 0;
     /* Never replace a handler the program (or its parent) chose. */
-    if ((current.sa_flags & SA_SIGINFO) || (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) return;
+    if ((current.sa_flags & SA_SIGINFO) || (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) return 0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (__sigaction(sig, &sa, NULL) != 0) return;
+    if (__sigaction(sig, &sa, NULL) != 0) return 0;
     snapshot_before = current;
+    mt_config.signal = sig;
     owner = getpid();
     snapshot_standing = 1;
+    return 1;
+}
+
+static void (*snapshot_handler)(int);
+
+static void move_snapshot(int from) {
+    for (int k = SPARE_FIRST; k < SPARE_FIRST + SPARES; k++) {
+        int sig = SIGRTMIN + k;
+        if (sig != from && sig <= SIGRTMAX && install_snapshot(sig, snapshot_handler)) return;
+    }
+}
+
+void mt_signals_install_snapshot(int sig, void (*handler)(int)) {
+    configured_signal = sig;
+    snapshot_handler = handler;
+    if (!install_snapshot(sig, handler)) move_snapshot(sig);
 }
 
 static int snapshot_hidden(int sig) { return snapshot_standing && sig == mt_config.signal && getpid() == owner; }
 
-int mt_signals_snapshot_ours(void) { return snapshot_standing && getpid() == owner; }
+int mt_signals_snapshot_signal(void) { return snapshot_standing && getpid() == owner ? mt_config.signal : 0; }
+
+int mt_signals_configured_signal(void) { return configured_signal; }
 
 /* The program set a disposition of its own for the snapshot signal: the
- * helper renames itself so that `memtrace snapshot` sends the signal no
- * more (control.c, name_helper). */
+ * handler moves, and the helper renames itself (control.c, name_helper). */
 static void snapshot_taken_over(void) {
     snapshot_standing = 0;
+    move_snapshot(mt_config.signal);
     mt_helper_wake(); /* sem_post: async-signal-safe, as sigaction is */
 }
 
@@ -311,6 +340,7 @@ MT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
         if (act) {
             if (__sigaction(sig, act, NULL) != 0) return -1;
             snapshot_taken_over(); /* the program's disposition from now on */
+            if (is_default(act) && may_stand_in(sig)) stand_in(sig); /* as for any SIG_DFL it sets */
         }
         if (old) *old = before;
         return 0;
@@ -362,6 +392,7 @@ static __sighandler_t through(int which, int sig, __sighandler_t handler) {
         __sighandler_t before = snapshot_before.sa_handler;
         if (real(sig, handler) == SIG_ERR) return SIG_ERR;
         snapshot_taken_over();
+        if (handler == SIG_DFL && may_stand_in(sig)) stand_in(sig);
         return before;
     }
     if (sig <= 0 || sig >= NSIG || !may_stand_in(sig) || handler == SIG_HOLD) return real(sig, handler);

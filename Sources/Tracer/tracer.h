@@ -678,11 +678,12 @@ extern volatile int mt_signal_ending;
 extern volatile int mt_exiting; /* the exit snapshot is under way (control.c's destructor) */
 void mt_signals_init(int helper);   /* helper: a helper thread will run to write the snapshot */
 /* Installs the snapshot signal's handler where the program left SIG_DFL or
- * SIG_IGN, hidden from the program as the stand-ins are. */
+ * SIG_IGN, hidden from the program as the stand-ins are; where it did not,
+ * or once it sets a disposition of its own, on a spare real-time signal. */
 void mt_signals_install_snapshot(int sig, void (*handler)(int));
-/* Whether that handler still answers the signal in this process: the program
- * takes the signal over by setting any disposition of its own. */
-int mt_signals_snapshot_ours(void);
+/* The signal that handler answers in this process, 0 when none does. */
+int mt_signals_snapshot_signal(void);
+int mt_signals_configured_signal(void); /* MEMTRACE_SIGNAL's */
 void mt_signals_settle(void);        /* when one is: waits for the end */
 /* Leaves the tracer on this thread.  A thread that leaves it while a signal
  * is ending the program stops there, as the signal would have stopped it. */

@@ -222,36 +222,69 @@ final class RunTests: XCTestCase {
         XCTAssertEqual(last.process["signal"], "SIGTERM")
     }
 
-    /// A program that set a disposition of its own for the snapshot signal gets no signal from
-    /// `memtrace snapshot`: its handler would run (nginx upgrades its binary on SIGUSR2), or SIG_DFL would end it.
-    func testSnapshotLeavesASignalTheProgramTookOverAlone() throws {
+    /// A program that sets a disposition of its own for the snapshot signal (nginx upgrades its binary on
+    /// SIGUSR2, SIG_DFL would end it) never gets it from `memtrace snapshot`: the tracer moves to SIGRTMIN+6.
+    func testSnapshotOfAProgramThatTookTheSignalOver() throws {
         for mode in ["own", "ignore", "default"] {
             let work = try Workspace("taken-" + mode)
             try work.build("waiter.c")
             let (process, _, pid) = try startWaiter(work, [mode])
             defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
             // The helper renames itself once woken by the program's signal() call.
-            for _ in 0..<500 where !threadNames(pid).contains("memtrace-nosig") { usleep(10_000) }
-            XCTAssertEqual(threadNames(pid), ["memtrace-nosig", "waiter"], mode)
+            let moved = "memtrace-sig\(__libc_current_sigrtmin() + 6)"
+            for _ in 0..<500 where !threadNames(pid).contains(moved) { usleep(10_000) }
+            XCTAssertEqual(threadNames(pid), [moved, "waiter"], mode)
 
-            let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "1"])
-            XCTAssertEqual(refused.status, 1, mode)
+            let snapshot = try work.memtrace(["snapshot", String(pid)])
+            XCTAssertEqual(snapshot.status, 0, "\(mode): \(snapshot.stderr)")
+            XCTAssertEqual(snapshot.stdoutLines, ["memtrace.waiter.\(pid).0.snap"], mode)
+            let top = try work.memtrace(["top", "memtrace.waiter.\(pid).0.snap", "--include", "*waiter.c"])
+            let held = try work.line("waiter.c", "SITE held")
             XCTAssertEqual(
-                refused.stderrLines,
-                [
-                    "memtrace: process \(pid) has taken SIGUSR2 over (a handler of its own, SIG_IGN or SIG_DFL), so "
-                        + "the signal would reach the program, not the tracer: trace it with MEMTRACE_SIGNAL set to a "
-                        + "signal it leaves alone (e.g. RTMIN+6)"
-                ], mode)
-            usleep(100_000)
+                top.stdoutLines, ["waiter.c:\(held) in main: size=777 B, count=1, average=777 B"], mode)
             XCTAssertEqual(kill(pid, 0), 0, "\(mode): the waiter is gone")
-            XCTAssertFalse(
-                FileManager.default.fileExists(atPath: work.directory.appendingPathComponent("usr2-received").path),
-                mode)
-            kill(process.processIdentifier, SIGTERM)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/usr2-received"), mode)
+            if mode == "own" {  // SIGUSR2 is the program's: its handler runs, and no snapshot comes
+                kill(pid, SIGUSR2)
+                for _ in 0..<500 where !FileManager.default.fileExists(atPath: work.path + "/usr2-received") {
+                    usleep(10_000)
+                }
+                XCTAssertTrue(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+                XCTAssertEqual(try work.snapshots(), ["memtrace.waiter.\(pid).0.snap"])
+            }
+            // At SIG_DFL, SIGUSR2 ends the program as any terminating signal does: with a last snapshot.
+            let ending = mode == "default" ? SIGUSR2 : SIGTERM
+            kill(mode == "default" ? pid : process.processIdentifier, ending)
             process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 128 + SIGTERM, mode)
+            XCTAssertEqual(process.terminationStatus, 128 + ending, mode)
+            let last = try SnapshotFile.read(path: work.path + "/memtrace.waiter.\(pid).1.snap")
+            XCTAssertEqual(last.header.trigger, .termination, mode)
+            XCTAssertEqual(last.process["signal"], mode == "default" ? "SIGUSR2" : "SIGTERM", mode)
         }
+    }
+
+    /// A program that has taken the spare signals as well gets no signal at all.
+    func testSnapshotRefusesWhenTheProgramTookEverySignalOver() throws {
+        let work = try Workspace("greedy")
+        try work.build("waiter.c")
+        let (process, _, pid) = try startWaiter(work, ["greedy"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        for _ in 0..<500 where !threadNames(pid).contains("memtrace-nosig") { usleep(10_000) }
+        XCTAssertEqual(threadNames(pid), ["memtrace-nosig", "waiter"])
+        let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "1"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(
+            refused.stderrLines,
+            [
+                "memtrace: process \(pid) has taken SIGUSR2 over (a handler of its own, SIG_IGN or SIG_DFL), and "
+                    + "SIGRTMIN+6 to +9 too: trace it with MEMTRACE_SIGNAL set to a signal it leaves alone"
+            ])
+        usleep(100_000)
+        XCTAssertEqual(kill(pid, 0), 0, "the waiter is gone")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
     }
 
     /// With another snapshot signal, the program's own SIGUSR2 handler and the tracer's both work.

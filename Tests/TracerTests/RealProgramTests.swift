@@ -167,6 +167,27 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(forked.stdoutText, "\(SIGUSR2)\n")
     }
 
+    /// A program that takes the snapshot signal over has it (python3's handler runs, no snapshot
+    /// comes), and the tracer's handler moves to SIGRTMIN+6, hidden as well: that signal takes
+    /// the snapshot.
+    func testTheSnapshotSignalMovesWhenTheProgramTakesItOver() throws {
+        let python = try requireProgram("/usr/bin/python3")
+        let script = """
+            import os, signal, time
+            signal.signal(signal.SIGUSR2, lambda *a: print("handled"))
+            os.kill(os.getpid(), signal.SIGUSR2)
+            spare = signal.SIGRTMIN + 6
+            print(signal.getsignal(spare) == signal.SIG_DFL)
+            if "libtrace" in os.environ.get("LD_PRELOAD", ""):  # a snapshot, please
+                os.kill(os.getpid(), spare)
+                time.sleep(0.3)
+            print("done")
+            """
+        let run = try compare(python, ["-I", "-c", script])
+        XCTAssertEqual(run.stdoutText, "handled\nTrue\ndone\n")
+        try checkSnapshots(in: run.directory, program: python, triggers: [.signal, .exit])
+    }
+
     /// Entering a user namespace needs a single-threaded process, so the tracer's helper thread
     /// steps aside for unshare() and setns(): `unshare -r` ran into EINVAL traced. After the call
     /// the helper is back: the program's SIGUSR2 still takes a snapshot.

@@ -17,9 +17,9 @@ extension Memtrace {
             discussion: """
                 Sends the tracer's snapshot signal (SIGUSR2, or the process's MEMTRACE_SIGNAL) to PID, then waits \
                 for the new snapshot file to appear and prints its path. The file name comes from the process's \
-                MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory. Nothing is \
-                sent to a program that has taken the signal over (a handler of its own, SIG_IGN or SIG_DFL): \
-                trace such a program with MEMTRACE_SIGNAL set to a signal it leaves alone.
+                MEMTRACE_OUTPUT (default memtrace.%e.%p.%n.snap), relative to its working directory. Where the \
+                program has a disposition of its own for that signal (a handler, SIG_IGN or SIG_DFL), the tracer \
+                answers a spare real-time signal instead, and that is the one sent.
 
                 Examples:
                   memtrace snapshot 4242
@@ -52,7 +52,7 @@ extension Memtrace {
                     "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
             }
             let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
-            try Self.checkSignalReachesTracer(pid: pid, signo: signo, deadline: deadline)
+            let signal = try Self.signalReachingTracer(pid: pid, configured: signo, deadline: deadline)
             let cwd = readLink(proc + "/cwd") ?? "/"
             var output = environment["MEMTRACE_OUTPUT"] ?? ""
             if output.isEmpty { output = OutputPattern.defaultPattern }
@@ -64,7 +64,7 @@ extension Memtrace {
                 return result
             }
             let before = candidates()
-            guard kill(pid, signo) == 0 else {
+            guard kill(pid, signal) == 0 else {
                 throw CLIError(
                     "cannot signal process \(pid): \(String(cString: strerror(errno)))", status: 1)
             }
@@ -83,28 +83,33 @@ extension Memtrace {
                 status: 1)
         }
 
-        /// Throws unless `signo` would reach the tracer's handler in `pid`. The tracer's helper thread,
-        /// which writes the snapshot, is named `memtrace` while the handler is there, `memtrace-nosig` once
-        /// the program has set a disposition of its own for the signal (nginx upgrades its binary on
-        /// SIGUSR2, clang's handler ends the process, SIG_DFL ends it too). No such thread: nothing would
-        /// answer (a forked child the tracer does not follow, whose disposition is the program's again),
-        /// unless it is stepping aside for a moment (`unshare`), hence the wait.
-        static func checkSignalReachesTracer(pid: Int32, signo: Int32, deadline: UInt64) throws {
+        /// The signal that reaches the tracer's handler in `pid`, `configured` (MEMTRACE_SIGNAL's) or another.
+        /// The tracer's helper thread, which writes the snapshot, says which by its name: `memtrace` for
+        /// the configured one; `memtrace-sigN` for signal N where the program has a disposition of its own
+        /// for the configured one (nginx upgrades its binary on SIGUSR2, clang's handler ends the process,
+        /// SIG_DFL ends it too) and the tracer moved to a spare real-time signal; `memtrace-nosig` for none.
+        /// No such thread: nothing would answer (a forked child the tracer does not follow, whose
+        /// dispositions are the program's again), unless it is stepping aside for a moment (`unshare`),
+        /// hence the wait.
+        static func signalReachingTracer(pid: Int32, configured: Int32, deadline: UInt64) throws -> Int32 {
             while true {
                 let names = Set(
                     directoryNames("/proc/\(pid)/task").compactMap { task in
                         readWhole("/proc/\(pid)/task/\(task)/comm")?.split(separator: "\n").first.map(String.init)
                     })
-                if names.contains("memtrace") { return }
+                if names.contains("memtrace") { return configured }
+                for name in names where name.hasPrefix("memtrace-sig") {
+                    if let signo = Int32(name.dropFirst("memtrace-sig".count)) { return signo }
+                }
                 if names.contains("memtrace-nosig") {
                     throw CLIError(
-                        "process \(pid) has taken \(signalLabel(signo)) over (a handler of its own, SIG_IGN or "
-                            + "SIG_DFL), so the signal would reach the program, not the tracer: trace it with "
-                            + "MEMTRACE_SIGNAL set to a signal it leaves alone (e.g. RTMIN+6)", status: 1)
+                        "process \(pid) has taken \(signalLabel(configured)) over (a handler of its own, SIG_IGN or "
+                            + "SIG_DFL), and SIGRTMIN+6 to +9 too: trace it with MEMTRACE_SIGNAL set to a signal it "
+                            + "leaves alone", status: 1)
                 }
                 if realtimeNanoseconds() >= deadline {
                     throw CLIError(
-                        "process \(pid) runs no memtrace thread to answer \(signalLabel(signo)) (a forked child "
+                        "process \(pid) runs no memtrace thread to answer \(signalLabel(configured)) (a forked child "
                             + "with MEMTRACE_FOLLOW_FORK=0 is not traced)", status: 1)
                 }
                 usleep(20_000)

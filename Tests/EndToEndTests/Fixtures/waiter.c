@@ -5,8 +5,9 @@
  *
  * A second argument takes SIGUSR2 over first, as servers and compilers do:
  * "own" installs a handler that creates the file "usr2-received", "ignore"
- * sets SIG_IGN, "default" sets SIG_DFL (the signal would end it). "fork"
- * forks first: the child writes the file and waits, the parent waits for it.
+ * sets SIG_IGN, "default" sets SIG_DFL (the signal would end it); "greedy"
+ * installs that handler for SIGRTMIN+6 to SIGRTMIN+9 too. "fork" forks
+ * first: the child writes the file and waits, the parent waits for it.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -26,7 +27,9 @@ static void on_usr2(int sig) {
 
 int main(int argc, char **argv) {
     held = malloc(777); /* SITE held */
-    if (argc > 2 && strcmp(argv[2], "own") == 0) signal(SIGUSR2, on_usr2);
+    if (argc > 2 && (strcmp(argv[2], "own") == 0 || strcmp(argv[2], "greedy") == 0)) signal(SIGUSR2, on_usr2);
+    if (argc > 2 && strcmp(argv[2], "greedy") == 0)
+        for (int k = 6; k <= 9; k++) signal(SIGRTMIN + k, on_usr2);
     if (argc > 2 && strcmp(argv[2], "ignore") == 0) signal(SIGUSR2, SIG_IGN);
     if (argc > 2 && strcmp(argv[2], "default") == 0) signal(SIGUSR2, SIG_DFL);
     if (argc > 2 && strcmp(argv[2], "fork") == 0) {
