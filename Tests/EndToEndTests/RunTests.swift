@@ -185,6 +185,20 @@ final class RunTests: XCTestCase {
         }.sorted()
     }
 
+    /// `memtrace snapshot PID` fails with `message` and signals nothing: the program lives on.
+    private func assertSnapshotRefused(
+        _ work: Workspace, _ pid: Int32, _ message: String, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
+        let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "0.3"])
+        XCTAssertEqual(refused.status, 1, file: file, line: line)
+        XCTAssertEqual(refused.stderrLines, ["memtrace: " + message], file: file, line: line)
+        usleep(100_000)
+        XCTAssertEqual(kill(pid, 0), 0, "the program is gone", file: file, line: line)
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: work.path + "/usr2-received"), "it got SIGUSR2", file: file,
+            line: line)
+    }
+
     /// `memtrace snapshot PID` on a running program, then SIGTERM to memtrace run reaches the program.
     func testSnapshotOfARunningProcessAndSignalForwarding() throws {
         let work = try Workspace("live")
@@ -271,17 +285,10 @@ final class RunTests: XCTestCase {
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         for _ in 0..<500 where !threadNames(pid).contains("memtrace-nosig") { usleep(10_000) }
         XCTAssertEqual(threadNames(pid), ["memtrace-nosig", "waiter"])
-        let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "1"])
-        XCTAssertEqual(refused.status, 1)
-        XCTAssertEqual(
-            refused.stderrLines,
-            [
-                "memtrace: process \(pid) has taken SIGUSR2 over (a handler of its own, SIG_IGN or SIG_DFL), and "
-                    + "SIGRTMIN+6 to +9 too: trace it with MEMTRACE_SIGNAL set to a signal it leaves alone"
-            ])
-        usleep(100_000)
-        XCTAssertEqual(kill(pid, 0), 0, "the waiter is gone")
-        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+        try assertSnapshotRefused(
+            work, pid,
+            "process \(pid) has taken SIGUSR2 over (a handler of its own, SIG_IGN or SIG_DFL), and SIGRTMIN+6 to +9 "
+                + "too: trace it with MEMTRACE_SIGNAL set to a signal it leaves alone")
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
@@ -311,16 +318,10 @@ final class RunTests: XCTestCase {
         let (process, _, pid) = try startWaiter(work, ["fork"], followFork: "0")
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         XCTAssertEqual(threadNames(pid), ["waiter"])
-        let refused = try work.memtrace(["snapshot", String(pid), "--timeout", "0.2"])
-        XCTAssertEqual(refused.status, 1)
-        XCTAssertEqual(
-            refused.stderrLines,
-            [
-                "memtrace: process \(pid) runs no memtrace thread to answer SIGUSR2 (a forked child with "
-                    + "MEMTRACE_FOLLOW_FORK=0 is not traced)"
-            ])
-        usleep(100_000)
-        XCTAssertEqual(kill(pid, 0), 0, "the child is gone")
+        try assertSnapshotRefused(
+            work, pid,
+            "process \(pid) runs no memtrace thread to answer SIGUSR2 (a forked child with MEMTRACE_FOLLOW_FORK=0 "
+                + "is not traced)")
         kill(pid, SIGTERM)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
