@@ -91,7 +91,7 @@ public enum SnapshotMerge {
                     symbols[merged] = frames.map { frame in
                         Snapshot.SymbolFrame(
                             function: frame.function, file: frame.file, line: frame.line, module: frame.module,
-                            offset: frame.offset, isInlined: frame.isInlined)
+                            offset: frame.offset, isInlined: frame.isInlined, directory: frame.directory)
                     }
                 }
                 mapped[pc] = merged

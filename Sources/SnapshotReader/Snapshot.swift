@@ -249,11 +249,14 @@ public struct Snapshot: Sendable {
         public var offset: UInt64?
         /// True when this frame was inlined into the next one.
         public var isInlined: Bool
+        /// The directory a relative `file` is relative to (the compile unit's `DW_AT_comp_dir`);
+        /// empty when unknown.
+        public var directory: String
 
         /// A frame as the SYMBOLS section stores it; see the properties for each field.
         public init(
             function: String, file: String, line: Int, module: String, offset: UInt64? = nil,
-            isInlined: Bool = false
+            isInlined: Bool = false, directory: String = ""
         ) {
             self.function = function
             self.file = file
@@ -261,6 +264,7 @@ public struct Snapshot: Sendable {
             self.module = module
             self.offset = offset
             self.isInlined = isInlined
+            self.directory = directory
         }
     }
 

@@ -643,7 +643,8 @@ private struct Parser {
                         line: Int(cursor.u32(at: base + 12)), module: try string(8, "module"),
                         offset: flags & SnapshotFormat.symbolFlagHasOffset != 0
                             ? cursor.u64(at: base + 24) : nil,
-                        isInlined: flags & SnapshotFormat.symbolFlagInlined != 0))
+                        isInlined: flags & SnapshotFormat.symbolFlagInlined != 0,
+                        directory: try string(20, "directory")))
             }
             cursor.offset += frameCount * 32
             symbols[pc] = frames

@@ -245,6 +245,7 @@ public enum SnapshotWriter {
                 _ = intern(frame.function)
                 _ = intern(frame.file)
                 _ = intern(frame.module)
+                _ = intern(frame.directory)
             }
         }
         let entries = pcs.filter { !(symbols[$0] ?? []).isEmpty }
@@ -265,7 +266,7 @@ public enum SnapshotWriter {
                 if frame.isInlined { flags |= SnapshotFormat.symbolFlagInlined }
                 if frame.offset != nil { flags |= SnapshotFormat.symbolFlagHasOffset }
                 out.u32(flags)
-                out.u32(0)
+                out.u32(intern(frame.directory))
                 out.u64(frame.offset ?? 0)
             }
         }

@@ -280,7 +280,7 @@ extension Frame {
     public init(_ stored: Snapshot.SymbolFrame) {
         self.init(
             function: stored.function, file: stored.file, line: stored.line, module: stored.module,
-            offset: stored.offset, isInlined: stored.isInlined)
+            offset: stored.offset, isInlined: stored.isInlined, directory: stored.directory)
     }
 }
 
@@ -289,6 +289,6 @@ extension Snapshot.SymbolFrame {
     public init(_ frame: Frame) {
         self.init(
             function: frame.function, file: frame.file, line: frame.line, module: frame.module, offset: frame.offset,
-            isInlined: frame.isInlined)
+            isInlined: frame.isInlined, directory: frame.directory)
     }
 }

@@ -68,8 +68,8 @@ enum Fixtures {
             symbols: [
                 0x5555_0000_1010: [
                     Snapshot.SymbolFrame(
-                        function: "helper", file: "/src/prog.c", line: 12, module: "/usr/bin/prog",
-                        isInlined: true),
+                        function: "helper", file: "lib/helper.h", line: 12, module: "/usr/bin/prog",
+                        isInlined: true, directory: "/src"),
                     Snapshot.SymbolFrame(
                         function: "main", file: "/src/prog.c", line: 30, module: "/usr/bin/prog"),
                 ],

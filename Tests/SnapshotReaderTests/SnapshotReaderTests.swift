@@ -654,22 +654,29 @@ final class SnapshotReaderTests: XCTestCase {
     func testSymbolsSectionValidation() {
         let bytes = SnapshotWriter.encode(Fixtures.full())
         let symbols = bytes.sectionOffsets()[8]! + 16
-        // Strings: "", "helper", "/src/prog.c", "/usr/bin/prog", "main", "start".
-        XCTAssertEqual(bytes.u32(at: symbols), 6)
+        // Strings: "", "helper", "lib/helper.h", "/usr/bin/prog", "/src", "main", "/src/prog.c", "start".
+        XCTAssertEqual(bytes.u32(at: symbols), 8)
         XCTAssertEqual(bytes.u32(at: symbols + 4), 2)
         var entry = symbols + 8
-        for _ in 0..<6 { entry += 4 + Int(bytes.u32(at: entry)) }
+        for _ in 0..<8 { entry += 4 + Int(bytes.u32(at: entry)) }
         XCTAssertEqual(bytes.u64(at: entry), 0x5555_0000_1010)
         XCTAssertEqual(bytes.u32(at: entry + 8), 2)
         XCTAssertEqual(bytes.u32(at: entry + 16), 1)  // function "helper"
         XCTAssertEqual(bytes.u32(at: entry + 28), 12)  // line
         XCTAssertEqual(bytes.u32(at: entry + 32), 1)  // flags: inlined
+        XCTAssertEqual(bytes.u32(at: entry + 36), 4)  // directory "/src"
+        XCTAssertEqual(bytes.u32(at: entry + 16 + 32 + 20), 0)  // main's: unknown
 
         var damaged = bytes
-        damaged.setU32(6, at: entry + 20)  // file string index
+        damaged.setU32(8, at: entry + 20)  // file string index
         assertMessage(
             damaged.resealed(),
-            "section SYMBOLS is malformed: entry 0 frame 0 file is string 6, but there are 6")
+            "section SYMBOLS is malformed: entry 0 frame 0 file is string 8, but there are 8")
+        damaged = bytes
+        damaged.setU32(9, at: entry + 36)
+        assertMessage(
+            damaged.resealed(),
+            "section SYMBOLS is malformed: entry 0 frame 0 directory is string 9, but there are 8")
 
         damaged = bytes
         damaged.setU64(0x5555_0000_1200, at: entry)  // same pc as the next entry
