@@ -41,7 +41,9 @@
  * `trap - USR2` in bash, which puts back what it found at its start, kept
  * the handler, and a SIGUSR2 meant to end the shell took a snapshot.  What
  * the tracer cannot hide is a disposition read with the raw rt_sigaction
- * system call.
+ * system call.  A program can also take a signal without a disposition: it
+ * blocks it and reads it with signalfd or sigwait (systemd does).  Those are
+ * interposed too, and a set that holds the snapshot signal takes it over.
  *
  * _exit() and _Exit() end the process the same way as far as the tracer can
  * tell: no atexit handler or destructor runs, its own exit snapshot included,
@@ -375,10 +377,24 @@ enum { SIGNAL, BSD_SIGNAL, SYSV_SIGNAL, SYSV_SIGNAL_2, SIGSET, REALS };
 static const char *const real_names[REALS] = {"signal", "bsd_signal", "sysv_signal", "__sysv_signal", "sigset"};
 static signal_fn reals[REALS];
 
+/* The ways to take a signal synchronously, looked up with the others. */
+typedef int (*signalfd_fn)(int, const sigset_t *, int);
+typedef int (*sigwait_fn)(const sigset_t *, int *);
+typedef int (*sigwaitinfo_fn)(const sigset_t *, siginfo_t *);
+typedef int (*sigtimedwait_fn)(const sigset_t *, siginfo_t *, const struct timespec *);
+static signalfd_fn real_signalfd;
+static sigwait_fn real_sigwait;
+static sigwaitinfo_fn real_sigwaitinfo;
+static sigtimedwait_fn real_sigtimedwait;
+
 static void resolve_reals(void) {
     for (int i = 0; i < REALS; i++)
         if (!reals[i]) reals[i] = (signal_fn)dlsym(RTLD_NEXT, real_names[i]);
     if (!real_exit) real_exit = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+    if (!real_signalfd) real_signalfd = (signalfd_fn)dlsym(RTLD_NEXT, "signalfd");
+    if (!real_sigwait) real_sigwait = (sigwait_fn)dlsym(RTLD_NEXT, "sigwait");
+    if (!real_sigwaitinfo) real_sigwaitinfo = (sigwaitinfo_fn)dlsym(RTLD_NEXT, "sigwaitinfo");
+    if (!real_sigtimedwait) real_sigtimedwait = (sigtimedwait_fn)dlsym(RTLD_NEXT, "sigtimedwait");
 }
 
 static __sighandler_t through(int which, int sig, __sighandler_t handler) {
@@ -426,4 +442,46 @@ MT_EXPORT __sighandler_t sigset(int sig, __sighandler_t handler) {
         pthread_sigmask(SIG_UNBLOCK, &only, NULL);
     }
     return before;
+}
+
+/* ---- the snapshot signal taken synchronously -------------------------------------
+ * The program reads the signals of `set` from a signalfd or waits for them:
+ * if the snapshot signal is one, it has taken the signal over, as with a
+ * disposition of its own.  The handler it never runs is put back as it was,
+ * and moves. */
+static void taking(const sigset_t *set) {
+    int sig = mt_config.signal;
+    if (!set || !snapshot_standing || getpid() != owner || sigismember(set, sig) != 1) return;
+    __sigaction(sig, &snapshot_before, NULL);
+    snapshot_taken_over();
+}
+
+MT_EXPORT int signalfd(int fd, const sigset_t *mask, int flags) {
+    if (!real_signalfd) resolve_reals();
+    if (!real_signalfd) return (int)syscall(SYS_signalfd4, fd, mask, (size_t)(_NSIG / 8), flags);
+    int rc = real_signalfd(fd, mask, flags);
+    if (rc >= 0) taking(mask);
+    return rc;
+}
+
+MT_EXPORT int sigwait(const sigset_t *set, int *sig) {
+    taking(set);
+    if (!real_sigwait) resolve_reals();
+    return real_sigwait ? real_sigwait(set, sig) : ENOSYS;
+}
+
+MT_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info) {
+    taking(set);
+    if (!real_sigwaitinfo) resolve_reals();
+    if (real_sigwaitinfo) return real_sigwaitinfo(set, info);
+    errno = ENOSYS;
+    return -1;
+}
+
+MT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout) {
+    taking(set);
+    if (!real_sigtimedwait) resolve_reals();
+    if (real_sigtimedwait) return real_sigtimedwait(set, info, timeout);
+    errno = ENOSYS;
+    return -1;
 }

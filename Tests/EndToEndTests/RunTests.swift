@@ -277,6 +277,46 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// A program that reads SIGUSR2 from a signalfd (as systemd does) has taken it over as well.
+    func testSnapshotOfAProgramThatReadsTheSignalFromASignalfd() throws {
+        let work = try Workspace("signalfd")
+        try work.build("waiter.c")
+        let (process, _, pid) = try startWaiter(work, ["signalfd"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let moved = "memtrace-sig\(__libc_current_sigrtmin() + 6)"
+        for _ in 0..<500 where !threadNames(pid).contains(moved) { usleep(10_000) }
+        XCTAssertEqual(threadNames(pid), [moved, "waiter"])
+        let snapshot = try work.memtrace(["snapshot", String(pid)])
+        XCTAssertEqual(snapshot.status, 0, snapshot.stderr)
+        XCTAssertEqual(snapshot.stdoutLines, ["memtrace.waiter.\(pid).0.snap"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+        kill(pid, SIGUSR2)  // the program's: read from its signalfd
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: work.path + "/usr2-received") {
+            usleep(10_000)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: work.path + "/usr2-received"))
+        XCTAssertEqual(try work.snapshots(), ["memtrace.waiter.\(pid).0.snap"])
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+    }
+
+    /// A program that blocks the signal in every thread would keep it pending, or read it: nothing is sent.
+    func testSnapshotSendsNothingToAProgramThatBlocksTheSignal() throws {
+        let work = try Workspace("blocked")
+        try work.build("waiter.c")
+        let (process, _, pid) = try startWaiter(work, ["block"])
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        XCTAssertEqual(threadNames(pid), ["memtrace", "waiter"])
+        try assertSnapshotRefused(
+            work, pid,
+            "process \(pid) blocks SIGUSR2 in every thread, so the signal would wait there or go to a signalfd or "
+                + "sigwait of the program's: trace it with MEMTRACE_SIGNAL set to a signal it leaves unblocked")
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 128 + SIGTERM)
+    }
+
     /// A program that has taken the spare signals as well gets no signal at all.
     func testSnapshotRefusesWhenTheProgramTookEverySignalOver() throws {
         let work = try Workspace("greedy")

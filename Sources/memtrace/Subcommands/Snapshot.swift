@@ -53,6 +53,7 @@ extension Memtrace {
             }
             let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
             let signal = try Self.signalReachingTracer(pid: pid, configured: signo, deadline: deadline)
+            try Self.checkNotBlockedEverywhere(pid: pid, signo: signal)
             let cwd = readLink(proc + "/cwd") ?? "/"
             var output = environment["MEMTRACE_OUTPUT"] ?? ""
             if output.isEmpty { output = OutputPattern.defaultPattern }
@@ -97,7 +98,7 @@ extension Memtrace {
                     directoryNames("/proc/\(pid)/task").compactMap { task in
                         readWhole("/proc/\(pid)/task/\(task)/comm")?.split(separator: "\n").first.map(String.init)
                     })
-                if names.contains("memtrace") { return configured }
+                if names.contains("memtrace") { return configured }  // see isTracerThread
                 for name in names where name.hasPrefix("memtrace-sig") {
                     if let signo = Int32(name.dropFirst("memtrace-sig".count)) { return signo }
                 }
@@ -114,6 +115,35 @@ extension Memtrace {
                 }
                 usleep(20_000)
             }
+        }
+
+        /// Throws when every thread of the program blocks `signo`: it would stay pending, or go to a
+        /// `signalfd` or `sigwait` of the program's (the tracer moves off a signal the program reads
+        /// that way, but not off one it only blocks).
+        static func checkNotBlockedEverywhere(pid: Int32, signo: Int32) throws {
+            var threads = 0
+            for task in directoryNames("/proc/\(pid)/task") {
+                guard let status = readWhole("/proc/\(pid)/task/\(task)/status") else { continue }
+                var fields: [Substring: Substring] = [:]
+                for line in status.split(separator: "\n") {
+                    guard let colon = line.firstIndex(of: ":") else { continue }
+                    fields[line[..<colon]] = line[line.index(after: colon)...].drop { $0 == "\t" || $0 == " " }
+                }
+                if let name = fields["Name"], isTracerThread(String(name)) { continue }
+                guard let blocked = fields["SigBlk"], let mask = UInt64(blocked, radix: 16) else { continue }
+                if mask & (1 << UInt64(signo - 1)) == 0 { return }
+                threads += 1
+            }
+            guard threads > 0 else { return }
+            throw CLIError(
+                "process \(pid) blocks \(signalLabel(signo)) in every thread, so the signal would wait there or go to "
+                    + "a signalfd or sigwait of the program's: trace it with MEMTRACE_SIGNAL set to a signal it "
+                    + "leaves unblocked", status: 1)
+        }
+
+        /// Whether a thread's name is one the tracer's helper takes.
+        static func isTracerThread(_ name: String) -> Bool {
+            name == "memtrace" || name == "memtrace-nosig" || name.hasPrefix("memtrace-sig")
         }
 
         /// "SIGUSR2", "SIGRTMIN+6" or "signal 40".
