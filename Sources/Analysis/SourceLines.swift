@@ -4,8 +4,9 @@ import Symbolizer
 /// The source line a frame names, read from the file on this machine, as tracemalloc's
 /// `Traceback.format()` shows each frame's line of Python.
 ///
-/// Files are read once each and kept; a file that cannot be read, is larger than 16 MiB or has
-/// fewer lines than asked gives no line, and neither does a line of only white space.
+/// Files are read once each and kept; a file that cannot be read, is not a regular file (a
+/// snapshot may name `/dev/stdin` or a FIFO, which would wait for input), is larger than 16 MiB
+/// or has fewer lines than asked gives no line, and neither does a line of only white space.
 public final class SourceLines {
     private var files: [String: [Substring]?] = [:]
     private static let maximumFileSize = 16 << 20
@@ -23,12 +24,17 @@ public final class SourceLines {
     private func lines(of path: String) -> [Substring]? {
         if let known = files[path] { return known }
         var lines: [Substring]?
-        if let handle = FileHandle(forReadingAtPath: path) {
-            defer { try? handle.close() }
+        // Not blocking in open (a FIFO without a writer), and only a regular file is read.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        var info = stat()
+        if fd >= 0, fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             if let data = try? handle.read(upToCount: Self.maximumFileSize + 1), data.count <= Self.maximumFileSize {
                 let text = String(decoding: data, as: UTF8.self)
                 lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             }
+        } else if fd >= 0 {
+            close(fd)
         }
         files[path] = lines
         return lines

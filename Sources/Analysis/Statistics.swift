@@ -246,8 +246,8 @@ extension TracedSnapshot {
         var count: Int64 = 0
         for trace in traces where filterSet.keeps(trace.frames) {
             let value = metric.figures(trace.stat)
-            size += value.size
-            count += value.count
+            size &+= value.size  // wrapping, as everywhere figures of a file are summed: a damaged one
+            count &+= value.count
         }
         return (size, count)
     }
@@ -262,7 +262,7 @@ extension TracedSnapshot {
         var seen = Set<Int32>()
         func add(_ key: [Int32], _ value: (size: Int64, count: Int64)) {
             if let existing = groups[key] {
-                groups[key] = (existing.size + value.size, existing.count + value.count)
+                groups[key] = (existing.size &+ value.size, existing.count &+ value.count)
             } else {
                 groups[key] = value
             }

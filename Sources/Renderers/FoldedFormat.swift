@@ -73,7 +73,7 @@ public enum FoldedFormat {
                 names[frame] = name
                 return name
             }.joined(separator: ";")
-            folded[text, default: 0] += stack.value
+            folded[text, default: 0] &+= stack.value
         }
         return folded.filter { $0.value != 0 }
     }

@@ -47,7 +47,7 @@ public enum SpeedscopeFormat {
             for stack in traced.weightedStacks(profileMetric, filters: filters) where stack.value > 0 {
                 samples.append(.array(stack.frames.map { .int(Int64(frameIndex($0))) }))
                 weights.append(.int(stack.value))
-                total += stack.value
+                total &+= stack.value
             }
             profiles.append(
                 .object([

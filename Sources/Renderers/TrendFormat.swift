@@ -96,6 +96,8 @@ public enum TrendFormat {
     static func fixed(_ value: Double, _ digits: Int) -> String {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
+        // Beyond Int64 (or not a number): only figures of a damaged file come here.
+        guard (abs(value) * scale).rounded() < 9.0e18 else { return "\(value)" }  // 1e+20, inf, nan
         let scaled = Int64((abs(value) * scale).rounded())
         let whole = scaled / Int64(scale)
         var fraction = String(scaled % Int64(scale))

@@ -388,6 +388,11 @@ private struct Parser {
             try cursor.need(8, for: "stack \(index) header")
             let depth = Int(cursor.u32(at: cursor.offset))
             let trueDepth = cursor.u32(at: cursor.offset + 4)
+            if depth > SnapshotFormat.maximumStackDepth {
+                throw cursor.malformed(
+                    "stack \(index) has \(depth) frames, more than the \(SnapshotFormat.maximumStackDepth) the tracer keeps"
+                )
+            }
             cursor.offset += 8
             try cursor.need(depth * 8, for: "stack \(index) with \(depth) frames")
             let base = cursor.offset
@@ -408,6 +413,9 @@ private struct Parser {
         let count = try cursor.countHeader(of: 56, "records")
         var stats: [Snapshot.StackStat] = []
         stats.reserveCapacity(count)
+        // One record a stack: the analysis expands each record's frames, and a stack repeated a
+        // million times would take gigabytes.
+        var seen = [Bool](repeating: false, count: stackCount)
         for index in 0..<count {
             let base = cursor.offset + 56 * index
             let stack = cursor.u32(at: base)
@@ -416,6 +424,10 @@ private struct Parser {
                     .stackOutOfRange(
                         section: cursor.section, record: index, stack: stack, stackCount: stackCount))
             }
+            if seen[Int(stack)] {
+                throw cursor.malformed("record \(index) is for stack \(stack) again")
+            }
+            seen[Int(stack)] = true
             stats.append(
                 Snapshot.StackStat(
                     stack: stack, liveBytes: cursor.u64(at: base + 8), liveCount: cursor.u64(at: base + 16),
@@ -427,6 +439,18 @@ private struct Parser {
 
     /// Every figure of the stacks' records adds up, over all of them, to at most 2^63 - 1: the
     /// analysis adds them up in signed 64-bit integers (a heap is far from that).
+    /// Throws unless `values` add up to at most 2^63 - 1 (see checkFigureSums).
+    func checkSum(_ values: some Sequence<UInt64>, _ section: String, _ name: String) throws(SnapshotError) {
+        var sum: UInt64 = 0
+        for value in values {
+            let (next, overflow) = sum.addingReportingOverflow(value)
+            guard !overflow, next <= UInt64(Int64.max) else {
+                throw error(.malformed(section: section, detail: "the records' \(name) add up past 2^63 - 1"))
+            }
+            sum = next
+        }
+    }
+
     func checkFigureSums(_ stats: [Snapshot.StackStat]) throws(SnapshotError) {
         let fields: [(String, KeyPath<Snapshot.StackStat, UInt64>)] = [
             ("live_bytes", \.liveBytes), ("live_count", \.liveCount), ("total_bytes", \.totalBytes),
@@ -434,17 +458,7 @@ private struct Parser {
             ("temporary_bytes", \.temporaryBytes), ("temporary_count", \.temporaryCount),
             ("overrun_bytes", \.overrunBytes), ("overrun_count", \.overrunCount),
         ]
-        for (name, field) in fields {
-            var sum: UInt64 = 0
-            for stat in stats {
-                let (next, overflow) = sum.addingReportingOverflow(stat[keyPath: field])
-                guard !overflow, next <= UInt64(Int64.max) else {
-                    throw error(
-                        .malformed(section: "STACK_STATS", detail: "the records' \(name) add up past 2^63 - 1"))
-                }
-                sum = next
-            }
-        }
+        for (name, field) in fields { try checkSum(stats.lazy.map { $0[keyPath: field] }, "STACK_STATS", name) }
     }
 
     /// Adds the figures of a section of 24-byte records (`u32 stack`, `u32 0`, `u64 count`,
@@ -551,9 +565,12 @@ private struct Parser {
         }
         let count = try cursor.count(UInt64(rawCount), of: 16, "classes")
         let start = cursor.offset
-        return (0..<count).map { index in
+        let classes = (0..<count).map { index in
             Snapshot.SizeClass(count: cursor.u64(at: start + 16 * index), bytes: cursor.u64(at: start + 16 * index + 8))
         }
+        try checkSum(classes.lazy.map(\.count), "SIZES", "count")
+        try checkSum(classes.lazy.map(\.bytes), "SIZES", "bytes")
+        return classes
     }
 
     func parseMismatches(stackCount: Int) throws(SnapshotError) -> [Snapshot.Mismatch] {
@@ -587,6 +604,8 @@ private struct Parser {
                     releasedBy: releasedBy, count: cursor.u64(at: base + 16), bytes: cursor.u64(at: base + 24),
                     namedSize: cursor.u64(at: base + 32)))
         }
+        try checkSum(mismatches.lazy.map(\.count), "MISMATCHES", "count")
+        try checkSum(mismatches.lazy.map(\.bytes), "MISMATCHES", "bytes")
         return mismatches
     }
 
@@ -605,7 +624,13 @@ private struct Parser {
         var strings: [String] = []
         strings.reserveCapacity(stringCount)
         for index in 0..<stringCount {
-            strings.append(try cursor.string("string \(index)"))
+            let string = try cursor.string("string \(index)")
+            if string.utf8.count > SnapshotFormat.maximumSymbolString {
+                throw cursor.malformed(
+                    "string \(index) is \(string.utf8.count) bytes long, more than \(SnapshotFormat.maximumSymbolString)"
+                )
+            }
+            strings.append(string)
         }
         let entryCount = try cursor.count(UInt64(rawEntries), of: 16, "entries")
         var symbols: [UInt64: [Snapshot.SymbolFrame]] = [:]
@@ -622,6 +647,10 @@ private struct Parser {
             }
             previous = pc
             if frameCount == 0 { throw cursor.malformed("entry \(index) has no frames") }
+            if frameCount > SnapshotFormat.maximumSymbolFrames {
+                throw cursor.malformed(
+                    "entry \(index) has \(frameCount) frames, more than \(SnapshotFormat.maximumSymbolFrames)")
+            }
             try cursor.need(frameCount * 32, for: "entry \(index) with \(frameCount) frames")
             var frames: [Snapshot.SymbolFrame] = []
             frames.reserveCapacity(frameCount)

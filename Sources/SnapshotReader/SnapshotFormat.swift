@@ -64,6 +64,13 @@ public enum SnapshotFormat {
     }
 
     /// SYMBOLS frame flag: the frame was inlined into the next one.
+    /// Most frames a stack keeps: the tracer's MT_MAX_FRAMES. Deeper stacks are malformed.
+    public static let maximumStackDepth = 256
+    /// Most frames a SYMBOLS entry holds (a pc and the calls inlined at it), and the longest
+    /// string of its table in bytes: the writer cuts longer names there. A damaged file beyond
+    /// them would make the analysis expand or hash without end.
+    public static let maximumSymbolFrames = 256
+    public static let maximumSymbolString = 65536
     static let symbolFlagInlined: UInt32 = 0x1
     /// SYMBOLS frame flag: the `offset` field is meaningful.
     static let symbolFlagHasOffset: UInt32 = 0x2

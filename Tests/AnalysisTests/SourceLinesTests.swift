@@ -40,6 +40,10 @@ final class SourceLinesTests: XCTestCase {
         XCTAssertNil(source.text(of: frame("src/missing.c", 1, in: directory.path)))
         XCTAssertNil(source.text(of: frame("", 1, in: directory.path)))
         XCTAssertNil(source.text(of: frame(directory.path + "/src", 1)), "a directory")
+        // A FIFO (or /dev/stdin) would wait for a writer, or for input: only regular files are read.
+        let fifo = directory.appendingPathComponent("src/fifo.c").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        XCTAssertNil(source.text(of: frame(fifo, 1)), "a FIFO")
     }
 
     func testFramesDifferingOnlyInTheirDirectoryAreEqual() {

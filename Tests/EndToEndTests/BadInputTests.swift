@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
 
@@ -80,6 +81,19 @@ final class BadInputTests: XCTestCase {
         try assertRejected(
             try write("future.snap", bytes),
             "unsupported format version 7 (this memtrace reads versions 1 to 2)")
+    }
+
+    /// A warning stays on one line whatever the file names: a newline in a module path is written `\n`.
+    func testWarningsStayOnOneLine() throws {
+        var snapshot = try SnapshotFile.read(path: work.path + "/" + good)
+        let index = try XCTUnwrap(snapshot.modules.firstIndex { $0.path.hasSuffix("/sites") })
+        snapshot.modules[index].path = "/nowhere/x\nmemtrace: fake"
+        try SnapshotWriter.write(snapshot, to: work.path + "/newline.snap")
+        let result = try work.memtrace(["top", "newline.snap", "--limit", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(
+            result.stderrLines,
+            ["memtrace: /nowhere/x\\nmemtrace: fake is not on this machine; its frames show as module+offset"])
     }
 
     func testUsageErrorsAreNotBadInput() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
 
@@ -33,6 +34,27 @@ final class MergeTests: XCTestCase {
                 "\(try site("calloc", "zeroed")): size=2000 B, count=2, average=1000 B",
             ])
         XCTAssertEqual(top.stderr, "")
+    }
+
+    /// Figures that add up past what a snapshot may hold (only damaged inputs have such) leave no file.
+    func testWritesNothingItCouldNotReadBack() throws {
+        let work = try Workspace("merge-overflow")
+        try work.build("sites.c")
+        XCTAssertEqual(try work.memtrace(["run", "--output", "s.%n.snap", "--", "./sites"]).status, 0)
+        var snapshot = try SnapshotFile.read(path: work.path + "/s.1.snap")
+        let others = snapshot.stackStats.dropFirst().reduce(UInt64(0)) { $0 + $1.liveBytes }
+        snapshot.stackStats[0].liveBytes = UInt64(Int64.max) - others
+        try SnapshotWriter.write(snapshot, to: work.path + "/huge.snap")
+        XCTAssertEqual(try work.memtrace(["top", "huge.snap"]).status, 0)
+        let merge = try work.memtrace(["merge", "huge.snap", "s.1.snap", "-o", "both.snap"])
+        XCTAssertEqual(merge.status, 2)
+        XCTAssertEqual(
+            merge.stderrLines,
+            [
+                "memtrace: both.snap: not written: the snapshots add up to one that cannot be read (section "
+                    + "STACK_STATS is malformed: the records' live_bytes add up past 2^63 - 1)"
+            ])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path + "/both.snap"))
     }
 
     func testRefusesToOverwriteAnInput() throws {

@@ -483,10 +483,10 @@ final class SnapshotReaderTests: XCTestCase {
                 + "\(stacksEnd - offsets[4]! - 24) bytes left at offset \(offsets[4]! + 24)")
 
         damaged = bytes
-        damaged.setU32(1000, at: offsets[4]! + 24)  // stack 0's depth
+        damaged.setU32(250, at: offsets[4]! + 24)  // stack 0's depth
         assertMessage(
             damaged.resealed(),
-            "section STACKS is malformed: stack 0 with 1000 frames needs 8000 bytes at offset \(offsets[4]! + 32), "
+            "section STACKS is malformed: stack 0 with 250 frames needs 2000 bytes at offset \(offsets[4]! + 32), "
                 + "section ends at \(stacksEnd)")
 
         damaged = bytes
@@ -687,6 +687,64 @@ final class SnapshotReaderTests: XCTestCase {
         damaged = bytes
         damaged.setU32(0, at: entry + 8)
         assertMessage(damaged.resealed(), "section SYMBOLS is malformed: entry 0 has no frames")
+        damaged.setU32(257, at: entry + 8)
+        assertMessage(damaged.resealed(), "section SYMBOLS is malformed: entry 0 has 257 frames, more than 256")
+    }
+
+    /// What a damaged file could make the analysis expand, hash or add up without end is refused:
+    /// one record a stack, 256 frames a stack and a pc, 64 KiB a name, sums within 2^63 - 1.
+    func testLimitsThatKeepTheAnalysisBounded() {
+        var twice = Fixtures.full(path: "/t/x.snap")
+        twice.stackStats.append(twice.stackStats[0])
+        assertMessage(
+            SnapshotWriter.encode(twice),
+            "section STACK_STATS is malformed: record \(twice.stackStats.count - 1) is for stack 0 again")
+
+        var deep = Fixtures.full(path: "/t/x.snap")
+        deep.stacks[0].pcs = Array(repeating: 0x5555_0000_1010, count: 257)
+        assertMessage(
+            SnapshotWriter.encode(deep),
+            "section STACKS is malformed: stack 0 has 257 frames, more than the 256 the tracer keeps")
+
+        var sizes = Fixtures.full(path: "/t/x.snap")
+        sizes.sizeClasses![0].count = UInt64(Int64.max)
+        assertMessage(
+            SnapshotWriter.encode(sizes), "section SIZES is malformed: the records' count add up past 2^63 - 1")
+
+        var mismatches = Fixtures.full(path: "/t/x.snap")
+        mismatches.mismatches[0].bytes = UInt64(Int64.max)
+        assertMessage(
+            SnapshotWriter.encode(mismatches),
+            "section MISMATCHES is malformed: the records' bytes add up past 2^63 - 1")
+
+        // A name of 64 KiB is read; one byte more is not (inserted into the file by hand: the
+        // writer cuts longer names).
+        var long = Fixtures.full(path: "/t/x.snap")
+        let name = String(repeating: "a", count: 65536)
+        long.symbols![0x5555_0000_1200]![0].function = name
+        XCTAssertEqual(try SnapshotFile.parse(SnapshotWriter.encode(long), path: "/t/x.snap"), long)
+        var bytes = SnapshotWriter.encode(long)
+        let header = bytes.sectionOffsets()[8]!
+        let start = bytes.firstRange(of: Array(name.utf8))!.lowerBound
+        XCTAssertEqual(bytes.u32(at: start - 4), 65536)
+        bytes.setU32(65537, at: start - 4)
+        bytes.insert(UInt8(ascii: "a"), at: start)
+        bytes.setU64(bytes.u64(at: header + 8) + 1, at: header + 8)
+        assertMessage(
+            bytes.resealed(), "section SYMBOLS is malformed: string 7 is 65537 bytes long, more than 65536")
+    }
+
+    /// The writer keeps names and inlined frames within what the reader takes.
+    func testWriterCutsWhatTheReaderWouldRefuse() throws {
+        var snapshot = Fixtures.full(path: "/t/x.snap")
+        let pc: UInt64 = 0x5555_0000_1200
+        snapshot.symbols![pc]![0].function = String(repeating: "é", count: 40000)  // 80,000 bytes
+        snapshot.symbols![pc]! += Array(repeating: snapshot.symbols![pc]![0], count: 299)
+        let read = try SnapshotFile.parse(SnapshotWriter.encode(snapshot), path: "/t/x.snap")
+        let frames = try XCTUnwrap(read.symbols?[pc])
+        XCTAssertEqual(frames.count, 256)
+        XCTAssertEqual(frames[0].function, String(repeating: "é", count: 32766) + "…")
+        XCTAssertEqual(frames[0].function.utf8.count, 65535)
     }
 
     // MARK: Speed

@@ -64,7 +64,7 @@ public struct LeakFigures: Sendable, Equatable {
     }
 
     static func + (a: LeakFigures, b: LeakFigures) -> LeakFigures {
-        LeakFigures(size: a.size + b.size, count: a.count + b.count)
+        LeakFigures(size: a.size &+ b.size, count: a.count &+ b.count)  // a damaged file's can be anything
     }
 
     static func += (a: inout LeakFigures, b: LeakFigures) { a = a + b }
@@ -291,11 +291,11 @@ public struct LeakReport: Sendable {
             if a.size != b.size { return a.size > b.size }
             return TracedSnapshot.framesDescending(a.frames, b.frames)
         }
-        let listed = overruns.reduce(Int64(0)) { $0 + $1.count }
+        let listed = overruns.reduce(Int64(0)) { $0 &+ $1.count }
         overrunBlocks = max(Int64(clamping: snapshot.totals.overrunBlocks), listed)
         mismatches = MismatchRecord.records(traced)
         mismatchBlocks = max(
-            Int64(clamping: snapshot.totals.mismatchBlocks), mismatches.reduce(Int64(0)) { $0 + $1.count })
+            Int64(clamping: snapshot.totals.mismatchBlocks), mismatches.reduce(Int64(0)) { $0 &+ $1.count })
         self.totals = totals
         self.ignored = ignored
         suppressions = zip(rules, hidden).compactMap { rule, byKind in
@@ -364,8 +364,8 @@ public struct LeakVerdict: Sendable, Equatable {
         self.failsOnOverruns = failsOnOverruns
         self.failsOnMismatches = failsOnMismatches
         leaked = reports.reduce(LeakFigures()) { $0 + $1.figures(kinds: kinds) }
-        overrunBlocks = reports.reduce(Int64(0)) { $0 + $1.overrunBlocks }
-        mismatchBlocks = reports.reduce(Int64(0)) { $0 + $1.mismatchBlocks }
+        overrunBlocks = reports.reduce(Int64(0)) { $0 &+ $1.overrunBlocks }
+        mismatchBlocks = reports.reduce(Int64(0)) { $0 &+ $1.mismatchBlocks }
     }
 
     /// True when more than ``maxLeak`` bytes leaked (any leaked block fails a limit of 0, even

@@ -37,6 +37,13 @@ extension Memtrace {
 
         func run() throws {
             let merged = SnapshotMerge.merge(try loadResolved(snapshots), path: output)
+            // Figures of damaged inputs can add up past what a snapshot may hold: no file then.
+            do {
+                _ = try SnapshotFile.parse(SnapshotWriter.encode(merged), path: output)
+            } catch {
+                throw CLIError(
+                    "\(output): not written: the snapshots add up to one that cannot be read (\(error.problem))")
+            }
             try SnapshotWriter.write(merged, to: output)
         }
     }

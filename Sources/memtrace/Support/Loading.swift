@@ -67,7 +67,9 @@ private func prepare(_ path: String, resolveEmbedded: Bool) throws -> Prepared {
 
 private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
     for warning in prepared.symbolizer.warnings {
-        printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
+        // On one line whatever the snapshot names: a newline in a module path is written \n.
+        let line = warning.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
+        printError(line.hasPrefix("memtrace: ") ? line : "memtrace: " + line)
     }
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
