@@ -1,3 +1,4 @@
+import SnapshotReader
 import Symbolizer
 
 /// How statistics group the traced blocks, as tracemalloc's `key_type`.
@@ -56,10 +57,28 @@ public final class FrameTable {
         let id = ids[key, default: next]
         guard id == next else { return id }
         ids[key] = id
-        frames.append(frame)
+        frames.append(Self.shown(frame))
         isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
         isTracer.append(module.hasPrefix("libtrace."))
         return id
+    }
+
+    /// Longest function name a frame shows, in bytes of UTF-8: a demangled template can run to
+    /// tens of kilobytes, which no report is the better for, and every renderer repeating it
+    /// once per stack it appears in (folded lines, tracebacks, JSON) multiplies it.
+    public static let maximumFunctionLength = 1024
+    /// Longest file, directory or module path a frame shows (PATH_MAX: no longer path opens).
+    public static let maximumPathLength = 4096
+
+    /// `frame` with its names cut to what a frame shows, ending in "…". Sites are told apart
+    /// by their whole names all the same.
+    static func shown(_ frame: Frame) -> Frame {
+        var frame = frame
+        frame.function = frame.function.cut(toUTF8: maximumFunctionLength)
+        frame.file = frame.file.cut(toUTF8: maximumPathLength)
+        frame.module = frame.module.cut(toUTF8: maximumPathLength)
+        frame.directory = frame.directory.cut(toUTF8: maximumPathLength)
+        return frame
     }
 
     /// The representative frame of `id`.

@@ -18,6 +18,12 @@ public struct TracedSnapshot {
         var truncated: Bool
     }
 
+    /// Most frames a stack keeps once inlined calls are counted (the innermost ones; the stack
+    /// is then truncated, as one the tracer cut): four per address of the tracer's deepest
+    /// stack. Deeper ones only come from damaged symbols, and would cost every renderer that
+    /// walks or prints whole stacks (flame graphs, tracebacks, folded lines) as much again.
+    public static let maximumDepth = 4 * SnapshotFormat.maximumStackDepth
+
     /// The snapshot as read from its file.
     public let snapshot: Snapshot
     /// The frame numbering; shared by snapshots that are to be compared.
@@ -46,7 +52,7 @@ public struct TracedSnapshot {
         let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
         var traces: [Trace] = []
         traces.reserveCapacity(snapshot.stackStats.count)
-        func frames(of stack: Snapshot.Stack) -> [Int32] {
+        func frames(of stack: Snapshot.Stack) -> (ids: [Int32], cut: Bool) {
             var ids: [Int32] = []
             ids.reserveCapacity(stack.pcs.count)
             for pc in stack.pcs {
@@ -68,16 +74,21 @@ public struct TracedSnapshot {
             // The tracer's frames further out: its operator new throwing bad_alloc, whose
             // exception object libstdc++ allocates.
             ids.removeAll { table.isTracer[Int($0)] }
-            return ids.isEmpty ? [unknown] : ids
+            if ids.count > Self.maximumDepth {
+                ids.removeLast(ids.count - Self.maximumDepth)
+                return (ids, true)
+            }
+            return (ids.isEmpty ? [unknown] : ids, false)
         }
         for stat in snapshot.stackStats {
             let stack = snapshot.stacks[Int(stat.stack)]
-            traces.append(Trace(stat: stat, frames: frames(of: stack), truncated: stack.trueDepth > stack.pcs.count))
+            let (ids, cut) = frames(of: stack)
+            traces.append(Trace(stat: stat, frames: ids, truncated: cut || stack.trueDepth > stack.pcs.count))
         }
         self.traces = traces
         var mismatchFrames: [UInt32: [Int32]] = [:]
         for id in snapshot.mismatches.flatMap({ [$0.allocStack, $0.releaseStack] }) where mismatchFrames[id] == nil {
-            mismatchFrames[id] = frames(of: snapshot.stacks[Int(id)])
+            mismatchFrames[id] = frames(of: snapshot.stacks[Int(id)]).ids
         }
         self.mismatchFrames = mismatchFrames
     }

@@ -63,7 +63,6 @@ public enum SnapshotFormat {
         Tag(rawValue: tag)?.name ?? "tag \(tag)"
     }
 
-    /// SYMBOLS frame flag: the frame was inlined into the next one.
     /// Most frames a stack keeps: the tracer's MT_MAX_FRAMES. Deeper stacks are malformed.
     public static let maximumStackDepth = 256
     /// Most frames a SYMBOLS entry holds (a pc and the calls inlined at it), and the longest
@@ -71,6 +70,7 @@ public enum SnapshotFormat {
     /// them would make the analysis expand or hash without end.
     public static let maximumSymbolFrames = 256
     public static let maximumSymbolString = 65536
+    /// SYMBOLS frame flag: the frame was inlined into the next one.
     static let symbolFlagInlined: UInt32 = 0x1
     /// SYMBOLS frame flag: the `offset` field is meaningful.
     static let symbolFlagHasOffset: UInt32 = 0x2
@@ -114,5 +114,22 @@ public enum SnapshotFormat {
             hash = step(hash, word)
         }
         return step(hash, UInt64(bytes.count))
+    }
+}
+
+extension String {
+    /// The string itself when it takes at most `limit` bytes of UTF-8, else its longest prefix
+    /// of whole scalars that fits there with a trailing "…" (3 bytes).
+    public func cut(toUTF8 limit: Int) -> String {
+        guard utf8.count > limit else { return self }
+        var kept = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in unicodeScalars {
+            let width = UTF8.width(scalar)
+            if bytes + width > limit - 3 { break }
+            kept.append(scalar)
+            bytes += width
+        }
+        return String(kept) + "…"
     }
 }

@@ -235,23 +235,10 @@ public enum SnapshotWriter {
         func intern(_ string: String) -> UInt32 {
             if let index = indices[string] { return index }
             let index = UInt32(strings.count)
-            strings.append(cut(string))
+            // A name longer than the reader takes (a template's, demangled) ends in "…" there.
+            strings.append(string.cut(toUTF8: SnapshotFormat.maximumSymbolString))
             indices[string] = index
             return index
-        }
-        // A name longer than the reader takes (a template's, demangled) ends in "…" there.
-        func cut(_ string: String) -> String {
-            let limit = SnapshotFormat.maximumSymbolString
-            guard string.utf8.count > limit else { return string }
-            var kept = String.UnicodeScalarView()
-            var bytes = 0
-            for scalar in string.unicodeScalars {
-                let width = UTF8.width(scalar)
-                if bytes + width > limit - 3 { break }
-                kept.append(scalar)
-                bytes += width
-            }
-            return String(kept) + "…"
         }
         // No more frames a pc than the reader takes (an inlining deeper than that is not real).
         let symbols = symbols.mapValues { Array($0.prefix(SnapshotFormat.maximumSymbolFrames)) }

@@ -201,6 +201,52 @@ final class StatisticsTests: XCTestCase {
             ["h.h:4 in helper: size=10 B, count=1, average=10 B"])
     }
 
+    func testInliningDeeperThanAStackKeepsTheInnermostFrames() throws {
+        // A damaged SYMBOLS section: every address stands for 256 inlined calls, so a stack of
+        // 256 addresses would be 65,536 frames deep.
+        var table: [UInt64: [Frame]] = [:]
+        for pc in UInt64(0x1000)..<0x1100 {
+            table[pc] = (0..<256).map { app("f\(pc)_\($0)", "deep.c", $0 + 1) }
+        }
+        let snapshot = TracedSnapshot(
+            makeSnapshot([StackSpec(pcs: Array(UInt64(0x1000)..<0x1100), size: 64, count: 2)]),
+            resolver: TableResolver(table: table))
+        let frames = snapshot.stacks[0].frames
+        XCTAssertEqual(TracedSnapshot.maximumDepth, 1024)
+        XCTAssertEqual(frames.count, 1024)
+        XCTAssertEqual(frames.first, app("f4096_0", "deep.c", 1))
+        XCTAssertEqual(frames.last, app("f4099_255", "deep.c", 256))
+        XCTAssertEqual(
+            try snapshot.statistics(StatisticsOptions(groupBy: .traceback)).map { $0.frames.count }, [1024])
+    }
+
+    func testLongNamesAreShownCutAndStillToldApart() throws {
+        let long = String(repeating: "Template<", count: 200) + "é"
+        let resolver = TableResolver(table: [
+            0x100: [app(long + "A", "t.cc", 3)],
+            0x200: [app(long + "B", "t.cc", 3)],
+            0x300: [app("short", String(repeating: "/dir", count: 1100) + "/t.cc", 9)],
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([
+                StackSpec(pcs: [0x100], size: 30, count: 1), StackSpec(pcs: [0x200], size: 20, count: 1),
+                StackSpec(pcs: [0x300], size: 10, count: 1),
+            ]),
+            resolver: resolver)
+        let stats = try snapshot.statistics()
+        XCTAssertEqual(stats.map(\.size), [30, 20, 10])
+        let names = stats.map { $0.frames[0].function }
+        // 1021 bytes of the name (1021 = 113 * 9 + 4), then "…": 1024 bytes.
+        XCTAssertEqual(names[0], String(repeating: "Template<", count: 113) + "Temp…")
+        XCTAssertEqual(names[0].utf8.count, FrameTable.maximumFunctionLength)
+        XCTAssertEqual(names[1], names[0])
+        XCTAssertEqual(stats[2].frames[0].file, String(repeating: "/dir", count: 1023) + "/…")
+        XCTAssertEqual(stats[2].frames[0].file.utf8.count, FrameTable.maximumPathLength)
+        XCTAssertEqual("aé".cut(toUTF8: 5), "aé")
+        XCTAssertEqual("aaaaé".cut(toUTF8: 5), "aa…")
+        XCTAssertEqual("aééé".cut(toUTF8: 5), "a…")
+    }
+
     func testFrameDescriptions() {
         let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
         XCTAssertEqual(TextFormat.describe(app("main", "m.c", 3)), "m.c:3 in main")

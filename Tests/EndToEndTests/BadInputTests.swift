@@ -89,11 +89,61 @@ final class BadInputTests: XCTestCase {
         let index = try XCTUnwrap(snapshot.modules.firstIndex { $0.path.hasSuffix("/sites") })
         snapshot.modules[index].path = "/nowhere/x\nmemtrace: fake"
         try SnapshotWriter.write(snapshot, to: work.path + "/newline.snap")
-        let result = try work.memtrace(["top", "newline.snap", "--limit", "1"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(
-            result.stderrLines,
-            ["memtrace: /nowhere/x\\nmemtrace: fake is not on this machine; its frames show as module+offset"])
+        for arguments in [
+            ["top", "newline.snap", "--limit", "1"], ["symbolize", "newline.snap", "-o", "symbolized.snap"],
+            ["merge", "newline.snap", good, "-o", "merged.snap"],
+        ] {
+            let result = try work.memtrace(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.stderr)")
+            XCTAssertEqual(
+                Set(result.stderrLines),
+                ["memtrace: /nowhere/x\\nmemtrace: fake is not on this machine; its frames show as module+offset"],
+                "\(arguments)")
+        }
+    }
+
+    /// Damaged symbols whose every address is 256 inlined calls with 60 KB names: a stack of
+    /// 256 such addresses is cut to its innermost 1024 frames, each name to 1 KiB, and every
+    /// renderer walks and prints it (a report used to recurse 65,536 deep and crash, an export
+    /// to build a 4 GiB string).
+    func testDamagedSymbolsExpandToBoundedStacks() throws {
+        var snapshot = try SnapshotFile.read(path: work.path + "/" + good)
+        var stat = snapshot.stackStats[0]
+        let pc = snapshot.stacks[Int(stat.stack)].pcs[0]
+        let name = String(repeating: "n", count: 60_000)
+        snapshot.stacks.append(Snapshot.Stack(pcs: Array(repeating: pc, count: 256), trueDepth: 256))
+        stat.stack = UInt32(snapshot.stacks.count - 1)
+        snapshot.stackStats = [stat]
+        snapshot.blocks = nil
+        snapshot.symbols = [
+            pc: (0..<256).map {
+                Snapshot.SymbolFrame(
+                    function: name + "\($0)", file: "deep.c", line: $0 + 1, module: "/bin/deep", isInlined: $0 < 255)
+            }
+        ]
+        try SnapshotWriter.write(snapshot, to: work.path + "/deep.snap")
+        let cut = String(repeating: "n", count: 1021) + "…"
+        let folded = try work.memtrace(["export", "deep.snap", "--format", "folded"])
+        XCTAssertEqual(folded.status, 0, folded.stderr)
+        XCTAssertEqual(folded.stdoutLines.count, 1)
+        let line = try XCTUnwrap(folded.stdoutLines.first)
+        XCTAssertEqual(line.split(separator: ";").count, 1024)
+        XCTAssertTrue(line.hasSuffix(" \(stat.liveBytes)"), String(line.suffix(40)))
+        XCTAssertEqual(line.components(separatedBy: cut).count - 1, 1024)
+        XCTAssertLessThan(line.utf8.count, 1024 * 1100)
+        let top = try work.memtrace(["top", "deep.snap", "--by", "traceback"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        // The site's line, then the stack's 1024 frames: the 256 of each of four addresses.
+        XCTAssertEqual(top.stdoutLines.count, 1025)
+        XCTAssertTrue(top.stdoutLines[0].hasPrefix("deep.c:1 in \(cut): size="), top.stdoutLines[0])
+        XCTAssertEqual(top.stdoutLines[1], "    deep.c:1 in \(cut)")
+        XCTAssertEqual(top.stdoutLines[1024], "    deep.c:256 in \(cut)")
+        let report = try work.memtrace(["report", "deep.snap", "-o", "deep.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        for format in ["json", "speedscope"] {
+            let export = try work.memtrace(["export", "deep.snap", "--format", format, "-o", "deep.\(format)"])
+            XCTAssertEqual(export.status, 0, "\(format): \(export.stderr)")
+        }
     }
 
     func testUsageErrorsAreNotBadInput() throws {

@@ -35,9 +35,7 @@ extension Memtrace {
             var data = try SnapshotFile.read(path: snapshot)
             let symbolizer = Symbolizer(snapshot: data)
             data.symbols = symbolizer.symbolTable(progress: Symbolizer.terminalProgress())
-            for warning in symbolizer.warnings {
-                printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
-            }
+            printWarnings(of: symbolizer)
             try SnapshotWriter.write(data, to: output)
         }
     }

@@ -66,17 +66,22 @@ private func prepare(_ path: String, resolveEmbedded: Bool) throws -> Prepared {
 }
 
 private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
-    for warning in prepared.symbolizer.warnings {
-        // On one line whatever the snapshot names: a newline in a module path is written \n.
-        let line = warning.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
-        printError(line.hasPrefix("memtrace: ") ? line : "memtrace: " + line)
-    }
+    printWarnings(of: prepared.symbolizer)
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
     // of a second that the process's exit does for free.
     keptUntilExit.append(traced)
     keptUntilExit.append(prepared.symbolizer)
     return traced
+}
+
+/// Prints what `symbolizer` could not resolve (a module missing, without symbols…), a line
+/// each whatever the snapshot names: a newline in a module path is written \\n.
+func printWarnings(of symbolizer: Symbolizer) {
+    for warning in symbolizer.warnings {
+        let line = warning.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n")
+        printError(line.hasPrefix("memtrace: ") ? line : "memtrace: " + line)
+    }
 }
 
 /// Objects deliberately never released: the process exits right after using them.
@@ -121,9 +126,7 @@ func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
     }
     return try slots.map { slot in
         let prepared = try slot.result!.get()
-        for warning in prepared.symbolizer.warnings {
-            printError(warning.hasPrefix("memtrace: ") ? warning : "memtrace: " + warning)
-        }
+        printWarnings(of: prepared.symbolizer)
         keptUntilExit.append(prepared.symbolizer)
         return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
     }
