@@ -74,15 +74,33 @@ uint64_t mt_coarse_now_ns(void) {
  * standard error is reached through /proc. */
 static __thread int private_files;
 
+void mt_hold_signal(struct mt_held_signal *h, int sig) {
+    sigset_t only, pending;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    pthread_sigmask(SIG_BLOCK, &only, &h->old);
+    sigpending(&pending);
+    h->sig = sig;
+    h->was_pending = sigismember(&pending, sig);
+}
+
+void mt_release_signal(struct mt_held_signal *h, int raised) {
+    if (raised && !h->was_pending) {
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, h->sig);
+        const struct timespec now = {0, 0};
+        /* The system call: the interposed sigtimedwait looks for the program's snapshot signal. */
+        syscall(SYS_rt_sigtimedwait, &only, NULL, &now, _NSIG / 8);
+    }
+    pthread_sigmask(SIG_SETMASK, &h->old, NULL);
+}
+
 void mt_say(const char *s) {
     int fd = private_files ? open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC) : 2;
     if (fd < 0) return;
-    sigset_t pipe_only, old, pending;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
+    struct mt_held_signal pipe;
+    mt_hold_signal(&pipe, SIGPIPE);
     int broken = 0;
     size_t n = strlen(s);
     while (n > 0) {
@@ -95,11 +113,7 @@ void mt_say(const char *s) {
         s += k;
         n -= (size_t)k;
     }
-    if (broken && !was_pending) {
-        const struct timespec now = {0, 0};
-        sigtimedwait(&pipe_only, NULL, &now);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    mt_release_signal(&pipe, broken);
     if (fd != 2) close(fd);
 }
 
@@ -109,8 +123,14 @@ void mt_warn(const char *what, const char *path, int err) {
     if (__atomic_exchange_n(flag, 1, __ATOMIC_RELAXED)) return;
     int saved = errno;
     char line[1024]; /* one write: processes warning at once do not mix their lines */
-    snprintf(line, sizeof line, "memtrace: %s%s%s%s%s (the program continues; further warnings of this kind are not shown)\n",
-             what, path ? " " : "", path ? path : "", err ? ": " : "", err ? strerror(err) : "");
+    /* A path too long for the line shows its end, so the reason and the newline stay. */
+    const char *shown = path, *cut = "";
+    if (path && strlen(path) > 600) {
+        shown = path + strlen(path) - 600;
+        cut = "...";
+    }
+    snprintf(line, sizeof line, "memtrace: %s%s%s%s%s%s (the program continues; further warnings of this kind are not shown)\n",
+             what, path ? " " : "", cut, shown ? shown : "", err ? ": " : "", err ? strerror(err) : "");
     mt_say(line);
     errno = saved;
 }
@@ -121,44 +141,119 @@ static const char *env(const char *name) {
     return v && *v ? v : NULL;
 }
 
+/* A value the tracer cannot use: one line each, and the default goes on. */
+static void config_warn(const char *name, const char *value, const char *problem) {
+    char line[512];
+    snprintf(line, sizeof line, "memtrace: %s=%.100s%s: %s\n", name, value, strlen(value) > 100 ? "..." : "",
+             problem);
+    mt_say(line);
+}
+
 static int env_flag(const char *name, int fallback) {
     const char *v = env(name);
     if (!v) return fallback;
-    return !(strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 ||
-             strcasecmp(v, "false") == 0);
+    if (strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "false") == 0)
+        return 0;
+    if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0)
+        return 1;
+    config_warn(name, v, fallback ? "not 0 or 1 (no/yes, off/on, false/true); using 1" :
+                                    "not 0 or 1 (no/yes, off/on, false/true); using 0");
+    return fallback;
+}
+
+/* Signals that cannot ask for a snapshot: those no handler can catch, those a
+ * fault raises (the handler would return to the faulting instruction for
+ * ever), abort's, and the two glibc keeps for itself below SIGRTMIN. */
+static int unusable_signal(int sig) {
+    return sig == SIGKILL || sig == SIGSTOP || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+           sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT || (sig > SIGSYS && sig < SIGRTMIN);
 }
 
 static int parse_signal(const char *v) {
     if (!v) return SIGUSR2;
     if (strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "none") == 0) return 0;
+    const char *given = v;
+    int sig = -1;
     char *end;
     long n = strtol(v, &end, 10);
-    if (*end == 0) return n > 0 && n < NSIG ? (int)n : SIGUSR2;
-    if (strncasecmp(v, "SIG", 3) == 0) v += 3;
-    static const struct {
-        const char *name;
-        int sig;
-    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PROF", SIGPROF}, {"URG", SIGURG},
-                 {"WINCH", SIGWINCH}, {"HUP", SIGHUP}, {"PWR", SIGPWR}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(v, names[i].name) == 0) return names[i].sig;
-    if (strncasecmp(v, "RTMIN+", 6) == 0) return SIGRTMIN + atoi(v + 6);
-    return SIGUSR2;
+    if (*end == 0) {
+        sig = n > 0 && n < NSIG ? (int)n : -1;
+    } else {
+        if (strncasecmp(v, "SIG", 3) == 0) v += 3;
+        static const struct {
+            const char *name;
+            int sig;
+        } names[] = {{"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},
+                     {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+                     {"CHLD", SIGCHLD}, {"CONT", SIGCONT},   {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+                     {"TTOU", SIGTTOU}, {"URG", SIGURG},     {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+                     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+                     {"PWR", SIGPWR}, {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"SEGV", SIGSEGV},
+                     {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"ILL", SIGILL}, {"TRAP", SIGTRAP},
+                     {"SYS", SIGSYS}, {"ABRT", SIGABRT}};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcasecmp(v, names[i].name) == 0) sig = names[i].sig;
+        if (strcasecmp(v, "RTMIN") == 0) sig = SIGRTMIN;
+        if (strcasecmp(v, "RTMAX") == 0) sig = SIGRTMAX;
+        if (strncasecmp(v, "RTMIN+", 6) == 0 || strncasecmp(v, "RTMAX-", 6) == 0) {
+            long k = strtol(v + 6, &end, 10);
+            long s = v[5] == '+' ? SIGRTMIN + k : SIGRTMAX - k;
+            if (*end == 0 && end != v + 6 && k >= 0 && s >= SIGRTMIN && s <= SIGRTMAX) sig = (int)s;
+        }
+    }
+    if (sig < 0) {
+        config_warn("MEMTRACE_SIGNAL", given, "not a signal (USR1, RTMIN+3, a number, off...); using USR2");
+        return SIGUSR2;
+    }
+    if (unusable_signal(sig)) {
+        config_warn("MEMTRACE_SIGNAL", given,
+                    "cannot ask for snapshots (it cannot be caught, a fault or abort raises it, or libc keeps it); "
+                    "using USR2");
+        return SIGUSR2;
+    }
+    return sig;
 }
 
-/* "524288", "512k", "512KiB", "1M": bytes; 0 when absent or malformed. */
-static uint64_t parse_bytes(const char *v) {
+/* "524288", "512k", "512KiB", "1M": bytes; 0 when absent, `fallback` (and a
+ * warning) when malformed. */
+static uint64_t parse_bytes(const char *name, uint64_t fallback, const char *meaning) {
+    const char *v = env(name);
     if (!v) return 0;
     char *end;
     double n = strtod(v, &end);
-    if (end == v || !(n >= 0)) return 0;
-    switch (*end) {
-    case 'k': case 'K': n *= 1024; break;
-    case 'm': case 'M': n *= 1024 * 1024; break;
-    case 'g': case 'G': n *= 1024.0 * 1024 * 1024; break;
-    default: break;
+    double unit = 1;
+    if (end != v) {
+        switch (*end) {
+        case 'k': case 'K': unit = 1024; end++; break;
+        case 'm': case 'M': unit = 1024 * 1024; end++; break;
+        case 'g': case 'G': unit = 1024.0 * 1024 * 1024; end++; break;
+        default: break;
+        }
+        if (unit > 1 && (*end == 'i' || *end == 'I') && (end[1] == 'b' || end[1] == 'B')) end += 2;
+        else if (*end == 'b' || *end == 'B') end++;
     }
-    return (uint64_t)n;
+    if (end == v || *end != 0 || !(n >= 0) || n * unit >= 18446744073709551616.0) {
+        char problem[96];
+        snprintf(problem, sizeof problem, "not a number of bytes (524288, 512k, 1M...); %s", meaning);
+        config_warn(name, v, problem);
+        return fallback;
+    }
+    return (uint64_t)(n * unit);
+}
+
+/* Seconds, fractions allowed; `fallback` when absent or malformed (with a warning). */
+static double parse_seconds(const char *name, double fallback, const char *meaning) {
+    const char *v = env(name);
+    if (!v) return fallback;
+    char *end;
+    double n = strtod(v, &end);
+    if (end == v || *end != 0 || !(n >= 0) || n > 1e9) {
+        char problem[96];
+        snprintf(problem, sizeof problem, "not a number of seconds; %s", meaning);
+        config_warn(name, v, problem);
+        return fallback;
+    }
+    return n;
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t cap) {
@@ -181,16 +276,20 @@ static void load_config(void) {
     c->frames = MT_DEFAULT_FRAMES;
     const char *v = env("MEMTRACE_FRAMES");
     if (v) {
-        int n = atoi(v);
-        c->frames = n < 1 ? 1 : n > MT_MAX_FRAMES ? MT_MAX_FRAMES : n;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end == 0 && n >= 1 && n <= MT_MAX_FRAMES) {
+            c->frames = (int)n;
+        } else {
+            char problem[64];
+            snprintf(problem, sizeof problem, "not a number of frames from 1 to %d; using %d", MT_MAX_FRAMES,
+                     MT_DEFAULT_FRAMES);
+            config_warn("MEMTRACE_FRAMES", v, problem);
+        }
     }
     c->signal = parse_signal(env("MEMTRACE_SIGNAL"));
-    v = env("MEMTRACE_INTERVAL");
-    c->interval = v ? strtod(v, NULL) : 0;
-    if (!(c->interval > 0)) c->interval = 0;
-    v = env("MEMTRACE_TIMELINE");
-    c->timeline = v ? strtod(v, NULL) : 0.1;
-    if (!(c->timeline > 0)) c->timeline = 0;
+    c->interval = parse_seconds("MEMTRACE_INTERVAL", 0, "no periodic snapshots");
+    c->timeline = parse_seconds("MEMTRACE_TIMELINE", 0.1, "a point every 0.1 s");
     c->at_exit = env_flag("MEMTRACE_AT_EXIT", 1);
     c->blocks = env_flag("MEMTRACE_BLOCKS", 1);
     c->follow_fork = env_flag("MEMTRACE_FOLLOW_FORK", 1);
@@ -713,7 +812,8 @@ static void exec_look_up(void) {
         if (!real_exec[i]) real_exec[i] = dlsym(RTLD_NEXT, exec_names[i]);
 }
 
-/* The real function, or NULL with errno ENOSYS; *held: whether the lock is taken. */
+/* The real function, or NULL with errno ENOSYS; *held: bit 0, the lock is
+ * taken; bit 1, the snapshot signal is ignored again for the new program. */
 static void *exec_begin(int which, int *held) {
     if (!real_exec[which]) exec_look_up(); /* before the tracer's start: a constructor's exec */
     *held = 0;
@@ -726,11 +826,15 @@ static void *exec_begin(int which, int *held) {
         mt_exec_holds = 1;
         *held = 1;
     }
+    if (mt_signals_before_exec()) *held |= 2;
     return real_exec[which];
 }
 
 static int exec_failed(int held) {
-    if (held) mt_exec_abandon();
+    int saved = errno;
+    mt_signals_after_failed_exec(held & 2);
+    if (held & 1) mt_exec_abandon();
+    errno = saved;
     return -1;
 }
 
@@ -841,7 +945,8 @@ void mt_control_init(void) {
     }
     mt_unwind_init();
     mt_tstats_init();
-    mt_sampler_init(parse_bytes(env("MEMTRACE_SAMPLE")), parse_bytes(env("MEMTRACE_SAMPLE_SEED")));
+    mt_sampler_init(parse_bytes("MEMTRACE_SAMPLE", 0, "recording every allocation"),
+                    parse_bytes("MEMTRACE_SAMPLE_SEED", 1, "using 1"));
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
     install_signal();

@@ -252,6 +252,24 @@ void mt_signals_after_fork_child(int traced) {
     exit_active = 0;
 }
 
+/* ---- exec ----------------------------------------------------------------
+ * exec resets a handled signal to its default action but keeps an ignored one
+ * ignored: a snapshot signal the program was started with ignored (nohup's
+ * way, `trap '' USR2`) must reach the program it execs ignored, traced or
+ * not, not as a default action that ends it. */
+static struct sigaction tracer_handler; /* while mt_signals_before_exec has put SIG_IGN back */
+
+int mt_signals_before_exec(void) {
+    if (!snapshot_standing || snapshot_before.sa_handler != SIG_IGN || (snapshot_before.sa_flags & SA_SIGINFO) ||
+        !mt_signals_own_process())
+        return 0;
+    return __sigaction(mt_config.signal, &snapshot_before, &tracer_handler) == 0;
+}
+
+void mt_signals_after_failed_exec(int put) {
+    if (put) __sigaction(mt_config.signal, &tracer_handler, NULL);
+}
+
 /* ---- _exit ---------------------------------------------------------------- */
 static __attribute__((noreturn)) void underscore_exit(int status) {
     if (exit_active && mt_enabled && !mt_exiting && mt_guard == 0 && getpid() == owner) {

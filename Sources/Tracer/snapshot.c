@@ -15,8 +15,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h> /* rename(2) only: no stream is ever used */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "format.h"
@@ -526,6 +529,10 @@ static int take(const char *path, int trigger, int leaks) {
     }
     mt_guard++;
     int saved = errno;
+    /* Not ended half-way by pthread_cancel at the open, write or close below:
+     * the lock would stay taken for good, and the next snapshot wait for ever. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
@@ -570,6 +577,9 @@ static int take(const char *path, int trigger, int leaks) {
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
         err = ENOMEM;
     } else {
+        /* Past the program's RLIMIT_FSIZE a write fails with EFBIG rather than end the program. */
+        struct mt_held_signal fsize;
+        mt_hold_signal(&fsize, SIGXFSZ);
         int fd = mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
             unlink(tmp);
@@ -578,12 +588,16 @@ static int take(const char *path, int trigger, int leaks) {
         if (fd < 0) {
             err = errno;
         } else {
-            err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, read_before, timeline_storage,
-                                 mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
+            /* 0600 whatever the program's umask: a umask of 0777 left a file nobody could read. */
+            if (fchmod(fd, 0600) != 0) err = errno;
+            if (!err)
+                err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, read_before, timeline_storage,
+                                     mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
             if (close(fd) != 0 && !err) err = errno;
             if (!err && rename(tmp, final) != 0) err = errno;
             if (err) unlink(tmp);
         }
+        mt_release_signal(&fsize, err == EFBIG);
     }
     mt_buf_free(&modules);
     mt_buf_free(&alloc);
@@ -591,6 +605,7 @@ static int take(const char *path, int trigger, int leaks) {
     if (!err) sequence++;
     mt_snapshot_unlock();
     if (err) mt_warn("cannot write snapshot", final, err);
+    pthread_setcancelstate(cancel_state, NULL);
     errno = err ? err : saved;
     mt_leave();
     return err ? -1 : 0;

@@ -12,6 +12,7 @@
 #ifndef MEMTRACE_TRACER_H
 #define MEMTRACE_TRACER_H
 
+#include <bits/types/sigset_t.h> /* sigset_t alone: signal.h names registers cfi.c names too */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,16 @@ void mt_control_start(void); /* from the constructor: starts the snapshot thread
  * Async-signal-safe. */
 int mt_helper_wake(void);
 void mt_say(const char *s);       /* to standard error, never raising SIGPIPE */
+/* A signal a system call raises at the caller when it fails (SIGPIPE for a
+ * write to a closed pipe, SIGXFSZ past RLIMIT_FSIZE), held off this thread
+ * around the tracer's own writes: the call fails instead, and the signal it
+ * raised is taken back; one already pending is left for the program. */
+struct mt_held_signal {
+    sigset_t old;
+    int sig, was_pending;
+};
+void mt_hold_signal(struct mt_held_signal *h, int sig);
+void mt_release_signal(struct mt_held_signal *h, int raised); /* raised: the call failed with its errno */
 uint64_t mt_now_ns(void);        /* CLOCK_REALTIME */
 uint64_t mt_coarse_now_ns(void); /* CLOCK_REALTIME_COARSE: a few ms of resolution, much cheaper */
 void mt_warn(const char *what, const char *path, int err); /* once per kind */
@@ -696,6 +707,8 @@ void mt_signals_modules_read(void);  /* from the writer of the termination snaps
 void mt_signals_die(int sig);        /* ends the process by sig's default action, or _exit's status */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
+int mt_signals_before_exec(void);           /* an ignored snapshot signal ignored again: 1 if it was */
+void mt_signals_after_failed_exec(int put); /* the tracer's handler back after mt_signals_before_exec's 1 */
 int mt_signals_own_process(void); /* not a vfork child sharing its parent's memory */
 extern __thread int mt_exec_holds; /* the snapshot lock, for an exec under way (control.c) */
 void mt_exec_abandon(void);        /* gives it up: the process ends instead */

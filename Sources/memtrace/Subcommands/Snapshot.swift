@@ -160,21 +160,35 @@ extension Memtrace {
 
         /// Parses MEMTRACE_SIGNAL as the tracer does; `nil` when snapshots on signal are off.
         static func signalNumber(_ text: String) -> Int32? {
+            // As the tracer reads MEMTRACE_SIGNAL (control.c parse_signal): what it cannot use is USR2.
             if text.isEmpty { return SIGUSR2 }
             if ["0", "off", "none"].contains(text.lowercased()) { return nil }
-            if let number = Int32(text) { return number > 0 && number < 65 ? number : SIGUSR2 }
-            var name = text.uppercased()
-            if name.hasPrefix("SIG") { name.removeFirst(3) }
-            let names: [String: Int32] = [
-                "USR1": SIGUSR1, "USR2": SIGUSR2, "PROF": SIGPROF, "URG": SIGURG, "WINCH": SIGWINCH,
-                "HUP": SIGHUP,
-                "PWR": SIGPWR,
-            ]
-            if let known = names[name] { return known }
-            if name.hasPrefix("RTMIN+"), let offset = Int32(name.dropFirst(6)) {
-                return __libc_current_sigrtmin() + offset
+            let rtmin = __libc_current_sigrtmin()
+            let rtmax = __libc_current_sigrtmax()
+            var signal: Int32?
+            if text.allSatisfy(\.isASCII), let number = Int32(text) {
+                signal = number > 0 && number < 65 ? number : nil
+            } else {
+                var name = text.uppercased()
+                if name.hasPrefix("SIG") { name.removeFirst(3) }
+                let names: [String: Int32] = [
+                    "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "USR1": SIGUSR1, "USR2": SIGUSR2, "PIPE": SIGPIPE,
+                    "ALRM": SIGALRM, "TERM": SIGTERM, "CHLD": SIGCHLD, "CONT": SIGCONT, "TSTP": SIGTSTP,
+                    "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
+                    "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR,
+                    "RTMIN": rtmin, "RTMAX": rtmax,
+                ]
+                signal = names[name]
+                if name.hasPrefix("RTMIN+") || name.hasPrefix("RTMAX-"), let offset = Int32(name.dropFirst(6)),
+                    offset >= 0
+                {
+                    let number = name.hasPrefix("RTMIN+") ? rtmin + offset : rtmax - offset
+                    signal = (rtmin...rtmax).contains(number) ? number : nil
+                }
             }
-            return SIGUSR2
+            guard let signal else { return SIGUSR2 }
+            let unusable: Set<Int32> = [SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT]
+            return unusable.contains(signal) || (signal > SIGSYS && signal < rtmin) ? SIGUSR2 : signal
         }
     }
 }

@@ -1,0 +1,156 @@
+import Foundation
+import SnapshotReader
+import XCTest
+import _MemtraceTestSupport
+
+/// Settings the tracer cannot use, and limits and habits of the program it runs in (its umask, a
+/// file size limit, cancellation, an ignored snapshot signal): each costs at most a line on
+/// standard error, never the program.
+final class SettingsTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: TestPaths.libtrace), "run `make tracer` first")
+        directory = try makeTemporaryDirectory("memtrace-settings")
+    }
+
+    override func tearDownWithError() throws {
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    func testValuesTheTracerCannotUseAreNamedAndTheDefaultsKept() throws {
+        let exe = try Fixtures.build("api")
+        let traced = try runTraced(
+            exe, [directory.appendingPathComponent("api.snap").path], in: directory,
+            environment: [
+                "MEMTRACE_FRAMES": "abc", "MEMTRACE_SIGNAL": "SEGV", "MEMTRACE_INTERVAL": "5s",
+                "MEMTRACE_AT_EXIT": "nope", "MEMTRACE_SAMPLE": "lots", "MEMTRACE_TIMELINE": "fast",
+            ])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(
+            traced.stdoutText,
+            "tracing=1 get=0\ngrew=1000 peak_grew=1\nreset_peak_is_current=1\nsnapshot=0 errno=0\n")
+        XCTAssertEqual(
+            traced.stderrText.split(separator: "\n").map(String.init),
+            [
+                "memtrace: MEMTRACE_FRAMES=abc: not a number of frames from 1 to 256; using 64",
+                "memtrace: MEMTRACE_SIGNAL=SEGV: cannot ask for snapshots (it cannot be caught, a fault or abort "
+                    + "raises it, or libc keeps it); using USR2",
+                "memtrace: MEMTRACE_INTERVAL=5s: not a number of seconds; no periodic snapshots",
+                "memtrace: MEMTRACE_TIMELINE=fast: not a number of seconds; a point every 0.1 s",
+                "memtrace: MEMTRACE_AT_EXIT=nope: not 0 or 1 (no/yes, off/on, false/true); using 1",
+                "memtrace: MEMTRACE_SAMPLE=lots: not a number of bytes (524288, 512k, 1M...); recording every "
+                    + "allocation",
+            ])
+        let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("api.snap").path)
+        XCTAssertEqual(snapshot.header.framesLimit, 64)
+        XCTAssertFalse(snapshot.header.isSampled)
+        // MEMTRACE_AT_EXIT kept its default: the exit snapshot is there too.
+        XCTAssertEqual(try snapshotNames().filter { $0.hasPrefix("api.") && $0 != "api.snap" }.count, 1)
+    }
+
+    func testEverySpellingOfAUsableValueIsTakenSilently() throws {
+        let exe = try Fixtures.build("api")
+        for (variable, value) in [
+            ("MEMTRACE_SIGNAL", "SIGRTMIN+3"), ("MEMTRACE_SIGNAL", "rtmax-2"), ("MEMTRACE_SIGNAL", "40"),
+            ("MEMTRACE_SIGNAL", "off"), ("MEMTRACE_SAMPLE", "512KiB"), ("MEMTRACE_SAMPLE", "1.5M"),
+            ("MEMTRACE_AT_EXIT", "yes"), ("MEMTRACE_FRAMES", "256"), ("MEMTRACE_INTERVAL", "0"),
+        ] {
+            let traced = try runTraced(
+                exe, [directory.appendingPathComponent("quiet.snap").path], in: directory,
+                environment: [variable: value])
+            XCTAssertEqual(traced.status, 0, "\(variable)=\(value)")
+            XCTAssertEqual(traced.stderrText, "", "\(variable)=\(value)")
+        }
+        for value in ["KILL", "9", "32", "RTMIN+99", "RTMAX-1x", "BOGUS"] {
+            let traced = try runTraced(
+                exe, [directory.appendingPathComponent("loud.snap").path], in: directory,
+                environment: ["MEMTRACE_SIGNAL": value])
+            XCTAssertEqual(traced.status, 0, value)
+            XCTAssertTrue(traced.stderrText.hasPrefix("memtrace: MEMTRACE_SIGNAL=\(value): "), traced.stderrText)
+            XCTAssertTrue(traced.stderrText.hasSuffix("; using USR2\n"), traced.stderrText)
+        }
+    }
+
+    func testSnapshotsAreReadableByTheirOwnerWhateverTheUmask() throws {
+        let exe = try Fixtures.build("api")
+        let path = directory.appendingPathComponent("private.snap").path
+        let traced = try runTraced(
+            "/bin/sh", ["-c", "umask 0777; exec \"$0\" \"$1\"", exe, path], in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stderrText, "")
+        for name in try snapshotNames() {
+            let attributes = try FileManager.default.attributesOfItem(
+                atPath: directory.appendingPathComponent(name).path)
+            XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, name)
+        }
+        XCTAssertNoThrow(try SnapshotFile.read(path: path))
+    }
+
+    func testAFileSizeLimitFailsTheSnapshotNotTheProgram() throws {
+        let exe = try Fixtures.build("api")
+        let path = directory.appendingPathComponent("limited.snap").path
+        // bash's ulimit -f counts 1024-byte blocks: a snapshot never fits in one.
+        let traced = try runTraced(
+            "/bin/bash", ["-c", "ulimit -f 1; exec \"$0\" \"$1\"", exe, path], in: directory,
+            environment: ["MEMTRACE_OUTPUT": directory.appendingPathComponent("exit.snap").path])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(
+            traced.stdoutText,
+            "tracing=1 get=0\ngrew=1000 peak_grew=1\nreset_peak_is_current=1\nsnapshot=-1 errno=other\n")
+        XCTAssertEqual(
+            traced.stderrText,
+            "memtrace: cannot write snapshot \(path): File too large (the program continues; further warnings "
+                + "of this kind are not shown)\n")
+        XCTAssertEqual(try snapshotNames(), [], "nothing written, no temporary file left")
+    }
+
+    func testACancelledSnapshotReleasesWhatItHeld() throws {
+        let exe = try Fixtures.build("cancelled")
+        let traced = try runProcess(
+            "/usr/bin/timeout", ["60", exe, directory.path],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace,
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("exit.snap").path,
+            ])
+        XCTAssertEqual(traced.status, 0, "124: the snapshot after a cancelled one waited for ever")
+        XCTAssertEqual(traced.stdoutText, "last=0\n")
+        XCTAssertEqual(traced.stderrText, "")
+        XCTAssertEqual(try snapshotNames(), ["exit.snap", "last.snap", "thread.snap"])
+        let last = try SnapshotFile.read(path: directory.appendingPathComponent("last.snap").path)
+        let kept = try Fixtures.line(of: "kept", in: Fixtures.source("cancelled"))
+        XCTAssertTrue(
+            sites(of: last).contains { $0.line == kept && $0.liveBytes == 4321 && $0.liveCount == 1 },
+            "\(sites(of: last))")
+    }
+
+    func testAnIgnoredSnapshotSignalStaysIgnoredInTheProgramsItExecs() throws {
+        // USR2 ignored by the launcher (nohup's way); the traced shell execs one that sends itself
+        // USR2: untraced it survives, and so it must traced, whether or not the exec is traced.
+        let script = "kill -USR2 $$; echo survived"
+        for followExec in ["1", "0"] {
+            let launcher =
+                "trap '' USR2; exec env LD_PRELOAD=\"$0\" MEMTRACE_FOLLOW_EXEC=\(followExec) "
+                + "MEMTRACE_OUTPUT=\"$1\" /bin/sh -c 'exec /bin/sh -c \"\(script)\"'"
+            let traced = try runProcess(
+                "/bin/bash", ["-c", launcher, TestPaths.libtrace, directory.appendingPathComponent("%p.snap").path])
+            XCTAssertEqual(traced.status, 0, "MEMTRACE_FOLLOW_EXEC=\(followExec): \(traced.stderrText)")
+            XCTAssertEqual(traced.stdoutText, "survived\n", "MEMTRACE_FOLLOW_EXEC=\(followExec)")
+        }
+    }
+
+    func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
+        let exe = try Fixtures.build("api")
+        let long = "/nonexistent/" + String(repeating: "d", count: 1500) + "/x.snap"
+        let traced = try runTraced(exe, [long], in: directory, environment: ["MEMTRACE_AT_EXIT": "0"])
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(
+            traced.stderrText,
+            "memtrace: cannot write snapshot ..." + String(long.suffix(600))
+                + ": No such file or directory (the program continues; further warnings of this kind are not shown)\n")
+    }
+
+    private func snapshotNames() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+    }
+}
