@@ -70,13 +70,14 @@ public final class FrameTable {
     /// Longest file, directory or module path a frame shows (PATH_MAX: no longer path opens).
     public static let maximumPathLength = 4096
 
-    /// `frame` with its names cut to what a frame shows, ending in "…". Sites are told apart
-    /// by their whole names all the same.
+    /// `frame` with its names cut to what a frame shows, ending in "…", and their control
+    /// characters escaped (a name from a damaged or hostile file must not break a line of output
+    /// or drive the terminal). Sites are told apart by their whole names all the same.
     static func shown(_ frame: Frame) -> Frame {
         var frame = frame
-        frame.function = frame.function.cut(toUTF8: maximumFunctionLength)
-        frame.file = frame.file.cut(toUTF8: maximumPathLength)
-        frame.module = frame.module.cut(toUTF8: maximumPathLength)
+        frame.function = frame.function.cut(toUTF8: maximumFunctionLength).escapingControlCharacters
+        frame.file = frame.file.cut(toUTF8: maximumPathLength).escapingControlCharacters
+        frame.module = frame.module.cut(toUTF8: maximumPathLength).escapingControlCharacters
         frame.directory = frame.directory.cut(toUTF8: maximumPathLength)
         return frame
     }

@@ -7,6 +7,10 @@ import Symbolizer
 /// Files are read once each and kept; a file that cannot be read, is not a regular file (a
 /// snapshot may name `/dev/stdin` or a FIFO, which would wait for input), is larger than 16 MiB
 /// or has fewer lines than asked gives no line, and neither does a line of only white space.
+///
+/// Only what looks like source is read (``isSource(_:)``): the file names come from the
+/// snapshot, and a report made from someone else's must not carry lines of this machine's
+/// `/proc/self/environ`, `~/.ssh/id_ed25519` or `~/.netrc`.
 public final class SourceLines {
     private var files: [String: [Substring]?] = [:]
     private static let maximumFileSize = 16 << 20
@@ -21,8 +25,31 @@ public final class SourceLines {
         return text.isEmpty ? nil : text
     }
 
+    /// Source file name endings: C, C++, Objective-C, Swift, Rust, Go, Zig, D, Fortran, assembly,
+    /// lex and yacc, and the preprocessor's includes.
+    static let sourceExtensions: Set<String> = [
+        "c", "h", "cc", "cp", "cpp", "cxx", "c++", "hh", "hpp", "hxx", "h++", "ipp", "tpp", "tcc", "txx",
+        "inl", "inc", "def", "m", "mm", "swift", "rs", "go", "zig", "d", "f", "f90", "s", "asm", "l", "y",
+    ]
+
+    /// Whether `path` names something a compiler reads: a file with a source ending, or one
+    /// without any in an `include` directory (C++'s `<vector>`), and nothing under `/proc`,
+    /// `/sys`, `/dev` or `/run`.
+    public static func isSource(_ path: String) -> Bool {
+        for system in ["/proc/", "/sys/", "/dev/", "/run/"] where path.hasPrefix(system) { return false }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else {
+            return !name.hasPrefix(".") && path.contains("/include/")
+        }
+        return sourceExtensions.contains(name[name.index(after: dot)...].lowercased())
+    }
+
     private func lines(of path: String) -> [Substring]? {
         if let known = files[path] { return known }
+        guard Self.isSource(path) else {
+            files[path] = .some(nil)
+            return nil
+        }
         var lines: [Substring]?
         // Not blocking in open (a FIFO without a writer), and only a regular file is read.
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)

@@ -116,9 +116,9 @@ public struct Summary {
         var process = "pid \(header.pid), parent \(header.ppid)"
         if let cmdline = snapshot.process["cmdline"], !cmdline.isEmpty {
             let words = cmdline.split(separator: "\0", omittingEmptySubsequences: true)
-            process += ": " + words.joined(separator: " ")
+            process += ": " + words.joined(separator: " ").escapingControlCharacters
         } else if let exe = snapshot.process["exe"] {
-            process += ": " + exe
+            process += ": " + exe.escapingControlCharacters
         }
         lines.append(("Process", process))
         let trigger: String

@@ -56,6 +56,13 @@ public enum FoldedFormat {
             default: out.append(character)
             }
         }
+        // A name ending in white space and a number ("worker 42") would read as the line's count
+        // to flamegraph.pl and its ports, and the line as a differential one: "worker_42".
+        let number = out.reversed().prefix { $0.isASCII && ($0.isNumber || $0 == ".") }.count
+        if number > 0, number < out.count {
+            let space = out.index(out.endIndex, offsetBy: -number - 1)
+            if out[space] == " " { out.replaceSubrange(space...space, with: "_") }
+        }
         return out.isEmpty ? "??" : out
     }
 

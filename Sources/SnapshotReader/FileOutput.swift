@@ -9,8 +9,12 @@
 /// A regular file, or none yet, goes through `PATH.tmp.PID`, created afresh (`O_EXCL`,
 /// `O_NOFOLLOW`: a symbolic link planted at that name is removed, never followed) and renamed
 /// over `PATH`: a reader never sees half a file, and a failed write leaves the old one. A pipe
-/// or a character device (`/dev/stdout`, `>(gzip > x.gz)`, `/dev/null`) is written in place:
-/// renaming over it would put a file where the device was. Anything else is refused.
+/// or a character device (`>(gzip > x.gz)`, `/dev/null`) is written in place: renaming over it
+/// would put a file where the device was. A name for one of the process's descriptors
+/// (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`) is that descriptor, written as
+/// it stands (a file the shell opened for appending is appended to). A symbolic link to a file
+/// that exists is followed: the file it names is replaced as above, the link stays; a link to
+/// nothing is replaced itself. Anything else is refused.
 public enum FileOutput {
     /// Where writing `file` failed, with the `errno` value.
     public struct Failure: Error, Sendable {
@@ -35,7 +39,19 @@ public enum FileOutput {
     /// Writes `bytes` to `path`; the temporary file gets `mode`, and with `durable` its bytes
     /// reach the disk before it replaces `path`.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, durable: Bool) throws(Failure) {
+        if let fd = descriptor(named: path) {
+            if fcntl(fd, F_GETFD) < 0 { throw Failure(stage: .open, file: path, code: EBADF) }
+            if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
+            return
+        }
+        var path = path
         var info = stat()
+        if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK && stat(path, &info) == 0,
+            let resolved = realpath(path, nil)
+        {
+            path = String(cString: resolved)
+            free(resolved)
+        }
         if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
             let kind = info.st_mode & S_IFMT
             guard kind == S_IFCHR || kind == S_IFIFO else {
@@ -68,6 +84,23 @@ public enum FileOutput {
             unlink(temporary)
             throw failure
         }
+    }
+
+    /// The descriptor `path` names: 1 for `/dev/stdout`, N for `/dev/fd/N` or `/proc/self/fd/N`…
+    static func descriptor(named path: String) -> Int32? {
+        switch path {
+        case "/dev/stdin": return 0
+        case "/dev/stdout": return 1
+        case "/dev/stderr": return 2
+        default: break
+        }
+        for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/\(getpid())/fd/"] where path.hasPrefix(prefix) {
+            let number = path.dropFirst(prefix.count)
+            if !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }), let fd = Int32(number) {
+                return fd
+            }
+        }
+        return nil
     }
 
     /// Writes every byte to `fd`: nil, or the `errno` of the write that failed.

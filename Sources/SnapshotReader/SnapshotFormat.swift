@@ -132,4 +132,27 @@ extension String {
         }
         return String(kept) + "…"
     }
+
+    /// The string with its control characters (C0, DEL, C1) written as escapes (`\n`, `\t`,
+    /// `\x1b`…), so that a name from a file can neither break a line of text output nor move a
+    /// terminal's cursor or title; the string itself when it has none.
+    public var escapingControlCharacters: String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (scalar.value >= 0x7f && scalar.value < 0xa0)
+        }
+        guard unicodeScalars.contains(where: isControl) else { return self }
+        var escaped = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            case _ where isControl(scalar):
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
 }

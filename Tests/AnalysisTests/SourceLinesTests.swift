@@ -46,6 +46,27 @@ final class SourceLinesTests: XCTestCase {
         XCTAssertNil(source.text(of: frame(fifo, 1)), "a FIFO")
     }
 
+    func testOnlySourceIsRead() throws {
+        // What a hostile snapshot could name to copy this machine's secrets into a report.
+        for name in ["netrc", ".netrc", "id_ed25519", "env.txt", "key.pem", "include/.hidden"] {
+            let url = directory.appendingPathComponent("src/" + name)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try "secret\n".write(to: url, atomically: true, encoding: .utf8)
+            XCTAssertNil(SourceLines().text(of: frame(url.path, 1)), name)
+        }
+        XCTAssertNil(SourceLines().text(of: frame("/proc/self/environ", 1)))
+        XCTAssertNil(SourceLines().text(of: frame("/proc/self/status", 1)))
+        // What compilers read: source endings, and the extensionless headers of include directories.
+        for name in ["a.cpp", "b.H", "c.swift", "d.rs", "include/c++/14/vector", "e.S", "f.inc"] {
+            let url = directory.appendingPathComponent("src/" + name)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try "code\n".write(to: url, atomically: true, encoding: .utf8)
+            XCTAssertEqual(SourceLines().text(of: frame(url.path, 1)), "code", name)
+        }
+    }
+
     func testFramesDifferingOnlyInTheirDirectoryAreEqual() {
         XCTAssertEqual(frame("src/app.c", 2, in: "/a"), frame("src/app.c", 2, in: "/b"))
         XCTAssertEqual(Set([frame("src/app.c", 2, in: "/a"), frame("src/app.c", 2, in: "/b")]).count, 1)

@@ -247,6 +247,18 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual("aééé".cut(toUTF8: 5), "a…")
     }
 
+    func testControlCharactersInNamesAreShownEscaped() throws {
+        let resolver = TableResolver(table: [
+            0x100: [app("fn\nnext\u{1b}]0;TITLE\u{07}\u{1b}[2J", "fi\tle.c", 1, module: "/bin/a\u{9b}pp")]
+        ])
+        let snapshot = TracedSnapshot(
+            makeSnapshot([StackSpec(pcs: [0x100], size: 1000, count: 1)]), resolver: resolver)
+        XCTAssertEqual(
+            try snapshot.statistics().map(TextFormat.line),
+            ["fi\\tle.c:1 in fn\\nnext\\x1b]0;TITLE\\x07\\x1b[2J: size=1000 B, count=1, average=1000 B"])
+        XCTAssertEqual(snapshot.stacks[0].frames[0].module, "/bin/a\\x9bpp")
+    }
+
     func testFrameDescriptions() {
         let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
         XCTAssertEqual(TextFormat.describe(app("main", "m.c", 3)), "m.c:3 in main")

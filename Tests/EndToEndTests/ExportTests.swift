@@ -128,6 +128,52 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(Array(try work.contents("from-merge.snap").prefix(8)), Array("MEMTRACE".utf8))
     }
 
+    /// `/dev/stdout` and the other names of a descriptor are that descriptor (a link to
+    /// `/proc/self/fd/1` used to be replaced by a file, the output lost); a link to a file
+    /// writes that file and stays a link; `-` is standard output for the snapshot writers too;
+    /// no command writes over what it reads, whatever name it is given.
+    func testDescriptorsLinksAndInputs() throws {
+        let script = #"""
+            echo first > appended.txt
+            "$1" export "$2" --format folded -o /dev/stdout >> appended.txt; echo "stdout $?"
+            "$1" export "$2" --format folded -o /dev/fd/3 3> fd3.txt; echo "fd3 $?"
+            "$1" export "$2" --format folded -o /proc/self/fd/1 2>&1 >&-; echo "closed $?"
+            ln -s /proc/self/fd/1 out.link; "$1" export "$2" --format folded -o out.link > through-link.txt
+            test -L out.link && echo "still a link"
+            echo old > target.txt; ln -s target.txt file.link; "$1" export "$2" --format folded -o file.link
+            test -L file.link && echo "file link kept"
+            "$1" merge "$2" "$2" -o - > merged.snap; echo "merge - $?"; test -e ./- || echo "no file named -"
+            "$1" symbolize "$2" -o "./$2" 2>&1 | head -1; echo "symbolize"
+            "$1" report "$2" -o "$2" 2>&1 | head -1; echo "report"
+            """#
+        let result = try runProcess(
+            "/bin/sh", ["-c", script, "sh", TestPaths.memtrace, last], directory: work.directory)
+        XCTAssertEqual(
+            result.stdoutText,
+            """
+            stdout 0
+            fd3 0
+            memtrace: cannot write /proc/self/fd/1: Bad file descriptor
+            closed 2
+            still a link
+            file link kept
+            merge - 0
+            no file named -
+            Error: -o must name another file than the snapshot.
+            symbolize
+            Error: -o must name another file than the snapshots.
+            report
+
+            """, result.stderrText)
+        let expected = String(decoding: try work.contents("fd3.txt"), as: UTF8.self)
+        XCTAssertTrue(expected.contains(";big_blocks 30000\n"), expected)
+        XCTAssertEqual(String(decoding: try work.contents("appended.txt"), as: UTF8.self), "first\n" + expected)
+        XCTAssertEqual(String(decoding: try work.contents("through-link.txt"), as: UTF8.self), expected)
+        XCTAssertEqual(String(decoding: try work.contents("target.txt"), as: UTF8.self), expected)
+        XCTAssertEqual(Array(try work.contents("merged.snap").prefix(8)), Array("MEMTRACE".utf8))
+        XCTAssertEqual(Array(try work.contents(last).prefix(8)), Array("MEMTRACE".utf8), "the input is untouched")
+    }
+
     var go: String? {
         ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }

@@ -49,6 +49,12 @@ final class FoldedTests: XCTestCase {
     func testNamesAreSanitized() {
         XCTAssertEqual(FoldedFormat.sanitize("a;b\nc"), "a:b c")
         XCTAssertEqual(FoldedFormat.sanitize(""), "??")
+        // Not a count (or a differential line's second one) to flamegraph.pl's parser.
+        XCTAssertEqual(FoldedFormat.sanitize("worker 42"), "worker_42")
+        XCTAssertEqual(FoldedFormat.sanitize("new\tline 7.5"), "new line_7.5")
+        XCTAssertEqual(FoldedFormat.sanitize("42"), "42")
+        XCTAssertEqual(FoldedFormat.sanitize("operator new(unsigned long)"), "operator new(unsigned long)")
+        XCTAssertEqual(FoldedFormat.sanitize("f 1x"), "f 1x")
         // Unknown functions are named by their place.
         let unknown = Frame(function: "", file: "", line: 0, module: "/lib/libz.so.1", offset: 0x42)
         XCTAssertEqual(FrameLabel.name(unknown), "/lib/libz.so.1+0x42")

@@ -56,6 +56,9 @@ extension Memtrace {
         @OptionGroup var filterOptions: FilterOptions
 
         func validate() throws {
+            if isSameFile(output, snapshot) {
+                throw ValidationError("-o must name another file than the snapshot.")
+            }
             if format == .pprof && output == "-" && isatty(1) != 0 {
                 throw ValidationError("pprof is binary: give -o FILE or redirect standard output.")
             }

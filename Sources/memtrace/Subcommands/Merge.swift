@@ -30,8 +30,11 @@ extension Memtrace {
 
         func validate() throws {
             if snapshots.isEmpty { throw ValidationError("Give the snapshots to merge.") }
-            if snapshots.contains(output) {
+            if snapshots.contains(where: { isSameFile(output, $0) }) {
                 throw ValidationError("-o must name another file than the snapshots merged.")
+            }
+            if output == "-" && standardOutputIsTerminal {
+                throw ValidationError("A snapshot is binary: give -o FILE or redirect standard output.")
             }
         }
 
@@ -44,7 +47,7 @@ extension Memtrace {
                 throw CLIError(
                     "\(output): not written: the snapshots add up to one that cannot be read (\(error.problem))")
             }
-            try SnapshotWriter.write(merged, to: output)
+            try SnapshotWriter.write(merged, to: snapshotOutputPath(output))
         }
     }
 }

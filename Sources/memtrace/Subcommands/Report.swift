@@ -34,6 +34,9 @@ extension Memtrace {
         func validate() throws {
             if snapshots.isEmpty { throw ValidationError("Give at least one snapshot.") }
             if top < 1 { throw ValidationError("--top must be 1 or more.") }
+            if snapshots.contains(where: { isSameFile(output, $0) }) {
+                throw ValidationError("-o must name another file than the snapshots.")
+            }
         }
 
         func run() throws {

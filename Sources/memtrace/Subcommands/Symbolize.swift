@@ -26,8 +26,11 @@ extension Memtrace {
         var output: String
 
         func validate() throws {
-            if output == snapshot {
+            if isSameFile(output, snapshot) {
                 throw ValidationError("-o must name another file than the snapshot.")
+            }
+            if output == "-" && standardOutputIsTerminal {
+                throw ValidationError("A snapshot is binary: give -o FILE or redirect standard output.")
             }
         }
 
@@ -36,7 +39,7 @@ extension Memtrace {
             let symbolizer = Symbolizer(snapshot: data)
             data.symbols = symbolizer.symbolTable(progress: Symbolizer.terminalProgress())
             printWarnings(of: symbolizer)
-            try SnapshotWriter.write(data, to: output)
+            try SnapshotWriter.write(data, to: snapshotOutputPath(output))
         }
     }
 }

@@ -31,3 +31,21 @@ func writeOutput(_ bytes: [UInt8], to path: String) throws {
 func writeOutput(_ text: String, to path: String) throws {
     try writeOutput(Array(text.utf8), to: path)
 }
+
+/// Whether `output` would replace `input`: the same name, or another name for the same file (a
+/// link, `./in.snap`), so that no command writes over what it reads.
+func isSameFile(_ output: String, _ input: String) -> Bool {
+    if output == input { return true }
+    var a = stat()
+    var b = stat()
+    return stat(output, &a) == 0 && stat(input, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+        && (a.st_mode & S_IFMT) == S_IFREG
+}
+
+/// `-` as the path ``FileOutput`` writes standard output through, for the snapshot writers.
+func snapshotOutputPath(_ output: String) -> String {
+    output == "-" ? "/dev/stdout" : output
+}
+
+/// Whether standard output is a terminal (no binary output goes there).
+var standardOutputIsTerminal: Bool { isatty(1) != 0 }
