@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,9 +97,40 @@ void mt_release_signal(struct mt_held_signal *h, int raised) {
     pthread_sigmask(SIG_SETMASK, &h->old, NULL);
 }
 
+/* Standard error as the program started with it.  A program may close it and
+ * open a file of its own, which gets descriptor 2: a warning must not land in
+ * its data. */
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+static int stderr_known;
+
+static void note_stderr(void) {
+    struct stat st;
+    stderr_known = fstat(2, &st) == 0;
+    if (stderr_known) {
+        stderr_dev = st.st_dev;
+        stderr_ino = st.st_ino;
+    }
+}
+
+/* Whether `fd`, reached as descriptor 2, is still somewhere for messages: the
+ * standard error the program started with, a terminal, pipe or socket, or a
+ * file the program made its standard error for appending (a daemon's log). */
+static int for_messages(int fd, int own_description) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return 0;
+    if ((stderr_known && st.st_dev == stderr_dev && st.st_ino == stderr_ino) || !S_ISREG(st.st_mode)) return 1;
+    int flags = own_description ? 0 : fcntl(fd, F_GETFL);
+    return flags > 0 && (flags & O_APPEND);
+}
+
 void mt_say(const char *s) {
     int fd = private_files ? open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC) : 2;
     if (fd < 0) return;
+    if (!for_messages(fd, private_files)) {
+        if (fd != 2) close(fd);
+        return;
+    }
     struct mt_held_signal pipe;
     mt_hold_signal(&pipe, SIGPIPE);
     int broken = 0;
@@ -271,6 +303,7 @@ static ssize_t read_file(const char *path, char *buf, size_t cap) {
 }
 
 static void load_config(void) {
+    note_stderr();
     struct mt_config *c = &mt_config;
     c->start_time_ns = mt_now_ns();
     c->frames = MT_DEFAULT_FRAMES;

@@ -137,6 +137,9 @@ void mt_signals_die(int sig) {
     if (sig == MT_ENDING_EXIT) end_with_status(exit_status);
     standing_in[sig] = 0;
     raise_default(sig);
+    /* Still here: the kernel ignored it (an unkillable process).  Ended as
+     * a shell reports such a death, rather than a snapshot after snapshot. */
+    end_with_status(128 + sig);
 }
 
 static volatile sig_atomic_t modules_read; /* the writer is past the loader's lock */
@@ -201,7 +204,10 @@ static void resolve_reals(void);
 void mt_signals_init(int helper) {
     resolve_reals();
     owner = getpid();
-    active = helper && (mt_config.at_exit || mt_config.leaks);
+    /* Not for a process that is PID 1 (a container's entrypoint): the kernel
+     * ignores a signal whose action is the default one there, so a stand-in
+     * would catch what the program never sees, and could not end it after. */
+    active = helper && (mt_config.at_exit || mt_config.leaks) && owner != 1;
     exit_active = helper && (mt_config.at_exit || mt_config.leaks);
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
         int sig = watched[i];

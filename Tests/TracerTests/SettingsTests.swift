@@ -139,6 +139,47 @@ final class SettingsTests: XCTestCase {
         }
     }
 
+    /// A container's entrypoint: as PID 1, a signal whose action is the default one is ignored by
+    /// the kernel. The tracer stood in for SIGTERM's default action there, caught what the program
+    /// never sees, and wrote termination snapshots in a loop it could not end (`docker stop`).
+    func testAsPIDOneASignalWithTheDefaultActionStaysIgnored() throws {
+        let probe = try runProcess("/usr/bin/unshare", ["-fp", "--mount-proc", "/bin/true"])
+        try XCTSkipUnless(probe.status == 0, "no PID namespace here: \(probe.stderrText)")
+        let exe = try Fixtures.build("selfterm")
+        let untraced = try runProcess("/usr/bin/timeout", ["20", "/usr/bin/unshare", "-fp", "--mount-proc", exe])
+        XCTAssertEqual(untraced.status, 3)
+        XCTAssertEqual(untraced.stdoutText, "alive as pid 1\n")
+        let traced = try runProcess(
+            "/usr/bin/timeout",
+            [
+                "20", "/usr/bin/unshare", "-fp", "--mount-proc", "/usr/bin/env", "LD_PRELOAD=" + TestPaths.libtrace,
+                "MEMTRACE_OUTPUT=" + directory.appendingPathComponent("%p.%n.snap").path, exe,
+            ])
+        XCTAssertEqual(traced.status, 3, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "alive as pid 1\n")
+        XCTAssertEqual(try snapshotNames(), ["1.0.snap"], "the exit snapshot, and no termination snapshots")
+        let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("1.0.snap").path)
+        XCTAssertEqual(snapshot.header.trigger, .exit)
+    }
+
+    func testWarningsNeverLandInAFileTheProgramOpenedAsDescriptorTwo() throws {
+        let exe = try Fixtures.build("stderrfile")
+        let environment = ["MEMTRACE_OUTPUT": "/nonexistent-dir/x.snap"]
+        let data = directory.appendingPathComponent("data.txt")
+        let traced = try runTraced(exe, [data.path], in: directory, environment: environment)
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(traced.stdoutText, "fd=2\n")
+        XCTAssertEqual(String(decoding: try Data(contentsOf: data), as: UTF8.self), "program data\n")
+        // A log the program made its standard error (opened for appending) gets the warning.
+        let log = directory.appendingPathComponent("daemon.log")
+        let logged = try runTraced(exe, [log.path, "log"], in: directory, environment: environment)
+        XCTAssertEqual(logged.status, 0)
+        let lines = String(decoding: try Data(contentsOf: log), as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2, "\(lines)")
+        XCTAssertEqual(lines.first, "program data")
+        XCTAssertTrue(lines.last?.hasPrefix("memtrace: cannot write snapshot /nonexistent-dir/x.snap: ") ?? false)
+    }
+
     func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
         let exe = try Fixtures.build("api")
         let long = "/nonexistent/" + String(repeating: "d", count: 1500) + "/x.snap"
