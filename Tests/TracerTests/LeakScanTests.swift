@@ -41,6 +41,33 @@ final class LeakScanTests: XCTestCase {
         XCTAssertEqual(try kinds(at: "interior"), [3])
     }
 
+    /// Pointers in the two touched pages of a 512 GiB reservation are found; the scan reads only
+    /// the pages that have contents (reading all of it faulted in 128 million zero pages, minutes).
+    func testASparseReservationIsScannedWhereItHasPages() throws {
+        let exe = try Fixtures.build("sparse")
+        let traced = try runProcess(
+            "/usr/bin/timeout", ["60", exe],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_LEAKS": "1",
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
+            ])
+        XCTAssertEqual(traced.status, 0, "124: the scan read the whole reservation. \(traced.stderrText)")
+        XCTAssertEqual(traced.stdoutText, "done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "sparse")
+        let blocks = try XCTUnwrap(snapshot.blocks)
+        let lines = innermostLines(of: snapshot)
+        let source = Fixtures.source("sparse")
+        let expected: [(marker: String, size: UInt64, kind: UInt32)] = [
+            ("inside", 777, 0), ("last", 888, 0), ("lost", 555, 1),
+        ]
+        for (marker, size, expected) in expected {
+            let line = try Fixtures.line(of: marker, in: source)
+            let found = blocks.filter { lines[$0.stack]?.line == line }
+            XCTAssertEqual(found.map(\.size), [size], marker)
+            XCTAssertEqual(found.map(kind), [expected], marker)
+        }
+    }
+
     func testWithoutTheScanNoBlockHasAKind() throws {
         let exe = try Fixtures.build("leakkinds")
         _ = try runTraced(exe, in: directory)
