@@ -182,7 +182,8 @@ enum HTMLReportAssets {
 
           // Draws another of the snapshot's figures (a key of HEADINGS), zoomed out, search kept.
           FlameGraph.prototype.show = function (metric) {
-            if (!this.menu || !data[metric] || !HEADINGS[metric] || !titles[metric]) return;
+            var own = Object.prototype.hasOwnProperty;  // not "__proto__" or "constructor"
+            if (!this.menu || !own.call(data, metric) || !own.call(HEADINGS, metric) || !own.call(titles, metric)) return;
             this.menu.value = metric;
             this.host.dataset.tree = metric;
             this.load(data[metric]);
@@ -283,7 +284,9 @@ enum HTMLReportAssets {
         var fragment = {};
         location.hash.replace(/^#/, '').split('&').forEach(function (part) {
           var pair = part.split('=');
-          if (pair.length === 2) fragment[pair[0]] = decodeURIComponent(pair[1]);
+          // A malformed escape (#search=%) is taken as written rather than stop the script.
+          if (pair.length !== 2) return;
+          try { fragment[pair[0]] = decodeURIComponent(pair[1]); } catch (e) { fragment[pair[0]] = pair[1]; }
         });
         graphs.forEach(function (graph) {
           if (fragment.metric) graph.show(fragment.metric);

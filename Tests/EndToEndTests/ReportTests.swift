@@ -94,6 +94,12 @@ final class ReportTests: XCTestCase {
             dom.contains(
                 #"<div class="label">Temporary</div><div class="value">8</div>"#
                     + #"<div class="note">32.0 KiB, freed before the next allocation</div>"#), dom)
+        // A crafted link stops nothing: a malformed escape, a name every object has.
+        for fragment in ["search=%", "zoom=%E0", "metric=__proto__", "metric=constructor&search=%25"] {
+            let odd = try chromium.dumpDOM(page, fragment: fragment)
+            XCTAssertTrue(odd.contains(#"data-flame-frames=""#), "#\(fragment): the script ran to its end")
+            XCTAssertTrue(odd.contains(#"data-tree="live""#), "#\(fragment)")
+        }
         let temporary = try chromium.dumpDOM(page, fragment: "metric=temporary")
         XCTAssertTrue(temporary.contains("<h2>Temporary allocations by call stack</h2>"), temporary)
         XCTAssertTrue(temporary.contains(#"data-tree="temporary""#), temporary)
