@@ -63,4 +63,13 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(result.status, 64)
         XCTAssertTrue(result.stderr.contains("another file"), result.stderr)
     }
+
+    func testSaysWhenASnapshotIsGivenTwice() throws {
+        let work = try Workspace("merge-twice")
+        try work.build("sites.c")
+        XCTAssertEqual(try work.memtrace(["run", "--output", "a.%n.snap", "--", "./sites"]).status, 0)
+        let result = try work.memtrace(["merge", "a.0.snap", "./a.0.snap", "-o", "m.snap"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stderrLines, ["memtrace: ./a.0.snap is given twice: its figures count twice in the merge"])
+    }
 }

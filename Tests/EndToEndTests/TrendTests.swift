@@ -104,14 +104,28 @@ final class TrendTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("at least 3 snapshots"), result.stderr)
     }
 
+    /// Two snapshots given three times are not a trend of three steps.
+    func testTheSameSnapshotTwice() throws {
+        let work = try Workspace("trend-twice")
+        try work.build("sites.c")
+        XCTAssertEqual(try work.memtrace(["run", "--output", "t.%n.snap", "--", "./sites"]).status, 0)
+        XCTAssertEqual(try work.memtrace(["run", "--output", "u.%n.snap", "--", "./sites"]).status, 0)
+        let result = try work.memtrace(["trend", "t.0.snap", "u.0.snap", "./u.0.snap"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(
+            result.stderr.contains("./u.0.snap is given twice: each snapshot is one step of the run."), result.stderr)
+    }
+
     /// Snapshots that cannot make a trend (all taken at one moment) are refused like bad input:
     /// one line, status 2.
     func testSnapshotsOfOneMoment() throws {
         let work = try Workspace("trend-moment")
         let site = Synthetic.Site(function: "leak_step", line: 12)
-        let name = try Synthetic.write(
-            Synthetic.snapshot(sites: [site], bytes: [1000], seconds: 1, sequence: 0), "app.snap", in: work.directory)
-        let result = try work.memtrace(["trend", name, name, name])
+        let names = try ["app.0.snap", "app.1.snap", "app.2.snap"].map {
+            try Synthetic.write(
+                Synthetic.snapshot(sites: [site], bytes: [1000], seconds: 1, sequence: 0), $0, in: work.directory)
+        }
+        let result = try work.memtrace(["trend"] + names)
         XCTAssertEqual(result.status, 2)
         XCTAssertEqual(
             result.stderr,

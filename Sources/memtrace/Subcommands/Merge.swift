@@ -39,6 +39,9 @@ extension Memtrace {
         }
 
         func run() throws {
+            if let repeated = repeatedFile(in: snapshots) {
+                printError("memtrace: \(repeated) is given twice: its figures count twice in the merge")
+            }
             let merged = SnapshotMerge.merge(try loadResolved(snapshots), path: output)
             // Figures of damaged inputs can add up past what a snapshot may hold: no file then.
             do {

@@ -58,6 +58,9 @@ extension Memtrace {
                 throw ValidationError(
                     "trend needs at least 3 snapshots of one run (got \(snapshots.count)).")
             }
+            if let repeated = repeatedFile(in: snapshots) {
+                throw ValidationError("\(repeated) is given twice: each snapshot is one step of the run.")
+            }
             if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
             if format == .folded { throw ValidationError("--format must be text or json.") }
         }

@@ -49,3 +49,11 @@ func snapshotOutputPath(_ output: String) -> String {
 
 /// Whether standard output is a terminal (no binary output goes there).
 var standardOutputIsTerminal: Bool { isatty(1) != 0 }
+
+/// The first of `paths` that names the same file as one before it (under any name), if any.
+func repeatedFile(in paths: [String]) -> String? {
+    for (index, path) in paths.enumerated() where paths[..<index].contains(where: { isSameFile(path, $0) }) {
+        return path
+    }
+    return nil
+}
