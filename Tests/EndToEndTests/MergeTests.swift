@@ -70,6 +70,7 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(try work.memtrace(["run", "--output", "a.%n.snap", "--", "./sites"]).status, 0)
         let result = try work.memtrace(["merge", "a.0.snap", "./a.0.snap", "-o", "m.snap"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stderrLines, ["memtrace: ./a.0.snap is given twice: its figures count twice in the merge"])
+        XCTAssertEqual(
+            result.stderrLines, ["memtrace: ./a.0.snap is given twice: its figures count twice in the merge"])
     }
 }

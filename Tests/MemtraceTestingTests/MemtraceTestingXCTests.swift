@@ -66,15 +66,12 @@ final class MemtraceTestingXCTests: XCTestCase {
 
     func testARegionOfTheCurrentThreadLeavesOtherThreadsOut() throws {
         try XCTSkipUnless(Memtrace.isTracing, Memtrace.notTracingReason ?? "")
-        /// Another thread allocates 300 bytes, kept, and returns them.
-        func allocateOnAnotherThread() -> UnsafeMutableRawPointer? {
-            var thread = pthread_t()
-            guard pthread_create(&thread, nil, { _ in malloc(300) }, nil) == 0 else { return nil }
-            var result: UnsafeMutableRawPointer?
-            pthread_join(thread, &result)
-            return result
-        }
-        free(allocateOnAnotherThread())  // glibc keeps the first thread's stack and TLS for the next
+        // Another thread, started before the regions (creating one inside would count glibc's
+        // own blocks for it: its TLS, when the stack of a thread just joined is not free yet),
+        // allocates 300 bytes on request, kept, and hands them over.
+        let worker = try RequestThread()
+        defer { worker.stop() }
+        func allocateOnAnotherThread() -> UnsafeMutableRawPointer? { worker.malloc(300) }
         var kept: [UnsafeMutableRawPointer?] = []
         kept.reserveCapacity(4)
         let current = try Memtrace.leakedBytes(label: "current", threads: .current) {
@@ -187,5 +184,46 @@ final class MemtraceTestingXCTests: XCTestCase {
         let block = try XCTUnwrap(unsafeBitCast(symbol, to: NewArray.self)(24))
         free(block)
         XCTAssertEqual(Memtrace.mismatchedReleases, before + 1)
+    }
+}
+
+/// A thread that allocates on request, waiting on semaphores (which allocate nothing) between.
+private final class RequestThread {
+    private let request = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+    private var size = 0
+    private var block: UnsafeMutableRawPointer?
+    private var thread = pthread_t()
+
+    init() throws {
+        sem_init(request, 0, 0)
+        sem_init(done, 0, 0)
+        let started = pthread_create(
+            &thread, nil,
+            { context in
+                let worker = Unmanaged<RequestThread>.fromOpaque(context!).takeUnretainedValue()
+                while true {
+                    sem_wait(worker.request)
+                    if worker.size == 0 { return nil }
+                    worker.block = Glibc.malloc(worker.size)
+                    sem_post(worker.done)
+                }
+            }, Unmanaged.passUnretained(self).toOpaque())
+        if started != 0 { throw XCTSkip("cannot start a thread: \(started)") }
+    }
+
+    func malloc(_ size: Int) -> UnsafeMutableRawPointer? {
+        self.size = size
+        sem_post(request)
+        sem_wait(done)
+        return block
+    }
+
+    func stop() {
+        size = 0
+        sem_post(request)
+        pthread_join(thread, nil)
+        request.deallocate()
+        done.deallocate()
     }
 }
