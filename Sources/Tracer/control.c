@@ -740,6 +740,10 @@ MT_EXPORT int setns(int fd, int nstype) {
  * jemalloc's too.  A fork that does not come here (libc's daemon() calls
  * libc's own) goes through the handlers alone, which mt_control_start
  * registers so that they run before jemalloc's in the parent. */
+/* exit() from several threads (below): */
+static volatile int exit_first;  /* the thread whose exit() came first; 0: none yet */
+static volatile int exit_writer; /* the thread writing the exit snapshot; 0: none */
+static volatile int exit_done;   /* the exit snapshot is written */
 static __thread int fork_prepared; /* the handlers' work is the fork wrapper's */
 typedef pid_t (*fork_fn)(void);
 static fork_fn real_fork;
@@ -774,6 +778,7 @@ static void after_fork_child(void) {
     mt_timeline_reset_locked();
     mt_timeline_unlock();
     mt_exec_holds = 0; /* an exec the handler interrupted in the parent: the child's lock is free */
+    exit_first = exit_writer = exit_done = 0; /* a thread of the parent that was exiting is not here */
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
     mt_solo_init(1);
@@ -968,6 +973,7 @@ MT_EXPORT int execlp(const char *file, const char *arg, ...) {
 volatile int mt_exiting; /* the exit snapshot is coming: no more periodic ones */
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 static void mt_at_exit(void *unused);
+static void exit_look_up(void);
 
 void mt_control_init(void) {
     load_config();
@@ -1004,6 +1010,7 @@ void mt_control_start(void) {
         pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
         exec_look_up(); /* not in a vfork child, whose dlsym would allocate in its parent's heap */
+        exit_look_up();
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();
@@ -1027,9 +1034,40 @@ void mt_control_start(void) {
  * program has cleaned up (gnutls frees at exit what it allocated as it
  * loaded: at the tracer's destructor, 700 blocks were still live).  Only
  * libc's stdio clean-up comes after. */
+/* ---- exit from several threads ----------------------------------------------
+ * A second thread's exit() finds the handlers already taken by the first, and
+ * goes on to end the process: the first thread's exit snapshot died half
+ * written, or before it began.  So exit() from any thread but the first waits
+ * for the exit snapshot (as newer glibc makes every later exit wait), then
+ * goes on as it would have: up to 2 s for the snapshot to begin (the first
+ * thread's other exit handlers run before), a minute for it to end. */
+typedef void (*exit_fn)(int);
+static exit_fn real_exit_fn;
+
+static void exit_look_up(void) {
+    if (!real_exit_fn) real_exit_fn = (exit_fn)dlsym(RTLD_NEXT, "exit");
+}
+
+MT_EXPORT __attribute__((noreturn)) void exit(int status) {
+    exit_look_up();
+    int self = (int)syscall(SYS_gettid), none = 0;
+    if (mt_enabled && (mt_config.at_exit || mt_config.leaks) &&
+        !__atomic_compare_exchange_n(&exit_first, &none, self, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+        none != self) {
+        const struct timespec tick = {0, 1000000};
+        for (int ms = 0; !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++) {
+            if (ms >= (__atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE) ? 60000 : 2000)) break;
+            nanosleep(&tick, NULL);
+        }
+    }
+    if (real_exit_fn) real_exit_fn(status);
+    for (;;) syscall(SYS_exit_group, status);
+}
+
 static void mt_at_exit(void *unused) {
     (void)unused;
     if (!mt_enabled) return;
+    __atomic_store_n(&exit_writer, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
     mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */
     mt_signals_settle(); /* a signal that ends the program came first: it ends it */
     if (mt_config.leaks) {
@@ -1043,4 +1081,5 @@ static void mt_at_exit(void *unused) {
         mt_overrun_report();
         mt_mismatch_report();
     }
+    __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
 }

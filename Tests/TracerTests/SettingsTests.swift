@@ -180,6 +180,22 @@ final class SettingsTests: XCTestCase {
         XCTAssertTrue(lines.last?.hasPrefix("memtrace: cannot write snapshot /nonexistent-dir/x.snap: ") ?? false)
     }
 
+    /// exit() from seventeen threads at once: a later one ended the process while the first wrote
+    /// the exit snapshot (no snapshot, an empty temporary file left, in about one run in ten).
+    func testExitFromManyThreadsAtOnceLeavesOneWholeSnapshot() throws {
+        let exe = try Fixtures.build("exitmany")
+        for round in 0..<20 {
+            let output = directory.appendingPathComponent("round\(round)")
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, in: output)
+            XCTAssertEqual(traced.status, 7, "round \(round): \(traced.stderrText)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: output.path)
+            XCTAssertEqual(names.count, 1, "round \(round): \(names)")
+            let snapshot = try onlySnapshot(in: output, prefix: "exitmany")
+            XCTAssertEqual(snapshot.header.trigger, .exit, "round \(round)")
+        }
+    }
+
     func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
         let exe = try Fixtures.build("api")
         let long = "/nonexistent/" + String(repeating: "d", count: 1500) + "/x.snap"
