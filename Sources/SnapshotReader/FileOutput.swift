@@ -15,6 +15,10 @@
 /// it stands (a file the shell opened for appending is appended to). A symbolic link to a file
 /// that exists is followed: the file it names is replaced as above, the link stays; a link to
 /// nothing is replaced itself. Anything else is refused.
+/// The temporary file being written, as a C string for the signal handler; nil when none.
+nonisolated(unsafe) private var pendingTemporary: UnsafeMutablePointer<CChar>?
+nonisolated(unsafe) private var cleanupInstalled = false
+
 public enum FileOutput {
     /// Where writing `file` failed, with the `errno` value.
     public struct Failure: Error, Sendable {
@@ -64,6 +68,8 @@ public enum FileOutput {
             return
         }
         let temporary = "\(path).tmp.\(getpid())"
+        removedOnSignal(temporary)
+        defer { removedOnSignal(nil) }
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         var fd = open(temporary, flags, mode)
         if fd < 0 && errno == EEXIST {
@@ -84,6 +90,32 @@ public enum FileOutput {
             unlink(temporary)
             throw failure
         }
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP (where they have their default action) remove
+    /// `temporary` before they end the process, so that an interrupted write leaves nothing
+    /// behind; nil: nothing to remove.
+    static func removedOnSignal(_ temporary: String?) {
+        if !cleanupInstalled {
+            cleanupInstalled = true
+            for signal in [SIGINT, SIGTERM, SIGHUP] {
+                var current = sigaction()
+                guard sigaction(signal, nil, &current) == 0, current.__sigaction_handler.sa_handler == nil,
+                    current.sa_flags & SA_SIGINFO == 0
+                else { continue }
+                var action = sigaction()
+                action.__sigaction_handler.sa_handler = { signal in
+                    if let file = pendingTemporary { unlink(file) }
+                    Glibc.signal(signal, SIG_DFL)
+                    raise(signal)
+                }
+                sigemptyset(&action.sa_mask)
+                sigaction(signal, &action, nil)
+            }
+        }
+        let old = pendingTemporary
+        pendingTemporary = temporary.map { strdup($0) }
+        free(old)
     }
 
     /// The descriptor `path` names: 1 for `/dev/stdout`, N for `/dev/fd/N` or `/proc/self/fd/N`…

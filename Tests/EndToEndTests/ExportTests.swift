@@ -174,6 +174,24 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(Array(try work.contents(last).prefix(8)), Array("MEMTRACE".utf8), "the input is untouched")
     }
 
+    /// SIGTERM in the middle of writing an output removes the temporary file before it ends the
+    /// command (strace holds the write back for three seconds).
+    func testAnInterruptedWriteLeavesNothing() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace is not installed")
+        let script = #"""
+            strace -f -o /dev/null -e trace=write -e inject=write:delay_enter=3000000:when=1 \
+                "$1" export "$2" --format json -o out.json &
+            for i in $(seq 100); do ls out.json.tmp.* >/dev/null 2>&1 && break; sleep 0.1; done
+            ls out.json.tmp.* >/dev/null 2>&1 && echo "writing"
+            kill -TERM $(pgrep -P $!)
+            wait
+            ls out.json* 2>/dev/null || echo "nothing left"
+            """#
+        let result = try runProcess(
+            "/bin/sh", ["-c", script, "sh", TestPaths.memtrace, last], directory: work.directory)
+        XCTAssertEqual(result.stdoutText, "writing\nnothing left\n", result.stderrText)
+    }
+
     var go: String? {
         ["/usr/bin/go", "/usr/lib/go/bin/go"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
