@@ -178,6 +178,8 @@ final class ExportTests: XCTestCase {
     /// command (strace holds the write back for three seconds).
     func testAnInterruptedWriteLeavesNothing() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), "strace is not installed")
+        let probe = try runProcess("/usr/bin/strace", ["-o", "/dev/null", "/bin/true"])
+        try XCTSkipUnless(probe.status == 0, "strace cannot trace here: \(probe.stderrText)")
         let script = #"""
             strace -f -o /dev/null -e trace=write -e inject=write:delay_enter=3000000:when=1 \
                 "$1" export "$2" --format json -o out.json &
