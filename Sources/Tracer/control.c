@@ -1051,7 +1051,7 @@ static void exit_look_up(void) {
 MT_EXPORT __attribute__((noreturn)) void exit(int status) {
     exit_look_up();
     int self = (int)syscall(SYS_gettid), none = 0;
-    if (mt_enabled && (mt_config.at_exit || mt_config.leaks) &&
+    if (mt_enabled && (mt_config.at_exit || mt_config.leaks) && mt_signals_own_process() && /* not a vfork child */
         !__atomic_compare_exchange_n(&exit_first, &none, self, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
         none != self) {
         const struct timespec tick = {0, 1000000};
