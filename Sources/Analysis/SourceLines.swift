@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import Symbolizer
 
 /// The source line a frame names, read from the file on this machine, as tracemalloc's
@@ -10,7 +11,8 @@ import Symbolizer
 ///
 /// Only what looks like source is read (``isSource(_:)``): the file names come from the
 /// snapshot, and a report made from someone else's must not carry lines of this machine's
-/// `/proc/self/environ`, `~/.ssh/id_ed25519` or `~/.netrc`.
+/// `/proc/self/environ`, `~/.ssh/id_ed25519` or `~/.netrc`: both the name the snapshot gives
+/// and the file it comes to once `..` and symbolic links are resolved must look like source.
 public final class SourceLines {
     private var files: [String: [Substring]?] = [:]
     private static let maximumFileSize = 16 << 20
@@ -22,21 +24,29 @@ public final class SourceLines {
         guard frame.line > 0, let path = frame.sourcePath else { return nil }
         guard let lines = lines(of: path), frame.line <= lines.count else { return nil }
         let text = lines[frame.line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? nil : text
+        // Tabs kept; any other control character (a terminal's escape sequences) written as an escape.
+        return text.isEmpty ? nil : text.split(separator: "\t", omittingEmptySubsequences: false)
+            .map { String($0).escapingControlCharacters }.joined(separator: "\t")
     }
 
-    /// Source file name endings: C, C++, Objective-C, Swift, Rust, Go, Zig, D, Fortran, assembly,
-    /// lex and yacc, and the preprocessor's includes.
+    /// Source file name endings: C, C++ (and its modules), Objective-C, Swift, Rust, Go, Zig, D,
+    /// Fortran, CUDA, assembly, preprocessed output, lex and yacc (and flex's, bison's, re2c's,
+    /// Ragel's and gperf's inputs), and the preprocessor's includes.
     static let sourceExtensions: Set<String> = [
         "c", "h", "cc", "cp", "cpp", "cxx", "c++", "hh", "hpp", "hxx", "h++", "ipp", "tpp", "tcc", "txx",
-        "inl", "inc", "def", "m", "mm", "swift", "rs", "go", "zig", "d", "f", "f90", "s", "asm", "l", "y",
+        "inl", "inc", "def", "cppm", "ixx", "m", "mm", "swift", "rs", "go", "zig", "d", "f", "for", "f90",
+        "f95", "f03", "f08", "cu", "cuh", "s", "sx", "asm", "i", "ii", "l", "ll", "y", "yy", "ypp", "re",
+        "rl", "gperf",
     ]
 
     /// Whether `path` names something a compiler reads: a file with a source ending, or one
     /// without any in an `include` directory (C++'s `<vector>`), and nothing under `/proc`,
-    /// `/sys`, `/dev` or `/run`.
+    /// `/sys` or `/dev` (but `/dev/shm`, where builds may live).  Only the name is looked at:
+    /// ``text(of:)`` asks it of the resolved path too.
     public static func isSource(_ path: String) -> Bool {
-        for system in ["/proc/", "/sys/", "/dev/", "/run/"] where path.hasPrefix(system) { return false }
+        for system in ["/proc/", "/sys/", "/dev/"] where path.hasPrefix(system) && !path.hasPrefix("/dev/shm/") {
+            return false
+        }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         guard let dot = name.lastIndex(of: "."), dot != name.startIndex else {
             return !name.hasPrefix(".") && path.contains("/include/")
@@ -46,13 +56,20 @@ public final class SourceLines {
 
     private func lines(of path: String) -> [Substring]? {
         if let known = files[path] { return known }
-        guard Self.isSource(path) else {
+        // The file itself, not `/usr/include/../../proc/self/environ` or a `vector.h` linked to a key.
+        guard Self.isSource(path), let real = realpath(path, nil) else {
+            files[path] = .some(nil)
+            return nil
+        }
+        let resolved = String(cString: real)
+        free(real)
+        guard Self.isSource(resolved) else {
             files[path] = .some(nil)
             return nil
         }
         var lines: [Substring]?
         // Not blocking in open (a FIFO without a writer), and only a regular file is read.
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(resolved, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         var info = stat()
         if fd >= 0, fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
             let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)

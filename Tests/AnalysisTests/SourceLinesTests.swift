@@ -57,14 +57,41 @@ final class SourceLinesTests: XCTestCase {
         }
         XCTAssertNil(SourceLines().text(of: frame("/proc/self/environ", 1)))
         XCTAssertNil(SourceLines().text(of: frame("/proc/self/status", 1)))
+        // Neither through `..` nor through a link with a source's name.
+        XCTAssertNil(SourceLines().text(of: frame("/usr/include/../../proc/self/environ", 1)))
+        XCTAssertNil(SourceLines().text(of: frame(directory.path + "/src/../src/netrc", 1)))
+        let link = directory.appendingPathComponent("src/vector.h").path
+        XCTAssertEqual(symlink(directory.appendingPathComponent("src/id_ed25519").path, link), 0)
+        XCTAssertNil(SourceLines().text(of: frame(link, 1)), "a link to a key")
+        XCTAssertNil(SourceLines().text(of: frame("/dev/shm/../stdin", 1)))
         // What compilers read: source endings, and the extensionless headers of include directories.
-        for name in ["a.cpp", "b.H", "c.swift", "d.rs", "include/c++/14/vector", "e.S", "f.inc"] {
+        for name in ["a.cpp", "b.H", "c.swift", "d.rs", "include/c++/14/vector", "e.S", "f.inc", "g.yy", "h.cu", "i.ixx"] {
             let url = directory.appendingPathComponent("src/" + name)
             try FileManager.default.createDirectory(
                 at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try "code\n".write(to: url, atomically: true, encoding: .utf8)
             XCTAssertEqual(SourceLines().text(of: frame(url.path, 1)), "code", name)
         }
+    }
+
+    func testALinkBetweenSourcesAndABuildInSharedMemoryAreRead() throws {
+        let link = directory.appendingPathComponent("src/linked.c").path
+        XCTAssertEqual(symlink(directory.appendingPathComponent("src/app.c").path, link), 0)
+        XCTAssertEqual(SourceLines().text(of: frame(link, 4)), "return use(p);")
+        XCTAssertEqual(SourceLines().text(of: frame("src/../src/app.c", 4, in: directory.path)), "return use(p);")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/dev/shm"), "no /dev/shm")
+        let shared = URL(fileURLWithPath: "/dev/shm/memtrace-source-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: shared) }
+        try "int shm;\n".write(to: shared.appendingPathComponent("shm.c"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(SourceLines().text(of: frame(shared.path + "/shm.c", 1)), "int shm;")
+    }
+
+    func testControlCharactersOfALineAreEscapedAndItsTabsKept() throws {
+        try "\tputs(\"\u{1b}]0;owned\u{07}\");\tx();\n".write(
+            to: directory.appendingPathComponent("src/esc.c"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(
+            SourceLines().text(of: frame("src/esc.c", 1, in: directory.path)), "puts(\"\\x1b]0;owned\\x07\");\tx();")
     }
 
     func testFramesDifferingOnlyInTheirDirectoryAreEqual() {
