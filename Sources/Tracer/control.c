@@ -741,7 +741,6 @@ MT_EXPORT int setns(int fd, int nstype) {
  * libc's own) goes through the handlers alone, which mt_control_start
  * registers so that they run before jemalloc's in the parent. */
 /* exit() from several threads (below): */
-static volatile int exit_first;  /* the thread whose exit() came first; 0: none yet */
 static volatile int exit_writer; /* the thread writing the exit snapshot; 0: none */
 static volatile int exit_done;   /* the exit snapshot is written */
 static __thread int fork_prepared; /* the handlers' work is the fork wrapper's */
@@ -778,7 +777,7 @@ static void after_fork_child(void) {
     mt_timeline_reset_locked();
     mt_timeline_unlock();
     mt_exec_holds = 0; /* an exec the handler interrupted in the parent: the child's lock is free */
-    exit_first = exit_writer = exit_done = 0; /* a thread of the parent that was exiting is not here */
+    exit_writer = exit_done = 0; /* a thread of the parent that was exiting is not here */
     mt_snapshot_after_fork_child();
     mt_sampler_after_fork_child();
     mt_solo_init(1);
@@ -973,6 +972,7 @@ MT_EXPORT int execlp(const char *file, const char *arg, ...) {
 volatile int mt_exiting; /* the exit snapshot is coming: no more periodic ones */
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
 static void mt_at_exit(void *unused);
+static void mt_after_exit_snapshot(void *unused);
 static void exit_look_up(void);
 
 void mt_control_init(void) {
@@ -1019,6 +1019,7 @@ void mt_control_start(void) {
         mt_buf_free(&modules);
         mt_inblock_init();
         mt_solo_init(0);
+        __cxa_atexit(mt_after_exit_snapshot, NULL, NULL); /* run after mt_at_exit */
         __cxa_atexit(mt_at_exit, NULL, NULL);
     }
     if (mt_enabled && !helper_running) start_helper();
@@ -1035,38 +1036,60 @@ void mt_control_start(void) {
  * loaded: at the tracer's destructor, 700 blocks were still live).  Only
  * libc's stdio clean-up comes after. */
 /* ---- exit from several threads ----------------------------------------------
- * A second thread's exit() finds the handlers already taken by the first, and
- * goes on to end the process: the first thread's exit snapshot died half
- * written, or before it began.  So exit() from any thread but the first waits
- * for the exit snapshot (as newer glibc makes every later exit wait), then
- * goes on as it would have: up to 2 s for the snapshot to begin (the first
- * thread's other exit handlers run before), a minute for it to end. */
+ * exit() runs the handlers one at a time from a shared list, and a second
+ * thread's exit() takes the next ones while the first thread is still in
+ * its own: the one that found the list empty ended the process while the
+ * other wrote the exit snapshot (it died half written), or before it began.
+ * So a handler registered just before mt_at_exit, and so run just after it,
+ * waits for the exit snapshot to be written: whichever thread takes it,
+ * mt_at_exit was taken before and is running or has run, and no thread
+ * finds the list empty before one has taken it.  A third thread, arriving
+ * in exit() while the snapshot is written, waits here (as newer glibc makes
+ * every later exit wait), or in the handler, which puts itself back.  Up to a minute; a thread that is not writing the
+ * snapshot is never made to wait for one to begin (an exit handler that
+ * joins a thread which calls exit() would wait for nothing). */
 typedef void (*exit_fn)(int);
 static exit_fn real_exit_fn;
+static const int exit_wait_ms = 60000;
 
 static void exit_look_up(void) {
     if (!real_exit_fn) real_exit_fn = (exit_fn)dlsym(RTLD_NEXT, "exit");
 }
 
+static void wait_for_exit_snapshot(void) {
+    const struct timespec tick = {0, 1000000};
+    for (int ms = 0; ms < exit_wait_ms && !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++)
+        nanosleep(&tick, NULL);
+}
+
 MT_EXPORT __attribute__((noreturn)) void exit(int status) {
     exit_look_up();
-    int self = (int)syscall(SYS_gettid), none = 0;
-    if (mt_enabled && (mt_config.at_exit || mt_config.leaks) && mt_signals_own_process() && /* not a vfork child */
-        !__atomic_compare_exchange_n(&exit_first, &none, self, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
-        none != self) {
-        const struct timespec tick = {0, 1000000};
-        for (int ms = 0; !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++) {
-            if (ms >= (__atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE) ? 60000 : 2000)) break;
-            nanosleep(&tick, NULL);
-        }
-    }
+    int writer = __atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE);
+    if (mt_enabled && writer && writer != (int)syscall(SYS_gettid) && mt_signals_own_process()) /* not a vfork child */
+        wait_for_exit_snapshot();
     if (real_exit_fn) real_exit_fn(status);
     for (;;) syscall(SYS_exit_group, status);
 }
 
+static void mt_after_exit_snapshot(void *unused) {
+    (void)unused;
+    if (!mt_signals_own_process() || __atomic_load_n(&exit_done, __ATOMIC_ACQUIRE)) return;
+    /* Again, for a third thread's exit() that passed the check above before
+     * the snapshot began: it finds this one, not an empty list. */
+    mt_guard++;
+    __cxa_atexit(mt_after_exit_snapshot, NULL, NULL);
+    mt_guard--;
+    wait_for_exit_snapshot();
+}
+
 static void mt_at_exit(void *unused) {
     (void)unused;
-    if (!mt_enabled) return;
+    /* A vfork child's exit() (where _exit was due): the heap and every flag are its parent's. */
+    if (!mt_signals_own_process()) return;
+    if (!mt_enabled) {
+        __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
+        return;
+    }
     __atomic_store_n(&exit_writer, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
     mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */
     mt_signals_settle(); /* a signal that ends the program came first: it ends it */

@@ -196,6 +196,26 @@ final class SettingsTests: XCTestCase {
         }
     }
 
+    /// An exit handler that joins a thread which calls exit(): that thread's exit() goes on at once
+    /// (no snapshot is being written), runs the handlers left, the tracer's too, and ends the
+    /// process with its status and a whole exit snapshot.
+    func testAnExitHandlerJoiningAThreadThatCallsExit() throws {
+        let exe = try Fixtures.build("exitjoin")
+        let line = try Fixtures.line(of: "kept", in: Fixtures.source("exitjoin"))
+        for ending in ["exit", "return"] {
+            let output = directory.appendingPathComponent(ending)
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, [ending], in: output)
+            XCTAssertEqual(traced.status, 3, "\(ending): \(traced.stderrText)")
+            XCTAssertEqual(traced.stderrText, "", ending)
+            let snapshot = try onlySnapshot(in: output, prefix: "exitjoin")
+            XCTAssertEqual(snapshot.header.trigger, .exit, ending)
+            let kept = sites(of: snapshot).filter { $0.function == "main" && $0.line == line }
+            XCTAssertEqual(kept.map(\.liveBytes), [1234], ending)
+            XCTAssertEqual(kept.map(\.liveCount), [1], ending)
+        }
+    }
+
     func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
         let exe = try Fixtures.build("api")
         let long = "/nonexistent/" + String(repeating: "d", count: 1500) + "/x.snap"
