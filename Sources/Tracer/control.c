@@ -116,11 +116,31 @@ static void note_stderr(void) {
 /* Whether `fd`, reached as descriptor 2, is still somewhere for messages: the
  * standard error the program started with, a terminal, pipe or socket, or a
  * file the program made its standard error for appending (a daemon's log). */
+/* The flags of the program's descriptor 2, for the helper, whose own copy
+ * reopened through /proc has flags of its own: the "flags:" line of
+ * /proc/self/fdinfo/2, in octal.  -1 when unknown. */
+static int program_stderr_flags(void) {
+    char text[512];
+    int fd = open("/proc/self/fdinfo/2", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n;
+    do n = read(fd, text, sizeof text - 1);
+    while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = 0;
+    const char *line = strstr(text, "flags:");
+    if (!line) return -1;
+    char *end;
+    long flags = strtol(line + 6, &end, 8);
+    return end == line + 6 ? -1 : (int)flags;
+}
+
 static int for_messages(int fd, int own_description) {
     struct stat st;
     if (fstat(fd, &st) != 0) return 0;
     if ((stderr_known && st.st_dev == stderr_dev && st.st_ino == stderr_ino) || !S_ISREG(st.st_mode)) return 1;
-    int flags = own_description ? 0 : fcntl(fd, F_GETFL);
+    int flags = own_description ? program_stderr_flags() : fcntl(fd, F_GETFL);
     return flags > 0 && (flags & O_APPEND);
 }
 

@@ -178,6 +178,16 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(lines.count, 2, "\(lines)")
         XCTAssertEqual(lines.first, "program data")
         XCTAssertTrue(lines.last?.hasPrefix("memtrace: cannot write snapshot /nonexistent-dir/x.snap: ") ?? false)
+        // And so does the tracer's own thread, which writes the snapshots a signal asks for.
+        let helperLog = directory.appendingPathComponent("helper.log")
+        let signalled = try runTraced(
+            exe, [helperLog.path, "log", "signal"], in: directory,
+            environment: environment.merging(["MEMTRACE_AT_EXIT": "0"]) { $1 })
+        XCTAssertEqual(signalled.status, 0)
+        let helperLines = String(decoding: try Data(contentsOf: helperLog), as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(helperLines.count, 2, "\(helperLines)")
+        XCTAssertTrue(
+            helperLines.last?.hasPrefix("memtrace: cannot write snapshot /nonexistent-dir/x.snap: ") ?? false)
     }
 
     /// exit() from seventeen threads at once: a later one ended the process while the first wrote
