@@ -25,8 +25,10 @@ public final class SourceLines {
         guard let lines = lines(of: path), frame.line <= lines.count else { return nil }
         let text = lines[frame.line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
         // Tabs kept; any other control character (a terminal's escape sequences) written as an escape.
-        return text.isEmpty ? nil : text.split(separator: "\t", omittingEmptySubsequences: false)
-            .map { String($0).escapingControlCharacters }.joined(separator: "\t")
+        return text.isEmpty
+            ? nil
+            : text.split(separator: "\t", omittingEmptySubsequences: false)
+                .map { String($0).escapingControlCharacters }.joined(separator: "\t")
     }
 
     /// Source file name endings: C, C++ (and its modules), Objective-C, Swift, Rust, Go, Zig, D,

@@ -12,12 +12,17 @@
 /// or a character device (`>(gzip > x.gz)`, `/dev/null`) is written in place: renaming over it
 /// would put a file where the device was. A name for one of the process's descriptors
 /// (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`) is that descriptor, written as
-/// it stands (a file the shell opened for appending is appended to). A symbolic link to a file
-/// that exists is followed: the file it names is replaced as above, the link stays; a link to
-/// nothing is replaced itself. Anything else is refused.
+/// it stands (a file the shell opened for appending is appended to), if the process was given
+/// it (``noteGivenDescriptors()``): never a file memtrace itself has open. A symbolic link to a
+/// file that exists is followed: the file it names is replaced as above, the link stays; a link
+/// to nothing is replaced itself. A file replaced gets the permissions it had where they are
+/// narrower than `mode` (a report over a 0600 file stays 0600); as with any rename, a hard link
+/// to the old file keeps the old contents. Anything else is refused.
 /// The temporary file being written, as a C string for the signal handler; nil when none.
 nonisolated(unsafe) private var pendingTemporary: UnsafeMutablePointer<CChar>?
 nonisolated(unsafe) private var cleanupInstalled = false
+/// The descriptors open when the process started; nil: not noted, any may be named.
+nonisolated(unsafe) private var givenDescriptors: Set<Int32>?
 
 public enum FileOutput {
     /// Where writing `file` failed, with the `errno` value.
@@ -44,7 +49,9 @@ public enum FileOutput {
     /// reach the disk before it replaces `path`.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, durable: Bool) throws(Failure) {
         if let fd = descriptor(named: path) {
-            if fcntl(fd, F_GETFD) < 0 { throw Failure(stage: .open, file: path, code: EBADF) }
+            if fcntl(fd, F_GETFD) < 0 || givenDescriptors.map({ !$0.contains(fd) }) ?? false {
+                throw Failure(stage: .open, file: path, code: EBADF)
+            }
             if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
             return
         }
@@ -56,7 +63,10 @@ public enum FileOutput {
             path = String(cString: resolved)
             free(resolved)
         }
-        if stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG {
+        var mode = mode
+        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG {
+            mode &= info.st_mode & 0o777
+        } else if stat(path, &info) == 0 {
             let kind = info.st_mode & S_IFMT
             guard kind == S_IFCHR || kind == S_IFIFO else {
                 throw Failure(stage: .refused, file: path, code: kind == S_IFDIR ? EISDIR : EEXIST)
@@ -116,6 +126,21 @@ public enum FileOutput {
         let old = pendingTemporary
         pendingTemporary = temporary.map { strdup($0) }
         free(old)
+    }
+
+    /// Notes the descriptors the process was started with, the only ones a name such as
+    /// `/dev/fd/3` may then reach; called first thing, before any file is opened.
+    public static func noteGivenDescriptors() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        var given = Set<Int32>()
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name), fd != dirfd(directory) { given.insert(fd) }
+        }
+        givenDescriptors = given
     }
 
     /// The descriptor `path` names: 1 for `/dev/stdout`, N for `/dev/fd/N` or `/proc/self/fd/N`…

@@ -44,6 +44,7 @@ struct Memtrace: ParsableCommand {
     /// Parses and runs like `ParsableCommand.main()`, except that a bad
     /// snapshot or another expected failure prints one line and exits 2.
     static func main() {
+        FileOutput.noteGivenDescriptors()
         do {
             var command = try parseAsRoot()
             try command.run()

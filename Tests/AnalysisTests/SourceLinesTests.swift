@@ -65,7 +65,9 @@ final class SourceLinesTests: XCTestCase {
         XCTAssertNil(SourceLines().text(of: frame(link, 1)), "a link to a key")
         XCTAssertNil(SourceLines().text(of: frame("/dev/shm/../stdin", 1)))
         // What compilers read: source endings, and the extensionless headers of include directories.
-        for name in ["a.cpp", "b.H", "c.swift", "d.rs", "include/c++/14/vector", "e.S", "f.inc", "g.yy", "h.cu", "i.ixx"] {
+        for name in [
+            "a.cpp", "b.H", "c.swift", "d.rs", "include/c++/14/vector", "e.S", "f.inc", "g.yy", "h.cu", "i.ixx",
+        ] {
             let url = directory.appendingPathComponent("src/" + name)
             try FileManager.default.createDirectory(
                 at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -142,6 +142,9 @@ final class ExportTests: XCTestCase {
             test -L out.link && echo "still a link"
             echo old > target.txt; ln -s target.txt file.link; "$1" export "$2" --format folded -o file.link
             test -L file.link && echo "file link kept"
+            umask 022; echo old > private.txt; chmod 600 private.txt; ln -s private.txt private.link
+            "$1" export "$2" --format folded -o private.link; stat -c "private %a" private.txt
+            "$1" export "$2" --format folded -o /dev/fd/7 2>&1; echo "fd7 not given $?"
             "$1" merge "$2" "$2" -o - > merged.snap; echo "merge - $?"; test -e ./- || echo "no file named -"
             "$1" symbolize "$2" -o "./$2" 2>&1 | head -1; echo "symbolize"
             "$1" report "$2" -o "$2" 2>&1 | head -1; echo "report"
@@ -157,6 +160,9 @@ final class ExportTests: XCTestCase {
             closed 2
             still a link
             file link kept
+            private 600
+            memtrace: cannot write /dev/fd/7: Bad file descriptor
+            fd7 not given 2
             merge - 0
             no file named -
             Error: -o must name another file than the snapshot.
@@ -170,6 +176,7 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(String(decoding: try work.contents("appended.txt"), as: UTF8.self), "first\n" + expected)
         XCTAssertEqual(String(decoding: try work.contents("through-link.txt"), as: UTF8.self), expected)
         XCTAssertEqual(String(decoding: try work.contents("target.txt"), as: UTF8.self), expected)
+        XCTAssertEqual(String(decoding: try work.contents("private.txt"), as: UTF8.self), expected)
         XCTAssertEqual(Array(try work.contents("merged.snap").prefix(8)), Array("MEMTRACE".utf8))
         XCTAssertEqual(Array(try work.contents(last).prefix(8)), Array("MEMTRACE".utf8), "the input is untouched")
     }
