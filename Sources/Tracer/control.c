@@ -201,17 +201,21 @@ static void config_warn(const char *name, const char *value, const char *problem
     mt_say(line);
 }
 
-static int env_flag(const char *name, int fallback) {
+/* 0 or 1 from a flag's value: `absent` when unset, `unknown` (with a
+ * warning) when it is none of the spellings. */
+static int env_flag_or(const char *name, int absent, int unknown) {
     const char *v = env(name);
-    if (!v) return fallback;
+    if (!v) return absent;
     if (strcmp(v, "0") == 0 || strcasecmp(v, "no") == 0 || strcasecmp(v, "off") == 0 || strcasecmp(v, "false") == 0)
         return 0;
     if (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 || strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0)
         return 1;
-    config_warn(name, v, fallback ? "not 0 or 1 (no/yes, off/on, false/true); using 1" :
-                                    "not 0 or 1 (no/yes, off/on, false/true); using 0");
-    return fallback;
+    config_warn(name, v, unknown ? "not 0 or 1 (no/yes, off/on, false/true); using 1" :
+                                   "not 0 or 1 (no/yes, off/on, false/true); using 0");
+    return unknown;
 }
+
+static int env_flag(const char *name, int fallback) { return env_flag_or(name, fallback, fallback); }
 
 /* Signals that cannot ask for a snapshot: those no handler can catch, those a
  * fault raises (the handler would return to the faulting instruction for
@@ -291,6 +295,21 @@ static uint64_t parse_bytes(const char *name, uint64_t fallback, const char *mea
         return fallback;
     }
     return (uint64_t)(n * unit);
+}
+
+/* The sampler's seed: a whole number from 1 to 2^64-1; 0 when absent (the
+ * sampler keeps its own), `fallback` when malformed (with a warning). */
+static uint64_t parse_seed(const char *name, uint64_t fallback) {
+    const char *v = env(name);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || *end != 0 || errno == ERANGE || n == 0 || *v == '-' || *v == '+' || *v == ' ') {
+        config_warn(name, v, "not a whole number from 1 to 18446744073709551615; using 1");
+        return fallback;
+    }
+    return (uint64_t)n;
 }
 
 /* Seconds, fractions allowed; `fallback` when absent or malformed (with a warning). */
@@ -997,15 +1016,15 @@ static void exit_look_up(void);
 
 void mt_control_init(void) {
     load_config();
-    if (env_flag("MEMTRACE_DISABLE", 0)) return;
+    if (env_flag_or("MEMTRACE_DISABLE", 0, 1)) return; /* MEMTRACE_DISABLE=2 means it too */
     if (mt_stacks_init() != 0) {
         mt_warn("cannot reserve memory for the stack table; not tracing", NULL, errno);
         return;
     }
     mt_unwind_init();
     mt_tstats_init();
-    mt_sampler_init(parse_bytes("MEMTRACE_SAMPLE", 0, "recording every allocation"),
-                    parse_bytes("MEMTRACE_SAMPLE_SEED", 1, "using 1"));
+    uint64_t sample = parse_bytes("MEMTRACE_SAMPLE", 0, "recording every allocation");
+    mt_sampler_init(sample, parse_seed("MEMTRACE_SAMPLE_SEED", 1));
     if (!mt_config.follow_exec) drop_preload();
     sem_init(&wakeup, 0, 0);
     install_signal();

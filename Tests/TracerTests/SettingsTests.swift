@@ -25,6 +25,7 @@ final class SettingsTests: XCTestCase {
             environment: [
                 "MEMTRACE_FRAMES": "abc", "MEMTRACE_SIGNAL": "SEGV", "MEMTRACE_INTERVAL": "5s",
                 "MEMTRACE_AT_EXIT": "nope", "MEMTRACE_SAMPLE": "lots", "MEMTRACE_TIMELINE": "fast",
+                "MEMTRACE_SAMPLE_SEED": "1.5",
             ])
         XCTAssertEqual(traced.status, 0, traced.stderrText)
         XCTAssertEqual(
@@ -41,6 +42,7 @@ final class SettingsTests: XCTestCase {
                 "memtrace: MEMTRACE_AT_EXIT=nope: not 0 or 1 (no/yes, off/on, false/true); using 1",
                 "memtrace: MEMTRACE_SAMPLE=lots: not a number of bytes (524288, 512k, 1M...); recording every "
                     + "allocation",
+                "memtrace: MEMTRACE_SAMPLE_SEED=1.5: not a whole number from 1 to 18446744073709551615; using 1",
             ])
         let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("api.snap").path)
         XCTAssertEqual(snapshot.header.framesLimit, 64)
@@ -55,6 +57,7 @@ final class SettingsTests: XCTestCase {
             ("MEMTRACE_SIGNAL", "SIGRTMIN+3"), ("MEMTRACE_SIGNAL", "rtmax-2"), ("MEMTRACE_SIGNAL", "40"),
             ("MEMTRACE_SIGNAL", "off"), ("MEMTRACE_SAMPLE", "512KiB"), ("MEMTRACE_SAMPLE", "1.5M"),
             ("MEMTRACE_AT_EXIT", "yes"), ("MEMTRACE_FRAMES", "256"), ("MEMTRACE_INTERVAL", "0"),
+            ("MEMTRACE_SAMPLE_SEED", "18446744073709551615"),
         ] {
             let traced = try runTraced(
                 exe, [directory.appendingPathComponent("quiet.snap").path], in: directory,

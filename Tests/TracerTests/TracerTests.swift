@@ -1292,6 +1292,13 @@ final class TracerTests: XCTestCase {
         let exe = try Fixtures.build("family")
         let traced = try runTraced(exe, in: directory, environment: ["MEMTRACE_DISABLE": "1"])
         XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(traced.stderrText, "")
+        XCTAssertEqual(try snapshotFiles(in: directory), [])
+        // A value that is not a spelling of 0 or 1 disables it too, with a word why.
+        let two = try runTraced(exe, in: directory, environment: ["MEMTRACE_DISABLE": "2"])
+        XCTAssertEqual(two.status, 0)
+        XCTAssertEqual(
+            two.stderrText, "memtrace: MEMTRACE_DISABLE=2: not 0 or 1 (no/yes, off/on, false/true); using 1\n")
         XCTAssertEqual(try snapshotFiles(in: directory), [])
     }
 }
