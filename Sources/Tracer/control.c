@@ -964,6 +964,31 @@ MT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *co
     return exec_failed(held);
 }
 
+/* posix_spawn and posix_spawnp: glibc's child execs without the wrappers above. */
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+static spawn_fn real_spawn[2];
+
+static int spawn(int search, pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    if (!real_spawn[search]) real_spawn[search] = (spawn_fn)dlsym(RTLD_NEXT, search ? "posix_spawnp" : "posix_spawn");
+    if (!real_spawn[search]) return ENOSYS;
+    int put = mt_signals_before_spawn(attr);
+    int rc = real_spawn[search](pid, path, actions, attr, argv, envp);
+    mt_signals_after_spawn(put);
+    return rc;
+}
+
+MT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    return spawn(0, pid, path, actions, attr, argv, envp);
+}
+
+MT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    return spawn(1, pid, file, actions, attr, argv, envp);
+}
+
 /* execl, execle and execlp: their arguments gathered into an array on the
  * stack, as glibc's own do, then the wrappers above. */
 static int count_args(const char *arg, va_list ap) { /* with the NULL that ends them */

@@ -263,17 +263,48 @@ void mt_signals_after_fork_child(int traced) {
  * ignored: a snapshot signal the program was started with ignored (nohup's
  * way, `trap '' USR2`) must reach the program it execs ignored, traced or
  * not, not as a default action that ends it. */
-static struct sigaction tracer_handler; /* while mt_signals_before_exec has put SIG_IGN back */
+static struct sigaction tracer_handler; /* the snapshot handler as install_snapshot set it */
 
+static int ignored_at_start(void) {
+    return snapshot_standing && snapshot_before.sa_handler == SIG_IGN && !(snapshot_before.sa_flags & SA_SIGINFO);
+}
+
+/* Also in a vfork child, which has a signal table of its own (the memory it
+ * shares with its parent is only read). */
 int mt_signals_before_exec(void) {
-    if (!snapshot_standing || snapshot_before.sa_handler != SIG_IGN || (snapshot_before.sa_flags & SA_SIGINFO) ||
-        !mt_signals_own_process())
-        return 0;
-    return __sigaction(mt_config.signal, &snapshot_before, &tracer_handler) == 0;
+    if (!ignored_at_start()) return 0;
+    return __sigaction(mt_config.signal, &snapshot_before, NULL) == 0;
 }
 
 void mt_signals_after_failed_exec(int put) {
     if (put) __sigaction(mt_config.signal, &tracer_handler, NULL);
+}
+
+/* posix_spawn's child runs the new program without coming through the
+ * interposed exec: the signal is ignored in the parent while any thread
+ * spawns (a snapshot request meanwhile is lost), unless the spawn sets it
+ * to its default action anyway. */
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spawning;
+
+int mt_signals_before_spawn(const posix_spawnattr_t *attr) {
+    if (!ignored_at_start() || !mt_signals_own_process()) return 0;
+    short flags;
+    sigset_t defaults;
+    if (attr && posix_spawnattr_getflags(attr, &flags) == 0 && (flags & POSIX_SPAWN_SETSIGDEF) &&
+        posix_spawnattr_getsigdefault(attr, &defaults) == 0 && sigismember(&defaults, mt_config.signal))
+        return 0;
+    pthread_mutex_lock(&spawn_lock);
+    if (spawning++ == 0) __sigaction(mt_config.signal, &snapshot_before, NULL);
+    pthread_mutex_unlock(&spawn_lock);
+    return 1;
+}
+
+void mt_signals_after_spawn(int put) {
+    if (!put) return;
+    pthread_mutex_lock(&spawn_lock);
+    if (--spawning == 0) __sigaction(mt_config.signal, &tracer_handler, NULL);
+    pthread_mutex_unlock(&spawn_lock);
 }
 
 /* ---- _exit ---------------------------------------------------------------- */
@@ -318,6 +349,7 @@ static int install_snapshot(int sig, void (*handler)(int)) {
     sigemptyset(&sa.sa_mask);
     if (__sigaction(sig, &sa, NULL) != 0) return 0;
     snapshot_before = current;
+    tracer_handler = sa;
     mt_config.signal = sig;
     owner = getpid();
     snapshot_standing = 1;

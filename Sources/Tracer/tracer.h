@@ -13,6 +13,7 @@
 #define MEMTRACE_TRACER_H
 
 #include <bits/types/sigset_t.h> /* sigset_t alone: signal.h names registers cfi.c names too */
+#include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -709,6 +710,8 @@ const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
 int mt_signals_before_exec(void);           /* an ignored snapshot signal ignored again: 1 if it was */
 void mt_signals_after_failed_exec(int put); /* the tracer's handler back after mt_signals_before_exec's 1 */
+int mt_signals_before_spawn(const posix_spawnattr_t *attr); /* the same around posix_spawn: 1 to undo */
+void mt_signals_after_spawn(int put);
 int mt_signals_own_process(void); /* not a vfork child sharing its parent's memory */
 extern __thread int mt_exec_holds; /* the snapshot lock, for an exec under way (control.c) */
 void mt_exec_abandon(void);        /* gives it up: the process ends instead */

@@ -142,6 +142,25 @@ final class SettingsTests: XCTestCase {
         }
     }
 
+    /// The same through python3's subprocess (vfork, then exec in the child) and os.posix_spawn
+    /// (whose child execs inside libc), each starting an untraced shell that sends itself USR2.
+    func testAnIgnoredSnapshotSignalStaysIgnoredInWhatPythonSpawns() throws {
+        let python = """
+            import os, subprocess, sys
+            script = 'kill -USR2 $$; echo survived'
+            r = subprocess.run(['/bin/sh', '-c', script], env={})
+            print('subprocess', r.returncode, flush=True)
+            pid = os.posix_spawn('/bin/sh', ['/bin/sh', '-c', script], {})
+            print('posix_spawn', os.waitpid(pid, 0)[1], flush=True)
+            """
+        let launcher = "trap '' USR2; exec env LD_PRELOAD=\"$0\" MEMTRACE_OUTPUT=\"$1\" /usr/bin/python3 -c \"$2\""
+        let traced = try runProcess(
+            "/bin/bash",
+            ["-c", launcher, TestPaths.libtrace, directory.appendingPathComponent("%p.snap").path, python])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "survived\nsubprocess 0\nsurvived\nposix_spawn 0\n", traced.stderrText)
+    }
+
     /// A container's entrypoint: as PID 1, a signal whose action is the default one is ignored by
     /// the kernel. The tracer stood in for SIGTERM's default action there, caught what the program
     /// never sees, and wrote termination snapshots in a loop it could not end (`docker stop`).
