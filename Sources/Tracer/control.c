@@ -231,8 +231,10 @@ static int parse_signal(const char *v) {
     const char *given = v;
     int sig = -1;
     char *end;
-    long n = strtol(v, &end, 10);
-    if (*end == 0) {
+    /* Digits only, here and after RTMIN+ (strtol would take " 12" and "+12"):
+     * as `memtrace snapshot` reads it. */
+    if (*v && v[strspn(v, "0123456789")] == 0) {
+        long n = strtol(v, &end, 10);
         sig = n > 0 && n < NSIG ? (int)n : -1;
     } else {
         if (strncasecmp(v, "SIG", 3) == 0) v += 3;
@@ -246,7 +248,8 @@ static int parse_signal(const char *v) {
                      {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
                      {"PWR", SIGPWR}, {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"SEGV", SIGSEGV},
                      {"BUS", SIGBUS}, {"FPE", SIGFPE}, {"ILL", SIGILL}, {"TRAP", SIGTRAP},
-                     {"SYS", SIGSYS}, {"ABRT", SIGABRT}};
+                     {"SYS", SIGSYS}, {"ABRT", SIGABRT}, {"IOT", SIGIOT}, {"POLL", SIGPOLL},
+                     {"CLD", SIGCHLD}, {"STKFLT", SIGSTKFLT}};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (strcasecmp(v, names[i].name) == 0) sig = names[i].sig;
         if (strcasecmp(v, "RTMIN") == 0) sig = SIGRTMIN;
@@ -254,7 +257,8 @@ static int parse_signal(const char *v) {
         if (strncasecmp(v, "RTMIN+", 6) == 0 || strncasecmp(v, "RTMAX-", 6) == 0) {
             long k = strtol(v + 6, &end, 10);
             long s = v[5] == '+' ? SIGRTMIN + k : SIGRTMAX - k;
-            if (*end == 0 && end != v + 6 && k >= 0 && s >= SIGRTMIN && s <= SIGRTMAX) sig = (int)s;
+            if (*end == 0 && v[6] && v[6 + strspn(v + 6, "0123456789")] == 0 && s >= SIGRTMIN && s <= SIGRTMAX)
+                sig = (int)s;
         }
     }
     if (sig < 0) {

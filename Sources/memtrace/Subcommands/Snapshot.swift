@@ -166,7 +166,8 @@ extension Memtrace {
             let rtmin = __libc_current_sigrtmin()
             let rtmax = __libc_current_sigrtmax()
             var signal: Int32?
-            if text.allSatisfy(\.isASCII), let number = Int32(text) {
+            let digits = { (text: Substring) in !text.isEmpty && text.allSatisfy { ("0"..."9").contains($0) } }
+            if digits(Substring(text)), let number = Int32(text) {
                 signal = number > 0 && number < 65 ? number : nil
             } else {
                 var name = text.uppercased()
@@ -176,11 +177,11 @@ extension Memtrace {
                     "ALRM": SIGALRM, "TERM": SIGTERM, "CHLD": SIGCHLD, "CONT": SIGCONT, "TSTP": SIGTSTP,
                     "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
                     "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "PWR": SIGPWR,
-                    "RTMIN": rtmin, "RTMAX": rtmax,
+                    "POLL": SIGPOLL, "CLD": SIGCHLD, "STKFLT": SIGSTKFLT, "RTMIN": rtmin, "RTMAX": rtmax,
                 ]
                 signal = names[name]
-                if name.hasPrefix("RTMIN+") || name.hasPrefix("RTMAX-"), let offset = Int32(name.dropFirst(6)),
-                    offset >= 0
+                if name.hasPrefix("RTMIN+") || name.hasPrefix("RTMAX-"), digits(name.dropFirst(6)),
+                    let offset = Int32(name.dropFirst(6))
                 {
                     let number = name.hasPrefix("RTMIN+") ? rtmin + offset : rtmax - offset
                     signal = (rtmin...rtmax).contains(number) ? number : nil
