@@ -549,9 +549,14 @@ static void scan_mapping(uint64_t lo, uint64_t hi) {
  * arenas, a JVM's, wasm's guard regions) is mostly never touched, and reading
  * all of it faulted in zero pages by the million (18 s at exit for 64 GiB). */
 #define SPARSE_BYTES (64ull << 20)
-#define PAGEMAP_BATCH 4096 /* entries read at once: 16 MiB of address space */
+#define PAGEMAP_BATCH 4096 /* entries read at once: 16 MiB of address space with 4 KiB pages */
 
 static void scan_touched(uint64_t lo, uint64_t hi) {
+    static uint64_t page_size;
+    if (!page_size) {
+        long size = sysconf(_SC_PAGESIZE);
+        page_size = size > 0 ? (uint64_t)size : 4096;
+    }
     int fd = hi - lo >= SPARSE_BYTES ? mt_open("/proc/self/pagemap", O_RDONLY, 0) : -1;
     uint64_t *entries = fd >= 0 ? mt_map(PAGEMAP_BATCH * sizeof *entries) : NULL;
     if (!entries) {
@@ -562,14 +567,18 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
     uint64_t run = 0; /* where the pages with contents began; 0: not in such a run */
     uint64_t page = lo;
     while (page < hi) {
-        uint64_t n = (hi - page) / 4096;
+        uint64_t n = (hi - page) / page_size;
         if (n > PAGEMAP_BATCH) n = PAGEMAP_BATCH;
-        ssize_t got = pread(fd, entries, n * sizeof *entries, (off_t)(page / 4096 * sizeof *entries));
+        if (n == 0) { /* less than a page left: scanned whole */
+            if (!run) run = page;
+            break;
+        }
+        ssize_t got = pread(fd, entries, n * sizeof *entries, (off_t)(page / page_size * sizeof *entries));
         if (got != (ssize_t)(n * sizeof *entries)) { /* cannot tell: the rest is scanned whole */
             if (!run) run = page;
             break;
         }
-        for (uint64_t i = 0; i < n; i++, page += 4096) {
+        for (uint64_t i = 0; i < n; i++, page += page_size) {
             int contents = (entries[i] >> 62) != 0; /* bit 63 present, bit 62 swapped */
             if (contents && !run) {
                 run = page;

@@ -588,8 +588,9 @@ static int take(const char *path, int trigger, int leaks) {
         if (fd < 0) {
             err = errno;
         } else {
-            /* 0600 whatever the program's umask: a umask of 0777 left a file nobody could read. */
-            if (fchmod(fd, 0600) != 0) err = errno;
+            /* 0600 whatever the program's umask: a umask of 0777 left a file nobody could read.
+             * A file system without permissions (vfat: EPERM) keeps its own. */
+            if (fchmod(fd, 0600) != 0 && errno != EPERM && errno != EOPNOTSUPP && errno != EROFS) err = errno;
             if (!err)
                 err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, read_before, timeline_storage,
                                      mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
