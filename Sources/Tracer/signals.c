@@ -201,20 +201,29 @@ const char *mt_signal_name(int sig) {
 
 static void resolve_reals(void);
 
-void mt_signals_init(int helper) {
-    resolve_reals();
-    owner = getpid();
-    /* Not for a process that is PID 1 (a container's entrypoint): the kernel
-     * ignores a signal whose action is the default one there, so a stand-in
-     * would catch what the program never sees, and could not end it after. */
-    active = helper && (mt_config.at_exit || mt_config.leaks) && owner != 1;
-    exit_active = helper && (mt_config.at_exit || mt_config.leaks);
+static int with_helper; /* what mt_signals_init was told */
+
+/* Stands in for the default action of each watched signal that has it. */
+static void stand_in_for_defaults(void) {
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++) {
         int sig = watched[i];
         struct sigaction current;
         if (!may_stand_in(sig) || __sigaction(sig, NULL, &current) != 0) continue;
         if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_DFL) stand_in(sig);
     }
+}
+
+void mt_signals_init(int helper) {
+    resolve_reals();
+    owner = getpid();
+    with_helper = helper;
+    /* Not for a process that is PID 1 (a container's entrypoint): the kernel
+     * ignores a signal whose action is the default one there, so a stand-in
+     * would catch what the program never sees, and could not end it after.
+     * Its forked children are not PID 1 (mt_signals_after_fork_child). */
+    active = helper && (mt_config.at_exit || mt_config.leaks) && owner != 1;
+    exit_active = helper && (mt_config.at_exit || mt_config.leaks);
+    stand_in_for_defaults();
 }
 
 /* Across fork these signals wait, blocked: one that reached the child
@@ -240,6 +249,7 @@ void mt_signals_release(void) {
 /* A traced child starts with no termination under way; in one that is not
  * traced, the default action is the default action again. */
 void mt_signals_after_fork_child(int traced) {
+    int parent_was_init = owner == 1;
     owner = getpid();
     mt_signal_ending = 0;
     modules_read = 0;
@@ -247,6 +257,10 @@ void mt_signals_after_fork_child(int traced) {
      * failed) is not judged for leaks: its other threads' registers stayed
      * in the parent, and the blocks only they pointed to would be lost. */
     if (mt_config.leaks) exit_active = 0;
+    if (traced && parent_was_init && with_helper && (mt_config.at_exit || mt_config.leaks)) {
+        active = 1; /* a default action ends this one: stand in for it as anywhere else */
+        stand_in_for_defaults();
+    }
     if (traced) return;
     for (size_t i = 0; i < sizeof watched / sizeof watched[0]; i++)
         if (standing_in[watched[i]]) set_default(watched[i]);

@@ -183,6 +183,25 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(try snapshotNames(), ["1.0.snap"], "the exit snapshot, and no termination snapshots")
         let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("1.0.snap").path)
         XCTAssertEqual(snapshot.header.trigger, .exit)
+        // Its forked child is not PID 1: SIGTERM ends it, with a termination snapshot as anywhere else.
+        let children = directory.appendingPathComponent("children")
+        try FileManager.default.createDirectory(at: children, withIntermediateDirectories: true)
+        let forked = try runProcess(
+            "/usr/bin/timeout",
+            [
+                "20", "/usr/bin/unshare", "-fp", "--mount-proc", "/usr/bin/env", "LD_PRELOAD=" + TestPaths.libtrace,
+                "MEMTRACE_OUTPUT=" + children.appendingPathComponent("%p.%n.snap").path, exe, "child",
+            ])
+        XCTAssertEqual(forked.status, 3, forked.stderrText)
+        // The child's pid: 3, the tracer's thread in PID 1 took 2.
+        let pid = forked.stdoutText.split(separator: " ").dropFirst(2).first.map(String.init) ?? "?"
+        XCTAssertEqual(forked.stdoutText, "child pid \(pid) ended by signal 15\nalive as pid 1\n")
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: children.path).sorted(), ["1.0.snap", "\(pid).0.snap"])
+        let child = try SnapshotFile.read(path: children.appendingPathComponent("\(pid).0.snap").path)
+        XCTAssertEqual(child.header.trigger, .termination)
+        let line = try Fixtures.line(of: "child", in: Fixtures.source("selfterm"))
+        XCTAssertEqual(sites(of: child).filter { $0.line == line }.map(\.liveBytes), [3333])
     }
 
     func testWarningsNeverLandInAFileTheProgramOpenedAsDescriptorTwo() throws {
