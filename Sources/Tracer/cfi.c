@@ -56,7 +56,7 @@ static const struct module *find_module(uint64_t ip) {
             if (ip >= modules[i].lo && ip < modules[i].hi) return &modules[i];
         if (pass == 0) { /* a library loaded since the last look */
             module_count = 0;
-            dl_iterate_phdr(add_module, NULL);
+            mt_iterate_phdr(add_module, NULL);
         }
     }
     return NULL;

@@ -822,6 +822,7 @@ static void after_fork_child(void) {
     mt_exec_holds = 0; /* an exec the handler interrupted in the parent: the child's lock is free */
     exit_writer = exit_done = 0; /* a thread of the parent that was exiting is not here */
     mt_snapshot_after_fork_child();
+    mt_modules_after_fork_child();
     mt_sampler_after_fork_child();
     mt_solo_init(1);
     sem_init(&wakeup, 0, 0);
@@ -1084,6 +1085,7 @@ void mt_control_start(void) {
         find_single_flag();
         struct mt_buf modules = {0}; /* for snapshots the program's thread cannot answer in time */
         mt_modules_keep(&modules, mt_modules_collect(&modules));
+        mt_modules_find_loader_lock();
         mt_buf_free(&modules);
         mt_inblock_init();
         mt_solo_init(0);

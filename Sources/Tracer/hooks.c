@@ -100,7 +100,7 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *data) {
 
 static int holder_of(void *address, struct holder *h) {
     *h = (struct holder){.address = (uintptr_t)address};
-    return dl_iterate_phdr(find_holder, h) == 1 && h->name;
+    return mt_iterate_phdr(find_holder, h) == 1 && h->name;
 }
 
 /* Reading the header beats calling malloc_usable_size (twice for every

@@ -106,7 +106,7 @@ static int is_next_chunk_header(uint64_t p, const struct block *b) {
     return p == b->addr + mt_real_usable_size((void *)(uintptr_t)b->addr) - 8;
 }
 
-void mt_leaks_prepare(struct mt_buf *roots) { dl_iterate_phdr(add_writable, roots); }
+void mt_leaks_prepare(struct mt_buf *roots) { mt_iterate_phdr(add_writable, roots); }
 
 /* ---- the block index ------------------------------------------------------------ */
 static void sift(struct block *a, uint64_t root, uint64_t n) {

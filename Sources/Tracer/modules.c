@@ -7,7 +7,10 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "format.h"
 #include "tracer.h"
@@ -74,12 +77,87 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
     return 0;
 }
 
+/* ---- the loader's lock in a forked child ------------------------------------
+ * dl_iterate_phdr holds the loader's write lock, a recursive mutex in ld.so's
+ * _rtld_global, and glibc does not reset it in a forked child (it resets the
+ * other one, dl_load_lock): a fork while another thread walked or changed the
+ * module list left it held in the child by a thread that is not there, and
+ * the child's first dl_iterate_phdr (its exit snapshot's module list) waited
+ * for ever.  So the tracer finds the lock at start-up, as the one mutex of
+ * _rtld_global that its own dl_iterate_phdr callback holds, and a forked
+ * child whose copy is held by another thread borrows it for each of its own
+ * walks: the owner field says the calling thread, which the recursive mutex
+ * lets in, then names the missing thread again.  Only while the list is
+ * consistent (the missing thread was walking it, not changing it); else the
+ * walk is not made.  pthread_mutex_t's fields are glibc's public ABI. */
+static pthread_mutex_t *loader_lock;
+static int loader_lock_missing_owner; /* in a forked child: the thread that held it, not there */
+static pthread_mutex_t borrowing = PTHREAD_MUTEX_INITIALIZER;
+
+struct lock_search {
+    char *lo;
+    size_t size;
+    int self;
+};
+
+static int hold_and_search(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)info;
+    (void)size;
+    struct lock_search *search = data;
+    pthread_mutex_t *found = NULL;
+    int candidates = 0;
+    for (size_t off = 0; off + sizeof(pthread_mutex_t) <= search->size; off += 8) {
+        pthread_mutex_t *m = (pthread_mutex_t *)(search->lo + off);
+        if (m->__data.__owner == search->self && m->__data.__count >= 1 && m->__data.__lock != 0 &&
+            (m->__data.__kind & 0x7f) == PTHREAD_MUTEX_RECURSIVE_NP) {
+            found = m;
+            candidates++;
+        }
+    }
+    if (candidates == 1) loader_lock = found;
+    return 1; /* once */
+}
+
+void mt_modules_find_loader_lock(void) {
+    void *global = dlsym(RTLD_DEFAULT, "_rtld_global");
+    Dl_info info;
+    const ElfW(Sym) *sym = NULL;
+    if (!global || !dladdr1(global, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym || sym->st_size == 0) return;
+    struct lock_search search = {.lo = global, .size = sym->st_size, .self = (int)syscall(SYS_gettid)};
+    dl_iterate_phdr(hold_and_search, &search);
+}
+
+void mt_modules_after_fork_child(void) {
+    pthread_mutex_init(&borrowing, NULL);
+    loader_lock_missing_owner = 0;
+    if (!loader_lock) return;
+    int owner = __atomic_load_n(&loader_lock->__data.__owner, __ATOMIC_RELAXED);
+    if (owner != 0 && owner != (int)syscall(SYS_gettid)) loader_lock_missing_owner = owner;
+}
+
+int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data) {
+    int missing = loader_lock_missing_owner;
+    if (!missing) return dl_iterate_phdr(fn, data);
+    if (_r_debug.r_state != RT_CONSISTENT) return -1;
+    pthread_mutex_lock(&borrowing);
+    int self = (int)syscall(SYS_gettid);
+    __atomic_store_n(&loader_lock->__data.__owner, self, __ATOMIC_RELAXED);
+    int rc = dl_iterate_phdr(fn, data);
+    __atomic_store_n(&loader_lock->__data.__owner, missing, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&borrowing);
+    return rc;
+}
+
 uint32_t mt_modules_collect(struct mt_buf *out) {
     struct collect c = {.out = out, .count = 0};
+    size_t start = out->len;
     mt_buf_u32(out, 0); /* count, patched below */
     mt_buf_u32(out, 0);
-    dl_iterate_phdr(add_module, &c);
-    if (!out->failed) memcpy(out->data, &c.count, 4);
+    if (mt_iterate_phdr(add_module, &c) < 0) { /* the list was being changed: the one read last */
+        out->len = start;
+        return mt_modules_last(out);
+    }
+    if (!out->failed) memcpy(out->data + start, &c.count, 4);
     return c.count;
 }
 

@@ -263,6 +263,33 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// A fork while the loader's module list is walked (another thread's dl_iterate_phdr, or the
+    /// forking thread's own callback): glibc leaves the child's copy of the loader's write lock
+    /// held by a thread that is not there, and the child hung for good on its first module walk
+    /// (the unwinder's, or the exit snapshot's module list).
+    func testAForkWhileTheModuleListIsWalkedNeverHangsTheChild() throws {
+        let exe = try Fixtures.build("forkloader")
+        let line = try Fixtures.line(of: "child", in: Fixtures.source("forkloader"))
+        for mode in ["other", "self"] {
+            let out = directory.appendingPathComponent(mode)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let traced = try runTraced("/usr/bin/timeout", ["-s", "KILL", "30", exe, mode], in: out)
+            XCTAssertEqual(traced.status, 0, "\(mode): \(traced.stderrText)")
+            XCTAssertEqual(traced.stdoutText, "child allocated 100\nchild exited 0\n", mode)
+            let paths = try snapshotFiles(in: out).filter {
+                ($0 as NSString).lastPathComponent.hasPrefix("forkloader.")
+            }
+            XCTAssertEqual(paths.count, 2, "\(mode): \(paths)")
+            // The child's: the block it allocated, symbolized through the modules it listed.
+            let child = try paths.map { try SnapshotFile.read(path: $0) }.filter {
+                sites(of: $0).contains { $0.function == "child_work" }
+            }
+            XCTAssertEqual(child.count, 1, mode)
+            let found = child.first.map { sites(of: $0).filter { $0.function == "child_work" && $0.line == line } }
+            XCTAssertEqual(found?.map(\.liveBytes), [100], mode)
+        }
+    }
+
     /// libc's daemon() forks without the fork the tracer replaces, so the tracer's fork handlers
     /// do the waiting: they must run before jemalloc's (which lock jemalloc) and after them in the
     /// child. Registered before jemalloc's, they waited for a snapshot that waited inside jemalloc,
