@@ -786,6 +786,7 @@ MT_EXPORT int setns(int fd, int nstype) {
 /* exit() from several threads (below): */
 static volatile int exit_writer; /* the thread writing the exit snapshot; 0: none */
 static volatile int exit_done;   /* the exit snapshot is written */
+static volatile int exit_begun;  /* mt_at_exit has run, or is running */
 static __thread int fork_prepared; /* the handlers' work is the fork wrapper's */
 typedef pid_t (*fork_fn)(void);
 static fork_fn real_fork;
@@ -820,7 +821,11 @@ static void after_fork_child(void) {
     mt_timeline_reset_locked();
     mt_timeline_unlock();
     mt_exec_holds = 0; /* an exec the handler interrupted in the parent: the child's lock is free */
-    exit_writer = exit_done = 0; /* a thread of the parent that was exiting is not here */
+    /* A thread of the parent that was exiting is not here; if it had taken
+     * mt_at_exit, this child's exit handlers no longer hold it, and nothing
+     * is to be waited for. */
+    exit_writer = 0;
+    exit_done = exit_begun;
     mt_snapshot_after_fork_child();
     mt_modules_after_fork_child();
     mt_sampler_after_fork_child();
@@ -894,7 +899,8 @@ static void exec_look_up(void) {
 }
 
 /* The real function, or NULL with errno ENOSYS; *held: bit 0, the lock is
- * taken; bit 1, the snapshot signal is ignored again for the new program. */
+ * taken; bits 1-2, how the snapshot signal is ignored again for the new
+ * program (mt_signals_before_exec's value). */
 static void *exec_begin(int which, int *held) {
     if (!real_exec[which]) exec_look_up(); /* before the tracer's start: a constructor's exec */
     *held = 0;
@@ -907,13 +913,13 @@ static void *exec_begin(int which, int *held) {
         mt_exec_holds = 1;
         *held = 1;
     }
-    if (mt_signals_before_exec()) *held |= 2;
+    *held |= mt_signals_before_exec() << 1;
     return real_exec[which];
 }
 
 static int exec_failed(int held) {
     int saved = errno;
-    mt_signals_after_failed_exec(held & 2);
+    mt_signals_after_failed_exec(held >> 1);
     if (held & 1) mt_exec_abandon();
     errno = saved;
     return -1;
@@ -992,6 +998,40 @@ MT_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 MT_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
     return spawn(1, pid, file, actions, attr, argv, envp);
+}
+
+/* system() and popen(): glibc's own posix_spawn, not the one above.  The
+ * signal is back once system() returns, or its thread is cancelled. */
+typedef int (*system_fn)(const char *);
+typedef FILE *(*popen_fn)(const char *, const char *);
+
+static void after_spawn(void *put) { mt_signals_after_spawn((int)(intptr_t)put); }
+
+MT_EXPORT int system(const char *command) {
+    static system_fn real;
+    if (!real) real = (system_fn)dlsym(RTLD_NEXT, "system");
+    if (!real) return -1;
+    int put = command ? mt_signals_before_spawn(NULL) : 0;
+    int rc;
+    pthread_cleanup_push(after_spawn, (void *)(intptr_t)put);
+    rc = real(command);
+    pthread_cleanup_pop(1);
+    return rc;
+}
+
+MT_EXPORT FILE *popen(const char *command, const char *type) {
+    static popen_fn real;
+    if (!real) real = (popen_fn)dlsym(RTLD_NEXT, "popen");
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    int put = mt_signals_before_spawn(NULL);
+    FILE *f = real(command, type);
+    int saved = errno;
+    mt_signals_after_spawn(put);
+    errno = saved;
+    return f;
 }
 
 /* execl, execle and execlp: their arguments gathered into an array on the
@@ -1115,9 +1155,10 @@ void mt_control_start(void) {
  * mt_at_exit was taken before and is running or has run, and no thread
  * finds the list empty before one has taken it.  A third thread, arriving
  * in exit() while the snapshot is written, waits here (as newer glibc makes
- * every later exit wait), or in the handler, which puts itself back.  Up to a minute; a thread that is not writing the
- * snapshot is never made to wait for one to begin (an exit handler that
- * joins a thread which calls exit() would wait for nothing). */
+ * every later exit wait), or in the handler, which puts itself back.  Up to
+ * a minute in all; a thread that is not writing the snapshot is never made
+ * to wait for one to begin (an exit handler that joins a thread which calls
+ * exit() would wait for nothing).  quick_exit() waits the same way. */
 typedef void (*exit_fn)(int);
 static exit_fn real_exit_fn;
 static const int exit_wait_ms = 60000;
@@ -1128,16 +1169,34 @@ static void exit_look_up(void) {
 
 static void wait_for_exit_snapshot(void) {
     const struct timespec tick = {0, 1000000};
-    for (int ms = 0; ms < exit_wait_ms && !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++)
+    for (int ms = 0; !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++) {
+        if (ms >= exit_wait_ms) { /* it will not come (its thread was cancelled in it): no one waits again */
+            __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
+            return;
+        }
         nanosleep(&tick, NULL);
+    }
+}
+
+/* Waits while another thread writes the exit snapshot. */
+static void wait_if_written(void) {
+    int writer = __atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE);
+    if (mt_enabled && writer && writer != (int)syscall(SYS_gettid) && mt_signals_own_process()) /* not a vfork child */
+        wait_for_exit_snapshot();
 }
 
 MT_EXPORT __attribute__((noreturn)) void exit(int status) {
     exit_look_up();
-    int writer = __atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE);
-    if (mt_enabled && writer && writer != (int)syscall(SYS_gettid) && mt_signals_own_process()) /* not a vfork child */
-        wait_for_exit_snapshot();
+    wait_if_written();
     if (real_exit_fn) real_exit_fn(status);
+    for (;;) syscall(SYS_exit_group, status);
+}
+
+MT_EXPORT __attribute__((noreturn)) void quick_exit(int status) {
+    static exit_fn real_quick_exit;
+    if (!real_quick_exit) real_quick_exit = (exit_fn)dlsym(RTLD_NEXT, "quick_exit");
+    wait_if_written();
+    if (real_quick_exit) real_quick_exit(status);
     for (;;) syscall(SYS_exit_group, status);
 }
 
@@ -1154,8 +1213,15 @@ static void mt_after_exit_snapshot(void *unused) {
 
 static void mt_at_exit(void *unused) {
     (void)unused;
-    /* A vfork child's exit() (where _exit was due): the heap and every flag are its parent's. */
-    if (!mt_signals_own_process()) return;
+    /* A vfork child's exit() (where _exit was due) runs its parent's exit
+     * handlers, which the parent then never runs: the exit snapshot of the
+     * heap they share is written here, under the child's pid, and no flag of
+     * the parent's is touched. */
+    if (!mt_signals_own_process()) {
+        if (mt_enabled && (mt_config.at_exit || mt_config.leaks)) mt_snapshot(NULL, MT_TRIGGER_EXIT);
+        return;
+    }
+    __atomic_store_n(&exit_begun, 1, __ATOMIC_RELEASE);
     if (!mt_enabled) {
         __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
         return;

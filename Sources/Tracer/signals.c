@@ -248,7 +248,10 @@ void mt_signals_release(void) {
 
 /* A traced child starts with no termination under way; in one that is not
  * traced, the default action is the default action again. */
+static void spawn_after_fork_child(int traced);
+
 void mt_signals_after_fork_child(int traced) {
+    spawn_after_fork_child(traced);
     int parent_was_init = owner == 1;
     owner = getpid();
     mt_signal_ending = 0;
@@ -283,23 +286,40 @@ static int ignored_at_start(void) {
     return snapshot_standing && snapshot_before.sa_handler == SIG_IGN && !(snapshot_before.sa_flags & SA_SIGINFO);
 }
 
-/* Also in a vfork child, which has a signal table of its own (the memory it
- * shares with its parent is only read). */
+/* posix_spawn's child, and system()'s and popen()'s (glibc's own
+ * posix_spawn), run the new program without coming through the interposed
+ * exec: the signal is ignored in the parent while any thread spawns or execs
+ * (a snapshot request meanwhile is lost: for system(), while its command
+ * runs), unless the spawn sets it to its default action anyway.  One count
+ * for all, so that the last to finish puts the handler back. */
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spawning;
+
+static int ignore_for_child(void) {
+    pthread_mutex_lock(&spawn_lock);
+    if (spawning++ == 0) __sigaction(mt_config.signal, &snapshot_before, NULL);
+    pthread_mutex_unlock(&spawn_lock);
+    return 1;
+}
+
+static void handler_back(void) {
+    pthread_mutex_lock(&spawn_lock);
+    if (spawning > 0 && --spawning == 0) __sigaction(mt_config.signal, &tracer_handler, NULL);
+    pthread_mutex_unlock(&spawn_lock);
+}
+
+/* 1: counted; 2: a vfork child, whose signal table is its own (the memory
+ * it shares with its parent, the count's too, is left alone). */
 int mt_signals_before_exec(void) {
     if (!ignored_at_start()) return 0;
-    return __sigaction(mt_config.signal, &snapshot_before, NULL) == 0;
+    if (!mt_signals_own_process()) return __sigaction(mt_config.signal, &snapshot_before, NULL) == 0 ? 2 : 0;
+    return ignore_for_child();
 }
 
 void mt_signals_after_failed_exec(int put) {
-    if (put) __sigaction(mt_config.signal, &tracer_handler, NULL);
+    if (put == 2) __sigaction(mt_config.signal, &tracer_handler, NULL);
+    else if (put) handler_back();
 }
-
-/* posix_spawn's child runs the new program without coming through the
- * interposed exec: the signal is ignored in the parent while any thread
- * spawns (a snapshot request meanwhile is lost), unless the spawn sets it
- * to its default action anyway. */
-static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
-static int spawning;
 
 int mt_signals_before_spawn(const posix_spawnattr_t *attr) {
     if (!ignored_at_start() || !mt_signals_own_process()) return 0;
@@ -308,17 +328,18 @@ int mt_signals_before_spawn(const posix_spawnattr_t *attr) {
     if (attr && posix_spawnattr_getflags(attr, &flags) == 0 && (flags & POSIX_SPAWN_SETSIGDEF) &&
         posix_spawnattr_getsigdefault(attr, &defaults) == 0 && sigismember(&defaults, mt_config.signal))
         return 0;
-    pthread_mutex_lock(&spawn_lock);
-    if (spawning++ == 0) __sigaction(mt_config.signal, &snapshot_before, NULL);
-    pthread_mutex_unlock(&spawn_lock);
-    return 1;
+    return ignore_for_child();
 }
 
 void mt_signals_after_spawn(int put) {
-    if (!put) return;
-    pthread_mutex_lock(&spawn_lock);
-    if (--spawning == 0) __sigaction(mt_config.signal, &tracer_handler, NULL);
-    pthread_mutex_unlock(&spawn_lock);
+    if (put) handler_back();
+}
+
+/* A fork while another thread spawned: that thread is not in the child. */
+static void spawn_after_fork_child(int traced) {
+    pthread_mutex_init(&spawn_lock, NULL);
+    if (spawning && traced) __sigaction(mt_config.signal, &tracer_handler, NULL);
+    spawning = 0;
 }
 
 /* ---- _exit ---------------------------------------------------------------- */

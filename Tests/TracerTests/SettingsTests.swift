@@ -143,8 +143,9 @@ final class SettingsTests: XCTestCase {
         }
     }
 
-    /// The same through python3's subprocess (vfork, then exec in the child) and os.posix_spawn
-    /// (whose child execs inside libc), each starting an untraced shell that sends itself USR2.
+    /// The same through python3's subprocess (vfork, then exec in the child), os.posix_spawn (whose
+    /// child execs inside libc), os.system and os.popen (libc's own posix_spawn), each starting an
+    /// untraced shell that sends itself USR2.
     func testAnIgnoredSnapshotSignalStaysIgnoredInWhatPythonSpawns() throws {
         let python = """
             import os, subprocess, sys
@@ -153,13 +154,19 @@ final class SettingsTests: XCTestCase {
             print('subprocess', r.returncode, flush=True)
             pid = os.posix_spawn('/bin/sh', ['/bin/sh', '-c', script], {})
             print('posix_spawn', os.waitpid(pid, 0)[1], flush=True)
+            os.environ.pop('LD_PRELOAD')
+            print('system', os.system(script), flush=True)
+            with os.popen(script) as f:
+                print('popen', f.read().strip(), flush=True)
             """
         let launcher = "trap '' USR2; exec env LD_PRELOAD=\"$0\" MEMTRACE_OUTPUT=\"$1\" /usr/bin/python3 -c \"$2\""
         let traced = try runProcess(
             "/bin/bash",
             ["-c", launcher, TestPaths.libtrace, directory.appendingPathComponent("%p.snap").path, python])
         XCTAssertEqual(traced.status, 0, traced.stderrText)
-        XCTAssertEqual(traced.stdoutText, "survived\nsubprocess 0\nsurvived\nposix_spawn 0\n", traced.stderrText)
+        XCTAssertEqual(
+            traced.stdoutText, "survived\nsubprocess 0\nsurvived\nposix_spawn 0\nsurvived\nsystem 0\npopen survived\n",
+            traced.stderrText)
     }
 
     /// A container's entrypoint: as PID 1, a signal whose action is the default one is ignored by
@@ -266,6 +273,22 @@ final class SettingsTests: XCTestCase {
             XCTAssertEqual(kept.map(\.liveBytes), [1234], ending)
             XCTAssertEqual(kept.map(\.liveCount), [1], ending)
         }
+    }
+
+    /// A vfork child's exit() runs its parent's exit handlers, the tracer's too, which the parent
+    /// then never runs: the exit snapshot of the heap they share is written by the child, under its
+    /// pid, and the parent goes on untouched.
+    func testAVforkChildsExitWritesTheExitSnapshot() throws {
+        let exe = try Fixtures.build("vforkexit")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let child = traced.stdoutText.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
+        XCTAssertEqual(traced.stdoutText, "child \(child) exited 3\n")
+        XCTAssertEqual(try snapshotNames(), ["vforkexit.\(child).0.snap"])
+        let snapshot = try SnapshotFile.read(path: directory.appendingPathComponent("vforkexit.\(child).0.snap").path)
+        XCTAssertEqual(snapshot.header.trigger, .exit)
+        let line = try Fixtures.line(of: "kept", in: Fixtures.source("vforkexit"))
+        XCTAssertEqual(sites(of: snapshot).filter { $0.function == "main" && $0.line == line }.map(\.liveBytes), [1000])
     }
 
     func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
