@@ -71,7 +71,7 @@ public final class SourceLines {
         }
         var lines: [Substring]?
         // Not blocking in open (a FIFO without a writer), and only a regular file is read.
-        let fd = open(resolved, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(resolved, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)  // resolved: no link is left
         var info = stat()
         if fd >= 0, fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
             let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)

@@ -144,14 +144,18 @@ public enum FileOutput {
     }
 
     /// The descriptor `path` names: 1 for `/dev/stdout`, N for `/dev/fd/N` or `/proc/self/fd/N`…
-    static func descriptor(named path: String) -> Int32? {
+    static func descriptor(named given: String) -> Int32? {
+        guard given.hasPrefix("/") else { return nil }
+        // "/dev//fd/3" and "/dev/./fd/3" are "/dev/fd/3".
+        let path = "/" + given.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
         switch path {
         case "/dev/stdin": return 0
         case "/dev/stdout": return 1
         case "/dev/stderr": return 2
         default: break
         }
-        for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/\(getpid())/fd/"] where path.hasPrefix(prefix) {
+        for prefix in ["/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/", "/proc/\(getpid())/fd/"]
+        where path.hasPrefix(prefix) {
             let number = path.dropFirst(prefix.count)
             if !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }), let fd = Int32(number) {
                 return fd

@@ -133,12 +133,17 @@ extension String {
         return String(kept) + "…"
     }
 
-    /// The string with its control characters (C0, DEL, C1) written as escapes (`\n`, `\t`,
-    /// `\x1b`…), so that a name from a file can neither break a line of text output nor move a
-    /// terminal's cursor or title; the string itself when it has none.
+    /// The string with its control characters (C0, DEL, C1, and the bidirectional formatting
+    /// characters) written as escapes (`\n`, `\t`, `\x1b`, `\u{202e}`…), so that a name from a
+    /// file can neither break a line of text output, move a terminal's cursor or title, nor show
+    /// its text in another order; the string itself when it has none.
     public var escapingControlCharacters: String {
         func isControl(_ scalar: Unicode.Scalar) -> Bool {
-            scalar.value < 0x20 || (scalar.value >= 0x7f && scalar.value < 0xa0)
+            // C0, DEL, C1, and the bidirectional marks, embeddings, overrides and isolates, which
+            // can show a line's text in another order than it has.
+            let value = scalar.value
+            return value < 0x20 || (value >= 0x7f && value < 0xa0) || value == 0x061c || value == 0x200e
+                || value == 0x200f || (value >= 0x202a && value <= 0x202e) || (value >= 0x2066 && value <= 0x2069)
         }
         guard unicodeScalars.contains(where: isControl) else { return self }
         var escaped = ""
@@ -147,6 +152,8 @@ extension String {
             case "\n": escaped += "\\n"
             case "\t": escaped += "\\t"
             case "\r": escaped += "\\r"
+            case _ where isControl(scalar) && scalar.value > 0xff:
+                escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
             case _ where isControl(scalar):
                 let hex = String(scalar.value, radix: 16)
                 escaped += "\\x" + (hex.count < 2 ? "0" + hex : hex)

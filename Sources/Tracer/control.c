@@ -256,9 +256,8 @@ static int parse_signal(const char *v) {
         if (strcasecmp(v, "RTMAX") == 0) sig = SIGRTMAX;
         if (strncasecmp(v, "RTMIN+", 6) == 0 || strncasecmp(v, "RTMAX-", 6) == 0) {
             long k = strtol(v + 6, &end, 10);
-            long s = v[5] == '+' ? SIGRTMIN + k : SIGRTMAX - k;
-            if (*end == 0 && v[6] && v[6 + strspn(v + 6, "0123456789")] == 0 && s >= SIGRTMIN && s <= SIGRTMAX)
-                sig = (int)s;
+            if (*end == 0 && v[6] && v[6 + strspn(v + 6, "0123456789")] == 0 && k >= 0 && k <= SIGRTMAX - SIGRTMIN)
+                sig = v[5] == '+' ? SIGRTMIN + (int)k : SIGRTMAX - (int)k;
         }
     }
     if (sig < 0) {
@@ -309,7 +308,7 @@ static uint64_t parse_seed(const char *name, uint64_t fallback) {
     char *end;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (end == v || *end != 0 || errno == ERANGE || n == 0 || *v == '-' || *v == '+' || *v == ' ') {
+    if (v[strspn(v, "0123456789")] != 0 || end == v || *end != 0 || errno == ERANGE || n == 0) {
         config_warn(name, v, "not a whole number from 1 to 18446744073709551615; using 1");
         return fallback;
     }

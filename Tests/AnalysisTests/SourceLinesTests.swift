@@ -94,6 +94,11 @@ final class SourceLinesTests: XCTestCase {
             to: directory.appendingPathComponent("src/esc.c"), atomically: true, encoding: .utf8)
         XCTAssertEqual(
             SourceLines().text(of: frame("src/esc.c", 1, in: directory.path)), "puts(\"\\x1b]0;owned\\x07\");\tx();")
+        try "if (admin) { /* \u{202e} } \u{2066} */\n".write(
+            to: directory.appendingPathComponent("src/bidi.c"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(
+            SourceLines().text(of: frame("src/bidi.c", 1, in: directory.path)),
+            "if (admin) { /* \\u{202e} } \\u{2066} */")
     }
 
     func testFramesDifferingOnlyInTheirDirectoryAreEqual() {

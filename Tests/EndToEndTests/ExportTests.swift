@@ -145,6 +145,8 @@ final class ExportTests: XCTestCase {
             umask 022; echo old > private.txt; chmod 600 private.txt; ln -s private.txt private.link
             "$1" export "$2" --format folded -o private.link; stat -c "private %a" private.txt
             "$1" export "$2" --format folded -o /dev/fd/7 2>&1; echo "fd7 not given $?"
+            "$1" export "$2" --format folded -o /proc/thread-self/fd/3 3> fd3b.txt; echo "thread-self $?"
+            "$1" export "$2" --format folded -o /dev//./fd/3 3> fd3c.txt; echo "slashes $?"
             "$1" merge "$2" "$2" -o - > merged.snap; echo "merge - $?"; test -e ./- || echo "no file named -"
             "$1" symbolize "$2" -o "./$2" 2>&1 | head -1; echo "symbolize"
             "$1" report "$2" -o "$2" 2>&1 | head -1; echo "report"
@@ -163,6 +165,8 @@ final class ExportTests: XCTestCase {
             private 600
             memtrace: cannot write /dev/fd/7: Bad file descriptor
             fd7 not given 2
+            thread-self 0
+            slashes 0
             merge - 0
             no file named -
             Error: -o must name another file than the snapshot.
@@ -177,6 +181,8 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(String(decoding: try work.contents("through-link.txt"), as: UTF8.self), expected)
         XCTAssertEqual(String(decoding: try work.contents("target.txt"), as: UTF8.self), expected)
         XCTAssertEqual(String(decoding: try work.contents("private.txt"), as: UTF8.self), expected)
+        XCTAssertEqual(String(decoding: try work.contents("fd3b.txt"), as: UTF8.self), expected)
+        XCTAssertEqual(String(decoding: try work.contents("fd3c.txt"), as: UTF8.self), expected)
         XCTAssertEqual(Array(try work.contents("merged.snap").prefix(8)), Array("MEMTRACE".utf8))
         XCTAssertEqual(Array(try work.contents(last).prefix(8)), Array("MEMTRACE".utf8), "the input is untouched")
     }

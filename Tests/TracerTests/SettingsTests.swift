@@ -57,7 +57,8 @@ final class SettingsTests: XCTestCase {
             ("MEMTRACE_SIGNAL", "SIGRTMIN+3"), ("MEMTRACE_SIGNAL", "rtmax-2"), ("MEMTRACE_SIGNAL", "40"),
             ("MEMTRACE_SIGNAL", "off"), ("MEMTRACE_SAMPLE", "512KiB"), ("MEMTRACE_SAMPLE", "1.5M"),
             ("MEMTRACE_AT_EXIT", "yes"), ("MEMTRACE_FRAMES", "256"), ("MEMTRACE_INTERVAL", "0"),
-            ("MEMTRACE_SAMPLE_SEED", "18446744073709551615"), ("MEMTRACE_SIGNAL", "SIGPOLL"),
+            ("MEMTRACE_SAMPLE_SEED", "18446744073709551615"), ("MEMTRACE_SIGNAL", "RTMAX-0"),
+            ("MEMTRACE_SIGNAL", "SIGPOLL"),
             ("MEMTRACE_SIGNAL", "cld"), ("MEMTRACE_SIGNAL", "STKFLT"),
         ] {
             let traced = try runTraced(
@@ -66,7 +67,10 @@ final class SettingsTests: XCTestCase {
             XCTAssertEqual(traced.status, 0, "\(variable)=\(value)")
             XCTAssertEqual(traced.stderrText, "", "\(variable)=\(value)")
         }
-        for value in ["KILL", "9", "32", "RTMIN+99", "RTMAX-1x", "BOGUS", "IOT", "+12", " 12", "RTMIN+ 3", "RTMIN+-1"] {
+        for value in [
+            "KILL", "9", "32", "RTMIN+99", "RTMAX-1x", "BOGUS", "IOT", "+12", " 12", "RTMIN+ 3", "RTMIN+-1",
+            "RTMIN+2147483647", "RTMAX-99999999999999999999",
+        ] {
             let traced = try runTraced(
                 exe, [directory.appendingPathComponent("loud.snap").path], in: directory,
                 environment: ["MEMTRACE_SIGNAL": value])

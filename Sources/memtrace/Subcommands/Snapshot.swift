@@ -181,7 +181,7 @@ extension Memtrace {
                 ]
                 signal = names[name]
                 if name.hasPrefix("RTMIN+") || name.hasPrefix("RTMAX-"), digits(name.dropFirst(6)),
-                    let offset = Int32(name.dropFirst(6))
+                    let offset = Int32(name.dropFirst(6)), offset <= rtmax - rtmin
                 {
                     let number = name.hasPrefix("RTMIN+") ? rtmin + offset : rtmax - offset
                     signal = (rtmin...rtmax).contains(number) ? number : nil
