@@ -135,15 +135,19 @@ void mt_modules_after_fork_child(void) {
     if (owner != 0 && owner != (int)syscall(SYS_gettid)) loader_lock_missing_owner = owner;
 }
 
+static __thread int borrowed_here; /* this thread's walk has it: a nested one (a signal's) just walks */
+
 int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data) {
     int missing = loader_lock_missing_owner;
-    if (!missing) return dl_iterate_phdr(fn, data);
+    if (!missing || borrowed_here) return dl_iterate_phdr(fn, data);
     if (_r_debug.r_state != RT_CONSISTENT) return -1;
     pthread_mutex_lock(&borrowing);
+    borrowed_here = 1;
     int self = (int)syscall(SYS_gettid);
     __atomic_store_n(&loader_lock->__data.__owner, self, __ATOMIC_RELAXED);
     int rc = dl_iterate_phdr(fn, data);
     __atomic_store_n(&loader_lock->__data.__owner, missing, __ATOMIC_RELAXED);
+    borrowed_here = 0;
     pthread_mutex_unlock(&borrowing);
     return rc;
 }
