@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tracer.h"
@@ -90,15 +91,24 @@ void mt_unmap(void *p, size_t bytes) {
 }
 
 /* While it waits, a thread answers the helper's request for the allocator's
- * statistics (control.c): the helper may hold the lock waiting for them. */
+ * statistics (control.c): the helper may hold the lock waiting for them.
+ * Spins, then yields, then sleeps a fifth of a millisecond at a time: a
+ * holder that takes long (a large snapshot written to a slow disk) is not
+ * waited for with a whole core. */
 void mt_lock_slow(mt_lock_t *l) {
     for (unsigned spins = 0;; spins++) {
         if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 &&
             __atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)
             return;
         if (MT_UNLIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) & MT_SOLO_STATS)) mt_allocator_serve();
-        if (spins < 64) __builtin_ia32_pause();
-        else sched_yield();
+        if (spins < 64) {
+            __builtin_ia32_pause();
+        } else if (spins < 64 + 1024) {
+            sched_yield();
+        } else {
+            const struct timespec nap = {0, 200000};
+            nanosleep(&nap, NULL);
+        }
     }
 }
 
