@@ -1146,18 +1146,19 @@ void mt_control_start(void) {
  * libc's stdio clean-up comes after. */
 /* ---- exit from several threads ----------------------------------------------
  * exit() runs the handlers one at a time from a shared list, and a second
- * thread's exit() takes the next ones while the first thread is still in
- * its own: the one that found the list empty ended the process while the
- * other wrote the exit snapshot (it died half written), or before it began.
- * So a handler registered just before mt_at_exit, and so run just after it,
- * waits for the exit snapshot to be written: whichever thread takes it,
- * mt_at_exit was taken before and is running or has run, and no thread
- * finds the list empty before one has taken it.  A third thread, arriving
- * in exit() while the snapshot is written, waits here (as newer glibc makes
- * every later exit wait), or in the handler, which puts itself back.  Up to
- * a minute in all; a thread that is not writing the snapshot is never made
- * to wait for one to begin (an exit handler that joins a thread which calls
- * exit() would wait for nothing).  quick_exit() waits the same way. */
+ * thread's exit() takes the next ones while the first thread is still in its
+ * own: the one that found the list empty ended the process while the other
+ * wrote the exit snapshot (it died half written), or before it began.  So a
+ * handler registered just before mt_at_exit, and so run just after it, waits
+ * for the exit snapshot to be written: whichever thread takes it, mt_at_exit
+ * was taken before and is running or has run, and no thread finds the list
+ * empty before one has taken it.  A third thread, arriving in exit() while
+ * the snapshot is written, waits here (as newer glibc makes every later exit
+ * wait), or in the handler, which puts itself back (for how long:
+ * wait_for_exit_snapshot).  A thread that is not writing the snapshot is
+ * never made to wait for one to begin (an exit handler that joins a thread
+ * which calls exit() would wait for nothing).  quick_exit() waits the same
+ * way. */
 typedef void (*exit_fn)(int);
 static exit_fn real_exit_fn;
 static const int exit_wait_ms = 60000;
@@ -1166,12 +1167,19 @@ static void exit_look_up(void) {
     if (!real_exit_fn) real_exit_fn = (exit_fn)dlsym(RTLD_NEXT, "exit");
 }
 
+/* A minute; past that, ten while the writer's thread is still there (a
+ * large leak scan).  Then no one waits again: the snapshot will not come
+ * (its thread was cancelled in it, or is stuck). */
 static void wait_for_exit_snapshot(void) {
     const struct timespec tick = {0, 1000000};
     for (int ms = 0; !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE); ms++) {
-        if (ms >= exit_wait_ms) { /* it will not come (its thread was cancelled in it): no one waits again */
-            __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
-            return;
+        if (ms >= exit_wait_ms) {
+            int writer = __atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE);
+            int alive = writer && syscall(SYS_tgkill, getpid(), writer, 0) == 0;
+            if (!alive || ms >= 10 * exit_wait_ms) {
+                __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
+                return;
+            }
         }
         nanosleep(&tick, NULL);
     }

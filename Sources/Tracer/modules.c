@@ -87,12 +87,14 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
  * _rtld_global that its own dl_iterate_phdr callback holds, and a forked
  * child whose copy is held by another thread borrows it for each of its own
  * walks: the owner field says the calling thread, which the recursive mutex
- * lets in, then names the missing thread again.  Only while the list is
- * consistent (the missing thread was walking it, not changing it); else the
- * walk is not made.  pthread_mutex_t's fields are glibc's public ABI. */
+ * lets in, then names the missing thread again.  The list can be walked
+ * whatever the missing thread was doing: ld.so links an object in once it is
+ * complete, and unlinks one before it unmaps it.  libunwind walks the list
+ * itself: the unwinder does not call it in such a child (unwind.c).
+ * pthread_mutex_t's fields are glibc's public ABI. */
 static pthread_mutex_t *loader_lock;
 static int loader_lock_missing_owner; /* in a forked child: the thread that held it, not there */
-static pthread_mutex_t borrowing = PTHREAD_MUTEX_INITIALIZER;
+static mt_lock_t borrowing;           /* the tracer's own lock: the helper takes it while libc thinks it is alone */
 
 struct lock_search {
     char *lo;
@@ -127,8 +129,10 @@ void mt_modules_find_loader_lock(void) {
     dl_iterate_phdr(hold_and_search, &search);
 }
 
+int mt_loader_lock_missing(void) { return loader_lock_missing_owner != 0; }
+
 void mt_modules_after_fork_child(void) {
-    pthread_mutex_init(&borrowing, NULL);
+    borrowing.v = 0;
     loader_lock_missing_owner = 0;
     if (!loader_lock) return;
     int owner = __atomic_load_n(&loader_lock->__data.__owner, __ATOMIC_RELAXED);
@@ -140,15 +144,14 @@ static __thread int borrowed_here; /* this thread's walk has it: a nested one (a
 int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data) {
     int missing = loader_lock_missing_owner;
     if (!missing || borrowed_here) return dl_iterate_phdr(fn, data);
-    if (_r_debug.r_state != RT_CONSISTENT) return -1;
-    pthread_mutex_lock(&borrowing);
+    mt_lock(&borrowing);
     borrowed_here = 1;
     int self = (int)syscall(SYS_gettid);
     __atomic_store_n(&loader_lock->__data.__owner, self, __ATOMIC_RELAXED);
     int rc = dl_iterate_phdr(fn, data);
     __atomic_store_n(&loader_lock->__data.__owner, missing, __ATOMIC_RELAXED);
     borrowed_here = 0;
-    pthread_mutex_unlock(&borrowing);
+    mt_unlock(&borrowing);
     return rc;
 }
 
@@ -157,10 +160,7 @@ uint32_t mt_modules_collect(struct mt_buf *out) {
     size_t start = out->len;
     mt_buf_u32(out, 0); /* count, patched below */
     mt_buf_u32(out, 0);
-    if (mt_iterate_phdr(add_module, &c) < 0) { /* the list was being changed: the one read last */
-        out->len = start;
-        return mt_modules_last(out);
-    }
+    mt_iterate_phdr(add_module, &c);
     if (!out->failed) memcpy(out->data + start, &c.count, 4);
     return c.count;
 }

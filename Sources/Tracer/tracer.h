@@ -755,10 +755,12 @@ void mt_buf_free(struct mt_buf *b);
 /* Encodes the MODULES payload; returns the module count. */
 uint32_t mt_modules_collect(struct mt_buf *out);
 /* dl_iterate_phdr for the tracer's own walks, which works in a forked child
- * whose copy of the loader's lock another thread held at the fork (-1, no
- * walk, while that thread was changing the list): modules.c. */
+ * whose copy of the loader's lock another thread held at the fork (modules.c);
+ * mt_loader_lock_missing: this is such a child, where dl_iterate_phdr itself
+ * (libunwind's) would wait for ever. */
 struct dl_phdr_info;
 int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data);
+int mt_loader_lock_missing(void);
 void mt_modules_find_loader_lock(void); /* at start-up, one thread */
 void mt_modules_after_fork_child(void);
 void mt_allocator_init(void); /* at start-up: is the allocator jemalloc? */

@@ -654,7 +654,7 @@ __attribute__((noinline)) uint32_t mt_unwind_full_depth(void) {
         if (n >= 0 && n < CHUNK) return (uint32_t)(n - self_frames(raw, n));
     }
 #endif
-    return libunwind_depth();
+    return mt_loader_lock_missing() ? 0 : libunwind_depth();
 }
 
 __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, const uint64_t **pcs, uint64_t *hash,
@@ -690,9 +690,12 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
 #endif
         if (n < 0) {
             if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
-            n = libunwind_walk(buf, cap);
+            /* libunwind walks the module list with the loader's lock, which a
+             * child forked in the middle of a walk finds held for ever
+             * (modules.c): there the stack is left unknown, cut. */
+            n = mt_loader_lock_missing() ? 0 : libunwind_walk(buf, cap);
         }
-        more = n == cap;
+        more = n == cap || n == 0;
     } else if (MT_UNLIKELY(check_mode)) {
         check_walk(raw, n, more, cap);
     }

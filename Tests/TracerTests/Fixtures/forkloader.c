@@ -2,19 +2,31 @@
  * ("other", its dl_iterate_phdr callback waits for the fork), or by the
  * forking thread itself ("self", the fork is made from inside its callback).
  * The child allocates, exits, and so writes an exit snapshot, which lists the
- * modules.  Usage: forkloader other|self */
+ * modules; with "signal", it first allocates in a signal handler, whose
+ * stack the unwinder hands to libunwind.  Usage: forkloader other|self|signal */
 #define _GNU_SOURCE
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-static volatile int inside, forked;
+static volatile int inside, forked, in_handler;
+static void *volatile handled;
+
+static void allocate(int sig) {
+    (void)sig;
+    handled = malloc(77);
+}
 
 static void child_work(void) {
+    if (in_handler) {
+        signal(SIGUSR1, allocate);
+        raise(SIGUSR1);
+    }
     void *block = malloc(100); /* @child */
     printf("child allocated %s\n", block ? "100" : "nothing");
     fflush(stdout);
@@ -45,7 +57,8 @@ static int fork_inside(struct dl_phdr_info *info, size_t size, void *data) {
 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
-    if (strcmp(argv[1], "other") == 0) {
+    in_handler = strcmp(argv[1], "signal") == 0;
+    if (strcmp(argv[1], "other") == 0 || in_handler) {
         pthread_t thread;
         pthread_create(&thread, NULL, walker, NULL);
         while (!inside) usleep(1000);
