@@ -533,6 +533,14 @@ static int take(const char *path, int trigger, int leaks) {
      * the lock would stay taken for good, and the next snapshot wait for ever. */
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    /* What needs the loader's lock is read before the snapshot's: a program
+     * thread holding the loader's lock (its dl_iterate_phdr callback) may be
+     * waiting for one that forks, and the fork waits for the snapshot lock. */
+    struct mt_buf modules = {0}, alloc = {0}, roots = {0};
+    uint32_t module_count = 0;
+    int modules_read = mt_signal_ending || mt_allocator_stats_safe();
+    if (modules_read) module_count = mt_modules_collect(&modules);
+    if (leaks) mt_leaks_prepare(&roots);
     mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
@@ -552,7 +560,6 @@ static int take(const char *path, int trigger, int leaks) {
     append(tmp, sizeof tmp, &tlen, ".tmp.");
     append_u64(tmp, sizeof tmp, &tlen, (uint64_t)getpid());
 
-    struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     /* A program that glibc runs as one thread reads the allocator's
      * statistics and the module list itself, at its next record (control.c):
      * asked before the live table is locked, so that it goes on at once
@@ -563,16 +570,12 @@ static int take(const char *path, int trigger, int leaks) {
      * themselves (dl_iterate_phdr, dlopen).  When the program does not
      * answer in time, the list read last.  1 read, -1 not in time, 0 later. */
     int read_before = 0;
-    uint32_t module_count;
-    if (!mt_signal_ending && !mt_allocator_stats_safe()) {
+    if (!modules_read) {
         read_before = mt_allocator_read(&alloc, &modules, &module_count) ? 1 : -1;
         if (read_before < 0) module_count = mt_modules_last(&modules);
-    } else {
-        module_count = mt_modules_collect(&modules);
     }
     if (read_before >= 0) mt_modules_keep(&modules, module_count);
     if (mt_signal_ending) mt_signals_modules_read();
-    if (leaks) mt_leaks_prepare(&roots);
 
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
         err = ENOMEM;

@@ -245,6 +245,48 @@ final class RealProgramTests: XCTestCase {
         XCTAssertEqual(parent?.stackStats.filter { $0.liveBytes == 66667 }.count, 0)
     }
 
+    /// python3 forking while a thread walks the module list through ctypes, with a Python callback
+    /// that waits for the GIL, and another loads libraries, as periodic snapshots are taken: the
+    /// tracer's thread held the snapshot lock while it waited for the loader's lock, which the walk
+    /// held while it waited for the GIL, which the fork held while it waited for the snapshot
+    /// lock. The module list is now read before the snapshot lock is taken.
+    func testPython3ForkingWhileAThreadWalksTheModulesThroughCtypes() throws {
+        let python = try requireProgram("/usr/bin/python3")
+        let script = """
+            import ctypes, os, subprocess, sys, threading
+            stop = False
+            def load():
+                while not stop:
+                    for name in ["libz.so.1", "libm.so.6", "libexpat.so.1", "libffi.so.8", "libsqlite3.so.0"]:
+                        try: ctypes.CDLL(name)
+                        except OSError: pass
+            def walk():
+                libc = ctypes.CDLL(None)
+                visit = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)(
+                    lambda info, size, data: len([0] * 50) - 50)
+                while not stop:
+                    libc.dl_iterate_phdr(visit, None)
+            threads = [threading.Thread(target=load), threading.Thread(target=walk)]
+            for t in threads: t.start()
+            for i in range(150):
+                pid = os.fork()
+                if pid == 0:
+                    held = [str(j) for j in range(1000)]
+                    os._exit(0) if i % 2 else sys.exit(0)
+                _, status = os.waitpid(pid, 0)
+                if status: print("child", i, "status", status)
+            print(subprocess.run(["sh", "-c", "echo hi"], capture_output=True, text=True).stdout, end="")
+            stop = True
+            for t in threads: t.join()
+            print("done")
+            """
+        let environment: [String: String?] = [
+            "PYTHONPATH": nil, "PYTHONHOME": nil, "PYENV_VERSION": nil, "MEMTRACE_INTERVAL": "0.01",
+        ]
+        let run = try compare(python, ["-I", "-c", script], environment: environment)
+        XCTAssertEqual(run.stdoutText, "hi\ndone\n")
+    }
+
     /// A signal sent to a child the moment it is started reaches it between fork and exec, often
     /// while it is inside the tracer; it must end the child all the same, as it does untraced, and
     /// not be lost to the exec that follows.
