@@ -540,6 +540,7 @@ static int take(const char *path, int trigger, int leaks) {
     uint32_t module_count = 0;
     int modules_read = mt_signal_ending || mt_allocator_stats_safe();
     if (modules_read) module_count = mt_modules_collect(&modules);
+    if (mt_signal_ending) mt_signals_modules_read();
     if (leaks) mt_leaks_prepare(&roots);
     mt_snapshot_lock();
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
@@ -575,7 +576,6 @@ static int take(const char *path, int trigger, int leaks) {
         if (read_before < 0) module_count = mt_modules_last(&modules);
     }
     if (read_before >= 0) mt_modules_keep(&modules, module_count);
-    if (mt_signal_ending) mt_signals_modules_read();
 
     if (!writer_storage || !timeline_storage || modules.failed || roots.failed) {
         err = ENOMEM;
