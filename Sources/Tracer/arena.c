@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,10 +108,14 @@ void mt_lock_slow(mt_lock_t *l) {
             sched_yield();
         } else {
             const struct timespec nap = {0, 200000};
-            nanosleep(&nap, NULL);
+            mt_sleep(&nap);
         }
     }
 }
+
+/* nanosleep without being a cancellation point: a thread the program
+ * cancels must not end inside the tracer (in malloc, holding a lock). */
+void mt_sleep(const struct timespec *t) { syscall(SYS_nanosleep, t, NULL); }
 
 /* ---- descriptors ------------------------------------------------------------
  * open() hands out the lowest free number, which may be one the program has

@@ -641,9 +641,17 @@ int mt_allocator_serve(void) {
     return 1;
 }
 
+/* The calling thread, now that it may read the statistics, holds the
+ * snapshot lock: the module list is the one read last, not walked under the
+ * lock (take(), snapshot.c). */
+static void read_stats_keep_modules(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count) {
+    mt_allocator_collect(out);
+    if (modules) *module_count = mt_modules_last(modules);
+}
+
 int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *module_count) {
     if (mt_allocator_stats_safe()) {
-        read_both(out, modules, module_count);
+        read_stats_keep_modules(out, modules, module_count);
         return 1;
     }
     stats_out = out;
@@ -668,11 +676,11 @@ int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *modu
         int safe = mt_allocator_stats_safe();
         if ((safe || waited >= STATS_WAIT_NS || mt_exiting || mt_signal_ending) &&
             __atomic_compare_exchange_n(&stats_state, &state, STATS_IDLE, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-            if (safe) read_both(out, modules, module_count);
+            if (safe) read_stats_keep_modules(out, modules, module_count);
             read = safe;
             break;
         }
-        nanosleep(&pause, NULL);
+        mt_sleep(&pause);
     }
     __atomic_and_fetch(&mt_solo, ~MT_SOLO_STATS, __ATOMIC_SEQ_CST);
     __atomic_store_n(&stats_state, STATS_IDLE, __ATOMIC_RELEASE);
@@ -747,7 +755,7 @@ static int without_helper(long call, long a, long b) {
      * counting the thread as one of the process's: until then, EINVAL. */
     for (int tries = 0; rc != 0 && errno == EINVAL && stopped && tries < 200; tries++) {
         struct timespec pause = {0, 100000};
-        nanosleep(&pause, NULL);
+        mt_sleep(&pause);
         rc = (int)syscall(call, a, b);
     }
     int saved = rc == 0 ? entry_errno : errno; /* a success leaves errno as it was */
@@ -1167,8 +1175,8 @@ static void exit_look_up(void) {
     if (!real_exit_fn) real_exit_fn = (exit_fn)dlsym(RTLD_NEXT, "exit");
 }
 
-/* A minute; past that, ten while the writer's thread is still there (a
- * large leak scan).  Then no one waits again: the snapshot will not come
+/* A minute; past that, up to three while the writer's thread is still there
+ * (a large leak scan).  Then no one waits again: the snapshot will not come
  * (its thread was cancelled in it, or is stuck). */
 static void wait_for_exit_snapshot(void) {
     const struct timespec tick = {0, 1000000};
@@ -1176,12 +1184,12 @@ static void wait_for_exit_snapshot(void) {
         if (ms >= exit_wait_ms) {
             int writer = __atomic_load_n(&exit_writer, __ATOMIC_ACQUIRE);
             int alive = writer && syscall(SYS_tgkill, getpid(), writer, 0) == 0;
-            if (!alive || ms >= 10 * exit_wait_ms) {
+            if (!alive || ms >= 3 * exit_wait_ms) {
                 __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
                 return;
             }
         }
-        nanosleep(&tick, NULL);
+        mt_sleep(&tick);
     }
 }
 

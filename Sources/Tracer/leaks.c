@@ -299,7 +299,7 @@ static void on_suspend(int sig, siginfo_t *info, void *context) {
     __atomic_add_fetch(&acks, 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&release_threads, __ATOMIC_ACQUIRE)) {
         struct timespec pause = {0, 200000};
-        nanosleep(&pause, NULL);
+        mt_sleep(&pause);
     }
     errno = saved;
 }
@@ -751,7 +751,7 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     suspend_strangers(&s);
     for (int waited = 0; waited < 500 && __atomic_load_n(&acks, __ATOMIC_ACQUIRE) < s.sent; waited++) {
         struct timespec pause = {0, 200000};
-        nanosleep(&pause, NULL);
+        mt_sleep(&pause);
     }
 
     /* Roots. */
@@ -791,7 +791,7 @@ int mt_leaks_scan(const struct mt_buf *roots) {
      * this handler, which now returns at once. */
     for (int waited = 0; waited < 5000 && __atomic_load_n(&acks, __ATOMIC_ACQUIRE) < s.sent; waited++) {
         struct timespec pause = {0, 200000};
-        nanosleep(&pause, NULL);
+        mt_sleep(&pause);
     }
     if (__atomic_load_n(&acks, __ATOMIC_ACQUIRE) >= s.sent) sigaction(SUSPEND_SIGNAL, &old, NULL);
     scanned = 1;

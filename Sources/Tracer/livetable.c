@@ -442,7 +442,7 @@ static void solo_exclude(void) {
          * now on, and one that started without the lock has long ended. */
         solo_set_owner(MT_SOLO_OFF);
         const struct timespec ms = {0, 1000000};
-        nanosleep(&ms, NULL);
+        mt_sleep(&ms);
     }
     while (__atomic_load_n(&mt_solo_busy[owner], __ATOMIC_ACQUIRE)) sched_yield();
 }

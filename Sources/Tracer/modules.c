@@ -8,6 +8,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -144,6 +145,9 @@ static __thread int borrowed_here; /* this thread's walk has it: a nested one (a
 int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data) {
     int missing = loader_lock_missing_owner;
     if (!missing || borrowed_here) return dl_iterate_phdr(fn, data);
+    sigset_t all, old; /* no signal's snapshot between the lock and the mark */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     mt_lock(&borrowing);
     borrowed_here = 1;
     int self = (int)syscall(SYS_gettid);
@@ -152,6 +156,7 @@ int mt_iterate_phdr(int (*fn)(struct dl_phdr_info *, size_t, void *), void *data
     __atomic_store_n(&loader_lock->__data.__owner, missing, __ATOMIC_RELAXED);
     borrowed_here = 0;
     mt_unlock(&borrowing);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 

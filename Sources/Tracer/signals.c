@@ -151,7 +151,7 @@ void mt_signals_modules_read(void) { modules_read = 1; }
 static void wait_for_end(int sig) {
     mt_exec_abandon(); /* a handler that interrupted this thread's exec: the helper needs the lock */
     const struct timespec tick = {0, 1000000};
-    for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read); ms++) nanosleep(&tick, NULL);
+    for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read); ms++) mt_sleep(&tick);
     mt_signals_die(sig);
 }
 

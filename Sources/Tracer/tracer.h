@@ -115,6 +115,8 @@ uint64_t mt_resident_bytes(const void *p, size_t bytes); /* of a reservation, by
  * lock keeps shards small and never allocates. */
 typedef struct { int v; } mt_lock_t;
 void mt_lock_slow(mt_lock_t *l);
+struct timespec;
+void mt_sleep(const struct timespec *t); /* nanosleep that is no cancellation point: arena.c */
 static inline void mt_lock(mt_lock_t *l) {
     if (MT_LIKELY(__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE) == 0)) return;
     mt_lock_slow(l);

@@ -295,6 +295,17 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(sites(of: snapshot).filter { $0.function == "main" && $0.line == line }.map(\.liveBytes), [1000])
     }
 
+    /// A thread whose cancellation is pending, waiting for the tracer's locks while periodic
+    /// snapshots are written, must not be cancelled there: the wait slept in nanosleep, a
+    /// cancellation point, and the thread ended inside malloc.
+    func testAThreadWaitingForTheTracerIsNotCancelledThere() throws {
+        let exe = try Fixtures.build("cancelwait")
+        let traced = try runTraced(
+            exe, in: directory, environment: ["MEMTRACE_INTERVAL": "0.01", "MEMTRACE_AT_EXIT": "0"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "cancelled=1 reached_end=1\n")
+    }
+
     func testAWarningAboutAVeryLongPathStaysOneWholeLine() throws {
         let exe = try Fixtures.build("api")
         let long = "/nonexistent/" + String(repeating: "d", count: 1500) + "/x.snap"
