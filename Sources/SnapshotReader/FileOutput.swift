@@ -64,10 +64,10 @@ public enum FileOutput {
             free(resolved)
         }
         var mode = mode
-        if stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG {
+        let kind = stat(path, &info) == 0 ? info.st_mode & S_IFMT : 0
+        if kind == S_IFREG {
             mode &= info.st_mode & 0o777
-        } else if stat(path, &info) == 0 {
-            let kind = info.st_mode & S_IFMT
+        } else if kind != 0 {
             guard kind == S_IFCHR || kind == S_IFIFO else {
                 throw Failure(stage: .refused, file: path, code: kind == S_IFDIR ? EISDIR : EEXIST)
             }

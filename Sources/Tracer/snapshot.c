@@ -538,8 +538,8 @@ static int take(const char *path, int trigger, int leaks) {
      * waiting for one that forks, and the fork waits for the snapshot lock. */
     struct mt_buf modules = {0}, alloc = {0}, roots = {0};
     uint32_t module_count = 0;
-    int modules_read = mt_signal_ending || mt_allocator_stats_safe();
-    if (modules_read) module_count = mt_modules_collect(&modules);
+    int walked_here = mt_signal_ending || mt_allocator_stats_safe();
+    if (walked_here) module_count = mt_modules_collect(&modules);
     if (mt_signal_ending) mt_signals_modules_read();
     if (leaks) mt_leaks_prepare(&roots);
     mt_snapshot_lock();
@@ -571,7 +571,7 @@ static int take(const char *path, int trigger, int leaks) {
      * themselves (dl_iterate_phdr, dlopen).  When the program does not
      * answer in time, the list read last.  1 read, -1 not in time, 0 later. */
     int read_before = 0;
-    if (!modules_read) {
+    if (!walked_here) {
         read_before = mt_allocator_read(&alloc, &modules, &module_count) ? 1 : -1;
         if (read_before < 0) module_count = mt_modules_last(&modules);
     }

@@ -692,10 +692,10 @@ __attribute__((noinline)) int mt_unwind(uint64_t *buf, int max, int *truncated, 
             if (check_mode) __atomic_add_fetch(&handed_over, 1, __ATOMIC_RELAXED);
             /* libunwind walks the module list with the loader's lock, which a
              * child forked in the middle of a walk finds held for ever
-             * (modules.c): there the stack is left unknown, cut. */
+             * (modules.c): there the stack is left unknown. */
             n = mt_loader_lock_missing() ? 0 : libunwind_walk(buf, cap);
         }
-        more = n == cap || n == 0;
+        more = n == cap;
     } else if (MT_UNLIKELY(check_mode)) {
         check_walk(raw, n, more, cap);
     }
