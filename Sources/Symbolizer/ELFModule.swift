@@ -26,6 +26,14 @@ final class ELFModule {
         var die: Dwarf_Die
     }
 
+    /// A compile unit's address range, in libdwfl's addresses.
+    private struct UnitRange {
+        var low: UInt64
+        var high: UInt64
+        var die: Dwarf_Die
+        var bias: Dwarf_Addr
+    }
+
     /// What the DWARF says about one address.
     struct SourceInfo {
         /// Inlined frames first, the containing function last; names may be nil.
@@ -46,6 +54,9 @@ final class ELFModule {
     private var dwarfLoaded = false
     private var hasDwarf = false
     private var compileUnits: [UInt64: [FunctionRange]] = [:]
+    /// Every compile unit's address ranges, sorted by start: built when libdw cannot find the unit
+    /// of an address itself (see `unitRanges`).
+    private var unitRanges: [UnitRange]?
     private var dieNames: [UInt64: String?] = [:]
 
     /// The GNU build-id of the opened file; empty when it has none.
@@ -242,20 +253,48 @@ final class ELFModule {
         var file = ""
         var line = 0
         var directory = ""
-        if let record = dwfl_module_getsrc(module, address) {
-            var number: Int32 = 0
-            if let name = dwfl_lineinfo(record, nil, &number, nil, nil, nil) {
-                file = String(cString: name)
-                line = Int(number)
-            }
-            if let compDir = dwfl_line_comp_dir(record) { directory = String(cString: compDir) }
-        }
-
         var cuBias: Dwarf_Addr = 0
-        guard let cu = dwfl_module_addrdie(module, address, &cuBias) else {
-            return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)], directory: directory)
+        var foundUnit: Dwarf_Die
+        if let cu = dwfl_module_addrdie(module, address, &cuBias) {
+            foundUnit = cu.pointee
+            if let record = dwfl_module_getsrc(module, address) {
+                var number: Int32 = 0
+                if let name = dwfl_lineinfo(record, nil, &number, nil, nil, nil) {
+                    file = String(cString: name)
+                    line = Int(number)
+                }
+                if let compDir = dwfl_line_comp_dir(record) { directory = String(cString: compDir) }
+            }
+        } else if let unit = unit(containing: address) {
+            // libdw (before 0.190) finds an address's unit only through .debug_aranges, which
+            // LLVM (clang, swiftc) does not write.
+            foundUnit = unit.die
+            cuBias = unit.bias
+            if let record = dwarf_getsrc_die(&foundUnit, address &- cuBias) {
+                var number: Int32 = 0
+                if let name = dwarf_linesrc(record, nil, nil) {
+                    file = String(cString: name)
+                    _ = dwarf_lineno(record, &number)
+                    line = Int(number)
+                }
+            }
+            var attribute = Dwarf_Attribute()
+            if dwarf_attr(&foundUnit, UInt32(DW_AT_comp_dir), &attribute) != nil, let text = dwarf_formstring(&attribute) {
+                directory = String(cString: text)
+            }
+        } else {
+            return nil
         }
         let dwarfAddress = address &- cuBias
+        return withUnsafeMutablePointer(to: &foundUnit) { cu in
+            sourceFrames(in: cu, at: dwarfAddress, file: file, line: line, directory: directory)
+        }
+    }
+
+    /// The frames at `dwarfAddress` of the unit `cu`, whose line table put it at `file`:`line`.
+    private func sourceFrames(
+        in cu: UnsafeMutablePointer<Dwarf_Die>, at dwarfAddress: UInt64, file: String, line: Int, directory: String
+    ) -> SourceInfo? {
         guard var function = function(in: cu, containing: dwarfAddress) else {
             return file.isEmpty ? nil : SourceInfo(frames: [(nil, file, line)], directory: directory)
         }
@@ -269,6 +308,38 @@ final class ELFModule {
         frames.append((name(of: &function), location.file, location.line))
         if frames.allSatisfy({ $0.function == nil && $0.file.isEmpty }) { return nil }
         return SourceInfo(frames: frames, directory: directory)
+    }
+
+    /// The compile unit whose ranges hold `address` (libdwfl's), from an index of every unit
+    /// built on first use.
+    private func unit(containing address: UInt64) -> UnitRange? {
+        if unitRanges == nil {
+            var ranges: [UnitRange] = []
+            var unitBias: Dwarf_Addr = 0
+            var previous: UnsafeMutablePointer<Dwarf_Die>? = nil
+            while let die = dwfl_module_nextcu(module, previous, &unitBias) {
+                previous = die
+                var base: Dwarf_Addr = 0
+                var start: Dwarf_Addr = 0
+                var end: Dwarf_Addr = 0
+                var offset = dwarf_ranges(die, 0, &base, &start, &end)
+                while offset > 0 {
+                    if start < end {
+                        ranges.append(
+                            UnitRange(low: start &+ unitBias, high: end &+ unitBias, die: die.pointee, bias: unitBias))
+                    }
+                    offset = dwarf_ranges(die, offset, &base, &start, &end)
+                }
+            }
+            ranges.sort { $0.low < $1.low }
+            unitRanges = ranges
+        }
+        guard let ranges = unitRanges else { return nil }
+        for index in ranges.candidates(startingAtOrBelow: address, limit: 16, start: { $0.low })
+        where address < ranges[index].high {
+            return ranges[index]
+        }
+        return nil
     }
 
     /// The `DW_TAG_subprogram` whose code contains `address`, from the CU's cached function table.

@@ -57,6 +57,17 @@ final class SymbolizerTests: XCTestCase {
         try assertDWARFFrames(fixture)
     }
 
+    /// LLVM (clang, swiftc) writes no `.debug_aranges`, where libdw 0.188 looks up an address's
+    /// compile unit: the unit is found from the units' own ranges.
+    func testInlinedFramesFileAndLineBuiltByClang() throws {
+        let clang = try XCTUnwrap(toolOnPath("clang"), "clang (it comes with the Swift toolchain)")
+        let fixture = try Fixture(source: Fixture.cSource, name: "fixture", in: directory, compiler: clang)
+        let sections = try runProcess("/usr/bin/readelf", ["-S", "-W", fixture.executable]).stdoutText
+        XCTAssertTrue(sections.contains(".debug_info"))
+        XCTAssertFalse(sections.contains(".debug_aranges"))
+        try assertDWARFFrames(fixture)
+    }
+
     func testSeparateDebugInfoFoundByBuildID() throws {
         let fixture = try cFixture()
         let module = try fixture.module(fixture.executable)

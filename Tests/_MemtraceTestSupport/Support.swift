@@ -124,10 +124,11 @@ public func makeTemporaryDirectory(_ label: String = "memtrace-test") throws -> 
 /// information, so that the lines the tests assert are the lines in the source.
 /// - Returns: the executable's path.
 public func compile(
-    source: String, output name: String, in directory: URL, cplusplus: Bool = false, flags: [String] = []
+    source: String, output name: String, in directory: URL, cplusplus: Bool = false, flags: [String] = [],
+    compiler chosen: String? = nil
 ) throws -> String {
     let output = directory.appendingPathComponent(name).path
-    let compiler = cplusplus ? "/usr/bin/g++" : "/usr/bin/gcc"
+    let compiler = chosen ?? (cplusplus ? "/usr/bin/g++" : "/usr/bin/gcc")
     let args =
         ["-O0", "-g", "-fno-omit-frame-pointer", "-I", TestPaths.includeDir, "-o", output, source] + flags
         + ["-lpthread"]
@@ -144,4 +145,16 @@ public func snapshotFiles(in directory: URL) throws -> [String] {
         .filter { $0.hasSuffix(".snap") }
         .sorted()
         .map { directory.appendingPathComponent($0).path }
+}
+
+/// The path of the executable `name` in `PATH` (or in the Swift toolchain's directory, for the
+/// compilers that come with it), or nil.
+public func toolOnPath(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    let directories = path.split(separator: ":").map(String.init) + ["/opt/swift/usr/bin", "/usr/bin"]
+    for directory in directories where !directory.isEmpty {
+        let candidate = directory + "/" + name
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
 }
