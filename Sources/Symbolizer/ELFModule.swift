@@ -279,7 +279,9 @@ final class ELFModule {
                 }
             }
             var attribute = Dwarf_Attribute()
-            if dwarf_attr(&foundUnit, UInt32(DW_AT_comp_dir), &attribute) != nil, let text = dwarf_formstring(&attribute) {
+            if dwarf_attr(&foundUnit, UInt32(DW_AT_comp_dir), &attribute) != nil,
+                let text = dwarf_formstring(&attribute)
+            {
                 directory = String(cString: text)
             }
         } else {
