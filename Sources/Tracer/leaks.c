@@ -503,13 +503,22 @@ static void skip_stack(struct mt_thread *t, void *context) {
     skip_add(t->stack_lo, t->stack_hi);
 }
 
-/* A non-main glibc arena heap: 64 MiB aligned, starting with its heap_info
- * (arena, previous heap, size, mprotect_size), the writable part being
- * mprotect_size bytes. */
-static int is_glibc_heap(uint64_t lo, uint64_t hi) {
-    if (lo % GLIBC_HEAP_MAX) return 0;
-    const uint64_t *info = (const uint64_t *)(uintptr_t)lo;
-    return info[3] == hi - lo && info[2] <= info[3];
+/* The length of the non-main glibc arena heap that starts at `a` (64 MiB
+ * aligned) inside the mapping that ends at `hi`, or 0.  A heap starts with
+ * its heap_info (arena, previous heap, size, mprotect_size, pagesize), the
+ * writable part being mprotect_size bytes.  It is a mapping of its own,
+ * unless the kernel merged it with a writable mapping just below it (a
+ * thread's stack, the program's own): then the fields must all agree. */
+static uint64_t glibc_heap_length(uint64_t lo, uint64_t a, uint64_t hi) {
+    if (a % GLIBC_HEAP_MAX || hi - a < 5 * sizeof(uint64_t)) return 0;
+    const uint64_t *info = (const uint64_t *)(uintptr_t)a;
+    if (info[2] > info[3] || info[3] > hi - a) return 0;
+    if (a == lo && info[3] == hi - a) return info[3];
+    uint64_t page = info[4];
+    int first = info[1] == 0 && info[0] > a && info[0] - a < 256; /* its arena follows it */
+    int later = info[1] != 0 && info[1] % GLIBC_HEAP_MAX == 0;
+    if (page < 4096 || (page & (page - 1)) || info[2] % page || info[3] % page || !(first || later)) return 0;
+    return info[3];
 }
 
 /* Scans [lo, hi) less the live blocks in it. */
@@ -528,8 +537,7 @@ static void scan_between_blocks(uint64_t lo, uint64_t hi) {
     if (lo < hi) scan_root_range(lo, hi, REACHED);
 }
 
-static void scan_mapping(uint64_t lo, uint64_t hi) {
-    if (is_glibc_heap(lo, hi)) return;
+static void scan_mapping_part(uint64_t lo, uint64_t hi) {
     uint64_t first = 0, last = nskip; /* the first range ending after lo */
     while (first < last) {
         uint64_t mid = first + (last - first) / 2;
@@ -542,6 +550,18 @@ static void scan_mapping(uint64_t lo, uint64_t hi) {
         if (end > lo) lo = end;
     }
     if (lo < hi) scan_between_blocks(lo, hi);
+}
+
+/* Scans a mapping less the glibc arena heaps in it (their free chunks and
+ * the arena's bins hold stale pointers) and the ranges of `skip`. */
+static void scan_mapping(uint64_t lo, uint64_t hi) {
+    for (uint64_t a = (lo + GLIBC_HEAP_MAX - 1) & ~(GLIBC_HEAP_MAX - 1); a >= lo && a < hi; a += GLIBC_HEAP_MAX) {
+        uint64_t length = glibc_heap_length(lo, a, hi);
+        if (!length) continue;
+        if (a > lo) scan_mapping_part(lo, a);
+        lo = a + length;
+    }
+    if (lo < hi) scan_mapping_part(lo, hi);
 }
 
 /* A mapping this large is scanned only where it has pages (/proc/self/pagemap:
@@ -698,7 +718,8 @@ static void scan_anonymous(void) {
     const struct mt_range *own;
     int owned = mt_own_mappings(&own);
     if (!mt_glibc_chunks || owned < 0) return;
-    skip_cap = (uint64_t)owned + 8192 + 8; /* thread stacks and strangers, the helper, the tracer, these two */
+    /* thread stacks and strangers, ended threads' stacks, the helper, the tracer, these two */
+    skip_cap = (uint64_t)owned + 8192 + MT_ENDED_STACKS + 8;
     uint64_t skip_bytes = (skip_cap * sizeof *skip + 4095) & ~4095ull;
     skip = mt_map(skip_bytes);
     char *text = mt_map(MAPS_BUFFER);
@@ -713,6 +734,7 @@ static void scan_anonymous(void) {
         mt_self_range(&self_lo, &self_hi);
         skip_add(self_lo, (self_hi + 4095) & ~4095ull);
         mt_threads_foreach(skip_stack, NULL);
+        mt_ended_stacks_foreach(skip_add);
         skip_strangers();
         sort_blocks(skip, nskip);
         for_each_mapping(text, consider);

@@ -194,12 +194,35 @@ static void merge(struct table *into, const struct table *from, uint64_t epoch) 
     }
 }
 
+/* The stacks of threads that ended.  glibc keeps a joined thread's stack
+ * mapped, in its cache for the next thread, with whatever pointers the
+ * thread left there: as roots they kept the blocks it lost reachable, where
+ * memcheck calls them lost.  The leak scan leaves these ranges out (a thread
+ * that took one over again is scanned from its stack pointer as any other).
+ * Changed under every shard lock, which the scan holds. */
+static struct mt_range ended[MT_ENDED_STACKS];
+static uint32_t nended, ended_next;
+
+static void stack_ended(const struct mt_thread *thread) {
+    if (!thread->stack_lo || thread->stack_lo >= thread->stack_hi) return;
+    for (uint32_t i = 0; i < nended; i++)
+        if (ended[i].lo == thread->stack_lo && ended[i].hi == thread->stack_hi) return;
+    struct mt_range *slot = nended < MT_ENDED_STACKS ? &ended[nended++] : &ended[ended_next++ % MT_ENDED_STACKS];
+    slot->lo = thread->stack_lo;
+    slot->hi = thread->stack_hi;
+}
+
+void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi)) {
+    for (uint32_t i = 0; i < nended; i++) fn(ended[i].lo, ended[i].hi);
+}
+
 /* Thread exit: fold the thread's table into `retired`, with every shard
  * locked so no snapshot or update sees it half-merged. */
 static void on_thread_exit(void *arg) {
     struct table *t = arg;
     mt_guard++;
     mt_live_lock_all();
+    stack_ended(&t->thread);
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);
     merge(&retired, t, epoch);
     for (int c = 0; c < MT_SIZE_CLASSES; c++) {

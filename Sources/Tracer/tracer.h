@@ -540,6 +540,10 @@ extern __thread int mt_in_getattr __attribute__((tls_model("initial-exec")));
 struct mt_thread *mt_thread_self(void);
 /* Requires every shard lock (the registry changes only under them or by prepending). */
 void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context);
+/* The stacks of the threads that ended, which glibc may keep mapped for the
+ * next threads (the latest MT_ENDED_STACKS distinct ones); every shard lock. */
+#define MT_ENDED_STACKS 512
+void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi));
 
 /* ---- per-thread statistics (threadstats.c) --------------------------------
  * One thread's share of one stack's figures; the stack's figures are the sum
