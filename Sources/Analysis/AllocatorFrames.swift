@@ -46,8 +46,75 @@ public enum AllocatorFrames {
         if module.hasPrefix("libswiftCore.") {
             return swiftAllocationFunctions.contains(function)
         }
-        return false
+        // A class's allocating initializer, which the compiler writes into the class's module,
+        // is to Swift what operator new is to C++: the object's site is its caller.
+        if function.contains(".__allocating_init(") { return true }
+        return isRustAllocatorFrame(frame)
     }
+
+    /// Rust's global allocator layer, compiled into every Rust program: the `alloc::alloc`
+    /// functions (`alloc`, `realloc`, `exchange_malloc`, `Global`'s `Allocator` methods),
+    /// `std::alloc::System`, the `__rust_alloc` shims the compiler writes, and `Box::new`,
+    /// `Rc::new`, `Arc::new`, which are Rust's `new`. The collections' own functions (`Vec`
+    /// growing) stay, as `std::vector`'s do in C++.
+    static func isRustAllocatorFrame(_ frame: Frame) -> Bool {
+        let file = frame.file
+        if file.hasSuffix("library/alloc/src/alloc.rs") || file.hasSuffix("library/std/src/alloc.rs")
+            || (file.contains("library/std/src/sys/") && (file.hasSuffix("/alloc.rs") || file.contains("/alloc/")))
+        {
+            return true
+        }
+        // `Box::new`, `Rc::new`, `Arc::new` and their variants: Rust's `new`.
+        if file.hasSuffix("library/alloc/src/boxed.rs") || file.hasSuffix("library/alloc/src/rc.rs")
+            || file.hasSuffix("library/alloc/src/sync.rs")
+        {
+            let name = lastPathComponent(frame.function)
+            if name.hasPrefix("new") || name.hasPrefix("try_new") || name.hasPrefix("box_new") { return true }
+        }
+        return isRustAllocatorFunction(frame.function)
+    }
+
+    /// The last `::` component of a Rust path, its generic arguments left out:
+    /// `<alloc::boxed::Box<T>>::new` → `new`, `new_uninit_in<u8, Global>` → `new_uninit_in`.
+    public static func lastPathComponent(_ function: String) -> Substring {
+        var depth = 0
+        var outside = ""
+        for character in function {
+            if character == "<" {
+                depth += 1
+            } else if character == ">" {
+                depth = max(0, depth - 1)
+            } else if depth == 0 {
+                outside.append(character)
+            }
+        }
+        let components = outside.components(separatedBy: "::")
+        return Substring(components.last ?? "")
+    }
+
+    static func isRustAllocatorFunction(_ function: String) -> Bool {
+        let shim = function.hasPrefix("__rustc::") ? String(function.dropFirst("__rustc::".count)) : function
+        return rustShims.contains(shim) || rustAllocatorFunctions.contains(function)
+            || rustAllocatorPrefixes.contains { function.hasPrefix($0) }
+    }
+
+    /// The compiler's shims between `alloc::alloc` and the global allocator (`#[global_allocator]`
+    /// or `System`), with and without the `__rustc::` path newer compilers give them.
+    static let rustShims: Set<String> = [
+        "__rust_alloc", "__rust_alloc_zeroed", "__rust_realloc", "__rdl_alloc", "__rdl_alloc_zeroed",
+        "__rdl_realloc", "__rg_alloc", "__rg_alloc_zeroed", "__rg_realloc",
+    ]
+
+    static let rustAllocatorFunctions: Set<String> = [
+        "alloc::alloc::alloc", "alloc::alloc::alloc_zeroed", "alloc::alloc::realloc", "alloc::alloc::exchange_malloc",
+        "alloc::boxed::box_new_uninit", "alloc::boxed::box_new",
+    ]
+
+    static let rustAllocatorPrefixes = [
+        "<alloc::alloc::Global>::", "<alloc::alloc::Global as core::alloc::Allocator>::", "alloc::alloc::Global::",
+        "<std::alloc::System as core::alloc::global::GlobalAlloc>::", "<std::alloc::System>::", "std::alloc::System::",
+        "std::sys::alloc::", "std::sys::unix::alloc::", "std::sys::pal::unix::alloc::",
+    ]
 
     /// The Swift runtime's allocation entry points (libswiftCore).
     static let swiftAllocationFunctions: Set<String> = [

@@ -3,7 +3,7 @@ import Foundation
 /// Turns linker symbol names back into the names people wrote.
 ///
 /// C++ (and legacy Rust, which uses C++ mangling plus a hash) goes through the
-/// C++ runtime's `__cxa_demangle`, Swift through the Swift runtime's
+/// C++ runtime's `__cxa_demangle`, Rust's v0 names through `RustDemangler`, Swift through the Swift runtime's
 /// `swift_demangle`; both are looked up with `dlsym` when first needed, so
 /// nothing is linked that the Swift runtime did not load already. A name that
 /// is not mangled, or that the runtimes cannot read, comes back unchanged.
@@ -43,6 +43,9 @@ public enum Demangler {
     public static func demangle(_ name: String) -> String {
         if name.hasPrefix("_Z") {
             return demangleItanium(name) ?? name
+        }
+        if name.hasPrefix("_R") {
+            return RustDemangler.demangle(name) ?? name
         }
         if name.hasPrefix("$s") || name.hasPrefix("_$s") || name.hasPrefix("$S") || name.hasPrefix("_$S")
             || name.hasPrefix("$e") || name.hasPrefix("_$e") || name.hasPrefix("_T0")

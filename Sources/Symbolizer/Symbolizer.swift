@@ -214,7 +214,11 @@ public final class Symbolizer: FrameResolver {
         if !module.buildID.isEmpty && elf.buildID != module.buildID {
             // The debug file of the very build that ran beats the file that is here now.
             if let debugFile, let exact = openFile(debugFile) { return exact }
-            warnings.append("build-id of \(module.path) differs from the snapshot's; its symbols may be wrong")
+            // Another build's names at these offsets would be wrong with confidence (as pprof, refuse).
+            warnings.append(
+                "\(module.path) is not the build that ran (its build-id differs: rebuilt since?); "
+                    + "its frames show as module+offset")
+            return nil
         }
         return elf
     }

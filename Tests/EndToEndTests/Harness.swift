@@ -28,14 +28,31 @@ struct Workspace {
         }
         let cplusplus = name.hasSuffix(".cpp")
         let output = String(name[..<name.lastIndex(of: ".")!])
-        let result = try runProcess(
-            cplusplus ? "/usr/bin/g++" : "/usr/bin/gcc",
-            ["-O0", "-g", "-fno-omit-frame-pointer", "-I", TestPaths.includeDir, "-o", output, name],
-            directory: directory)
+        let result: ProcessResult
+        if name.hasSuffix(".rs") {
+            // Debian's rustc, whose standard library has legacy names; the program's own are v0.
+            let rustc = try XCTUnwrap(Workspace.rustc, "rustc (Debian's rustc package)")
+            result = try runProcess(
+                rustc, ["-g", "-C", "opt-level=0", "-C", "symbol-mangling-version=v0", "-o", output, name],
+                directory: directory)
+        } else if name.hasSuffix(".swift") {
+            let swiftc = try XCTUnwrap(toolOnPath("swiftc"), "swiftc")
+            result = try runProcess(swiftc, ["-g", "-Onone", "-o", output, name], directory: directory)
+        } else {
+            result = try runProcess(
+                cplusplus ? "/usr/bin/g++" : "/usr/bin/gcc",
+                ["-O0", "-g", "-fno-omit-frame-pointer", "-I", TestPaths.includeDir, "-o", output, name],
+                directory: directory)
+        }
         guard result.status == 0 else {
             throw SupportError("compiling \(name) failed:\n\(result.stderrText)")
         }
         return directory.appendingPathComponent(output).path
+    }
+
+    /// Debian's rustc when installed, else the first on PATH.
+    static var rustc: String? {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/rustc") ? "/usr/bin/rustc" : toolOnPath("rustc")
     }
 
     /// Runs `memtrace ARGS` in this directory, the tracer given by MEMTRACE_LIB.

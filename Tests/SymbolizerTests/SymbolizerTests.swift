@@ -197,11 +197,18 @@ final class SymbolizerTests: XCTestCase {
         let index = modules.firstIndex { $0.path == fixture.executable }!
         modules[index].buildID = modules[index].buildID.map { $0 ^ 0xff }
         let symbolizer = Symbolizer(snapshot: Fixture.snapshot(modules: modules))
-        // The file is still used: the names may be right, and the user has been told.
-        XCTAssertEqual(symbolizer.frames(for: try fixture.pc("plain")).map(\.function), ["plain_function"])
+        // Another build's names at these offsets could be wrong: the frames show module offsets.
+        let pc = try fixture.pc("plain")
+        let offset = pc - modules[index].loadBias
+        XCTAssertEqual(
+            symbolizer.frames(for: pc),
+            [Frame(function: "fixture+0x\(String(offset, radix: 16))", file: "", line: 0, module: fixture.executable)])
         XCTAssertEqual(
             symbolizer.warnings,
-            ["build-id of \(fixture.executable) differs from the snapshot's; its symbols may be wrong"])
+            [
+                "\(fixture.executable) is not the build that ran (its build-id differs: rebuilt since?); "
+                    + "its frames show as module+offset"
+            ])
         _ = symbolizer.frames(for: try fixture.pc("inlined"))
         XCTAssertEqual(symbolizer.warnings.count, 1)
     }
@@ -424,6 +431,34 @@ final class SymbolizerTests: XCTestCase {
 
     // MARK: Demangling
 
+    /// Every v0 name of a real Rust program (its own functions, closures, and the generics of the
+    /// standard library it instantiates) reads as binutils' c++filt reads it, less the crates' hashes.
+    func testRustV0NamesReadAsCppfiltReadsThem() throws {
+        let rustc = try XCTUnwrap(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/rustc") ? "/usr/bin/rustc" : toolOnPath("rustc"),
+            "rustc (Debian's rustc package)")
+        let source = TestPaths.file("Tests/EndToEndTests/Fixtures/rustsites.rs")
+        let exe = path("rustsites")
+        let built = try runProcess(rustc, ["-g", "-C", "symbol-mangling-version=v0", "-o", exe, source])
+        XCTAssertEqual(built.status, 0, built.stderrText)
+        let names = try runProcess("/usr/bin/nm", [exe]).stdoutText.split(separator: "\n").compactMap {
+            $0.split(separator: " ").last.map(String.init)
+        }.filter { $0.hasPrefix("_R") }
+        XCTAssertGreaterThan(names.count, 50)
+        let filtered = try runProcess(
+            "/usr/bin/c++filt", [], stdin: Data((names.joined(separator: "\n") + "\n").utf8))
+        let expected = filtered.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).prefix(names.count)
+            .map {  // a crate's hash follows its name; `[f64]` is a slice
+                let hash = "(?<=[A-Za-z0-9_])\\[[0-9a-f]{1,16}\\]"
+                return $0.replacingOccurrences(of: hash, with: "", options: .regularExpression)
+            }
+        XCTAssertEqual(expected.count, names.count)
+        for (name, readable) in zip(names, expected) {
+            XCTAssertEqual(Demangler.demangle(name), readable, name)
+        }
+        XCTAssertTrue(expected.contains("rustsites::main::{closure#0}"))
+    }
+
     func testDemangler() {
         XCTAssertEqual(Demangler.demangle("_ZN6shapes6Circle4growEi"), "shapes::Circle::grow(int)")
         XCTAssertEqual(
@@ -437,6 +472,27 @@ final class SymbolizerTests: XCTestCase {
             Demangler.demangle(
                 "_ZN66_$LT$alloc..vec..Vec$LT$T$GT$$u20$as$u20$core..ops..drop..Drop$GT$4drop17h0123456789abcdefE"),
             "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop")
+        // Rust v0: trait objects, const generics, tuples and raw pointers, references to slices.
+        XCTAssertEqual(
+            Demangler.demangle(
+                "_RNvXs1_NtCsgEmfK2I1SDS_4core3anyDNtB5_3AnyNtNtB7_6marker4SyncNtBG_4SendEL_NtNtB7_3fmt5Debug3fmt"),
+            "<dyn core::any::Any + core::marker::Sync + core::marker::Send as core::fmt::Debug>::fmt")
+        XCTAssertEqual(
+            Demangler.demangle("_RINvNtCsgEmfK2I1SDS_4core6escape14escape_unicodeKja_ECsgY6Mt91CT9J_14rustc_demangle"),
+            "core::escape::escape_unicode::<10: usize>")
+        XCTAssertEqual(
+            Demangler.demangle(
+                "_RNvYNCNvNvMs6_NtNtCsgEmfK2I1SDS_4core4task4wakeNtBc_5Waker11from_fn_ptr6VTABLE0INtNtNtBg_3ops8"
+                    + "function6FnOnceTPuEE9call_onceBg_"),
+            "<<core::task::wake::Waker>::from_fn_ptr::VTABLE::{closure#0} as core::ops::function::FnOnce<(*const (),)>>"
+                + "::call_once")
+        XCTAssertEqual(
+            Demangler.demangle("_RNvXs1h_NtCsgEmfK2I1SDS_4core3fmtQShNtB6_5Debug3fmtCsgY6Mt91CT9J_14rustc_demangle"),
+            "<&mut [u8] as core::fmt::Debug>::fmt")
+        // A vendor suffix is dropped; a name that does not parse (a back-reference forward) stays as it is.
+        XCTAssertEqual(Demangler.demangle("_RNvCs1234_7mycrate4main.llvm.123"), "mycrate::main")
+        XCTAssertEqual(Demangler.demangle("_RNvB9_4main"), "_RNvB9_4main")
+        XCTAssertEqual(Demangler.demangle("_RNvCs1234_7mycrate99main"), "_RNvCs1234_7mycrate99main")
         XCTAssertEqual(Demangler.demangle("malloc"), "malloc")
         XCTAssertEqual(Demangler.demangle("_Znot-mangled"), "_Znot-mangled")
         XCTAssertEqual(Demangler.demangle(""), "")

@@ -1,0 +1,123 @@
+import Foundation
+import XCTest
+import _MemtraceTestSupport
+
+/// Programs written in Rust and Swift, traced end to end: their sites at their own lines, under
+/// their own names (Rust's v0 names and Swift's demangled), past the allocation layers of their
+/// standard libraries (Rust's `alloc::alloc`, Swift's allocating initializers and runtime).
+final class LanguageTests: XCTestCase {
+    /// One group of `top --by traceback --format json`: its figures and the frames in `file`.
+    struct Group {
+        var size: Int
+        var count: Int
+        var frames: [(function: String, file: String, line: Int)]
+
+        func own(_ file: String) -> [String] {
+            frames.filter { $0.file == file }.map { "\($0.function) \($0.line)" }
+        }
+    }
+
+    func groups(_ work: Workspace, _ snapshot: String, metric: String = "live") throws -> [Group] {
+        let top = try work.memtrace([
+            "top", snapshot, "--by", "traceback", "--metric", metric, "--limit", "0", "--format", "json",
+        ])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(top.stdout.utf8)) as? [String: Any])
+        let stats = try XCTUnwrap(object["stats"] as? [[String: Any]])
+        return stats.map { stat in
+            let frames = (stat["frames"] as? [[String: Any]] ?? []).map {
+                ($0["function"] as? String ?? "", $0["file"] as? String ?? "", $0["line"] as? Int ?? 0)
+            }
+            return Group(size: stat["size"] as? Int ?? -1, count: stat["count"] as? Int ?? -1, frames: frames)
+        }
+    }
+
+    /// Builds the fixture `source`, runs it under `memtrace run`, and gives its exit snapshot.
+    func traced(_ source: String) throws -> (Workspace, String) {
+        let name = String(source[..<source.lastIndex(of: ".")!])
+        let work = try Workspace(name)
+        try work.build(source)
+        let run = try work.memtrace(["run", "--", "./" + name])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        return (work, try XCTUnwrap(try work.snapshots().last))
+    }
+
+    func testRustProgram() throws {
+        try XCTSkipUnless(Workspace.rustc != nil, "rustc is not installed")
+        let (work, snapshot) = try traced("rustsites.rs")
+        func line(_ marker: String) throws -> Int { try work.line("rustsites.rs", marker) }
+
+        let live = try groups(work, snapshot)
+        let kept = live.filter { $0.size == 4000 && $0.count == 1 }
+        XCTAssertEqual(
+            kept.map { $0.own("rustsites.rs") },
+            [["rustsites::make_buffer \(try line("SITE buffer"))", "rustsites::main \(try line("CALL kept"))"]])
+        let kept300 = live.filter { $0.size == 300 && $0.count == 1 }
+        XCTAssertEqual(
+            kept300.map { $0.own("rustsites.rs") },
+            [["rustsites::main::{closure#1} \(try line("SITE closure"))", "rustsites::main \(try line("CALL keep"))"]])
+
+        let total = try groups(work, snapshot, metric: "total")
+        let nodes = total.filter { $0.own("rustsites.rs").first?.hasPrefix("rustsites::make_list ") == true }
+        XCTAssertEqual(nodes.map(\.size), [1600])
+        XCTAssertEqual(nodes.map(\.count), [100])
+        XCTAssertEqual(
+            nodes.first?.own("rustsites.rs"),
+            ["rustsites::make_list \(try line("SITE node"))", "rustsites::main \(try line("CALL list"))"])
+        // Box::new is Rust's `new`: the nodes' site is the line that called it.
+        let boxes = try work.memtrace([
+            "top", snapshot, "--metric", "total", "--include", "*rustsites.rs", "--include", "*boxed.rs",
+        ])
+        XCTAssertEqual(
+            boxes.stdoutLines,
+            [
+                "# every allocation of the run up to the snapshot, released or not (--metric total)",
+                "rustsites.rs:\(try line("SITE node")) in rustsites::make_list: size=1600 B, count=100, average=16 B",
+            ])
+        // Every name demangled; no site inside the global allocator layer (alloc::alloc, __rust_alloc).
+        for group in total {
+            XCTAssertFalse(group.frames.contains { $0.function.hasPrefix("_R") || $0.function.hasPrefix("_ZN") })
+            let first = try XCTUnwrap(group.frames.first)
+            XCTAssertFalse(first.file.hasSuffix("library/alloc/src/alloc.rs"), "\(first)")
+            XCTAssertFalse(first.function.hasPrefix("__rust_") || first.function.hasPrefix("__rdl_"), "\(first)")
+        }
+
+        // The buffer lost on a thread of its own is definitely lost, as memcheck says.
+        let check = try work.memtrace(["check", "--", "./rustsites"])
+        XCTAssertEqual(check.status, 23, check.stderr)
+        let report = check.stdout + check.stderr
+        XCTAssertTrue(report.contains("1000 bytes in 1 blocks are definitely lost"), report)
+        XCTAssertTrue(
+            report.contains("    rustsites.rs:\(try line("SITE buffer")) in rustsites::make_buffer\n"), report)
+        XCTAssertTrue(
+            report.contains("    rustsites.rs:\(try line("CALL lost")) in rustsites::main::{closure#0}\n"), report)
+        XCTAssertTrue(report.contains("definitely lost: 1000 bytes in 1 blocks"), report)
+    }
+
+    func testSwiftProgram() throws {
+        let (work, snapshot) = try traced("swiftsites.swift")
+        func line(_ marker: String) throws -> Int { try work.line("swiftsites.swift", marker) }
+
+        // swiftc writes no .debug_aranges: lines come from the units' own ranges. The objects'
+        // site is their creation, past swift_allocObject and the class's allocating initializer.
+        let top = try work.memtrace(["top", snapshot, "--include", "*swiftsites.swift"])
+        XCTAssertEqual(top.status, 0, top.stderr)
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "swiftsites.swift:\(try line("SITE buffer")) in swiftsites.makeBuffer(Swift.Int) -> "
+                    + "Swift.UnsafeMutableRawPointer: size=3000 B, count=1, average=3000 B",
+                "swiftsites.swift:\(try line("SITE node")) in swiftsites.makeList(Swift.Int) -> "
+                    + "Swift.Optional<swiftsites.Node>: size=1600 B, count=50, average=32 B",
+            ])
+        let live = try groups(work, snapshot)
+        XCTAssertEqual(
+            live.filter { $0.size == 1600 }.map { $0.own("swiftsites.swift") },
+            [
+                [
+                    "swiftsites.makeList(Swift.Int) -> Swift.Optional<swiftsites.Node> \(try line("SITE node"))",
+                    "main \(try line("CALL list"))",
+                ]
+            ])
+    }
+}
