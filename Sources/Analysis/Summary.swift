@@ -243,8 +243,13 @@ public struct Summary {
             for (label, value) in rows { out += "  " + (label + ":").padding(to: width) + value + "\n" }
         } else if snapshot.allocator?.kind == .unknown {
             // The tracer leaves them out when asking could hurt the program (docs/tracer.md).
-            out +=
-                "  not available: the tracer left the allocator's statistics out of this snapshot (the program ran as one thread and did not call the allocator while the tracer's helper thread wrote it, or a signal was ending the program); the exit snapshot has them\n"
+            if snapshot.header.trigger == .termination {
+                out +=
+                    "  not available: a signal was ending the program, and the tracer leaves the allocator alone then\n"
+            } else {
+                out +=
+                    "  not available: the tracer left the allocator's statistics out of this snapshot (the program ran as one thread and did not call the allocator while the tracer's helper thread wrote it); the exit snapshot has them\n"
+            }
         } else {
             out += "  not available: the snapshot carries no allocator statistics\n"
         }

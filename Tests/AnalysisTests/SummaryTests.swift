@@ -192,6 +192,13 @@ final class SummaryTests: XCTestCase {
         XCTAssertTrue(
             killed.contains("Taken:    when SIGTERM ended the program, 2.500 s after tracing started (snapshot #0)\n"),
             killed)
+        // A program ended by a signal writes no exit snapshot: nothing points at one.
+        ended.allocator = Snapshot.AllocatorStats(kind: .unknown, values: [])
+        let killedLeft = Summary(TracedSnapshot(ended, resolver: resolver)).render()
+        XCTAssertTrue(
+            killedLeft.contains(
+                "  not available: a signal was ending the program, and the tracer leaves the allocator alone then\n"),
+            killedLeft)
 
         var quick = snapshot
         quick.process["exit"] = "_exit"

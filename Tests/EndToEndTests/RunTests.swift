@@ -27,7 +27,22 @@ final class RunTests: XCTestCase {
         ])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(
-            run.stderr.contains("memtrace: no snapshot was written to out/%e-%n-%p.snap"), run.stderr)
+            run.stderr.contains(
+                "memtrace: no snapshot was written to out/%e-%n-%p.snap (the tracer cannot write in out: "
+                    + "No such file or directory)\n"), run.stderr)
+        // Settings that ask for no snapshot are named as the reason.
+        let atExit = try work.memtrace(["run", "--", "/bin/true"], environment: ["MEMTRACE_AT_EXIT": "off"])
+        XCTAssertTrue(
+            atExit.stderr.hasSuffix(
+                "memtrace: no snapshot was written to memtrace.%e.%p.%n.snap (MEMTRACE_AT_EXIT=off turns the "
+                    + "snapshot at exit off; ask for snapshots with --interval, memtrace snapshot PID or "
+                    + "memtrace_snapshot())\n"), atExit.stderr)
+        let disabled = try work.memtrace(["run", "--", "./sites"], environment: ["MEMTRACE_DISABLE": "1"])
+        XCTAssertTrue(
+            disabled.stderr.hasSuffix(
+                "memtrace: no snapshot was written to memtrace.%e.%p.%n.snap (MEMTRACE_DISABLE=1 turns the tracer off)\n"
+            ),
+            disabled.stderr)
         try FileManager.default.createDirectory(
             at: work.directory.appendingPathComponent("out"), withIntermediateDirectories: true)
         let again = try work.memtrace([

@@ -296,7 +296,10 @@ final class TopTests: XCTestCase {
         XCTAssertEqual(temporary.status, 2)
         XCTAssertEqual(
             temporary.stderrLines,
-            ["memtrace: sampled.snap: temporary allocations are not counted: a sampled snapshot does not count them"])
+            [
+                "memtrace: sampled.snap: temporary allocations are not counted: the snapshot is sampled (a sampled "
+                    + "thread's last recorded block is not its last allocation)"
+            ])
     }
 
     /// A snapshot the metric cannot be drawn from is refused before its modules are looked at:

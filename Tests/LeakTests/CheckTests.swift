@@ -72,6 +72,9 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(summary["indirect"] as? [String: Int], ["size": 64, "count": 2])
         XCTAssertEqual(summary["leaked"] as? [String: Int], ["size": 96, "count": 3])
         XCTAssertEqual(summary["failed"] as? Bool, true)
+        // The snapshot went to a directory that is gone: no path to it.
+        let process = try XCTUnwrap((object["processes"] as? [[String: Any]])?.first)
+        XCTAssertTrue(process["snapshot"] is NSNull, "\(process)")
     }
 
     func testThresholdsAndKinds() throws {
@@ -194,6 +197,12 @@ final class CheckTests: XCTestCase {
         XCTAssertEqual(files.count, 1, "\(files)")
         let top = try memtrace(["top", files[0], "--include", "*list.c"])
         XCTAssertTrue(top.stdoutText.contains("in make_list: size=64 B, count=2"), top.stdoutText)
+        let json = try memtrace([
+            "check", "--output", directory.path + "/kept.%p.snap", "--format", "json", "--report-file", "-", "--", list,
+        ])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        let kept = try XCTUnwrap((object["processes"] as? [[String: Any]])?.first?["snapshot"] as? String)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept), kept)
         let before = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
             .filter { $0.hasPrefix("memtrace-check.") }
         _ = try memtrace(["check", "--", list])

@@ -140,8 +140,9 @@ public enum LeakFormat {
     /// `overruns` lists the heap overrun records the same way, without `kind`; `mismatches` the
     /// mismatched releases, each `{"allocated_by":"new[]","released_by":"free","size":N,
     /// "count":N,"allocation":[…],"release":[…],"pid":N}`.
-    /// `summary` adds the processes up; `processes` has one summary per process.
-    public static func json(_ reports: [LeakReport], verdict: LeakVerdict) -> String {
+    /// `summary` adds the processes up; `processes` has one summary per process, whose `snapshot`
+    /// is null unless `showPaths` (the snapshots were kept).
+    public static func json(_ reports: [LeakReport], verdict: LeakVerdict, showPaths: Bool = true) -> String {
         var leaks: [JSONFormat.Value] = []
         for report in reports {
             for record in report.records(kinds: verdict.kinds) {
@@ -204,7 +205,7 @@ public enum LeakFormat {
                 ("pid", .uint(UInt64(report.snapshot.header.pid))),
                 ("ppid", .uint(UInt64(report.snapshot.header.ppid))),
                 ("exe", .string(report.snapshot.process["exe"] ?? "")),
-                ("snapshot", .string(report.snapshot.path)),
+                ("snapshot", showPaths ? .string(report.snapshot.path) : .null),
             ]
             fields += LeakKind.reportOrder.map { ($0.name, figures(report.totals[$0] ?? LeakFigures())) }
             fields += [

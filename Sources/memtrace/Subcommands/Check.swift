@@ -171,7 +171,7 @@ extension Memtrace {
             if !reports.isEmpty {
                 let text =
                     format == .json
-                    ? LeakFormat.json(reports, verdict: verdict)
+                    ? LeakFormat.json(reports, verdict: verdict, showPaths: scratch == nil)
                     : LeakFormat.text(
                         reports, verdict: verdict, showPaths: scratch == nil, source: source ? SourceLines() : nil)
                 if let reportFile {

@@ -12,7 +12,7 @@ extension Memtrace {
                 either snapshot is listed: grown, shrunk, unchanged (+0), new, and vanished (size=0 B), sorted \
                 by the size of the change:
 
-                  examples/leaky.c:12 in make_list: size=139 KiB (+139 KiB), count=1002 (+1002), average=142 B
+                  examples/leaky.c:47 in record_event: size=14.1 KiB (+9600 B), count=300 (+200), average=48 B
 
                 Sites are matched by their symbolized frames (module file name, function, file, line), not by \
                 addresses, so snapshots of two separate runs compare correctly.

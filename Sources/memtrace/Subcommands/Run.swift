@@ -101,7 +101,9 @@ extension Memtrace {
             let started = spawned - 50_000_000
             var childPID: Int32 = 0
             let status = try Launcher.run(program, environment: environment) { childPID = $0 }
-            report(pattern: pattern, since: started, spawned: spawned, pid: childPID, status: status)
+            report(
+                pattern: pattern, since: started, spawned: spawned, pid: childPID, status: status,
+                environment: environment)
             if status != 0 { throw ExitCode(status) }
         }
 
@@ -116,7 +118,34 @@ extension Memtrace {
             return header[32..<40].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         }
 
-        func report(pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, status: Int32) {
+        /// Why no snapshot came: the settings that asked for none, an output directory the tracer
+        /// could not write to (it said so above), or the ways a program ends without one.
+        static func noSnapshotReason(pattern: OutputPattern, environment: [String: String]) -> String {
+            func setting(_ name: String) -> Bool? {
+                guard let value = environment[name]?.lowercased() else { return nil }
+                if ["0", "no", "off", "false"].contains(value) { return false }
+                return ["1", "yes", "on", "true"].contains(value) ? true : nil
+            }
+            if let disabled = environment["MEMTRACE_DISABLE"], setting("MEMTRACE_DISABLE") != false {
+                return "MEMTRACE_DISABLE=\(disabled) turns the tracer off"
+            }
+            let directory = (pattern.pattern as NSString).deletingLastPathComponent
+            if access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 {
+                return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
+            }
+            if setting("MEMTRACE_AT_EXIT") == false {
+                return "MEMTRACE_AT_EXIT=\(environment["MEMTRACE_AT_EXIT"]!) turns the snapshot at exit off; ask for "
+                    + "snapshots with --interval, memtrace snapshot PID or memtrace_snapshot()"
+            }
+            return "a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls "
+                + "_exit() in a signal handler that interrupted an allocation, nor one that ends with the exit_group "
+                + "system call itself, as Go's runtime does; ask for snapshots with --interval"
+        }
+
+        func report(
+            pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, status: Int32,
+            environment: [String: String]
+        ) {
             // Files changed since the program started (the file clock is coarse, hence the
             // margin in `since`) and written by a process whose tracing started after the
             // program did: a previous run's files in the same place are not this run's.
@@ -152,8 +181,8 @@ extension Memtrace {
             }
             if files.isEmpty {
                 lines.append(
-                    "memtrace: no snapshot was written to \(pattern.pattern) (a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted an allocation, nor one that ends with the exit_group system call itself, as Go's runtime does; ask for snapshots with --interval)"
-                )
+                    "memtrace: no snapshot was written to \(pattern.pattern) "
+                        + "(\(Self.noSnapshotReason(pattern: pattern, environment: environment)))")
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
                 let shown = files.count > 20 ? Array(files.suffix(20)) : files

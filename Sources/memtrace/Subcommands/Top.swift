@@ -11,7 +11,7 @@ extension Memtrace {
                 Groups the snapshot's live blocks by site, as Python's tracemalloc.Snapshot.statistics() does, \
                 and prints the largest groups first (by size, then count):
 
-                  examples/leaky.c:12 in make_list: size=139 KiB, count=1002, average=142 B
+                  examples/leaky.c:33 in make_list: size=62.5 KiB, count=1000, average=64 B
 
                 Frames start at the line that called the allocator: the tracer's, malloc's and operator new's \
                 own frames are never shown. --by file and --by function show line 0, as tracemalloc does for a \

@@ -24,8 +24,8 @@ extension Memtrace {
 
                 Stacks are ranked by kind, then by slope × R²:
 
-                  grows     trend.c:20 in leak_step: +9.1 KiB/s (R²=1.00, last third +9.1 KiB/s), \
-                size=24.0 KiB (+22.0 KiB), count=12 (+11)
+                  grows     trend.c:28 in leak_step: +39.4 KiB/s (R²=1.00, last third +38.4 KiB/s), \
+                size=80.0 KiB (+78.0 KiB), count=40 (+39)
 
                 Only growing kinds are listed unless --all is given.
 
@@ -51,7 +51,7 @@ extension Memtrace {
         @OptionGroup var filterOptions: FilterOptions
 
         @Option(help: "Output format: text or json.")
-        var format: OutputFormat = .text
+        var format: TextOrJSON = .text
 
         func validate() throws {
             if snapshots.count < 3 {
@@ -62,7 +62,6 @@ extension Memtrace {
                 throw ValidationError("\(repeated) is given twice: each snapshot is one step of the run.")
             }
             if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
-            if format == .folded { throw ValidationError("--format must be text or json.") }
         }
 
         func run() throws {
@@ -79,7 +78,7 @@ extension Memtrace {
             switch format {
             case .json:
                 printOut(TrendFormat.json(analysis, trends: trends, groupBy: by))
-            default:
+            case .text:
                 printOut(
                     TrendFormat.render(analysis, trends: trends, traceback: by == .traceback) { kind, word in
                         switch kind {

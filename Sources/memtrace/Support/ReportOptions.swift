@@ -13,6 +13,12 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case folded
 }
 
+/// Output formats of the commands that have no folded form (`trend`).
+enum TextOrJSON: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
 /// The options `top` and `diff` share: tracemalloc's key type, cumulative mode, filters, limit,
 /// format, and which figures to rank.
 struct ReportOptions: ParsableArguments {
@@ -101,7 +107,9 @@ struct ReportOptions: ParsableArguments {
 func checkMetric(_ metric: Metric, _ snapshot: SnapshotReader.Snapshot) throws {
     guard metric == .temporary, !snapshot.countsTemporary else { return }
     let why =
-        snapshot.header.isSampled ? "a sampled snapshot does not count them" : "the snapshot has no TEMPORARY section"
+        snapshot.header.isSampled
+        ? "the snapshot is sampled (a sampled thread's last recorded block is not its last allocation)"
+        : "the snapshot has no TEMPORARY section"
     throw CLIError("\(snapshot.path): temporary allocations are not counted: \(why)", status: 2)
 }
 
