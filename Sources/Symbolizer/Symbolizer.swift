@@ -159,8 +159,8 @@ public final class Symbolizer: FrameResolver {
                 // Only the outermost function is the one the symbol table knows.
                 let function = frame.function ?? (isOutermost ? symbol?.name : nil) ?? fallback.function
                 return Frame(
-                    function: function, file: frame.file, line: frame.line, module: module.path,
-                    isInlined: !isOutermost, directory: source.directory)
+                    function: function, file: Self.lexicallyNormalized(frame.file), line: frame.line,
+                    module: module.path, isInlined: !isOutermost, directory: source.directory)
             }
         }
         if let symbol {
@@ -236,6 +236,22 @@ public final class Symbolizer: FrameResolver {
             if FileManager.default.fileExists(atPath: path) { return path }
         }
         return nil
+    }
+
+    /// An absolute path without its `.` and `..` components and doubled slashes, as the compiler
+    /// may have written it (`/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/vector`
+    /// is `/usr/include/c++/12/vector`), so that one file has one name; other paths as they are.
+    public static func lexicallyNormalized(_ path: String) -> String {
+        guard path.hasPrefix("/"), path.contains("/.") || path.contains("//") else { return path }
+        var kept: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch component {
+            case ".": continue
+            case "..": _ = kept.popLast()
+            default: kept.append(component)
+            }
+        }
+        return "/" + kept.joined(separator: "/")
     }
 
     private static func isVDSO(_ path: String) -> Bool {

@@ -145,12 +145,12 @@ struct Fixture {
     /// Writes `source` to `directory`, builds it with `-O2 -g` and runs it.
     init(
         source text: String, name: String, in directory: URL, cplusplus: Bool = false, flags: [String] = [],
-        compiler: String? = nil
+        compiler: String? = nil, compiledAs alias: String? = nil
     ) throws {
         source = directory.appendingPathComponent(name + (cplusplus ? ".cpp" : ".c")).path
         try text.write(toFile: source, atomically: false, encoding: .utf8)
         executable = try compile(
-            source: source, output: name, in: directory, cplusplus: cplusplus,
+            source: alias ?? source, output: name, in: directory, cplusplus: cplusplus,
             flags: ["-O2", "-fno-optimize-sibling-calls", "-ldl"] + flags, compiler: compiler)
         let result = try runProcess(executable)
         guard result.status == 0 else { throw SupportError("\(executable) failed: \(result.stderrText)") }

@@ -459,6 +459,27 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertTrue(expected.contains("rustsites::main::{closure#0}"))
     }
 
+    /// Compilers name headers through the directories they searched: one file, one name.
+    func testFilePathsAreNormalized() throws {
+        XCTAssertEqual(
+            Symbolizer.lexicallyNormalized(
+                "/usr/lib/gcc/x86_64-linux-gnu/12/../../../../include/c++/12/bits/new_allocator.h"),
+            "/usr/include/c++/12/bits/new_allocator.h")
+        XCTAssertEqual(Symbolizer.lexicallyNormalized("/src//app/./main.c"), "/src/app/main.c")
+        XCTAssertEqual(Symbolizer.lexicallyNormalized("/../x.c"), "/x.c")
+        XCTAssertEqual(Symbolizer.lexicallyNormalized("../sysdeps/x86/foo.c"), "../sysdeps/x86/foo.c")
+        XCTAssertEqual(Symbolizer.lexicallyNormalized("/src/.hidden/a.c"), "/src/.hidden/a.c")
+
+        // A program compiled from a path with `..` in it.
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        let fixture = try Fixture(
+            source: Fixture.cSource, name: "fixture", in: directory, compiledAs: directory.path + "/sub/../fixture.c")
+        let frames = Symbolizer(snapshot: Fixture.snapshot(modules: fixture.modules)).frames(
+            for: try fixture.pc("plain"))
+        XCTAssertEqual(frames.map(\.file), [fixture.source])
+    }
+
     func testDemangler() {
         XCTAssertEqual(Demangler.demangle("_ZN6shapes6Circle4growEi"), "shapes::Circle::grow(int)")
         XCTAssertEqual(
