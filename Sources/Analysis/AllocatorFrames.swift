@@ -47,8 +47,9 @@ public enum AllocatorFrames {
             return swiftAllocationFunctions.contains(function)
         }
         // A class's allocating initializer, which the compiler writes into the class's module,
-        // is to Swift what operator new is to C++: the object's site is its caller.
-        if function.contains(".__allocating_init(") { return true }
+        // is to Swift what operator new is to C++: the object's site is its caller. Its code is
+        // the compiler's (line 0), unless it is a convenience initializer, whose body it holds.
+        if function.contains(".__allocating_init(") && frame.line == 0 { return true }
         return isRustAllocatorFrame(frame)
     }
 

@@ -255,19 +255,24 @@ final class ELFModule {
         var directory = ""
         var cuBias: Dwarf_Addr = 0
         var foundUnit: Dwarf_Die
-        if let cu = dwfl_module_addrdie(module, address, &cuBias) {
-            foundUnit = cu.pointee
-            if let record = dwfl_module_getsrc(module, address) {
-                var number: Int32 = 0
-                if let name = dwfl_lineinfo(record, nil, &number, nil, nil, nil) {
-                    file = String(cString: name)
-                    line = Int(number)
-                }
-                if let compDir = dwfl_line_comp_dir(record) { directory = String(cString: compDir) }
+        let byTable = dwfl_module_addrdie(module, address, &cuBias)
+        // libdw (before 0.190) finds an address's unit only through .debug_aranges, which LLVM
+        // (clang, swiftc, rustc's own objects) does not write; where some objects of a binary
+        // have them and others not, it gives the unit of the nearest address the table has.
+        let holds = byTable.map { dwarf_haspc($0, address &- cuBias) == 1 } ?? false
+        func lineFromTable() {
+            guard let record = dwfl_module_getsrc(module, address) else { return }
+            var number: Int32 = 0
+            if let name = dwfl_lineinfo(record, nil, &number, nil, nil, nil) {
+                file = String(cString: name)
+                line = Int(number)
             }
+            if let compDir = dwfl_line_comp_dir(record) { directory = String(cString: compDir) }
+        }
+        if let cu = byTable, holds {
+            foundUnit = cu.pointee
+            lineFromTable()
         } else if let unit = unit(containing: address) {
-            // libdw (before 0.190) finds an address's unit only through .debug_aranges, which
-            // LLVM (clang, swiftc) does not write.
             foundUnit = unit.die
             cuBias = unit.bias
             if let record = dwarf_getsrc_die(&foundUnit, address &- cuBias) {
@@ -284,6 +289,10 @@ final class ELFModule {
             {
                 directory = String(cString: text)
             }
+        } else if let cu = byTable {
+            // A unit whose ranges libdw cannot read: the table's answer, as it is.
+            foundUnit = cu.pointee
+            lineFromTable()
         } else {
             return nil
         }

@@ -19,11 +19,15 @@ enum RustDemangler {
             if let first = parser.peek, isDigit(first) { _ = try parser.decimal() }  // encoding version
             try parser.path(inValue: true)
             // What follows is the crate that instantiated a generic: not printed.
-            return parser.output
+            return parser.output.utf8.count <= maximumLength ? parser.output : nil
         } catch {
             return nil
         }
     }
+
+    /// The longest name this reader writes (the snapshot reader takes names of up to 64 KiB):
+    /// back-references let a short name stand for an exponentially long one.
+    static let maximumLength = 16 * 1024
 
     fileprivate static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 }
@@ -35,6 +39,8 @@ private struct Parser {
     var position = 0
     var output = ""
     var depth = 0
+    /// Items read so far, back-references re-reading theirs.
+    var steps = 0
     /// Lifetimes bound by the `for<...>` binders being printed.
     var boundLifetimes = 0
 
@@ -87,8 +93,9 @@ private struct Parser {
             default: throw Malformed()
             }
             let (product, overflow) = value.multipliedReportingOverflow(by: 62)
-            guard !overflow else { throw Malformed() }
-            value = product + digit
+            let (sum, carry) = product.addingReportingOverflow(digit)
+            guard !overflow, !carry else { throw Malformed() }
+            value = sum
         }
     }
 
@@ -111,19 +118,26 @@ private struct Parser {
         return text
     }
 
-    /// Runs `body` at the position a back-reference names (earlier in the name), then comes back.
+    /// Runs `body` at the position a back-reference names (before its `B`, just read), then comes
+    /// back.
     mutating func backReference(_ body: (inout Parser) throws -> Void) throws {
+        let tag = position - 1
         let target = try base62()
-        guard target < UInt64(position - 1) else { throw Malformed() }
+        guard target < UInt64(tag) else { throw Malformed() }
         let saved = position
         position = Int(target)
         try body(&self)
         position = saved
     }
 
+    /// Bounds the work a name can ask for: nesting (recursion) and the text written, which
+    /// back-references can otherwise double at every level.
     mutating func enter() throws {
         depth += 1
-        guard depth < 256 else { throw Malformed() }
+        steps += 1
+        guard depth < 256, steps < 100_000, output.utf8.count < RustDemangler.maximumLength else {
+            throw Malformed()
+        }
     }
 
     mutating func path(inValue: Bool) throws {
@@ -222,8 +236,9 @@ private struct Parser {
     /// `G` and the number of lifetimes a `for<...>` binds, printed before what it binds.
     mutating func binder() throws {
         guard eat("G") else { return }
-        let count = try base62() + 1
-        guard count < 1000 else { throw Malformed() }
+        let bound = try base62()
+        guard bound < 1000 else { throw Malformed() }
+        let count = bound + 1
         output += "for<"
         for index in 0..<Int(count) {
             if index > 0 { output += ", " }
@@ -264,13 +279,12 @@ private struct Parser {
         case UInt8(ascii: "T"):
             position += 1
             output += "("
-            let start = output.count
             var count = 0
             try list(separator: ", ") {
                 count += 1
                 try $0.type()
             }
-            if count == 1 && output.count > start { output += "," }
+            if count == 1 { output += "," }
             output += ")"
         case UInt8(ascii: "R"), UInt8(ascii: "Q"):
             position += 1
@@ -347,6 +361,8 @@ private struct Parser {
 
     /// A constant generic argument: integers, `bool` and `char` are read; `_` stands for any.
     mutating func constant() throws {
+        try enter()
+        defer { depth -= 1 }
         if eat("p") {
             output += "_"
             return
@@ -359,16 +375,22 @@ private struct Parser {
         let negative = eat("n")
         var digits: [UInt8] = []
         while !eat("_") { digits.append(try next()) }
-        guard digits.allSatisfy({ $0 < 128 && Character(UnicodeScalar($0)).isHexDigit }) else { throw Malformed() }
+        guard !digits.isEmpty, digits.allSatisfy({ $0 < 128 && Character(UnicodeScalar($0)).isHexDigit }) else {
+            throw Malformed()
+        }
         let hex = String(decoding: digits, as: UTF8.self)
-        let value: UInt64? = digits.isEmpty ? 0 : digits.count <= 16 ? UInt64(hex, radix: 16) : nil
+        let value: UInt64? = digits.count <= 16 ? UInt64(hex, radix: 16) : nil
         switch tag {
         case UInt8(ascii: "b"):
             guard let value, value <= 1 else { throw Malformed() }
             output += value == 1 ? "true" : "false"
         case UInt8(ascii: "c"):
             guard let value, let scalar = UnicodeScalar(UInt32(clamping: value)) else { throw Malformed() }
-            output += "'" + String(Character(scalar)).debugDescription.dropFirst().dropLast() + "'"
+            let escapes: [UInt32: String] = [0x09: "\\t", 0x0a: "\\n", 0x0d: "\\r"]
+            let shown =
+                (0x21...0x7e).contains(scalar.value)
+                ? String(Character(scalar)) : escapes[scalar.value] ?? "\\u{\(String(scalar.value, radix: 16))}"
+            output += "'" + shown + "'"
         case UInt8(ascii: "a"), UInt8(ascii: "s"), UInt8(ascii: "l"), UInt8(ascii: "x"), UInt8(ascii: "n"),
             UInt8(ascii: "i"), UInt8(ascii: "h"), UInt8(ascii: "t"), UInt8(ascii: "m"), UInt8(ascii: "y"),
             UInt8(ascii: "o"), UInt8(ascii: "j"):

@@ -453,6 +453,15 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
+/* Waits (up to a tenth of a second) for a helper thread that was created
+ * but has not run yet to say which thread it is: until then the leak scan
+ * would find a thread it cannot place. */
+void mt_helper_wait_started(void) {
+    const struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 100 && helper_running && !__atomic_load_n(&mt_helper_tid, __ATOMIC_ACQUIRE); i++)
+        mt_sleep(&ms);
+}
+
 int mt_helper_wake(void) {
     if (!helper_running) return 0;
     sem_post(&wakeup);
@@ -508,7 +517,7 @@ static void name_helper(int *named) {
 static void *helper_main(void *arg) {
     (void)arg;
     on_helper = 1;
-    mt_helper_tid = (int)syscall(SYS_gettid);
+    __atomic_store_n(&mt_helper_tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
     /* Its own descriptor table, emptied: the files it opens (the timeline's
      * /proc/self/statm, snapshots) never take a number the program is
      * about to reuse.  Opened in the program's table, one could land in the

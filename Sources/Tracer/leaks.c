@@ -274,6 +274,9 @@ struct stranger {
 };
 static struct stranger *strangers;
 static uint32_t nstrangers;
+/* Threads left out of `strangers` (running with the signal blocked, or past
+ * MAX_STRANGERS): where their stacks are is not known. */
+static uint32_t unplaced_strangers;
 
 static void on_suspend(int sig, siginfo_t *info, void *context) {
     (void)sig;
@@ -350,6 +353,30 @@ static int blocks_suspend(int tid) {
     return (int)((hex_at(c) >> (SUSPEND_SIGNAL - 1)) & 1);
 }
 
+/* Whether thread `tid` has ended though still listed: a thread that was just
+ * joined lingers in /proc/self/task while the kernel finishes its exit, with
+ * every signal blocked (PF_EXITING in the flags of its stat), then as a
+ * zombie, or is gone. */
+static int task_ended(int tid) {
+    char text[4096];
+    size_t n = read_task_file(tid, "stat", text, sizeof text);
+    const char *c = n ? memrchr(text, ')', n) : NULL; /* after the name, which may hold anything */
+    if (!c) return !n;
+    c++;
+    char state = 0;
+    for (int field = 0; field < 7; field++) { /* state ppid pgrp session tty_nr tpgid flags */
+        while (*c == ' ') c++;
+        if (field == 0) state = *c;
+        if (field == 6) {
+            uint64_t flags = 0;
+            for (; *c >= '0' && *c <= '9'; c++) flags = flags * 10 + (uint64_t)(*c - '0');
+            return state == 'Z' || state == 'X' || (flags & 0x4); /* PF_EXITING */
+        }
+        while (*c && *c != ' ') c++;
+    }
+    return 0;
+}
+
 /* The stack pointer of a thread waiting in the kernel, from
  * /proc/self/task/TID/syscall ("NR ARGS... SP PC", or "-1 SP PC" when
  * blocked otherwise); 0 when it runs. */
@@ -379,6 +406,8 @@ static void registered_tid(struct mt_thread *t, void *context) {
  * the helper, and sends each the suspend signal. */
 static void suspend_strangers(struct suspend_state *s) {
     nstrangers = 0;
+    unplaced_strangers = 0;
+    mt_helper_wait_started(); /* a short program may end before its helper ran */
     if (!strangers) strangers = mt_map(MAX_STRANGERS * sizeof *strangers);
     struct mt_buf tids = {0};
     mt_threads_foreach(registered_tid, &tids);
@@ -400,17 +429,20 @@ static void suspend_strangers(struct suspend_state *s) {
             at += *(const unsigned short *)(const void *)(buf + at + 16);
             int tid = 0;
             for (const char *c = name; *c >= '0' && *c <= '9'; c++) tid = tid * 10 + (*c - '0');
-            if (!tid || tid == me || tid == mt_helper_tid || nstrangers == MAX_STRANGERS) continue;
+            if (!tid || tid == me || tid == mt_helper_tid) continue;
             int found = 0;
             for (uint64_t i = 0; i < registered && !found; i++) found = known[i] == (uint64_t)tid;
             if (found) continue;
-            if (!blocks_suspend(tid)) {
+            if (nstrangers == MAX_STRANGERS) {
+                unplaced_strangers++;
+            } else if (!blocks_suspend(tid)) {
                 strangers[nstrangers++] = (struct stranger){.tid = tid};
             } else {
                 /* Not stopped, but waiting, as such threads mostly are
                  * (in sigwait, say): its stack from where it waits. */
                 uint64_t sp = waiting_sp(tid);
                 if (sp) strangers[nstrangers++] = (struct stranger){.tid = tid, .sp = sp, .suspended = 1, .waiting = 1};
+                else if (!task_ended(tid)) unplaced_strangers++;
             }
         }
     }
@@ -504,21 +536,22 @@ static void skip_stack(struct mt_thread *t, void *context) {
 }
 
 /* The length of the non-main glibc arena heap that starts at `a` (64 MiB
- * aligned) inside the mapping that ends at `hi`, or 0.  A heap starts with
- * its heap_info (arena, previous heap, size, mprotect_size, pagesize), the
- * writable part being mprotect_size bytes.  It is a mapping of its own,
- * unless the kernel merged it with a writable mapping just below it (a
- * thread's stack, the program's own): then the fields must all agree. */
+ * aligned) in the mapping [lo, hi), or 0.  A heap starts with its heap_info
+ * (arena, previous heap, size, mprotect_size, pagesize), the writable part
+ * being mprotect_size bytes, sizes in whole pages; the first heap of an arena
+ * holds the arena right after it, a later one names the heap before it.  It
+ * is a mapping of its own, unless the kernel merged it with a writable
+ * mapping just below it (a thread's stack, the program's own). */
 static uint64_t glibc_heap_length(uint64_t lo, uint64_t a, uint64_t hi) {
-    if (a % GLIBC_HEAP_MAX || hi - a < 5 * sizeof(uint64_t)) return 0;
+    if (a % GLIBC_HEAP_MAX || a < lo || hi - a < 5 * sizeof(uint64_t)) return 0;
     const uint64_t *info = (const uint64_t *)(uintptr_t)a;
-    if (info[2] > info[3] || info[3] > hi - a) return 0;
-    if (a == lo && info[3] == hi - a) return info[3];
-    uint64_t page = info[4];
+    if (info[2] > info[3] || info[3] > hi - a || info[3] == 0 || info[2] % 4096 || info[3] % 4096) return 0;
     int first = info[1] == 0 && info[0] > a && info[0] - a < 256; /* its arena follows it */
     int later = info[1] != 0 && info[1] % GLIBC_HEAP_MAX == 0;
-    if (page < 4096 || (page & (page - 1)) || info[2] % page || info[3] % page || !(first || later)) return 0;
-    return info[3];
+    if (!first && !later) return 0;
+    uint64_t page = info[4]; /* glibc 2.35 on; before, padding */
+    if (a == lo && info[3] == hi - a) return info[3];
+    return page >= 4096 && !(page & (page - 1)) && info[3] % page == 0 ? info[3] : 0;
 }
 
 /* Scans [lo, hi) less the live blocks in it. */
@@ -552,14 +585,15 @@ static void scan_mapping_part(uint64_t lo, uint64_t hi) {
     if (lo < hi) scan_between_blocks(lo, hi);
 }
 
-/* Scans a mapping less the glibc arena heaps in it (their free chunks and
- * the arena's bins hold stale pointers) and the ranges of `skip`. */
-static void scan_mapping(uint64_t lo, uint64_t hi) {
+/* Scans [lo, hi) of the mapping [map_lo, map_hi) less the glibc arena heaps
+ * in the mapping (their free chunks and the arena's bins hold stale
+ * pointers) and the ranges of `skip`. */
+static void scan_mapping(uint64_t lo, uint64_t hi, uint64_t map_lo, uint64_t map_hi) {
     for (uint64_t a = (lo + GLIBC_HEAP_MAX - 1) & ~(GLIBC_HEAP_MAX - 1); a >= lo && a < hi; a += GLIBC_HEAP_MAX) {
-        uint64_t length = glibc_heap_length(lo, a, hi);
+        uint64_t length = glibc_heap_length(map_lo, a, map_hi);
         if (!length) continue;
         if (a > lo) scan_mapping_part(lo, a);
-        lo = a + length;
+        lo = a + length < hi ? a + length : hi;
     }
     if (lo < hi) scan_mapping_part(lo, hi);
 }
@@ -581,7 +615,7 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
     uint64_t *entries = fd >= 0 ? mt_map(PAGEMAP_BATCH * sizeof *entries) : NULL;
     if (!entries) {
         if (fd >= 0) close(fd);
-        scan_mapping(lo, hi);
+        scan_mapping(lo, hi, lo, hi);
         return;
     }
     uint64_t run = 0; /* where the pages with contents began; 0: not in such a run */
@@ -603,12 +637,12 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
             if (contents && !run) {
                 run = page;
             } else if (!contents && run) {
-                scan_mapping(run, page);
+                scan_mapping(run, page, lo, hi);
                 run = 0;
             }
         }
     }
-    if (run) scan_mapping(run, hi);
+    if (run) scan_mapping(run, hi, lo, hi);
     mt_unmap(entries, PAGEMAP_BATCH * sizeof *entries);
     close(fd);
 }
@@ -693,6 +727,46 @@ static void scan_strangers(void) {
     }
 }
 
+/* ---- stacks of threads that ended (threadstats.c) -------------------------------
+ * Left out of the roots only while each is still what glibc left: an idle
+ * stack in its cache, a writable mapping of its own right above its guard
+ * page, and only when every thread's stack is placed (a thread the scan
+ * could not stop, running on a stack it took from the cache, holds its
+ * pointers there).  A range glibc unmapped and the program mapped again for
+ * something else is a root as any other. */
+static struct mt_range ended_ranges[MT_ENDED_STACKS];
+static uint8_t ended_idle[MT_ENDED_STACKS];
+static uint32_t nended_ranges;
+static uint64_t previous_end;
+static int previous_guard;
+
+static void collect_ended(uint64_t lo, uint64_t hi) {
+    if (nended_ranges < MT_ENDED_STACKS) ended_ranges[nended_ranges++] = (struct mt_range){lo, hi};
+}
+
+static void find_idle_ended(uint64_t lo, uint64_t hi, const char *c, const char *end) {
+    int writable = end - c >= 5 && memcmp(c + 1, "rw-p", 4) == 0;
+    if (writable && previous_guard && previous_end == lo)
+        for (uint32_t i = 0; i < nended_ranges; i++)
+            if (ended_ranges[i].lo == lo && ended_ranges[i].hi == hi) ended_idle[i] = 1;
+    previous_end = hi;
+    previous_guard = end - c >= 5 && memcmp(c + 1, "---p", 4) == 0;
+}
+
+static void skip_ended_stacks(char *text) {
+    if (unplaced_strangers) return;
+    for (uint32_t i = 0; i < nstrangers; i++)
+        if (!strangers[i].suspended) return;
+    nended_ranges = 0;
+    mt_ended_stacks_foreach(collect_ended);
+    memset(ended_idle, 0, sizeof ended_idle);
+    previous_end = 0;
+    previous_guard = 0;
+    for_each_mapping(text, find_idle_ended);
+    for (uint32_t i = 0; i < nended_ranges; i++)
+        if (ended_idle[i]) skip_add(ended_ranges[i].lo, ended_ranges[i].hi);
+}
+
 static void skip_strangers(void) {
     for (uint32_t i = 0; i < nstrangers; i++)
         if (strangers[i].suspended && strangers[i].hi) skip_add(strangers[i].lo, strangers[i].hi);
@@ -734,7 +808,7 @@ static void scan_anonymous(void) {
         mt_self_range(&self_lo, &self_hi);
         skip_add(self_lo, (self_hi + 4095) & ~4095ull);
         mt_threads_foreach(skip_stack, NULL);
-        mt_ended_stacks_foreach(skip_add);
+        skip_ended_stacks(text);
         skip_strangers();
         sort_blocks(skip, nskip);
         for_each_mapping(text, consider);

@@ -107,6 +107,7 @@ int mt_own_mappings(const struct mt_range **ranges);
 /* The helper thread's stack, when it runs (control.c). */
 extern struct mt_range mt_helper_stack;
 extern int mt_helper_tid;
+void mt_helper_wait_started(void);
 size_t mt_page_size(void);
 uint64_t mt_resident_bytes(const void *p, size_t bytes); /* of a reservation, by mincore */
 

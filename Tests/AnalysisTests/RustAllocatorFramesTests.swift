@@ -58,5 +58,11 @@ final class RustAllocatorFramesTests: XCTestCase {
             frame("swiftsites.makeList(Swift.Int) -> Swift.Optional<swiftsites.Node>", "/src/main.swift", 26),
         ]
         XCTAssertEqual(AllocatorFrames.strip(frames).map(\.line), [26])
+        // A convenience initializer is compiled only as the allocating one: its body is the program's.
+        let convenience = [
+            frame("s.Holder.__allocating_init(bytes: Swift.Int) -> s.Holder", "/src/s.swift", 6),
+            frame("s.make() -> s.Holder", "/src/s.swift", 10),
+        ]
+        XCTAssertEqual(AllocatorFrames.strip(convenience).map(\.line), [6, 10])
     }
 }

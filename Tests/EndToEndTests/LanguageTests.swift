@@ -42,6 +42,48 @@ final class LanguageTests: XCTestCase {
         return (work, try XCTUnwrap(try work.snapshots().last))
     }
 
+    /// A program linked from gcc's objects (with .debug_aranges) and a clang object (without):
+    /// libdw's table gives the clang function's address to the gcc unit before it, which has no
+    /// line for it; the units' own ranges name the right one.
+    func testProgramOfGccAndClangObjects() throws {
+        let clang = try XCTUnwrap(toolOnPath("clang"), "clang (it comes with the Swift toolchain)")
+        let work = try Workspace("mixed")
+        let sources = [
+            "a.c": """
+            #include <stdlib.h>
+            void *from_clang(int n);
+            void *keep[2];
+            __attribute__((noinline)) void *from_gcc(int n) { return malloc(n); }
+            int main(void) { keep[0] = from_gcc(100); keep[1] = from_clang(200); return 0; }
+            """,
+            "b.c": """
+            #include <stdlib.h>
+            __attribute__((noinline)) void *from_clang(int n) {
+                return malloc(n);
+            }
+            """,
+            "c.c": "int later(int x) { return x * 3; }\n",
+        ]
+        for (name, text) in sources {
+            try text.write(to: work.directory.appendingPathComponent(name), atomically: false, encoding: .utf8)
+            let compiler = name == "b.c" ? clang : "/usr/bin/gcc"
+            let built = try runProcess(
+                compiler, ["-g", "-O1", "-fno-optimize-sibling-calls", "-c", name], directory: work.directory)
+            XCTAssertEqual(built.status, 0, built.stderrText)
+        }
+        let linked = try runProcess("/usr/bin/gcc", ["-o", "mixed", "a.o", "b.o", "c.o"], directory: work.directory)
+        XCTAssertEqual(linked.status, 0, linked.stderrText)
+        let run = try work.memtrace(["run", "--", "./mixed"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let top = try work.memtrace(["top", try XCTUnwrap(try work.snapshots().last), "--include", "*.c"])
+        XCTAssertEqual(
+            top.stdoutLines,
+            [
+                "b.c:3 in from_clang: size=200 B, count=1, average=200 B",
+                "a.c:4 in from_gcc: size=100 B, count=1, average=100 B",
+            ])
+    }
+
     func testRustProgram() throws {
         try XCTSkipUnless(Workspace.rustc != nil, "rustc is not installed")
         let (work, snapshot) = try traced("rustsites.rs")

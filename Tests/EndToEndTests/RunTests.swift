@@ -37,6 +37,17 @@ final class RunTests: XCTestCase {
                 "memtrace: no snapshot was written to memtrace.%e.%p.%n.snap (MEMTRACE_AT_EXIT=off turns the "
                     + "snapshot at exit off; ask for snapshots with --interval, memtrace snapshot PID or "
                     + "memtrace_snapshot())\n"), atExit.stderr)
+        // A directory the pattern names per process, and an empty setting (which the tracer reads
+        // as none), are no reasons.
+        let killed = try work.memtrace(
+            ["run", "-o", "out/%e/k.%n.snap", "--", "/bin/sh", "-c", "kill -9 $$"],
+            environment: ["MEMTRACE_DISABLE": ""])
+        XCTAssertTrue(
+            killed.stderr.hasSuffix(
+                "memtrace: no snapshot was written to out/%e/k.%n.snap (a program killed by SIGKILL or a signal that "
+                    + "dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted "
+                    + "an allocation, nor one that ends with the exit_group system call itself, as Go's runtime does; "
+                    + "ask for snapshots with --interval)\n"), killed.stderr)
         let disabled = try work.memtrace(["run", "--", "./sites"], environment: ["MEMTRACE_DISABLE": "1"])
         XCTAssertTrue(
             disabled.stderr.hasSuffix(

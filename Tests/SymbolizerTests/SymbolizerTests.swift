@@ -514,6 +514,43 @@ final class SymbolizerTests: XCTestCase {
         XCTAssertEqual(Demangler.demangle("_RNvCs1234_7mycrate4main.llvm.123"), "mycrate::main")
         XCTAssertEqual(Demangler.demangle("_RNvB9_4main"), "_RNvB9_4main")
         XCTAssertEqual(Demangler.demangle("_RNvCs1234_7mycrate99main"), "_RNvCs1234_7mycrate99main")
+        // Characters as c++filt prints them.
+        XCTAssertEqual(Demangler.demangle("_RINvC1a1bKc22_E"), "a::b::<'\"': char>")
+        XCTAssertEqual(Demangler.demangle("_RINvC1a1bKc20_E"), "a::b::<'\\u{20}': char>")
+        XCTAssertEqual(Demangler.demangle("_RINvC1a1bKce9_E"), "a::b::<'\\u{e9}': char>")
+        XCTAssertEqual(Demangler.demangle("_RINvC1a1bKca_E"), "a::b::<'\\n': char>")
+        // Hostile names come back as they are, at once: a constant referring to itself, numbers
+        // past 64 bits, and back-references that double the text at every level.
+        for hostile in ["_RINvC1a1bKB8_E", "_RINvC1a1bLlYGhA16ahyg_E", "_RINvC1a1bFGlYGhA16ahye_EuE", "_RINvC1a1bKj_E"]
+        {
+            XCTAssertEqual(Demangler.demangle(hostile), hostile)
+        }
+        // a::b::<c<u8>, c<c<u8>, c<u8>>, …>: each argument refers back to the one before twice.
+        func backReference(_ position: Int) -> String {
+            guard position > 0 else { return "B_" }
+            let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            var value = position - 1
+            var text = ""
+            repeat {
+                text = String(digits[value % 62]) + text
+                value /= 62
+            } while value > 0
+            return "B" + text + "_"
+        }
+        var body = "INvC1a1b"
+        var previous = body.count
+        body += "INtC1a1chE"
+        for _ in 0..<40 {
+            let start = body.count
+            body += "INtC1a1c" + backReference(previous) + backReference(previous) + "E"
+            previous = start
+        }
+        let doubling = "_R" + body + "E"
+        XCTAssertEqual(Demangler.demangle(doubling), doubling)
+        let short = "_RINvC1a1bINtC1a1chEINtC1a1cB7_B7_EE"
+        XCTAssertEqual(Demangler.demangle(short), "a::b::<a::c<u8>, a::c<a::c<u8>, a::c<u8>>>")
+        let tuples = "_RINvC1a1b" + String(repeating: "TE", count: 40_000) + "E"
+        XCTAssertEqual(Demangler.demangle(tuples), tuples)
         XCTAssertEqual(Demangler.demangle("malloc"), "malloc")
         XCTAssertEqual(Demangler.demangle("_Znot-mangled"), "_Znot-mangled")
         XCTAssertEqual(Demangler.demangle(""), "")

@@ -126,11 +126,13 @@ extension Memtrace {
                 if ["0", "no", "off", "false"].contains(value) { return false }
                 return ["1", "yes", "on", "true"].contains(value) ? true : nil
             }
-            if let disabled = environment["MEMTRACE_DISABLE"], setting("MEMTRACE_DISABLE") != false {
+            // The tracer reads an empty setting as none.
+            if let disabled = environment["MEMTRACE_DISABLE"], !disabled.isEmpty, setting("MEMTRACE_DISABLE") != false {
                 return "MEMTRACE_DISABLE=\(disabled) turns the tracer off"
             }
+            // A directory named by %e or %p is each process's own: not known here.
             let directory = (pattern.pattern as NSString).deletingLastPathComponent
-            if access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 {
+            if !directory.contains("%"), access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 {
                 return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
             }
             if setting("MEMTRACE_AT_EXIT") == false {
