@@ -444,6 +444,7 @@ static volatile sig_atomic_t signal_requests;
 static int helper_running;
 static pthread_t helper_thread;
 static volatile int helper_stopping; /* the helper is asked to end its thread */
+static void helper_uncounted(int uncounted);
 
 static void on_signal(int sig) {
     (void)sig;
@@ -589,7 +590,10 @@ static void *helper_main(void *arg) {
              * snapshot no more, or a temporary file the exit cut short. */
             if (!mt_exiting) mt_snapshot(NULL, MT_TRIGGER_SIGNAL);
         }
-        if (helper_stopping) return NULL;
+        if (helper_stopping) {
+            helper_uncounted(0); /* glibc counts it down as it ends */
+            return NULL;
+        }
     }
 }
 
@@ -616,6 +620,18 @@ static void *helper_main(void *arg) {
  * libc itself, and both are set. */
 extern char __libc_single_threaded __attribute__((weak));
 static char *libc_single_flag;
+/* glibc's count of the process's threads: when the last one ends, through
+ * pthread_exit (main's included), glibc calls exit(0).  The helper is left
+ * out of it, or a program whose main thread called pthread_exit never ended:
+ * its last thread left the helper, which blocks every signal, so that even
+ * SIGTERM stayed pending, and only SIGKILL ended it. */
+static unsigned int *nptl_nthreads;
+
+static void helper_uncounted(int uncounted) {
+    if (!nptl_nthreads) return;
+    if (uncounted) __atomic_sub_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+    else __atomic_add_fetch(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+}
 
 int mt_allocator_stats_safe(void) {
     return !on_helper || !libc_single_flag || !__atomic_load_n(libc_single_flag, __ATOMIC_ACQUIRE);
@@ -702,6 +718,7 @@ int mt_allocator_read(struct mt_buf *out, struct mt_buf *modules, uint32_t *modu
 static void find_single_flag(void) {
     void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     if (libc) libc_single_flag = (char *)dlsym(libc, "__libc_single_threaded");
+    if (libc) nptl_nthreads = (unsigned int *)dlvsym(libc, "__nptl_nthreads", "GLIBC_PRIVATE");
 }
 
 static void start_helper(void) {
@@ -722,6 +739,7 @@ static void start_helper(void) {
     pthread_attr_setstacksize(&attr, 256 * 1024);
     helper_running = pthread_create(&helper_thread, &attr, helper_main, NULL) == 0;
     if (!helper_running) mt_warn("cannot start the snapshot thread", NULL, errno);
+    else helper_uncounted(1);
     if (helper_running && single) {
         *libc_single_flag = 1;
         if (&__libc_single_threaded) __libc_single_threaded = 1;

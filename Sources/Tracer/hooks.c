@@ -174,7 +174,10 @@ static inline void ensure_started(void) {
 
 /* The constructor starts the tracer even in a program that never allocates,
  * so the signal handler and the periodic thread exist from the beginning. */
+uint64_t mt_initial_sp;
+
 __attribute__((constructor(101))) static void mt_constructor(void) {
+    mt_initial_sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
     ensure_started();
     mt_guard++;
     mt_control_start();

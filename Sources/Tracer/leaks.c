@@ -313,6 +313,21 @@ struct suspend_state {
 };
 
 /* Reads /proc/self/task/TID/FILE into text (NUL-terminated); its length, or 0. */
+/* /proc/thread-self/NAME, the calling thread's view of the process: once the
+ * main thread has ended (pthread_exit), /proc/self names it, and its maps
+ * and pagemap read empty.  /proc/self/NAME before Linux 3.17. */
+static int open_own_proc_file(const char *name) {
+    char path[64] = "/proc/thread-self/";
+    size_t n = strlen(path), len = strlen(name);
+    if (n + len >= sizeof path) return -1;
+    memcpy(path + n, name, len + 1);
+    int fd = mt_open(path, O_RDONLY, 0);
+    if (fd >= 0) return fd;
+    memcpy(path, "/proc/self/", 11);
+    memcpy(path + 11, name, len + 1);
+    return mt_open(path, O_RDONLY, 0);
+}
+
 static size_t read_task_file(int tid, const char *file, char *text, size_t size) {
     char path[64] = "/proc/self/task/", digits[16];
     size_t n = strlen(path);
@@ -498,18 +513,70 @@ void mt_leaks_init(void) { (void)static_tls_size(); }
 
 void mt_leaks_set_caller_frame(const void *frame) { caller_frame = (uint64_t)(uintptr_t)frame; }
 
+#define MAPS_BUFFER (64 * 1024) /* read of /proc/self/maps at a time */
+
+/* The end of the mapping that holds `address` (/proc/self/maps), or 0. */
+static uint64_t wanted_address, holder_end;
+static void note_holder(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
+    (void)rest;
+    (void)end;
+    if (wanted_address >= lo && wanted_address < hi) holder_end = hi;
+}
+static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end));
+static uint64_t mapping_end(uint64_t address) {
+    char *text = mt_map(MAPS_BUFFER);
+    wanted_address = address;
+    holder_end = 0;
+    if (text) {
+        for_each_mapping(text, note_holder);
+        mt_unmap(text, MAPS_BUFFER);
+    }
+    return holder_end;
+}
+
+/* The scanning thread runs on a stack other than its own: a signal's
+ * alternate stack, a coroutine's.  That stack from here up (to the end of
+ * the block or the mapping that holds it), and the thread's own stack whole,
+ * since where it stopped using it is not known.  Scanning from here up to
+ * the top of its own stack had crossed every mapping in between, the
+ * tracer's tables among them, which name every block: nothing was lost. */
+static void scan_foreign_stack(uint64_t from, const struct mt_thread *self) {
+    int64_t block = find_block(from);
+    uint64_t to = block >= 0 ? blocks[block].addr + blocks[block].size : mapping_end(from);
+    if (to > from) scan_root_range(from, to, REACHED);
+    if (self && self->stack_hi) scan_root_range(self->stack_lo, self->stack_hi, REACHED);
+}
+
+static int on_own_stack(const struct mt_thread *self, uint64_t sp) {
+    return self && self->stack_hi && sp >= self->stack_lo && sp < self->stack_hi;
+}
+
 __attribute__((noinline)) static void scan_own_stack(void) {
     if (mt_helper_tid && (int)syscall(SYS_gettid) == mt_helper_tid) return; /* _exit's scan: the program's are all stopped */
     struct mt_thread *self = mt_thread_self();
-    if (caller_frame && self && self->stack_hi && caller_frame < self->stack_hi) {
+    if (caller_frame && on_own_stack(self, caller_frame)) {
         scan_root_range(caller_frame, self->stack_hi, REACHED);
         return;
     }
     ucontext_t here; /* the callee-saved registers, spilled into this frame */
     getcontext(&here);
     uint64_t from = (uint64_t)(uintptr_t)&here;
-    if (self && self->stack_hi && from < self->stack_hi) scan_root_range(from, self->stack_hi, REACHED);
-    else scan_range(from, from + sizeof here, REACHED);
+    if (on_own_stack(self, from)) {
+        scan_root_range(from, self->stack_hi, REACHED);
+        return;
+    }
+    scan_range(from, from + sizeof here, REACHED);
+    if (self && self->stack_hi) scan_foreign_stack(caller_frame ? caller_frame : from, self);
+}
+
+/* The main thread ended (pthread_exit) and another thread ends the process:
+ * the top of its stack, where the kernel put the arguments, the environment
+ * (`environ` points there) and the auxiliary vector, stays a root. */
+static void scan_ended_main(void) {
+    int pid = getpid();
+    if ((int)syscall(SYS_gettid) == pid || !mt_initial_sp || !task_ended(pid)) return;
+    uint64_t top = mapping_end(mt_initial_sp);
+    if (top > mt_initial_sp) scan_root_range(mt_initial_sp, top, REACHED);
 }
 
 /* ---- roots in anonymous memory ------------------------------------------------
@@ -521,7 +588,6 @@ __attribute__((noinline)) static void scan_own_stack(void) {
  * from their stack pointers), glibc's heap and its other arenas (their free
  * chunks hold stale pointers), and the live blocks inside what is left (a
  * large block is a mapping of its own). */
-#define MAPS_BUFFER (64 * 1024)
 #define GLIBC_HEAP_MAX (64ull << 20) /* glibc's HEAP_MAX_SIZE on 64-bit: a non-main arena's heaps */
 static struct block *skip;           /* ranges left out, as (start, length), sorted */
 static uint64_t nskip, skip_cap;
@@ -611,7 +677,7 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
         long size = sysconf(_SC_PAGESIZE);
         page_size = size > 0 ? (uint64_t)size : 4096;
     }
-    int fd = hi - lo >= SPARSE_BYTES ? mt_open("/proc/self/pagemap", O_RDONLY, 0) : -1;
+    int fd = hi - lo >= SPARSE_BYTES ? open_own_proc_file("pagemap") : -1;
     uint64_t *entries = fd >= 0 ? mt_map(PAGEMAP_BATCH * sizeof *entries) : NULL;
     if (!entries) {
         if (fd >= 0) close(fd);
@@ -650,7 +716,7 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
 /* Calls `fn` with each line of /proc/self/maps: its range, and the rest of
  * the line after "lo-hi". */
 static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end)) {
-    int fd = text ? mt_open("/proc/self/maps", O_RDONLY, 0) : -1;
+    int fd = text ? open_own_proc_file("maps") : -1;
     size_t have = 0;
     while (fd >= 0) {
         ssize_t got = read(fd, text + have, MAPS_BUFFER - have);
@@ -740,8 +806,21 @@ static uint32_t nended_ranges;
 static uint64_t previous_end;
 static int previous_guard;
 
-static void collect_ended(uint64_t lo, uint64_t hi) {
+static void collect_ended(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread) {
+    (void)tcb;
+    (void)main_thread;
     if (nended_ranges < MT_ENDED_STACKS) ended_ranges[nended_ranges++] = (struct mt_range){lo, hi};
+}
+
+/* An ended thread's control block stays a root, as memcheck has it: a
+ * joinable thread's result waits there for pthread_join.  Its static TLS
+ * too for the main thread (pthread_exit), whose TLS is a block of its own;
+ * another thread's lies right above the first frames of its stack, whose
+ * dead slots the static TLS's reserve would take in. */
+static void scan_ended_tls(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread) {
+    (void)lo;
+    (void)hi;
+    if (tcb) scan_root_range(main_thread ? tcb - static_tls_size() : tcb, tcb + 2560, REACHED);
 }
 
 static void find_idle_ended(uint64_t lo, uint64_t hi, const char *c, const char *end) {
@@ -856,6 +935,8 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     scan_own_stack();
     mt_threads_foreach(scan_thread, &s);
     mt_threads_foreach(scan_tls, &s);
+    mt_ended_stacks_foreach(scan_ended_tls);
+    scan_ended_main();
     bound_strangers();
     scan_strangers();
     scan_anonymous();

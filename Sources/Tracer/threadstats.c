@@ -21,6 +21,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "tracer.h"
 
 struct table {
@@ -200,20 +202,27 @@ static void merge(struct table *into, const struct table *from, uint64_t epoch) 
  * memcheck calls them lost.  The leak scan leaves these ranges out (a thread
  * that took one over again is scanned from its stack pointer as any other).
  * Changed under every shard lock, which the scan holds. */
-static struct mt_range ended[MT_ENDED_STACKS];
+static struct ended_thread {
+    uint64_t lo, hi, tcb;
+    int main_thread;
+} ended[MT_ENDED_STACKS];
 static uint32_t nended, ended_next;
 
 static void stack_ended(const struct mt_thread *thread) {
     if (!thread->stack_lo || thread->stack_lo >= thread->stack_hi) return;
+    int main_thread = thread->tid == getpid();
     for (uint32_t i = 0; i < nended; i++)
-        if (ended[i].lo == thread->stack_lo && ended[i].hi == thread->stack_hi) return;
-    struct mt_range *slot = nended < MT_ENDED_STACKS ? &ended[nended++] : &ended[ended_next++ % MT_ENDED_STACKS];
-    slot->lo = thread->stack_lo;
-    slot->hi = thread->stack_hi;
+        if (ended[i].lo == thread->stack_lo && ended[i].hi == thread->stack_hi) {
+            ended[i].tcb = thread->tcb;
+            ended[i].main_thread = main_thread;
+            return;
+        }
+    struct ended_thread *slot = nended < MT_ENDED_STACKS ? &ended[nended++] : &ended[ended_next++ % MT_ENDED_STACKS];
+    *slot = (struct ended_thread){thread->stack_lo, thread->stack_hi, thread->tcb, main_thread};
 }
 
-void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi)) {
-    for (uint32_t i = 0; i < nended; i++) fn(ended[i].lo, ended[i].hi);
+void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread)) {
+    for (uint32_t i = 0; i < nended; i++) fn(ended[i].lo, ended[i].hi, ended[i].tcb, ended[i].main_thread);
 }
 
 /* Thread exit: fold the thread's table into `retired`, with every shard

@@ -107,6 +107,7 @@ int mt_own_mappings(const struct mt_range **ranges);
 /* The helper thread's stack, when it runs (control.c). */
 extern struct mt_range mt_helper_stack;
 extern int mt_helper_tid;
+extern uint64_t mt_initial_sp; /* the main thread's stack pointer as the tracer started */
 void mt_helper_wait_started(void);
 size_t mt_page_size(void);
 uint64_t mt_resident_bytes(const void *p, size_t bytes); /* of a reservation, by mincore */
@@ -542,9 +543,11 @@ struct mt_thread *mt_thread_self(void);
 /* Requires every shard lock (the registry changes only under them or by prepending). */
 void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context);
 /* The stacks of the threads that ended, which glibc may keep mapped for the
- * next threads (the latest MT_ENDED_STACKS distinct ones); every shard lock. */
+ * next threads (the latest MT_ENDED_STACKS distinct ones), with each one's
+ * thread control block (a joinable thread's result waits there); every
+ * shard lock. */
 #define MT_ENDED_STACKS 512
-void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi));
+void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread));
 
 /* ---- per-thread statistics (threadstats.c) --------------------------------
  * One thread's share of one stack's figures; the stack's figures are the sum

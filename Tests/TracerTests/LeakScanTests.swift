@@ -125,6 +125,27 @@ final class LeakScanTests: XCTestCase {
         XCTAssertEqual(held.map(kind), [0])
     }
 
+    /// A program whose main thread ends with pthread_exit ends with its last thread, with an exit
+    /// snapshot; it never ended before (the tracer's helper thread counted as the program's last).
+    func testMainThatEndsWithPthreadExit() throws {
+        let exe = try Fixtures.build("mainexit")
+        for mode in ["alone", "worker"] {
+            let run = directory.appendingPathComponent(mode)
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let traced = try runTraced(
+                "/usr/bin/timeout", ["-s", "KILL", "30", exe, mode], in: run, environment: ["MEMTRACE_LEAKS": "1"])
+            XCTAssertEqual(traced.status, 0, "\(mode): \(traced.stderrText)")
+            let snapshot = try onlySnapshot(in: run, prefix: "mainexit")
+            XCTAssertEqual(snapshot.header.trigger, .exit, mode)
+            let blocks = try XCTUnwrap(snapshot.blocks)
+            if mode == "alone" {
+                XCTAssertEqual(blocks.filter { $0.size == 10 }.map(kind), [1], "definitely lost, as memcheck says")
+            } else {
+                XCTAssertEqual(blocks.filter { $0.size == 30 || $0.size == 20 }.map(kind), [0, 0], "in globals")
+            }
+        }
+    }
+
     func testRegionIgnoreDisableAndGrowth() throws {
         let exe = try Fixtures.build("checks")
         let plain = try runProcess(exe)
