@@ -37,11 +37,17 @@ extension LeakSuppression {
         rule("dlerror", "dlerror's per-thread message buffer"),
         rule("__add_to_environ", "the environment setenv and putenv grow, and the strings setenv copies"),
         rule("textdomain", "message domains and their bindings (textdomain, bindtextdomain)"),
+        rule("newlocale", "locale data newlocale loads and keeps for the next newlocale"),
+        rule("__resolv_conf", "the resolver's configuration, read once (getaddrinfo…)"),
+        rule("__check_pf", "the addresses of the host's interfaces getaddrinfo keeps"),
         // libstdc++.
         rule(
             "_dl_init", innermost: "libstdc++",
             "libstdc++'s own start-up allocations, such as the emergency exception pool"),
         rule("pool::pool", innermost: "pool::pool", "libstdc++'s emergency exception pool"),
+        rule(
+            "_GLOBAL__sub_I_eh_alloc", innermost: "_GLOBAL__sub_I_eh_alloc",
+            "the same pool in a program linked with -static-libstdc++"),
         rule("sync_with_stdio", "the stream buffers std::ios_base::sync_with_stdio(false) installs"),
     ]
 

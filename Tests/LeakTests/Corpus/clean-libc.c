@@ -3,7 +3,8 @@
  * allocate what they keep until exit: stdio buffers, the locale, the time
  * zone, NSS (getpwuid), wide-character conversion, strerror's buffer, more
  * atexit handlers than fit the static list, dlopen/dlclose, threads, the
- * environment (setenv, putenv), message domains (bindtextdomain).
+ * environment (setenv, putenv), message domains (bindtextdomain), a locale
+ * object (newlocale), the resolver (getaddrinfo of localhost).
  * With the built-in suppressions, memtrace check reports nothing here, of
  * any kind.
  *
@@ -12,6 +13,7 @@
 #include <dlfcn.h>
 #include <libintl.h>
 #include <locale.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -56,6 +58,10 @@ int main(void) {
         printf("clean-libc: cos(0) = %g\n", cosine ? cosine(0) : -1);
         dlclose(libm);
     }
+    locale_t utf8 = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+    if (utf8) freelocale(utf8);
+    struct addrinfo *local = NULL;
+    if (getaddrinfo("localhost", "80", NULL, &local) == 0) freeaddrinfo(local);
     pthread_t threads[4];
     for (long i = 0; i < 4; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
     for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
