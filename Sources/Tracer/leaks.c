@@ -655,7 +655,8 @@ static void scan_mapping_part(uint64_t lo, uint64_t hi) {
  * in the mapping (their free chunks and the arena's bins hold stale
  * pointers) and the ranges of `skip`. */
 static void scan_mapping(uint64_t lo, uint64_t hi, uint64_t map_lo, uint64_t map_hi) {
-    for (uint64_t a = (lo + GLIBC_HEAP_MAX - 1) & ~(GLIBC_HEAP_MAX - 1); a >= lo && a < hi; a += GLIBC_HEAP_MAX) {
+    for (uint64_t a = (lo + GLIBC_HEAP_MAX - 1) & ~(GLIBC_HEAP_MAX - 1); map_hi && a >= lo && a < hi;
+         a += GLIBC_HEAP_MAX) {
         uint64_t length = glibc_heap_length(map_lo, a, map_hi);
         if (!length) continue;
         if (a > lo) scan_mapping_part(lo, a);
@@ -671,7 +672,10 @@ static void scan_mapping(uint64_t lo, uint64_t hi, uint64_t map_lo, uint64_t map
 #define SPARSE_BYTES (64ull << 20)
 #define PAGEMAP_BATCH 4096 /* entries read at once: 16 MiB of address space with 4 KiB pages */
 
-static void scan_touched(uint64_t lo, uint64_t hi) {
+/* `anonymous`: glibc's heaps can be among its pages (a file's mapping is
+ * read only through process_vm_readv, which reports what it cannot read). */
+static void scan_touched(uint64_t lo, uint64_t hi, int anonymous) {
+    uint64_t map_lo = anonymous ? lo : 0, map_hi = anonymous ? hi : 0;
     static uint64_t page_size;
     if (!page_size) {
         long size = sysconf(_SC_PAGESIZE);
@@ -681,7 +685,7 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
     uint64_t *entries = fd >= 0 ? mt_map(PAGEMAP_BATCH * sizeof *entries) : NULL;
     if (!entries) {
         if (fd >= 0) close(fd);
-        scan_mapping(lo, hi, lo, hi);
+        scan_mapping(lo, hi, map_lo, map_hi);
         return;
     }
     uint64_t run = 0; /* where the pages with contents began; 0: not in such a run */
@@ -703,12 +707,12 @@ static void scan_touched(uint64_t lo, uint64_t hi) {
             if (contents && !run) {
                 run = page;
             } else if (!contents && run) {
-                scan_mapping(run, page, lo, hi);
+                scan_mapping(run, page, map_lo, map_hi);
                 run = 0;
             }
         }
     }
-    if (run) scan_mapping(run, hi, lo, hi);
+    if (run) scan_mapping(run, hi, map_lo, map_hi);
     mt_unmap(entries, PAGEMAP_BATCH * sizeof *entries);
     close(fd);
 }
@@ -852,19 +856,30 @@ static void skip_strangers(void) {
 }
 
 /* One line of /proc/self/maps, after "lo-hi": " perms offset dev inode   [path]". */
+/* Writable memory the program mapped: private anonymous mappings, and, as
+ * memcheck has them, shared ones (anonymous ones show as /dev/zero) and
+ * files' (a module's data is among those, read twice), but no device's. */
 static void consider(uint64_t lo, uint64_t hi, const char *c, const char *end) {
-    if (end - c < 5 || memcmp(c + 1, "rw-p", 4) != 0) return;
+    if (end - c < 5 || (memcmp(c + 1, "rw-p", 4) != 0 && memcmp(c + 1, "rw-s", 4) != 0)) return;
+    int file = 0;
     int field = 0; /* offset, dev, inode, then the path */
     for (c += 5; c < end && field < 3; field++) {
         while (c < end && *c == ' ') c++;
         const char *start = c;
         while (c < end && *c != ' ') c++;
-        if (field == 2 && !(c - start == 1 && *start == '0')) return; /* a file's */
+        if (field == 2) file = !(c - start == 1 && *start == '0');
     }
     while (c < end && *c == ' ') c++;
+    if (file) {
+        if (end - c >= 5 && memcmp(c, "/dev/", 5) == 0 && !(end - c >= 9 && memcmp(c, "/dev/shm/", 9) == 0) &&
+            !(end - c >= 9 && memcmp(c, "/dev/zero", 9) == 0 && (end - c == 9 || c[9] == ' ')))
+            return;
+        scan_touched(lo, hi, 0);
+        return;
+    }
     if (c < end && !(end - c >= 6 && memcmp(c, "[anon:", 6) == 0)) return; /* [heap], [stack], [vvar]... */
     if (end - c >= 13 && memcmp(c, "[anon: glibc:", 13) == 0) return;
-    scan_touched(lo, hi);
+    scan_touched(lo, hi, 1);
 }
 
 static void scan_anonymous(void) {
