@@ -22,13 +22,56 @@ public final class SourceLines {
     /// The frame's source line, without its leading and trailing white space; nil when unknown.
     public func text(of frame: Frame) -> String? {
         guard frame.line > 0, let path = frame.sourcePath else { return nil }
-        guard let lines = lines(of: path), frame.line <= lines.count else { return nil }
+        // A name with control characters is shown, and so given here, escaped.
+        let unescaped = path.contains("\\") ? Self.unescapingControlCharacters(path) : path
+        guard let lines = lines(of: path) ?? (unescaped != path ? lines(of: unescaped) : nil),
+            frame.line <= lines.count
+        else { return nil }
         let text = lines[frame.line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
         // Tabs kept; any other control character (a terminal's escape sequences) written as an escape.
         return text.isEmpty
             ? nil
             : text.split(separator: "\t", omittingEmptySubsequences: false)
                 .map { String($0).escapingControlCharacters }.joined(separator: "\t")
+    }
+
+    /// `text` with the escapes `escapingControlCharacters` writes (`\\n`, `\\t`, `\\r`, `\\x1b`,
+    /// `\\u{202e}`) turned back into their characters; any other backslash stays.
+    public static func unescapingControlCharacters(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        let scalars = Array(text.unicodeScalars)
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            index += 1
+            guard scalar == "\\", index < scalars.count else {
+                out.append(scalar)
+                continue
+            }
+            func hex(_ digits: ArraySlice<Unicode.Scalar>) -> Unicode.Scalar? {
+                UInt32(String(String.UnicodeScalarView(digits)), radix: 16).flatMap(Unicode.Scalar.init)
+            }
+            switch scalars[index] {
+            case "n", "t", "r":
+                out.append(scalars[index] == "n" ? "\n" : scalars[index] == "t" ? "\t" : "\r")
+                index += 1
+            case "x" where index + 2 < scalars.count && hex(scalars[(index + 1)..<(index + 3)]) != nil:
+                out.append(hex(scalars[(index + 1)..<(index + 3)])!)
+                index += 3
+            case "u" where index + 1 < scalars.count && scalars[index + 1] == "{":
+                if let close = scalars[(index + 2)...].firstIndex(of: "}"), close - index <= 8,
+                    let value = hex(scalars[(index + 2)..<close])
+                {
+                    out.append(value)
+                    index = close + 1
+                } else {
+                    out.append(scalar)
+                }
+            default:
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// Source file name endings: C, C++ (and its modules), Objective-C, Swift, Rust, Go, Zig, D,

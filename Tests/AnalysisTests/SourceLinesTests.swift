@@ -1,5 +1,6 @@
 import Analysis
 import Foundation
+import SnapshotReader
 import Symbolizer
 import XCTest
 import _MemtraceTestSupport
@@ -99,6 +100,19 @@ final class SourceLinesTests: XCTestCase {
         XCTAssertEqual(
             SourceLines().text(of: frame("src/bidi.c", 1, in: directory.path)),
             "if (admin) { /* \\u{202e} } \\u{2066} */")
+    }
+
+    /// A file whose name has control or bidirectional characters is shown under its escaped name,
+    /// which is what the text output gives back: its lines are found all the same.
+    func testAFileNamedWithControlCharactersIsFound() throws {
+        let name = "odd\nname\u{202E}x\u{1B}.c"
+        try "int f(void) {\n    return g();\n}\n".write(
+            to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        let shown = (directory.path + "/" + name).escapingControlCharacters
+        XCTAssertTrue(shown.hasSuffix("odd\\nname\\u{202e}x\\x1b.c"), shown)
+        let source = SourceLines()
+        XCTAssertEqual(source.text(of: frame(shown, 2)), "return g();")
+        XCTAssertEqual(SourceLines.unescapingControlCharacters("a\\qb\\x4\\u{zz}"), "a\\qb\\x4\\u{zz}")
     }
 
     func testFramesDifferingOnlyInTheirDirectoryAreEqual() {
