@@ -723,6 +723,9 @@ static void find_single_flag(void) {
 
 static void start_helper(void) {
     if (!helper_wanted()) return;
+    /* Set by the new helper as it runs (a forked child's, or one started again
+     * after unshare, must not be taken for the old one: mt_helper_wait_started). */
+    __atomic_store_n(&mt_helper_tid, 0, __ATOMIC_RELEASE);
     /* The first point, here rather than in the helper: reading the RSS opens
      * a descriptor, which a program looking for its lowest free one as it
      * starts would otherwise find taken. */

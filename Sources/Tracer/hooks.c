@@ -35,6 +35,10 @@ static void *(*real_memalign)(size_t, size_t);
 static size_t (*real_malloc_usable_size)(void *);
 static int (*real_dlclose)(void *);
 static int (*real_getattr_np)(pthread_t, pthread_attr_t *);
+static int (*real_join)(pthread_t, void **);
+static int (*real_tryjoin)(pthread_t, void **);
+static int (*real_timedjoin)(pthread_t, void **, const struct timespec *);
+static int (*real_clockjoin)(pthread_t, void **, clockid_t, const struct timespec *);
 
 /* ---- bootstrap ------------------------------------------------------------
  * dlsym() itself may call calloc (for its error state) before we know where
@@ -142,6 +146,10 @@ static void resolve(void) {
     real_malloc_usable_size = next_symbol("malloc_usable_size");
     real_dlclose = next_symbol("dlclose");
     real_getattr_np = next_symbol("pthread_getattr_np");
+    real_join = next_symbol("pthread_join");
+    real_tryjoin = next_symbol("pthread_tryjoin_np");
+    real_timedjoin = next_symbol("pthread_timedjoin_np");
+    real_clockjoin = next_symbol("pthread_clockjoin_np");
 }
 
 /* Called on the slow path of every hook until start-up is complete.  The
@@ -670,4 +678,38 @@ MT_EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr) {
     int rc = real_getattr_np(thread, attr);
     mt_in_getattr--;
     return rc;
+}
+
+/* ---- pthread_join and its kin -------------------------------------------------
+ * A thread that ended keeps its result in its control block until joined:
+ * the leak scan reads the control blocks of ended threads no join collected
+ * (leaks.c), as memcheck does, and not the others, whose stale results are
+ * the program's to free. */
+static int joined(pthread_t thread, int rc) {
+    if (rc == 0) mt_thread_joined((uint64_t)thread);
+    return rc;
+}
+
+MT_EXPORT int pthread_join(pthread_t thread, void **result) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_join)) return ENOSYS;
+    return joined(thread, real_join(thread, result));
+}
+
+MT_EXPORT int pthread_tryjoin_np(pthread_t thread, void **result) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_tryjoin)) return ENOSYS;
+    return joined(thread, real_tryjoin(thread, result));
+}
+
+MT_EXPORT int pthread_timedjoin_np(pthread_t thread, void **result, const struct timespec *deadline) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_timedjoin)) return ENOSYS;
+    return joined(thread, real_timedjoin(thread, result, deadline));
+}
+
+MT_EXPORT int pthread_clockjoin_np(pthread_t thread, void **result, clockid_t clock, const struct timespec *deadline) {
+    ensure_started();
+    if (MT_UNLIKELY(!real_clockjoin)) return ENOSYS;
+    return joined(thread, real_clockjoin(thread, result, clock, deadline));
 }

@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include "format.h"
+#include <sys/stat.h>
+
 #include "tracer.h"
 
 enum { UNREACHED = 0, POSSIBLE = 1, REACHED = 2 };
@@ -448,6 +450,7 @@ static void suspend_strangers(struct suspend_state *s) {
             int found = 0;
             for (uint64_t i = 0; i < registered && !found; i++) found = known[i] == (uint64_t)tid;
             if (found) continue;
+            if (task_ended(tid)) continue; /* the main thread after pthread_exit, a thread just joined */
             if (nstrangers == MAX_STRANGERS) {
                 unplaced_strangers++;
             } else if (!blocks_suspend(tid)) {
@@ -457,7 +460,7 @@ static void suspend_strangers(struct suspend_state *s) {
                  * (in sigwait, say): its stack from where it waits. */
                 uint64_t sp = waiting_sp(tid);
                 if (sp) strangers[nstrangers++] = (struct stranger){.tid = tid, .sp = sp, .suspended = 1, .waiting = 1};
-                else if (!task_ended(tid)) unplaced_strangers++;
+                else unplaced_strangers++;
             }
         }
     }
@@ -523,6 +526,24 @@ static void note_holder(uint64_t lo, uint64_t hi, const char *rest, const char *
     if (wanted_address >= lo && wanted_address < hi) holder_end = hi;
 }
 static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end));
+static uint64_t holder_start;
+static void note_holder_start(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
+    (void)rest;
+    (void)end;
+    if (wanted_address >= lo && wanted_address < hi) holder_start = lo;
+}
+/* The start of the mapping that holds `address`, or 0. */
+static uint64_t mapping_start(uint64_t address) {
+    char *text = mt_map(MAPS_BUFFER);
+    wanted_address = address;
+    holder_start = 0;
+    if (text) {
+        for_each_mapping(text, note_holder_start);
+        mt_unmap(text, MAPS_BUFFER);
+    }
+    return holder_start;
+}
+
 static uint64_t mapping_end(uint64_t address) {
     char *text = mt_map(MAPS_BUFFER);
     wanted_address = address;
@@ -541,10 +562,30 @@ static uint64_t mapping_end(uint64_t address) {
  * the top of its own stack had crossed every mapping in between, the
  * tracer's tables among them, which name every block: nothing was lost. */
 static void scan_foreign_stack(uint64_t from, const struct mt_thread *self) {
+    stack_t alternate;
     int64_t block = find_block(from);
-    uint64_t to = block >= 0 ? blocks[block].addr + blocks[block].size : mapping_end(from);
+    uint64_t to;
+    if (sigaltstack(NULL, &alternate) == 0 && (alternate.ss_flags & SS_ONSTACK) &&
+        from >= (uint64_t)(uintptr_t)alternate.ss_sp && from - (uint64_t)(uintptr_t)alternate.ss_sp < alternate.ss_size)
+        to = (uint64_t)(uintptr_t)alternate.ss_sp + alternate.ss_size;
+    else if (block >= 0)
+        to = blocks[block].addr + blocks[block].size;
+    else
+        to = mapping_end(from);
+    /* The kernel merges adjacent mappings: never into the tracer's own, which name every block. */
+    const struct mt_range *own;
+    int owned = mt_own_mappings(&own);
+    for (int i = 0; i < owned; i++) {
+        uint64_t lo = __atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE);
+        if (lo > from && lo < to) to = lo;
+    }
     if (to > from) scan_root_range(from, to, REACHED);
-    if (self && self->stack_hi) scan_root_range(self->stack_lo, self->stack_hi, REACHED);
+    /* The thread's own stack, where it was left: what of it is mapped (an
+     * unlimited stack size makes the main thread's range terabytes long). */
+    if (self && self->stack_hi) {
+        uint64_t top = self->stack_hi - 1, lo = mapping_start(top);
+        if (lo && lo < self->stack_hi) scan_root_range(lo > self->stack_lo ? lo : self->stack_lo, self->stack_hi, REACHED);
+    }
 }
 
 static int on_own_stack(const struct mt_thread *self, uint64_t sp) {
@@ -566,7 +607,15 @@ __attribute__((noinline)) static void scan_own_stack(void) {
         return;
     }
     scan_range(from, from + sizeof here, REACHED);
-    if (self && self->stack_hi) scan_foreign_stack(caller_frame ? caller_frame : from, self);
+    if (self && self->stack_hi) {
+        scan_foreign_stack(caller_frame ? caller_frame : from, self);
+    } else if (!self && (int)syscall(SYS_gettid) == getpid() && mt_initial_sp) {
+        /* The main thread, whose last thread-exit handler (pthread_exit,
+         * glibc then calling exit) took it out of the registry: its stack
+         * from here to the top, where the arguments and environment are. */
+        uint64_t top = mapping_end(mt_initial_sp);
+        if (top > from) scan_root_range(from, top, REACHED);
+    }
 }
 
 /* The main thread ended (pthread_exit) and another thread ends the process:
@@ -681,7 +730,9 @@ static void scan_touched(uint64_t lo, uint64_t hi, int anonymous) {
         long size = sysconf(_SC_PAGESIZE);
         page_size = size > 0 ? (uint64_t)size : 4096;
     }
-    int fd = hi - lo >= SPARSE_BYTES ? open_own_proc_file("pagemap") : -1;
+    /* A file's or a shared mapping's pages are read only where the program has
+     * them, whatever its size: reading the rest would bring them in. */
+    int fd = hi - lo >= SPARSE_BYTES || !anonymous ? open_own_proc_file("pagemap") : -1;
     uint64_t *entries = fd >= 0 ? mt_map(PAGEMAP_BATCH * sizeof *entries) : NULL;
     if (!entries) {
         if (fd >= 0) close(fd);
@@ -799,53 +850,71 @@ static void scan_strangers(void) {
 
 /* ---- stacks of threads that ended (threadstats.c) -------------------------------
  * Left out of the roots only while each is still what glibc left: an idle
- * stack in its cache, a writable mapping of its own right above its guard
- * page, and only when every thread's stack is placed (a thread the scan
+ * stack in its cache, a writable anonymous mapping of exactly its range, and
+ * only when every thread's stack is placed (a thread the scan
  * could not stop, running on a stack it took from the cache, holds its
  * pointers there).  A range glibc unmapped and the program mapped again for
  * something else is a root as any other. */
 static struct mt_range ended_ranges[MT_ENDED_STACKS];
+static uint64_t ended_tcbs[MT_ENDED_STACKS]; /* 0: joined */
+static uint8_t ended_main[MT_ENDED_STACKS];
 static uint8_t ended_idle[MT_ENDED_STACKS];
 static uint32_t nended_ranges;
-static uint64_t previous_end;
-static int previous_guard;
 
 static void collect_ended(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread) {
-    (void)tcb;
-    (void)main_thread;
-    if (nended_ranges < MT_ENDED_STACKS) ended_ranges[nended_ranges++] = (struct mt_range){lo, hi};
+    if (nended_ranges == MT_ENDED_STACKS) return;
+    ended_tcbs[nended_ranges] = tcb;
+    ended_main[nended_ranges] = (uint8_t)main_thread;
+    ended_ranges[nended_ranges++] = (struct mt_range){lo, hi};
 }
 
-/* An ended thread's control block stays a root, as memcheck has it: a
- * joinable thread's result waits there for pthread_join.  Its static TLS
- * too for the main thread (pthread_exit), whose TLS is a block of its own;
- * another thread's lies right above the first frames of its stack, whose
- * dead slots the static TLS's reserve would take in. */
-static void scan_ended_tls(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread) {
-    (void)lo;
-    (void)hi;
-    if (tcb) scan_root_range(main_thread ? tcb - static_tls_size() : tcb, tcb + 2560, REACHED);
+/* An ended thread's control block stays a root, as memcheck has it, while
+ * no join collected its result, which waits there, and while its stack is
+ * still in glibc's cache (else the address is something else's).  Its static
+ * TLS too for the main thread (pthread_exit), whose TLS is a block of its
+ * own; another thread's lies right above the first frames of its stack,
+ * whose dead slots the static TLS's reserve would take in. */
+static void scan_ended_tls(void) {
+    for (uint32_t i = 0; i < nended_ranges; i++) {
+        uint64_t tcb = ended_tcbs[i];
+        if (!tcb || !(ended_idle[i] || ended_main[i])) continue;
+        scan_root_range(ended_main[i] ? tcb - static_tls_size() : tcb, tcb + 2560, REACHED);
+    }
 }
 
+/* A stack glibc keeps in its cache is a private anonymous mapping of its own
+ * (right above its guard page, unless the thread had none, as the JVM makes
+ * them): exactly the range the thread had. */
 static void find_idle_ended(uint64_t lo, uint64_t hi, const char *c, const char *end) {
     int writable = end - c >= 5 && memcmp(c + 1, "rw-p", 4) == 0;
-    if (writable && previous_guard && previous_end == lo)
+    const char *inode = c + 5;
+    for (int field = 0; field < 2 && inode < end; field++) { /* past offset and device */
+        while (inode < end && *inode == ' ') inode++;
+        while (inode < end && *inode != ' ') inode++;
+    }
+    while (inode < end && *inode == ' ') inode++;
+    int anonymous = inode < end && *inode == '0' && (inode + 1 == end || inode[1] == ' ');
+    if (writable && anonymous)
         for (uint32_t i = 0; i < nended_ranges; i++)
             if (ended_ranges[i].lo == lo && ended_ranges[i].hi == hi) ended_idle[i] = 1;
-    previous_end = hi;
-    previous_guard = end - c >= 5 && memcmp(c + 1, "---p", 4) == 0;
 }
 
-static void skip_ended_stacks(char *text) {
-    if (unplaced_strangers) return;
-    for (uint32_t i = 0; i < nstrangers; i++)
-        if (!strangers[i].suspended) return;
+/* Which ended threads' stacks are still idle in glibc's cache. */
+static void find_ended_stacks(void) {
     nended_ranges = 0;
     mt_ended_stacks_foreach(collect_ended);
     memset(ended_idle, 0, sizeof ended_idle);
-    previous_end = 0;
-    previous_guard = 0;
-    for_each_mapping(text, find_idle_ended);
+    char *text = nended_ranges ? mt_map(MAPS_BUFFER) : NULL;
+    if (text) {
+        for_each_mapping(text, find_idle_ended);
+        mt_unmap(text, MAPS_BUFFER);
+    }
+}
+
+static void skip_ended_stacks(void) {
+    if (unplaced_strangers) return;
+    for (uint32_t i = 0; i < nstrangers; i++)
+        if (!strangers[i].suspended) return;
     for (uint32_t i = 0; i < nended_ranges; i++)
         if (ended_idle[i]) skip_add(ended_ranges[i].lo, ended_ranges[i].hi);
 }
@@ -870,10 +939,15 @@ static void consider(uint64_t lo, uint64_t hi, const char *c, const char *end) {
         if (field == 2) file = !(c - start == 1 && *start == '0');
     }
     while (c < end && *c == ' ') c++;
+    if (!file && end - c >= 5 && memcmp(c, "/SYSV", 5) == 0) file = 1; /* System V memory whose id is 0 */
     if (file) {
-        if (end - c >= 5 && memcmp(c, "/dev/", 5) == 0 && !(end - c >= 9 && memcmp(c, "/dev/shm/", 9) == 0) &&
-            !(end - c >= 9 && memcmp(c, "/dev/zero", 9) == 0 && (end - c == 9 || c[9] == ' ')))
-            return;
+        /* Not a device's (by its mode, as memcheck: hugetlbfs lives under /dev too). */
+        char path[256];
+        size_t n = (size_t)(end - c) < sizeof path - 1 ? (size_t)(end - c) : sizeof path - 1;
+        memcpy(path, c, n);
+        path[n] = 0;
+        struct stat info;
+        if (path[0] == '/' && stat(path, &info) == 0 && (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode))) return;
         scan_touched(lo, hi, 0);
         return;
     }
@@ -902,7 +976,7 @@ static void scan_anonymous(void) {
         mt_self_range(&self_lo, &self_hi);
         skip_add(self_lo, (self_hi + 4095) & ~4095ull);
         mt_threads_foreach(skip_stack, NULL);
-        skip_ended_stacks(text);
+        skip_ended_stacks();
         skip_strangers();
         sort_blocks(skip, nskip);
         for_each_mapping(text, consider);
@@ -950,7 +1024,8 @@ int mt_leaks_scan(const struct mt_buf *roots) {
     scan_own_stack();
     mt_threads_foreach(scan_thread, &s);
     mt_threads_foreach(scan_tls, &s);
-    mt_ended_stacks_foreach(scan_ended_tls);
+    find_ended_stacks();
+    scan_ended_tls();
     scan_ended_main();
     bound_strangers();
     scan_strangers();

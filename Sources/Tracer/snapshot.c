@@ -583,23 +583,41 @@ static int take(const char *path, int trigger, int leaks) {
         /* Past the program's RLIMIT_FSIZE a write fails with EFBIG rather than end the program. */
         struct mt_held_signal fsize;
         mt_hold_signal(&fsize, SIGXFSZ);
-        int fd = mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-        if (fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
+        /* A name that is a device or a pipe (MEMTRACE_OUTPUT=/dev/null to keep
+         * none) is written into: renamed over, /dev/null became a regular
+         * file, and every program that opened it then failed.  Any other
+         * file that is not a regular one (a socket, a directory) is refused. */
+        struct stat existing;
+        int into = 0;
+        if (lstat(final, &existing) == 0 && !S_ISREG(existing.st_mode) && !S_ISLNK(existing.st_mode)) {
+            into = S_ISCHR(existing.st_mode) || S_ISFIFO(existing.st_mode);
+            if (!into) err = S_ISDIR(existing.st_mode) ? EISDIR : EEXIST;
+        }
+        int fd = err ? -1
+                 : into ? mt_open(final, O_WRONLY | O_NOFOLLOW | O_NONBLOCK, 0)
+                        : mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+        if (!err && !into && fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
             unlink(tmp);
             fd = mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         }
-        if (fd < 0) {
+        if (into && fd >= 0) {
+            int flags = fcntl(fd, F_GETFL);
+            if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK); /* a pipe's reader is there: wait for it */
+        }
+        if (err) {
+        } else if (fd < 0) {
             err = errno;
         } else {
             /* 0600 whatever the program's umask: a umask of 0777 left a file nobody could read.
              * A file system without permissions (vfat: EPERM) keeps its own. */
-            if (fchmod(fd, 0600) != 0 && errno != EPERM && errno != EOPNOTSUPP && errno != EROFS) err = errno;
+            if (!into && fchmod(fd, 0600) != 0 && errno != EPERM && errno != EOPNOTSUPP && errno != EROFS)
+                err = errno;
             if (!err)
                 err = write_snapshot(fd, trigger, seq, &modules, module_count, &alloc, read_before, timeline_storage,
                                      mt_timeline_copy(timeline_storage, MT_TIMELINE_POINTS), leaks ? &roots : NULL);
             if (close(fd) != 0 && !err) err = errno;
-            if (!err && rename(tmp, final) != 0) err = errno;
-            if (err) unlink(tmp);
+            if (!into && !err && rename(tmp, final) != 0) err = errno;
+            if (!into && err) unlink(tmp);
         }
         mt_release_signal(&fsize, err == EFBIG);
     }

@@ -205,6 +205,7 @@ static void merge(struct table *into, const struct table *from, uint64_t epoch) 
 static struct ended_thread {
     uint64_t lo, hi, tcb;
     int main_thread;
+    int joined; /* its result was collected: nothing of its control block is the program's */
 } ended[MT_ENDED_STACKS];
 static uint32_t nended, ended_next;
 
@@ -215,14 +216,22 @@ static void stack_ended(const struct mt_thread *thread) {
         if (ended[i].lo == thread->stack_lo && ended[i].hi == thread->stack_hi) {
             ended[i].tcb = thread->tcb;
             ended[i].main_thread = main_thread;
+            __atomic_store_n(&ended[i].joined, 0, __ATOMIC_RELAXED);
             return;
         }
     struct ended_thread *slot = nended < MT_ENDED_STACKS ? &ended[nended++] : &ended[ended_next++ % MT_ENDED_STACKS];
-    *slot = (struct ended_thread){thread->stack_lo, thread->stack_hi, thread->tcb, main_thread};
+    *slot = (struct ended_thread){thread->stack_lo, thread->stack_hi, thread->tcb, main_thread, 0};
+}
+
+void mt_thread_joined(uint64_t tcb) {
+    for (uint32_t i = 0; i < __atomic_load_n(&nended, __ATOMIC_RELAXED) && i < MT_ENDED_STACKS; i++)
+        if (__atomic_load_n(&ended[i].tcb, __ATOMIC_RELAXED) == tcb) __atomic_store_n(&ended[i].joined, 1, __ATOMIC_RELAXED);
 }
 
 void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread)) {
-    for (uint32_t i = 0; i < nended; i++) fn(ended[i].lo, ended[i].hi, ended[i].tcb, ended[i].main_thread);
+    for (uint32_t i = 0; i < nended; i++)
+        fn(ended[i].lo, ended[i].hi, __atomic_load_n(&ended[i].joined, __ATOMIC_RELAXED) ? 0 : ended[i].tcb,
+           ended[i].main_thread);
 }
 
 /* Thread exit: fold the thread's table into `retired`, with every shard

@@ -548,6 +548,9 @@ void mt_threads_foreach(void (*fn)(struct mt_thread *, void *), void *context);
  * shard lock. */
 #define MT_ENDED_STACKS 512
 void mt_ended_stacks_foreach(void (*fn)(uint64_t lo, uint64_t hi, uint64_t tcb, int main_thread));
+/* pthread_join (and its kin) collected the result of the thread `tcb`:
+ * mt_ended_stacks_foreach gives its control block as 0 from now on. */
+void mt_thread_joined(uint64_t tcb);
 
 /* ---- per-thread statistics (threadstats.c) --------------------------------
  * One thread's share of one stack's figures; the stack's figures are the sum

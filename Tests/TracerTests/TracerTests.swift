@@ -1189,6 +1189,44 @@ final class TracerTests: XCTestCase {
         XCTAssertNoThrow(try SnapshotFile.read(path: link.path))
     }
 
+    /// MEMTRACE_OUTPUT=/dev/null keeps no snapshot: a device, or a pipe, is written into, never
+    /// renamed over (/dev/null had become a regular file, and every program opening it failed);
+    /// a directory is refused with one warning.
+    func testSnapshotIntoADeviceOrAPipeLeavesItInPlace() throws {
+        let null = directory.appendingPathComponent("null").path
+        let made = try runProcess("/usr/bin/mknod", ["-m", "666", null, "c", "1", "3"])
+        try XCTSkipUnless(made.status == 0, "mknod needs root: \(made.stderrText)")
+        var traced = try runTraced("/bin/true", in: directory, environment: ["MEMTRACE_OUTPUT": null])
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(traced.stderrText, "")
+        let attributes = try FileManager.default.attributesOfItem(atPath: null)
+        XCTAssertEqual(attributes[.type] as? FileAttributeType, .typeCharacterSpecial)
+
+        let pipe = directory.appendingPathComponent("pipe").path
+        XCTAssertEqual(mkfifo(pipe, 0o600), 0)
+        // The reader is open before the program starts (a pipe without one is refused: ENXIO).
+        let reader = open(pipe, O_RDONLY | O_NONBLOCK)
+        XCTAssertGreaterThanOrEqual(reader, 0)
+        defer { close(reader) }
+        traced = try runTraced("/bin/true", in: directory, environment: ["MEMTRACE_OUTPUT": pipe])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        var received = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while case let got = read(reader, &buffer, buffer.count), got > 0 {
+            received.append(contentsOf: buffer[0..<got])
+        }
+        let copy = directory.appendingPathComponent("received.snap")
+        try received.write(to: copy)
+        XCTAssertNoThrow(try SnapshotFile.read(path: copy.path))
+        XCTAssertEqual(
+            (try FileManager.default.attributesOfItem(atPath: pipe))[.type] as? FileAttributeType, .typeUnknown)
+
+        traced = try runTraced("/bin/true", in: directory, environment: ["MEMTRACE_OUTPUT": directory.path])
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertTrue(
+            traced.stderrText.contains("cannot write snapshot \(directory.path): Is a directory"), traced.stderrText)
+    }
+
     func testCodeLoadedWithDlopenIsAttributedToItsModule() throws {
         let exe = try Fixtures.build("dlopener")
         let traced = try runTraced(exe, in: directory)
