@@ -518,41 +518,33 @@ void mt_leaks_set_caller_frame(const void *frame) { caller_frame = (uint64_t)(ui
 
 #define MAPS_BUFFER (64 * 1024) /* read of /proc/self/maps at a time */
 
-/* The end of the mapping that holds `address` (/proc/self/maps), or 0. */
-static uint64_t wanted_address, holder_end;
+/* The mapping that holds `address` (/proc/thread-self/maps): [*lo, *hi), or 0s. */
+static uint64_t wanted_address, holder_lo, holder_hi;
 static void note_holder(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
     (void)rest;
     (void)end;
-    if (wanted_address >= lo && wanted_address < hi) holder_end = hi;
+    if (wanted_address >= lo && wanted_address < hi) {
+        holder_lo = lo;
+        holder_hi = hi;
+    }
 }
 static void for_each_mapping(char *text, void (*fn)(uint64_t lo, uint64_t hi, const char *rest, const char *end));
-static uint64_t holder_start;
-static void note_holder_start(uint64_t lo, uint64_t hi, const char *rest, const char *end) {
-    (void)rest;
-    (void)end;
-    if (wanted_address >= lo && wanted_address < hi) holder_start = lo;
-}
-/* The start of the mapping that holds `address`, or 0. */
-static uint64_t mapping_start(uint64_t address) {
+static void mapping_of(uint64_t address, uint64_t *lo, uint64_t *hi) {
     char *text = mt_map(MAPS_BUFFER);
     wanted_address = address;
-    holder_start = 0;
-    if (text) {
-        for_each_mapping(text, note_holder_start);
-        mt_unmap(text, MAPS_BUFFER);
-    }
-    return holder_start;
-}
-
-static uint64_t mapping_end(uint64_t address) {
-    char *text = mt_map(MAPS_BUFFER);
-    wanted_address = address;
-    holder_end = 0;
+    holder_lo = holder_hi = 0;
     if (text) {
         for_each_mapping(text, note_holder);
         mt_unmap(text, MAPS_BUFFER);
     }
-    return holder_end;
+    *lo = holder_lo;
+    *hi = holder_hi;
+}
+
+static uint64_t mapping_end(uint64_t address) {
+    uint64_t lo, hi;
+    mapping_of(address, &lo, &hi);
+    return hi;
 }
 
 /* The scanning thread runs on a stack other than its own: a signal's
@@ -583,7 +575,8 @@ static void scan_foreign_stack(uint64_t from, const struct mt_thread *self) {
     /* The thread's own stack, where it was left: what of it is mapped (an
      * unlimited stack size makes the main thread's range terabytes long). */
     if (self && self->stack_hi) {
-        uint64_t top = self->stack_hi - 1, lo = mapping_start(top);
+        uint64_t lo, end;
+        mapping_of(self->stack_hi - 1, &lo, &end);
         if (lo && lo < self->stack_hi) scan_root_range(lo > self->stack_lo ? lo : self->stack_lo, self->stack_hi, REACHED);
     }
 }
