@@ -583,18 +583,31 @@ static int take(const char *path, int trigger, int leaks) {
         /* Past the program's RLIMIT_FSIZE a write fails with EFBIG rather than end the program. */
         struct mt_held_signal fsize;
         mt_hold_signal(&fsize, SIGXFSZ);
-        /* A name that is a device or a pipe (MEMTRACE_OUTPUT=/dev/null to keep
-         * none) is written into: renamed over, /dev/null became a regular
-         * file, and every program that opened it then failed.  Any other
-         * file that is not a regular one (a socket, a directory) is refused. */
         struct stat existing;
-        int into = 0;
-        if (lstat(final, &existing) == 0 && !S_ISREG(existing.st_mode) && !S_ISLNK(existing.st_mode)) {
+        int into = 0, follow = 0;
+        /* Under /dev and /proc (but /dev/shm) nothing is ever created or
+         * renamed over: /dev/stdout, /dev/fd/2, /proc/self/fd/1 are links the
+         * system keeps to a descriptor, followed and written into (where the
+         * program closed that descriptor, as `echo` does at exit, refused),
+         * and /dev/null is a device.  Renamed over, they had become regular
+         * files, for every program on the machine. */
+        int system_path = (strncmp(final, "/dev/", 5) == 0 && strncmp(final, "/dev/shm/", 9) != 0) ||
+                          strncmp(final, "/proc/", 6) == 0;
+        if (system_path) {
+            if (stat(final, &existing) != 0) err = errno;
+            else if (S_ISDIR(existing.st_mode)) err = EISDIR;
+            else into = follow = 1;
+        } else if (lstat(final, &existing) == 0 && !S_ISREG(existing.st_mode) && !S_ISLNK(existing.st_mode)) {
+            /* A device or a pipe elsewhere is written into too; anything else that is not a
+             * regular file (a socket, a directory) refused. */
             into = S_ISCHR(existing.st_mode) || S_ISFIFO(existing.st_mode);
             if (!into) err = S_ISDIR(existing.st_mode) ? EISDIR : EEXIST;
         }
         int fd = err ? -1
-                 : into ? mt_open(final, O_WRONLY | O_NOFOLLOW | O_NONBLOCK, 0)
+                 : into ? mt_open(final,
+                                  O_WRONLY | (follow ? 0 : O_NOFOLLOW) | O_NONBLOCK |
+                                      (S_ISREG(existing.st_mode) ? O_APPEND : 0), /* after the program's own output */
+                                  0)
                         : mt_open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (!err && !into && fd < 0 && errno == EEXIST) { /* a stale file from a crashed writer with our pid */
             unlink(tmp);

@@ -1227,6 +1227,20 @@ final class TracerTests: XCTestCase {
             traced.stderrText.contains("cannot write snapshot \(directory.path): Is a directory"), traced.stderrText)
     }
 
+    /// MEMTRACE_OUTPUT=/dev/stdout writes into the program's standard output; where the program
+    /// closed it before the end (`echo` does), nothing: /dev/stdout, a link the system keeps, had
+    /// been replaced by a regular file for every program on the machine.
+    func testSnapshotToStandardOutputLeavesDevStdoutInPlace() throws {
+        let traced = try runTraced("/bin/true", in: directory, environment: ["MEMTRACE_OUTPUT": "/dev/stdout"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertTrue(traced.stdout.starts(with: Data("MEMTRACE".utf8)))
+        let echoed = try runTraced("/bin/echo", ["hi"], in: directory, environment: ["MEMTRACE_OUTPUT": "/dev/stdout"])
+        XCTAssertEqual(echoed.status, 0, echoed.stderrText)
+        XCTAssertEqual(echoed.stdoutText, "hi\n")
+        let link = try FileManager.default.attributesOfItem(atPath: "/dev/stdout")
+        XCTAssertEqual(link[.type] as? FileAttributeType, .typeSymbolicLink)
+    }
+
     func testCodeLoadedWithDlopenIsAttributedToItsModule() throws {
         let exe = try Fixtures.build("dlopener")
         let traced = try runTraced(exe, in: directory)
