@@ -549,8 +549,9 @@ static uint64_t mapping_end(uint64_t address) {
 
 /* The scanning thread runs on a stack other than its own: a signal's
  * alternate stack, a coroutine's.  That stack from here up (to the end of
- * the block or the mapping that holds it), and the thread's own stack whole,
- * since where it stopped using it is not known.  Scanning from here up to
+ * the alternate stack, or of the block or the mapping that holds it), and
+ * what is mapped of the thread's own stack, whole, since where it stopped
+ * using it is not known.  Scanning from here up to
  * the top of its own stack had crossed every mapping in between, the
  * tracer's tables among them, which name every block: nothing was lost. */
 static void scan_foreign_stack(uint64_t from, const struct mt_thread *self) {
@@ -621,15 +622,16 @@ static void scan_ended_main(void) {
     if (top > mt_initial_sp) scan_root_range(mt_initial_sp, top, REACHED);
 }
 
-/* ---- roots in anonymous memory ------------------------------------------------
+/* ---- roots in the memory the program mapped -------------------------------------
  * A program may keep pointers to heap blocks in memory it maps itself:
  * Python's object pools (its small objects' arenas are mmap'd), a JIT's data,
- * a custom pool.  valgrind scans all the memory it did not hand out; so does
- * this, under glibc, for the private writable anonymous mappings, leaving
- * out the tracer's own (they name every block), the thread stacks (scanned
- * from their stack pointers), glibc's heap and its other arenas (their free
- * chunks hold stale pointers), and the live blocks inside what is left (a
- * large block is a mapping of its own). */
+ * a custom pool, shared memory.  valgrind scans all the memory it did not
+ * hand out; so does this, under glibc, for the writable mappings (consider),
+ * leaving out the tracer's own (they name every block), the thread stacks
+ * (scanned from their stack pointers), the idle stacks of threads that ended,
+ * glibc's heap and its other arenas (their free chunks hold stale pointers),
+ * and the live blocks inside what is left (a large block is a mapping of its
+ * own). */
 #define GLIBC_HEAP_MAX (64ull << 20) /* glibc's HEAP_MAX_SIZE on 64-bit: a non-main arena's heaps */
 static struct block *skip;           /* ranges left out, as (start, length), sorted */
 static uint64_t nskip, skip_cap;
