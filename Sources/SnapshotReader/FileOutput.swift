@@ -77,7 +77,7 @@ public enum FileOutput {
             if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
             return
         }
-        let temporary = "\(path).tmp.\(getpid())"
+        let temporary = temporaryName(for: path)
         removedOnSignal(temporary)
         defer { removedOnSignal(nil) }
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
@@ -100,6 +100,21 @@ public enum FileOutput {
             unlink(temporary)
             throw failure
         }
+    }
+
+    /// `PATH.tmp.PID`, with as much of the last component of `path` as fits a file name
+    /// (`NAME_MAX` bytes): a name near that length must not fail for its temporary's.
+    static func temporaryName(for path: String) -> String {
+        let suffix = Array(".tmp.\(getpid())".utf8)
+        var bytes = Array(path.utf8)
+        let start = (bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 }) ?? 0
+        let limit = Int(NAME_MAX) - suffix.count
+        if bytes.count - start > limit {
+            var end = start + limit
+            while end > start && bytes[end] & 0xC0 == 0x80 { end -= 1 }  // not inside a character
+            bytes.removeSubrange(end...)
+        }
+        return String(decoding: bytes + suffix, as: UTF8.self)
     }
 
     /// Makes SIGINT, SIGTERM and SIGHUP (where they have their default action) remove

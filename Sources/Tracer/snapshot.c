@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h> /* rename(2) only: no stream is ever used */
@@ -134,6 +135,24 @@ static void append_u64(char *out, size_t cap, size_t *len, uint64_t v) {
     } while (v);
     while (n > 0 && *len + 1 < cap) out[(*len)++] = digits[--n];
     out[*len] = 0;
+}
+
+/* FINAL.tmp.PID, with as much of FINAL's last component as fits a name
+ * (NAME_MAX): a snapshot name near that length must not fail for its
+ * temporary's.  Unique all the same: one process writes one snapshot at a
+ * time, and the temporary is gone before the next. */
+static void temporary_name(char *out, size_t cap, const char *final) {
+    char suffix[32];
+    size_t slen = 0, flen = strlen(final);
+    append(suffix, sizeof suffix, &slen, ".tmp.");
+    append_u64(suffix, sizeof suffix, &slen, (uint64_t)getpid());
+    const char *slash = strrchr(final, '/');
+    size_t start = slash ? (size_t)(slash - final) + 1 : 0;
+    size_t keep = flen - start + slen > NAME_MAX ? NAME_MAX - slen : flen - start;
+    size_t len = start + keep < cap ? start + keep : cap - 1;
+    memcpy(out, final, len);
+    out[len] = 0;
+    append(out, cap, &len, suffix);
 }
 
 /* Expands %p (pid), %n (sequence), %e (executable name) and %% in the pattern. */
@@ -555,11 +574,7 @@ static int take(const char *path, int trigger, int leaks) {
     } else {
         expand(final, sizeof final, mt_config.output, seq);
     }
-    size_t flen = strlen(final);
-    memcpy(tmp, final, flen);
-    size_t tlen = flen;
-    append(tmp, sizeof tmp, &tlen, ".tmp.");
-    append_u64(tmp, sizeof tmp, &tlen, (uint64_t)getpid());
+    temporary_name(tmp, sizeof tmp, final);
 
     /* A program that glibc runs as one thread reads the allocator's
      * statistics and the module list itself, at its next record (control.c):

@@ -1,7 +1,8 @@
 import Foundation
-import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
+
+@testable import SnapshotReader
 
 final class SnapshotReaderTests: XCTestCase {
     var directory: URL!
@@ -290,6 +291,28 @@ final class SnapshotReaderTests: XCTestCase {
             try FileManager.default.contentsOfDirectory(atPath: directory.path), ["out.snap"])
         XCTAssertEqual(
             try Data(contentsOf: URL(fileURLWithPath: target)), Data(SnapshotWriter.encode(snapshot)))
+    }
+
+    /// A name of 250 bytes is a valid name, `NAME.tmp.PID` is not: the temporary keeps what
+    /// fits of the name (whole characters), and the snapshot lands under the name asked for.
+    func testWriteToANameNearTheLengthLimit() throws {
+        for name in [String(repeating: "a", count: 250) + ".snap", String(repeating: "é", count: 127)] {
+            XCTAssertLessThanOrEqual(name.utf8.count, Int(NAME_MAX))
+            let target = path(name)
+            let snapshot = Fixtures.minimal(path: target)
+            try SnapshotWriter.write(snapshot, to: target)
+            XCTAssertEqual(try SnapshotFile.read(path: target), snapshot)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), [name])
+            try FileManager.default.removeItem(atPath: target)
+            let temporary = FileOutput.temporaryName(for: target)
+            let component = (temporary as NSString).lastPathComponent
+            // All of NAME_MAX for the ASCII name; one byte short where that would cut an "é" in two.
+            XCTAssertTrue((Int(NAME_MAX) - 1...Int(NAME_MAX)).contains(component.utf8.count), component)
+            if name.first == "a" { XCTAssertEqual(component.utf8.count, Int(NAME_MAX)) }
+            XCTAssertTrue(component.hasSuffix(".tmp.\(getpid())"))
+            XCTAssertTrue(target.hasPrefix(String(temporary.dropLast(".tmp.\(getpid())".count))))
+        }
+        XCTAssertEqual(FileOutput.temporaryName(for: "dir/x.snap"), "dir/x.snap.tmp.\(getpid())")
     }
 
     func testWriteIntoMissingDirectoryFails() {

@@ -1227,6 +1227,19 @@ final class TracerTests: XCTestCase {
             traced.stderrText.contains("cannot write snapshot \(directory.path): Is a directory"), traced.stderrText)
     }
 
+    /// A snapshot name of 250 bytes is a valid name, NAME.tmp.PID is not: the temporary file keeps
+    /// what fits of the name, and the snapshot lands under the name asked for.
+    func testSnapshotNamedNearTheLengthLimit() throws {
+        let name = String(repeating: "s", count: 245) + ".snap"
+        let target = directory.appendingPathComponent(name).path
+        let traced = try runTraced("/bin/true", in: directory, environment: ["MEMTRACE_OUTPUT": target])
+        XCTAssertEqual(traced.status, 0)
+        XCTAssertEqual(traced.stderrText, "")
+        XCTAssertNoThrow(try SnapshotFile.read(path: target))
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("sss") }, [name])
+    }
+
     /// MEMTRACE_OUTPUT=/dev/stdout writes into the program's standard output; where the program
     /// closed it before the end (`echo` does), nothing: /dev/stdout, a link the system keeps, had
     /// been replaced by a regular file for every program on the machine.
