@@ -112,6 +112,13 @@ final class LeakReportTests: XCTestCase {
         XCTAssertTrue(matches("vector<int>"), "brackets and other fnmatch specials are literal")
         XCTAssertFalse(matches("vector?int"))
         XCTAssertFalse(matches("^$"), "an empty text never matches")
+        XCTAssertTrue(matches("^std::vector<int>::reserve(unsigned long)$"), "both anchors: the whole text")
+        XCTAssertFalse(matches("^std::vector<int>::reserve$"))
+        XCTAssertTrue(matches("^std::*(unsigned long)$"), "anchors around a *")
+        XCTAssertFalse(matches("^vector*reserve"))
+        XCTAssertTrue(matches("^") && matches("$") && matches("*"), "an anchor alone: any text")
+        XCTAssertFalse(matches("/usr/lib/libcache.so.2.longer"), "longer than every text")
+        XCTAssertTrue(matches("ache.so.2"), "found past a first near miss (the c of cache.cc is not it)")
         XCTAssertFalse(LeakSuppression(pattern: "main").matches(stack: []))
     }
 
@@ -189,6 +196,28 @@ final class LeakReportTests: XCTestCase {
             report.suppressions[0].hidden(kinds: LeakKind.checkedByDefault), LeakFigures(size: 100, count: 1))
         XCTAssertEqual(report.suppressed(kinds: LeakKind.checkedByDefault), LeakFigures(size: 164, count: 3))
         XCTAssertEqual(report.totals[.indirect], LeakFigures())
+    }
+
+    /// Each rule's verdicts on a frame are its own: a rule whose innermost frame must be make_list
+    /// hides make_list←main and not make_node←main, which shares main with it; the next rule,
+    /// on main alone, takes that one.
+    func testRulesDecideEachFrameForThemselves() throws {
+        let rules = [
+            LeakSuppression(pattern: "main", innermost: "make_list", origin: "a.supp:1"),
+            LeakSuppression(pattern: "^main$", origin: "a.supp:2"),
+        ]
+        let blocks = listBlocks + [block(100, stack: 2, .definite)]
+        let report = try LeakReport(scanned(blocks), suppressions: rules)
+        XCTAssertEqual(report.records.map(\.size), [])
+        let byOrigin = Dictionary(uniqueKeysWithValues: report.suppressions.map { ($0.suppression.origin, $0.byKind) })
+        XCTAssertEqual(
+            byOrigin,
+            [
+                "a.supp:1": [.definite: LeakFigures(size: 32, count: 1)],
+                "a.supp:2": [.indirect: LeakFigures(size: 64, count: 2), .definite: LeakFigures(size: 100, count: 1)],
+            ])
+        let reversed = try LeakReport(scanned(blocks), suppressions: rules.reversed())
+        XCTAssertEqual(reversed.suppressions.map(\.suppression.origin), ["a.supp:2"])
     }
 
     func testVerdictComparesTheChosenKindsWithTheLimit() throws {

@@ -248,6 +248,7 @@ public struct LeakReport: Sendable {
         var groups: [Key: LeakFigures] = [:]
         // Per stack id: the index of the first matching rule, or -1; decided once per stack.
         var ruleOfStack: [UInt32: Int] = [:]
+        var matcher = SuppressionMatcher(rules, table: table)
         var hidden: [[LeakKind: LeakFigures]] = Array(repeating: [:], count: rules.count)
         var totals: [LeakKind: LeakFigures] = [:]
         for kind in LeakKind.allCases { totals[kind] = LeakFigures() }
@@ -263,8 +264,7 @@ public struct LeakReport: Sendable {
             if let known = ruleOfStack[block.stack] {
                 rule = known
             } else {
-                let stack = frames.map { table.frame($0) }
-                rule = rules.firstIndex { $0.matches(stack: stack) } ?? -1
+                rule = matcher.firstRule(frames) ?? -1
                 ruleOfStack[block.stack] = rule
             }
             if rule >= 0 {

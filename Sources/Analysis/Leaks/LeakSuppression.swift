@@ -41,20 +41,16 @@ public struct LeakSuppression: Sendable, Equatable {
     }
 
     /// Whether the pattern matches `frame`'s function, file or module.
-    public func matches(_ frame: Frame) -> Bool {
-        Self.match(pattern, frame.function) || Self.match(pattern, frame.file) || Self.match(pattern, frame.module)
-    }
+    public func matches(_ frame: Frame) -> Bool { Template(pattern).matches(frame) }
 
     /// Whether the pattern matches any frame of `stack` (innermost first), and ``innermost``,
     /// when set, its first frame.
     public func matches(stack: [Frame]) -> Bool {
         if let innermost {
-            guard let first = stack.first,
-                Self.match(innermost, first.function) || Self.match(innermost, first.file)
-                    || Self.match(innermost, first.module)
-            else { return false }
+            guard let first = stack.first, Template(innermost).matches(first) else { return false }
         }
-        return stack.contains(where: matches)
+        let template = Template(pattern)
+        return stack.contains(where: template.matches)
     }
 
     /// Reads the rules of a suppression file's text.
@@ -114,20 +110,107 @@ public struct LeakSuppression: Sendable, Equatable {
     }
 
     /// Matches `text` against an LSan template: substring unless anchored by `^`/`$`, `*` any run.
-    static func match(_ pattern: String, _ text: String) -> Bool {
-        if text.isEmpty { return false }
-        var pattern = Substring(pattern)
-        let anchoredStart = pattern.first == "^"
-        if anchoredStart { pattern = pattern.dropFirst() }
-        let anchoredEnd = pattern.last == "$"
-        if anchoredEnd { pattern = pattern.dropLast() }
-        var glob = anchoredStart ? "" : "*"
-        for character in pattern {
-            // fnmatch's own specials stand for themselves in a suppression.
-            if "?[]\\".contains(character) { glob.append("\\") }
-            glob.append(character)
+    static func match(_ pattern: String, _ text: String) -> Bool { Template(pattern).matches(text) }
+
+    /// A pattern read once: without `*` (every built-in rule, most rules of files) a comparison of
+    /// bytes; with it, a glob for fnmatch built once.
+    struct Template {
+        private var literal: [UInt8] = []
+        private var anchoredStart = false
+        private var anchoredEnd = false
+        private var glob: [CChar]?
+
+        init(_ pattern: String) {
+            var pattern = Substring(pattern)
+            anchoredStart = pattern.first == "^"
+            if anchoredStart { pattern = pattern.dropFirst() }
+            anchoredEnd = pattern.last == "$"
+            if anchoredEnd { pattern = pattern.dropLast() }
+            guard pattern.contains("*") else {
+                literal = Array(pattern.utf8)
+                return
+            }
+            var glob = anchoredStart ? "" : "*"
+            for character in pattern {
+                // fnmatch's own specials stand for themselves in a suppression.
+                if "?[]\\".contains(character) { glob.append("\\") }
+                glob.append(character)
+            }
+            if !anchoredEnd { glob += "*" }
+            self.glob = Array(glob.utf8CString)
         }
-        if !anchoredEnd { glob += "*" }
-        return fnmatch(glob, text, 0) == 0
+
+        func matches(_ frame: Frame) -> Bool {
+            matches(frame.function) || matches(frame.file) || matches(frame.module)
+        }
+
+        func matches(_ text: String) -> Bool {
+            if text.isEmpty { return false }
+            if let glob { return fnmatch(glob, text, 0) == 0 }
+            var text = text
+            return text.withUTF8 { text in
+                let n = literal.count
+                if n > text.count { return false }
+                if anchoredStart && anchoredEnd { return n == text.count && text.elementsEqual(literal) }
+                if anchoredStart { return text.prefix(n).elementsEqual(literal) }
+                if anchoredEnd { return text.suffix(n).elementsEqual(literal) }
+                if n == 0 { return true }
+                let first = literal[0]
+                var start = 0
+                while start + n <= text.count {
+                    if text[start] == first && text[start..<start + n].elementsEqual(literal) { return true }
+                    start += 1
+                }
+                return false
+            }
+        }
+    }
+}
+
+/// Suppression rules tried against the stacks of one frame table, as a leak report does for every
+/// stack with a live block: each pattern read once, and what a rule says of a frame decided once
+/// per frame id (stacks share most of their frames: a compiler's exit snapshot has 28,000 stacks
+/// over a few thousand functions, and deciding each afresh took seconds).
+struct SuppressionMatcher {
+    private let rules: [(pattern: LeakSuppression.Template, innermost: LeakSuppression.Template?)]
+    private let table: FrameTable
+    /// Per rule, per frame id: 0 not decided, 1 matches, 2 does not; the innermost pattern's
+    /// verdicts in `innermostCache`.
+    private var cache: [[UInt8]]
+    private var innermostCache: [[UInt8]]
+
+    init(_ rules: [LeakSuppression], table: FrameTable) {
+        self.rules = rules.map {
+            (LeakSuppression.Template($0.pattern), $0.innermost.map(LeakSuppression.Template.init))
+        }
+        self.table = table
+        cache = Array(repeating: [], count: rules.count)
+        innermostCache = cache
+    }
+
+    private static func decided(
+        _ cache: inout [UInt8], _ id: Int32, _ template: LeakSuppression.Template, _ table: FrameTable
+    ) -> Bool {
+        if cache.count <= Int(id) {
+            cache.append(contentsOf: repeatElement(0, count: max(table.count, Int(id) + 1) - cache.count))
+        }
+        let known = cache[Int(id)]
+        if known != 0 { return known == 1 }
+        let result = template.matches(table.frame(id))
+        cache[Int(id)] = result ? 1 : 2
+        return result
+    }
+
+    /// The index of the first rule that matches `stack` (frame ids, innermost first), or nil.
+    mutating func firstRule(_ stack: [Int32]) -> Int? {
+        for (index, rule) in rules.enumerated() {
+            if let innermost = rule.innermost {
+                guard let first = stack.first, Self.decided(&innermostCache[index], first, innermost, table) else {
+                    continue
+                }
+            }
+            for id in stack where Self.decided(&cache[index], id, rule.pattern, table) { return index }
+        }
+        return nil
     }
 }
