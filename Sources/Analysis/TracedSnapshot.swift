@@ -52,10 +52,18 @@ public struct TracedSnapshot {
         let unknown = table.intern(Frame(function: "", file: "", line: 0, module: ""))
         var traces: [Trace] = []
         traces.reserveCapacity(snapshot.stackStats.count)
+        // Trimmed as they are gathered, never held whole: damaged symbols can give each address
+        // hundreds of inlined frames, and stacks of 65,536 frames took gigabytes before they
+        // were cut to maximumDepth.
         func frames(of stack: Snapshot.Stack) -> (ids: [Int32], cut: Bool) {
             var ids: [Int32] = []
-            ids.reserveCapacity(stack.pcs.count)
-            for pc in stack.pcs {
+            ids.reserveCapacity(min(stack.pcs.count, Self.maximumDepth))
+            // The allocator's frames at the innermost end are dropped, unless every frame is
+            // one: `leading` holds them until another comes.
+            var leading: [Int32] = []
+            var started = false
+            var cut = false
+            gathering: for pc in stack.pcs {
                 let range: UInt64
                 if let known = byPC[pc] {
                     range = known
@@ -66,19 +74,32 @@ public struct TracedSnapshot {
                     byPC[pc] = range
                 }
                 let start = Int(range >> 32)
-                ids.append(contentsOf: pool[start..<start + Int(range & 0xffff_ffff)])
+                for id in pool[start..<start + Int(range & 0xffff_ffff)] {
+                    if !started {
+                        if table.isAllocator[Int(id)] {
+                            if leading.count <= Self.maximumDepth { leading.append(id) }
+                            continue
+                        }
+                        started = true
+                    }
+                    // The tracer's frames further out: its operator new throwing bad_alloc,
+                    // whose exception object libstdc++ allocates.
+                    if table.isTracer[Int(id)] { continue }
+                    if ids.count == Self.maximumDepth {
+                        cut = true
+                        break gathering
+                    }
+                    ids.append(id)
+                }
             }
-            if let first = ids.firstIndex(where: { !table.isAllocator[Int($0)] }), first > 0 {
-                ids.removeFirst(first)
+            if !started {
+                ids = leading.filter { !table.isTracer[Int($0)] }
+                if leading.count > Self.maximumDepth || ids.count > Self.maximumDepth {
+                    ids.removeLast(max(0, ids.count - Self.maximumDepth))
+                    cut = true
+                }
             }
-            // The tracer's frames further out: its operator new throwing bad_alloc, whose
-            // exception object libstdc++ allocates.
-            ids.removeAll { table.isTracer[Int($0)] }
-            if ids.count > Self.maximumDepth {
-                ids.removeLast(ids.count - Self.maximumDepth)
-                return (ids, true)
-            }
-            return (ids.isEmpty ? [unknown] : ids, false)
+            return (ids.isEmpty ? [unknown] : ids, cut)
         }
         for stat in snapshot.stackStats {
             let stack = snapshot.stacks[Int(stat.stack)]
