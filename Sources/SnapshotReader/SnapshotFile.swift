@@ -59,6 +59,7 @@ public enum SnapshotFile {
         let isRegular = info.st_mode & S_IFMT == S_IFREG
         var bytes = [UInt8](repeating: 0, count: isRegular ? max(Int(info.st_size), 0) + 1 : 1 << 16)
         var used = 0
+        var declared = DeclaredEnd()
         while true {
             if used == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
             let got = bytes.withUnsafeMutableBytes { buffer in
@@ -70,12 +71,52 @@ public enum SnapshotFile {
             }
             if got == 0 { break }
             used += got
-            // Not a snapshot (say, /dev/zero): stop reading, the parser will say so.
-            let magic = SnapshotFormat.magic
-            if used >= magic.count && !bytes[0..<magic.count].elementsEqual(magic) { break }
+            // Not a snapshot (say, /dev/zero), or a pipe that has sent all its header and
+            // sections say: stop reading, the parser will say what is wrong, if anything.
+            if declared.reached(bytes, used) { break }
         }
         bytes.removeLast(bytes.count - used)
         return bytes
+    }
+
+    /// Where the file ends by what its first bytes say, as they arrive: the magic, the version,
+    /// then the header's section count and each section's length. Reading stops once what has
+    /// come cannot be a snapshot or holds every section: a pipe's size is not known beforehand,
+    /// and one sending a header and then zeros for ever was read until memory ran out.
+    struct DeclaredEnd {
+        private var offset = -1  // the next section header's; -1: the file header not read yet
+        private var remaining = 0  // sections still to come
+
+        /// Whether the first `used` bytes of `bytes` are all a reader needs.
+        mutating func reached(_ bytes: [UInt8], _ used: Int) -> Bool {
+            func u32(_ at: Int) -> UInt32 {
+                bytes[at..<at + 4].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+            }
+            func u64(_ at: Int) -> UInt64 {
+                bytes[at..<at + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+            }
+            let magic = SnapshotFormat.magic
+            if offset < 0 {
+                if used >= magic.count && !bytes[0..<magic.count].elementsEqual(magic) { return true }
+                if used >= 12 && !(SnapshotFormat.oldestVersion...SnapshotFormat.version).contains(u32(8)) {
+                    return true
+                }
+                if used < SnapshotFormat.headerSize { return false }
+                let headerSize = Int(u32(12))
+                if headerSize < SnapshotFormat.headerSize || headerSize > 1 << 20 { return true }
+                offset = headerSize
+                remaining = Int(u32(60))
+            }
+            while remaining > 0 {
+                if used - offset < SnapshotFormat.sectionHeaderSize { return false }
+                let length = u64(offset + 8)
+                // No snapshot comes near this; the parser says which section is cut short.
+                if length > 1 << 36 { return true }
+                offset += SnapshotFormat.sectionHeaderSize + Int(length)
+                remaining -= 1
+            }
+            return used >= offset
+        }
     }
 }
 

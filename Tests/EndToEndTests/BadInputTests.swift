@@ -83,6 +83,38 @@ final class BadInputTests: XCTestCase {
             "unsupported format version 7 (this memtrace reads versions 1 to 2)")
     }
 
+    /// A pipe's size is not known: reading stops once its first bytes say it is no snapshot (a
+    /// version 0, a header size 0) or once every section it declares has come, where a header
+    /// followed by endless zeros was read until memory ran out.
+    func testAPipeIsReadAsFarAsItsHeaderSays() throws {
+        func piped(_ producer: String, _ command: String = "top") throws -> ProcessResult {
+            try runProcess(
+                "/usr/bin/timeout",
+                [
+                    "-s", "KILL", "60", "/bin/sh", "-c", "(\(producer)) | \"$0\" \(command) /dev/stdin",
+                    TestPaths.memtrace,
+                ],
+                directory: work.directory)
+        }
+        for (producer, problem) in [
+            ("printf MEMTRACE; cat /dev/zero", "unsupported format version 0 (this memtrace reads versions 1 to 2)"),
+            ("printf 'MEMTRACE\\2\\0\\0\\0'; cat /dev/zero", "bad header size 0 (at least 64 expected)"),
+            ("cat \(good); printf junk", "4 bytes after the END section"),
+        ] {
+            let result = try piped(producer)
+            XCTAssertEqual(result.status, 2, "\(producer): \(result.stderrText)")
+            XCTAssertEqual(result.stderrText, "memtrace: /dev/stdin: \(problem)\n", producer)
+        }
+        // Endless bytes after END: as many as came before reading stopped.
+        let endless = try piped("cat \(good); cat /dev/zero")
+        XCTAssertEqual(endless.status, 2, endless.stderrText)
+        XCTAssertTrue(endless.stderrText.hasPrefix("memtrace: /dev/stdin: "), endless.stderrText)
+        XCTAssertTrue(endless.stderrText.hasSuffix(" bytes after the END section\n"), endless.stderrText)
+        let whole = try piped("cat \(good)", "summary")
+        XCTAssertEqual(whole.status, 0, whole.stderrText)
+        XCTAssertTrue(whole.stdoutText.hasPrefix("Snapshot:  /dev/stdin\n"), whole.stdoutText)
+    }
+
     /// A warning stays on one line whatever the file names: a newline in a module path is written `\n`.
     func testWarningsStayOnOneLine() throws {
         var snapshot = try SnapshotFile.read(path: work.path + "/" + good)
