@@ -109,7 +109,16 @@ final class CheckTests: XCTestCase {
         XCTAssertTrue(quick.stderrText.contains("500 bytes in 1 blocks are definitely lost"), quick.stderrText)
         let quiet = try memtrace(["check", "--", exits, "exit_group"])
         XCTAssertEqual(quiet.status, 2)
-        XCTAssertTrue(quiet.stderrText.contains("wrote no exit snapshot"), quiet.stderrText)
+        XCTAssertTrue(
+            quiet.stderrText.contains(
+                "wrote no exit snapshot, so its leaks could not be checked (a program that makes the exit_group"),
+            quiet.stderrText)
+        let nowhere = try memtrace(["check", "--output", "/nonexistent/x.%p.snap", "--", exits])
+        XCTAssertEqual(nowhere.status, 2)
+        XCTAssertTrue(
+            nowhere.stderrText.hasSuffix(
+                "wrote no exit snapshot, so its leaks could not be checked (the tracer cannot write in /nonexistent: No such file or directory)\n"
+            ), nowhere.stderrText)
         let missing = try memtrace(["check", "--", "./no-such-program"])
         XCTAssertEqual(missing.status, 127)
     }

@@ -185,8 +185,11 @@ extension Memtrace {
                 throw ExitCode(status)
             }
             guard reports.contains(where: { $0.snapshot.header.pid == UInt32(childPID) }) else {
+                let reason =
+                    Run.unwritableDirectory(pattern)
+                    ?? "a program that makes the exit_group system call itself, as Go's runtime does, writes none"
                 throw CLIError(
-                    "\(program[0]) (pid \(childPID)) wrote no exit snapshot, so its leaks could not be checked (a program that makes the exit_group system call itself, as Go's runtime does, writes none)"
+                    "\(program[0]) (pid \(childPID)) wrote no exit snapshot, so its leaks could not be checked (\(reason))"
                 )
             }
             if verdict.failed { throw ExitCode(exitCode) }

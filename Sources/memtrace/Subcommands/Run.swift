@@ -118,6 +118,17 @@ extension Memtrace {
             return header[32..<40].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         }
 
+        /// "the tracer cannot write in DIR: REASON" when the directory of `pattern` is one the
+        /// tracer cannot create files in; nil when it can, or when %e or %p name it (each
+        /// process's own, not known here).
+        static func unwritableDirectory(_ pattern: OutputPattern) -> String? {
+            let directory = (pattern.pattern as NSString).deletingLastPathComponent
+            guard !directory.contains("%"), access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 else {
+                return nil
+            }
+            return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
+        }
+
         /// Why no snapshot came: the settings that asked for none, an output directory the tracer
         /// could not write to (it said so above), or the ways a program ends without one.
         static func noSnapshotReason(pattern: OutputPattern, environment: [String: String]) -> String {
@@ -130,11 +141,7 @@ extension Memtrace {
             if let disabled = environment["MEMTRACE_DISABLE"], !disabled.isEmpty, setting("MEMTRACE_DISABLE") != false {
                 return "MEMTRACE_DISABLE=\(disabled) turns the tracer off"
             }
-            // A directory named by %e or %p is each process's own: not known here.
-            let directory = (pattern.pattern as NSString).deletingLastPathComponent
-            if !directory.contains("%"), access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 {
-                return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
-            }
+            if let unwritable = unwritableDirectory(pattern) { return unwritable }
             if setting("MEMTRACE_AT_EXIT") == false {
                 return "MEMTRACE_AT_EXIT=\(environment["MEMTRACE_AT_EXIT"]!) turns the snapshot at exit off; ask for "
                     + "snapshots with --interval, memtrace snapshot PID or memtrace_snapshot()"
