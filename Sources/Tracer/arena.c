@@ -84,6 +84,21 @@ uint64_t mt_resident_bytes(const void *p, size_t bytes) {
     return pages * page;
 }
 
+/* Gives back the end of a reservation from `keep` bytes on (rounded up to a
+ * page); what stays keeps its place, and the tracer's list of its own
+ * mappings ends where it does now, lest a mapping of the program's that
+ * lands in the freed range be taken for the tracer's. */
+void mt_reserve_shrink(void *p, size_t bytes, size_t keep) {
+    const size_t page = mt_page_size();
+    keep = (keep + page - 1) / page * page;
+    if (!p || keep >= bytes) return;
+    uint64_t lo = (uint64_t)(uintptr_t)p;
+    uint32_t n = __atomic_load_n(&own_claimed, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n && i < OWN_MAPPINGS; i++)
+        if (__atomic_load_n(&own[i].lo, __ATOMIC_ACQUIRE) == lo) __atomic_store_n(&own[i].hi, lo + keep, __ATOMIC_RELEASE);
+    munmap((char *)p + keep, bytes - keep);
+}
+
 void mt_unmap(void *p, size_t bytes) {
     if (!p) return;
     own_remove(p);

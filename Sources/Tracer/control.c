@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -806,6 +807,42 @@ MT_EXPORT int setns(int fd, int nstype) {
     /* 0: whatever namespace fd is; a pidfd takes a set of CLONE_NEW* flags */
     if (nstype != 0 && !(nstype & (CLONE_NEWUSER | CLONE_NEWNS))) return (int)syscall(SYS_setns, fd, nstype);
     return without_helper(SYS_setns, fd, nstype);
+}
+
+/* ---- a limit on the address space set by the program itself ----------------------
+ * The stack table reserves address space at start, an eighth of the limit
+ * then in force (stacktable.c); a program that lowers the limit later below
+ * what the tracer holds could map nothing more (bash under `ulimit -v`,
+ * Python's resource.setrlimit: MemoryError).  So lowering it makes the table
+ * give back what it reserved beyond an eighth of the new one.  The limit is
+ * set first: the kernel takes one below what is mapped already. */
+static int limit_set(pid_t pid, int resource, const struct rlimit *limit, struct rlimit *old) {
+    int rc = (int)syscall(SYS_prlimit64, pid, resource, limit, old);
+    if (rc == 0 && resource == RLIMIT_AS && limit && limit->rlim_cur != RLIM_INFINITY &&
+        (pid == 0 || pid == getpid()) && mt_enabled && mt_guard == 0) {
+        int saved = errno;
+        mt_guard++;
+        mt_stacks_fit_limit((uint64_t)limit->rlim_cur);
+        mt_leave();
+        errno = saved;
+    }
+    return rc;
+}
+
+MT_EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *limit) {
+    return limit_set(0, (int)resource, limit, NULL);
+}
+
+MT_EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *limit) {
+    return limit_set(0, (int)resource, (const struct rlimit *)(const void *)limit, NULL);
+}
+
+MT_EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *limit, struct rlimit *old) {
+    return limit_set(pid, (int)resource, limit, old);
+}
+
+MT_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource, const struct rlimit64 *limit, struct rlimit64 *old) {
+    return limit_set(pid, (int)resource, (const struct rlimit *)(const void *)limit, (struct rlimit *)(void *)old);
 }
 
 /* ---- fork ------------------------------------------------------------------------

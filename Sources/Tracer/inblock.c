@@ -37,6 +37,7 @@
  * such a record is read all the same (salvage) and counted as an overrun.
  */
 #include <string.h>
+#include <sys/resource.h>
 
 #include "tracer.h"
 
@@ -78,6 +79,11 @@ _Static_assert(MT_MAX_STACKS <= 1u << 21, "stacks fit 21 bits");
 static inline uint64_t check_of(uint64_t ptr) { return (ptr * 0x9e3779b97f4a7c15ull) >> 52; } /* 12 bits */
 
 void mt_inblock_init(void) {
+    /* Under an address-space limit below a gigabyte, the table of leaves
+     * (16 MiB) and the leaves (16 MiB each) would take a good part of it:
+     * the records stay in the live table, as sampling's do. */
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (1ull << 30)) return;
     top = mt_reserve(TOP_ENTRIES);
     mt_inblock_ready = top != NULL;
 }

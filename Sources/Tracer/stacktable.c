@@ -45,19 +45,59 @@ static uint64_t frame_count;
 static struct index_shard index_shards[INDEX_SHARDS];
 uint64_t mt_lost_allocations;
 
+/* The most stacks and frames an eighth of an address-space limit holds:
+ * records get a ninth of it, frames the rest (never fewer than 16,384
+ * stacks and 262,144 frames). */
+static void limits_for(uint64_t limit, uint32_t *stacks_out, uint64_t *pcs_out) {
+    uint64_t share = limit / 8;
+    uint64_t stacks = share / 9 / sizeof(struct mt_stack), pcs = share / 9 * 8 / sizeof(uint64_t);
+    if (stacks < *stacks_out) *stacks_out = stacks < (1u << 14) ? (1u << 14) : (uint32_t)stacks;
+    if (pcs < *pcs_out) *pcs_out = pcs < (1u << 18) ? (1u << 18) : pcs;
+}
+
 int mt_stacks_init(void) {
     struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        uint64_t share = (uint64_t)limit.rlim_cur / 8; /* records get a ninth of it, frames the rest */
-        uint64_t stacks = share / 9 / sizeof(struct mt_stack), pcs = share / 9 * 8 / sizeof(uint64_t);
-        if (stacks < max_stacks) max_stacks = stacks < (1u << 14) ? (1u << 14) : (uint32_t)stacks;
-        if (pcs < max_frames) max_frames = pcs < (1u << 18) ? (1u << 18) : pcs;
-    }
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        limits_for((uint64_t)limit.rlim_cur, &max_stacks, &max_frames);
     records = mt_reserve(sizeof(struct mt_stack) * (size_t)max_stacks);
     frames = mt_reserve(sizeof(uint64_t) * (size_t)max_frames);
     if (!records || !frames) return -1;
     record_count = 1; /* id 0: the empty stack */
     return 0;
+}
+
+/* A program that lowers its own limit (`ulimit -v` in a script, Python's
+ * resource.setrlimit) below what the table reserved at start could map
+ * nothing more.  Every index lock held, no stack is being added: the
+ * reservations end at an eighth of the new limit, or where what is stored
+ * ends if that is further. */
+void mt_stacks_fit_limit(uint64_t limit) {
+    if (!records || !frames) return;
+    mt_stacks_lock_all();
+    uint32_t stacks = max_stacks;
+    uint64_t pcs = max_frames;
+    limits_for(limit, &stacks, &pcs);
+    uint32_t used_stacks = __atomic_load_n(&record_count, __ATOMIC_RELAXED);
+    uint64_t used_pcs = __atomic_load_n(&frame_count, __ATOMIC_RELAXED); /* past the end once full */
+    if (used_stacks > max_stacks) used_stacks = max_stacks;
+    if (used_pcs > max_frames) used_pcs = max_frames;
+    const uint64_t page = mt_page_size();
+    if (stacks < used_stacks) stacks = used_stacks;
+    if (pcs < used_pcs) pcs = used_pcs;
+    /* whole pages, which is what stays mapped */
+    stacks = (uint32_t)(((uint64_t)stacks * sizeof(struct mt_stack) + page - 1) / page * page / sizeof(struct mt_stack));
+    pcs = (pcs * sizeof(uint64_t) + page - 1) / page * page / sizeof(uint64_t);
+    if (stacks < max_stacks) {
+        mt_reserve_shrink(records, sizeof(struct mt_stack) * (size_t)max_stacks, sizeof(struct mt_stack) * (size_t)stacks);
+        max_stacks = stacks;
+        if (__atomic_load_n(&record_count, __ATOMIC_RELAXED) > max_stacks)
+            __atomic_store_n(&record_count, max_stacks, __ATOMIC_RELAXED);
+    }
+    if (pcs < max_frames) {
+        mt_reserve_shrink(frames, sizeof(uint64_t) * (size_t)max_frames, sizeof(uint64_t) * (size_t)pcs);
+        max_frames = pcs;
+    }
+    mt_stacks_unlock_all();
 }
 
 static inline int same(const struct mt_stack *s, uint64_t h, const uint64_t *pcs, uint32_t depth) {

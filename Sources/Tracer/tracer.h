@@ -96,6 +96,7 @@ void *mt_map(size_t bytes);                /* zeroed, NULL on failure */
 /* open(2), close-on-exec, on a descriptor out of the program's way (arena.c). */
 int mt_open(const char *path, int flags, unsigned mode);
 void *mt_reserve(size_t bytes);            /* MAP_NORESERVE, pages cost only when touched */
+void mt_reserve_shrink(void *p, size_t bytes, size_t keep); /* keeps the first `keep` bytes */
 void mt_unmap(void *p, size_t bytes);
 extern uint64_t mt_mapped_bytes;           /* for tracer_overhead_bytes */
 struct mt_range {
@@ -175,6 +176,9 @@ struct mt_stack {
 _Static_assert(sizeof(struct mt_stack) == 24, "stack record is 24 bytes");
 
 int mt_stacks_init(void);
+/* The program lowered its address-space limit to `limit` bytes: the stack
+ * table gives back what it reserved beyond an eighth of it and does not use. */
+void mt_stacks_fit_limit(uint64_t limit);
 /* Interns a stack and returns its id (0 = unknown/overflow).  A truncated
  * stack's real depth is measured once, when the stack is first seen. */
 uint32_t mt_stack_intern(const uint64_t *pcs, uint32_t depth, int truncated, uint64_t hash);

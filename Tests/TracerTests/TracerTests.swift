@@ -548,6 +548,35 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(snapshot.totals.peakBytes, 400 << 20)
     }
 
+    /// A program that lowers its own address-space limit after the tracer reserved its tables
+    /// (Python's resource.setrlimit, a script's `ulimit -v`) keeps its room too: the stack table
+    /// gives back what it reserved beyond an eighth of the new limit. It had held a gigabyte,
+    /// so that every later mapping failed (MemoryError; bash: "xrealloc: cannot allocate").
+    func testAnAddressSpaceLimitSetByTheProgramLeavesItItsRoom() throws {
+        let python = "/usr/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else { throw XCTSkip("no \(python)") }
+        let environment = [
+            "LD_PRELOAD": TestPaths.libtrace,
+            "MEMTRACE_OUTPUT": directory.appendingPathComponent("lowered.%p.%n.snap").path,
+        ]
+        let lowered = try runProcess(
+            python,
+            [
+                "-c",
+                "import resource; resource.setrlimit(resource.RLIMIT_AS, (800 << 20, 800 << 20)); "
+                    + "x = bytearray(300 << 20); print(len(x))",
+            ], environment: environment)
+        XCTAssertEqual(lowered.status, 0, lowered.stderrText)
+        XCTAssertEqual(lowered.stdoutText, "\(300 << 20)\n")
+        XCTAssertEqual(lowered.stderrText, "")
+        let snapshot = try onlySnapshot(in: directory, prefix: "lowered")
+        XCTAssertGreaterThanOrEqual(snapshot.totals.peakBytes, 300 << 20)
+        let script = "ulimit -v 400000; x=$(head -c 3000000 /dev/zero | tr '\\0' a); echo ${#x}"
+        let shell = try runProcess("/bin/bash", ["-c", script], environment: environment)
+        XCTAssertEqual(shell.status, 0, shell.stderrText)
+        XCTAssertEqual(shell.stdoutText, "3000000\n")
+    }
+
     /// A signal handler that releases blocks while the program allocates in a loop often
     /// interrupts the tracer, where the release cannot be recorded on the spot: it is held back
     /// until the thread leaves the tracer. Let through unrecorded, some 280 of the 300 blocks
