@@ -546,6 +546,17 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(traced.stderrText, "")
         let snapshot = try onlySnapshot(in: directory, prefix: "limited")
         XCTAssertGreaterThanOrEqual(snapshot.totals.peakBytes, 400 << 20)
+        // Under 60 MB, the 16 MiB tables of the records kept in blocks took most of the room.
+        let small = try runProcess(
+            "/bin/sh", ["-c", "ulimit -v 60000; exec \"$0\" -c 'x = bytearray(20 << 20); print(len(x))'", python],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace,
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("small.%p.%n.snap").path,
+            ])
+        XCTAssertEqual(small.status, 0, small.stderrText)
+        XCTAssertEqual(small.stdoutText, "\(20 << 20)\n")
+        XCTAssertEqual(small.stderrText, "")
+        XCTAssertGreaterThanOrEqual(try onlySnapshot(in: directory, prefix: "small").totals.peakBytes, 20 << 20)
     }
 
     /// A program that lowers its own address-space limit after the tracer reserved its tables
