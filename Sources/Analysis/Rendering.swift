@@ -113,6 +113,9 @@ public enum JSONFormat {
         case array([Value])
         /// Keys keep the given order.
         case object([(String, Value)])
+        /// Text already serialized (``serialize(_:)``): a value met many times, as a frame is in
+        /// thousands of stacks, written once.
+        case serialized(String)
     }
 
     /// The frame object.
@@ -167,6 +170,7 @@ public enum JSONFormat {
         case .double(let d): out += d.isFinite ? String(d) : "null"
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
+        case .serialized(let text): out += text
         case .string(let s): writeString(s, to: &out)
         case .array(let items):
             out += "["
@@ -188,6 +192,13 @@ public enum JSONFormat {
     }
 
     static func writeString(_ s: String, to out: inout String) {
+        // Most names need no escape: appended whole.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -136,4 +136,11 @@ public struct TracedSnapshot {
     public var stackFrameIDs: [(stat: Snapshot.StackStat, frames: [Int32])] {
         traces.map { trace in (trace.stat, trace.frames) }
     }
+
+    /// ``stackFrameIDs`` of the stacks that survive `filters` (``TraceFilter/keeps(_:filters:)``),
+    /// each frame tested once however many stacks hold it.
+    public func stackFrameIDs(keeping filters: [TraceFilter]) -> [(stat: Snapshot.StackStat, frames: [Int32])] {
+        var set = FilterSet(filters, table: table)
+        return traces.compactMap { trace in set.keeps(trace.frames) ? (trace.stat, trace.frames) : nil }
+    }
 }

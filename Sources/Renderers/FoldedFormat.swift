@@ -72,12 +72,12 @@ public enum FoldedFormat {
         Int64]
     {
         var folded: [String: Int64] = [:]
-        var names: [Frame: String] = [:]
+        var names: [Int32: String] = [:]
         for stack in traced.weightedStacks(metric, filters: filters) {
-            let text = stack.frames.map { frame in
-                if let name = names[frame] { return name }
-                let name = sanitize(FrameLabel.name(frame))
-                names[frame] = name
+            let text = stack.frames.map { id in
+                if let name = names[id] { return name }
+                let name = sanitize(FrameLabel.name(traced.table.frame(id)))
+                names[id] = name
                 return name
             }.joined(separator: ";")
             folded[text, default: 0] &+= stack.value

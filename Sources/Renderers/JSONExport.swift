@@ -31,7 +31,16 @@ public enum JSONExport {
         let snapshot = traced.snapshot
         let header = snapshot.header
         let totals = snapshot.totals
-        let stacks = traced.stacks.filter { TraceFilter.keeps($0.frames, filters: filters) }
+        // A frame's object is written once and repeated as text: a compiler's snapshot has
+        // 2.8 million frames in its stacks, a few thousand distinct.
+        var frameText: [Int32: JSONFormat.Value] = [:]
+        func frame(_ id: Int32) -> JSONFormat.Value {
+            if let known = frameText[id] { return known }
+            let text = JSONFormat.Value.serialized(JSONFormat.serialize(JSONFormat.value(traced.table.frame(id))))
+            frameText[id] = text
+            return text
+        }
+        let stacks = traced.stackFrameIDs(keeping: filters)
             .sorted { a, b in
                 if a.stat.liveBytes != b.stat.liveBytes { return a.stat.liveBytes > b.stat.liveBytes }
                 return a.stat.totalBytes > b.stat.totalBytes
@@ -69,7 +78,7 @@ public enum JSONExport {
                                 ("temporary_count", .uint(stat.temporaryCount)),
                             ]
                         }
-                        return .object(figures + [("frames", .array(frames.map(JSONFormat.value)))])
+                        return .object(figures + [("frames", .array(frames.map(frame)))])
                     })
             ),
         ]

@@ -25,6 +25,13 @@ public enum SpeedscopeFormat {
     ) -> String {
         var frames: [JSONFormat.Value] = []
         var index: [FrameKey: Int] = [:]
+        var indexOfID: [Int32: Int] = [:]
+        func frameIndex(_ id: Int32) -> Int {
+            if let known = indexOfID[id] { return known }
+            let known = frameIndex(traced.table.frame(id))
+            indexOfID[id] = known
+            return known
+        }
         func frameIndex(_ frame: Frame) -> Int {
             let key = FrameKey(
                 name: FrameLabel.name(frame), file: frame.file, line: frame.file.isEmpty ? 0 : frame.line)
@@ -45,7 +52,7 @@ public enum SpeedscopeFormat {
             var weights: [JSONFormat.Value] = []
             var total: Int64 = 0
             for stack in traced.weightedStacks(profileMetric, filters: filters) where stack.value > 0 {
-                samples.append(.array(stack.frames.map { .int(Int64(frameIndex($0))) }))
+                samples.append(.array(stack.frames.map { .int(Int64(frameIndex($0) as Int)) }))
                 weights.append(.int(stack.value))
                 total &+= stack.value
             }

@@ -22,8 +22,9 @@ public enum FrameLabel {
 
 /// One stack of a snapshot with the figure a renderer draws.
 struct WeightedStack {
-    /// Root first (the reverse of the snapshot's order).
-    var frames: [Frame]
+    /// Frame ids in the snapshot's ``TracedSnapshot/table``, root first (the reverse of the
+    /// snapshot's order): a renderer names each frame once, however many stacks hold it.
+    var frames: [Int32]
     var value: Int64
 }
 
@@ -42,10 +43,9 @@ extension Metric {
 extension TracedSnapshot {
     /// Every stack with a nonzero `metric` in bytes, root first, in STACK_STATS order.
     func weightedStacks(_ metric: Metric, filters: [TraceFilter] = []) -> [WeightedStack] {
-        stacks.compactMap { stat, frames in
+        stackFrameIDs(keeping: filters).compactMap { stat, frames in
             let value = metric.figures(stat).size
-            guard value != 0, TraceFilter.keeps(frames, filters: filters) else { return nil }
-            return WeightedStack(frames: frames.reversed(), value: value)
+            return value == 0 ? nil : WeightedStack(frames: frames.reversed(), value: value)
         }
     }
 }

@@ -420,5 +420,14 @@ final class StatisticsTests: XCTestCase {
             JSONFormat.render([diff], extra: [("sampled", .bool(false))]),
             #"{"stats":[{"size":1,"count":3,"size_diff":-2,"count_diff":-4,"frames":[{"function":"f\"q","file":"a\\b\n","line":1,"module":"m"}]}],"sampled":false}"#
                 + "\n")
+        // Names written whole when nothing in them needs escaping, escaped otherwise; text already
+        // serialized written as it is.
+        XCTAssertEqual(
+            JSONFormat.serialize(
+                .array([
+                    .string("façade 名前"), .string("tab\there\u{1}\r"), .string(""),
+                    .serialized(#"{"k":[1,2]}"#),
+                ])),
+            #"["façade 名前","tab\there\u0001\r","",{"k":[1,2]}]"#)
     }
 }
