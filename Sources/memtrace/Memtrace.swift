@@ -47,6 +47,12 @@ struct Memtrace: ParsableCommand {
         FileOutput.noteGivenDescriptors()
         do {
             var command = try parseAsRoot()
+            // File names reach memtrace as strings, where a byte that is not UTF-8 would become
+            // U+FFFD: another file read, or written over. (The program run is given its bytes.)
+            let passthrough = (command as? Run)?.program.count ?? (command as? Check)?.program.count ?? 0
+            if let (position, text) = RawArguments.firstNotUTF8(passthrough: passthrough) {
+                fail("argument \(position) is not UTF-8 (\(text)): memtrace takes file names and other text in UTF-8")
+            }
             try command.run()
         } catch let error as SnapshotError {
             fail(error.description)

@@ -5,6 +5,33 @@ import _MemtraceTestSupport
 
 /// `memtrace run`: exit status, children, C++ operators, signals, `snapshot PID`.
 final class RunTests: XCTestCase {
+    /// A name that is not UTF-8 (`caf\xe9` in Latin-1) reaches the program run as its bytes, as do
+    /// the environment's values; memtrace's own arguments are file names it would read or write
+    /// under another name (U+FFFD for the byte), so it refuses them.
+    func testBytesThatAreNotUTF8() throws {
+        let work = try Workspace("bytes")
+        try work.build("sites.c")
+        let script = """
+            printf 'latin-1\\n' > "$(printf 'caf\\351')"
+            LATIN="$(printf 'caf\\351')" "$0" run -o run.%p.snap -- /bin/sh -c \
+                'cat "$(printf "caf\\351")"; printf %s "$LATIN" | od -An -c' || exit 1
+            "$0" run -o "$(printf 'out\\351.%%p.snap')" -- ./sites 1 1; echo "status $?"
+            ls | grep -c '^out' || true
+            """
+        let result = try runProcess(
+            "/bin/sh", ["-c", script, TestPaths.memtrace],
+            environment: ["MEMTRACE_LIB": TestPaths.libtrace], directory: work.directory)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        XCTAssertEqual(
+            result.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) },
+            ["latin-1", "c   a   f 351", "status 2", "0"])
+        XCTAssertTrue(
+            result.stderrText.hasSuffix(
+                "memtrace: argument 3 is not UTF-8 (out\\xe9.%p.snap): memtrace takes file names and other text in UTF-8\n"
+            ),
+            result.stderrText)
+    }
+
     func testExitStatusIsTheProgramsOwn() throws {
         let work = try Workspace("status")
         try work.build("sites.c")

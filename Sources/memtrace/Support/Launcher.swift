@@ -27,12 +27,9 @@ enum Launcher {
     ) throws
         -> Int32
     {
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
+        let argv = RawArguments.program(arguments) + [nil]
+        let envp = RawArguments.environment(environment) + [nil]
+        defer { for copy in argv + envp { free(copy) } }
         installForwarding()
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, arguments[0], nil, nil, argv, envp)
@@ -145,4 +142,63 @@ func currentEnvironment() -> [String: String] {
         pointer += 1
     }
     return result
+}
+
+/// The bytes the process was given, where Swift's strings would change them: a byte that is not
+/// UTF-8 (a file `caf\xe9.txt` named in Latin-1) becomes U+FFFD in a `String`, so the program
+/// run and its environment are passed from the bytes given, wherever their text is unchanged.
+enum RawArguments {
+    static func text(_ raw: UnsafePointer<CChar>) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: raw, count: strlen(raw)), as: UTF8.self)
+    }
+
+    static func isUTF8(_ raw: UnsafePointer<CChar>) -> Bool {
+        let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
+        return String(validating: bytes, as: UTF8.self) != nil
+    }
+
+    /// Copies of `arguments`, the command line's last ones (a program and its arguments): each
+    /// from the bytes given where they read as it, else from its text.
+    static func program(_ arguments: [String]) -> [UnsafeMutablePointer<CChar>?] {
+        let first = Int(CommandLine.argc) - arguments.count
+        return arguments.enumerated().map { index, argument in
+            if first >= 1, let raw = CommandLine.unsafeArgv[first + index], text(raw) == argument {
+                return strdup(raw)
+            }
+            return strdup(argument)
+        }
+    }
+
+    /// `KEY=VALUE` copies of `environment`: from this process's own entry where it reads as the
+    /// same key and value, else from their text.
+    static func environment(_ environment: [String: String]) -> [UnsafeMutablePointer<CChar>?] {
+        var given: [String: UnsafeMutablePointer<CChar>] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            given[text(entry)] = entry
+            pointer += 1
+        }
+        return environment.map { key, value in
+            let entry = "\(key)=\(value)"
+            return given[entry].map { strdup($0) } ?? strdup(entry)
+        }
+    }
+
+    /// The first of memtrace's own arguments (not the program's, `passthrough` last ones) that
+    /// is not UTF-8, with its position, if any.
+    static func firstNotUTF8(passthrough: Int) -> (position: Int, text: String)? {
+        let end = Int(CommandLine.argc) - passthrough
+        guard end > 1 else { return nil }
+        for index in 1..<end {
+            if let raw = CommandLine.unsafeArgv[index], !isUTF8(raw) {
+                var shown = ""
+                for byte in UnsafeRawBufferPointer(start: raw, count: strlen(raw)) {
+                    shown +=
+                        (0x20..<0x7f).contains(byte) ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
+                }
+                return (index, shown)
+            }
+        }
+        return nil
+    }
 }
