@@ -80,12 +80,22 @@ public enum SnapshotFile {
     }
 
     /// Where the file ends by what its first bytes say, as they arrive: the magic, the version,
-    /// then the header's section count and each section's length. Reading stops once what has
-    /// come cannot be a snapshot or holds every section: a pipe's size is not known beforehand,
-    /// and one sending a header and then zeros for ever was read until memory ran out.
+    /// then the header's section count and each section's length, up to END. Reading stops once
+    /// what has come cannot be a snapshot, or a little past the end it declares (bytes after END
+    /// are then reported as trailing, as in a regular file, and a writer that sends a snapshot
+    /// and then waits is read to its end): a pipe's size is not known beforehand, and one that
+    /// sent a header and then zeros for ever was read until memory ran out.
     struct DeclaredEnd {
+        /// Bytes read past the declared end before reading stops: enough to say there are some.
+        static let slack = 1 << 16
+        /// No snapshot has more sections, or sections this long; a pipe that says otherwise is
+        /// read no further, and the parser says which section is cut short.
+        static let maximumSections = 1 << 12
+        static let maximumLength: UInt64 = 1 << 34
+
         private var offset = -1  // the next section header's; -1: the file header not read yet
         private var remaining = 0  // sections still to come
+        private var end: Int?  // once END's header has come
 
         /// Whether the first `used` bytes of `bytes` are all a reader needs.
         mutating func reached(_ bytes: [UInt8], _ used: Int) -> Bool {
@@ -95,6 +105,7 @@ public enum SnapshotFile {
             func u64(_ at: Int) -> UInt64 {
                 bytes[at..<at + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
             }
+            if let end { return used > end + Self.slack }
             let magic = SnapshotFormat.magic
             if offset < 0 {
                 if used >= magic.count && !bytes[0..<magic.count].elementsEqual(magic) { return true }
@@ -106,16 +117,20 @@ public enum SnapshotFile {
                 if headerSize < SnapshotFormat.headerSize || headerSize > 1 << 20 { return true }
                 offset = headerSize
                 remaining = Int(u32(60))
+                if remaining == 0 || remaining > Self.maximumSections { return true }
             }
             while remaining > 0 {
                 if used - offset < SnapshotFormat.sectionHeaderSize { return false }
                 let length = u64(offset + 8)
-                // No snapshot comes near this; the parser says which section is cut short.
-                if length > 1 << 36 { return true }
+                if length > Self.maximumLength { return true }
+                let tag = u32(offset)
                 offset += SnapshotFormat.sectionHeaderSize + Int(length)
                 remaining -= 1
+                // END is the last section, whatever the count says.
+                if tag == SnapshotFormat.Tag.end.rawValue { remaining = 0 }
             }
-            return used >= offset
+            end = offset
+            return used > offset + Self.slack
         }
     }
 }

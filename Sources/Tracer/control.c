@@ -819,10 +819,12 @@ MT_EXPORT int setns(int fd, int nstype) {
 static int limit_set(pid_t pid, int resource, const struct rlimit *limit, struct rlimit *old) {
     int rc = (int)syscall(SYS_prlimit64, pid, resource, limit, old);
     if (rc == 0 && resource == RLIMIT_AS && limit && limit->rlim_cur != RLIM_INFINITY &&
-        (pid == 0 || pid == getpid()) && mt_enabled && mt_guard == 0) {
+        (pid == 0 || pid == getpid()) && mt_enabled && mt_guard == 0 && mt_signals_own_process()) {
+        /* (a vfork child lowering its own limit shares the parent's tables) */
         int saved = errno;
         mt_guard++;
         mt_stacks_fit_limit((uint64_t)limit->rlim_cur);
+        mt_inblock_limit((uint64_t)limit->rlim_cur);
         mt_leave();
         errno = saved;
     }

@@ -78,12 +78,21 @@ _Static_assert(MT_MAX_STACKS <= 1u << 21, "stacks fit 21 bits");
 
 static inline uint64_t check_of(uint64_t ptr) { return (ptr * 0x9e3779b97f4a7c15ull) >> 52; } /* 12 bits */
 
+/* Under an address-space limit below a gigabyte, the leaves (16 MiB of
+ * address space each) would take a good part of it: the records stay in the
+ * live table, as sampling's do.  A program that lowers its limit so as it
+ * runs gets no new leaf (mt_inblock_limit); those it has keep their blocks'
+ * bits, and stay. */
+static int small_limit(uint64_t limit) { return limit < (1ull << 30); }
+static int no_more_leaves;
+
+void mt_inblock_limit(uint64_t limit) {
+    if (small_limit(limit)) __atomic_store_n(&no_more_leaves, 1, __ATOMIC_RELAXED);
+}
+
 void mt_inblock_init(void) {
-    /* Under an address-space limit below a gigabyte, the table of leaves
-     * (16 MiB) and the leaves (16 MiB each) would take a good part of it:
-     * the records stay in the live table, as sampling's do. */
     struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (1ull << 30)) return;
+    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && small_limit(limit.rlim_cur)) return;
     top = mt_reserve(TOP_ENTRIES);
     mt_inblock_ready = top != NULL;
 }
@@ -100,7 +109,7 @@ __attribute__((noinline, cold)) static struct leaf *leaf_make(uint64_t ptr) {
     if (ptr >> 47) return NULL;
     mt_lock(&leaf_lock);
     struct leaf *l = leaf_of(ptr);
-    if (!l && leaf_count < MAX_LEAVES) {
+    if (!l && leaf_count < MAX_LEAVES && !__atomic_load_n(&no_more_leaves, __ATOMIC_RELAXED)) {
         uint64_t *words = mt_reserve(LEAF_WORDS * sizeof *words);
         if (words) {
             l = &leaves[leaf_count + 1];

@@ -388,6 +388,7 @@ int mt_blocks_set_flags(struct mt_shard *sh, uint64_t ptr, uint32_t set, uint32_
 #define MT_INBLOCK_MAX_SIZE ((1u << 24) - 1) /* larger blocks are not padded */
 extern int mt_inblock_ready;
 void mt_inblock_init(void);
+void mt_inblock_limit(uint64_t limit); /* the program set its address-space limit: under 1 GiB, no new leaf */
 void mt_inblock_stop(void); /* tracing stopped (a child that opted out): bits mean nothing */
 int mt_inblock_put(struct mt_shard *sh, const struct mt_live *e); /* 0, or -1: no room for its bits */
 void mt_inblock_moved(const struct mt_live *e); /* mt_live_insert: a padded block's record is its slot now */

@@ -588,6 +588,22 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(shell.stdoutText, "3000000\n")
     }
 
+    /// A vfork child that lowers its own limit shares its parent's memory: the parent's stack
+    /// table keeps what it reserved (it had been cut to an eighth of the child's 64 MiB, and the
+    /// parent's later stacks went uncounted).
+    func testAVforkChildsLimitLeavesTheParentsTables() throws {
+        let exe = try Fixtures.build("vforklimit")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let fields = traced.stdoutText.split(separator: " ")
+        XCTAssertEqual(fields.count, 3, traced.stdoutText)
+        XCTAssertEqual(fields.last, "unlimited\n")
+        let before = Int(fields[0]) ?? 0
+        let after = Int(fields[1]) ?? 0
+        XCTAssertGreaterThan(before, 1 << 20, "the table's gigabyte is reserved")
+        XCTAssertGreaterThan(after, before - (1 << 16), traced.stdoutText)
+    }
+
     /// A signal handler that releases blocks while the program allocates in a loop often
     /// interrupts the tracer, where the release cannot be recorded on the spot: it is held back
     /// until the thread leaves the tracer. Let through unrecorded, some 280 of the 300 blocks
