@@ -119,6 +119,9 @@ final class LeakReportTests: XCTestCase {
         XCTAssertTrue(matches("^") && matches("$") && matches("*"), "an anchor alone: any text")
         XCTAssertFalse(matches("/usr/lib/libcache.so.2.longer"), "longer than every text")
         XCTAssertTrue(matches("ache.so.2"), "found past a first near miss (the c of cache.cc is not it)")
+        let accented = Frame(function: "e\u{301}tat_init", file: "", line: 0, module: "")
+        XCTAssertTrue(LeakSuppression(pattern: "e*\u{301}t").matches(accented), "a * before a combining mark")
+        XCTAssertFalse(LeakSuppression(pattern: "?\u{301}tat*").matches(accented), "a ? before one is a ?")
         XCTAssertFalse(LeakSuppression(pattern: "main").matches(stack: []))
     }
 

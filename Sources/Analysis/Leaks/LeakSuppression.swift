@@ -126,15 +126,16 @@ public struct LeakSuppression: Sendable, Equatable {
             if anchoredStart { pattern = pattern.dropFirst() }
             anchoredEnd = pattern.last == "$"
             if anchoredEnd { pattern = pattern.dropLast() }
-            guard pattern.contains("*") else {
+            // By bytes, not characters: a `*` followed by a combining mark is still a `*`.
+            guard pattern.utf8.contains(UInt8(ascii: "*")) else {
                 literal = Array(pattern.utf8)
                 return
             }
             var glob = anchoredStart ? "" : "*"
-            for character in pattern {
+            for scalar in pattern.unicodeScalars {
                 // fnmatch's own specials stand for themselves in a suppression.
-                if "?[]\\".contains(character) { glob.append("\\") }
-                glob.append(character)
+                if "?[]\\".unicodeScalars.contains(scalar) { glob.unicodeScalars.append("\\") }
+                glob.unicodeScalars.append(scalar)
             }
             if !anchoredEnd { glob += "*" }
             self.glob = Array(glob.utf8CString)
