@@ -72,5 +72,10 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(
             result.stderrLines, ["memtrace: ./a.0.snap is given twice: its figures count twice in the merge"])
+        // A damaged file given twice: its error alone, on one line.
+        try Data("not a snapshot, just text".utf8).write(to: work.directory.appendingPathComponent("bad.snap"))
+        let bad = try work.memtrace(["merge", "bad.snap", "bad.snap", "-o", "m2.snap"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.stderrLines, ["memtrace: bad.snap: not a memtrace snapshot (bad magic)"])
     }
 }

@@ -39,10 +39,12 @@ extension Memtrace {
         }
 
         func run() throws {
+            let loaded = try loadResolved(snapshots)
+            // Once every input has been read: a damaged one given twice gets its error alone.
             if let repeated = repeatedFile(in: snapshots) {
                 printError("memtrace: \(repeated) is given twice: its figures count twice in the merge")
             }
-            let merged = SnapshotMerge.merge(try loadResolved(snapshots), path: output)
+            let merged = SnapshotMerge.merge(loaded, path: output)
             // Figures of damaged inputs can add up past what a snapshot may hold: no file then.
             do {
                 _ = try SnapshotFile.parse(SnapshotWriter.encode(merged), path: output)
