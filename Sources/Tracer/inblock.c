@@ -80,9 +80,9 @@ static inline uint64_t check_of(uint64_t ptr) { return (ptr * 0x9e3779b97f4a7c15
 
 /* Under an address-space limit below a gigabyte, the leaves (16 MiB of
  * address space each) would take a good part of it: the records stay in the
- * live table, as sampling's do.  A program that lowers its limit so as it
- * runs gets no new leaf (mt_inblock_limit); those it has keep their blocks'
- * bits, and stay. */
+ * live table, as sampling's do.  A program that lowers its limit that far
+ * as it runs gets no new leaf (mt_inblock_limit); the leaves it has keep
+ * their blocks' bits, and stay. */
 static int small_limit(uint64_t limit) { return limit < (1ull << 30); }
 static int no_more_leaves;
 
