@@ -77,30 +77,42 @@ public struct TraceFilter: Sendable, Equatable {
     }
 }
 
+/// What one test says of each frame of a ``FrameTable``, decided once per frame id: stacks share
+/// most of their frames, and a test (a glob, a suppression pattern) costs more than a look-up.
+struct FrameVerdicts {
+    /// Per frame id: 0 not decided, 1 yes, 2 no.
+    private var known: [UInt8] = []
+
+    /// `test`'s answer for frame `id` of `table`, asked only the first time.
+    mutating func verdict(_ id: Int32, in table: FrameTable, _ test: (Frame) -> Bool) -> Bool {
+        let index = Int(id)
+        if known.count <= index {
+            known.append(contentsOf: repeatElement(0, count: max(table.count, index + 1) - known.count))
+        }
+        if known[index] != 0 { return known[index] == 1 }
+        let result = test(table.frame(id))
+        known[index] = result ? 1 : 2
+        return result
+    }
+}
+
 /// Applies filters to the traces of one ``FrameTable``, deciding each frame once.
 struct FilterSet {
     let filters: [TraceFilter]
     let table: FrameTable
-    /// Per filter, per frame id: 0 unknown, 1 match, 2 no match.
-    private var cache: [[UInt8]]
+    /// Per filter.
+    private var verdicts: [FrameVerdicts]
 
     init(_ filters: [TraceFilter], table: FrameTable) {
         self.filters = filters
         self.table = table
-        self.cache = Array(repeating: [], count: filters.count)
+        self.verdicts = Array(repeating: FrameVerdicts(), count: filters.count)
     }
 
     var isEmpty: Bool { filters.isEmpty }
 
     mutating func matches(_ index: Int, _ id: Int32) -> Bool {
-        if cache[index].count <= Int(id) {
-            cache[index].append(contentsOf: repeatElement(0, count: table.count - cache[index].count))
-        }
-        let known = cache[index][Int(id)]
-        if known != 0 { return known == 1 }
-        let result = filters[index].matches(table.frame(id))
-        cache[index][Int(id)] = result ? 1 : 2
-        return result
+        verdicts[index].verdict(id, in: table, filters[index].matches)
     }
 
     mutating func matches(_ index: Int, stack: [Int32]) -> Bool {

@@ -175,42 +175,27 @@ public struct LeakSuppression: Sendable, Equatable {
 struct SuppressionMatcher {
     private let rules: [(pattern: LeakSuppression.Template, innermost: LeakSuppression.Template?)]
     private let table: FrameTable
-    /// Per rule, per frame id: 0 not decided, 1 matches, 2 does not; the innermost pattern's
-    /// verdicts in `innermostCache`.
-    private var cache: [[UInt8]]
-    private var innermostCache: [[UInt8]]
+    /// Per rule: its pattern's verdicts, and its innermost pattern's.
+    private var verdicts: [FrameVerdicts]
+    private var innermostVerdicts: [FrameVerdicts]
 
     init(_ rules: [LeakSuppression], table: FrameTable) {
         self.rules = rules.map {
             (LeakSuppression.Template($0.pattern), $0.innermost.map(LeakSuppression.Template.init))
         }
         self.table = table
-        cache = Array(repeating: [], count: rules.count)
-        innermostCache = cache
-    }
-
-    private static func decided(
-        _ cache: inout [UInt8], _ id: Int32, _ template: LeakSuppression.Template, _ table: FrameTable
-    ) -> Bool {
-        if cache.count <= Int(id) {
-            cache.append(contentsOf: repeatElement(0, count: max(table.count, Int(id) + 1) - cache.count))
-        }
-        let known = cache[Int(id)]
-        if known != 0 { return known == 1 }
-        let result = template.matches(table.frame(id))
-        cache[Int(id)] = result ? 1 : 2
-        return result
+        verdicts = Array(repeating: FrameVerdicts(), count: rules.count)
+        innermostVerdicts = verdicts
     }
 
     /// The index of the first rule that matches `stack` (frame ids, innermost first), or nil.
     mutating func firstRule(_ stack: [Int32]) -> Int? {
         for (index, rule) in rules.enumerated() {
             if let innermost = rule.innermost {
-                guard let first = stack.first, Self.decided(&innermostCache[index], first, innermost, table) else {
-                    continue
-                }
+                guard let first = stack.first, innermostVerdicts[index].verdict(first, in: table, innermost.matches)
+                else { continue }
             }
-            for id in stack where Self.decided(&cache[index], id, rule.pattern, table) { return index }
+            for id in stack where verdicts[index].verdict(id, in: table, rule.pattern.matches) { return index }
         }
         return nil
     }
