@@ -148,10 +148,6 @@ func currentEnvironment() -> [String: String] {
 /// UTF-8 (a file `caf\xe9.txt` named in Latin-1) becomes U+FFFD in a `String`, so the program
 /// run and its environment are passed from the bytes given, wherever their text is unchanged.
 enum RawArguments {
-    static func text(_ raw: UnsafePointer<CChar>) -> String {
-        String(decoding: UnsafeRawBufferPointer(start: raw, count: strlen(raw)), as: UTF8.self)
-    }
-
     static func isUTF8(_ raw: UnsafePointer<CChar>) -> Bool {
         let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
         return String(validating: bytes, as: UTF8.self) != nil
@@ -162,7 +158,7 @@ enum RawArguments {
     static func program(_ arguments: [String]) -> [UnsafeMutablePointer<CChar>?] {
         let first = Int(CommandLine.argc) - arguments.count
         return arguments.enumerated().map { index, argument in
-            if first >= 1, let raw = CommandLine.unsafeArgv[first + index], text(raw) == argument {
+            if first >= 1, let raw = CommandLine.unsafeArgv[first + index], String(cString: raw) == argument {
                 return strdup(raw)
             }
             return strdup(argument)
@@ -175,7 +171,7 @@ enum RawArguments {
         var given: [String: UnsafeMutablePointer<CChar>] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
-            given[text(entry)] = entry
+            given[String(cString: entry)] = entry
             pointer += 1
         }
         return environment.map { key, value in
