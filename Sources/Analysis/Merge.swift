@@ -184,7 +184,8 @@ public enum SnapshotMerge {
             trigger: headers.last?.trigger ?? .exit)
         var process = inputs.first?.snapshot.process.filter { ["exe", "cmdline", "cwd"].contains($0.key) } ?? [:]
         let pids = Set(headers.map(\.pid)).sorted()
-        process["merged"] = "\(inputs.count) snapshots of \(pids.count) processes"
+        process["merged"] =
+            "\(inputs.count) snapshot\(inputs.count == 1 ? "" : "s") of \(pids.count) process\(pids.count == 1 ? "" : "es")"
         process["merged_pids"] = pids.map(String.init).joined(separator: ",")
         return Snapshot(
             path: path, header: header, process: process, totals: totals, modules: modules, stacks: stacks,
@@ -196,5 +197,15 @@ public enum SnapshotMerge {
                     bytes: mismatches[key]!.bytes, namedSize: key.namedSize)
             },
             countsTemporary: inputs.allSatisfy(\.snapshot.countsTemporary))
+    }
+}
+
+extension Snapshot {
+    /// What a snapshot `memtrace merge` wrote was merged from, as "3 snapshots of 2 processes
+    /// (pids 100, 200)"; nil for a process's own snapshot, whose header names its pid.
+    public var mergedFrom: String? {
+        guard let merged = process["merged"] else { return nil }
+        let pids = (process["merged_pids"] ?? "").split(separator: ",")
+        return pids.isEmpty ? merged : "\(merged) (pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", ")))"
     }
 }

@@ -155,7 +155,10 @@ public enum HTMLReport {
         if command.isEmpty { command = snapshot.process["exe"] ?? "" }
         let pids = Set(ordered.map(\.snapshot.header.pid)).sorted().map(String.init)
         let span = Double(snapshot.header.snapshotTimeNs &- ordered[0].snapshot.header.snapshotTimeNs) / 1e9
-        var facts = ["pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", "))"]
+        var facts = [
+            snapshot.mergedFrom.map { "merged from \($0)" }
+                ?? "pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", "))"
+        ]
         facts.append(
             "\(ordered.count) snapshot\(ordered.count == 1 ? "" : "s")"
                 + (ordered.count > 1 ? " over \(timeTick(span, span: span))" : ""))

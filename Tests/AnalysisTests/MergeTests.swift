@@ -52,6 +52,8 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(merged.header.snapshotTimeNs, 4_500_000_000)
         XCTAssertEqual(merged.process["merged"], "2 snapshots of 2 processes")
         XCTAssertEqual(merged.process["merged_pids"], "100,200")
+        XCTAssertEqual(merged.mergedFrom, "2 snapshots of 2 processes (pids 100, 200)")
+        XCTAssertNil(inputs()[0].snapshot.mergedFrom, "a process's own snapshot")
         XCTAssertNil(merged.blocks)
         XCTAssertNil(merged.timeline)
         XCTAssertFalse(merged.countsTemporary, "makeSnapshot's snapshots do not count them")
@@ -121,6 +123,7 @@ final class MergeTests: XCTestCase {
         let one = [inputs()[0]]
         let merged = SnapshotMerge.merge(one)
         XCTAssertEqual(merged.stackStats.map(\.liveBytes), [1000, 64])
-        XCTAssertEqual(merged.process["merged"], "1 snapshots of 1 processes")
+        XCTAssertEqual(merged.process["merged"], "1 snapshot of 1 process")
+        XCTAssertEqual(merged.mergedFrom, "1 snapshot of 1 process (pid 100)")
     }
 }

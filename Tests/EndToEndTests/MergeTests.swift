@@ -34,6 +34,16 @@ final class MergeTests: XCTestCase {
                 "\(try site("calloc", "zeroed")): size=2000 B, count=2, average=1000 B",
             ])
         XCTAssertEqual(top.stderr, "")
+
+        // The summary names what it was merged from, not the pid 0 of its header.
+        let pids = try exits.map { try XCTUnwrap(Int($0.split(separator: ".").dropLast(2).last ?? "")) }.sorted()
+        let summary = try work.memtrace(["summary", "fleet.snap"])
+        XCTAssertEqual(summary.status, 0, summary.stderr)
+        XCTAssertTrue(
+            summary.stdoutLines.contains(
+                "Process:   merged from 2 snapshots of 2 processes (pids \(pids.map(String.init).joined(separator: ", "))): ./sites"
+            ),
+            summary.stdout)
     }
 
     /// Figures that add up past what a snapshot may hold (only damaged inputs have such) leave no file.

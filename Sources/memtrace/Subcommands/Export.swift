@@ -75,7 +75,11 @@ extension Memtrace {
                 let (traced, resolver) = try loadSymbolized(snapshot)
                 let bytes = try PprofFormat.render(
                     traced.snapshot, resolver: resolver,
-                    comments: ["memtrace snapshot \(snapshot), pid \(traced.snapshot.header.pid)"])
+                    comments: [
+                        "memtrace snapshot \(snapshot), "
+                            + (traced.snapshot.mergedFrom.map { "merged from \($0)" }
+                                ?? "pid \(traced.snapshot.header.pid)")
+                    ])
                 try writeOutput(bytes, to: output)
             case .folded:
                 let traced = try loadTraced(snapshot) { try checkMetric(metric, $0) }
