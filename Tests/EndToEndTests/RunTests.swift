@@ -38,6 +38,11 @@ final class RunTests: XCTestCase {
         let run = try work.memtrace(["run", "--", "./sites", "1", "3"])
         XCTAssertEqual(run.status, 3)
         XCTAssertTrue(run.stderrLines.first?.hasSuffix("exited with status 3") == true, run.stderr)
+        // A status above 128 that the program chose (the JVM answers SIGTERM with exit(143))
+        // is an exit, not a signal.
+        let high = try work.memtrace(["run", "--", "./sites", "1", "143"])
+        XCTAssertEqual(high.status, 143)
+        XCTAssertTrue(high.stderrLines.first?.hasSuffix("exited with status 143") == true, high.stderr)
         let missing = try work.memtrace(["run", "--", "./no-such-program"])
         XCTAssertEqual(missing.status, 127)
         XCTAssertEqual(missing.stderrLines.count, 1, missing.stderr)

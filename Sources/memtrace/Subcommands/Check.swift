@@ -151,7 +151,7 @@ extension Memtrace {
 
             let started = realtimeNanoseconds() - 50_000_000
             var childPID: Int32 = 0
-            let status = try Launcher.run(program, environment: environment) { childPID = $0 }
+            let ending = try Launcher.run(program, environment: environment) { childPID = $0 }
 
             let snapshots = try exitSnapshots(pattern: pattern, since: started)
             var reports: [LeakReport] = []
@@ -180,9 +180,9 @@ extension Memtrace {
                     writeError(text)
                 }
             }
-            if status != 0 {
-                printError("memtrace: \(program[0]) (pid \(childPID)) \(Launcher.describe(status)): its status wins")
-                throw ExitCode(status)
+            if ending.status != 0 {
+                printError("memtrace: \(program[0]) (pid \(childPID)) \(ending.description): its status wins")
+                throw ExitCode(ending.status)
             }
             guard reports.contains(where: { $0.snapshot.header.pid == UInt32(childPID) }) else {
                 let reason =

@@ -100,11 +100,11 @@ extension Memtrace {
             let spawned = realtimeNanoseconds()
             let started = spawned - 50_000_000
             var childPID: Int32 = 0
-            let status = try Launcher.run(program, environment: environment) { childPID = $0 }
+            let ending = try Launcher.run(program, environment: environment) { childPID = $0 }
             report(
-                pattern: pattern, since: started, spawned: spawned, pid: childPID, status: status,
+                pattern: pattern, since: started, spawned: spawned, pid: childPID, ending: ending,
                 environment: environment)
-            if status != 0 { throw ExitCode(status) }
+            if ending.status != 0 { throw ExitCode(ending.status) }
         }
 
         /// Prints the run's summary to standard error.
@@ -152,7 +152,7 @@ extension Memtrace {
         }
 
         func report(
-            pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, status: Int32,
+            pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, ending: Launcher.Ending,
             environment: [String: String]
         ) {
             // Files changed since the program started (the file clock is coarse, hence the
@@ -171,7 +171,7 @@ extension Memtrace {
                 }
             }
             let name = program[0]
-            var lines = ["memtrace: \(name) (pid \(pid)) \(Launcher.describe(status))"]
+            var lines = ["memtrace: \(name) (pid \(pid)) \(ending.description)"]
             if let snapshot = ownSnapshot {
                 let totals = snapshot.totals
                 let live =

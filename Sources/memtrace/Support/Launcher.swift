@@ -19,13 +19,12 @@ nonisolated(unsafe) private var forwardTo: pid_t = 0
 enum Launcher {
     /// Runs `arguments[0]` (searched in `PATH`) with `arguments` and `environment`.
     ///
-    /// - Returns: the child's pid (through `started`, before waiting) and its
-    ///   exit status, 128 + the signal number when a signal killed it.
+    /// - Returns: the child's pid (through `started`, before waiting) and how it ended.
     /// - Throws: ``CLIError`` (status 127) when the program cannot be started.
     static func run(
         _ arguments: [String], environment: [String: String], started: (pid_t) -> Void = { _ in }
     ) throws
-        -> Int32
+        -> Ending
     {
         let argv = RawArguments.program(arguments) + [nil]
         let envp = RawArguments.environment(environment) + [nil]
@@ -47,7 +46,8 @@ enum Launcher {
         }
         forwardTo = 0
         let signal = status & 0x7f
-        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+        return signal == 0
+            ? Ending(status: (status >> 8) & 0xff, signal: nil) : Ending(status: 128 + signal, signal: signal)
     }
 
     private static func installForwarding() {
@@ -71,19 +71,28 @@ enum Launcher {
 }
 
 extension Launcher {
-    /// How a program ended, from ``run(_:environment:started:)``'s status: "exited with status 3",
-    /// "was killed by signal 15 (SIGTERM)".
-    static func describe(_ status: Int32) -> String {
-        guard status > 128 else { return "exited with status \(status)" }
-        let signal = status - 128
-        let names: [Int32: String] = [
-            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
-            SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
-            SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
-            SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGSYS: "SIGSYS",
-        ]
-        return "was killed by signal \(signal)" + (names[signal].map { " (\($0))" } ?? "")
+    /// How a program ended.
+    struct Ending {
+        /// The status memtrace exits with: the program's own, or 128 + the signal that killed it,
+        /// as a shell reports it.
+        var status: Int32
+        /// The signal that killed it; nil when it exited, whatever its status (the JVM answers
+        /// SIGTERM with exit(143)).
+        var signal: Int32?
+
+        /// "exited with status 3", "was killed by signal 15 (SIGTERM)".
+        var description: String {
+            guard let signal else { return "exited with status \(status)" }
+            return "was killed by signal \(signal)" + (Launcher.signalNames[signal].map { " (\($0))" } ?? "")
+        }
     }
+
+    static let signalNames: [Int32: String] = [
+        SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+        SIGABRT: "SIGABRT", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1",
+        SIGSEGV: "SIGSEGV", SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+        SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGSYS: "SIGSYS",
+    ]
 }
 
 /// The current directory.
