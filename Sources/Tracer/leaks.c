@@ -920,11 +920,14 @@ static void skip_strangers(void) {
 }
 
 /* One line of /proc/self/maps, after "lo-hi": " perms offset dev inode   [path]". */
-/* Writable memory the program mapped: private anonymous mappings, and, as
- * memcheck has them, shared ones (anonymous ones show as /dev/zero) and
- * files' (a module's data is among those, read twice), but no device's. */
+/* Memory the program mapped readable and writable, executable or not (a JIT's
+ * code, where a JVM keeps pointers to its compiled methods' records):
+ * private anonymous mappings, and, as memcheck has them, shared ones
+ * (anonymous ones show as /dev/zero) and files' (a module's data is among
+ * those, read twice), but no device's. */
 static void consider(uint64_t lo, uint64_t hi, const char *c, const char *end) {
-    if (end - c < 5 || (memcmp(c + 1, "rw-p", 4) != 0 && memcmp(c + 1, "rw-s", 4) != 0)) return;
+    if (end - c < 5 || c[1] != 'r' || c[2] != 'w' || (c[3] != '-' && c[3] != 'x') || (c[4] != 'p' && c[4] != 's'))
+        return;
     int file = 0;
     int field = 0; /* offset, dev, inode, then the path */
     for (c += 5; c < end && field < 3; field++) {

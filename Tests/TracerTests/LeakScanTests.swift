@@ -68,6 +68,34 @@ final class LeakScanTests: XCTestCase {
         }
     }
 
+    /// A JIT's code is memory both writable and executable, mapped so at once or committed page by
+    /// page in a reservation without access: pointers there reach their blocks, as for memcheck;
+    /// memory that is readable only is not scanned, as for memcheck.
+    func testWritableExecutableMemoryIsScanned() throws {
+        let exe = try Fixtures.build("jitcode")
+        let traced = try runProcess(
+            exe, [],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_LEAKS": "1",
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
+            ])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "done\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "jitcode")
+        let blocks = try XCTUnwrap(snapshot.blocks)
+        let lines = innermostLines(of: snapshot)
+        let source = Fixtures.source("jitcode")
+        let expected: [(marker: String, size: UInt64, kind: UInt32)] = [
+            ("code", 111, 0), ("committed", 222, 0), ("readonly", 333, 1), ("lost", 444, 1),
+        ]
+        for (marker, size, expected) in expected {
+            let line = try Fixtures.line(of: marker, in: source)
+            let found = blocks.filter { lines[$0.stack]?.line == line }
+            XCTAssertEqual(found.map(\.size), [size], marker)
+            XCTAssertEqual(found.map(kind), [expected], marker)
+        }
+    }
+
     func testWithoutTheScanNoBlockHasAKind() throws {
         let exe = try Fixtures.build("leakkinds")
         _ = try runTraced(exe, in: directory)
