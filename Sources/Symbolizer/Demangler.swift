@@ -57,12 +57,15 @@ public enum Demangler {
 
     private static func demangleItanium(_ name: String) -> String? {
         guard let cxaDemangle else { return nil }
+        // A legacy Rust name has no parameter types, after which `__cxa_demangle` would take a
+        // suffix LLVM added (`.llvm.1234`) as a clone's: the suffix is not part of the name.
+        let legacyRust = name.firstIndex(of: ".").map { String(name[..<$0]) }.flatMap { isLegacyRust($0) ? $0 : nil }
         var status: Int32 = 0
-        guard let result = cxaDemangle(name, nil, nil, &status) else { return nil }
+        guard let result = cxaDemangle(legacyRust ?? name, nil, nil, &status) else { return nil }
         defer { free(result) }
         guard status == 0 else { return nil }
         let demangled = String(cString: result)
-        return isLegacyRust(name) ? cleanLegacyRust(demangled) : demangled
+        return legacyRust != nil || isLegacyRust(name) ? cleanLegacyRust(demangled) : demangled
     }
 
     private static func demangleSwift(_ name: String) -> String? {
