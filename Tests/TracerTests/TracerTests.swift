@@ -61,6 +61,30 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(snapshot.totals.untrackedFrees, 0)
     }
 
+    /// Threads that each hold less than a thread's publishing step make a peak together: the
+    /// snapshot's peak and its site's figures at the peak are all four threads' blocks.
+    func testThreadsHoldingBlocksAtOnceMakeOnePeak() throws {
+        let exe = try Fixtures.build("peakthreads")
+        for sampled in [false, true] {
+            let traced = try runTraced(exe, in: directory, environment: sampled ? ["MEMTRACE_SAMPLE": "8k"] : [:])
+            XCTAssertEqual(traced.status, 0, traced.stderrText)
+            XCTAssertEqual(traced.stdoutText, "done\n")
+            let snapshot = try onlySnapshot(in: directory, prefix: "peakthreads")
+            try FileManager.default.removeItem(atPath: snapshot.path)
+            if sampled {  // estimates: only the order of magnitude is sure
+                XCTAssertGreaterThan(snapshot.totals.peakBytes, 500 << 10)
+                continue
+            }
+            XCTAssertGreaterThanOrEqual(snapshot.totals.peakBytes, 800 << 10)
+            XCTAssertLessThan(snapshot.totals.peakBytes, 808 << 10, "the blocks, the threads' TLS vectors")
+            let held = try XCTUnwrap(
+                site(
+                    sites(of: snapshot), file: "peakthreads.c",
+                    line: try Fixtures.line(of: "held", in: Fixtures.source("peakthreads"))))
+            XCTAssertEqual([held.liveBytes, held.totalBytes, held.peakBytes], [0, 800 << 10, 800 << 10])
+        }
+    }
+
     func testThreadsByTheThousand() throws {
         let exe = try Fixtures.build("threads")
         let traced = try runTraced(exe, in: directory)
