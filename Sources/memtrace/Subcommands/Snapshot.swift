@@ -106,7 +106,8 @@ extension Memtrace {
                     throw CLIError(
                         "process \(pid) has taken \(signalLabel(configured)) over (a handler of its own, SIG_IGN or "
                             + "SIG_DFL), and SIGRTMIN+6 to +9 too: trace it with MEMTRACE_SIGNAL set to a signal it "
-                            + "leaves alone", status: 1)
+                            + "leaves alone, or, if it takes every signal (as Go's runtime does), with memtrace run "
+                            + "--interval", status: 1)
                 }
                 if realtimeNanoseconds() >= deadline {
                     throw CLIError(
