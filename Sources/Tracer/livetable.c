@@ -457,6 +457,9 @@ __attribute__((noinline)) void mt_solo_claim(void) {
         mt_solo_slot = slot < MT_SOLO_SLOTS ? slot : MT_SOLO_SLOTS;
     }
     mt_live_lock_all();
+    /* The owner judges the peak by the published total and its own changes,
+     * as if nobody else's were pending: the old owner's are published. */
+    mt_tstats_publish();
     if (mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED)) != MT_SOLO_OFF) {
         int may = mt_solo_slot < MT_SOLO_SLOTS && solo_claims < MT_SOLO_CLAIMS;
         if (may) solo_claims++;

@@ -68,11 +68,13 @@ static void raise_peak(uint64_t now) {
 /* The process's live bytes change by `delta`.  A thread keeps its changes
  * to itself until they add up to MT_PUBLISH_BYTES either way, so two threads
  * do not fight over one cache line on every allocation; it judges the peak
- * from the published total plus its own changes, and publishes them when
- * they make a new peak, so that the next thread's view includes them (four
- * threads holding 200 KiB each at once had shown a peak of 200 KiB).  Exact
- * when one thread allocates; otherwise off by at most the other threads'
- * unpublished changes since (frees not published yet can make it high).
+ * from the published total plus its own changes.  So that the next thread's
+ * view includes them, a thread publishes its changes when they make a new
+ * peak, and a thread that takes ownership publishes everyone's (the owner
+ * alone records, so its view is the total and it keeps its atomics): four
+ * threads holding 200 KiB each at once had shown a peak of 200 KiB.  Exact
+ * while one thread records; otherwise off by at most the other threads'
+ * unpublished changes (frees not published yet can make it high).
  * `figures` come from mt_tstat_find, under the same shard lock. */
 static inline void global_change(struct mt_thread_figures *figures, int64_t delta) {
     int64_t *pending = figures ? &figures->pending : NULL;
@@ -86,10 +88,11 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
         /* Signed: a thread that frees what others allocated runs negative. */
         int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + *pending;
         if (MT_UNLIKELY(view > (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED))) {
-            uint64_t now = __atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
-            *pending = 0;
-            raise_peak(now);
-            return;
+            if (!mt_solo_mine()) {
+                view = (int64_t)__atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
+                *pending = 0;
+            }
+            raise_peak((uint64_t)view);
         }
     }
     if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) {

@@ -156,6 +156,13 @@ uint64_t mt_tstats_current(void) {
     return current;
 }
 
+void mt_tstats_publish(void) {
+    for (struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next) {
+        __atomic_add_fetch(&mt_global.current, (uint64_t)t->figures.pending, __ATOMIC_RELAXED);
+        t->figures.pending = 0;
+    }
+}
+
 uint64_t mt_tstats_current_now(void) {
     /* A thread's table is unmapped only by its exit, under every shard lock:
      * holding one keeps them all; a new one is only ever put in front. */

@@ -642,6 +642,9 @@ uint64_t mt_tstats_current(void);
 /* The same without stopping the program, each thread's share as last written:
  * for the timeline.  Takes one shard lock; call it holding none. */
 uint64_t mt_tstats_current_now(void);
+/* With every shard lock held and the owner out (mt_live_lock_all): every
+ * thread's unpublished live-byte changes into mt_global.current. */
+void mt_tstats_publish(void);
 /* Sums every thread's partials into out[stack] and, unless NULL, temps[stack]
  * (zeroed by the caller, `count` of each).  Requires every shard lock. */
 void mt_tstats_sum(struct mt_tstat *out, struct mt_ttemp *temps, uint32_t count);
