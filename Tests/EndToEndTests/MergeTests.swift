@@ -35,15 +35,16 @@ final class MergeTests: XCTestCase {
             ])
         XCTAssertEqual(top.stderr, "")
 
-        // The summary names what it was merged from, not the pid 0 of its header.
+        // The summary and the report name what it was merged from, not the pid 0 of its header.
         let pids = try exits.map { try XCTUnwrap(Int($0.split(separator: ".").dropLast(2).last ?? "")) }.sorted()
+        let merged = "merged from 2 snapshots of 2 processes (pids \(pids.map(String.init).joined(separator: ", ")))"
         let summary = try work.memtrace(["summary", "fleet.snap"])
         XCTAssertEqual(summary.status, 0, summary.stderr)
-        XCTAssertTrue(
-            summary.stdoutLines.contains(
-                "Process:   merged from 2 snapshots of 2 processes (pids \(pids.map(String.init).joined(separator: ", "))): ./sites"
-            ),
-            summary.stdout)
+        XCTAssertTrue(summary.stdoutLines.contains("Process:   \(merged): ./sites"), summary.stdout)
+        let report = try work.memtrace(["report", "fleet.snap", "-o", "fleet.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let html = try String(contentsOf: work.directory.appendingPathComponent("fleet.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<p class=\"facts\">\(merged) · 1 snapshot · "), String(html.prefix(3000)))
     }
 
     /// Figures that add up past what a snapshot may hold (only damaged inputs have such) leave no file.
