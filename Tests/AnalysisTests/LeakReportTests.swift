@@ -147,6 +147,34 @@ final class LeakReportTests: XCTestCase {
             LeakSuppression.builtIn.contains { $0.matches(stack: [user]) }, "no rule hides a program's own line")
     }
 
+    /// newlocale keeps the locale data it loads (freed only by __libc_freeres), but the locale_t it
+    /// allocates itself is the program's to free: leaked, it is reported, as memcheck reports it.
+    func testNewlocalesOwnResultIsNotSuppressed() throws {
+        let rule = try XCTUnwrap(LeakSuppression.builtIn.first { $0.pattern == "newlocale" })
+        let main = app("main", "main.c", 3)
+        let newlocale = Frame(function: "__newlocale", file: "./locale/newlocale.c", line: 199, module: "libc.so.6")
+        let calling = Frame(function: "__newlocale", file: "./locale/newlocale.c", line: 169, module: "libc.so.6")
+        let find = Frame(function: "_nl_find_locale", file: "./locale/findlocale.c", line: 237, module: "libc.so.6")
+        let load = Frame(
+            function: "_nl_intern_locale_data", file: "./locale/loadlocale.c", line: 156, module: "libc.so.6")
+        XCTAssertTrue(rule.matches(stack: [load, find, calling, main]), "locale data newlocale keeps")
+        XCTAssertFalse(rule.matches(stack: [newlocale, main]), "the locale_t it returns")
+        XCTAssertEqual(rule.rule, "leak:newlocale (not the innermost frame)")
+        // And in a report, whose matcher decides frame by frame.
+        var snapshot = makeSnapshot(
+            [
+                StackSpec(pcs: [0x1, 0x60, 0x50], size: 328, count: 1),
+                StackSpec(pcs: [0x1, 0x70, 0x80, 0x90, 0x50], size: 3656, count: 12),
+            ], flags: 0x4)
+        snapshot.blocks = [block(328, stack: 0, .definite), block(3656, stack: 1, .reachable)]
+        var frames = resolver.table
+        (frames[0x60], frames[0x70], frames[0x80], frames[0x90]) = ([newlocale], [load], [find], [calling])
+        let report = try LeakReport(
+            TracedSnapshot(snapshot, resolver: TableResolver(table: frames)), suppressions: [rule])
+        XCTAssertEqual(report.records.map(\.size), [328])
+        XCTAssertEqual(report.suppressions.map(\.byKind), [[.reachable: LeakFigures(size: 3656, count: 1)]])
+    }
+
     func testTheLoadersMallocWrappersAreAllocatorFrames() {
         let wrapper = Frame(
             function: "calloc", file: "../include/rtld-malloc.h", line: 44, module: "/lib64/ld-linux-x86-64.so.2")

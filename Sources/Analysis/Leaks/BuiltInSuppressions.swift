@@ -37,7 +37,9 @@ extension LeakSuppression {
         rule("dlerror", "dlerror's per-thread message buffer"),
         rule("__add_to_environ", "the environment setenv and putenv grow, and the strings setenv copies"),
         rule("textdomain", "message domains and their bindings (textdomain, bindtextdomain)"),
-        rule("newlocale", "locale data newlocale loads and keeps for the next newlocale"),
+        rule(
+            "newlocale", outer: true,
+            "locale data newlocale loads and keeps for the next newlocale"),
         rule("__resolv_conf", "the resolver's configuration, read once (getaddrinfo…)"),
         rule("__check_pf", "the addresses of the host's interfaces getaddrinfo keeps"),
         // libstdc++.
@@ -51,7 +53,11 @@ extension LeakSuppression {
         rule("sync_with_stdio", "the stream buffers std::ios_base::sync_with_stdio(false) installs"),
     ]
 
-    private static func rule(_ pattern: String, innermost: String? = nil, _ reason: String) -> LeakSuppression {
-        LeakSuppression(pattern: pattern, innermost: innermost, origin: "built-in", reason: reason)
+    private static func rule(
+        _ pattern: String, innermost: String? = nil, outer: Bool = false, _ reason: String
+    )
+        -> LeakSuppression
+    {
+        LeakSuppression(pattern: pattern, innermost: innermost, outer: outer, origin: "built-in", reason: reason)
     }
 }

@@ -25,19 +25,28 @@ public struct LeakSuppression: Sendable, Equatable {
     /// also match; `nil` for rules read from a file. Built-in rules use it to name what a library
     /// allocates itself without hiding what a program allocates through that library.
     public var innermost: String?
+    /// Whether the pattern must match a frame other than the innermost; false for rules read from
+    /// a file. A built-in rule uses it for a library function that keeps what it loads but hands
+    /// the object it allocates itself to the program (`newlocale`'s `locale_t`).
+    public var outer: Bool
 
     /// A rule matching `pattern` (the text after `leak:`).
-    public init(pattern: String, innermost: String? = nil, origin: String = "", reason: String = "") {
+    public init(
+        pattern: String, innermost: String? = nil, outer: Bool = false, origin: String = "", reason: String = ""
+    ) {
         self.pattern = pattern
         self.innermost = innermost
+        self.outer = outer
         self.origin = origin
         self.reason = reason
     }
 
     /// The rule as a suppression file writes it: `leak:PATTERN`, followed by
-    /// ` (innermost frame: PATTERN)` when ``innermost`` is set.
+    /// ` (innermost frame: PATTERN)` when ``innermost`` is set, or ` (not the innermost frame)`
+    /// when ``outer`` is.
     public var rule: String {
         "leak:" + pattern + (innermost.map { " (innermost frame: \($0))" } ?? "")
+            + (outer ? " (not the innermost frame)" : "")
     }
 
     /// Whether the pattern matches `frame`'s function, file or module.
@@ -50,7 +59,7 @@ public struct LeakSuppression: Sendable, Equatable {
             guard let first = stack.first, Template(innermost).matches(first) else { return false }
         }
         let template = Template(pattern)
-        return stack.contains(where: template.matches)
+        return stack.dropFirst(outer ? 1 : 0).contains(where: template.matches)
     }
 
     /// Reads the rules of a suppression file's text.
@@ -173,7 +182,7 @@ public struct LeakSuppression: Sendable, Equatable {
 /// per frame id (stacks share most of their frames: a compiler's exit snapshot has 28,000 stacks
 /// over a few thousand functions, and deciding each afresh took seconds).
 struct SuppressionMatcher {
-    private let rules: [(pattern: LeakSuppression.Template, innermost: LeakSuppression.Template?)]
+    private let rules: [(pattern: LeakSuppression.Template, innermost: LeakSuppression.Template?, outer: Bool)]
     private let table: FrameTable
     /// Per rule: its pattern's verdicts, and its innermost pattern's.
     private var verdicts: [FrameVerdicts]
@@ -181,7 +190,7 @@ struct SuppressionMatcher {
 
     init(_ rules: [LeakSuppression], table: FrameTable) {
         self.rules = rules.map {
-            (LeakSuppression.Template($0.pattern), $0.innermost.map(LeakSuppression.Template.init))
+            (LeakSuppression.Template($0.pattern), $0.innermost.map(LeakSuppression.Template.init), $0.outer)
         }
         self.table = table
         verdicts = Array(repeating: FrameVerdicts(), count: rules.count)
@@ -195,7 +204,10 @@ struct SuppressionMatcher {
                 guard let first = stack.first, innermostVerdicts[index].verdict(first, in: table, innermost.matches)
                 else { continue }
             }
-            for id in stack where verdicts[index].verdict(id, in: table, rule.pattern.matches) { return index }
+            for id in stack.dropFirst(rule.outer ? 1 : 0)
+            where verdicts[index].verdict(id, in: table, rule.pattern.matches) {
+                return index
+            }
         }
         return nil
     }
