@@ -44,55 +44,43 @@ final class LeakScanTests: XCTestCase {
     /// Pointers in the two touched pages of a 512 GiB reservation are found; the scan reads only
     /// the pages that have contents (reading all of it faulted in 128 million zero pages, minutes).
     func testASparseReservationIsScannedWhereItHasPages() throws {
-        let exe = try Fixtures.build("sparse")
-        let traced = try runProcess(
-            "/usr/bin/timeout", ["60", exe],
-            environment: [
-                "LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_LEAKS": "1",
-                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
-            ])
-        XCTAssertEqual(traced.status, 0, "124: the scan read the whole reservation. \(traced.stderrText)")
-        XCTAssertEqual(traced.stdoutText, "done\n")
-        let snapshot = try onlySnapshot(in: directory, prefix: "sparse")
-        let blocks = try XCTUnwrap(snapshot.blocks)
-        let lines = innermostLines(of: snapshot)
-        let source = Fixtures.source("sparse")
-        let expected: [(marker: String, size: UInt64, kind: UInt32)] = [
-            ("inside", 777, 0), ("last", 888, 0), ("lost", 555, 1),
-        ]
-        for (marker, size, expected) in expected {
-            let line = try Fixtures.line(of: marker, in: source)
-            let found = blocks.filter { lines[$0.stack]?.line == line }
-            XCTAssertEqual(found.map(\.size), [size], marker)
-            XCTAssertEqual(found.map(kind), [expected], marker)
-        }
+        try assertBlockKinds("sparse", [("inside", 777, 0), ("last", 888, 0), ("lost", 555, 1)])
     }
 
     /// A JIT's code is memory both writable and executable, mapped so at once or committed page by
     /// page in a reservation without access: pointers there reach their blocks, as for memcheck;
     /// memory that is readable only is not scanned, as for memcheck.
     func testWritableExecutableMemoryIsScanned() throws {
-        let exe = try Fixtures.build("jitcode")
+        try assertBlockKinds(
+            "jitcode", [("code", 111, 0), ("committed", 222, 0), ("readonly", 333, 1), ("lost", 444, 1)])
+    }
+
+    /// Runs `fixture` (which prints "done") with the leak scan, and checks the one block allocated
+    /// at each marked line: its size and kind. Within a minute: a scan that read every page of a
+    /// large reservation took minutes.
+    private func assertBlockKinds(
+        _ fixture: String, _ expected: [(marker: String, size: UInt64, kind: UInt32)],
+        file: StaticString = #filePath, line testLine: UInt = #line
+    ) throws {
+        let exe = try Fixtures.build(fixture)
         let traced = try runProcess(
-            exe, [],
+            "/usr/bin/timeout", ["60", exe],
             environment: [
                 "LD_PRELOAD": TestPaths.libtrace, "MEMTRACE_LEAKS": "1",
                 "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
             ])
-        XCTAssertEqual(traced.status, 0, traced.stderrText)
-        XCTAssertEqual(traced.stdoutText, "done\n")
-        let snapshot = try onlySnapshot(in: directory, prefix: "jitcode")
+        XCTAssertEqual(
+            traced.status, 0, "124: the scan took over a minute. \(traced.stderrText)", file: file, line: testLine)
+        XCTAssertEqual(traced.stdoutText, "done\n", file: file, line: testLine)
+        let snapshot = try onlySnapshot(in: directory, prefix: fixture)
         let blocks = try XCTUnwrap(snapshot.blocks)
         let lines = innermostLines(of: snapshot)
-        let source = Fixtures.source("jitcode")
-        let expected: [(marker: String, size: UInt64, kind: UInt32)] = [
-            ("code", 111, 0), ("committed", 222, 0), ("readonly", 333, 1), ("lost", 444, 1),
-        ]
+        let source = Fixtures.source(fixture)
         for (marker, size, expected) in expected {
             let line = try Fixtures.line(of: marker, in: source)
             let found = blocks.filter { lines[$0.stack]?.line == line }
-            XCTAssertEqual(found.map(\.size), [size], marker)
-            XCTAssertEqual(found.map(kind), [expected], marker)
+            XCTAssertEqual(found.map(\.size), [size], marker, file: file, line: testLine)
+            XCTAssertEqual(found.map(kind), [expected], marker, file: file, line: testLine)
         }
     }
 
