@@ -183,7 +183,13 @@ public enum SnapshotMerge {
             snapshotTimeNs: headers.map(\.snapshotTimeNs).max() ?? 0, sequence: 0,
             trigger: headers.last?.trigger ?? .exit)
         var process = inputs.first?.snapshot.process.filter { ["exe", "cmdline", "cwd"].contains($0.key) } ?? [:]
-        let pids = Set(headers.map(\.pid)).sorted()
+        // A merged input brings the pids it was merged from (its header says 0).
+        let pids = Set(
+            inputs.flatMap { input in
+                input.snapshot.process["merged_pids"].map { $0.split(separator: ",").compactMap { UInt32($0) } }
+                    ?? [input.snapshot.header.pid]
+            }
+        ).sorted()
         process["merged"] =
             "\(inputs.count) snapshot\(inputs.count == 1 ? "" : "s") of \(pids.count) process\(pids.count == 1 ? "" : "es")"
         process["merged_pids"] = pids.map(String.init).joined(separator: ",")

@@ -58,8 +58,11 @@ public enum Demangler {
     private static func demangleItanium(_ name: String) -> String? {
         guard let cxaDemangle else { return nil }
         // A legacy Rust name has no parameter types, after which `__cxa_demangle` would take a
-        // suffix LLVM added (`.llvm.1234`) as a clone's: the suffix is not part of the name.
-        let legacyRust = name.firstIndex(of: ".").map { String(name[..<$0]) }.flatMap { isLegacyRust($0) ? $0 : nil }
+        // suffix LLVM added (`.llvm.1234`) as a clone's: the suffix is not part of the name. The
+        // name itself may hold dots (`alloc..vec..Vec` in an impl's path).
+        let utf8 = name.utf8
+        let legacyRust = utf8.indices.lazy.filter { utf8[$0] == UInt8(ascii: ".") }.map { String(name[..<$0]) }
+            .first(where: isLegacyRust)
         var status: Int32 = 0
         guard let result = cxaDemangle(legacyRust ?? name, nil, nil, &status) else { return nil }
         defer { free(result) }

@@ -879,9 +879,10 @@ static void scan_ended_tls(void) {
 
 /* A stack glibc keeps in its cache is a private anonymous mapping of its own
  * (right above its guard page, unless the thread had none, as the JVM makes
- * them): exactly the range the thread had. */
+ * them): exactly the range the thread had.  Executable too where the program
+ * asks for executable stacks (-z execstack), as consider() reads such memory. */
 static void find_idle_ended(uint64_t lo, uint64_t hi, const char *c, const char *end) {
-    int writable = end - c >= 5 && memcmp(c + 1, "rw-p", 4) == 0;
+    int writable = end - c >= 5 && c[1] == 'r' && c[2] == 'w' && (c[3] == '-' || c[3] == 'x') && c[4] == 'p';
     const char *inode = c + 5;
     for (int field = 0; field < 2 && inode < end; field++) { /* past offset and device */
         while (inode < end && *inode == ' ') inode++;

@@ -73,8 +73,9 @@ static void raise_peak(uint64_t now) {
  * peak, and a thread that takes ownership publishes everyone's (the owner
  * alone records, so its view is the total and it keeps its atomics): four
  * threads holding 200 KiB each at once had shown a peak of 200 KiB.  Exact
- * while one thread records; otherwise off by at most the other threads'
- * unpublished changes (frees not published yet can make it high).
+ * while one thread records, and for threads that build a peak from nothing;
+ * otherwise off by at most the other threads' unpublished changes, either
+ * way (after the heap shrank, their frees since their last publication).
  * `figures` come from mt_tstat_find, under the same shard lock. */
 static inline void global_change(struct mt_thread_figures *figures, int64_t delta) {
     int64_t *pending = figures ? &figures->pending : NULL;
@@ -85,9 +86,12 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
     }
     *pending += delta;
     if (delta > 0) {
-        /* Signed: a thread that frees what others allocated runs negative. */
+        /* Signed: a thread that frees what others allocated runs negative.
+         * The peak read first: another thread's new peak, published after
+         * that read, is in the total read next. */
+        int64_t peak = (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
         int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + *pending;
-        if (MT_UNLIKELY(view > (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED))) {
+        if (MT_UNLIKELY(view > peak)) {
             if (!mt_solo_mine()) {
                 view = (int64_t)__atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
                 *pending = 0;

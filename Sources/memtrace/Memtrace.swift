@@ -33,7 +33,7 @@ struct Memtrace: ParsableCommand {
             Shell completion: memtrace --generate-completion-script bash (or zsh, fish) prints a script; \
             for bash, save it as ~/.local/share/bash-completion/completions/memtrace.
 
-            Output is coloured only on a terminal, and never when NO_COLOR is set.
+            Output is coloured only on a terminal, and never when NO_COLOR is set (not empty).
             """,
         subcommands: [
             Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,

@@ -125,5 +125,11 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(merged.stackStats.map(\.liveBytes), [1000, 64])
         XCTAssertEqual(merged.process["merged"], "1 snapshot of 1 process")
         XCTAssertEqual(merged.mergedFrom, "1 snapshot of 1 process (pid 100)")
+        // A merged input counts the processes it was merged from.
+        var third = inputs()[1]
+        third.snapshot.header.pid = 300
+        let again = SnapshotMerge.merge(
+            [SnapshotMerge.Input(snapshot: SnapshotMerge.merge(inputs()), resolver: TableResolver(table: [:])), third])
+        XCTAssertEqual(again.mergedFrom, "2 snapshots of 3 processes (pids 100, 200, 300)")
     }
 }

@@ -495,6 +495,11 @@ final class SymbolizerTests: XCTestCase {
             Demangler.demangle(
                 "_ZN3std2rt10lang_start28_$u7b$$u7b$closure$u7d$$u7d$17h20f120b73f0a8c94E.llvm.15611416675954873183"),
             "std::rt::lang_start::{{closure}}")
+        XCTAssertEqual(
+            Demangler.demangle(
+                "_ZN66_$LT$alloc..vec..Vec$LT$T$GT$$u20$as$u20$core..ops..drop..Drop$GT$4drop17h0123456789abcdefE.llvm.9"
+            ),
+            "<alloc::vec::Vec<T> as core::ops::drop::Drop>::drop")
         XCTAssertEqual(Demangler.demangle("_ZN3foo3barEv.llvm.123"), "foo::bar() [clone .llvm.123]")
         XCTAssertEqual(Demangler.demangle("_ZN3foo3bar17h0123456789abcdefE.cold"), "foo::bar")
         XCTAssertEqual(
