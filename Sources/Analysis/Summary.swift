@@ -131,10 +131,13 @@ public struct Summary {
         case .api: trigger = "by the program (memtrace_snapshot)"
         case .termination: trigger = "when \(snapshot.process["signal"] ?? "a signal") ended the program"
         }
+        let after = Self.seconds(header.snapshotTimeNs, since: header.startTimeNs)
         lines.append(
             (
                 "Taken",
-                "\(trigger), \(Self.seconds(header.snapshotTimeNs, since: header.startTimeNs)) after tracing started (snapshot #\(header.sequence))"
+                snapshot.mergedFrom == nil
+                    ? "\(trigger), \(after) after tracing started (snapshot #\(header.sequence))"
+                    : "the latest \(trigger), \(after) after the first process started tracing"
             ))
         lines.append(
             (

@@ -41,6 +41,11 @@ final class MergeTests: XCTestCase {
         let summary = try work.memtrace(["summary", "fleet.snap"])
         XCTAssertEqual(summary.status, 0, summary.stderr)
         XCTAssertTrue(summary.stdoutLines.contains("Process:   \(merged): ./sites"), summary.stdout)
+        XCTAssertTrue(
+            summary.stdoutLines.contains {
+                $0.hasPrefix("Taken:     the latest at exit, ")
+                    && $0.hasSuffix(" s after the first process started tracing")
+            }, summary.stdout)
         let report = try work.memtrace(["report", "fleet.snap", "-o", "fleet.html"])
         XCTAssertEqual(report.status, 0, report.stderr)
         let html = try String(contentsOf: work.directory.appendingPathComponent("fleet.html"), encoding: .utf8)
