@@ -57,7 +57,8 @@ static void raise_peak(uint64_t now) {
     }
     uint64_t peak = __atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
     while (now > peak) {
-        if (__atomic_compare_exchange_n(&mt_global.peak, &peak, now, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        /* Released: whoever reads this peak then sees the total it was published with. */
+        if (__atomic_compare_exchange_n(&mt_global.peak, &peak, now, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
             __atomic_add_fetch(&mt_global.peak_epoch, 1, __ATOMIC_RELAXED);
             __atomic_store_n(&mt_global.peak_time_ns, mt_coarse_now_ns(), __ATOMIC_RELAXED);
             break;
@@ -89,7 +90,7 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
         /* Signed: a thread that frees what others allocated runs negative.
          * The peak read first: another thread's new peak, published after
          * that read, is in the total read next. */
-        int64_t peak = (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_RELAXED);
+        int64_t peak = (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_ACQUIRE);
         int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + *pending;
         if (MT_UNLIKELY(view > peak)) {
             if (!mt_solo_mine()) {
