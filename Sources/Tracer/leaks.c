@@ -877,12 +877,19 @@ static void scan_ended_tls(void) {
     }
 }
 
+/* Does a line of /proc/self/maps, after "lo-hi", say readable and writable,
+ * executable or not (a JIT's code; every thread stack of a program that asks
+ * for executable stacks), and private (or, with `shared`, shared too)? */
+static int readable_writable(const char *c, const char *end, int shared) {
+    return end - c >= 5 && c[1] == 'r' && c[2] == 'w' && (c[3] == '-' || c[3] == 'x') &&
+           (c[4] == 'p' || (shared && c[4] == 's'));
+}
+
 /* A stack glibc keeps in its cache is a private anonymous mapping of its own
  * (right above its guard page, unless the thread had none, as the JVM makes
- * them): exactly the range the thread had.  Executable too where the program
- * asks for executable stacks (-z execstack), as consider() reads such memory. */
+ * them): exactly the range the thread had. */
 static void find_idle_ended(uint64_t lo, uint64_t hi, const char *c, const char *end) {
-    int writable = end - c >= 5 && c[1] == 'r' && c[2] == 'w' && (c[3] == '-' || c[3] == 'x') && c[4] == 'p';
+    int writable = readable_writable(c, end, 0);
     const char *inode = c + 5;
     for (int field = 0; field < 2 && inode < end; field++) { /* past offset and device */
         while (inode < end && *inode == ' ') inode++;
@@ -927,8 +934,7 @@ static void skip_strangers(void) {
  * (anonymous ones show as /dev/zero) and files' (a module's data is among
  * those, read twice), but no device's. */
 static void consider(uint64_t lo, uint64_t hi, const char *c, const char *end) {
-    if (end - c < 5 || c[1] != 'r' || c[2] != 'w' || (c[3] != '-' && c[3] != 'x') || (c[4] != 'p' && c[4] != 's'))
-        return;
+    if (!readable_writable(c, end, 1)) return;
     int file = 0;
     int field = 0; /* offset, dev, inode, then the path */
     for (c += 5; c < end && field < 3; field++) {
