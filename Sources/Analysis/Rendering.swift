@@ -9,6 +9,15 @@ import Symbolizer
 /// tracemalloc shows a `filename` group), `function+0xOFFSET in module` when only
 /// the symbol is known, and the module path when nothing else is.
 public enum TextFormat {
+    /// `pid 42`, `pids 42, 43`, or past six `pids 42, 43, 44, 45, 46, … (371 processes)`: a
+    /// shell's loop forks a process a command.
+    public static func pids(_ pids: [UInt32]) -> String {
+        let sorted = Set(pids).sorted().map(String.init)
+        if sorted.count == 1 { return "pid \(sorted[0])" }
+        if sorted.count <= 6 { return "pids " + sorted.joined(separator: ", ") }
+        return "pids " + sorted.prefix(5).joined(separator: ", ") + ", … (\(sorted.count) processes)"
+    }
+
     /// How one frame is written.
     public static func describe(_ frame: Frame) -> String {
         if !frame.file.isEmpty {

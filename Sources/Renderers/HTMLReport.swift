@@ -153,11 +153,9 @@ public enum HTMLReport {
                 $0.split(separator: "\0", omittingEmptySubsequences: true).joined(separator: " ")
             } ?? ""
         if command.isEmpty { command = snapshot.process["exe"] ?? "" }
-        let pids = Set(ordered.map(\.snapshot.header.pid)).sorted().map(String.init)
         let span = Double(snapshot.header.snapshotTimeNs &- ordered[0].snapshot.header.snapshotTimeNs) / 1e9
         var facts = [
-            snapshot.mergedFrom.map { "merged from \($0)" }
-                ?? "pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", "))"
+            snapshot.mergedFrom.map { "merged from \($0)" } ?? TextFormat.pids(ordered.map(\.snapshot.header.pid))
         ]
         facts.append(
             "\(ordered.count) snapshot\(ordered.count == 1 ? "" : "s")"

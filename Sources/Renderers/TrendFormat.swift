@@ -40,8 +40,7 @@ public enum TrendFormat {
 
     /// `# N snapshots of pid P over T s; …`.
     public static func header(_ analysis: TrendAnalysis) -> String {
-        let pids = Set(analysis.snapshots.map(\.header.pid)).sorted()
-        let who = pids.count == 1 ? "pid \(pids[0])" : "pids " + pids.map(String.init).joined(separator: ", ")
+        let who = TextFormat.pids(analysis.snapshots.map(\.header.pid))
         let span = fixed(analysis.times.last ?? 0, 2)
         return "# \(analysis.snapshots.count) snapshots of \(who) over \(span) s; slope of live bytes by least squares"
     }
@@ -85,9 +84,11 @@ public enum TrendFormat {
                 ("frames", .array(trend.frames.map(JSONFormat.value))),
             ])
         }
+        let sampled = analysis.snapshots.first { $0.header.isSampled }
         return JSONFormat.serialize(
             .object([
-                ("group_by", .string(groupBy.rawValue)), ("snapshots", .array(snapshots)),
+                ("group_by", .string(groupBy.rawValue)), ("sampled", .bool(sampled != nil)),
+                ("sample_rate", .uint(sampled?.totals.sampleRate ?? 0)), ("snapshots", .array(snapshots)),
                 ("trends", .array(items)),
             ])) + "\n"
     }

@@ -62,6 +62,12 @@ final class RunTests: XCTestCase {
             run.stderr.contains(
                 "memtrace: no snapshot was written to out/%e-%n-%p.snap (the tracer cannot write in out: "
                     + "No such file or directory)\n"), run.stderr)
+        // An interval the tracer could not use is refused before the program runs.
+        for interval in ["0", "inf", "nan"] {
+            let bad = try work.memtrace(["run", "--interval=\(interval)", "--", "./sites"])
+            XCTAssertEqual(bad.status, 64, interval)
+            XCTAssertTrue(bad.stderr.contains("--interval must be a positive number of seconds."), bad.stderr)
+        }
         // Settings that ask for no snapshot are named as the reason.
         let atExit = try work.memtrace(["run", "--", "/bin/true"], environment: ["MEMTRACE_AT_EXIT": "off"])
         XCTAssertTrue(

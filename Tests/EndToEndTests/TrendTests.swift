@@ -1,4 +1,5 @@
 import Foundation
+import SnapshotReader
 import XCTest
 import _MemtraceTestSupport
 
@@ -59,6 +60,8 @@ final class TrendTests: XCTestCase {
         let json = try work.memtrace(["trend"] + names + ["--format", "json", "--limit", "1"])
         let object = try json.json()
         XCTAssertEqual(object["group_by"] as? String, "traceback")
+        XCTAssertEqual(object["sampled"] as? Bool, false)
+        XCTAssertEqual(object["sample_rate"] as? Int, 0)
         let snapshots = try XCTUnwrap(object["snapshots"] as? [[String: Any]])
         XCTAssertEqual(snapshots.map { $0["path"] as? String }, (0..<6).map { "app.\($0 * 5).snap" })
         XCTAssertEqual(snapshots.map { $0["time_s"] as? Double }, [0, 1, 2, 3, 4, 5])
@@ -67,6 +70,45 @@ final class TrendTests: XCTestCase {
         XCTAssertEqual(trends[0]["kind"] as? String, "grows")
         XCTAssertEqual(trends[0]["slope"] as? Double, 1000)
         XCTAssertEqual(trends[0]["sizes"] as? [Int], [1000, 2000, 3000, 4000, 5000, 6000])
+    }
+
+    /// Sampled snapshots say so, as top and diff do; snapshots of many processes (a shell's loop
+    /// forks a process a command) are named in a short list, and trend and report warn of them.
+    func testSampledSnapshotsAndManyProcessesSaySo() throws {
+        let work = try Workspace("trend-sampled")
+        let site = Synthetic.Site(function: "leak_step", line: 12)
+        var names: [String] = []
+        for step in 0..<8 {
+            var snapshot = Synthetic.snapshot(
+                sites: [site], bytes: [UInt64(1000 * (step + 1))], seconds: Double(step), sequence: UInt64(step),
+                pid: UInt32(100 + step))
+            snapshot.header.flags |= SnapshotFormat.flagSampled
+            snapshot.totals.sampleRate = 4096
+            names.append(try Synthetic.write(snapshot, "app.\(step).snap", in: work.directory))
+        }
+        let text = try work.memtrace(["trend"] + names)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertEqual(
+            Array(text.stdoutLines.prefix(2)),
+            [
+                "# sampled snapshot (one sample per 4096 B on average): sizes and counts are estimates scaled up from "
+                    + "the sampled blocks",
+                "# 8 snapshots of pids 100, 101, 102, 103, 104, … (8 processes) over 7.00 s; slope of live bytes by "
+                    + "least squares",
+            ])
+        XCTAssertEqual(
+            text.stderr, "memtrace: warning: the snapshots come from more than one process; trend expects one run\n")
+        let object = try work.memtrace(["trend"] + names + ["--format", "json"]).json()
+        XCTAssertEqual(object["sampled"] as? Bool, true)
+        XCTAssertEqual(object["sample_rate"] as? Int, 4096)
+        let report = try work.memtrace(["report"] + names + ["-o", "r.html"])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        XCTAssertEqual(
+            report.stderr,
+            "memtrace: warning: the snapshots come from more than one process; the report's timeline, growth and "
+                + "trends expect one run\n")
+        let html = try String(contentsOf: work.directory.appendingPathComponent("r.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<p class=\"facts\">pids 100, 101, 102, 103, 104, … (8 processes) · "), html)
     }
 
     /// Colour on a terminal only, and never with NO_COLOR: run under script(1), which gives a pty.

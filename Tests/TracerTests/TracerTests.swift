@@ -825,6 +825,19 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(points.last?.currentBytes, snapshot.totals.liveBytes)
     }
 
+    /// A point's peak is the peak so far, never below the point's own live bytes, which are read
+    /// after it while the heap grows (half of python3's points were below, its heap growing).
+    func testTimelinePeakIsNeverBelowItsLiveBytes() throws {
+        let exe = try Fixtures.build("growing")
+        let traced = try runTraced(exe, in: directory, environment: ["MEMTRACE_TIMELINE": "0.005"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "grew\n")
+        let points = try XCTUnwrap(try onlySnapshot(in: directory, prefix: "growing").timeline)
+        XCTAssertGreaterThanOrEqual(points.count, 10, "a point every 5 ms for 300 ms")
+        let below = points.filter { $0.peakBytes < $0.currentBytes }
+        XCTAssertEqual(below.count, 0, "\(below.map { ($0.currentBytes, $0.peakBytes) })")
+    }
+
     /// A program of one thread keeps glibc's single-thread malloc while the helper runs, records
     /// without shard locks, and every snapshot the helper writes meanwhile is whole; its first
     /// thread of its own makes it two for glibc, takes over the recording without locks, and the

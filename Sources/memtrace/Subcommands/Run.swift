@@ -76,7 +76,7 @@ extension Memtrace {
             if let frames, !(1...256).contains(frames) {
                 throw ValidationError("--frames must be between 1 and 256.")
             }
-            if let interval, !(interval > 0) {
+            if let interval, !(interval > 0 && interval.isFinite) {
                 throw ValidationError("--interval must be a positive number of seconds.")
             }
             if let sample, Self.sampleBytes(sample) == nil {

@@ -80,15 +80,16 @@ extension Memtrace {
                 printOut(TrendFormat.json(analysis, trends: trends, groupBy: by))
             case .text:
                 printOut(
-                    TrendFormat.render(analysis, trends: trends, traceback: by == .traceback) { kind, word in
-                        switch kind {
-                        case .grows: Terminal.paint(word, .red)
-                        case .slows: Terminal.paint(word, .yellow)
-                        case .plateaus: Terminal.paint(word, .cyan)
-                        case .shrinks: Terminal.paint(word, .green)
-                        case .steady: word
-                        }
-                    })
+                    sampledNote(traced)
+                        + TrendFormat.render(analysis, trends: trends, traceback: by == .traceback) { kind, word in
+                            switch kind {
+                            case .grows: Terminal.paint(word, .red)
+                            case .slows: Terminal.paint(word, .yellow)
+                            case .plateaus: Terminal.paint(word, .cyan)
+                            case .shrinks: Terminal.paint(word, .green)
+                            case .steady: word
+                            }
+                        })
             }
         }
     }
