@@ -41,11 +41,7 @@ extension Memtrace {
 
         func run() throws {
             let traced = try loadTracedMany(snapshots)
-            if Set(traced.map(\.snapshot.header.pid)).count > 1 {
-                printError(
-                    "memtrace: warning: the snapshots come from more than one process; the report's timeline, growth "
-                        + "and trends expect one run")
-            }
+            warnOfSeveralProcesses(traced.map(\.snapshot), "the report's timeline, growth and trends expect one run")
             try writeOutput(try HTMLReport.render(traced, topSites: top, source: SourceLines()), to: output)
         }
     }

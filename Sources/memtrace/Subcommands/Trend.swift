@@ -71,10 +71,7 @@ extension Memtrace {
             var trends = analysis.trends
             if !all { trends = trends.filter { [.grows, .slows, .plateaus].contains($0.kind) } }
             if limit > 0 { trends = Array(trends.prefix(limit)) }
-            if Set(analysis.snapshots.map(\.header.pid)).count > 1 {
-                printError(
-                    "memtrace: warning: the snapshots come from more than one process; trend expects one run")
-            }
+            warnOfSeveralProcesses(analysis.snapshots, "trend expects one run")
             switch format {
             case .json:
                 printOut(TrendFormat.json(analysis, trends: trends, groupBy: by))

@@ -113,6 +113,13 @@ func checkMetric(_ metric: Metric, _ snapshot: SnapshotReader.Snapshot) throws {
     throw CLIError("\(snapshot.path): temporary allocations are not counted: \(why)", status: 2)
 }
 
+/// Warns when `snapshots` come from more than one process, for a command that reads them as
+/// one run (`expectation` says what expects that).
+func warnOfSeveralProcesses(_ snapshots: [SnapshotReader.Snapshot], _ expectation: String) {
+    guard Set(snapshots.map(\.header.pid)).count > 1 else { return }
+    printError("memtrace: warning: the snapshots come from more than one process; \(expectation)")
+}
+
 /// The line text output starts with when figures are sampled.
 func sampledNote(_ snapshots: [TracedSnapshot]) -> String {
     guard let sampled = snapshots.first(where: { $0.snapshot.header.isSampled }) else { return "" }
