@@ -59,12 +59,12 @@ enum HTMLReportAssets {
         th { background: #f0f2f5; font-weight: 600; }
         td.function { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12.5px; cursor: pointer; word-break: break-all; }
         td.function:hover { text-decoration: underline; }
-        code.source { display: block; max-width: 48ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #6b7280; font-size: 11.5px; }
+        code.source { display: block; max-width: min(48ch, 25vw); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; color: #6b7280; font-size: 11.5px; }
         .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         .grow { color: #c92a2a; } .shrink { color: #2b8a3e; }
         table.sizes td.bar-cell, table.sizes th.bar-cell { width: 55%; }
         table.sizes .bar { height: 12px; min-width: 1px; margin-top: 3px; background: #f08c45; border-radius: 2px; }
-        td.kind { font-weight: 600; white-space: nowrap; }
+        td.kind { font-weight: 600; }
         td.kind.grows { color: #c92a2a; } td.kind.slows { color: #e67700; } td.kind.plateaus { color: #1971c2; }
         footer { margin-top: 28px; color: var(--muted); font-size: 12px; }
         """

@@ -120,6 +120,19 @@ final class ReportTests: XCTestCase {
             dom.contains(
                 #"<td class="kind plateaus">fills then plateaus</td><td class="function" data-function="cache_put">"#))
 
+        // The page fits a window of 900 px, its tables too (the trends table's kind and the
+        // sites' source lines had pushed it to 921). Measured by a script added to a copy.
+        let measured = work.directory.appendingPathComponent("measured.html").path
+        try
+            (String(contentsOfFile: page, encoding: .utf8)
+            + "<script>addEventListener('load', function () { var p = document.createElement('pre');"
+            + " p.id = 'width'; p.textContent = document.documentElement.scrollWidth + ' of '"
+            + " + document.documentElement.clientWidth; document.body.appendChild(p); });</script>")
+            .write(toFile: measured, atomically: true, encoding: .utf8)
+        let narrow = try chromium.run(
+            ["--virtual-time-budget=2000", "--window-size=900,700", "--dump-dom"], page: measured)
+        XCTAssertTrue(narrow.stdoutText.contains("<pre id=\"width\">900 of 900</pre>"), narrow.stdoutText)
+
         // The screenshot shows the flame graph's bars: count their orange pixels. (Taking a
         // screenshot resizes the window, which redraws the graphs: a script error there would
         // leave the DOM dump above intact but the picture empty.)
