@@ -78,13 +78,6 @@ static void raise_peak(uint64_t now) {
  * otherwise off by at most the other threads' unpublished changes, either
  * way (after the heap shrank, their frees since their last publication).
  * `figures` come from mt_tstat_find, under the same shard lock. */
-/* Adds a thread's unpublished changes to the total; returns the total. */
-static inline uint64_t publish(int64_t *pending) {
-    uint64_t total = __atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
-    *pending = 0;
-    return total;
-}
-
 static inline void global_change(struct mt_thread_figures *figures, int64_t delta) {
     int64_t *pending = figures ? &figures->pending : NULL;
     if (MT_UNLIKELY(!pending)) {
@@ -100,11 +93,11 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
         int64_t peak = (int64_t)__atomic_load_n(&mt_global.peak, __ATOMIC_ACQUIRE);
         int64_t view = (int64_t)__atomic_load_n(&mt_global.current, __ATOMIC_RELAXED) + *pending;
         if (MT_UNLIKELY(view > peak)) {
-            if (!mt_solo_mine()) view = (int64_t)publish(pending);
+            if (!mt_solo_mine()) view = (int64_t)mt_publish(pending);
             raise_peak((uint64_t)view);
         }
     }
-    if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) publish(pending);
+    if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) mt_publish(pending);
 }
 
 uint64_t mt_current_bytes(void) {

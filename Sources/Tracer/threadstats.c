@@ -157,10 +157,8 @@ uint64_t mt_tstats_current(void) {
 }
 
 void mt_tstats_publish(void) {
-    for (struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next) {
-        __atomic_add_fetch(&mt_global.current, (uint64_t)t->figures.pending, __ATOMIC_RELAXED);
-        t->figures.pending = 0;
-    }
+    for (struct table *t = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); t; t = t->next)
+        mt_publish(&t->figures.pending);
 }
 
 uint64_t mt_tstats_current_now(void) {

@@ -51,8 +51,8 @@ void mt_timeline_tick(void) {
     /* A program whose heap moves by less than MT_PUBLISH_BYTES would
      * otherwise show a flat line at 0 until its last point. */
     p.current_bytes = mt_tstats_current_now();
-    /* The owner raises the peak just after its total moved: a point read in
-     * between says what the peak so far is at least. */
+    /* The peak was read before the sum (mt_timeline_now), and a thread raises
+     * it only after its own total moved: the peak so far is at least this. */
     if (p.peak_bytes < p.current_bytes) p.peak_bytes = p.current_bytes;
     mt_lock(&lock);
     if (count == MT_TIMELINE_POINTS) {

@@ -700,6 +700,12 @@ extern struct mt_global mt_global;
 void mt_reset_peak(void);
 /* A thread publishes its changes to mt_global.current once they reach this much. */
 #define MT_PUBLISH_BYTES (256 << 10)
+/* Adds a thread's unpublished changes to the total; returns the total. */
+static inline uint64_t mt_publish(int64_t *pending) {
+    uint64_t total = __atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);
+    *pending = 0;
+    return total;
+}
 /* Published live bytes plus the calling thread's unpublished changes. */
 uint64_t mt_current_bytes(void);
 
