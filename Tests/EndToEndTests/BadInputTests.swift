@@ -200,6 +200,33 @@ final class BadInputTests: XCTestCase {
             cumulative.stderr.contains("--cumulative cannot be combined with --by traceback"),
             cumulative.stderr)
     }
+
+    /// A negative number is the option's value, refused by its own check, not "Missing value"
+    /// (an argument starting with "-" is an option to the parser unless it is told otherwise).
+    func testNegativeNumbersReachTheirOptionsCheck() throws {
+        for (arguments, message) in [
+            (["run", "--interval", "-1", "--", "./sites"], "--interval must be a positive number of seconds."),
+            (["run", "--frames", "-3", "--", "./sites"], "--frames must be between 1 and 256."),
+            (["run", "--sample", "-5", "--", "./sites"], "--sample takes a size in bytes"),
+            (["top", good, "--limit", "-1"], "--limit must be 0 (all) or more."),
+            (["trend", good, "--limit", "-2"], "--limit must be 0 (all) or more."),
+            (["summary", good, "--top", "-1"], "--top must be 1 or more."),
+            (["summary", good, "--top", "0"], "--top must be 1 or more."),
+            (["report", good, "-o", "r.html", "--top", "-1"], "--top must be 1 or more."),
+            (["diff", good, good, "--fail-on-growth", "-1"], "--fail-on-growth: '-1' is not a size"),
+            (["check", "--max-leak", "-1", "--", "./sites"], "--max-leak: '-1' is not a size"),
+            (["check", "--exit-code", "-1", "--", "./sites"], "--exit-code must be between 1 and 255."),
+            // Once a crash: a timeout too long for a deadline in nanoseconds.
+            (["snapshot", "1", "--timeout", "inf"], "--timeout must be a positive number of seconds."),
+            (["snapshot", "1", "--timeout", "1e30"], "--timeout must be a positive number of seconds."),
+            (["snapshot", "1", "--timeout", "nan"], "--timeout must be a positive number of seconds."),
+            (["snapshot", "1", "--timeout", "-2"], "--timeout must be a positive number of seconds."),
+        ] {
+            let result = try work.memtrace(arguments)
+            XCTAssertEqual(result.status, 64, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("Error: \(message)"), "\(arguments): \(result.stderr)")
+        }
+    }
 }
 
 /// Every command documents itself with an example.

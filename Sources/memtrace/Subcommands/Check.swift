@@ -49,6 +49,7 @@ extension Memtrace {
                 """)
 
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Fail when more than SIZE bytes leak (default 0: any leaked block fails; 10KiB, 1MB... accepted).",
                 valueName: "SIZE"))
@@ -86,7 +87,9 @@ extension Memtrace {
         @Option(help: ArgumentHelp("Write the report to FILE (- for standard output).", valueName: "FILE"))
         var reportFile: String?
 
-        @Option(help: ArgumentHelp("The exit status when the check fails (default 23).", valueName: "N"))
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp("The exit status when the check fails (default 23).", valueName: "N"))
         var exitCode: Int32 = 23
 
         @Option(
@@ -103,7 +106,7 @@ extension Memtrace {
             try traced.validate(self, usage: "memtrace check [OPTIONS] -- CMD [ARGS...]")
             _ = try parsedKinds()
             guard SizeFormat.parse(maxLeak) != nil else {
-                throw ValidationError("--max-leak: \"\(maxLeak)\" is not a size (for example 0, 512, 10KiB, 1MB).")
+                throw ValidationError("--max-leak: '\(maxLeak)' is not a size (examples: 0, 512, 10KiB, 1MB).")
             }
             guard (1...255).contains(exitCode) else {
                 throw ValidationError("--exit-code must be between 1 and 255.")

@@ -47,6 +47,7 @@ extension Memtrace {
         @OptionGroup var options: ReportOptions
 
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Exit with status 1 when the total growth exceeds SIZE.", valueName: "SIZE"))
         var failOnGrowth: String?

@@ -28,7 +28,7 @@ extension Memtrace {
             help: ArgumentHelp("The HTML file to write; - is standard output.", valueName: "FILE"))
         var output: String
 
-        @Option(help: "Rows in the tables of sites and growth.")
+        @Option(parsing: .unconditional, help: "Rows in the tables of sites and growth.")
         var top: Int = 25
 
         func validate() throws {

@@ -39,15 +39,18 @@ extension Memtrace {
             name: .shortAndLong, help: ArgumentHelp("Snapshot file name pattern.", valueName: "PATTERN"))
         var output: String?
 
-        @Option(help: ArgumentHelp("Frames kept per stack (1-256, default 64).", valueName: "N"))
+        @Option(
+            parsing: .unconditional, help: ArgumentHelp("Frames kept per stack (1-256, default 64).", valueName: "N"))
         var frames: Int?
 
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Also write a snapshot every SECONDS (fractions allowed).", valueName: "SECONDS"))
         var interval: Double?
 
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Record one allocation per SIZE bytes on average (e.g. 512k) instead of every one.",
                 valueName: "SIZE"))

@@ -29,8 +29,16 @@ extension Memtrace {
         @Argument(help: "The traced process.")
         var pid: Int32
 
-        @Option(help: ArgumentHelp("How long to wait for the tracer's thread and the file.", valueName: "SECONDS"))
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp("How long to wait for the tracer's thread and the file.", valueName: "SECONDS"))
         var timeout: Double = 5
+
+        func validate() throws {
+            if !(timeout > 0 && timeout <= 1e9) {
+                throw ValidationError("--timeout must be a positive number of seconds.")
+            }
+        }
 
         func run() throws {
             let proc = "/proc/\(pid)"
@@ -51,7 +59,7 @@ extension Memtrace {
                 throw CLIError(
                     "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
             }
-            let deadline = realtimeNanoseconds() + UInt64(max(0, timeout) * 1e9)
+            let deadline = realtimeNanoseconds() + UInt64(timeout * 1e9)
             let signal = try Self.signalReachingTracer(pid: pid, configured: signo, deadline: deadline)
             try Self.checkNotBlockedEverywhere(pid: pid, signo: signal)
             let cwd = readLink(proc + "/cwd") ?? "/"

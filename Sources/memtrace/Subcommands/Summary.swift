@@ -25,12 +25,17 @@ extension Memtrace {
         @Argument(help: "The snapshot file.")
         var snapshot: String
 
-        @Option(help: "How many sites to list in each ranking (at the peak, by calls, temporary).")
+        @Option(
+            parsing: .unconditional, help: "How many sites to list in each ranking (at the peak, by calls, temporary).")
         var top: Int = 5
+
+        func validate() throws {
+            if top < 1 { throw ValidationError("--top must be 1 or more.") }
+        }
 
         func run() throws {
             let traced = try loadTraced(snapshot)
-            printOut(Summary(traced, top: max(0, top)).render())
+            printOut(Summary(traced, top: top).render())
         }
     }
 }

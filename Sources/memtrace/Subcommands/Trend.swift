@@ -42,7 +42,7 @@ extension Memtrace {
         @Option(help: "Group by traceback (the default), lineno, function, file or module.")
         var by: GroupBy = .traceback
 
-        @Option(help: "Show at most N stacks; 0 shows all.")
+        @Option(parsing: .unconditional, help: "Show at most N stacks; 0 shows all.")
         var limit: Int = 10
 
         @Flag(help: "Also list stacks that shrank or did not grow.")
@@ -54,6 +54,7 @@ extension Memtrace {
         var format: TextOrJSON = .text
 
         func validate() throws {
+            if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
             if snapshots.count < 3 {
                 throw ValidationError(
                     "trend needs at least 3 snapshots of one run (got \(snapshots.count)).")
@@ -61,7 +62,6 @@ extension Memtrace {
             if let repeated = repeatedFile(in: snapshots) {
                 throw ValidationError("\(repeated) is given twice: each snapshot is one step of the run.")
             }
-            if limit < 0 { throw ValidationError("--limit must be 0 (all) or more.") }
         }
 
         func run() throws {

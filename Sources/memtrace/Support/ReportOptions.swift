@@ -42,7 +42,7 @@ struct ReportOptions: ParsableArguments {
     )
     var cumulative = false
 
-    @Option(help: "Show at most N groups; 0 shows all.")
+    @Option(parsing: .unconditional, help: "Show at most N groups; 0 shows all.")
     var limit: Int = 10
 
     @Flag(
