@@ -303,18 +303,21 @@ public struct Summary {
     }
 
     /// `values` drawn with the eight block characters `▁`…`█`, at most `width`
-    /// characters (each the highest value of its share of the series), from 0 to the highest value.
+    /// characters, from 0 to the highest value. When the series is longer than that, the last
+    /// character is the last value (where the run ended: a heap freed at exit shows its drop) and
+    /// each other one the highest value of its share of the rest.
     public static func sparkline(_ values: [UInt64], width: Int = 24) -> String {
         guard !values.isEmpty, width > 0 else { return "" }
         let blocks = Array("▁▂▃▄▅▆▇█")
-        let count = min(width, values.count)
         let highest = max(values.max() ?? 0, 1)
+        let block = { (value: UInt64) in blocks[Int((Double(value) / Double(highest) * 7).rounded())] }
+        guard values.count > width else { return String(values.map(block)) }
+        let rest = values.dropLast()
+        let count = width - 1
         return String(
             (0..<count).map { bucket in
-                let slice = values[bucket * values.count / count..<(bucket + 1) * values.count / count]
-                let value = slice.max() ?? 0
-                return blocks[Int((Double(value) / Double(highest) * 7).rounded())]
-            })
+                block(rest[bucket * rest.count / count..<(bucket + 1) * rest.count / count].max() ?? 0)
+            } + [block(values[values.count - 1])])
     }
 
     /// What a sampled snapshot's figures are worth, at a mean of R bytes a sample: an estimate of

@@ -8,8 +8,12 @@ final class TimelineSummaryTests: XCTestCase {
         XCTAssertEqual(Summary.sparkline([0, 1, 2, 3, 4, 5, 6, 7]), "▁▂▃▄▅▆▇█")
         XCTAssertEqual(Summary.sparkline([5, 5, 5]), "███")
         XCTAssertEqual(Summary.sparkline([0, 0]), "▁▁")
-        // Eight values in four characters: the highest of each pair.
-        XCTAssertEqual(Summary.sparkline([0, 7, 0, 0, 3, 1, 7, 7], width: 4), "█▁▄█")
+        // Seven values in three characters, the highest of each of their thirds, then the last.
+        XCTAssertEqual(Summary.sparkline([0, 7, 0, 0, 3, 1, 7, 7], width: 4), "█▁██")
+        // A heap freed at the end: the last character shows the drop the highest would hide.
+        XCTAssertEqual(Summary.sparkline([0, 7, 0, 0, 3, 1, 7, 0], width: 4), "█▁█▁")
+        XCTAssertEqual(Summary.sparkline([7, 7, 7, 7, 7, 7, 0], width: 3), "██▁")
+        XCTAssertEqual(Summary.sparkline([1, 2, 3], width: 1), "█")
         XCTAssertEqual(Summary.sparkline([]), "")
     }
 
