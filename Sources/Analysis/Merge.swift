@@ -207,11 +207,12 @@ public enum SnapshotMerge {
 }
 
 extension Snapshot {
-    /// What a snapshot `memtrace merge` wrote was merged from, as "3 snapshots of 2 processes
-    /// (pids 100, 200)"; nil for a process's own snapshot, whose header names its pid.
+    /// What a snapshot `memtrace merge` wrote was merged from, as "merged from 3 snapshots of 2
+    /// processes (pids 100, 200)"; nil for a process's own snapshot, whose header names its pid.
     public var mergedFrom: String? {
         guard let merged = process["merged"] else { return nil }
         let pids = (process["merged_pids"] ?? "").split(separator: ",")
-        return pids.isEmpty ? merged : "\(merged) (pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", ")))"
+        return "merged from " + merged
+            + (pids.isEmpty ? "" : " (pid\(pids.count == 1 ? "" : "s") \(pids.joined(separator: ", ")))")
     }
 }

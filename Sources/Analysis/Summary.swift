@@ -113,7 +113,7 @@ public struct Summary {
         let totals = snapshot.totals
         var lines: [(String, String)] = []
         lines.append(("Snapshot", snapshot.path))
-        var process = snapshot.mergedFrom.map { "merged from \($0)" } ?? "pid \(header.pid), parent \(header.ppid)"
+        var process = snapshot.mergedFrom ?? "pid \(header.pid), parent \(header.ppid)"
         if let cmdline = snapshot.process["cmdline"], !cmdline.isEmpty {
             let words = cmdline.split(separator: "\0", omittingEmptySubsequences: true)
             process += ": " + words.joined(separator: " ").escapingControlCharacters

@@ -155,7 +155,7 @@ public enum HTMLReport {
         if command.isEmpty { command = snapshot.process["exe"] ?? "" }
         let span = Double(snapshot.header.snapshotTimeNs &- ordered[0].snapshot.header.snapshotTimeNs) / 1e9
         var facts = [
-            snapshot.mergedFrom.map { "merged from \($0)" } ?? TextFormat.pids(ordered.map(\.snapshot.header.pid))
+            snapshot.mergedFrom ?? TextFormat.pids(ordered.map(\.snapshot.header.pid))
         ]
         facts.append(
             "\(ordered.count) snapshot\(ordered.count == 1 ? "" : "s")"

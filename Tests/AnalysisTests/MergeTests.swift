@@ -52,7 +52,7 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(merged.header.snapshotTimeNs, 4_500_000_000)
         XCTAssertEqual(merged.process["merged"], "2 snapshots of 2 processes")
         XCTAssertEqual(merged.process["merged_pids"], "100,200")
-        XCTAssertEqual(merged.mergedFrom, "2 snapshots of 2 processes (pids 100, 200)")
+        XCTAssertEqual(merged.mergedFrom, "merged from 2 snapshots of 2 processes (pids 100, 200)")
         XCTAssertNil(inputs()[0].snapshot.mergedFrom, "a process's own snapshot")
         XCTAssertNil(merged.blocks)
         XCTAssertNil(merged.timeline)
@@ -124,12 +124,12 @@ final class MergeTests: XCTestCase {
         let merged = SnapshotMerge.merge(one)
         XCTAssertEqual(merged.stackStats.map(\.liveBytes), [1000, 64])
         XCTAssertEqual(merged.process["merged"], "1 snapshot of 1 process")
-        XCTAssertEqual(merged.mergedFrom, "1 snapshot of 1 process (pid 100)")
+        XCTAssertEqual(merged.mergedFrom, "merged from 1 snapshot of 1 process (pid 100)")
         // A merged input counts the processes it was merged from.
         var third = inputs()[1]
         third.snapshot.header.pid = 300
         let again = SnapshotMerge.merge(
             [SnapshotMerge.Input(snapshot: SnapshotMerge.merge(inputs()), resolver: TableResolver(table: [:])), third])
-        XCTAssertEqual(again.mergedFrom, "2 snapshots of 3 processes (pids 100, 200, 300)")
+        XCTAssertEqual(again.mergedFrom, "merged from 2 snapshots of 3 processes (pids 100, 200, 300)")
     }
 }

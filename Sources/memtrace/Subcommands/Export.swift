@@ -77,7 +77,7 @@ extension Memtrace {
                     traced.snapshot, resolver: resolver,
                     comments: [
                         "memtrace snapshot \(snapshot), "
-                            + (traced.snapshot.mergedFrom.map { "merged from \($0)" }
+                            + (traced.snapshot.mergedFrom
                                 ?? "pid \(traced.snapshot.header.pid)")
                     ])
                 try writeOutput(bytes, to: output)
