@@ -9,7 +9,7 @@ public enum Metric: String, Sendable {
     case peak
     /// Everything the stack ever allocated (`total_bytes`, `total_count`).
     case total
-    /// Blocks released by `free` before their thread allocated anything else (the TEMPORARY
+    /// Blocks released by `free` in their thread before it allocated anything else (the TEMPORARY
     /// section): allocations a program could often avoid.
     case temporary
 

@@ -143,7 +143,7 @@ public struct Snapshot: Sendable {
         /// This stack's live bytes at the moment of the global peak.
         public var peakBytes: UInt64
         public var peakCount: UInt64
-        /// Blocks of this stack released by `free` before their thread allocated anything else,
+        /// Blocks of this stack released by `free` in their thread before it allocated anything else,
         /// and their bytes (the TEMPORARY section; 0 when the snapshot does not count them, see
         /// ``Snapshot/countsTemporary``).
         public var temporaryBytes: UInt64

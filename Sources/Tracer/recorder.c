@@ -33,6 +33,12 @@ __thread int mt_guard __attribute__((tls_model("initial-exec")));
 /* Kept inverted: the leak scan reads the threads' static TLS as roots, and the
  * plain address would keep the block it names reachable. */
 __thread uint64_t mt_last_alloc __attribute__((tls_model("initial-exec")));
+/* And its stack: another thread may have freed that block since and been
+ * given its address for one of its own (glibc's per-thread cache hands a
+ * freed block out again at once: a request handed to a worker, and its reply).
+ * Freeing that one is no temporary allocation of this thread's; only another
+ * thread's block from the same stack passes for one. */
+static __thread uint32_t last_stack __attribute__((tls_model("initial-exec")));
 struct mt_global mt_global;
 
 static inline void touch(struct mt_tstat *s) {
@@ -158,7 +164,7 @@ static inline __attribute__((always_inline)) void account_free(struct mt_shard *
         s->live_count -= count;
         if (by_free && MT_UNLIKELY(~e->ptr == mt_last_alloc)) {
             mt_last_alloc = 0;
-            if (!mt_sample_rate) mt_tstat_temporary(s, size);
+            if (e->stack == last_stack && !mt_sample_rate) mt_tstat_temporary(s, size);
         }
     }
     if (MT_UNLIKELY(locked)) mt_tstat_unlock();
@@ -194,6 +200,7 @@ void mt_record_alloc(void *p, size_t size, enum mt_op op, uint32_t flags, const 
         .ptr = (uint64_t)(uintptr_t)p, .size = size, .stack = stack, .flags = mt_region_flags() | flags};
     struct mt_shard *sh = mt_shard_for(e.ptr);
     mt_last_alloc = ~e.ptr;
+    last_stack = stack;
     int locked = mt_shard_enter(sh);
     if (young(locked)) {
         if (mt_blocks_put(sh, &e, 1) != 0) __atomic_add_fetch(&mt_lost_allocations, 1, __ATOMIC_RELAXED);

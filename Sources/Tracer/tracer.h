@@ -621,7 +621,7 @@ static inline struct mt_tstat *mt_tstat_find(uint32_t stack, int *locked, struct
     return mt_tstat_get(stack, locked, figures);
 }
 void mt_tstat_unlock(void);
-/* Temporary allocations: blocks freed before their thread allocated anything
+/* Temporary allocations: blocks freed by their thread before it allocated anything
  * else (heaptrack's measure of allocations that could have been avoided).
  * They are counted in a table beside each thread's mt_tstat slots, index for
  * index, so the slots stay one cache line; only such a free touches it. */

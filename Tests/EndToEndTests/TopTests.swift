@@ -128,7 +128,7 @@ final class TopTests: XCTestCase {
         XCTAssertEqual(
             temporary.stdoutLines,
             [
-                "# blocks freed before their thread allocated anything else (--metric temporary)",
+                "# blocks their thread freed before it allocated anything else (--metric temporary)",
                 "\(try site("churn", "churn")): size=219 KiB, count=500, average=450 B",
             ])
         let json = try work.memtrace([

@@ -129,11 +129,13 @@ final class TracerTests: XCTestCase {
         // was allocated in between), the realloc'd block, the calloc'd one.  Not first (second was
         // allocated after it), nor the block realloc moved (realloc is not free), nor the kept one,
         // nor a block followed by an allocation made while recording was paused (not recorded, but
-        // an allocation all the same).
+        // an allocation all the same), nor blocks of a thread freed by another: the request (freed by
+        // the worker), the worker's reply at the request's address (once counted against main, whose
+        // last block had that address) and the block after it.
         let expected: [String: Temporary?] = [
             "alone": Temporary(count: 100, bytes: 3200), "first": nil, "second": Temporary(count: 50, bytes: 800),
             "grown": nil, "regrown": Temporary(count: 10, bytes: 40960), "kept": nil, "paused": nil,
-            "zeroed": Temporary(count: 1, bytes: 100),
+            "zeroed": Temporary(count: 1, bytes: 100), "request": nil, "reply": nil, "more": nil,
         ]
         for (marker, figures) in expected {
             XCTAssertEqual(temporary[try Fixtures.line(of: marker, in: source)], figures, marker)

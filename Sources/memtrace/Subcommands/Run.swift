@@ -26,7 +26,8 @@ extension Memtrace {
 
                 --sample records one allocation per SIZE bytes on average (Poisson sampling by bytes, as \
                 tcmalloc, jemalloc and Go do; 512k is their usual rate) instead of every one, and scales what \
-                it records so every figure is an unbiased estimate: cheap enough for production.
+                it records so that sizes and counts are unbiased estimates (the peak, a maximum of estimates, runs \
+                high): cheap enough for production.
 
                 Examples:
                   memtrace run -- ./leaky

@@ -13,7 +13,7 @@ extension Memtrace {
                 itself, the sites that held the most memory at the moment of the peak (even if they freed it \
                 since), the sites that called the allocator most often (where allocation costs time; \
                 memtrace top --metric total --sort count lists more), the temporary allocations (blocks \
-                freed before their thread allocated anything else; memtrace top --metric temporary), and \
+                freed by their thread before it allocated anything else; memtrace top --metric temporary), and \
                 the traced bytes next to the allocator's own figure (jemalloc stats.allocated, or \
                 glibc mallinfo2 uordblks + hblkhd) with their difference.
 

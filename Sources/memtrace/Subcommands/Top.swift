@@ -19,8 +19,8 @@ extension Memtrace {
 
                 --metric peak ranks what each site held at the moment of the peak; --metric total ranks \
                 everything each site allocated, released or not (with --sort count: the sites that call the \
-                allocator most often, where allocation costs time); --metric temporary ranks the blocks freed \
-                before their thread allocated anything else (not counted in sampled snapshots).
+                allocator most often, where allocation costs time); --metric temporary ranks the blocks their \
+                thread freed before it allocated anything else (not counted in sampled snapshots).
 
                 Examples:
                   memtrace top memtrace.leaky.4242.0.snap

@@ -29,7 +29,7 @@ struct ReportOptions: ParsableArguments {
         help: """
             Which blocks to count: live (when the snapshot was taken), peak (held at the moment of the \
             peak), total (every allocation of the run so far, released or not) or temporary (released by \
-            free before their thread allocated anything else).
+            free in their thread before it allocated anything else).
             """)
     var metric: Metric = .live
 
@@ -96,7 +96,7 @@ struct ReportOptions: ParsableArguments {
         case .peak: "# blocks held at the moment of the peak (--metric peak)\n"
         case .total: "# every allocation of the run up to the snapshot, released or not (--metric total)\n"
         case .temporary:
-            "# blocks freed before their thread allocated anything else (--metric temporary)\n"
+            "# blocks their thread freed before it allocated anything else (--metric temporary)\n"
         }
     }
 
