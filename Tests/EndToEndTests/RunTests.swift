@@ -50,6 +50,47 @@ final class RunTests: XCTestCase {
             missing.stderr.hasPrefix("memtrace: cannot run ./no-such-program:"), missing.stderr)
     }
 
+    /// A program the dynamic loader does not preload the tracer into is named before it runs,
+    /// and as the reason no snapshot came, rather than the ways a traced program ends without one.
+    func testProgramsTheLoaderDoesNotPreloadIntoAreNamed() throws {
+        let work = try Workspace("unpreloadable")
+        try work.build("sites.c")
+        let built = try runProcess(
+            "/usr/bin/gcc", ["-static", "-O0", "-I", TestPaths.includeDir, "-o", "static-sites", "sites.c"],
+            directory: work.directory)
+        XCTAssertEqual(built.status, 0, built.stderrText)
+        try "#!\(work.path)/static-sites\n".write(
+            to: work.directory.appendingPathComponent("script"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(chmod(work.directory.appendingPathComponent("script").path, 0o755), 0)
+        let reason = "./static-sites is statically linked: no dynamic loader runs in it to preload the tracer"
+        let run = try work.memtrace(["run", "-o", "s.%p.snap", "--", "./static-sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderrLines.first, "memtrace: \(reason); it runs untraced")
+        XCTAssertTrue(run.stderr.contains("memtrace: no snapshot was written to s.%p.snap (\(reason))"), run.stderr)
+        let check = try work.memtrace(["check", "--", "./static-sites"])
+        XCTAssertEqual(check.status, 2, check.stderr)
+        XCTAssertTrue(check.stderr.hasSuffix("so its leaks could not be checked (\(reason))\n"), check.stderr)
+        // (The harness leaves the directory out of paths in the output.)
+        let script = try work.memtrace(["run", "-o", "s.%p.snap", "--", "./script"])
+        XCTAssertEqual(
+            script.stderrLines.first,
+            "memtrace: ./script's interpreter static-sites is statically linked: no dynamic loader "
+                + "runs in it to preload the tracer; it runs untraced")
+        // The same program dynamically linked: nothing said, a snapshot written.
+        let dynamic = try work.memtrace(["run", "-o", "d.%p.snap", "--", "./sites"])
+        XCTAssertTrue(dynamic.stderrLines.first?.hasPrefix("memtrace: ./sites (pid ") == true, dynamic.stderr)
+        // Set-user-ID to another user (root running a program owned by nobody): the loader ignores
+        // LD_PRELOAD there.
+        guard geteuid() == 0, let nobody = getpwnam("nobody") else { return }
+        XCTAssertEqual(chown(work.path + "/sites", nobody.pointee.pw_uid, UInt32.max), 0)
+        XCTAssertEqual(chmod(work.path + "/sites", 0o4755), 0)
+        let setuid = try work.memtrace(["run", "-o", "u.%p.snap", "--", "./sites"])
+        XCTAssertEqual(
+            setuid.stderrLines.first,
+            "memtrace: ./sites is set-user-ID: the dynamic loader ignores LD_PRELOAD for it; it runs untraced")
+        XCTAssertTrue(setuid.stderr.contains("memtrace: no snapshot was written"), setuid.stderr)
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

@@ -152,6 +152,8 @@ extension Memtrace {
             environment["MEMTRACE_OVERRUN_REPORT"] = "0"
             for variable in ["MEMTRACE_SAMPLE", "MEMTRACE_DISABLE"] { environment[variable] = nil }
 
+            let unpreloadable = whyNotPreloadable(program[0], environment: environment)
+            if let unpreloadable { printError("memtrace: \(unpreloadable); it runs untraced") }
             let started = realtimeNanoseconds() - 50_000_000
             var childPID: Int32 = 0
             let ending = try Launcher.run(program, environment: environment) { childPID = $0 }
@@ -189,7 +191,7 @@ extension Memtrace {
             }
             guard reports.contains(where: { $0.snapshot.header.pid == UInt32(childPID) }) else {
                 let reason =
-                    Run.unwritableDirectory(pattern)
+                    unpreloadable ?? Run.unwritableDirectory(pattern)
                     ?? "a program that makes the exit_group system call itself, as Go's runtime does, writes none"
                 throw CLIError(
                     "\(program[0]) (pid \(childPID)) wrote no exit snapshot, so its leaks could not be checked (\(reason))"

@@ -100,6 +100,8 @@ extension Memtrace {
             if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
             if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
 
+            let unpreloadable = whyNotPreloadable(program[0], environment: environment)
+            if let unpreloadable { printError("memtrace: \(unpreloadable); it runs untraced") }
             // File times come from a coarse clock that may lag this one by a tick.
             let spawned = realtimeNanoseconds()
             let started = spawned - 50_000_000
@@ -107,7 +109,7 @@ extension Memtrace {
             let ending = try Launcher.run(program, environment: environment) { childPID = $0 }
             report(
                 pattern: pattern, since: started, spawned: spawned, pid: childPID, ending: ending,
-                environment: environment)
+                environment: environment, unpreloadable: unpreloadable)
             if ending.status != 0 { throw ExitCode(ending.status) }
         }
 
@@ -135,7 +137,9 @@ extension Memtrace {
 
         /// Why no snapshot came: the settings that asked for none, an output directory the tracer
         /// could not write to (it said so above), or the ways a program ends without one.
-        static func noSnapshotReason(pattern: OutputPattern, environment: [String: String]) -> String {
+        static func noSnapshotReason(
+            pattern: OutputPattern, environment: [String: String], unpreloadable: String? = nil
+        ) -> String {
             func setting(_ name: String) -> Bool? {
                 guard let value = environment[name]?.lowercased() else { return nil }
                 if ["0", "no", "off", "false"].contains(value) { return false }
@@ -145,6 +149,7 @@ extension Memtrace {
             if let disabled = environment["MEMTRACE_DISABLE"], !disabled.isEmpty, setting("MEMTRACE_DISABLE") != false {
                 return "MEMTRACE_DISABLE=\(disabled) turns the tracer off"
             }
+            if let unpreloadable { return unpreloadable }
             if let unwritable = unwritableDirectory(pattern) { return unwritable }
             if setting("MEMTRACE_AT_EXIT") == false {
                 return "MEMTRACE_AT_EXIT=\(environment["MEMTRACE_AT_EXIT"]!) turns the snapshot at exit off; ask for "
@@ -157,7 +162,7 @@ extension Memtrace {
 
         func report(
             pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, ending: Launcher.Ending,
-            environment: [String: String]
+            environment: [String: String], unpreloadable: String?
         ) {
             // Files changed since the program started (the file clock is coarse, hence the
             // margin in `since`) and written by a process whose tracing started after the
@@ -195,7 +200,8 @@ extension Memtrace {
             if files.isEmpty {
                 lines.append(
                     "memtrace: no snapshot was written to \(pattern.pattern) "
-                        + "(\(Self.noSnapshotReason(pattern: pattern, environment: environment)))")
+                        + "(\(Self.noSnapshotReason(pattern: pattern, environment: environment, unpreloadable: unpreloadable)))"
+                )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
                 let shown = files.count > 20 ? Array(files.suffix(20)) : files
