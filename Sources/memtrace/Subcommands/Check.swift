@@ -30,8 +30,8 @@ extension Memtrace {
                                     a mismatched release was found (see --exit-code)
                   0                 otherwise
                   2                 when CMD exited 0 but wrote no exit snapshot to check (it made the
-                                    exit_group system call itself, as Go's runtime does) or a
-                                    snapshot is unreadable
+                                    exit_group system call itself, as Go's runtime does, or is
+                                    statically linked) or a snapshot is unreadable
 
                 Suppressions use LeakSanitizer's format, one leak:PATTERN a line, matched against the \
                 function, source file or module of any frame of the allocation stack (* matches \
