@@ -1295,6 +1295,19 @@ static void mt_after_exit_snapshot(void *unused) {
     wait_for_exit_snapshot();
 }
 
+/* libstdc++'s emergency pool for exceptions thrown when malloc fails: 71 KiB
+ * allocated at start-up and kept for good, the largest block live at the exit
+ * of every C++ program, and none of its own.  Released before the exit
+ * snapshot by libstdc++'s own function for it, as valgrind and heaptrack do
+ * (after every destructor; the pool only serves when malloc fails).  Looked up
+ * now, as a library loaded late may have brought libstdc++. */
+static void free_cxx_pool(void) {
+    mt_guard++; /* the error message of a lookup that fails is the tracer's */
+    void (*freeres)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+    mt_leave();
+    if (freeres) freeres();
+}
+
 static void mt_at_exit(void *unused) {
     (void)unused;
     /* A vfork child's exit() (where _exit was due) runs its parent's exit
@@ -1313,6 +1326,7 @@ static void mt_at_exit(void *unused) {
     __atomic_store_n(&exit_writer, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
     mt_exiting = 1; /* a libc whose exit() calls _exit through its PLT: one exit snapshot */
     mt_signals_settle(); /* a signal that ends the program came first: it ends it */
+    free_cxx_pool();
     if (mt_config.leaks) {
         /* The program is done: its registers are the exit path's. */
         mt_leaks_set_caller_frame(__builtin_frame_address(0));

@@ -29,7 +29,7 @@
 
 #include "tracer.h"
 
-__thread int mt_guard __attribute__((tls_model("initial-exec")));
+__thread volatile int mt_guard __attribute__((tls_model("initial-exec")));
 /* Kept inverted: the leak scan reads the threads' static TLS as roots, and the
  * plain address would keep the block it names reachable. */
 __thread uint64_t mt_last_alloc __attribute__((tls_model("initial-exec")));
@@ -40,6 +40,27 @@ __thread uint64_t mt_last_alloc __attribute__((tls_model("initial-exec")));
  * thread's block from the same stack passes for one. */
 static __thread uint32_t last_stack __attribute__((tls_model("initial-exec")));
 struct mt_global mt_global;
+
+int mt_shard_enter_slow(struct mt_shard *sh) {
+    for (;;) {
+        uint64_t me = mt_solo_slot, solo = __atomic_load_n(&mt_solo, __ATOMIC_RELAXED);
+        if (solo == me) {
+            __atomic_store_n(&mt_solo_busy[me], 1, __ATOMIC_RELAXED);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
+            if (__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me) return 0;
+            __atomic_store_n(&mt_solo_busy[me], 0, __ATOMIC_RELEASE);
+        } else if (mt_solo_owner(solo) != me && mt_solo_owner(solo) != MT_SOLO_OFF) {
+            mt_solo_claim(); /* this thread owns now, or nobody ever will */
+            continue;
+        }
+        if (MT_UNLIKELY(solo & MT_SOLO_STATS) && mt_allocator_serve()) continue;
+        if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
+        mt_lock(&sh->lock);
+        uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
+        if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
+        mt_unlock(&sh->lock);
+    }
+}
 
 static inline void touch(struct mt_tstat *s) {
     uint64_t epoch = __atomic_load_n(&mt_global.peak_epoch, __ATOMIC_RELAXED);

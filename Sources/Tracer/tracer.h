@@ -35,8 +35,12 @@
  * Set while the tracer itself runs on this thread: any allocation made then
  * (by libunwind, dlsym, the snapshot writer, libc internals) goes straight to
  * the real allocator unrecorded.  Initial-exec TLS: the general-dynamic model
- * may call malloc on first access, which would recurse into the hooks. */
-extern __thread int mt_guard __attribute__((tls_model("initial-exec")));
+ * may call malloc on first access, which would recurse into the hooks.
+ * Volatile: with the whole library in view (LTO) and the guard out of reach
+ * of other libraries, the compiler took a call into them for one that cannot
+ * read it, and left the guard raised only after dlsym returned, whose
+ * allocations the hooks then recorded as the program's. */
+extern __thread volatile int mt_guard __attribute__((tls_model("initial-exec")));
 /* Releases this thread made while inside the tracer (from a signal handler
  * that interrupted it), held back until it leaves (hooks.c); and whether
  * this thread never leaves (the helper), so must not hold any back. */
@@ -490,25 +494,18 @@ static inline size_t mt_inblock_pad(size_t size) {
  * takes the lock only when nobody owns any more, or when it owns and someone
  * wants the shards; having waited for the lock, it checks again: a claim may
  * have made another thread the owner meanwhile, whose records take no lock. */
-static inline int mt_shard_enter(struct mt_shard *sh) {
-    for (;;) {
-        uint64_t me = mt_solo_slot, solo = __atomic_load_n(&mt_solo, __ATOMIC_RELAXED);
-        if (MT_LIKELY(solo == me)) {
-            __atomic_store_n(&mt_solo_busy[me], 1, __ATOMIC_RELAXED);
-            __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
-            if (MT_LIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me)) return 0;
-            __atomic_store_n(&mt_solo_busy[me], 0, __ATOMIC_RELEASE);
-        } else if (mt_solo_owner(solo) != me && mt_solo_owner(solo) != MT_SOLO_OFF) {
-            mt_solo_claim(); /* this thread owns now, or nobody ever will */
-            continue;
-        }
-        if (MT_UNLIKELY(solo & MT_SOLO_STATS) && mt_allocator_serve()) continue;
-        if (MT_UNLIKELY(mt_young_count)) mt_young_drain();
-        mt_lock(&sh->lock);
-        uint32_t owner = mt_solo_owner(__atomic_load_n(&mt_solo, __ATOMIC_ACQUIRE));
-        if (MT_LIKELY(owner == MT_SOLO_OFF || owner == me)) return 1;
-        mt_unlock(&sh->lock);
+int mt_shard_enter_slow(struct mt_shard *sh); /* recorder.c: every case but the owner's */
+static MT_INLINE_HOT int mt_shard_enter(struct mt_shard *sh) {
+    /* The owner's case inline (always: once the compiler chose to call it
+     * instead, which cost churn 1.7% more instructions). */
+    uint64_t me = mt_solo_slot;
+    if (MT_LIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me)) {
+        __atomic_store_n(&mt_solo_busy[me], 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the fence is the taker's membarrier */
+        if (MT_LIKELY(__atomic_load_n(&mt_solo, __ATOMIC_RELAXED) == me)) return 0;
+        __atomic_store_n(&mt_solo_busy[me], 0, __ATOMIC_RELEASE);
     }
+    return mt_shard_enter_slow(sh);
 }
 static inline void mt_shard_leave(struct mt_shard *sh, int locked) {
     if (MT_LIKELY(!locked)) __atomic_store_n(&mt_solo_busy[mt_solo_slot], 0, __ATOMIC_RELEASE);
