@@ -5,6 +5,7 @@
  *
  * Usage: nounwindinfo INPUT OUTPUT */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -23,12 +24,18 @@ __asm__(".text\n"
         "    ret\n"
         ".size alloc_without_unwind_info, .-alloc_without_unwind_info\n");
 
-static void *kept[3];
+static void *kept[3], *kept_by_thread[3];
 
-__attribute__((noinline)) static void allocate_through_it(void) {
+__attribute__((noinline)) static void allocate_through_it(void **keep) {
     for (int i = 0; i < 100; i++) free(alloc_without_unwind_info(100 + (size_t)i));
-    for (int i = 0; i < 3; i++) kept[i] = alloc_without_unwind_info(555);
+    for (int i = 0; i < 3; i++) keep[i] = alloc_without_unwind_info(555);
     __asm__ volatile("" ::: "memory");
+}
+
+/* The same from a thread of its own, whose stack is not the main thread's. */
+static void *in_thread(void *unused) {
+    allocate_through_it(kept_by_thread);
+    return unused;
 }
 
 int main(int argc, char **argv) {
@@ -40,12 +47,14 @@ int main(int argc, char **argv) {
     int in = open(argv[1], O_RDONLY);
     int out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (in < 0 || out < 0) return 1;
-    allocate_through_it();
+    allocate_through_it(kept);
     char buffer[256];
     ssize_t n = read(in, buffer, sizeof buffer);
     if (n < 0 || write(out, buffer, (size_t)n) != n) return 1;
     for (int i = 0; i < 3; i++) free(kept[i]);
-    allocate_through_it(); /* the same stacks again */
+    allocate_through_it(kept); /* the same stacks again */
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, in_thread, NULL) != 0 || pthread_join(thread, NULL) != 0) return 1;
     printf("copied %zd bytes\n", n);
     return close(in) == 0 && close(out) == 0 ? 0 : 1;
 }
