@@ -207,6 +207,14 @@ public enum SnapshotMerge {
 }
 
 extension Snapshot {
+    /// Why a process's allocations went untraced, when its executable (or a library preloaded
+    /// before the tracer) brought a malloc of its own (PROCESS `own_malloc`, from the tracer).
+    public var untracedAllocator: String? {
+        process["own_malloc"].map {
+            "\($0) has an allocator of its own: its malloc comes before the tracer's, so no allocation was traced"
+        }
+    }
+
     /// What a snapshot `memtrace merge` wrote was merged from, as "merged from 3 snapshots of 2
     /// processes (pids 100, 200)"; nil for a process's own snapshot, whose header names its pid.
     public var mergedFrom: String? {

@@ -121,6 +121,7 @@ public struct Summary {
             process += ": " + exe.escapingControlCharacters
         }
         lines.append(("Process", process))
+        if let untraced = snapshot.untracedAllocator { lines.append(("Not traced", untraced)) }
         let trigger: String
         switch header.trigger {
         case .exit:

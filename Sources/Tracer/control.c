@@ -1181,6 +1181,26 @@ void mt_control_init(void) {
 /* From the library's constructor, once libc is fully up: the first allocation
  * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
  * where creating a thread is not safe. */
+/* A program with an allocator of its own in the executable (rustc links
+ * jemalloc and exports its malloc): the loader binds every call to malloc in
+ * the process, libc's own included, to the executable's, which comes before
+ * any preloaded library, so none reaches the hooks.  Said once here, and in
+ * the snapshots (PROCESS own_malloc), rather than left to look like a
+ * program that never allocates. */
+static void find_own_malloc(void) {
+    void *global = dlsym(RTLD_DEFAULT, "malloc");
+    if (!global || mt_is_self_address((uint64_t)(uintptr_t)global)) return;
+    Dl_info info;
+    const char *where = dladdr(global, &info) && info.dli_fname && info.dli_fname[0] ? info.dli_fname : mt_config.exe;
+    snprintf(mt_config.own_malloc, sizeof mt_config.own_malloc, "%s", where);
+    char line[4300];
+    snprintf(line, sizeof line,
+             "memtrace: %s has an allocator of its own: its malloc comes before the tracer's, "
+             "so no allocation is traced\n",
+             mt_config.own_malloc);
+    mt_say(line);
+}
+
 void mt_control_start(void) {
     static int looked_up; /* what the helper must not look up itself */
     if (mt_enabled && !looked_up) {
@@ -1196,6 +1216,7 @@ void mt_control_start(void) {
         real_fork = (fork_fn)dlsym(RTLD_NEXT, "fork");
         exec_look_up(); /* not in a vfork child, whose dlsym would allocate in its parent's heap */
         exit_look_up();
+        find_own_malloc();
         mt_allocator_init();
         mt_leaks_init();
         find_single_flag();

@@ -389,11 +389,13 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     if (trigger == MT_TRIGGER_TERMINATION) ended_key = "signal", ended_by = mt_signal_name(mt_signal_ending);
     else if (trigger == MT_TRIGGER_EXIT && mt_signal_ending == MT_ENDING_EXIT) ended_key = "exit", ended_by = "_exit";
     size_t ended_by_len = ended_by ? strlen(ended_by) : 0, ended_key_len = ended_key ? strlen(ended_key) : 0;
+    size_t own_len = strlen(mt_config.own_malloc); /* "own_malloc": the module whose malloc comes first */
     section(w, MT_SECTION_PROCESS,
             4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
                 strings_size("cwd", cwd_len) + strings_size("output", out_len) +
-                (ended_by ? strings_size(ended_key, ended_by_len) : 0));
-    put_u32(w, ended_by ? 5 : 4);
+                (ended_by ? strings_size(ended_key, ended_by_len) : 0) +
+                (own_len ? strings_size("own_malloc", own_len) : 0));
+    put_u32(w, 4 + (ended_by ? 1 : 0) + (own_len ? 1 : 0));
     put_u32(w, 3), put(w, "exe", 3), put_u32(w, (uint32_t)exe_len), put(w, mt_config.exe, exe_len);
     put_u32(w, 7), put(w, "cmdline", 7), put_u32(w, (uint32_t)mt_config.cmdline_len);
     put(w, mt_config.cmdline ? mt_config.cmdline : "", mt_config.cmdline_len);
@@ -402,6 +404,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     if (ended_by) {
         put_u32(w, (uint32_t)ended_key_len), put(w, ended_key, ended_key_len);
         put_u32(w, (uint32_t)ended_by_len), put(w, ended_by, ended_by_len);
+    }
+    if (own_len) {
+        put_u32(w, 10), put(w, "own_malloc", 10);
+        put_u32(w, (uint32_t)own_len), put(w, mt_config.own_malloc, own_len);
     }
 
     /* TOTALS */

@@ -64,6 +64,7 @@ struct mt_config {
     int libunwind;          /* MEMTRACE_LIBUNWIND: walk with libunwind only */
     char output[4096];      /* absolute file name pattern */
     char exe[4096];         /* /proc/self/exe at start */
+    char own_malloc[4096];  /* the module whose malloc comes before the tracer's; "" when none */
     char *cmdline;          /* /proc/self/cmdline, NUL-separated */
     size_t cmdline_len;
     uint64_t start_time_ns; /* CLOCK_REALTIME */

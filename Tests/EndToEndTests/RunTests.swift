@@ -91,6 +91,36 @@ final class RunTests: XCTestCase {
         XCTAssertTrue(setuid.stderr.contains("memtrace: no snapshot was written"), setuid.stderr)
     }
 
+    /// A program whose executable brings a malloc of its own (rustc's jemalloc) gets none of its
+    /// allocations traced: the tracer says so, the snapshot keeps it (PROCESS own_malloc), `run`
+    /// and `summary` repeat it, and `check` refuses to pass a program it saw nothing of.
+    func testAProgramWithAnAllocatorOfItsOwn() throws {
+        let work = try Workspace("ownmalloc")
+        try work.build("ownmalloc.c")
+        let said = "./ownmalloc has an allocator of its own: its malloc comes before the tracer's, so no allocation"
+        let run = try work.memtrace(["run", "-o", "own.snap", "--", "./ownmalloc"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stdout, "allocated by the program's own malloc\n")
+        let lines = run.stderrLines
+        XCTAssertEqual(lines.count, 7, run.stderr)
+        XCTAssertEqual(lines.first, "memtrace: \(said) is traced")
+        XCTAssertTrue(lines.count > 1 && lines[1].hasSuffix(" exited with status 0"), run.stderr)
+        XCTAssertEqual(
+            Array(lines.dropFirst(2).prefix(2)),
+            [
+                "memtrace: peak heap 0 B, live at exit 0 B in 0 blocks, 0 allocation calls",
+                "memtrace: \(said) was traced",
+            ])
+        let snapshot = try SnapshotFile.read(path: work.path + "/own.snap")
+        XCTAssertEqual(snapshot.process["own_malloc"], "./ownmalloc")
+        let summary = try work.memtrace(["summary", "own.snap"])
+        XCTAssertTrue(summary.stdout.contains("\nNot traced: \(said) was traced\n"), summary.stdout)
+        let check = try work.memtrace(["check", "--", "./ownmalloc"])
+        XCTAssertEqual(check.status, 2, check.stderr)
+        XCTAssertTrue(check.stderr.hasSuffix("could not be checked: \(said) was traced\n"), check.stderr)
+        XCTAssertFalse(check.stderr.contains("passed"), check.stderr)
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

@@ -170,6 +170,12 @@ extension Memtrace {
                 if (x == UInt32(childPID)) != (y == UInt32(childPID)) { return x == UInt32(childPID) }
                 return x < y
             }
+            // No report that would pass for want of a single traced allocation.
+            if ending.status == 0, let own = reports.first(where: { $0.snapshot.header.pid == UInt32(childPID) }),
+                let untraced = own.snapshot.untracedAllocator
+            {
+                throw CLIError("\(program[0]) (pid \(childPID)) could not be checked: \(untraced)")
+            }
             let verdict = LeakVerdict(
                 reports, kinds: kinds, maxLeak: limit, failsOnOverruns: !allowOverruns,
                 failsOnMismatches: !allowMismatches)

@@ -196,6 +196,7 @@ extension Memtrace {
                 lines.append(
                     "memtrace: peak heap \(SizeFormat.format(totals.peakBytes)), \(live) \(SizeFormat.format(totals.liveBytes)) in \(totals.liveBlocks) blocks, \(calls)"
                         + (snapshot.header.isSampled ? " (sampled)" : ""))
+                if let untraced = snapshot.untracedAllocator { lines.append("memtrace: \(untraced)") }
             }
             if files.isEmpty {
                 lines.append(
