@@ -34,6 +34,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -1190,8 +1191,13 @@ void mt_control_init(void) {
 static void find_own_malloc(void) {
     void *global = dlsym(RTLD_DEFAULT, "malloc");
     if (!global || mt_is_self_address((uint64_t)(uintptr_t)global)) return;
+    /* Not an executable that only takes malloc's address (python3): its
+     * "malloc" is then a stub of its own that calls the first definition,
+     * the tracer's; an undefined symbol with a value. */
     Dl_info info;
-    const char *where = dladdr(global, &info) && info.dli_fname && info.dli_fname[0] ? info.dli_fname : mt_config.exe;
+    const ElfW(Sym) *symbol = NULL;
+    if (!dladdr1(global, &info, (void **)&symbol, RTLD_DL_SYMENT) || !symbol || symbol->st_shndx == SHN_UNDEF) return;
+    const char *where = info.dli_fname && info.dli_fname[0] ? info.dli_fname : mt_config.exe;
     snprintf(mt_config.own_malloc, sizeof mt_config.own_malloc, "%s", where);
     char line[4300];
     snprintf(line, sizeof line,
