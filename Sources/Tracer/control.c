@@ -1179,9 +1179,6 @@ void mt_control_init(void) {
     mt_enabled = 1;
 }
 
-/* From the library's constructor, once libc is fully up: the first allocation
- * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
- * where creating a thread is not safe. */
 /* A program with an allocator of its own in the executable (rustc links
  * jemalloc and exports its malloc): the loader binds every call to malloc in
  * the process, libc's own included, to the executable's, which comes before
@@ -1207,6 +1204,9 @@ static void find_own_malloc(void) {
     mt_say(line);
 }
 
+/* From the library's constructor, once libc is fully up: the first allocation
+ * (and so mt_control_init) can happen much earlier, inside libc's own start-up,
+ * where creating a thread is not safe. */
 void mt_control_start(void) {
     static int looked_up; /* what the helper must not look up itself */
     if (mt_enabled && !looked_up) {
