@@ -70,6 +70,17 @@ int mt_thread_describe(struct mt_thread *t) {
         }
         pthread_attr_destroy(&attr);
     }
+    /* The main thread's stack is mapped from where this runs up, if this
+     * runs on it (not on a signal stack or a coroutine's: then contiguous
+     * mapped pages up to its top would not be found). */
+    t->main_thread = t->tid == getpid();
+    t->mapped_lo = t->stack_hi;
+    if (!t->main_thread) {
+        t->mapped_lo = t->stack_lo;
+    } else {
+        uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0) & ~4095ull;
+        if (here >= t->stack_lo && here < t->stack_hi && mt_range_mapped(here, t->stack_hi)) t->mapped_lo = here;
+    }
     return 1;
 }
 

@@ -534,6 +534,13 @@ struct mt_thread {
     int tid;
     int suspended;           /* set by the suspend handler */
     uint64_t stack_lo, stack_hi;
+    /* From here to stack_hi the stack is known to be mapped, readable and
+     * writable (the unwinder reads frames there directly): a thread's whole
+     * stack, which glibc maps at once; for the main thread, whose range
+     * pthread_getattr_np gives as its size limit, mostly unmapped, the stack
+     * as far down as a walk has found it to reach (unwind.c). */
+    uint64_t mapped_lo;
+    int main_thread;
     uint64_t tcb;            /* pthread_self(): the thread control block, static TLS below it */
     uint64_t sp;             /* stack pointer when suspended */
     uint64_t regs[32];       /* general registers when suspended */
@@ -541,6 +548,8 @@ struct mt_thread {
 /* Fills in the calling thread's id and stack; returns 0 when the stack is left
  * for later, because the thread is inside pthread_getattr_np (hooks.c). */
 int mt_thread_describe(struct mt_thread *t);
+/* Whether every page of [lo, hi) is mapped (mincore; 0 past 32 MiB). */
+int mt_range_mapped(uint64_t lo, uint64_t hi);
 extern __thread int mt_in_getattr __attribute__((tls_model("initial-exec")));
 struct mt_thread *mt_thread_self(void);
 /* Requires every shard lock (the registry changes only under them or by prepending). */

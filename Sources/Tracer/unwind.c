@@ -25,6 +25,7 @@
 #include <link.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -234,29 +235,83 @@ static int read_safely(uint64_t addr, uint64_t *out, size_t words) {
                ? 0 : -1;
 }
 
+int mt_range_mapped(uint64_t lo, uint64_t hi) {
+    unsigned char pages[64];
+    if (hi <= lo || hi - lo > (32u << 20)) return 0;
+    for (uint64_t at = lo & ~4095ull; at < hi; at += sizeof pages * 4096) {
+        uint64_t len = hi - at < sizeof pages * 4096 ? hi - at : sizeof pages * 4096;
+        if (mincore((void *)(uintptr_t)at, len, pages) != 0) return 0; /* ENOMEM: a page is not mapped */
+    }
+    return 1;
+}
+
+/* A word of the stack: [lo, hi) is mapped (the part of the thread's stack the
+ * walk runs on), read there directly; elsewhere only through
+ * process_vm_readv, which fails where a load would fault. */
+static int read_word(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t *out) {
+    if (addr >= lo && addr < hi && hi - addr >= 8) {
+        *out = *(const uint64_t *)(uintptr_t)addr;
+        return 0;
+    }
+    return read_safely(addr, out, 1);
+}
+
 /* From a frame of code without unwind information to its caller, through the
  * frame pointer, as a compiler's `push rbp; mov rsp, rbp` leaves it: saved
- * rbp at [rbp], return address above it.  Between the walk's first stack
- * pointer and the top of the thread's stack, [lo, hi), every word is mapped:
- * read there, a step makes no system call (a JIT's or an interpreter's frames
- * all lie there: java made two calls a frame, 24 an allocation, and ran 2.95
- * times as long traced); elsewhere only through process_vm_readv, which fails
- * where a load would fault. */
+ * rbp at [rbp], return address above it.  Read directly on the thread's own
+ * stack, where a JIT's or an interpreter's frames all lie, a step makes no
+ * system call (java made two a frame, 24 an allocation, and ran 2.95 times as
+ * long traced). */
 static int frame_pointer_step(struct regs *r, uint64_t lo, uint64_t hi) {
-    uint64_t saved[2];
+    uint64_t bp, ip;
     if (r->bp < r->sp || r->bp - r->sp > (64u << 20) || (r->bp & 7)) return OUTERMOST;
-    if (r->bp >= lo && r->bp < hi && hi - r->bp >= sizeof saved) {
-        const uint64_t *frame = (const uint64_t *)(uintptr_t)r->bp;
-        saved[0] = frame[0];
-        saved[1] = frame[1];
-    } else if (read_safely(r->bp, saved, 2) != 0) {
-        return OUTERMOST;
-    }
+    if (read_word(r->bp, lo, hi, &bp) != 0 || read_word(r->bp + 8, lo, hi, &ip) != 0) return OUTERMOST;
     r->sp = r->bp + 16;
     r->bp_slot = r->bp;
-    r->bp = saved[0];
-    r->ip = saved[1];
+    r->bp = bp;
+    r->ip = ip;
     return r->ip ? STEPPED : OUTERMOST;
+}
+
+/* step() for a walk that has followed a frame pointer: the frame it reached
+ * may be none (a register that only held a number), so where its rule says
+ * the caller's registers are is read without faulting. */
+static int guarded_step(struct regs *r, uint64_t key, uint64_t *rule_out, uint64_t lo, uint64_t hi) {
+    uint64_t rule = rule_for(key);
+    *rule_out = rule;
+    if ((rule & 3) != MT_CFI_OK) return (rule & 3) == MT_CFI_END ? OUTERMOST : ASK_LIBUNWIND;
+    uint64_t cfa = ((rule & 4) ? r->bp : r->sp) + (uint64_t)(int64_t)(int32_t)(rule >> 32);
+    if (cfa <= r->sp || cfa - r->sp > (64u << 20)) return ASK_LIBUNWIND;
+    int16_t rbp_off = (int16_t)(rule >> 16);
+    uint64_t bp = r->bp, bp_slot = 0, ip;
+    if (rbp_off) {
+        bp_slot = cfa + (uint64_t)(int64_t)rbp_off;
+        if (read_word(bp_slot, lo, hi, &bp) != 0) return OUTERMOST;
+    }
+    if (read_word(cfa - 8, lo, hi, &ip) != 0) return OUTERMOST;
+    r->bp_slot = bp_slot;
+    r->bp = bp;
+    r->ip = ip;
+    r->sp = cfa;
+    return ip ? STEPPED : OUTERMOST;
+}
+
+/* The part of the calling thread's stack from `sp` up that is mapped, into
+ * [*lo, *hi); empty when sp is not on it (a signal stack, a coroutine's).  The
+ * main thread's stack grows: a walk that starts below the part known so far
+ * checks that the pages between are mapped (so contiguous with it: below the
+ * stack the kernel keeps a gap that nothing is mapped into but by address). */
+static void own_stack(uint64_t sp, uint64_t *lo, uint64_t *hi) {
+    struct mt_thread *self = mt_thread_self();
+    *lo = *hi = 0;
+    if (!self || sp >= self->stack_hi || sp < self->stack_lo) return;
+    if (sp < self->mapped_lo) {
+        uint64_t page = sp & ~4095ull;
+        if (!self->main_thread || !mt_range_mapped(page, self->mapped_lo)) return;
+        self->mapped_lo = page;
+    }
+    *lo = sp;
+    *hi = self->stack_hi;
 }
 
 /* The walk for a stack the fast walks gave up on: by rules, and by frame
@@ -265,17 +320,13 @@ static int frame_pointer_step(struct regs *r, uint64_t lo, uint64_t hi) {
 static __attribute__((noinline)) int careful_walk(uint64_t *raw, int cap) {
     struct regs r;
     CURRENT_REGS(r);
-    uint64_t key = r.ip, rule;
-    /* The thread's own stack, from here to its top, unless this runs on
-     * another one (a signal stack, a coroutine's). */
-    const struct mt_thread *self = mt_thread_self();
-    uint64_t lo = 0, hi = 0;
-    if (self && r.sp >= self->stack_lo && r.sp < self->stack_hi) lo = r.sp, hi = self->stack_hi;
-    int n = 0;
+    uint64_t key = r.ip, rule, lo, hi;
+    own_stack(r.sp, &lo, &hi);
+    int n = 0, followed = 0; /* a frame pointer */
     for (;;) {
         raw[n++] = r.ip - 1;
-        int s = step(&r, key, &rule);
-        if (s == ASK_LIBUNWIND && rule == MT_CFI_NOINFO) s = frame_pointer_step(&r, lo, hi);
+        int s = followed ? guarded_step(&r, key, &rule, lo, hi) : step(&r, key, &rule);
+        if (s == ASK_LIBUNWIND && rule == MT_CFI_NOINFO) s = frame_pointer_step(&r, lo, hi), followed = 1;
         if (s == OUTERMOST || n == cap) return n;
         if (s == ASK_LIBUNWIND) return -1;
         key = r.ip - 1;

@@ -235,6 +235,22 @@ final class UnwindTests: XCTestCase {
     /// its input read and its output overwritten (the copy came out "  H O WORLD"). And a
     /// program that never needs libunwind does not see its pipe: the descriptors it gets are
     /// the ones it would get untraced.
+    /// A frame pointer that is no frame, in code without unwind information: on a coroutine's
+    /// stack mapped inside the range glibc gives as the main thread's stack, the same with no
+    /// stack limit (that range then reaches the heap), and pointing at what looks like a frame
+    /// at the top of a stack with inaccessible pages above.  Each once faulted in the tracer.
+    func testFramePointersThatAreNoFrames() throws {
+        let exe = try Fixtures.build("framepointers")
+        let plain = try runProcess(exe, [])
+        XCTAssertEqual(plain.status, 0, plain.stderrText)
+        XCTAssertEqual(plain.stdoutText, "ok\nok\nok\n")
+        for environment in [[:], ["MEMTRACE_SAMPLE": "1"], ["MEMTRACE_UNWIND_CHECK": "1"]] {
+            let run = try runTraced(exe, in: directory, environment: environment)
+            XCTAssertEqual(run.status, 0, "\(environment): \(run.stderrText)")
+            XCTAssertEqual(run.stdoutText, "ok\nok\nok\n", "\(environment)")
+        }
+    }
+
     func testCodeWithoutUnwindInformationAndAProgramThatClosesEveryDescriptor() throws {
         let exe = try Fixtures.build("nounwindinfo")
         let input = directory.appendingPathComponent("input.txt")
