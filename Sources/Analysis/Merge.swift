@@ -35,6 +35,37 @@ public enum SnapshotMerge {
         }
     }
 
+    /// The latest snapshot of each process among `inputs`, in their order, and the pids of the
+    /// ones left out: an earlier snapshot of a process is the same heap at an earlier moment, and
+    /// added to the latest it would count that process twice. A process is its pid and when it
+    /// started tracing; a merged snapshot stands for itself.
+    public static func latestOfEachProcess(_ inputs: [Input]) -> (kept: [Input], leftOut: [UInt32]) {
+        struct Process: Hashable {
+            var pid: UInt32
+            var start: UInt64
+            var merged: Int?
+        }
+        func process(_ index: Int) -> Process {
+            let header = inputs[index].snapshot.header
+            let merged = inputs[index].snapshot.process["merged"] != nil
+            return Process(pid: header.pid, start: header.startTimeNs, merged: merged ? index : nil)
+        }
+        var latest: [Process: Int] = [:]
+        for index in inputs.indices {
+            let key = process(index)
+            if let other = latest[key] {
+                let (a, b) = (inputs[index].snapshot.header, inputs[other].snapshot.header)
+                if (a.snapshotTimeNs, a.sequence) <= (b.snapshotTimeNs, b.sequence) { continue }
+            }
+            latest[key] = index
+        }
+        let kept = Set(latest.values)
+        return (
+            inputs.indices.filter { kept.contains($0) }.map { inputs[$0] },
+            inputs.indices.filter { !kept.contains($0) }.map { inputs[$0].snapshot.header.pid }
+        )
+    }
+
     private struct FrameKey: Hashable {
         var function: String
         var file: String

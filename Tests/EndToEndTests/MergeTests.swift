@@ -57,7 +57,8 @@ final class MergeTests: XCTestCase {
         let work = try Workspace("merge-overflow")
         try work.build("sites.c")
         XCTAssertEqual(try work.memtrace(["run", "--output", "s.%n.snap", "--", "./sites"]).status, 0)
-        var snapshot = try SnapshotFile.read(path: work.path + "/s.1.snap")
+        XCTAssertEqual(try work.memtrace(["run", "--output", "t.%n.snap", "--", "./sites"]).status, 0)
+        var snapshot = try SnapshotFile.read(path: work.path + "/t.1.snap")
         let others = snapshot.stackStats.dropFirst().reduce(UInt64(0)) { $0 + $1.liveBytes }
         snapshot.stackStats[0].liveBytes = UInt64(Int64.max) - others
         try SnapshotWriter.write(snapshot, to: work.path + "/huge.snap")
@@ -86,8 +87,26 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(try work.memtrace(["run", "--output", "a.%n.snap", "--", "./sites"]).status, 0)
         let result = try work.memtrace(["merge", "a.0.snap", "./a.0.snap", "-o", "m.snap"])
         XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stderrLines, ["memtrace: ./a.0.snap is given twice: it is merged once"])
+        let once = try SnapshotFile.read(path: work.path + "/m.snap")
+        let alone = try SnapshotFile.read(path: work.path + "/a.0.snap")
+        XCTAssertEqual(once.totals.liveBytes, alone.totals.liveBytes)
+        XCTAssertEqual(once.process["merged"], "1 snapshot of 1 process")
+
+        // Two snapshots of one process (the one the program asked for, then the exit snapshot):
+        // the same heap at two moments, so only the later one is merged.
+        let exit = try SnapshotFile.read(path: work.path + "/a.1.snap")
+        XCTAssertNotEqual(alone.totals.liveBytes, exit.totals.liveBytes)
+        let both = try work.memtrace(["merge", "a.1.snap", "a.0.snap", "-o", "m2.snap"])
+        XCTAssertEqual(both.status, 0, both.stderr)
         XCTAssertEqual(
-            result.stderrLines, ["memtrace: ./a.0.snap is given twice: its figures count twice in the merge"])
+            both.stderrLines,
+            [
+                "memtrace: only the latest snapshot of each process is merged: 1 earlier one of pid \(exit.header.pid) left out"
+            ])
+        let latest = try SnapshotFile.read(path: work.path + "/m2.snap")
+        XCTAssertEqual(latest.totals.liveBytes, exit.totals.liveBytes)
+        XCTAssertEqual(latest.totals.peakBytes, exit.totals.peakBytes)
         // A damaged file given twice: its error alone, on one line.
         try Data("not a snapshot, just text".utf8).write(to: work.directory.appendingPathComponent("bad.snap"))
         let bad = try work.memtrace(["merge", "bad.snap", "bad.snap", "-o", "m2.snap"])

@@ -11,7 +11,8 @@ extension Memtrace {
                 Stacks are matched by their symbolized frames (function, file, line, module file name), \
                 not by addresses, so snapshots of processes loaded at different addresses, or taken on \
                 different machines, add up. Figures and call counters are summed; the peak is the sum of \
-                the processes' peaks. OUT carries the frames of every stack (a SYMBOLS section), so it is \
+                the processes' peaks. Of several snapshots of one process only the latest is merged: an \
+                earlier one is the same heap at an earlier moment. OUT carries the frames of every stack (a SYMBOLS section), so it is \
                 read without the binaries; it has no blocks, allocator statistics or timeline. Each input \
                 is symbolized where it is read: symbolize snapshots on the machines that took them \
                 (memtrace symbolize) before bringing them together.
@@ -39,12 +40,21 @@ extension Memtrace {
         }
 
         func run() throws {
-            let loaded = try loadResolved(snapshots)
-            // Once every input has been read: a damaged one given twice gets its error alone.
+            // A file given twice is read once (a damaged one gets its error once).
+            let unique = snapshots.enumerated().filter { index, path in
+                !snapshots[..<index].contains { isSameFile(path, $0) }
+            }.map(\.element)
+            let loaded = try loadResolved(unique)
             if let repeated = repeatedFile(in: snapshots) {
-                printError("memtrace: \(repeated) is given twice: its figures count twice in the merge")
+                printError("memtrace: \(repeated) is given twice: it is merged once")
             }
-            let merged = SnapshotMerge.merge(loaded, path: output)
+            let (kept, leftOut) = SnapshotMerge.latestOfEachProcess(loaded)
+            if !leftOut.isEmpty {
+                printError(
+                    "memtrace: only the latest snapshot of each process is merged: \(leftOut.count) earlier "
+                        + "\(leftOut.count == 1 ? "one" : "ones") of \(TextFormat.pids(leftOut)) left out")
+            }
+            let merged = SnapshotMerge.merge(kept, path: output)
             // Figures of damaged inputs can add up past what a snapshot may hold: no file then.
             do {
                 _ = try SnapshotFile.parse(SnapshotWriter.encode(merged), path: output)
