@@ -72,6 +72,34 @@ final class TrendTests: XCTestCase {
         XCTAssertEqual(trends[0]["sizes"] as? [Int], [1000, 2000, 3000, 4000, 5000, 6000])
     }
 
+    /// The exit snapshot of a program that freed its heap as it ended, the latest given: a line
+    /// through it says nothing grew, so trend and report say to leave it out; without it the
+    /// leak shows.
+    func testAnExitSnapshotAfterTheHeapWasFreedIsPointedOut() throws {
+        let work = try Workspace("trend-exit")
+        let site = Synthetic.Site(function: "leak_step", line: 12)
+        var names: [String] = []
+        for step in 0..<6 {
+            var snapshot = Synthetic.snapshot(
+                sites: [site], bytes: [step == 5 ? 100 : UInt64(10_000 * (step + 1))], seconds: Double(step),
+                sequence: UInt64(step))
+            if step == 5 { snapshot.header.trigger = .exit }
+            names.append(try Synthetic.write(snapshot, "app.\(step).snap", in: work.directory))
+        }
+        let warning =
+            "memtrace: warning: the latest snapshot, app.5.snap, was taken at exit, with 100 B live where an "
+            + "earlier one had 48.8 KiB: leave it out to see what grew while the program ran\n"
+        let all = try work.memtrace(["trend"] + names)
+        XCTAssertEqual(all.status, 0, all.stderr)
+        XCTAssertEqual(all.stderr, warning)
+        XCTAssertTrue(all.stdout.contains("# no group of live bytes grew"), all.stdout)
+        let report = try work.memtrace(["report"] + names + ["-o", "r.html"])
+        XCTAssertEqual(report.stderr, warning)
+        let periodic = try work.memtrace(["trend"] + names.dropLast())
+        XCTAssertEqual(periodic.stderr, "")
+        XCTAssertTrue(periodic.stdout.contains("grows "), periodic.stdout)
+    }
+
     /// Sampled snapshots say so, as top and diff do; snapshots of many processes (a shell's loop
     /// forks a process a command) are named in a short list, and trend and report warn of them.
     func testSampledSnapshotsAndManyProcessesSaySo() throws {

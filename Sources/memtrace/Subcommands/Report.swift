@@ -42,6 +42,7 @@ extension Memtrace {
         func run() throws {
             let traced = try loadTracedMany(snapshots)
             warnOfSeveralProcesses(traced.map(\.snapshot), "the report's timeline, growth and trends expect one run")
+            warnOfAHeapFreedAtExit(traced.map(\.snapshot))
             try writeOutput(try HTMLReport.render(traced, topSites: top, source: SourceLines()), to: output)
         }
     }

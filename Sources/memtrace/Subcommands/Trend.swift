@@ -72,6 +72,7 @@ extension Memtrace {
             if !all { trends = trends.filter { [.grows, .slows, .plateaus].contains($0.kind) } }
             if limit > 0 { trends = Array(trends.prefix(limit)) }
             warnOfSeveralProcesses(analysis.snapshots, "trend expects one run")
+            warnOfAHeapFreedAtExit(analysis.snapshots)
             switch format {
             case .json:
                 printOut(TrendFormat.json(analysis, trends: trends, groupBy: by))

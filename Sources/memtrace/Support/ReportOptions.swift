@@ -120,6 +120,23 @@ func warnOfSeveralProcesses(_ snapshots: [SnapshotReader.Snapshot], _ expectatio
     printError("memtrace: warning: the snapshots come from more than one process; \(expectation)")
 }
 
+/// A warning when the latest of several snapshots of one process is its exit snapshot, taken
+/// after the program freed most of its heap as it ended (python3 and sqlite3 do): a line
+/// through it, or a growth from the first snapshot to it, says nothing grew.
+func warnOfAHeapFreedAtExit(_ snapshots: [SnapshotReader.Snapshot]) {
+    let ordered = snapshots.sorted {
+        ($0.header.snapshotTimeNs, $0.header.sequence) < ($1.header.snapshotTimeNs, $1.header.sequence)
+    }
+    guard ordered.count >= 3, Set(ordered.map(\.header.pid)).count == 1, let last = ordered.last,
+        last.header.trigger == .exit, let highest = ordered.dropLast().map(\.totals.liveBytes).max(),
+        last.totals.liveBytes < highest / 2
+    else { return }
+    printError(
+        "memtrace: warning: the latest snapshot, \(last.path), was taken at exit, with \(SizeFormat.format(last.totals.liveBytes)) "
+            + "live where an earlier one had \(SizeFormat.format(highest)): leave it out to see what grew while the program ran"
+    )
+}
+
 /// The line text output starts with when figures are sampled.
 func sampledNote(_ snapshots: [TracedSnapshot]) -> String {
     guard let sampled = snapshots.first(where: { $0.snapshot.header.isSampled }) else { return "" }
