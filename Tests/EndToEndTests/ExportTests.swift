@@ -99,12 +99,12 @@ final class ExportTests: XCTestCase {
     /// output that cannot be written to standard output is reported, not lost in silence.
     func testOutputsThatAreNotRegularFiles() throws {
         let script = #"""
-            mkfifo pipe.out; cp "$2" copy.snap
+            mkfifo pipe.out
             cat pipe.out > from-export.txt & "$1" export "$2" --format folded -o pipe.out; echo "export $?"; wait
-            cat pipe.out > from-merge.snap & "$1" merge "$2" copy.snap -o pipe.out; echo "merge $?"; wait
+            cat pipe.out > from-merge.snap & "$1" merge "$2" -o pipe.out; echo "merge $?"; wait
             test -p pipe.out && echo "still a pipe"
             mkdir dir.out; "$1" report "$2" -o dir.out 2>&1; echo "report $?"
-            "$1" merge "$2" copy.snap -o dir.out 2>&1; echo "merge $?"
+            "$1" merge "$2" -o dir.out 2>&1; echo "merge $?"
             "$1" top "$2" 2>&1 > /dev/full; echo "top $?"
             """#
         let result = try runProcess(
