@@ -181,9 +181,15 @@ struct regs {
 
 enum { STEPPED, OUTERMOST, ASK_LIBUNWIND };
 
+static int read_word(uint64_t addr, uint64_t lo, uint64_t hi, uint64_t *out);
+
 /* From frame r (whose rule is looked up by `key`: its exact pc for the first
- * frame, the return address minus one for the others) to its caller. */
-static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) {
+ * frame, the return address minus one for the others) to its caller.
+ * `guarded`: the walk has followed a frame pointer, so the frame reached may
+ * be none (a register that only held a number), and where its rule says the
+ * caller's registers are is read without faulting (read_word). */
+static inline __attribute__((always_inline)) int step_from(struct regs *r, uint64_t key, uint64_t *rule_out,
+                                                           int guarded, uint64_t lo, uint64_t hi) {
     uint64_t rule = rule_for(key);
     *rule_out = rule;
     if (MT_UNLIKELY((rule & 3) != MT_CFI_OK)) return (rule & 3) == MT_CFI_END ? OUTERMOST : ASK_LIBUNWIND;
@@ -192,15 +198,21 @@ static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) {
      * means rules that do not fit this code: let libunwind judge. */
     if (MT_UNLIKELY(cfa <= r->sp || cfa - r->sp > (64u << 20))) return ASK_LIBUNWIND;
     int16_t rbp_off = (int16_t)(rule >> 16);
-    r->bp_slot = 0;
+    uint64_t bp = r->bp, bp_slot = 0, ip;
     if (rbp_off) {
-        r->bp_slot = cfa + (uint64_t)(int64_t)rbp_off;
-        r->bp = *(const uint64_t *)(uintptr_t)r->bp_slot;
+        bp_slot = cfa + (uint64_t)(int64_t)rbp_off;
+        if (!guarded) bp = *(const uint64_t *)(uintptr_t)bp_slot;
+        else if (read_word(bp_slot, lo, hi, &bp) != 0) return OUTERMOST;
     }
-    r->ip = *(const uint64_t *)(uintptr_t)(cfa - 8);
+    if (!guarded) ip = *(const uint64_t *)(uintptr_t)(cfa - 8);
+    else if (read_word(cfa - 8, lo, hi, &ip) != 0) return OUTERMOST;
+    r->bp_slot = bp_slot;
+    r->bp = bp;
+    r->ip = ip;
     r->sp = cfa;
-    return r->ip ? STEPPED : OUTERMOST; /* a zero return address ends a thread's stack */
+    return ip ? STEPPED : OUTERMOST; /* a zero return address ends a thread's stack */
 }
+static inline int step(struct regs *r, uint64_t key, uint64_t *rule_out) { return step_from(r, key, rule_out, 0, 0, 0); }
 
 /* Walks from the given registers, by rules only, writing each frame's pc
  * minus one (for a return address: inside the call, so that symbolization
@@ -273,29 +285,6 @@ static int frame_pointer_step(struct regs *r, uint64_t lo, uint64_t hi) {
     return r->ip ? STEPPED : OUTERMOST;
 }
 
-/* step() for a walk that has followed a frame pointer: the frame it reached
- * may be none (a register that only held a number), so where its rule says
- * the caller's registers are is read without faulting. */
-static int guarded_step(struct regs *r, uint64_t key, uint64_t *rule_out, uint64_t lo, uint64_t hi) {
-    uint64_t rule = rule_for(key);
-    *rule_out = rule;
-    if ((rule & 3) != MT_CFI_OK) return (rule & 3) == MT_CFI_END ? OUTERMOST : ASK_LIBUNWIND;
-    uint64_t cfa = ((rule & 4) ? r->bp : r->sp) + (uint64_t)(int64_t)(int32_t)(rule >> 32);
-    if (cfa <= r->sp || cfa - r->sp > (64u << 20)) return ASK_LIBUNWIND;
-    int16_t rbp_off = (int16_t)(rule >> 16);
-    uint64_t bp = r->bp, bp_slot = 0, ip;
-    if (rbp_off) {
-        bp_slot = cfa + (uint64_t)(int64_t)rbp_off;
-        if (read_word(bp_slot, lo, hi, &bp) != 0) return OUTERMOST;
-    }
-    if (read_word(cfa - 8, lo, hi, &ip) != 0) return OUTERMOST;
-    r->bp_slot = bp_slot;
-    r->bp = bp;
-    r->ip = ip;
-    r->sp = cfa;
-    return ip ? STEPPED : OUTERMOST;
-}
-
 /* The part of the calling thread's stack from `sp` up that is mapped, into
  * [*lo, *hi); empty when sp is not on it (a signal stack, a coroutine's).  The
  * main thread's stack grows: a walk that starts below the part known so far
@@ -325,7 +314,7 @@ static __attribute__((noinline)) int careful_walk(uint64_t *raw, int cap) {
     int n = 0, followed = 0; /* a frame pointer */
     for (;;) {
         raw[n++] = r.ip - 1;
-        int s = followed ? guarded_step(&r, key, &rule, lo, hi) : step(&r, key, &rule);
+        int s = step_from(&r, key, &rule, followed, lo, hi);
         if (s == ASK_LIBUNWIND && rule == MT_CFI_NOINFO) s = frame_pointer_step(&r, lo, hi), followed = 1;
         if (s == OUTERMOST || n == cap) return n;
         if (s == ASK_LIBUNWIND) return -1;

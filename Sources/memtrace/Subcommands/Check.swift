@@ -152,8 +152,7 @@ extension Memtrace {
             environment["MEMTRACE_OVERRUN_REPORT"] = "0"
             for variable in ["MEMTRACE_SAMPLE", "MEMTRACE_DISABLE"] { environment[variable] = nil }
 
-            let unpreloadable = whyNotPreloadable(program[0], environment: environment)
-            if let unpreloadable { printError("memtrace: \(unpreloadable); it runs untraced") }
+            let unpreloadable = warnIfNotPreloadable(program[0], environment: environment)
             let started = realtimeNanoseconds() - 50_000_000
             var childPID: Int32 = 0
             let ending = try Launcher.run(program, environment: environment) { childPID = $0 }

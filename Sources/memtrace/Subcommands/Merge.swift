@@ -12,8 +12,8 @@ extension Memtrace {
                 not by addresses, so snapshots of processes loaded at different addresses, or taken on \
                 different machines, add up. Figures and call counters are summed; the peak is the sum of \
                 the processes' peaks. Of several snapshots of one process only the latest is merged: an \
-                earlier one is the same heap at an earlier moment. OUT carries the frames of every stack (a SYMBOLS section), so it is \
-                read without the binaries; it has no blocks, allocator statistics or timeline. Each input \
+                earlier one is the same heap at an earlier moment. OUT carries the frames of every stack (a \
+                SYMBOLS section), so it is read without the binaries; it has no blocks, allocator statistics or timeline. Each input \
                 is symbolized where it is read: symbolize snapshots on the machines that took them \
                 (memtrace symbolize) before bringing them together.
 
@@ -41,10 +41,7 @@ extension Memtrace {
 
         func run() throws {
             // A file given twice is read once (a damaged one gets its error once).
-            let unique = snapshots.enumerated().filter { index, path in
-                !snapshots[..<index].contains { isSameFile(path, $0) }
-            }.map(\.element)
-            let loaded = try loadResolved(unique)
+            let loaded = try loadResolved(distinctFiles(snapshots))
             if let repeated = repeatedFile(in: snapshots) {
                 printError("memtrace: \(repeated) is given twice: it is merged once")
             }

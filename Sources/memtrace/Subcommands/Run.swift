@@ -100,8 +100,7 @@ extension Memtrace {
             if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
             if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
 
-            let unpreloadable = whyNotPreloadable(program[0], environment: environment)
-            if let unpreloadable { printError("memtrace: \(unpreloadable); it runs untraced") }
+            let unpreloadable = warnIfNotPreloadable(program[0], environment: environment)
             // File times come from a coarse clock that may lag this one by a tick.
             let spawned = realtimeNanoseconds()
             let started = spawned - 50_000_000
@@ -138,7 +137,7 @@ extension Memtrace {
         /// Why no snapshot came: the settings that asked for none, an output directory the tracer
         /// could not write to (it said so above), or the ways a program ends without one.
         static func noSnapshotReason(
-            pattern: OutputPattern, environment: [String: String], unpreloadable: String? = nil
+            pattern: OutputPattern, environment: [String: String], unpreloadable: String?
         ) -> String {
             func setting(_ name: String) -> Bool? {
                 guard let value = environment[name]?.lowercased() else { return nil }

@@ -51,6 +51,10 @@ func snapshotOutputPath(_ output: String) -> String {
 var standardOutputIsTerminal: Bool { isatty(1) != 0 }
 
 /// The first of `paths` that names the same file as one before it (under any name), if any.
+func distinctFiles(_ paths: [String]) -> [String] {
+    paths.enumerated().filter { index, path in !paths[..<index].contains { isSameFile(path, $0) } }.map(\.element)
+}
+
 func repeatedFile(in paths: [String]) -> String? {
     for (index, path) in paths.enumerated() where paths[..<index].contains(where: { isSameFile(path, $0) }) {
         return path

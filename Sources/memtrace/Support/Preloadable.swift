@@ -36,6 +36,13 @@ func whyNotPreloadable(_ program: String, environment: [String: String], depth: 
         ? "\(program) is statically linked: no dynamic loader runs in it to preload the tracer" : nil
 }
 
+/// ``whyNotPreloadable(_:environment:depth:)``, said on standard error before the program runs.
+func warnIfNotPreloadable(_ program: String, environment: [String: String]) -> String? {
+    let why = whyNotPreloadable(program, environment: environment)
+    if let why { printError("memtrace: \(why); it runs untraced") }
+    return why
+}
+
 /// `program` itself when it holds a slash, else the first executable of that name in `searchPath`.
 private func executablePath(_ program: String, searchPath: String) -> String? {
     if program.contains("/") { return program }
