@@ -112,17 +112,6 @@ extension Memtrace {
             if ending.status != 0 { throw ExitCode(ending.status) }
         }
 
-        /// Prints the run's summary to standard error.
-        /// CLOCK_REALTIME when the snapshot's process started tracing (header offset 32), if `path` is a snapshot.
-        static func tracingStart(of path: String) -> UInt64? {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-            defer { try? handle.close() }
-            guard let header = try? handle.read(upToCount: 40), header.count == 40,
-                header.prefix(8).elementsEqual("MEMTRACE".utf8)
-            else { return nil }
-            return header[32..<40].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        }
-
         /// "the tracer cannot write in DIR: REASON" when the directory of `pattern` is one the
         /// tracer cannot create files in; nil when it can, or when %e or %p name it (each
         /// process's own, not known here).
@@ -159,6 +148,7 @@ extension Memtrace {
                 + "system call itself, as Go's runtime does; ask for snapshots with --interval"
         }
 
+        /// Prints the run's summary to standard error.
         func report(
             pattern: OutputPattern, since: UInt64, spawned: UInt64, pid: Int32, ending: Launcher.Ending,
             environment: [String: String], unpreloadable: String?
@@ -167,7 +157,7 @@ extension Memtrace {
             // margin in `since`) and written by a process whose tracing started after the
             // program did: a previous run's files in the same place are not this run's.
             let files = pattern.existingFiles(since: since).filter {
-                Self.tracingStart(of: $0).map { $0 >= spawned } ?? false
+                snapshotOrigin(of: $0).map { $0.tracingStart >= spawned } ?? false
             }
             var ownSnapshot: SnapshotReader.Snapshot?
             for path in files.reversed() {

@@ -1,5 +1,6 @@
 import Analysis
 import Dispatch
+import Foundation
 import SnapshotReader
 import Symbolizer
 
@@ -130,4 +131,17 @@ func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
         keptUntilExit.append(prepared.symbolizer)
         return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
     }
+}
+
+/// The pid and the moment its process started tracing (CLOCK_REALTIME) that a snapshot file's
+/// header gives (offsets 24 and 32), read without the rest of the file; nil when `path` is not a
+/// snapshot.
+func snapshotOrigin(of path: String) -> (pid: UInt32, tracingStart: UInt64)? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    guard let header = try? handle.read(upToCount: 40), header.count == 40,
+        header.prefix(8).elementsEqual("MEMTRACE".utf8)
+    else { return nil }
+    func integer(_ range: Range<Int>) -> UInt64 { header[range].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+    return (UInt32(integer(24..<28)), integer(32..<40))
 }
