@@ -12,12 +12,17 @@
 public enum SnapshotFile {
     /// Reads and validates the snapshot at `path`.
     ///
-    /// - Parameter path: the file to read; `/dev/stdin` and pipes work too.
+    /// - Parameters:
+    ///   - path: the file to read; `/dev/stdin` and pipes work too.
+    ///   - withBlocks: false leaves the live blocks out (``Snapshot/blocks`` nil, the header's
+    ///     flag cleared) for a reader that only wants figures by stack: over many snapshots
+    ///     (trend, report, merge) their blocks were most of the memory. The section is still
+    ///     checked as far as its size goes.
     /// - Returns: the parsed snapshot, its `path` set to `path`.
     /// - Throws: ``SnapshotError`` naming `path` and the first problem found.
-    public static func read(path: String) throws(SnapshotError) -> Snapshot {
+    public static func read(path: String, withBlocks: Bool = true) throws(SnapshotError) -> Snapshot {
         let bytes = try readBytes(path: path)
-        return try parse(bytes, path: path)
+        return try parse(bytes, path: path, withBlocks: withBlocks)
     }
 
     /// Parses and validates snapshot bytes already in memory.
@@ -27,10 +32,12 @@ public enum SnapshotFile {
     ///   - path: the name error messages and ``Snapshot/path`` use.
     /// - Returns: the parsed snapshot.
     /// - Throws: ``SnapshotError`` for the first problem found.
-    public static func parse(_ bytes: [UInt8], path: String) throws(SnapshotError) -> Snapshot {
+    public static func parse(_ bytes: [UInt8], path: String, withBlocks: Bool = true) throws(SnapshotError) -> Snapshot
+    {
         let result: Result<Snapshot, SnapshotError> = bytes.withUnsafeBytes { raw in
             do throws(SnapshotError) {
                 var parser = Parser(raw: raw, path: path)
+                parser.withBlocks = withBlocks
                 return .success(try parser.parse())
             } catch {
                 return .failure(error)
@@ -220,6 +227,8 @@ private struct Parser {
     var sections: [UInt32: Range<Int>] = [:]
     /// Tags in file order, for keeping unknown sections in order.
     var order: [UInt32] = []
+    /// Whether the live blocks are wanted (SnapshotFile.read's withBlocks).
+    var withBlocks = true
 
     init(raw: UnsafeRawBufferPointer, path: String) {
         self.raw = raw
@@ -285,7 +294,7 @@ private struct Parser {
         guard let trigger = Snapshot.Trigger(rawValue: rawTrigger) else {
             throw error(.unknownTrigger(rawTrigger))
         }
-        let header = Snapshot.Header(
+        var header = Snapshot.Header(
             version: version, flags: u32(at: 16), framesLimit: u32(at: 20), pid: u32(at: 24),
             ppid: u32(at: 28),
             startTimeNs: u64(at: 32), snapshotTimeNs: u64(at: 40), sequence: u64(at: 48), trigger: trigger
@@ -307,6 +316,7 @@ private struct Parser {
             throw error(.inconsistent("BLOCKS section present but header flag HAS_BLOCKS is not set"))
         }
 
+        if !withBlocks { header.flags &= ~SnapshotFormat.flagHasBlocks }
         let stacks = try parseStacks()
         var stackStats = try parseStackStats(stackCount: stacks.count)
         let countsTemporary = try parseTemporary(into: &stackStats)
@@ -561,6 +571,7 @@ private struct Parser {
         guard var cursor = cursor(.blocks) else { return nil }
         let rawCount = try cursor.u64("count")
         let count = try cursor.count(rawCount, of: 24, "blocks")
+        guard withBlocks else { return nil }
         let start = cursor.offset
         var outOfRange: (record: Int, stack: UInt32)?
         let blocks = [Snapshot.Block](unsafeUninitializedCapacity: count) { buffer, initialized in

@@ -54,6 +54,21 @@ final class SnapshotReaderTests: XCTestCase {
         XCTAssertEqual(SnapshotWriter.encode(parsed), bytes)
     }
 
+    /// Read for figures by stack only, a snapshot leaves its blocks out and says it has none;
+    /// the rest is as read whole.
+    func testReadWithoutBlocks() throws {
+        let snapshot = Fixtures.full(path: "/t/x.snap")
+        XCTAssertFalse(snapshot.blocks?.isEmpty ?? true)
+        let bytes = SnapshotWriter.encode(snapshot)
+        let parsed = try SnapshotFile.parse(bytes, path: "/t/x.snap", withBlocks: false)
+        XCTAssertNil(parsed.blocks)
+        XCTAssertFalse(parsed.header.hasBlocks)
+        var expected = snapshot
+        expected.blocks = nil
+        expected.header.flags &= ~SnapshotFormat.flagHasBlocks
+        XCTAssertEqual(parsed, expected)
+    }
+
     func testMinimalSnapshotRoundTrips() throws {
         let snapshot = Fixtures.minimal(path: "/t/x.snap")
         let bytes = SnapshotWriter.encode(snapshot)

@@ -53,8 +53,9 @@ func loadTracedPair(
     return (trace(preparedOld, table: table), newTraced)
 }
 
-private func prepare(_ path: String, resolveEmbedded: Bool) throws -> Prepared {
-    let snapshot = try SnapshotFile.read(path: path)
+/// `withBlocks: false` for commands that read many snapshots and want only figures by stack.
+private func prepare(_ path: String, resolveEmbedded: Bool, withBlocks: Bool = true) throws -> Prepared {
+    let snapshot = try SnapshotFile.read(path: path, withBlocks: withBlocks)
     let symbolizer = Symbolizer(snapshot: snapshot)
     if snapshot.symbols == nil || resolveEmbedded {
         // In address order, with a progress line on a terminal.
@@ -101,14 +102,15 @@ func loadSymbolized(
 
 /// Reads and symbolizes several snapshots, in parallel, sharing one ``FrameTable``
 /// so that their sites compare; results are in argument order, and the first
-/// bad file in that order is the error thrown.
+/// bad file in that order is the error thrown. Their live blocks are left out (trend and
+/// report use figures by stack).
 func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
     final class Slot: @unchecked Sendable {
         var result: Result<Prepared, any Error>?
     }
     let slots = paths.map { _ in Slot() }
     DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: false) }
     }
     let prepared = try slots.map { try $0.result!.get() }
     let table = FrameTable()
@@ -116,14 +118,15 @@ func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
 }
 
 /// Reads several snapshots in parallel, each with a symbolizer that has
-/// resolved all its stacks, for `merge`; in argument order.
+/// resolved all its stacks, for `merge` (a merged snapshot has no blocks: they are left out);
+/// in argument order.
 func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
     final class Slot: @unchecked Sendable {
         var result: Result<Prepared, any Error>?
     }
     let slots = paths.map { _ in Slot() }
     DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: false) }
     }
     return try slots.map { slot in
         let prepared = try slot.result!.get()
