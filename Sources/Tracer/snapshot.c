@@ -528,6 +528,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     put(w, timeline, timeline_count * sizeof(struct mt_timeline_point));
     struct mt_timeline_point last;
     mt_timeline_now(&last);
+    last.time_ns = h.snapshot_time_ns; /* the moment of its figures, not the end of the write */
     last.current_bytes = current; /* exact, where the helper's points go by the published total */
     last.peak_bytes = t.peak_bytes;
     put(w, &last, sizeof last);

@@ -825,6 +825,10 @@ final class TracerTests: XCTestCase {
         XCTAssertFalse(waiting.isEmpty)
         XCTAssertTrue(waiting.allSatisfy { $0.currentBytes >= 7777 }, "\(points.map(\.currentBytes))")
         XCTAssertEqual(points.last?.currentBytes, snapshot.totals.liveBytes)
+        // The final point is the snapshot's moment, not the end of its write (a snapshot of millions
+        // of blocks ended its timeline 50 ms after its own time), and no point comes after it.
+        XCTAssertEqual(points.last?.timeNs, snapshot.header.snapshotTimeNs)
+        XCTAssertTrue(points.allSatisfy { $0.timeNs <= snapshot.header.snapshotTimeNs })
     }
 
     /// A point's peak is the peak so far, never below the point's own live bytes, which are read
