@@ -35,22 +35,27 @@ func loadTraced(
 func loadTracedPair(
     old: String, new: String, check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
 ) throws -> (old: TracedSnapshot, new: TracedSnapshot) {
-    final class Slot: @unchecked Sendable {
-        var result: Result<Prepared, any Error>?
-    }
-    let slots = [Slot(), Slot()]
-    let paths = [new, old]
-    DispatchQueue.concurrentPerform(iterations: 2) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false) }
-    }
     // Errors in argument order: a bad OLD is reported before a bad NEW.
-    let preparedOld = try slots[1].result!.get()
-    let preparedNew = try slots[0].result!.get()
+    let both = try prepareAll([old, new], withBlocks: true)
+    let (preparedOld, preparedNew) = (both[0], both[1])
     try check(preparedOld.snapshot)
     try check(preparedNew.snapshot)
     let table = FrameTable()
     let newTraced = trace(preparedNew, table: table)
     return (trace(preparedOld, table: table), newTraced)
+}
+
+/// Prepares `paths` in parallel; in their order, and the first bad file in that order is the
+/// error thrown.
+private func prepareAll(_ paths: [String], withBlocks: Bool) throws -> [Prepared] {
+    final class Slot: @unchecked Sendable {
+        var result: Result<Prepared, any Error>?
+    }
+    let slots = paths.map { _ in Slot() }
+    DispatchQueue.concurrentPerform(iterations: paths.count) { index in
+        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: withBlocks) }
+    }
+    return try slots.map { try $0.result!.get() }
 }
 
 /// `withBlocks: false` for commands that read many snapshots and want only figures by stack.
@@ -105,14 +110,7 @@ func loadSymbolized(
 /// bad file in that order is the error thrown. Their live blocks are left out (trend and
 /// report use figures by stack).
 func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
-    final class Slot: @unchecked Sendable {
-        var result: Result<Prepared, any Error>?
-    }
-    let slots = paths.map { _ in Slot() }
-    DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: false) }
-    }
-    let prepared = try slots.map { try $0.result!.get() }
+    let prepared = try prepareAll(paths, withBlocks: false)
     let table = FrameTable()
     return prepared.map { trace($0, table: table) }
 }
@@ -121,15 +119,7 @@ func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
 /// resolved all its stacks, for `merge` (a merged snapshot has no blocks: they are left out);
 /// in argument order.
 func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
-    final class Slot: @unchecked Sendable {
-        var result: Result<Prepared, any Error>?
-    }
-    let slots = paths.map { _ in Slot() }
-    DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: false) }
-    }
-    return try slots.map { slot in
-        let prepared = try slot.result!.get()
+    return try prepareAll(paths, withBlocks: false).map { prepared in
         printWarnings(of: prepared.symbolizer)
         keptUntilExit.append(prepared.symbolizer)
         return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
