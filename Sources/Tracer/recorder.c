@@ -71,6 +71,8 @@ static inline void touch(struct mt_tstat *s) {
     }
 }
 
+int64_t mt_publish_bytes = MT_PUBLISH_BYTES;
+
 static void raise_peak(uint64_t now) {
     if (mt_solo_mine()) {
         /* The owner is the only thread recording, so the only one that moves
@@ -94,7 +96,7 @@ static void raise_peak(uint64_t now) {
 }
 
 /* The process's live bytes change by `delta`.  A thread keeps its changes
- * to itself until they add up to MT_PUBLISH_BYTES either way, so two threads
+ * to itself until they add up to mt_publish_bytes either way, so two threads
  * do not fight over one cache line on every allocation; it judges the peak
  * from the published total plus its own changes.  So that the next thread's
  * view includes them, a thread publishes its changes when they make a new
@@ -124,7 +126,7 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
             raise_peak((uint64_t)view);
         }
     }
-    if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) mt_publish(pending);
+    if (MT_UNLIKELY(*pending >= mt_publish_bytes || *pending <= -mt_publish_bytes)) mt_publish(pending);
 }
 
 uint64_t mt_current_bytes(void) {

@@ -9,12 +9,12 @@
  * Unsampled blocks must cost (almost) nothing, including at free time, so a
  * small counting filter answers "could this pointer be sampled?" without a
  * lock.  Its cells change only when a sampled block comes or goes (rare by
- * design), under a lock of their own; frees read only a bitmap of the cells
- * that are not zero (16 KiB), and that only where its summary (one bit per
- * word of the bitmap, 256 bytes that stay in the cache) says a sampled block
- * may be.  The blocks served before the allocator was found (hooks.c's
- * bootstrap buffer) hold their cells for good, so that free() sends them to
- * the path that recognises them.
+ * design), under their region's lock; frees read only a bitmap of the cells
+ * that are not zero (16 KiB a region), and that only where its summary (one
+ * bit per word of the bitmap, 256 bytes a region, that stay in the cache)
+ * says a sampled block may be (tracer.h).  The blocks served before the
+ * allocator was found (hooks.c's bootstrap buffer) hold their cells for
+ * good, so that free() sends them to the path that recognises them.
  *
  * No libm: the tracer may load into programs that do not use it, so log and
  * exp are computed here to the few digits sampling needs.
@@ -27,7 +27,7 @@
 uint64_t mt_sample_rate;
 uint8_t *mt_sample_filter;
 uint64_t *mt_sample_bits;
-static mt_lock_t filter_lock;
+static uint64_t *bitmap; /* mt_sample_bits, from before it is published */
 
 __thread int64_t mt_sample_countdown __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
@@ -84,29 +84,41 @@ static int64_t draw(void) {
 
 /* ---- the filter ---------------------------------------------------------- */
 #define BITMAP_BYTES (MT_FILTER_CELLS / 8)
-#define SUMMARY_BYTES (MT_FILTER_CELLS / 64 / 8)
-static uint64_t *filter_bits(void) { return (uint64_t *)(void *)(mt_sample_filter + MT_FILTER_CELLS); }
 
-/* A word of the summary and the bit for the bitmap's word w. */
-static uint64_t *summary_word(uint32_t w) { return &filter_bits()[MT_FILTER_CELLS / 64 + (w >> 6)]; }
+_Static_assert(MT_FILTER_REGION_CELLS / 64 / 64 == 32, "mt_filter_summary_bit takes 32 summary words a region");
+uint64_t mt_filter_summary[MT_FILTER_SUMMARY_WORDS] __attribute__((aligned(64))) = {
+    [0 ... MT_FILTER_SUMMARY_WORDS - 1] = ~0ull};
+/* A region's cells, bitmap and summary change under its lock. */
+static struct {
+    mt_lock_t lock;
+} __attribute__((aligned(64))) regions[MT_FILTER_REGIONS];
+
+static mt_lock_t *region_lock(uint32_t cell) { return &regions[cell / MT_FILTER_REGION_CELLS].lock; }
+static uint64_t *summary_word(uint32_t cell) { return &mt_filter_summary[cell >> 12]; }
+
+/* Stores only what changes: a store of the same value takes the line from
+ * every other thread's cache all the same. */
+static inline void set_bit(uint64_t *word, uint64_t bit) {
+    if (!(*word & bit)) __atomic_store_n(word, *word | bit, __ATOMIC_RELAXED);
+}
 
 static void cell_up(uint32_t i, int pin) {
     uint8_t *cell = &mt_sample_filter[i];
-    uint64_t *word = &filter_bits()[i >> 6], *summary = summary_word(i >> 6);
     *cell = pin ? 255 : *cell < 255 ? *cell + 1 : 255;
-    __atomic_store_n(word, *word | 1ull << (i & 63), __ATOMIC_RELAXED);
-    __atomic_store_n(summary, *summary | 1ull << ((i >> 6) & 63), __ATOMIC_RELAXED);
+    set_bit(&bitmap[i >> 6], 1ull << (i & 63));
+    set_bit(summary_word(i), 1ull << ((i >> 6) & 63));
 }
 
 void mt_filter_add(uint64_t ptr) {
-    mt_lock(&filter_lock);
-    cell_up(mt_filter_index(ptr), 0);
-    mt_unlock(&filter_lock);
+    uint32_t i = mt_filter_index(ptr);
+    mt_lock(region_lock(i));
+    cell_up(i, 0);
+    mt_unlock(region_lock(i));
 }
 
 static void cell_down(uint32_t i) {
     uint8_t *cell = &mt_sample_filter[i];
-    uint64_t *word = &filter_bits()[i >> 6], *summary = summary_word(i >> 6);
+    uint64_t *word = &bitmap[i >> 6], *summary = summary_word(i);
     if (*cell < 255 && --*cell == 0) { /* a saturated cell stays set: it only costs a lookup */
         __atomic_store_n(word, *word & ~(1ull << (i & 63)), __ATOMIC_RELAXED);
         if (*word == 0) __atomic_store_n(summary, *summary & ~(1ull << ((i >> 6) & 63)), __ATOMIC_RELAXED);
@@ -114,33 +126,49 @@ static void cell_down(uint32_t i) {
 }
 
 void mt_filter_drop(uint64_t ptr) {
-    mt_lock(&filter_lock);
-    cell_down(mt_filter_index(ptr));
-    mt_unlock(&filter_lock);
+    uint32_t i = mt_filter_index(ptr);
+    mt_lock(region_lock(i));
+    cell_down(i);
+    mt_unlock(region_lock(i));
 }
 
 void mt_filter_pin(const void *p, uint64_t bytes) {
-    if (!mt_sample_filter || !bytes) return;
+    if (!bitmap || !bytes) return;
     uint64_t lo = (uint64_t)(uintptr_t)p >> 4, hi = ((uint64_t)(uintptr_t)p + bytes - 1) >> 4;
-    mt_lock(&filter_lock);
-    for (uint64_t g = lo; g <= hi && g - lo < MT_FILTER_CELLS; g++) cell_up((uint32_t)g & (MT_FILTER_CELLS - 1), 1);
-    mt_unlock(&filter_lock);
+    for (uint64_t g = lo; g <= hi && g - lo < MT_FILTER_CELLS; g++) {
+        uint32_t i = mt_filter_index(g << 4);
+        mt_lock(region_lock(i));
+        cell_up(i, 1);
+        mt_unlock(region_lock(i));
+    }
 }
 
 void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
-    mt_sample_rate = rate;
     if (seed_value) seed = seed_value;
-    if (rate) {
-        mt_sample_filter = mt_map(MT_FILTER_CELLS + BITMAP_BYTES + SUMMARY_BYTES);
-        if (!mt_sample_filter) {
-            mt_sample_rate = 0; /* fall back to exact mode */
-            return;
-        }
-        const void *boot;
-        uint64_t boot_bytes = mt_boot_used(&boot);
-        mt_filter_pin(boot, boot_bytes);
-        __atomic_store_n(&mt_sample_bits, filter_bits(), __ATOMIC_RELEASE);
+    if (!rate) return;
+    uint8_t *filter = mt_map(MT_FILTER_CELLS + BITMAP_BYTES);
+    if (!filter) return; /* exact mode, then */
+    mt_sample_filter = filter;
+    bitmap = (uint64_t *)(void *)(filter + MT_FILTER_CELLS); /* from here on a bootstrap block pins itself */
+    const void *boot;
+    uint64_t boot_bytes = mt_boot_used(&boot);
+    mt_filter_pin(boot, boot_bytes);
+    /* The summary, all set until now, says where the bitmap has a bit (the
+     * bootstrap blocks' cells only: other threads wait for the tracer to
+     * start): from here on an unsampled block's free is only forwarded.  Each
+     * word is stored once, never cleared on the way. */
+    static uint64_t summary[MT_FILTER_SUMMARY_WORDS];
+    uint64_t lo = (uint64_t)(uintptr_t)boot >> 4, hi = ((uint64_t)(uintptr_t)boot + boot_bytes - 1) >> 4;
+    for (uint64_t g = lo; boot_bytes && g <= hi && g - lo < MT_FILTER_CELLS; g++) {
+        uint32_t i = mt_filter_index(g << 4);
+        summary[i >> 12] |= 1ull << ((i >> 6) & 63);
     }
+    for (uint32_t w = 0; w < MT_FILTER_SUMMARY_WORDS; w++)
+        __atomic_store_n(&mt_filter_summary[w], summary[w], __ATOMIC_RELAXED);
+    if (rate < (1ull << 40) && 4 * (int64_t)rate > mt_publish_bytes) mt_publish_bytes = 4 * (int64_t)rate;
+    else if (rate >= (1ull << 40)) mt_publish_bytes = INT64_MAX / 2;
+    __atomic_store_n(&mt_sample_bits, bitmap, __ATOMIC_RELEASE);
+    __atomic_store_n(&mt_sample_rate, rate, __ATOMIC_RELEASE);
 }
 
 /* Slow path of mt_sample(): the countdown ran out (or this thread has none yet). */
@@ -165,9 +193,19 @@ void mt_sample_forget(size_t size) {
  * 16% too many).  It is rounded up with probability equal to its fraction,
  * the coin being the block's address, so freeing the block later subtracts
  * exactly what its allocation added. */
+static double weight(double x) { /* 1 / (1 - e^-x), x > 0 */
+    if (x < 1) {
+        /* Its series: a fifth of exp's cost (a weight is computed twice a
+         * sampled block), and no 1 - e^-x to lose digits in; 2e-8 off at most. */
+        double x2 = x * x;
+        return 1 / x + 0.5 + x * (1.0 / 12 + x2 * (-1.0 / 720 + x2 * (1.0 / 30240 + x2 * (-1.0 / 1209600))));
+    }
+    double p = 1 - mt_exp(-x);
+    return p > 0 ? 1 / p : 1;
+}
+
 void mt_sample_weights_slow(uint64_t size, uint64_t ptr, int64_t *bytes, int64_t *count) {
-    double p = 1 - mt_exp(-(double)(size ? size : 1) / (double)mt_sample_rate);
-    double w = p > 0 ? 1 / p : 1;
+    double w = weight((double)(size ? size : 1) / (double)mt_sample_rate);
     double whole = (double)(int64_t)w;
     double coin = (double)(mt_mix(ptr ^ 0x5851f42d4c957f2dull) >> 11) * (1.0 / 9007199254740992.0);
     *count = (int64_t)whole + (coin < w - whole ? 1 : 0);
@@ -178,6 +216,6 @@ void mt_sampler_after_fork_child(void) {
     /* keep the child's draws apart from the parent's */
     rng ^= 0xd1b54a32d192ed03ull;
     /* Cells change under a shard lock, and fork held them all; only pinning a
-     * bootstrap block (no shard lock) could have held this one. */
-    mt_unlock(&filter_lock);
+     * bootstrap block (no shard lock) could have held a region's. */
+    for (int r = 0; r < MT_FILTER_REGIONS; r++) mt_unlock(&regions[r].lock);
 }

@@ -29,7 +29,7 @@ static uint64_t rss_bytes(void) {
     return p ? strtoull(p + 1, NULL, 10) * (uint64_t)mt_page_size() : 0;
 }
 
-/* Live bytes as published: short by at most MT_PUBLISH_BYTES per thread
+/* Live bytes as published: short by at most mt_publish_bytes per thread
  * (recorder.c); the timeline's ticks and a snapshot's final point put in
  * the threads' unpublished changes. */
 void mt_timeline_now(struct mt_timeline_point *out) {
@@ -48,7 +48,7 @@ void mt_timeline_tick(void) {
     skipped = 0;
     struct mt_timeline_point p;
     mt_timeline_now(&p);
-    /* A program whose heap moves by less than MT_PUBLISH_BYTES would
+    /* A program whose heap moves by less than mt_publish_bytes would
      * otherwise show a flat line at 0 until its last point. */
     p.current_bytes = mt_tstats_current_now();
     /* The peak was read before the sum (mt_timeline_now), and a thread raises

@@ -216,14 +216,13 @@ void mt_stacks_unlock_all(void);
 extern uint64_t mt_lost_allocations;
 
 /* ---- sampling (sampler.c) -------------------------------------------------- */
-#define MT_FILTER_CELLS (1u << 17) /* a power of two: see mt_filter_index */
+#define MT_FILTER_CELLS (1u << 20) /* a power of two: see mt_filter_index */
 extern uint64_t mt_sample_rate;    /* 0: exact mode */
 extern uint8_t *mt_sample_filter;  /* counting filter of sampled live blocks */
-/* One bit per cell: count > 0 (16 KiB), followed by its summary: one bit per
- * word of it, that is per 1 KiB of memory (256 bytes, read on every free). */
+/* One bit per cell: count > 0 (128 KiB); its summary is mt_filter_summary. */
 extern uint64_t *mt_sample_bits;
-/* The filter's cells change only under its lock, taken under a shard lock
- * (or alone), so whoever holds every shard lock finds it free. */
+/* The filter's cells change only under their region's lock, taken under a
+ * shard lock (or alone), so whoever holds every shard lock finds them free. */
 void mt_filter_add(uint64_t ptr);
 void mt_filter_drop(uint64_t ptr);
 void mt_filter_pin(const void *p, uint64_t bytes); /* cells set for good; no-op in exact mode */
@@ -295,29 +294,56 @@ static inline uint32_t mt_shard_index(uint64_t ptr) {
     return (uint32_t)(((ptr >> MT_SHARD_SHIFT) * 0x9e3779b97f4a7c15ull) >> 56); /* Fibonacci hashing: one multiply */
 }
 /* A block's filter cell is its address in 16-byte units (allocators align
- * blocks to 16), modulo the cells: two shifts and a mask on every free.
- * Blocks 2 MiB apart share a cell, which the counts allow for.  A free reads
- * the summary first: its 256 bytes stay in the cache, where the 16 KiB of the
- * bitmap did not (read at random by a program that frees all over its heap,
- * they were 40% of the cache misses sampling added to churn, cachegrind);
- * the bitmap is read only in the few stretches of 1 KiB that hold a sampled
- * block. */
-static inline uint32_t mt_filter_index(uint64_t ptr) { return (uint32_t)(ptr >> 4) & (MT_FILTER_CELLS - 1); }
+ * blocks to 16), within one of eight regions of the address space: its
+ * 64 MiB stretch, modulo eight.  glibc gives each thread's arena a stretch
+ * of 64 MiB of its own, so threads that allocate from different arenas
+ * change different lines of the filter as their sampled blocks come and go,
+ * and read only lines that they alone change (with one set of lines for all,
+ * each sampled block's arrival and departure took the line from every other
+ * thread's cache: sampling at 8 KiB, two threads of churn 6% faster apart).
+ * Blocks 2 MiB apart in a region share a cell, which the counts allow for.
+ * A free reads the region's summary first (one bit a word of the bitmap,
+ * that is a bit for 1 KiB of memory; 256 bytes a region, on lines of their
+ * own): it stays in the cache, where the bitmap did not (read at random by a
+ * program that frees all over its heap, they were 40% of the cache misses
+ * sampling added to churn, cachegrind); the bitmap is read only in the few
+ * stretches of 1 KiB that hold a sampled block.  The summary is static and
+ * starts all set, so that every free goes to the path that checks until
+ * sampling has started (and for good in exact mode). */
+#define MT_FILTER_REGIONS 8
+#define MT_FILTER_REGION_SHIFT 26
+#define MT_FILTER_REGION_CELLS (MT_FILTER_CELLS / MT_FILTER_REGIONS)
+#define MT_FILTER_SUMMARY_WORDS (MT_FILTER_CELLS / 64 / 64) /* a region's 32 on lines of their own */
+extern uint64_t mt_filter_summary[MT_FILTER_SUMMARY_WORDS];
+static inline uint32_t mt_filter_region(uint64_t ptr) {
+    return (uint32_t)(ptr >> MT_FILTER_REGION_SHIFT) & (MT_FILTER_REGIONS - 1);
+}
+static inline uint32_t mt_filter_index(uint64_t ptr) {
+    return ((uint32_t)(ptr >> 4) & (MT_FILTER_REGION_CELLS - 1)) | mt_filter_region(ptr) * MT_FILTER_REGION_CELLS;
+}
+/* Whether the summary says `ptr`'s stretch of 1 KiB may hold a sampled
+ * block: the bit of its cell's bitmap word (cell >> 6), found from the
+ * address without the cell. */
+static inline int mt_filter_summary_bit(const void *p) {
+    uint64_t ptr = (uint64_t)(uintptr_t)p;
+    uint32_t word = ((uint32_t)(ptr >> (MT_FILTER_REGION_SHIFT - 5)) & (MT_FILTER_REGIONS - 1) << 5) |
+                    ((uint32_t)(ptr >> 16) & 31); /* region * 32 + (ptr >> 16) % 32: 32 words a region */
+    return (int)((__atomic_load_n(&mt_filter_summary[word], __ATOMIC_RELAXED) >> ((ptr >> 10) & 63)) & 1);
+}
 static inline int mt_filter_bit(const uint64_t *bits, const void *ptr) {
-    uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr), w = i >> 6;
-    const uint64_t *summary = bits + MT_FILTER_CELLS / 64;
-    if (!((__atomic_load_n(&summary[w >> 6], __ATOMIC_RELAXED) >> (w & 63)) & 1)) return 0;
-    return (int)((__atomic_load_n(&bits[w], __ATOMIC_RELAXED) >> (i & 63)) & 1);
+    uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
+    return (int)((__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
 }
 /* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
 static inline int mt_maybe_recorded(const void *ptr) {
     if (MT_LIKELY(!mt_sample_rate)) return 1;
-    return mt_filter_bit(mt_sample_bits, ptr);
+    return mt_filter_summary_bit(ptr) && mt_filter_bit(mt_sample_bits, ptr);
 }
-/* The hooks' first test on a block handed back: in sampling mode (the
- * bitmap exists only then, and only once the tracer has started), a block
- * the filter has never seen is only forwarded. */
+/* The hooks' first test on a block handed back: in sampling mode, once the
+ * tracer has started, a block the filter has never seen is only forwarded
+ * (the bitmap exists only then). */
 static inline int mt_surely_unrecorded(const void *ptr) {
+    if (MT_LIKELY(!mt_filter_summary_bit(ptr))) return 1;
     const uint64_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
     return bits != NULL && !mt_filter_bit(bits, ptr);
 }
@@ -705,8 +731,12 @@ struct mt_global {
 };
 extern struct mt_global mt_global;
 void mt_reset_peak(void);
-/* A thread publishes its changes to mt_global.current once they reach this much. */
+/* A thread publishes its changes to mt_global.current once they reach
+ * mt_publish_bytes: MT_PUBLISH_BYTES, or in sampling mode four sampling
+ * intervals (each sampled block stands for about one: published at each, the
+ * counter's line went from thread to thread twice a sample). */
 #define MT_PUBLISH_BYTES (256 << 10)
+extern int64_t mt_publish_bytes;
 /* Adds a thread's unpublished changes to the total; returns the total. */
 static inline uint64_t mt_publish(int64_t *pending) {
     uint64_t total = __atomic_add_fetch(&mt_global.current, (uint64_t)*pending, __ATOMIC_RELAXED);

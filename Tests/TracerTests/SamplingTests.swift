@@ -64,6 +64,38 @@ final class SamplingTests: XCTestCase {
         }
     }
 
+    func testBlocksFreedByAnotherThreadLeaveTheFilter() throws {
+        let exe = try Fixtures.build("sampledthreads")
+        let source = Fixtures.source("sampledthreads")
+        for run in 0..<3 {
+            let dir = directory.appendingPathComponent("threads\(run)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, in: dir, environment: ["MEMTRACE_SAMPLE": "1k"])
+            XCTAssertEqual(traced.status, 0, traced.stderrText)
+            // The arenas lie in at least two regions of the filter (four when
+            // glibc spaces them 64 MiB apart, two at 128 MiB).
+            let regions = traced.stdoutText.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            XCTAssertGreaterThanOrEqual(regions, 2, traced.stdoutText)
+            let snapshot = try onlySnapshot(in: dir, prefix: "sampledthreads")
+            XCTAssertTrue(snapshot.header.isSampled)
+            let all = sites(of: snapshot)
+            let handed = try XCTUnwrap(
+                site(all, file: "sampledthreads.c", line: try Fixtures.line(of: "handed", in: source)))
+            let kept = try XCTUnwrap(
+                site(all, file: "sampledthreads.c", line: try Fixtures.line(of: "kept", in: source)))
+            // Every 64 KiB block is sampled with a weight of one, and each
+            // freed one was found by the filter, whichever thread freed it.
+            XCTAssertEqual(handed.totalCount, 4 * 200, "run \(run)")
+            XCTAssertEqual(handed.totalBytes, 4 * 200 * 65536, "run \(run)")
+            XCTAssertEqual(handed.liveCount, 0, "run \(run)")
+            XCTAssertEqual(handed.liveBytes, 0, "run \(run)")
+            XCTAssertEqual(kept.liveCount, 4 * 20, "run \(run)")
+            XCTAssertEqual(kept.liveBytes, 4 * 20 * 65536, "run \(run)")
+            let keptBlocks = snapshot.blocks?.filter { $0.size == 65536 }.count
+            XCTAssertEqual(keptBlocks, 80, "run \(run)")
+        }
+    }
+
     func testSamplingIsDeterministicForAGivenSeed() throws {
         let exe = try Fixtures.build("sampled")
         var estimates: [UInt64] = []
