@@ -157,12 +157,62 @@ public enum JSONFormat {
 
     /// `{"stats":[…], extra…}` for statistics.
     public static func render(_ stats: [Statistic], extra: [(String, Value)] = []) -> String {
-        serialize(.object([("stats", .array(stats.map(value)))] + extra)) + "\n"
+        var document = ""
+        write(stats, extra: extra) { document += $0 }
+        return document
+    }
+
+    /// The same document, handed to `emit` in pieces as it is made (``writeDocument``).
+    public static func write(_ stats: [Statistic], extra: [(String, Value)] = [], emit: (String) -> Void) {
+        writeDocument(arrayKey: "stats", count: stats.count, element: { value(stats[$0]) }, trailing: extra, emit: emit)
     }
 
     /// `{"stats":[…], extra…}` for differences.
     public static func render(_ diffs: [StatisticDiff], extra: [(String, Value)] = []) -> String {
-        serialize(.object([("stats", .array(diffs.map(value)))] + extra)) + "\n"
+        var document = ""
+        write(diffs, extra: extra) { document += $0 }
+        return document
+    }
+
+    /// The same document, handed to `emit` in pieces as it is made (``writeDocument``).
+    public static func write(_ diffs: [StatisticDiff], extra: [(String, Value)] = [], emit: (String) -> Void) {
+        writeDocument(arrayKey: "stats", count: diffs.count, element: { value(diffs[$0]) }, trailing: extra, emit: emit)
+    }
+
+    /// `{leading…,"arrayKey":[element(0),…],trailing…}` and a newline, handed to `emit` in
+    /// pieces of about `chunkBytes` as it is made, each element made when it is written: a
+    /// snapshot of 600,000 stacks makes half a gigabyte of JSON and more, which held whole as
+    /// values and text (and copied to be written) took several times that in memory.
+    public static func writeDocument(
+        leading: [(String, Value)] = [], arrayKey: String, count: Int, element: (Int) -> Value,
+        trailing: [(String, Value)] = [], chunkBytes: Int = 1 << 20, emit: (String) -> Void
+    ) {
+        var out = "{"
+        for (key, item) in leading {
+            writeString(key, to: &out)
+            out += ":"
+            write(item, to: &out)
+            out += ","
+        }
+        writeString(arrayKey, to: &out)
+        out += ":["
+        for index in 0..<count {
+            if index > 0 { out += "," }
+            write(element(index), to: &out)
+            if out.utf8.count >= chunkBytes {
+                emit(out)
+                out = ""
+            }
+        }
+        out += "]"
+        for (key, item) in trailing {
+            out += ","
+            writeString(key, to: &out)
+            out += ":"
+            write(item, to: &out)
+        }
+        out += "}\n"
+        emit(out)
     }
 
     /// Compact JSON text for `value`.

@@ -28,6 +28,23 @@ public enum JSONExport {
     ///   - filters: traces to keep or drop.
     /// - Returns: compact JSON ending in a newline.
     public static func render(_ traced: TracedSnapshot, filters: [TraceFilter] = []) -> String {
+        var document = ""
+        write(traced, filters: filters) { document += $0 }
+        return document
+    }
+
+    /// The same document, handed to `emit` in pieces of about `chunkBytes` as it is made: a
+    /// snapshot of 600,000 stacks makes 1.2 GB of JSON, which held whole (and copied to be
+    /// written) took 3 GB of memory.
+    ///
+    /// - Parameters:
+    ///   - traced: the snapshot.
+    ///   - filters: traces to keep or drop.
+    ///   - chunkBytes: about how much text each piece holds (the last may hold less).
+    ///   - emit: receives the pieces in order; together they are ``render(_:filters:)``'s text.
+    public static func write(
+        _ traced: TracedSnapshot, filters: [TraceFilter] = [], chunkBytes: Int = 1 << 20, emit: (String) -> Void
+    ) {
         let snapshot = traced.snapshot
         let header = snapshot.header
         let totals = snapshot.totals
@@ -45,7 +62,7 @@ public enum JSONExport {
                 if a.stat.liveBytes != b.stat.liveBytes { return a.stat.liveBytes > b.stat.liveBytes }
                 return a.stat.totalBytes > b.stat.totalBytes
             }
-        var fields: [(String, JSONFormat.Value)] = [
+        let leading: [(String, JSONFormat.Value)] = [
             ("snapshot", .string(snapshot.path)), ("pid", .uint(UInt64(header.pid))),
             ("ppid", .uint(UInt64(header.ppid))), ("start_time_ns", .uint(header.startTimeNs)),
             ("snapshot_time_ns", .uint(header.snapshotTimeNs)), ("sequence", .uint(header.sequence)),
@@ -63,27 +80,10 @@ public enum JSONExport {
                     ("tracer_overhead_bytes", .uint(totals.tracerOverheadBytes)),
                 ])
             ),
-            (
-                "stacks",
-                .array(
-                    stacks.map { stat, frames in
-                        var figures: [(String, JSONFormat.Value)] = [
-                            ("live_bytes", .uint(stat.liveBytes)), ("live_count", .uint(stat.liveCount)),
-                            ("peak_bytes", .uint(stat.peakBytes)), ("peak_count", .uint(stat.peakCount)),
-                            ("total_bytes", .uint(stat.totalBytes)), ("total_count", .uint(stat.totalCount)),
-                        ]
-                        if snapshot.countsTemporary {
-                            figures += [
-                                ("temporary_bytes", .uint(stat.temporaryBytes)),
-                                ("temporary_count", .uint(stat.temporaryCount)),
-                            ]
-                        }
-                        return .object(figures + [("frames", .array(frames.map(frame)))])
-                    })
-            ),
         ]
+        var trailing: [(String, JSONFormat.Value)] = []
         if let timeline = snapshot.timeline {
-            fields.append(
+            trailing.append(
                 (
                     "timeline",
                     .array(
@@ -96,7 +96,7 @@ public enum JSONExport {
                 ))
         }
         if let sizeClasses = snapshot.sizeClasses {
-            fields.append(
+            trailing.append(
                 (
                     "sizes",
                     .array(
@@ -109,6 +109,23 @@ public enum JSONExport {
                         })
                 ))
         }
-        return JSONFormat.serialize(.object(fields)) + "\n"
+
+        JSONFormat.writeDocument(
+            leading: leading, arrayKey: "stacks", count: stacks.count,
+            element: { index in
+                let (stat, frames) = stacks[index]
+                var figures: [(String, JSONFormat.Value)] = [
+                    ("live_bytes", .uint(stat.liveBytes)), ("live_count", .uint(stat.liveCount)),
+                    ("peak_bytes", .uint(stat.peakBytes)), ("peak_count", .uint(stat.peakCount)),
+                    ("total_bytes", .uint(stat.totalBytes)), ("total_count", .uint(stat.totalCount)),
+                ]
+                if snapshot.countsTemporary {
+                    figures += [
+                        ("temporary_bytes", .uint(stat.temporaryBytes)),
+                        ("temporary_count", .uint(stat.temporaryCount)),
+                    ]
+                }
+                return .object(figures + [("frames", .array(frames.map(frame)))])
+            }, trailing: trailing, chunkBytes: chunkBytes, emit: emit)
     }
 }

@@ -48,11 +48,34 @@ public enum FileOutput {
     /// Writes `bytes` to `path`; the temporary file gets `mode`, and with `durable` its bytes
     /// reach the disk before it replaces `path`.
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t, durable: Bool) throws(Failure) {
+        try write(to: path, mode: mode, durable: durable) { fd in writeAll(fd, bytes) }
+    }
+
+    /// Writes what `produce` hands its argument, piece after piece, to `path`, as
+    /// ``write(_:to:mode:durable:)`` writes one array: an output too large to hold whole goes
+    /// out as it is made. After a piece fails to be written the others are not.
+    public static func write(
+        to path: String, mode: mode_t, durable: Bool, pieces produce: (_ emit: ([UInt8]) -> Void) -> Void
+    ) throws(Failure) {
+        try write(to: path, mode: mode, durable: durable) { fd in
+            var failed: Int32?
+            produce { piece in
+                if failed == nil { failed = writeAll(fd, piece) }
+            }
+            return failed
+        }
+    }
+
+    /// `content` writes the whole output to the descriptor it is given: nil, or the `errno` of
+    /// the write that failed.
+    private static func write(
+        to path: String, mode: mode_t, durable: Bool, content: (Int32) -> Int32?
+    ) throws(Failure) {
         if let fd = descriptor(named: path) {
             if fcntl(fd, F_GETFD) < 0 || givenDescriptors.map({ !$0.contains(fd) }) ?? false {
                 throw Failure(stage: .open, file: path, code: EBADF)
             }
-            if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
+            if let code = content(fd) { throw Failure(stage: .write, file: path, code: code) }
             return
         }
         var path = path
@@ -74,7 +97,7 @@ public enum FileOutput {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
             if fd < 0 { throw Failure(stage: .open, file: path, code: errno) }
             defer { close(fd) }
-            if let code = writeAll(fd, bytes) { throw Failure(stage: .write, file: path, code: code) }
+            if let code = content(fd) { throw Failure(stage: .write, file: path, code: code) }
             return
         }
         let temporary = temporaryName(for: path)
@@ -89,7 +112,7 @@ public enum FileOutput {
         }
         if fd < 0 { throw Failure(stage: .create, file: temporary, code: errno) }
         var failure: Failure?
-        if let code = writeAll(fd, bytes) ?? (durable && fsync(fd) != 0 ? errno : nil) {
+        if let code = content(fd) ?? (durable && fsync(fd) != 0 ? errno : nil) {
             failure = Failure(stage: .write, file: temporary, code: code)
         }
         if close(fd) != 0 && failure == nil { failure = Failure(stage: .write, file: temporary, code: errno) }

@@ -95,7 +95,15 @@ func printError(_ text: String) {
 /// memtrace as SIGPIPE would (status 141, nothing printed); any other failure (a full disk,
 /// `>&-`) is reported and exits 2.
 func printOut(_ text: String) {
-    guard let code = FileOutput.writeAll(1, Array(text.utf8)) else { return }
-    if code == EPIPE { Glibc.exit(128 + SIGPIPE) }
-    Memtrace.fail("cannot write standard output: \(String(cString: strerror(code)))")
+    printOut { emit in emit(text) }
+}
+
+/// Writes the pieces `produce` hands its argument to standard output as they are made (an
+/// output too large to hold whole), as ``printOut(_:)`` writes one.
+func printOut(pieces produce: (_ emit: (String) -> Void) -> Void) {
+    produce { piece in
+        guard let code = FileOutput.writeAll(1, Array(piece.utf8)) else { return }
+        if code == EPIPE { Glibc.exit(128 + SIGPIPE) }
+        Memtrace.fail("cannot write standard output: \(String(cString: strerror(code)))")
+    }
 }

@@ -430,4 +430,29 @@ final class StatisticsTests: XCTestCase {
                 ])),
             #"["façade 名前","tab\there\u0001\r","",{"k":[1,2]}]"#)
     }
+
+    func testJSONDocumentInPieces() {
+        // Each piece ends after the element that took it to chunkBytes, the last holds the rest;
+        // together they are the document, elements made only as they are written.
+        var made: [Int] = []
+        var pieces: [String] = []
+        JSONFormat.writeDocument(
+            leading: [("a", .int(1))], arrayKey: "items", count: 5,
+            element: { index in
+                made.append(index)
+                return .object([("n", .int(Int64(index))), ("pad", .string(String(repeating: "x", count: 8)))])
+            }, trailing: [("b", .string("z")), ("c", .null)], chunkBytes: 20,
+            emit: { pieces.append($0) })
+        XCTAssertEqual(made, [0, 1, 2, 3, 4])
+        XCTAssertEqual(
+            pieces,
+            [
+                #"{"a":1,"items":[{"n":0,"pad":"xxxxxxxx"}"#, #",{"n":1,"pad":"xxxxxxxx"}"#,
+                #",{"n":2,"pad":"xxxxxxxx"}"#, #",{"n":3,"pad":"xxxxxxxx"}"#,
+                #",{"n":4,"pad":"xxxxxxxx"}"#, "],\"b\":\"z\",\"c\":null}\n",
+            ])
+        var empty: [String] = []
+        JSONFormat.writeDocument(arrayKey: "stats", count: 0, element: { _ in .null }, emit: { empty.append($0) })
+        XCTAssertEqual(empty, [#"{"stats":[]}"# + "\n"])
+    }
 }

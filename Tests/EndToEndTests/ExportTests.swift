@@ -322,6 +322,11 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(sizes.reduce(0) { $0 + ($1["bytes"] as? Int ?? 0) }, totals["total_alloc_bytes"] as? Int)
         XCTAssertEqual(sizes.prefix(3).map { [$0["from"] as? Int, $0["to"] as? Int] }, [[0, 1], [2, 3], [4, 7]])
         XCTAssertGreaterThan(sizes.last?["count"] as? Int ?? 0, 0)
+        // Written as it is made, to a file as to standard output: the same bytes.
+        let file = work.directory.appendingPathComponent("export.json").path
+        let written = try work.memtrace(["export", last, "--format", "json", "--include", "*sites.c", "-o", file])
+        XCTAssertEqual(written.status, 0, written.stderr)
+        XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), export.rawStdout)
     }
 }
 

@@ -72,20 +72,19 @@ extension Memtrace {
                         + Terminal.paintChanges(
                             TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)))
             case .json:
-                printOut(
-                    JSONFormat.render(
-                        diffs,
-                        extra: options.jsonExtras(newTraced) + [
-                            (
-                                "total",
-                                .object([
-                                    ("size", .int(newTotal.size)), ("count", .int(newTotal.count)),
-                                    ("size_diff", .int(growth)),
-                                    ("count_diff", .int(newTotal.count - oldTotal.count)),
-                                ])
-                            ),
-                            ("old", .string(old)), ("new", .string(new)),
-                        ]))
+                let extra: [(String, JSONFormat.Value)] =
+                    options.jsonExtras(newTraced) + [
+                        (
+                            "total",
+                            .object([
+                                ("size", .int(newTotal.size)), ("count", .int(newTotal.count)),
+                                ("size_diff", .int(growth)),
+                                ("count_diff", .int(newTotal.count - oldTotal.count)),
+                            ])
+                        ),
+                        ("old", .string(old)), ("new", .string(new)),
+                    ]
+                printOut { emit in JSONFormat.write(diffs, extra: extra, emit: emit) }
             case .folded:
                 printOut(
                     FoldedFormat.renderDiff(

@@ -90,7 +90,10 @@ extension Memtrace {
                     SpeedscopeFormat.render(traced, name: snapshot, metric: metric, filters: filters),
                     to: output)
             case .json:
-                try writeOutput(JSONExport.render(try loadTraced(snapshot), filters: filters), to: output)
+                let traced = try loadTraced(snapshot)
+                try writeOutput(to: output) { emit in
+                    JSONExport.write(traced, filters: filters) { emit(Array($0.utf8)) }
+                }
             }
         }
     }

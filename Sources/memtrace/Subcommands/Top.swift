@@ -47,13 +47,12 @@ extension Memtrace {
                         + TextFormat.render(stats, traceback: options.by == .traceback, source: options.sourceLines))
             case .json:
                 let total = traced.total(filters: options.filters, metric: options.metric)
-                printOut(
-                    JSONFormat.render(
-                        stats,
-                        extra: options.jsonExtras(traced) + [
-                            ("total", .object([("size", .int(total.size)), ("count", .int(total.count))])),
-                            ("snapshot", .string(snapshot)),
-                        ]))
+                let extra: [(String, JSONFormat.Value)] =
+                    options.jsonExtras(traced) + [
+                        ("total", .object([("size", .int(total.size)), ("count", .int(total.count))])),
+                        ("snapshot", .string(snapshot)),
+                    ]
+                printOut { emit in JSONFormat.write(stats, extra: extra, emit: emit) }
             case .folded:
                 printOut(FoldedFormat.render(traced, metric: options.metric, filters: options.filters))
             }

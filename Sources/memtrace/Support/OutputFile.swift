@@ -11,14 +11,24 @@ import SnapshotReader
 ///
 /// - Throws: ``CLIError`` naming the file and the system's reason.
 func writeOutput(_ bytes: [UInt8], to path: String) throws {
+    try writeOutput(to: path) { emit in emit(bytes) }
+}
+
+/// Writes the pieces `produce` hands its argument to `path` (`-` is standard output), as they
+/// are made: for an output too large to hold whole.
+func writeOutput(to path: String, pieces produce: (_ emit: ([UInt8]) -> Void) -> Void) throws {
     if path == "-" {
-        if let code = FileOutput.writeAll(1, bytes) {
+        var failed: Int32?
+        produce { piece in
+            if failed == nil { failed = FileOutput.writeAll(1, piece) }
+        }
+        if let code = failed {
             throw CLIError("cannot write standard output: \(String(cString: strerror(code)))")
         }
         return
     }
     do {
-        try FileOutput.write(bytes, to: path, mode: 0o644, durable: false)
+        try FileOutput.write(to: path, mode: 0o644, durable: false, pieces: produce)
     } catch {
         let reason =
             error.stage == .refused
