@@ -65,11 +65,18 @@ public enum TextFormat {
     /// spaces more.
     public static func render(_ stats: [Statistic], traceback: Bool = false, source: SourceLines? = nil) -> String {
         var out = ""
-        for stat in stats {
-            out += line(stat) + "\n"
-            out += details(stat.frames, traceback: traceback, source: source)
-        }
+        write(stats, traceback: traceback, source: source) { out += $0 }
         return out
+    }
+
+    /// The same lines, handed to `emit` in pieces of whole lines as they are made (a ranking of
+    /// every stack of a large snapshot is hundreds of megabytes).
+    public static func write(
+        _ stats: [Statistic], traceback: Bool = false, source: SourceLines? = nil, emit: (String) -> Void
+    ) {
+        writeLines(count: stats.count, emit: emit) { index in
+            line(stats[index]) + "\n" + details(stats[index].frames, traceback: traceback, source: source)
+        }
     }
 
     /// Lines for a list of differences; see ``render(_:traceback:source:)-([Statistic],_,_)``.
@@ -77,11 +84,30 @@ public enum TextFormat {
         _ diffs: [StatisticDiff], traceback: Bool = false, source: SourceLines? = nil
     ) -> String {
         var out = ""
-        for diff in diffs {
-            out += line(diff) + "\n"
-            out += details(diff.frames, traceback: traceback, source: source)
-        }
+        write(diffs, traceback: traceback, source: source) { out += $0 }
         return out
+    }
+
+    /// The same lines, handed to `emit` in pieces of whole lines as they are made.
+    public static func write(
+        _ diffs: [StatisticDiff], traceback: Bool = false, source: SourceLines? = nil, emit: (String) -> Void
+    ) {
+        writeLines(count: diffs.count, emit: emit) { index in
+            line(diffs[index]) + "\n" + details(diffs[index].frames, traceback: traceback, source: source)
+        }
+    }
+
+    /// `entry(0)`, `entry(1)`… handed to `emit` about a megabyte at a time (nothing when `count` is 0).
+    private static func writeLines(count: Int, emit: (String) -> Void, entry: (Int) -> String) {
+        var out = ""
+        for index in 0..<count {
+            out += entry(index)
+            if out.utf8.count >= 1 << 20 {
+                emit(out)
+                out = ""
+            }
+        }
+        if !out.isEmpty { emit(out) }
     }
 
     static func site(_ frames: [Frame]) -> String {

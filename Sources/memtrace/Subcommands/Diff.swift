@@ -67,10 +67,13 @@ extension Memtrace {
             let growth = newTotal.size - oldTotal.size
             switch options.format {
             case .text:
-                printOut(
-                    sampledNote([oldTraced, newTraced]) + options.metricNote
-                        + Terminal.paintChanges(
-                            TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)))
+                printOut { emit in
+                    emit(sampledNote([oldTraced, newTraced]) + options.metricNote)
+                    // Pieces of whole lines, painted line by line.
+                    TextFormat.write(diffs, traceback: options.by == .traceback, source: options.sourceLines) {
+                        emit(Terminal.paintChanges($0))
+                    }
+                }
             case .json:
                 let extra: [(String, JSONFormat.Value)] =
                     options.jsonExtras(newTraced) + [

@@ -42,9 +42,11 @@ extension Memtrace {
             let stats = try traced.statistics(options.statisticsOptions)
             switch options.format {
             case .text:
-                printOut(
-                    sampledNote([traced]) + options.metricNote
-                        + TextFormat.render(stats, traceback: options.by == .traceback, source: options.sourceLines))
+                printOut { emit in
+                    emit(sampledNote([traced]) + options.metricNote)
+                    TextFormat.write(
+                        stats, traceback: options.by == .traceback, source: options.sourceLines, emit: emit)
+                }
             case .json:
                 let total = traced.total(filters: options.filters, metric: options.metric)
                 let extra: [(String, JSONFormat.Value)] =
