@@ -138,7 +138,7 @@ public struct TrendAnalysis {
             return Trend(
                 frames: key.map { table.frame($0) }, sizes: value.sizes, counts: value.counts,
                 slope: slope, rSquared: rSquared, recentSlope: recent,
-                kind: Self.classify(sizes: value.sizes, slope: slope, recentSlope: recent))
+                kind: Self.classify(sizes: value.sizes, slope: slope, recentSlope: recent, rSquared: rSquared))
         }
         let order = Dictionary(uniqueKeysWithValues: Trend.Kind.allCases.enumerated().map { ($1, $0) })
         trends.sort { a, b in
@@ -169,14 +169,19 @@ public struct TrendAnalysis {
         return (slope, min(1, max(0, sxy * sxy / (sxx * syy))))
     }
 
-    /// The kind of a series with the given slopes; see the type's description.
-    public static func classify(sizes: [Int64], slope: Double, recentSlope: Double) -> Trend.Kind {
+    /// The kind of a series with the given slopes and fit; see the type's description.
+    public static func classify(
+        sizes: [Int64], slope: Double, recentSlope: Double, rSquared: Double = 1
+    ) -> Trend.Kind {
         guard let first = sizes.first, let last = sizes.last, let highest = sizes.max() else {
             return .steady
         }
         if slope <= 0 || last <= first {
             return last < highest && recentSlope < 0 ? .shrinks : .steady
         }
+        // A slope smaller than its own standard error (t² = R²(n-2)/(1-R²) below 1): the points
+        // scatter more than they climb, and a series that only wobbles is not growing.
+        if sizes.count > 2 && rSquared * Double(sizes.count - 2) < 1 - rSquared { return .steady }
         if recentSlope >= growingRatio * slope { return .grows }
         // Falling at the end, and by more than a tenth of its highest: shrinking, not merely full.
         if recentSlope < 0 && Double(last) < 0.9 * Double(highest) { return .shrinks }

@@ -83,6 +83,24 @@ final class TrendTests: XCTestCase {
         XCTAssertEqual(late.kind, .grows)
     }
 
+    func testASeriesThatOnlyWobblesIsSteady() throws {
+        // Ends higher than it began and its last third climbs, but the points scatter far more
+        // than the line through them rises (slope 2.4 B/s, R² 0.003): not growth.
+        let wobble: [UInt64] = [800, 1000, 600, 1000, 700, 900, 600, 1000, 800, 600, 1000, 900]
+        let traced = snapshots((0..<12).map(Double.init), [0x10: wobble, 0x20: (0..<12).map { 100 * $0 }])
+        let analysis = try TrendAnalysis(traced, options: StatisticsOptions(groupBy: .lineno))
+        let wobbling = try XCTUnwrap(analysis.trends.first { $0.frames[0].function == "leak" })
+        XCTAssertEqual(wobbling.slope, 2.4476, accuracy: 1e-4)
+        XCTAssertLessThan(wobbling.rSquared, 0.01)
+        XCTAssertEqual(wobbling.kind, .steady)
+        XCTAssertEqual(analysis.trends.first?.kind, .grows)
+        // At the edge: t² = R²(n-2)/(1-R²) = 1.
+        XCTAssertEqual(
+            TrendAnalysis.classify(sizes: [1, 2, 3, 4, 5], slope: 1, recentSlope: 1, rSquared: 0.25), .grows)
+        XCTAssertEqual(
+            TrendAnalysis.classify(sizes: [1, 2, 3, 4, 5], slope: 1, recentSlope: 1, rSquared: 0.24), .steady)
+    }
+
     func testNeedsThreeSnapshotsAtDifferentTimes() {
         XCTAssertThrowsError(
             try TrendAnalysis(snapshots([0, 1], [0x10: [1, 2]]), options: StatisticsOptions())
