@@ -73,6 +73,12 @@ static inline void touch(struct mt_tstat *s) {
 
 int64_t mt_publish_bytes = MT_PUBLISH_BYTES;
 
+/* Past MT_PUBLISH_BYTES (a constant for every record to compare with), past
+ * mt_publish_bytes too? */
+static __attribute__((noinline)) void publish_past(int64_t *pending) {
+    if (*pending >= mt_publish_bytes || *pending <= -mt_publish_bytes) mt_publish(pending);
+}
+
 static void raise_peak(uint64_t now) {
     if (mt_solo_mine()) {
         /* The owner is the only thread recording, so the only one that moves
@@ -126,7 +132,7 @@ static inline void global_change(struct mt_thread_figures *figures, int64_t delt
             raise_peak((uint64_t)view);
         }
     }
-    if (MT_UNLIKELY(*pending >= mt_publish_bytes || *pending <= -mt_publish_bytes)) mt_publish(pending);
+    if (MT_UNLIKELY(*pending >= MT_PUBLISH_BYTES || *pending <= -MT_PUBLISH_BYTES)) publish_past(pending);
 }
 
 uint64_t mt_current_bytes(void) {

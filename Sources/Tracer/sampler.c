@@ -86,8 +86,7 @@ static int64_t draw(void) {
 #define BITMAP_BYTES (MT_FILTER_CELLS / 8)
 
 _Static_assert(MT_FILTER_REGION_CELLS / 64 / 64 == 32, "mt_filter_summary_bit takes 32 summary words a region");
-uint64_t mt_filter_summary[MT_FILTER_SUMMARY_WORDS] __attribute__((aligned(64))) = {
-    [0 ... MT_FILTER_SUMMARY_WORDS - 1] = ~0ull};
+uint64_t mt_filter_summary[MT_FILTER_SUMMARY_WORDS] __attribute__((aligned(64)));
 /* A region's cells, bitmap and summary change under its lock. */
 static struct {
     mt_lock_t lock;
@@ -153,20 +152,9 @@ void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
     const void *boot;
     uint64_t boot_bytes = mt_boot_used(&boot);
     mt_filter_pin(boot, boot_bytes);
-    /* The summary, all set until now, says where the bitmap has a bit (the
-     * bootstrap blocks' cells only: other threads wait for the tracer to
-     * start): from here on an unsampled block's free is only forwarded.  Each
-     * word is stored once, never cleared on the way. */
-    static uint64_t summary[MT_FILTER_SUMMARY_WORDS];
-    uint64_t lo = (uint64_t)(uintptr_t)boot >> 4, hi = ((uint64_t)(uintptr_t)boot + boot_bytes - 1) >> 4;
-    for (uint64_t g = lo; boot_bytes && g <= hi && g - lo < MT_FILTER_CELLS; g++) {
-        uint32_t i = mt_filter_index(g << 4);
-        summary[i >> 12] |= 1ull << ((i >> 6) & 63);
-    }
-    for (uint32_t w = 0; w < MT_FILTER_SUMMARY_WORDS; w++)
-        __atomic_store_n(&mt_filter_summary[w], summary[w], __ATOMIC_RELAXED);
     if (rate < (1ull << 40) && 4 * (int64_t)rate > mt_publish_bytes) mt_publish_bytes = 4 * (int64_t)rate;
     else if (rate >= (1ull << 40)) mt_publish_bytes = INT64_MAX / 2;
+    /* From here on an unsampled block's free is only forwarded. */
     __atomic_store_n(&mt_sample_bits, bitmap, __ATOMIC_RELEASE);
     __atomic_store_n(&mt_sample_rate, rate, __ATOMIC_RELEASE);
 }

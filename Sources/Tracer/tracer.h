@@ -307,9 +307,9 @@ static inline uint32_t mt_shard_index(uint64_t ptr) {
  * own): it stays in the cache, where the bitmap did not (read at random by a
  * program that frees all over its heap, they were 40% of the cache misses
  * sampling added to churn, cachegrind); the bitmap is read only in the few
- * stretches of 1 KiB that hold a sampled block.  The summary is static and
- * starts all set, so that every free goes to the path that checks until
- * sampling has started (and for good in exact mode). */
+ * stretches of 1 KiB that hold a sampled block.  The summary is static: a
+ * free finds its word from the block's address alone, while it loads the
+ * bitmap's pointer (none in exact mode) to know whether to look. */
 #define MT_FILTER_REGIONS 8
 #define MT_FILTER_REGION_SHIFT 26
 #define MT_FILTER_REGION_CELLS (MT_FILTER_CELLS / MT_FILTER_REGIONS)
@@ -339,13 +339,12 @@ static inline int mt_maybe_recorded(const void *ptr) {
     if (MT_LIKELY(!mt_sample_rate)) return 1;
     return mt_filter_summary_bit(ptr) && mt_filter_bit(mt_sample_bits, ptr);
 }
-/* The hooks' first test on a block handed back: in sampling mode, once the
- * tracer has started, a block the filter has never seen is only forwarded
- * (the bitmap exists only then). */
+/* The hooks' first test on a block handed back: in sampling mode (the bitmap
+ * is published only then, and only once the tracer has started: exact mode
+ * goes on at once), a block the filter has never seen is only forwarded. */
 static inline int mt_surely_unrecorded(const void *ptr) {
-    if (MT_LIKELY(!mt_filter_summary_bit(ptr))) return 1;
     const uint64_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
-    return bits != NULL && !mt_filter_bit(bits, ptr);
+    return bits != NULL && (MT_LIKELY(!mt_filter_summary_bit(ptr)) || !mt_filter_bit(bits, ptr));
 }
 /* A live block as the recorder sees it. */
 struct mt_live {
