@@ -11,7 +11,7 @@
 #define HANDED 200
 #define KEPT 20
 
-static pthread_barrier_t start;
+static pthread_barrier_t start, done;
 static void *handed[THREADS][HANDED], *kept[THREADS][KEPT];
 
 static void *work(void *arg) {
@@ -22,12 +22,16 @@ static void *work(void *arg) {
         for (int j = 0; j < 50; j++) free(malloc(32)); /* @small */
     }
     for (int i = 0; i < KEPT; i++) kept[t][i] = malloc(64 << 10); /* @kept */
+    /* Alive until every thread has allocated: a thread that had ended would
+     * hand its arena to the next thread's first allocation. */
+    pthread_barrier_wait(&done);
     return NULL;
 }
 
 int main(void) {
     pthread_t threads[THREADS];
     pthread_barrier_init(&start, NULL, THREADS);
+    pthread_barrier_init(&done, NULL, THREADS);
     for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, work, (void *)t);
     for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
     unsigned long regions = 0;
