@@ -228,5 +228,16 @@ final class TrendTests: XCTestCase {
             trends.first { ($0["frames"] as? [[String: Any]])?.first?["function"] as? String == "leak_step" })
         XCTAssertGreaterThan(try XCTUnwrap(leakTrend["r_squared"] as? Double), 0.9)
         XCTAssertGreaterThan(try XCTUnwrap(leakTrend["slope"] as? Double), 0)
+
+        // The snapshots of one process share its modules, read once: a module gone from the
+        // machine is said once, not once a snapshot, and the ranking is the same by offsets.
+        try FileManager.default.moveItem(
+            at: work.directory.appendingPathComponent("trend"), to: work.directory.appendingPathComponent("trend.gone"))
+        let gone = try work.memtrace(["trend"] + files + ["--by", "lineno"])
+        XCTAssertEqual(gone.status, 0, gone.stderr)
+        XCTAssertEqual(gone.stderrLines.filter { $0.contains("trend is not on this machine") }.count, 1, gone.stderr)
+        XCTAssertEqual(gone.stdoutLines.count, 3, gone.stdout)
+        XCTAssertTrue(gone.stdoutLines[1].hasPrefix("grows     trend+0x"), gone.stdout)
+        XCTAssertTrue(gone.stdoutLines[2].hasPrefix("plateaus  trend+0x"), gone.stdout)
     }
 }

@@ -40,22 +40,70 @@ func loadTracedPair(
     let (preparedOld, preparedNew) = (both[0], both[1])
     try check(preparedOld.snapshot)
     try check(preparedNew.snapshot)
+    printWarnings(of: both)
     let table = FrameTable()
-    let newTraced = trace(preparedNew, table: table)
-    return (trace(preparedOld, table: table), newTraced)
+    let newTraced = trace(preparedNew, table: table, warn: false)
+    return (trace(preparedOld, table: table, warn: false), newTraced)
 }
 
-/// Prepares `paths` in parallel; in their order, and the first bad file in that order is the
-/// error thrown.
+/// Prepares `paths`: reads them in parallel, then gives the snapshots that name the same modules
+/// (those of one process, without a change to its modules in between) one symbolizer, which
+/// resolves their stacks' addresses once; in their order, and the first bad file in that order is
+/// the error thrown. (A symbolizer each had read every module again for each snapshot of a
+/// series, held its tables once per snapshot, and said a missing module's warning as many times.)
 private func prepareAll(_ paths: [String], withBlocks: Bool) throws -> [Prepared] {
-    final class Slot: @unchecked Sendable {
-        var result: Result<Prepared, any Error>?
+    final class Slot<Value>: @unchecked Sendable {
+        var result: Result<Value, any Error>?
     }
-    let slots = paths.map { _ in Slot() }
+    let read = paths.map { _ in Slot<SnapshotReader.Snapshot>() }
     DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-        slots[index].result = Result { try prepare(paths[index], resolveEmbedded: false, withBlocks: withBlocks) }
+        read[index].result = Result { try SnapshotFile.read(path: paths[index], withBlocks: withBlocks) }
     }
-    return try slots.map { try $0.result!.get() }
+    let snapshots = try read.map { try $0.result!.get() }
+    // Snapshots with frames of their own (memtrace symbolize) keep a symbolizer each.
+    var groups: [(symbolizer: Symbolizer, members: [Int])] = []
+    var groupOf: [Int] = []
+    for (index, snapshot) in snapshots.enumerated() {
+        if snapshot.symbols == nil,
+            let group = groups.firstIndex(where: {
+                let first = snapshots[$0.members[0]]
+                return first.symbols == nil && first.modules == snapshot.modules
+            })
+        {
+            groups[group].members.append(index)
+            groupOf.append(group)
+        } else {
+            groups.append((Symbolizer(snapshot: snapshot), [index]))
+            groupOf.append(groups.count - 1)
+        }
+    }
+    // Embedded symbols are a dictionary lookup each: resolving them ahead is wasted work.
+    let toResolve = groups.indices.filter { snapshots[groups[$0].members[0]].symbols == nil }
+    // Each symbolizer is used by one thread.
+    final class Groups: @unchecked Sendable {
+        let all: [(symbolizer: Symbolizer, members: [Int])]
+        init(_ all: [(symbolizer: Symbolizer, members: [Int])]) { self.all = all }
+    }
+    let shared = Groups(groups)
+    DispatchQueue.concurrentPerform(iterations: toResolve.count) { position in
+        let group = shared.all[toResolve[position]]
+        // In address order, with a progress line on a terminal.
+        var pcs: [UInt64] = []
+        for member in group.members {
+            let snapshot = snapshots[member]
+            for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
+        }
+        group.symbolizer.resolve(pcs, progress: Symbolizer.terminalProgress())
+    }
+    return snapshots.indices.map { Prepared(snapshot: snapshots[$0], symbolizer: groups[groupOf[$0]].symbolizer) }
+}
+
+/// Prints the warnings of each distinct symbolizer of `prepared` once, in their order.
+private func printWarnings(of prepared: [Prepared]) {
+    var seen = Set<ObjectIdentifier>()
+    for item in prepared where seen.insert(ObjectIdentifier(item.symbolizer)).inserted {
+        printWarnings(of: item.symbolizer)
+    }
 }
 
 /// `withBlocks: false` for commands that read many snapshots and want only figures by stack.
@@ -72,8 +120,8 @@ private func prepare(_ path: String, resolveEmbedded: Bool, withBlocks: Bool = t
     return Prepared(snapshot: snapshot, symbolizer: symbolizer)
 }
 
-private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
-    printWarnings(of: prepared.symbolizer)
+private func trace(_ prepared: Prepared, table: FrameTable, warn: Bool = true) -> TracedSnapshot {
+    if warn { printWarnings(of: prepared.symbolizer) }
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
     // of a second that the process's exit does for free.
@@ -111,16 +159,18 @@ func loadSymbolized(
 /// report use figures by stack).
 func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
     let prepared = try prepareAll(paths, withBlocks: false)
+    printWarnings(of: prepared)
     let table = FrameTable()
-    return prepared.map { trace($0, table: table) }
+    return prepared.map { trace($0, table: table, warn: false) }
 }
 
 /// Reads several snapshots in parallel, each with a symbolizer that has
 /// resolved all its stacks, for `merge` (a merged snapshot has no blocks: they are left out);
 /// in argument order.
 func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
-    return try prepareAll(paths, withBlocks: false).map { prepared in
-        printWarnings(of: prepared.symbolizer)
+    let prepared = try prepareAll(paths, withBlocks: false)
+    printWarnings(of: prepared)
+    return prepared.map { prepared in
         keptUntilExit.append(prepared.symbolizer)
         return SnapshotMerge.Input(snapshot: prepared.snapshot, resolver: prepared.symbolizer)
     }
