@@ -24,9 +24,9 @@ private struct Prepared {
 func loadTraced(
     _ path: String, table: FrameTable = FrameTable(), check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
 ) throws -> TracedSnapshot {
-    // Embedded symbols are a dictionary lookup each: resolving them ahead is wasted work.
-    let prepared = try prepare(path, resolveEmbedded: false)
+    let prepared = try prepareAll([path], withBlocks: true)[0]
     try check(prepared.snapshot)
+    printWarnings(of: prepared.symbolizer)
     return trace(prepared, table: table)
 }
 
@@ -42,11 +42,12 @@ func loadTracedPair(
     try check(preparedNew.snapshot)
     printWarnings(of: both)
     let table = FrameTable()
-    let newTraced = trace(preparedNew, table: table, warn: false)
-    return (trace(preparedOld, table: table, warn: false), newTraced)
+    let newTraced = trace(preparedNew, table: table)
+    return (trace(preparedOld, table: table), newTraced)
 }
 
-/// Prepares `paths`: reads them in parallel, then gives the snapshots that name the same modules
+/// Prepares `paths` (`withBlocks: false` for commands that read many snapshots and want only
+/// figures by stack): reads them in parallel, then gives the snapshots that name the same modules
 /// (those of one process, without a change to its modules in between) one symbolizer, which
 /// resolves their stacks' addresses once; in their order, and the first bad file in that order is
 /// the error thrown. (A symbolizer each had read every module again for each snapshot of a
@@ -106,22 +107,7 @@ private func printWarnings(of prepared: [Prepared]) {
     }
 }
 
-/// `withBlocks: false` for commands that read many snapshots and want only figures by stack.
-private func prepare(_ path: String, resolveEmbedded: Bool, withBlocks: Bool = true) throws -> Prepared {
-    let snapshot = try SnapshotFile.read(path: path, withBlocks: withBlocks)
-    let symbolizer = Symbolizer(snapshot: snapshot)
-    if snapshot.symbols == nil || resolveEmbedded {
-        // In address order, with a progress line on a terminal.
-        var pcs: [UInt64] = []
-        pcs.reserveCapacity(snapshot.stackStats.reduce(0) { $0 + snapshot.stacks[Int($1.stack)].pcs.count })
-        for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
-        symbolizer.resolve(pcs, progress: snapshot.symbols == nil ? Symbolizer.terminalProgress() : nil)
-    }
-    return Prepared(snapshot: snapshot, symbolizer: symbolizer)
-}
-
-private func trace(_ prepared: Prepared, table: FrameTable, warn: Bool = true) -> TracedSnapshot {
-    if warn { printWarnings(of: prepared.symbolizer) }
+private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
     // of a second that the process's exit does for free.
@@ -149,7 +135,8 @@ func loadSymbolized(
 ) throws -> (
     traced: TracedSnapshot, resolver: Symbolizer
 ) {
-    let prepared = try prepare(path, resolveEmbedded: false)
+    let prepared = try prepareAll([path], withBlocks: true)[0]
+    printWarnings(of: prepared.symbolizer)
     return (trace(prepared, table: table), prepared.symbolizer)
 }
 
@@ -161,7 +148,7 @@ func loadTracedMany(_ paths: [String]) throws -> [TracedSnapshot] {
     let prepared = try prepareAll(paths, withBlocks: false)
     printWarnings(of: prepared)
     let table = FrameTable()
-    return prepared.map { trace($0, table: table, warn: false) }
+    return prepared.map { trace($0, table: table) }
 }
 
 /// Reads several snapshots in parallel, each with a symbolizer that has
