@@ -57,13 +57,7 @@ public enum FileOutput {
     public static func write(
         to path: String, mode: mode_t, durable: Bool, pieces produce: (_ emit: ([UInt8]) -> Void) -> Void
     ) throws(Failure) {
-        try write(to: path, mode: mode, durable: durable) { fd in
-            var failed: Int32?
-            produce { piece in
-                if failed == nil { failed = writeAll(fd, piece) }
-            }
-            return failed
-        }
+        try write(to: path, mode: mode, durable: durable) { fd in writeAll(fd, pieces: produce) }
     }
 
     /// `content` writes the whole output to the descriptor it is given: nil, or the `errno` of
@@ -200,6 +194,16 @@ public enum FileOutput {
             }
         }
         return nil
+    }
+
+    /// Writes every piece `produce` hands its argument to `fd`, as it comes: nil, or the `errno`
+    /// of the write that failed (the pieces after it are not written).
+    public static func writeAll(_ fd: Int32, pieces produce: (_ emit: ([UInt8]) -> Void) -> Void) -> Int32? {
+        var failed: Int32?
+        produce { piece in
+            if failed == nil { failed = writeAll(fd, piece) }
+        }
+        return failed
     }
 
     /// Writes every byte to `fd`: nil, or the `errno` of the write that failed.

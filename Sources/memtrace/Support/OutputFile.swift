@@ -18,11 +18,7 @@ func writeOutput(_ bytes: [UInt8], to path: String) throws {
 /// are made: for an output too large to hold whole.
 func writeOutput(to path: String, pieces produce: (_ emit: ([UInt8]) -> Void) -> Void) throws {
     if path == "-" {
-        var failed: Int32?
-        produce { piece in
-            if failed == nil { failed = FileOutput.writeAll(1, piece) }
-        }
-        if let code = failed {
+        if let code = FileOutput.writeAll(1, pieces: produce) {
             throw CLIError("cannot write standard output: \(String(cString: strerror(code)))")
         }
         return
