@@ -300,7 +300,8 @@ static inline uint32_t mt_shard_index(uint64_t ptr) {
  * change different lines of the filter as their sampled blocks come and go,
  * and read only lines that they alone change (with one set of lines for all,
  * each sampled block's arrival and departure took the line from every other
- * thread's cache: sampling at 8 KiB, two threads of churn 6% faster apart).
+ * thread's cache: sampling at 8 KiB, two threads of churn 4% to 6% faster
+ * apart).
  * Blocks 2 MiB apart in a region share a cell, which the counts allow for.
  * A free reads the region's summary first (one bit a word of the bitmap,
  * that is a bit for 1 KiB of memory; 256 bytes a region, on lines of their
