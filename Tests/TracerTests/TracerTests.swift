@@ -202,6 +202,30 @@ final class TracerTests: XCTestCase {
         for path in trueFiles { assertConsistent(try SnapshotFile.read(path: path)) }
     }
 
+    /// MEMTRACE_FOLLOW_FORK=0 stops a forked child's recording (no snapshot of its own) but not
+    /// the tracing of what it execs: LD_PRELOAD is inherited, so a shell's commands are traced
+    /// without each forked child starting the tracer's thread first (docs/performance.md).
+    func testAChildNotFollowedStillTracesWhatItExecs() throws {
+        let exe = try Fixtures.build("forks")
+        // MEMTRACE_FOLLOW_FORK, the fixture's arguments, the snapshots of forks and of true
+        let cases: [(String, [String], Int, Int)] = [
+            ("0", [], 1, 2), ("0", ["exec"], 1, 3), ("1", ["exec"], 1, 3), ("1", [], 2, 2),
+        ]
+        for (follow, arguments, forks, trues) in cases {
+            let label = "MEMTRACE_FOLLOW_FORK=\(follow) \(arguments)"
+            let run = directory.appendingPathComponent("follow-\(follow)-\(arguments.count)")
+            try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+            let traced = try runTraced(exe, arguments, in: run, environment: ["MEMTRACE_FOLLOW_FORK": follow])
+            XCTAssertEqual(traced.status, 0, "\(label): \(traced.stderrText)")
+            XCTAssertEqual(traced.stdoutText, "forks: done\n", label)
+            let files = try snapshotFiles(in: run)
+            let names = files.map { ($0 as NSString).lastPathComponent }
+            XCTAssertEqual(names.filter { $0.hasPrefix("forks.") }.count, forks, "\(label): \(names)")
+            XCTAssertEqual(names.filter { $0.hasPrefix("true.") }.count, trues, "\(label): \(names)")
+            for path in files { assertConsistent(try SnapshotFile.read(path: path)) }
+        }
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
