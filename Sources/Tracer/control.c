@@ -1196,11 +1196,15 @@ static void find_own_malloc(void) {
     if (!dladdr1(global, &info, (void **)&symbol, RTLD_DL_SYMENT) || !symbol || symbol->st_shndx == SHN_UNDEF) return;
     const char *where = info.dli_fname && info.dli_fname[0] ? info.dli_fname : mt_config.exe;
     snprintf(mt_config.own_malloc, sizeof mt_config.own_malloc, "%s", where);
+    mt_hooks_follow_first_malloc();
+    /* A library preloaded before the tracer (LD_PRELOAD="libmimalloc.so.2
+     * libtrace.so"), not an executable: the order is the user's to change. */
+    int library = strcmp(where, mt_config.exe) != 0 && strstr(where, ".so") != NULL;
     char line[4300];
     snprintf(line, sizeof line,
              "memtrace: %s has an allocator of its own: its malloc comes before the tracer's, "
-             "so no allocation is traced\n",
-             mt_config.own_malloc);
+             "so no allocation is traced%s\n",
+             mt_config.own_malloc, library ? " (preload libtrace.so before it)" : "");
     mt_say(line);
 }
 

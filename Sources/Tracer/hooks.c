@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <malloc.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +79,7 @@ uint64_t mt_boot_used(const void **start) {
 }
 
 int mt_glibc_chunks;
+char mt_allocator_module[4096];
 
 struct holder {
     uintptr_t address, base;
@@ -107,12 +109,24 @@ static int holder_of(void *address, struct holder *h) {
     return mt_iterate_phdr(find_holder, h) == 1 && h->name;
 }
 
+/* The module whose malloc the tracer forwards to, for the snapshots: glibc's
+ * libc.so.6 or another allocator (jemalloc, tcmalloc, mimalloc). */
+static void name_allocator(void) {
+    struct holder a;
+    mt_allocator_module[0] = 0;
+    if (real_malloc && holder_of((void *)real_malloc, &a))
+        snprintf(mt_allocator_module, sizeof mt_allocator_module, "%s", a.name);
+}
+
+int mt_allocator_is_glibc(void) { return strstr(mt_allocator_module, "/libc.so") != NULL; }
+
 /* Reading the header beats calling malloc_usable_size (twice for every
  * block whose record it holds: inblock.c) only if the real allocator is
  * glibc's and computes it that way; both are checked once, on blocks of
  * every kind, including one of its own mapping. */
 static void check_chunks(void) {
     struct holder a, b;
+    name_allocator();
     if (!real_malloc || !real_free || !real_malloc_usable_size || !holder_of((void *)real_malloc, &a) ||
         !holder_of((void *)real_malloc_usable_size, &b) || a.base != b.base || !strstr(a.name, "/libc.so"))
         return;
@@ -150,6 +164,31 @@ static void resolve(void) {
     real_tryjoin = next_symbol("pthread_tryjoin_np");
     real_timedjoin = next_symbol("pthread_timedjoin_np");
     real_clockjoin = next_symbol("pthread_clockjoin_np");
+}
+
+/* A malloc that comes before the tracer's in symbol lookup (an executable's
+ * own, as rustc's jemalloc; an allocator preloaded before libtrace.so): the
+ * loader binds the program's calls to it, and only the entry points that
+ * allocator lacks reach the tracer (mimalloc has no nothrow operator delete,
+ * tcmalloc no reallocarray).  Those must hand their blocks to that allocator
+ * too, not to the next one after the tracer: glibc's free aborted on a block
+ * of mimalloc's.  From the constructor, once such a malloc is found. */
+static void *first_definition(const char *name, void *fallback) {
+    void *p = dlsym(RTLD_DEFAULT, name);
+    return p && !mt_is_self_address((uint64_t)(uintptr_t)p) ? p : fallback;
+}
+
+void mt_hooks_follow_first_malloc(void) {
+    real_malloc = first_definition("malloc", real_malloc);
+    real_free = first_definition("free", real_free);
+    real_calloc = first_definition("calloc", real_calloc);
+    real_realloc = first_definition("realloc", real_realloc);
+    real_posix_memalign = first_definition("posix_memalign", real_posix_memalign);
+    real_aligned_alloc = first_definition("aligned_alloc", real_aligned_alloc);
+    real_memalign = first_definition("memalign", real_memalign);
+    real_malloc_usable_size = first_definition("malloc_usable_size", real_malloc_usable_size);
+    name_allocator();
+    if (!mt_allocator_is_glibc()) mt_glibc_chunks = 0;
 }
 
 /* Called on the slow path of every hook until start-up is complete.  The

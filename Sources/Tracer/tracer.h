@@ -858,6 +858,13 @@ static inline size_t mt_chunk_usable(const void *p) {
 /* Whether the real allocator is glibc's and its answers are the header's
  * (hooks.c checks at start-up), and so mt_block_usable may read it. */
 extern int mt_glibc_chunks;
+/* The module of the allocator the tracer forwards to (hooks.c), and whether
+ * it is glibc's libc. */
+extern char mt_allocator_module[4096];
+int mt_allocator_is_glibc(void);
+/* Forward to the malloc that comes first in the program's symbol lookup, not
+ * to the next one after the tracer (hooks.c). */
+void mt_hooks_follow_first_malloc(void);
 /* mt_real_usable_size for a block the real allocator handed out (never a
  * bootstrap one): inline, as the records kept in blocks need it twice. */
 static inline size_t mt_block_usable(void *p) {

@@ -121,6 +121,34 @@ final class RunTests: XCTestCase {
         XCTAssertFalse(check.stderr.contains("passed"), check.stderr)
     }
 
+    /// An allocator preloaded before the tracer (mimalloc, tcmalloc) gets the program's calls; what
+    /// it lacks reaches the tracer, which must give its blocks back to it: mimalloc has no nothrow
+    /// operator delete, and the tracer's handed mimalloc's blocks to glibc's free, which aborted.
+    func testAnAllocatorPreloadedFirstGetsItsBlocksBack() throws {
+        let work = try Workspace("firstmalloc")
+        try work.build("nothrowdelete.cpp")
+        try FileManager.default.copyItem(
+            atPath: TestPaths.file("Tests/EndToEndTests/Fixtures/firstmalloc.c"), toPath: work.path + "/firstmalloc.c")
+        let library = try runProcess(
+            "/usr/bin/gcc", ["-shared", "-fPIC", "-o", "libfirstmalloc.so", "firstmalloc.c"], directory: work.directory)
+        XCTAssertEqual(library.status, 0, library.stderrText)
+        let first = work.directory.resolvingSymlinksInPath().path + "/libfirstmalloc.so"
+        let result = try runProcess(
+            work.path + "/nothrowdelete",
+            environment: [
+                "LD_PRELOAD": "\(first) \(TestPaths.libtrace)",
+                "MEMTRACE_OUTPUT": work.path + "/first.snap",
+            ], directory: work.directory)
+        XCTAssertEqual(result.status, 0, "134: glibc's free aborted; \(result.stderrText)")
+        XCTAssertEqual(result.stdoutText, "released\n")
+        XCTAssertEqual(
+            result.stderrText,
+            "memtrace: \(first) has an allocator of its own: its malloc comes before the tracer's, so no allocation "
+                + "is traced (preload libtrace.so before it)\n")
+        let snapshot = try SnapshotFile.read(path: work.path + "/first.snap")
+        XCTAssertEqual(snapshot.process["own_malloc"], first)
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

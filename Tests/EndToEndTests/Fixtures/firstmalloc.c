@@ -1,0 +1,50 @@
+/* An allocator preloaded before the tracer (LD_PRELOAD="libfirstmalloc.so
+ * libtrace.so", as a user might put mimalloc or tcmalloc first): the loader
+ * binds the program's malloc, free and operator new to these, and only what
+ * this library lacks reaches the tracer -- here, as in mimalloc, the nothrow
+ * operator delete.  A bump allocator over a static arena: glibc's free would
+ * abort on its blocks. */
+#include <stddef.h>
+#include <string.h>
+
+static _Alignas(16) char arena[1 << 20];
+static size_t used;
+
+void *malloc(size_t size) {
+    size = (size + 15) & ~(size_t)15;
+    if (size > sizeof arena - used - 16) return NULL;
+    char *p = arena + used + 16;
+    memcpy(p - 16, &size, sizeof size);
+    used += size + 16;
+    return p;
+}
+
+void free(void *p) { (void)p; }
+
+void *calloc(size_t n, size_t size) {
+    if (size && n > sizeof arena / size) return NULL;
+    void *p = malloc(n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+void *realloc(void *old, size_t size) {
+    void *p = malloc(size);
+    if (p && old) {
+        size_t had;
+        memcpy(&had, (char *)old - 16, sizeof had);
+        memcpy(p, old, had < size ? had : size);
+    }
+    return p;
+}
+
+/* operator new(size_t, const std::nothrow_t &) and new[]: no delete of that form. */
+void *_ZnwmRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc(size ? size : 1);
+}
+
+void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc(size ? size : 1);
+}
