@@ -245,6 +245,11 @@ public struct Summary {
             ]
             let width = rows.map(\.0.count).max()! + 2
             for (label, value) in rows { out += "  " + (label + ":").padding(to: width) + value + "\n" }
+        } else if let allocator = snapshot.process["allocator"], snapshot.allocator?.kind != .jemalloc {
+            // PROCESS allocator: the tracer forwarded to neither glibc's malloc nor jemalloc.
+            out +=
+                "  not available: the allocator is \(allocator), whose statistics memtrace does not read "
+                + "(only glibc's and jemalloc's)\n"
         } else if snapshot.allocator?.kind == .unknown {
             // The tracer leaves them out when asking could hurt the program (docs/tracer.md).
             if snapshot.header.trigger == .termination {

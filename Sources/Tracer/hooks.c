@@ -114,8 +114,8 @@ static int holder_of(void *address, struct holder *h) {
 static void name_allocator(void) {
     struct holder a;
     mt_allocator_module[0] = 0;
-    if (real_malloc && holder_of((void *)real_malloc, &a))
-        snprintf(mt_allocator_module, sizeof mt_allocator_module, "%s", a.name);
+    if (real_malloc && holder_of((void *)real_malloc, &a)) /* "": the executable's own */
+        snprintf(mt_allocator_module, sizeof mt_allocator_module, "%s", a.name[0] ? a.name : mt_config.exe);
 }
 
 int mt_allocator_is_glibc(void) { return strstr(mt_allocator_module, "/libc.so") != NULL; }

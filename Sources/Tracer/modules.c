@@ -195,7 +195,9 @@ uint32_t mt_modules_last(struct mt_buf *out) {
 
 /* ---- allocator statistics --------------------------------------------------
  * jemalloc when it is the allocator (it exports mallctl), glibc's mallinfo2
- * otherwise.  jemalloc caches its statistics: writing "epoch" refreshes them. */
+ * when glibc's is, none for another (tcmalloc, mimalloc: glibc's figures
+ * would describe an arena the program does not use).  jemalloc caches its
+ * statistics: writing "epoch" refreshes them. */
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 static mallctl_fn mallctl;
@@ -224,6 +226,11 @@ void mt_allocator_collect(struct mt_buf *out) {
             count++;
         }
         if (!out->failed) memcpy(out->data + count_at, &count, 4);
+        return;
+    }
+    if (!mt_allocator_is_glibc()) {
+        mt_buf_u32(out, MT_ALLOCATOR_UNKNOWN);
+        mt_buf_u32(out, 0);
         return;
     }
     struct mallinfo2 mi = mallinfo2();

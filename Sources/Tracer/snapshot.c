@@ -390,12 +390,15 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     else if (trigger == MT_TRIGGER_EXIT && mt_signal_ending == MT_ENDING_EXIT) ended_key = "exit", ended_by = "_exit";
     size_t ended_by_len = ended_by ? strlen(ended_by) : 0, ended_key_len = ended_key ? strlen(ended_key) : 0;
     size_t own_len = strlen(mt_config.own_malloc); /* "own_malloc": the module whose malloc comes first */
+    /* "allocator": the module the tracer forwards to, when it is not glibc's */
+    size_t allocator_len = mt_allocator_is_glibc() ? 0 : strlen(mt_allocator_module);
     section(w, MT_SECTION_PROCESS,
             4 + strings_size("exe", exe_len) + strings_size("cmdline", mt_config.cmdline_len) +
                 strings_size("cwd", cwd_len) + strings_size("output", out_len) +
                 (ended_by ? strings_size(ended_key, ended_by_len) : 0) +
-                (own_len ? strings_size("own_malloc", own_len) : 0));
-    put_u32(w, 4 + (ended_by ? 1 : 0) + (own_len ? 1 : 0));
+                (own_len ? strings_size("own_malloc", own_len) : 0) +
+                (allocator_len ? strings_size("allocator", allocator_len) : 0));
+    put_u32(w, 4 + (ended_by ? 1 : 0) + (own_len ? 1 : 0) + (allocator_len ? 1 : 0));
     put_u32(w, 3), put(w, "exe", 3), put_u32(w, (uint32_t)exe_len), put(w, mt_config.exe, exe_len);
     put_u32(w, 7), put(w, "cmdline", 7), put_u32(w, (uint32_t)mt_config.cmdline_len);
     put(w, mt_config.cmdline ? mt_config.cmdline : "", mt_config.cmdline_len);
@@ -408,6 +411,10 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     if (own_len) {
         put_u32(w, 10), put(w, "own_malloc", 10);
         put_u32(w, (uint32_t)own_len), put(w, mt_config.own_malloc, own_len);
+    }
+    if (allocator_len) {
+        put_u32(w, 9), put(w, "allocator", 9);
+        put_u32(w, (uint32_t)allocator_len), put(w, mt_allocator_module, allocator_len);
     }
 
     /* TOTALS */

@@ -3,7 +3,8 @@
  * binds the program's malloc, free and operator new to these, and only what
  * this library lacks reaches the tracer -- here, as in mimalloc, the nothrow
  * operator delete.  A bump allocator over a static arena: glibc's free would
- * abort on its blocks. */
+ * abort on its blocks.  Preloaded after the tracer, it is the allocator the
+ * tracer forwards to, neither glibc's nor jemalloc. */
 #include <stddef.h>
 #include <string.h>
 
@@ -36,6 +37,12 @@ void *realloc(void *old, size_t size) {
         memcpy(p, old, had < size ? had : size);
     }
     return p;
+}
+
+size_t malloc_usable_size(void *p) {
+    size_t size = 0;
+    if (p) memcpy(&size, (char *)p - 16, sizeof size);
+    return size;
 }
 
 /* operator new(size_t, const std::nothrow_t &) and new[]: no delete of that form. */
