@@ -17,7 +17,7 @@ final class LeakReportTests: XCTestCase {
     ])
 
     /// Stacks: 0 = make_list←main, 1 = make_node←main, 2 = g_strdup←setup←main.
-    func scanned(_ blocks: [Snapshot.Block], flags: UInt32 = 0x4) -> TracedSnapshot {
+    func scanned(_ blocks: [Snapshot.Block], flags: UInt32 = 0x4, allocator: String? = nil) -> TracedSnapshot {
         var snapshot = makeSnapshot(
             [
                 StackSpec(pcs: [0x1, 0x10, 0x50], size: 0, count: 0),
@@ -31,6 +31,7 @@ final class LeakReportTests: XCTestCase {
             snapshot.stackStats[index].liveCount = UInt64(mine.count)
         }
         snapshot.blocks = blocks
+        snapshot.process["allocator"] = allocator
         return TracedSnapshot(snapshot, resolver: resolver)
     }
 
@@ -301,6 +302,23 @@ final class LeakReportTests: XCTestCase {
             cleanText.hasSuffix(
                 "memtrace: passed: 0 bytes in 0 blocks leaked (definite, indirect) in 1 process, at most 10 bytes allowed\n"
             ), cleanText)
+    }
+
+    /// Under another allocator than glibc's the scan reads no memory the program mapped itself: a
+    /// report with leaks says so under its summary; one without, and one under glibc, do not.
+    func testLeaksUnderAnotherAllocatorSayWhatWasNotScanned() throws {
+        let tcmalloc = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+        let leaking = try LeakReport(scanned(listBlocks, allocator: tcmalloc), suppressions: [])
+        let text = LeakFormat.text([leaking], verdict: LeakVerdict([leaking]))
+        XCTAssertTrue(
+            text.contains(
+                "      lost: 96 (32 direct, 64 indirect) bytes in 3 blocks\n   note: under libtcmalloc_minimal.so.4, "
+                    + "memory the program maps itself is not scanned for pointers, so a block that only such memory "
+                    + "points to counts as lost (docs/leaks.md, Limits)\n"), text)
+        let clean = try LeakReport(scanned([block(8, stack: 2, .reachable)], allocator: tcmalloc), suppressions: [])
+        XCTAssertFalse(LeakFormat.text([clean], verdict: LeakVerdict([clean])).contains("note:"))
+        let glibc = try LeakReport(scanned(listBlocks), suppressions: [])
+        XCTAssertFalse(LeakFormat.text([glibc], verdict: LeakVerdict([glibc])).contains("note:"))
     }
 
     func testJSONHasTheDocumentedShape() throws {

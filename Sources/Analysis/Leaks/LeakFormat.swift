@@ -106,6 +106,7 @@ public enum LeakFormat {
         let (direct, indirect) = report.lost
         out +=
             "   \("lost".leftPadded(to: 15)): \(direct.size + indirect.size) (\(direct.size) direct, \(indirect.size) indirect) bytes in \(direct.count + indirect.count) blocks\n"
+        if direct.count + indirect.count > 0, let note = allocatorNote(report.snapshot) { out += "   note: \(note)\n" }
         if report.overrunBlocks > 0 {
             out +=
                 "   \("heap overruns".leftPadded(to: 15)): \(report.overrunBlocks) blocks written one byte past their end\n"
@@ -244,6 +245,16 @@ public enum LeakFormat {
     }
 
     /// The process's arguments joined by spaces, from the PROCESS section.
+    /// Under an allocator other than glibc's (PROCESS `allocator`: jemalloc, tcmalloc, mimalloc),
+    /// the scan reads no memory the program mapped itself (docs/leaks.md, *Limits*), and says so
+    /// where it found leaks: a block that only such memory points to counts as lost.
+    static func allocatorNote(_ snapshot: Snapshot) -> String? {
+        guard let allocator = snapshot.process["allocator"] else { return nil }
+        let name = allocator.split(separator: "/").last.map(String.init) ?? allocator
+        return "under \(name), memory the program maps itself is not scanned for pointers, so a block that only "
+            + "such memory points to counts as lost (docs/leaks.md, Limits)"
+    }
+
     static func commandLine(_ snapshot: Snapshot) -> String? {
         if let cmdline = snapshot.process["cmdline"], !cmdline.isEmpty {
             return cmdline.split(separator: "\0", omittingEmptySubsequences: true).joined(separator: " ")
