@@ -918,8 +918,14 @@ static void after_fork_child(void) {
         return;
     }
     mt_config.start_time_ns = mt_now_ns();
-    /* Without %p in the pattern, the child's snapshots would replace the parent's. */
-    if (!strstr(mt_config.output, "%p")) {
+    /* Without %p in the pattern, the child's snapshots would replace the parent's.
+     * Not where the pattern names a device or a pipe (MEMTRACE_OUTPUT=/dev/null),
+     * which snapshots are written into rather than replace: the child's went to
+     * /dev/null.PID, a file in /dev for root and a warning for anyone else. */
+    struct stat target;
+    int stream = !strchr(mt_config.output, '%') && stat(mt_config.output, &target) == 0 && !S_ISREG(target.st_mode) &&
+                 !S_ISDIR(target.st_mode);
+    if (!strstr(mt_config.output, "%p") && !stream) {
         size_t used = strlen(mt_config.output);
         strncat(mt_config.output, ".%p", sizeof mt_config.output - used - 1);
     }

@@ -226,6 +226,20 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// MEMTRACE_OUTPUT=/dev/null throws the snapshots away, a forked child's too: the child added
+    /// `.PID` to the name, as for a file, and warned that it could not create /dev/null.PID (root
+    /// could, and filled /dev with snapshots).
+    func testSnapshotsToADeviceStayThereInForkedChildren() throws {
+        let exe = try Fixtures.build("forks")
+        let before = try FileManager.default.contentsOfDirectory(atPath: "/dev").filter { $0.hasPrefix("null.") }
+        let traced = try runTraced(exe, in: directory, environment: ["MEMTRACE_OUTPUT": "/dev/null"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        XCTAssertEqual(traced.stdoutText, "forks: done\n")
+        XCTAssertEqual(traced.stderrText, "")
+        let after = try FileManager.default.contentsOfDirectory(atPath: "/dev").filter { $0.hasPrefix("null.") }
+        XCTAssertEqual(after, before)
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
