@@ -144,7 +144,7 @@ static void check_chunks(void) {
 }
 
 /* ---- start-up ------------------------------------------------------------- */
-enum { ST_NEW, ST_STARTING, ST_READY };
+enum { ST_NEW, ST_STARTING, ST_FORWARDING, ST_READY };
 static int state = ST_NEW;
 
 static void *next_symbol(const char *name) { return dlsym(RTLD_NEXT, name); }
@@ -191,6 +191,25 @@ void mt_hooks_follow_first_malloc(void) {
     if (!mt_allocator_is_glibc()) mt_glibc_chunks = 0;
 }
 
+/* An allocation can come before libc has initialised itself: from the
+ * executable's .preinit_array, where every sanitizer runtime starts (and
+ * calls dlsym, which allocates).  libc has not set `environ` yet, so the
+ * settings would read as absent (MEMTRACE_OUTPUT, MEMTRACE_DISABLE...), and
+ * the functions the start-up calls may not work yet: under ThreadSanitizer,
+ * whose interceptors come first, dl_iterate_phdr jumped to address 0.  Until
+ * then the tracer only finds the real allocator and forwards to it (the
+ * blocks are not recorded, as those of the start-up itself); the rest waits
+ * for the first call after libc's initialiser, or for the constructor. */
+extern char **environ;
+static int constructing; /* the constructor is starting the tracer: libc is up */
+
+static int too_early(void) { return !environ && !constructing; }
+
+static void finish_start(void) {
+    check_chunks();
+    mt_control_init();
+}
+
 /* Called on the slow path of every hook until start-up is complete.  The
  * thread that starts the tracer holds the guard, so the allocations start-up
  * makes (dlsym, libunwind, getenv-free parsing) go straight through. */
@@ -201,18 +220,31 @@ static void start(void) {
         int saved = errno;
         mt_guard++;
         resolve();
-        check_chunks();
-        mt_control_init();
+        int early = too_early();
+        if (!early) finish_start();
         mt_leave();
-        __atomic_store_n(&state, ST_READY, __ATOMIC_RELEASE);
+        __atomic_store_n(&state, early ? ST_FORWARDING : ST_READY, __ATOMIC_RELEASE);
         errno = saved;
         return;
     }
+    if (expected == ST_FORWARDING) {
+        if (too_early() || mt_guard) return; /* forwarding; or the finishing thread re-entering */
+        if (__atomic_compare_exchange_n(&state, &expected, ST_STARTING, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            int saved = errno;
+            mt_guard++;
+            finish_start();
+            mt_leave();
+            __atomic_store_n(&state, ST_READY, __ATOMIC_RELEASE);
+            errno = saved;
+            return;
+        }
+    }
     /* Another thread is starting the tracer; this one waits unless it is the
      * starter itself re-entering through dlsym (then the guard is set and the
-     * caller falls back to the bootstrap buffer). */
+     * caller falls back to the bootstrap buffer).  A start that was too early
+     * ends forwarding, which the caller then does. */
     if (mt_guard) return;
-    while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) != ST_READY) sched_yield();
+    while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == ST_STARTING) sched_yield();
 }
 
 static inline void ensure_started(void) {
@@ -225,6 +257,7 @@ uint64_t mt_initial_sp;
 
 __attribute__((constructor(101))) static void mt_constructor(void) {
     mt_initial_sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+    constructing = 1;
     ensure_started();
     mt_guard++;
     mt_control_start();

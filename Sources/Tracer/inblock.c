@@ -51,7 +51,9 @@
 
 struct leaf {
     uint64_t *words;                  /* [2w]: padded, [2w + 1]: pending, for word w */
-    uint64_t base;                    /* first address covered */
+    uint64_t gib;                     /* the GiB covered, by number: its address is the first block's
+                                       * of an allocator whose regions start there (LeakSanitizer's), and
+                                       * a leak checker that reads the tracer's data took it for a pointer */
     uint64_t pages[LEAF_PAGES / 64];  /* pages that have held a pending bit */
 };
 
@@ -114,7 +116,7 @@ __attribute__((noinline, cold)) static struct leaf *leaf_make(uint64_t ptr) {
         if (words) {
             l = &leaves[leaf_count + 1];
             l->words = words;
-            l->base = ptr >> LEAF_SHIFT << LEAF_SHIFT;
+            l->gib = ptr >> LEAF_SHIFT;
             __atomic_store_n(&leaf_count, leaf_count + 1, __ATOMIC_RELEASE); /* after the leaf: see mt_inblock_resident_bytes */
             __atomic_store_n(&top[ptr >> LEAF_SHIFT], (uint8_t)leaf_count, __ATOMIC_RELEASE);
         }
@@ -124,7 +126,7 @@ __attribute__((noinline, cold)) static struct leaf *leaf_make(uint64_t ptr) {
 }
 
 static inline uint64_t *pair_of(const struct leaf *l, uint64_t ptr) {
-    return &l->words[2 * ((ptr - l->base) / WORD_SPAN)];
+    return &l->words[2 * ((ptr & ((1ull << LEAF_SHIFT) - 1)) / WORD_SPAN)];
 }
 static inline uint64_t bit_of(uint64_t ptr) { return 1ull << ((ptr >> 4) & 63); }
 
@@ -313,7 +315,7 @@ void mt_inblock_each(mt_inblock_fn fn, void *ctx) {
             if (!(l->pages[page / 64] >> (page % 64) & 1)) continue;
             for (uint64_t w = page * PAGE_PAIRS; w < (page + 1) * PAGE_PAIRS; w++) {
                 for (uint64_t pending = l->words[2 * w + 1]; pending; pending &= pending - 1) {
-                    batch[n++] = l->base + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
+                    batch[n++] = (l->gib << LEAF_SHIFT) + w * WORD_SPAN + 16 * (uint64_t)__builtin_ctzll(pending);
                     seen++;
                     if (n == BATCH) {
                         each_batch(batch, n, fn, ctx);
