@@ -171,6 +171,24 @@ final class RunTests: XCTestCase {
                     + "memtrace does not read (only glibc's and jemalloc's)\n"), summary.stdout)
     }
 
+    /// A program run with a clock of its own (faketime) writes snapshots whose times are not the
+    /// machine's: `run` took its snapshot for an earlier run's, left it out of its list and, when
+    /// it was the only one, said that no snapshot was written.
+    func testAProgramWithAClockOfItsOwnHasItsSnapshotsListed() throws {
+        let faketime = "/usr/bin/faketime"
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: faketime), "faketime (Debian's faketime)")
+        let work = try Workspace("faketime")
+        try work.build("sites.c")
+        let run = try work.memtrace(["run", "-o", "ft.%p.%n.snap", "--", faketime, "2020-01-01 00:00:00", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let written = try FileManager.default.contentsOfDirectory(atPath: work.path).filter {
+            $0.hasPrefix("ft.") && $0.hasSuffix(".snap")
+        }
+        XCTAssertGreaterThanOrEqual(written.count, 2, "faketime's and the program's: \(written)")
+        XCTAssertTrue(run.stderr.contains("memtrace: \(written.count) snapshots written:\n"), run.stderr)
+        for name in written { XCTAssertTrue(run.stderr.contains("  \(name)\n"), "\(name): \(run.stderr)") }
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

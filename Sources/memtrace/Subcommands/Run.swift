@@ -155,9 +155,13 @@ extension Memtrace {
         ) {
             // Files changed since the program started (the file clock is coarse, hence the
             // margin in `since`) and written by a process whose tracing started after the
-            // program did: a previous run's files in the same place are not this run's.
-            let files = pattern.existingFiles(since: since).filter {
-                snapshotOrigin(of: $0).map { $0.tracingStart >= spawned } ?? false
+            // program did: a previous run's files in the same place are not this run's. Unless
+            // the process's clock is not the machine's (faketime): its snapshot's moment is more
+            // than a minute off the file's, and the file's time alone says it is this run's.
+            let files = pattern.existingFiles(since: since).filter { path in
+                guard let origin = snapshotOrigin(of: path) else { return false }
+                return origin.tracingStart >= spawned
+                    || origin.taken.distance(to: modificationTime(path)).magnitude > 60_000_000_000
             }
             var ownSnapshot: SnapshotReader.Snapshot?
             for path in files.reversed() {

@@ -210,12 +210,6 @@ private func isDirectory(_ path: String) -> Bool {
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
 }
 
-private func modificationTime(_ path: String) -> UInt64 {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return 0 }
-    return UInt64(info.st_mtim.tv_sec) * 1_000_000_000 + UInt64(info.st_mtim.tv_nsec)
-}
-
 /// The whole content of a (proc) file, or `nil` when it cannot be read.
 func readWhole(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

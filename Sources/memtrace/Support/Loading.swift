@@ -163,15 +163,22 @@ func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
     }
 }
 
-/// The pid and the moment its process started tracing (CLOCK_REALTIME) that a snapshot file's
-/// header gives (offsets 24 and 32), read without the rest of the file; nil when `path` is not a
-/// snapshot.
-func snapshotOrigin(of path: String) -> (pid: UInt32, tracingStart: UInt64)? {
+/// The pid, the moment its process started tracing and the moment of the snapshot (CLOCK_REALTIME,
+/// as the process saw it) that a snapshot file's header gives (offsets 24, 32 and 40), read without
+/// the rest of the file; nil when `path` is not a snapshot.
+func snapshotOrigin(of path: String) -> (pid: UInt32, tracingStart: UInt64, taken: UInt64)? {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
-    guard let header = try? handle.read(upToCount: 40), header.count == 40,
+    guard let header = try? handle.read(upToCount: 48), header.count == 48,
         header.prefix(8).elementsEqual("MEMTRACE".utf8)
     else { return nil }
     func integer(_ range: Range<Int>) -> UInt64 { header[range].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
-    return (UInt32(integer(24..<28)), integer(32..<40))
+    return (UInt32(integer(24..<28)), integer(32..<40), integer(40..<48))
+}
+
+/// A file's modification time in nanoseconds (the file system's clock), 0 when it cannot be read.
+func modificationTime(_ path: String) -> UInt64 {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return 0 }
+    return UInt64(info.st_mtim.tv_sec) * 1_000_000_000 + UInt64(info.st_mtim.tv_nsec)
 }
