@@ -189,6 +189,29 @@ final class RunTests: XCTestCase {
         for name in written { XCTAssertTrue(run.stderr.contains("  \(name)\n"), "\(name): \(run.stderr)") }
     }
 
+    /// AddressSanitizer's runtime stops a program unless it is the first library loaded, before the
+    /// tracer: `run` and `check` say so before the program runs rather than run it to that end and
+    /// then report that no snapshot was written, as if it had been killed.
+    func testAnAddressSanitizedProgramIsRefusedWithTheReason() throws {
+        let work = try Workspace("asan")
+        try FileManager.default.copyItem(
+            atPath: TestPaths.file("Tests/EndToEndTests/Fixtures/sites.c"), toPath: work.path + "/sites.c")
+        let build = try runProcess(
+            "/usr/bin/gcc", ["-g", "-fsanitize=address", "-I", TestPaths.includeDir, "-o", "asan-sites", "sites.c"],
+            directory: work.directory)
+        try XCTSkipUnless(build.status == 0, "gcc -fsanitize=address: \(build.stderrText)")
+        let said =
+            "memtrace: ./asan-sites is built with AddressSanitizer, whose runtime stops a program it is not the first "
+            + "library of (the tracer is preloaded before it): run it without memtrace (AddressSanitizer reports leaks "
+            + "itself, LeakSanitizer being part of it)\n"
+        for command in ["run", "check"] {
+            let result = try work.memtrace([command, "--", "./asan-sites"])
+            XCTAssertEqual(result.status, 2, command)
+            XCTAssertEqual(result.stdout, "", command)
+            XCTAssertEqual(result.stderr, said, command)
+        }
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

@@ -152,6 +152,7 @@ extension Memtrace {
             environment["MEMTRACE_OVERRUN_REPORT"] = "0"
             for variable in ["MEMTRACE_SAMPLE", "MEMTRACE_DISABLE"] { environment[variable] = nil }
 
+            if let why = whyNotTraceable(program[0], environment: environment) { throw CLIError(why, status: 2) }
             let unpreloadable = warnIfNotPreloadable(program[0], environment: environment)
             let started = realtimeNanoseconds() - 50_000_000
             var childPID: Int32 = 0

@@ -100,6 +100,7 @@ extension Memtrace {
             if let interval { environment["MEMTRACE_INTERVAL"] = String(interval) }
             if let sample, let bytes = Self.sampleBytes(sample) { environment["MEMTRACE_SAMPLE"] = String(bytes) }
 
+            if let why = whyNotTraceable(program[0], environment: environment) { throw CLIError(why, status: 2) }
             let unpreloadable = warnIfNotPreloadable(program[0], environment: environment)
             // File times come from a coarse clock that may lag this one by a tick.
             let spawned = realtimeNanoseconds()

@@ -36,6 +36,49 @@ func whyNotPreloadable(_ program: String, environment: [String: String], depth: 
         ? "\(program) is statically linked: no dynamic loader runs in it to preload the tracer" : nil
 }
 
+/// Why the tracer cannot run in `program` at all, found as its executable is: built with
+/// AddressSanitizer, whose runtime stops the program unless it is the first library loaded, before
+/// any preloaded one. Nil otherwise, or when that cannot be told.
+func whyNotTraceable(_ program: String, environment: [String: String]) -> String? {
+    guard let path = executablePath(program, searchPath: environment["PATH"] ?? "/usr/bin:/bin"),
+        let strings = dynamicStrings(path)
+    else { return nil }
+    // Its runtime as a library of its own (gcc's and clang's default); linked in instead
+    // (-static-libasan), it brings a malloc of its own that comes first, and the tracer says so.
+    guard strings.split(separator: 0).contains(where: { $0.starts(with: Array("libasan.so".utf8)) }) else { return nil }
+    return "\(program) is built with AddressSanitizer, whose runtime stops a program it is not the first library "
+        + "of (the tracer is preloaded before it): run it without memtrace (AddressSanitizer reports leaks itself, "
+        + "LeakSanitizer being part of it)"
+}
+
+/// The dynamic string table (.dynstr: needed libraries and imported symbols) of a 64-bit
+/// little-endian ELF file, found from its section headers; nil when it has none or is no such file.
+private func dynamicStrings(_ path: String) -> [UInt8]? {
+    guard let head = readPrefix(path, count: 64), head.count == 64, head.starts(with: [0x7f, 0x45, 0x4c, 0x46]),
+        head[4] == 2, head[5] == 1
+    else { return nil }
+    func integer(_ bytes: ArraySlice<UInt8>) -> Int { bytes.reversed().reduce(0) { $0 << 8 | Int($1) } }
+    let offset = integer(head[40..<48])
+    let size = integer(head[58..<60])
+    let count = integer(head[60..<62])
+    guard size >= 64, count > 0, count < 1 << 16, offset > 0,
+        let headers = readRange(path, offset: offset, count: size * count), headers.count == size * count
+    else { return nil }
+    for index in 0..<count {
+        let section = headers[index * size..<(index + 1) * size]
+        let start = section.startIndex
+        guard integer(section[start + 4..<start + 8]) == 6 else { continue }  // SHT_DYNAMIC
+        let link = integer(section[start + 40..<start + 44])
+        guard link < count else { return nil }
+        let strtab = headers[link * size..<(link + 1) * size]
+        let at = integer(strtab[strtab.startIndex + 24..<strtab.startIndex + 32])
+        let length = integer(strtab[strtab.startIndex + 32..<strtab.startIndex + 40])
+        guard length > 0, length < 64 << 20 else { return nil }
+        return readRange(path, offset: at, count: length)
+    }
+    return nil
+}
+
 /// ``whyNotPreloadable(_:environment:depth:)``, said on standard error before the program runs.
 func warnIfNotPreloadable(_ program: String, environment: [String: String]) -> String? {
     let why = whyNotPreloadable(program, environment: environment)
@@ -51,6 +94,16 @@ private func executablePath(_ program: String, searchPath: String) -> String? {
         if access(candidate, X_OK) == 0 && isFile(candidate) { return candidate }
     }
     return nil
+}
+
+/// Up to `count` bytes of `path` from `offset` on.
+private func readRange(_ path: String, offset: Int, count: Int) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: count)
+    let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+    return got > 0 ? Array(bytes.prefix(got)) : nil
 }
 
 /// Up to `count` bytes from the start of `path`.
