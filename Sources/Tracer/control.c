@@ -153,20 +153,25 @@ void mt_say(const char *s) {
         if (fd != 2) close(fd);
         return;
     }
-    struct mt_held_signal pipe;
+    /* A standard error file at the program's RLIMIT_FSIZE: the warning's write
+     * raised SIGXFSZ, which ended a program that never writes that far. */
+    struct mt_held_signal pipe, fsize;
     mt_hold_signal(&pipe, SIGPIPE);
-    int broken = 0;
+    mt_hold_signal(&fsize, SIGXFSZ);
+    int broken = 0, too_big = 0;
     size_t n = strlen(s);
     while (n > 0) {
         ssize_t k = write(fd, s, n);
         if (k <= 0) {
             if (k < 0 && errno == EINTR) continue;
             broken = k < 0 && errno == EPIPE;
+            too_big = k < 0 && errno == EFBIG;
             break;
         }
         s += k;
         n -= (size_t)k;
     }
+    mt_release_signal(&fsize, too_big);
     mt_release_signal(&pipe, broken);
     if (fd != 2) close(fd);
 }

@@ -253,6 +253,21 @@ final class TracerTests: XCTestCase {
         }
     }
 
+    /// Under a file size limit the snapshot's write fails with EFBIG and the tracer says so on
+    /// standard error; when that is a file, the warning reached the limit too, and its SIGXFSZ
+    /// ended a program that never writes that far (status 153).
+    func testAWarningPastTheFileSizeLimitDoesNotEndTheProgram() throws {
+        let exe = try Fixtures.build("peakrss")
+        let errors = directory.appendingPathComponent("errors.txt").path
+        let traced = try runTraced(
+            "/usr/bin/prlimit", ["--fsize=100", "--", "/bin/sh", "-c", "exec \"$0\" 2>\"$1\"", exe, errors],
+            in: directory)
+        XCTAssertEqual(traced.status, 0, "153: SIGXFSZ; \(traced.stderrText)")
+        let said = try String(contentsOfFile: errors, encoding: .utf8)
+        XCTAssertTrue(said.hasPrefix("memtrace: cannot write snapshot "), said)
+        XCTAssertEqual(said.utf8.count, 100, said)
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
