@@ -268,6 +268,21 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual(said.utf8.count, 100, said)
     }
 
+    /// A service under systemd's SystemCallFilter=@system-service runs in a seccomp filter that
+    /// kills the process on a system call it leaves out, mincore among them: the tracer used it
+    /// for the stack's pages and its own resident memory, and the program died (SIGSYS) at exit.
+    func testAServiceSeccompFilterWithoutMincoreLetsTheProgramLive() throws {
+        let launcher = try Fixtures.build("nomincore")
+        let exe = try Fixtures.build("forks")
+        let traced = try runTraced(launcher, [exe], in: directory, environment: ["MEMTRACE_LEAKS": "1"])
+        XCTAssertEqual(traced.status, 0, "159: SIGSYS; \(traced.stderrText)")
+        XCTAssertEqual(traced.stdoutText, "forks: done\n")
+        let names = try snapshotFiles(in: directory).map { ($0 as NSString).lastPathComponent }
+        XCTAssertEqual(names.filter { $0.hasPrefix("forks.") }.count, 2, "parent and forked child: \(names)")
+        let parent = try SnapshotFile.read(path: try snapshotFiles(in: directory).first { $0.contains("forks.") }!)
+        XCTAssertGreaterThan(parent.totals.tracerOverheadBytes, 0)
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
