@@ -89,9 +89,9 @@ static uint64_t resident_from_pagemap(const void *p, size_t bytes) {
     int fd = mt_open("/proc/self/pagemap", O_RDONLY, 0);
     if (fd < 0) return 0;
     const size_t page = mt_page_size();
-    uint64_t entries[512], pages = 0, first = (uint64_t)(uintptr_t)p / page, count = (bytes + page - 1) / page;
-    for (uint64_t i = 0; i < count; i += 512) {
-        size_t n = count - i < 512 ? (size_t)(count - i) : 512;
+    uint64_t entries[64], pages = 0, first = (uint64_t)(uintptr_t)p / page, count = (bytes + page - 1) / page;
+    for (uint64_t i = 0; i < count; i += 64) {
+        size_t n = count - i < 64 ? (size_t)(count - i) : 64;
         ssize_t got = pread(fd, entries, n * sizeof entries[0], (off_t)((first + i) * sizeof entries[0]));
         if (got <= 0) break;
         for (ssize_t k = 0; k < got / (ssize_t)sizeof entries[0]; k++) pages += entries[k] >> 63; /* present */
@@ -104,7 +104,7 @@ static uint64_t resident_from_pagemap(const void *p, size_t bytes) {
 uint64_t mt_resident_bytes(const void *p, size_t bytes) {
     if (under_seccomp_filter()) return resident_from_pagemap(p, bytes);
     const size_t page = mt_page_size();
-    unsigned char vec[512];
+    unsigned char vec[256]; /* a small frame: snapshots are written on the stacks of threads that exit */
     const size_t chunk = sizeof vec * page;
     uint64_t pages = 0;
     for (size_t off = 0; off < bytes; off += chunk) {

@@ -243,7 +243,7 @@ static int write_snapshot(int fd, int trigger, uint64_t seq, struct mt_buf *modu
     w->hash = MT_SUM_SEED;
     w->hashed = 0;
 
-    char cwd[4096];
+    static char cwd[4096]; /* under the snapshot lock, off a small stack (take) */
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = 0;
 
     /* Records kept in the blocks are read where they are (the leak scan
@@ -579,7 +579,10 @@ static int take(const char *path, int trigger, int leaks) {
     if (!writer_storage) writer_storage = mt_map(sizeof *writer_storage);
     if (!timeline_storage) timeline_storage = mt_map(MT_TIMELINE_POINTS * sizeof *timeline_storage);
     int err = 0;
-    char final[4096], tmp[4200];
+    /* Not on the stack: a thread of a 16 KiB stack that calls exit() writes
+     * the exit snapshot, and take()'s frame alone had been 16 KiB (SIGSEGV).
+     * Used under the snapshot lock, as the writer is. */
+    static char final[4096], tmp[4200];
     uint64_t seq = sequence;
     if (path) {
         size_t n = 0;
@@ -667,8 +670,8 @@ static int take(const char *path, int trigger, int leaks) {
     mt_buf_free(&alloc);
     mt_buf_free(&roots);
     if (!err) sequence++;
+    if (err) mt_warn("cannot write snapshot", final, err); /* `final` is the lock's */
     mt_snapshot_unlock();
-    if (err) mt_warn("cannot write snapshot", final, err);
     pthread_setcancelstate(cancel_state, NULL);
     errno = err ? err : saved;
     mt_leave();

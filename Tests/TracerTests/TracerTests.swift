@@ -283,6 +283,19 @@ final class TracerTests: XCTestCase {
         XCTAssertGreaterThan(parent.totals.tracerOverheadBytes, 0)
     }
 
+    /// The exit snapshot is written on the stack of the thread that calls exit(), which may be as
+    /// small as glibc allows (16 KiB): the writer's frames alone took 27 KiB (SIGSEGV).
+    func testExitFromAThreadOfTheSmallestStackWritesTheSnapshot() throws {
+        let exe = try Fixtures.build("smallstack")
+        let traced = try runTraced(exe, in: directory)
+        XCTAssertEqual(traced.status, 0, "139: SIGSEGV; \(traced.stderrText)")
+        XCTAssertEqual(traced.stdoutText, "worker exiting\n")
+        let snapshot = try onlySnapshot(in: directory, prefix: "smallstack")
+        let line = try Fixtures.line(of: "kept", in: Fixtures.source("smallstack"))
+        let kept = try XCTUnwrap(site(sites(of: snapshot), file: "smallstack.c", line: line))
+        XCTAssertEqual([kept.liveBytes, kept.liveCount], [100, 1])
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
