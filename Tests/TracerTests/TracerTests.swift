@@ -286,13 +286,13 @@ final class TracerTests: XCTestCase {
     /// The exit snapshot is written on the stack of the thread that calls exit(), which may be as
     /// small as glibc allows (16 KiB): the writer's frames alone took 27 KiB (SIGSEGV).
     func testExitFromAThreadOfTheSmallestStackWritesTheSnapshot() throws {
-        let exe = try Fixtures.build("smallstack")
+        let exe = try Fixtures.build("exitstack")
         let traced = try runTraced(exe, in: directory)
         XCTAssertEqual(traced.status, 0, "139: SIGSEGV; \(traced.stderrText)")
         XCTAssertEqual(traced.stdoutText, "worker exiting\n")
-        let snapshot = try onlySnapshot(in: directory, prefix: "smallstack")
-        let line = try Fixtures.line(of: "kept", in: Fixtures.source("smallstack"))
-        let kept = try XCTUnwrap(site(sites(of: snapshot), file: "smallstack.c", line: line))
+        let snapshot = try onlySnapshot(in: directory, prefix: "exitstack")
+        let line = try Fixtures.line(of: "kept", in: Fixtures.source("exitstack"))
+        let kept = try XCTUnwrap(site(sites(of: snapshot), file: "exitstack.c", line: line))
         XCTAssertEqual([kept.liveBytes, kept.liveCount], [100, 1])
     }
 
