@@ -146,10 +146,32 @@ static int for_messages(int fd, int own_description) {
     return flags > 0 && (flags & O_APPEND);
 }
 
+/* The program's standard error for the helper, whose descriptor table is its
+ * own: the program's open file itself, taken through a pidfd, so that a
+ * warning moves the offset the program writes at next (reopened through /proc
+ * with O_APPEND, a file `2>log` had the program's next lines written over the
+ * warning); or, where that is refused, reopened.  `*shared`: the former. */
+static int helper_stderr(int *shared) {
+    *shared = 0;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd >= 0) {
+        int fd = (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0);
+        close(pidfd);
+        if (fd >= 0) {
+            *shared = 1;
+            return fd;
+        }
+    }
+#endif
+    return open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC);
+}
+
 void mt_say(const char *s) {
-    int fd = private_files ? open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC) : 2;
+    int shared = 1;
+    int fd = private_files ? helper_stderr(&shared) : 2;
     if (fd < 0) return;
-    if (!for_messages(fd, private_files)) {
+    if (!for_messages(fd, !shared)) {
         if (fd != 2) close(fd);
         return;
     }

@@ -296,6 +296,24 @@ final class TracerTests: XCTestCase {
         XCTAssertEqual([kept.liveBytes, kept.liveCount], [100, 1])
     }
 
+    /// The helper thread's warnings go to the program's standard error through the program's own
+    /// open file: reopened with O_APPEND, a file the program writes at its own offset (`2>log`)
+    /// had the program's next line written over the warning.
+    func testAHelperWarningIsNotWrittenOverByTheProgram() throws {
+        let exe = try Fixtures.build("laterwords")
+        let errors = directory.appendingPathComponent("errors.txt").path
+        let missing = directory.appendingPathComponent("missing/%p.%n.snap").path
+        let traced = try runTraced(
+            "/bin/sh", ["-c", "exec \"$0\" 2>\"$1\"", exe, errors], in: directory,
+            environment: ["MEMTRACE_OUTPUT": missing, "MEMTRACE_INTERVAL": "0.05"])
+        XCTAssertEqual(traced.status, 0, traced.stderrText)
+        let lines = try String(contentsOfFile: errors, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, "\(lines)")
+        XCTAssertEqual(lines.first, "program: start")
+        XCTAssertTrue(lines.count == 3 && lines[1].hasPrefix("memtrace: cannot write snapshot "), "\(lines)")
+        XCTAssertTrue(lines.last?.hasPrefix("program: end") == true, "\(lines)")
+    }
+
     /// exec ends the helper thread wherever it stands: once, a snapshot it was writing stayed
     /// behind as `NAME.tmp.PID`. The fixture execs as soon as that file appears, through each
     /// of libc's exec functions (which call each other's internal names, not the wrappers),
