@@ -212,6 +212,25 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// A full file system: the tracer says "No space left on device", and `run` explained the
+    /// missing snapshot with the ways a program can end without one (SIGKILL…).
+    func testAFullFileSystemIsNamedAsWhyNoSnapshotCame() throws {
+        let work = try Workspace("full")
+        try work.build("sites.c")
+        let full = work.path + "/full"
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        let mount = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "none", full])
+        try XCTSkipUnless(mount.status == 0, "mounting a small tmpfs: \(mount.stderrText)")
+        defer { _ = try? runProcess("/bin/umount", [full]) }
+        let fill = try runProcess("/bin/dd", ["if=/dev/zero", "of=\(full)/fill", "bs=4096", "count=64"])
+        XCTAssertNotEqual(fill.status, 0, "64 KiB of tmpfs holds less than 64 pages")
+        let run = try work.memtrace(["run", "-o", full + "/%p.snap", "--", "./sites"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("No space left on device"), run.stderr)
+        let said = "memtrace: no snapshot was written to full/%p.snap (the file system of full is full)\n"
+        XCTAssertTrue(run.stderr.hasSuffix(said), run.stderr)
+    }
+
     func testOptionsReachTheTracer() throws {
         let work = try Workspace("options")
         try work.build("sites.c")

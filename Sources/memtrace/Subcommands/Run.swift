@@ -118,10 +118,17 @@ extension Memtrace {
         /// process's own, not known here).
         static func unwritableDirectory(_ pattern: OutputPattern) -> String? {
             let directory = (pattern.pattern as NSString).deletingLastPathComponent
-            guard !directory.contains("%"), access(directory.isEmpty ? "." : directory, W_OK | X_OK) != 0 else {
-                return nil
+            guard !directory.contains("%") else { return nil }
+            let path = directory.isEmpty ? "." : directory
+            if access(path, W_OK | X_OK) != 0 {
+                return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
             }
-            return "the tracer cannot write in \(directory): \(String(cString: strerror(errno)))"
+            // Writable, and full: the tracer said "No space left on device" above.
+            var space = statvfs()
+            if statvfs(path, &space) == 0, space.f_bavail == 0 {
+                return "the file system of \(directory) is full"
+            }
+            return nil
         }
 
         /// Why no snapshot came: the settings that asked for none, an output directory the tracer
