@@ -818,7 +818,11 @@ static int without_helper(long call, long a, long b) {
         rc = (int)syscall(call, a, b);
     }
     int saved = rc == 0 ? entry_errno : errno; /* a success leaves errno as it was */
-    if (stopped) start_helper();
+    /* A process that has unshared its pid namespace may start no thread (the
+     * kernel says EINVAL; `unshare -p -f` warned "cannot start the snapshot
+     * thread"): its children, in the new namespace, start helpers of their own. */
+    int new_pid_namespace = call == SYS_unshare && (a & CLONE_NEWPID) && rc == 0;
+    if (stopped && !new_pid_namespace) start_helper();
     pthread_mutex_unlock(&stepping_aside);
     mt_guard--;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

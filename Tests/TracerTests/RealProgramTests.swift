@@ -208,6 +208,10 @@ final class RealProgramTests: XCTestCase {
             """
         let run = try compare(unshare, ["-r", "/usr/bin/id", "-u"])
         XCTAssertEqual(run.stdoutText, "0\n")
+        // A new pid namespace too: the process that made it may start no thread, and the helper
+        // it tried to start again warned "cannot start the snapshot thread: Invalid argument".
+        let pid = try compare(unshare, ["-p", "-f", "-r", "/bin/sh", "-c", "echo $$"])
+        XCTAssertEqual(pid.stdoutText, "1\n")
         let inProcess = try compare(python, ["-I", "-c", script])
         XCTAssertEqual(inProcess.stdoutText, "0 0\ndone\n")
         try checkSnapshots(in: inProcess.directory, program: python, triggers: [.signal, .exit])
