@@ -128,9 +128,9 @@ final class RunTests: XCTestCase {
         let work = try Workspace("firstmalloc")
         try work.build("nothrowdelete.cpp")
         try FileManager.default.copyItem(
-            atPath: TestPaths.file("Tests/EndToEndTests/Fixtures/firstmalloc.c"), toPath: work.path + "/firstmalloc.c")
+            atPath: TestPaths.file("Tests/EndToEndTests/Fixtures/ownmalloc.c"), toPath: work.path + "/ownmalloc.c")
         let library = try runProcess(
-            "/usr/bin/gcc", ["-shared", "-fPIC", "-o", "libfirstmalloc.so", "firstmalloc.c"], directory: work.directory)
+            "/usr/bin/gcc", ["-shared", "-fPIC", "-o", "libfirstmalloc.so", "ownmalloc.c"], directory: work.directory)
         XCTAssertEqual(library.status, 0, library.stderrText)
         let first = work.directory.resolvingSymlinksInPath().path + "/libfirstmalloc.so"
         let result = try runProcess(

@@ -1,6 +1,6 @@
 // Blocks of the nothrow operator new, released by the nothrow operator delete (as a constructor
-// that throws inside `new (std::nothrow) T` does). Preloaded before the tracer, firstmalloc.c
-// has the first and not the second, so the tracer's delete gets firstmalloc's blocks.
+// that throws inside `new (std::nothrow) T` does). Preloaded before the tracer, ownmalloc.c
+// has the first and not the second, so the tracer's delete gets its blocks.
 #include <cstdio>
 #include <new>
 

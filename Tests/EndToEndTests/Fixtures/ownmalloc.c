@@ -1,7 +1,14 @@
 /* A program with an allocator of its own, as rustc has (jemalloc, linked in
  * and exported): the loader binds every call to malloc, free, calloc and
  * realloc in the process, libc's included, to these, which come before any
- * preloaded library's.  A bump allocator over a static arena. */
+ * preloaded library's.  A bump allocator over a static arena: glibc's free
+ * would abort on its blocks.
+ *
+ * Built as a library too (RunTests), and preloaded before the tracer
+ * (LD_PRELOAD="libfirstmalloc.so libtrace.so", as a user might put mimalloc
+ * first): then only what it lacks reaches the tracer, here as in mimalloc the
+ * nothrow operator delete.  Preloaded after the tracer, it is the allocator
+ * the tracer forwards to, neither glibc's nor jemalloc. */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +41,23 @@ void *realloc(void *old, size_t size) {
         memcpy(p, old, was < size ? was : size);
     }
     return p;
+}
+
+size_t malloc_usable_size(void *p) {
+    size_t size = 0;
+    if (p) memcpy(&size, (char *)p - 16, sizeof size);
+    return size;
+}
+
+/* operator new(size_t, const std::nothrow_t &) and new[]: no delete of that form. */
+void *_ZnwmRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc(size ? size : 1);
+}
+
+void *_ZnamRKSt9nothrow_t(size_t size, const void *nothrow) {
+    (void)nothrow;
+    return malloc(size ? size : 1);
 }
 
 int main(void) {
