@@ -111,11 +111,11 @@ static int holder_of(void *address, struct holder *h) {
 
 /* The module whose malloc the tracer forwards to, for the snapshots: glibc's
  * libc.so.6 or another allocator (jemalloc, tcmalloc, mimalloc). */
-static void name_allocator(void) {
-    struct holder a;
+static int name_allocator(struct holder *a) {
     mt_allocator_module[0] = 0;
-    if (real_malloc && holder_of((void *)real_malloc, &a)) /* "": the executable's own */
-        snprintf(mt_allocator_module, sizeof mt_allocator_module, "%s", a.name[0] ? a.name : mt_config.exe);
+    if (!real_malloc || !holder_of((void *)real_malloc, a)) return 0;
+    snprintf(mt_allocator_module, sizeof mt_allocator_module, "%s", a->name[0] ? a->name : mt_config.exe); /* "": the executable's own */
+    return 1;
 }
 
 int mt_allocator_is_glibc(void) { return strstr(mt_allocator_module, "/libc.so") != NULL; }
@@ -126,9 +126,8 @@ int mt_allocator_is_glibc(void) { return strstr(mt_allocator_module, "/libc.so")
  * every kind, including one of its own mapping. */
 static void check_chunks(void) {
     struct holder a, b;
-    name_allocator();
-    if (!real_malloc || !real_free || !real_malloc_usable_size || !holder_of((void *)real_malloc, &a) ||
-        !holder_of((void *)real_malloc_usable_size, &b) || a.base != b.base || !strstr(a.name, "/libc.so"))
+    if (!name_allocator(&a) || !real_free || !real_malloc_usable_size || !mt_allocator_is_glibc() ||
+        !holder_of((void *)real_malloc_usable_size, &b) || a.base != b.base)
         return;
     /* Small enough not to move the heap's top, and one above glibc's largest
      * mmap threshold, so that releasing it does not raise the threshold.  Not
@@ -191,7 +190,8 @@ void mt_hooks_follow_first_malloc(void) {
     real_aligned_alloc = first_definition("aligned_alloc", real_aligned_alloc);
     real_memalign = first_definition("memalign", real_memalign);
     real_malloc_usable_size = first_definition("malloc_usable_size", real_malloc_usable_size);
-    name_allocator();
+    struct holder a;
+    name_allocator(&a);
     if (!mt_allocator_is_glibc()) mt_glibc_chunks = 0;
 }
 

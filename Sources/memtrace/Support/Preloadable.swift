@@ -107,14 +107,7 @@ private func readRange(_ path: String, offset: Int, count: Int) -> [UInt8]? {
 }
 
 /// Up to `count` bytes from the start of `path`.
-private func readPrefix(_ path: String, count: Int) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes = [UInt8](repeating: 0, count: count)
-    let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
-    return got > 0 ? Array(bytes.prefix(got)) : nil
-}
+private func readPrefix(_ path: String, count: Int) -> [UInt8]? { readRange(path, offset: 0, count: count) }
 
 /// Whether `head` (the first bytes of `path`) starts a 64-bit little-endian ELF executable
 /// without a PT_INTERP program header: one the kernel starts without the dynamic loader.
