@@ -416,16 +416,36 @@ __attribute__((noinline)) static void delete_checked(void *p, enum mt_release ho
     release_checked(p, how, size);
 }
 
-static inline __attribute__((always_inline)) void release(void *p, enum mt_release how, size_t size) {
-    if (MT_LIKELY(mt_surely_unrecorded(p))) { /* never a bootstrap block: their cells are pinned */
-        real_free(p); /* NULL included */
-        return;
-    }
-    if (how == MT_RELEASE_FREE) free_checked(p);
+/* free and operator delete take one of two paths: before sampling starts,
+ * and in exact mode, every block goes to free_checked (delete_checked); once
+ * the sampling filter is published, the sampled path forwards the blocks the
+ * filter has never seen (never a bootstrap block: their cells are pinned).
+ * They jump to their path through a pointer, so that neither path pays for a
+ * test of the mode: in sampling mode, a free of a block never recorded
+ * (nearly all of them) is a dozen instructions. */
+static inline int surely_unsampled(const void *p) {
+    return MT_LIKELY(!mt_filter_summary_bit(p)) || !mt_filter_bit(mt_sample_bits, p);
+}
+static void free_sampled(void *p) {
+    if (surely_unsampled(p)) real_free(p); /* NULL included */
+    else free_checked(p);
+}
+static void delete_sampled(void *p, enum mt_release how, size_t size) {
+    if (surely_unsampled(p)) real_free(p);
     else delete_checked(p, how, size);
 }
+static void (*free_path)(void *) = free_checked;
+static void (*delete_path)(void *, enum mt_release, size_t) = delete_checked;
 
-MT_EXPORT void free(void *p) { release(p, MT_RELEASE_FREE, 0); }
+void mt_hooks_sampling_started(void) {
+    __atomic_store_n(&free_path, free_sampled, __ATOMIC_RELEASE);
+    __atomic_store_n(&delete_path, delete_sampled, __ATOMIC_RELEASE);
+}
+
+MT_EXPORT void free(void *p) { __atomic_load_n(&free_path, __ATOMIC_ACQUIRE)(p); }
+static inline void release(void *p, enum mt_release how, size_t size) {
+    __atomic_load_n(&delete_path, __ATOMIC_ACQUIRE)(p, how, size);
+}
 
 __attribute__((noinline)) static void *calloc_recorded(size_t n, size_t size) {
     mt_guard++;

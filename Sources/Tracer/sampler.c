@@ -93,7 +93,9 @@ static struct {
 } __attribute__((aligned(64))) regions[MT_FILTER_REGIONS];
 
 static mt_lock_t *region_lock(uint32_t cell) { return &regions[cell / MT_FILTER_REGION_CELLS].lock; }
-static uint64_t *summary_word(uint32_t cell) { return &mt_filter_summary[cell >> 12]; }
+static uint64_t *summary_word(uint32_t cell) {
+    return &mt_filter_summary[cell / MT_FILTER_REGION_CELLS * MT_FILTER_SUMMARY_STRIDE + (cell >> 12 & 31)];
+}
 
 /* Stores only what changes: a store of the same value takes the line from
  * every other thread's cache all the same. */
@@ -157,6 +159,7 @@ void mt_sampler_init(uint64_t rate, uint64_t seed_value) {
     /* From here on an unsampled block's free is only forwarded. */
     __atomic_store_n(&mt_sample_bits, bitmap, __ATOMIC_RELEASE);
     __atomic_store_n(&mt_sample_rate, rate, __ATOMIC_RELEASE);
+    mt_hooks_sampling_started();
 }
 
 /* Slow path of mt_sample(): the countdown ran out (or this thread has none yet). */

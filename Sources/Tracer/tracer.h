@@ -308,13 +308,15 @@ static inline uint32_t mt_shard_index(uint64_t ptr) {
  * own): it stays in the cache, where the bitmap did not (read at random by a
  * program that frees all over its heap, they were 40% of the cache misses
  * sampling added to churn, cachegrind); the bitmap is read only in the few
- * stretches of 1 KiB that hold a sampled block.  The summary is static: a
- * free finds its word from the block's address alone, while it loads the
- * bitmap's pointer (none in exact mode) to know whether to look. */
+ * stretches of 1 KiB that hold a sampled block.  The summary is static and
+ * sparse: a region's 32 words start 8 KiB after the previous region's, so
+ * that a free finds its word from two runs of the block's address bits
+ * (16-20, the word; 26-28, the region) with one shift and one mask. */
 #define MT_FILTER_REGIONS 8
 #define MT_FILTER_REGION_SHIFT 26
 #define MT_FILTER_REGION_CELLS (MT_FILTER_CELLS / MT_FILTER_REGIONS)
-#define MT_FILTER_SUMMARY_WORDS (MT_FILTER_CELLS / 64 / 64) /* a region's 32 on lines of their own */
+#define MT_FILTER_SUMMARY_STRIDE (1u << (MT_FILTER_REGION_SHIFT - 16)) /* words from a region's to the next's */
+#define MT_FILTER_SUMMARY_WORDS ((MT_FILTER_REGIONS - 1) * MT_FILTER_SUMMARY_STRIDE + 32)
 extern uint64_t mt_filter_summary[MT_FILTER_SUMMARY_WORDS];
 static inline uint32_t mt_filter_region(uint64_t ptr) {
     return (uint32_t)(ptr >> MT_FILTER_REGION_SHIFT) & (MT_FILTER_REGIONS - 1);
@@ -327,8 +329,7 @@ static inline uint32_t mt_filter_index(uint64_t ptr) {
  * address without the cell. */
 static inline int mt_filter_summary_bit(const void *p) {
     uint64_t ptr = (uint64_t)(uintptr_t)p;
-    uint32_t word = ((uint32_t)(ptr >> (MT_FILTER_REGION_SHIFT - 5)) & (MT_FILTER_REGIONS - 1) << 5) |
-                    ((uint32_t)(ptr >> 16) & 31); /* region * 32 + (ptr >> 16) % 32: 32 words a region */
+    uint64_t word = (ptr >> 16) & ((MT_FILTER_REGIONS - 1) * MT_FILTER_SUMMARY_STRIDE | 31); /* region, word */
     return (int)((__atomic_load_n(&mt_filter_summary[word], __ATOMIC_RELAXED) >> ((ptr >> 10) & 63)) & 1);
 }
 static inline int mt_filter_bit(const uint64_t *bits, const void *ptr) {
@@ -865,6 +866,8 @@ int mt_allocator_is_glibc(void);
 /* Forward to the malloc that comes first in the program's symbol lookup, not
  * to the next one after the tracer (hooks.c). */
 void mt_hooks_follow_first_malloc(void);
+/* The sampling filter is published: free can test it without the mode. */
+void mt_hooks_sampling_started(void);
 /* mt_real_usable_size for a block the real allocator handed out (never a
  * bootstrap one): inline, as the records kept in blocks need it twice. */
 static inline size_t mt_block_usable(void *p) {
