@@ -596,7 +596,7 @@ static void *helper_main(void *arg) {
             mt_signals_die(ending);
         } else if (ending) {
             mt_snapshot(NULL, ending == MT_ENDING_EXIT ? MT_TRIGGER_EXIT : MT_TRIGGER_TERMINATION);
-            mt_signals_die(ending);
+            mt_signals_end(ending);
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (mt_config.timeline > 0 && !before(&now, &next_point)) {

@@ -3,9 +3,14 @@
  * SIGPIPE, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM or SIGPROF -- still
  * leaves a snapshot: killed, interrupted at the terminal, writing into a pipe
  * whose reader is gone (`traced | head`), or stopped by an alarm() it set as
- * a time limit.  Not the signals whose default action also dumps core
- * (SIGQUIT, SIGXCPU, ...: a core is asked for there, and the crashes among
- * them leave a heap in no state to walk), nor the snapshot signal itself.
+ * a time limit.  So does one that calls abort() (SIGABRT): an assertion that
+ * failed, and above all a program out of memory, C++'s uncaught bad_alloc
+ * and Rust's failed allocation, where the heap at that moment is what a
+ * memory profile is for.  Not the other signals whose default action also
+ * dumps core (SIGQUIT, SIGXCPU, ...: a core is asked for there, and the
+ * crashes among them leave a heap in no state to walk), nor the snapshot
+ * signal itself.  SIGABRT's core must be the aborting thread's, as untraced:
+ * that thread, not the helper, ends the process once the snapshot is written.
  *
  * Those signals' default action ends the process on the spot, and the exit
  * snapshot with it.  So where the program leaves one of them at its default
@@ -69,7 +74,13 @@
  * changes go straight to it, never through the interposed sigaction. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF};
+static const int watched[] = {SIGHUP,  SIGINT,    SIGPIPE, SIGTERM, SIGALRM,
+                              SIGUSR1, SIGUSR2,   SIGVTALRM, SIGPROF, SIGABRT};
+
+/* The signals whose default action dumps core: the thread the signal landed
+ * on ends the process, so that the core shows its stack. */
+static int dumps_core(int sig) { return sig == SIGABRT; }
+static volatile sig_atomic_t written; /* the termination snapshot is written: see mt_signals_end */
 
 static int active; /* the tracer stands in for these signals' default action */
 /* standing_in[sig]: the tracer's handler is installed in place of SIG_DFL. */
@@ -146,18 +157,33 @@ static volatile sig_atomic_t modules_read; /* the writer is past the loader's lo
 
 void mt_signals_modules_read(void) { modules_read = 1; }
 
-/* Until the helper ends the process; or, if the writer is stuck at the
- * loader's lock or slower than a minute, ends it here.  Async-signal-safe. */
+/* Until the helper ends the process, or says the snapshot is written (a
+ * signal that dumps core); or, if the writer is stuck at the loader's lock
+ * or slower than a minute, ends it here.  Async-signal-safe. */
 static void wait_for_end(int sig) {
     mt_exec_abandon(); /* a handler that interrupted this thread's exec: the helper needs the lock */
     const struct timespec tick = {0, 1000000};
-    for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read); ms++) mt_sleep(&tick);
+    for (int ms = 0; ms < 60000 && (ms < 2000 || modules_read) && !written; ms++) mt_sleep(&tick);
+    mt_signals_die(sig);
+}
+
+/* From the helper, once the termination snapshot is written. */
+void mt_signals_end(int sig) {
+    if (sig != MT_ENDING_EXIT && dumps_core(sig)) {
+        written = 1;
+        /* The waiting thread ends it within a tick; here only if it cannot. */
+        const struct timespec tick = {0, 1000000};
+        for (int ms = 0; ms < 2000; ms++) mt_sleep(&tick);
+    }
     mt_signals_die(sig);
 }
 
 static void on_terminate(int sig) {
     int saved = errno;
     if (getpid() != owner) raise_default(sig); /* a vfork child: touching nothing shared */
+    /* Inside the tracer, abort() would go on to end the process as soon as
+     * this returned, the snapshot half written: no snapshot then. */
+    if (dumps_core(sig) && mt_guard > 0) raise_default(sig);
     int first = 0;
     if (__atomic_compare_exchange_n(&mt_signal_ending, &first, sig, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST) &&
         (!mt_enabled || !mt_helper_wake()))
@@ -195,6 +221,7 @@ const char *mt_signal_name(int sig) {
     case SIGUSR2: return "SIGUSR2";
     case SIGVTALRM: return "SIGVTALRM";
     case SIGPROF: return "SIGPROF";
+    case SIGABRT: return "SIGABRT";
     default: return "";
     }
 }
@@ -256,6 +283,7 @@ void mt_signals_after_fork_child(int traced) {
     owner = getpid();
     mt_signal_ending = 0;
     modules_read = 0;
+    written = 0;
     /* A forked child that ends through _exit (a worker, an exec that
      * failed) is not judged for leaks: its other threads' registers stayed
      * in the parent, and the blocks only they pointed to would be lost. */

@@ -771,6 +771,7 @@ static inline void mt_leave(void) {
 }
 void mt_signals_modules_read(void);  /* from the writer of the termination snapshot */
 void mt_signals_die(int sig);        /* ends the process by sig's default action, or _exit's status */
+void mt_signals_end(int sig);        /* the helper, its snapshot written: the process ends */
 const char *mt_signal_name(int sig); /* "SIGTERM" */
 void mt_signals_after_fork_child(int traced);
 int mt_signals_before_exec(void);           /* an ignored snapshot signal ignored again: 1 if it was */

@@ -263,10 +263,10 @@ final class RunTests: XCTestCase {
             environment: ["MEMTRACE_DISABLE": ""])
         XCTAssertTrue(
             killed.stderr.hasSuffix(
-                "memtrace: no snapshot was written to out/%e/k.%n.snap (a program killed by SIGKILL or a signal that "
-                    + "dumps core writes none at exit, nor one that calls _exit() in a signal handler that interrupted "
-                    + "an allocation, nor one that ends with the exit_group system call itself, as Go's runtime does; "
-                    + "ask for snapshots with --interval)\n"), killed.stderr)
+                "memtrace: no snapshot was written to out/%e/k.%n.snap (a program killed by SIGKILL, a crash or a "
+                    + "signal that dumps core (but SIGABRT) writes none at exit, nor one that calls _exit() in a "
+                    + "signal handler that interrupted an allocation, nor one that ends with the exit_group system "
+                    + "call itself, as Go's runtime does; ask for snapshots with --interval)\n"), killed.stderr)
         let disabled = try work.memtrace(["run", "--", "./sites"], environment: ["MEMTRACE_DISABLE": "1"])
         XCTAssertTrue(
             disabled.stderr.hasSuffix(

@@ -174,3 +174,39 @@ func assertConsistent(_ s: Snapshot, file: StaticString = #filePath, line: UInt 
         classes.reduce(UInt64(0)) { $0 + $1.bytes }, s.totals.totalAllocBytes, "bytes by size add up",
         file: file, line: line)
 }
+
+/// The thread a core file names first: the one the signal that dumped it ended (the pid of its
+/// first NT_PRSTATUS note, an x86-64 core's `elf_prstatus`).
+func firstThreadOfCore(_ path: String) throws -> UInt32 {
+    let file = try XCTUnwrap(FileHandle(forReadingAtPath: path))
+    defer { try? file.close() }
+    func read(_ offset: UInt64, _ count: Int) throws -> [UInt8] {
+        try file.seek(toOffset: offset)
+        let bytes = [UInt8](try file.read(upToCount: count) ?? Data())
+        guard bytes.count == count else { throw SupportError("\(path): truncated at \(offset)") }
+        return bytes
+    }
+    func integer(_ bytes: [UInt8], _ at: Int, _ size: Int) -> UInt64 {
+        (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * $1) }
+    }
+    let header = try read(0, 64)
+    guard header[0..<4] == [0x7f, 0x45, 0x4c, 0x46], header[4] == 2, integer(header, 16, 2) == 4 else {
+        throw SupportError("\(path): not a 64-bit ELF core")
+    }
+    let (phoff, phentsize, phnum) = (integer(header, 32, 8), integer(header, 54, 2), integer(header, 56, 2))
+    for index in 0..<phnum {
+        let entry = try read(phoff + index * phentsize, 56)
+        guard integer(entry, 0, 4) == 4 else { continue }  // PT_NOTE
+        let notes = try read(integer(entry, 8, 8), Int(integer(entry, 32, 8)))
+        var at = 0
+        while at + 12 <= notes.count {
+            let (namesz, descsz, type) = (
+                Int(integer(notes, at, 4)), Int(integer(notes, at + 4, 4)), integer(notes, at + 8, 4)
+            )
+            let desc = at + 12 + (namesz + 3) & ~3
+            if type == 1 { return UInt32(integer(notes, desc + 32, 4)) }  // NT_PRSTATUS: pr_pid
+            at = desc + (descsz + 3) & ~3
+        }
+    }
+    throw SupportError("\(path): no NT_PRSTATUS note")
+}

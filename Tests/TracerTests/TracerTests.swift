@@ -665,6 +665,74 @@ final class TracerTests: XCTestCase {
             snapshots.first.flatMap { site(sites(of: $0), file: "terminate.c", line: piped)?.liveBytes }, 2424)
     }
 
+    /// abort() (a failed assertion, C++'s uncaught bad_alloc, Rust's failed allocation) leaves a
+    /// snapshot of the heap at that moment, and the program still ends by SIGABRT. It had left
+    /// none: a signal whose default action dumps core ended the process on the spot.
+    func testAbortLeavesASnapshotOfTheHeapAtThatMoment() throws {
+        let exe = try Fixtures.build("aborts", cplusplus: true)
+        let kept = try Fixtures.line(of: "kept", in: TestPaths.file("Tests/TracerTests/Fixtures/aborts.cpp"))
+        let traced = try runTraced(exe, ["main"], in: directory)
+        XCTAssertEqual(traced.status, 128 + SIGABRT, traced.stderrText)
+        XCTAssertEqual(traced.stderrText, "")
+        let snapshots = try snapshotFiles(in: directory).map { try SnapshotFile.read(path: $0) }
+        XCTAssertEqual(snapshots.map(\.header.trigger), [.termination])
+        XCTAssertEqual(snapshots.first?.process["signal"], "SIGABRT")
+        XCTAssertEqual(snapshots.first.flatMap { site(sites(of: $0), file: "aborts.cpp", line: kept)?.liveBytes }, 5151)
+    }
+
+    /// A C++ program out of memory under an address-space limit: operator new throws bad_alloc,
+    /// nothing catches it, std::terminate aborts. The snapshot holds what filled the memory.
+    func testAnUncaughtBadAllocLeavesTheHeapThatFilledTheMemory() throws {
+        let exe = try Fixtures.build("aborts", cplusplus: true)
+        let arrays = try Fixtures.line(of: "arrays", in: TestPaths.file("Tests/TracerTests/Fixtures/aborts.cpp"))
+        let traced = try runProcess(
+            "/bin/sh", ["-c", "ulimit -v 1000000; exec \"$0\" badalloc", exe],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace,
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
+            ])
+        XCTAssertEqual(traced.status, 128 + SIGABRT, traced.stderrText)
+        XCTAssertTrue(traced.stderrText.contains("std::bad_alloc"), traced.stderrText)
+        let snapshot = try onlySnapshot(in: directory, prefix: "aborts")
+        XCTAssertEqual(snapshot.header.trigger, .termination)
+        let held = try XCTUnwrap(site(sites(of: snapshot), file: "aborts.cpp", line: arrays))
+        // Every array the limit let through: a gigabyte's worth but what the program's and the
+        // tracer's mappings take.
+        XCTAssertEqual(held.liveBytes % (64 << 20), 0)
+        XCTAssertEqual(held.liveBytes / (64 << 20), held.liveCount)
+        XCTAssertGreaterThanOrEqual(held.liveCount, 10)
+        XCTAssertLessThanOrEqual(held.liveCount, 15)
+    }
+
+    /// The core a traced abort leaves is the aborting thread's, as untraced: that thread ends the
+    /// process once the snapshot is written, not the tracer's helper thread, whose stack a
+    /// debugger would otherwise have shown as the one that died.
+    func testTheCoreOfAnAbortShowsTheAbortingThread() throws {
+        let pattern = (try? String(contentsOfFile: "/proc/sys/kernel/core_pattern", encoding: .utf8)) ?? "|"
+        guard !pattern.hasPrefix("|"), !pattern.contains("/") else {
+            throw XCTSkip("cores are not written into the working directory here (core_pattern \(pattern))")
+        }
+        let exe = try Fixtures.build("aborts", cplusplus: true)
+        let source = TestPaths.file("Tests/TracerTests/Fixtures/aborts.cpp")
+        let traced = try runProcess(
+            "/bin/sh", ["-c", "ulimit -c unlimited; exec \"$0\" thread", exe],
+            environment: [
+                "LD_PRELOAD": TestPaths.libtrace,
+                "MEMTRACE_OUTPUT": directory.appendingPathComponent("%e.%p.%n.snap").path,
+            ], directory: directory)
+        XCTAssertEqual(traced.status, 128 + SIGABRT, traced.stderrText)
+        let thread = try XCTUnwrap(
+            traced.stdoutText.split(separator: " ").last.flatMap { UInt32($0.trimmingCharacters(in: .newlines)) },
+            traced.stdoutText)
+        let snapshot = try onlySnapshot(in: directory, prefix: "aborts")
+        let all = sites(of: snapshot)
+        XCTAssertEqual(site(all, file: "aborts.cpp", line: try Fixtures.line(of: "worker", in: source))?.liveBytes, 777)
+        XCTAssertEqual(site(all, file: "aborts.cpp", line: try Fixtures.line(of: "kept", in: source))?.liveBytes, 5151)
+        let cores = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("core") }
+        guard let core = cores.first else { throw XCTSkip("no core was written (\(pattern))") }
+        XCTAssertEqual(try firstThreadOfCore(directory.appendingPathComponent(core).path), thread)
+    }
+
     /// Under an address-space limit (`ulimit -v`) the tracer's reservations, which count against
     /// it though mostly unused, take an eighth of it: a program that allocates 400 MiB under a
     /// 600 MB limit runs as untraced (it got a MemoryError, or the tracer gave up, when the stack

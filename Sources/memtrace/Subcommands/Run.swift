@@ -151,9 +151,9 @@ extension Memtrace {
                 return "MEMTRACE_AT_EXIT=\(environment["MEMTRACE_AT_EXIT"]!) turns the snapshot at exit off; ask for "
                     + "snapshots with --interval, memtrace snapshot PID or memtrace_snapshot()"
             }
-            return "a program killed by SIGKILL or a signal that dumps core writes none at exit, nor one that calls "
-                + "_exit() in a signal handler that interrupted an allocation, nor one that ends with the exit_group "
-                + "system call itself, as Go's runtime does; ask for snapshots with --interval"
+            return "a program killed by SIGKILL, a crash or a signal that dumps core (but SIGABRT) writes none at "
+                + "exit, nor one that calls _exit() in a signal handler that interrupted an allocation, nor one that "
+                + "ends with the exit_group system call itself, as Go's runtime does; ask for snapshots with --interval"
         }
 
         /// Prints the run's summary to standard error.
