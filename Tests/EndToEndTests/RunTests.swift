@@ -212,6 +212,29 @@ final class RunTests: XCTestCase {
         }
     }
 
+    /// A program that aborts is reported with its heap at that moment; one whose abort came from
+    /// glibc's checks while the tracer was in the allocator (a double free) has none, and `run`
+    /// says why rather than blaming SIGKILL or a crash.
+    func testAnAbortIsReportedWithTheHeapOrWhyNot() throws {
+        let work = try Workspace("aborting")
+        try work.build("aborting.c")
+        let aborted = try work.memtrace(["run", "-o", "abort.snap", "--", "./aborting", "abort"])
+        XCTAssertEqual(aborted.status, 128 + SIGABRT, aborted.stderr)
+        XCTAssertTrue(
+            aborted.stderr.contains(
+                " was killed by signal 6 (SIGABRT)\nmemtrace: peak heap 600 B, live when SIGABRT ended it 600 B "
+                    + "in 1 blocks, 1 allocation calls\n"), aborted.stderr)
+        let snapshot = try SnapshotFile.read(path: work.path + "/abort.snap")
+        XCTAssertEqual(snapshot.process["signal"], "SIGABRT")
+        let twice = try work.memtrace(["run", "-o", "twice.snap", "--", "./aborting", "doublefree"])
+        XCTAssertEqual(twice.status, 128 + SIGABRT, twice.stderr)
+        XCTAssertTrue(
+            twice.stderr.hasSuffix(
+                "memtrace: no snapshot was written to twice.snap (an abort() while the tracer was in the "
+                    + "allocator writes none: glibc's checks abort there when they find the heap corrupted (free(): "
+                    + "double free…); ask for snapshots with --interval)\n"), twice.stderr)
+    }
+
     /// A full file system: the tracer says "No space left on device", and `run` explained the
     /// missing snapshot with the ways a program can end without one (SIGKILL…).
     func testAFullFileSystemIsNamedAsWhyNoSnapshotCame() throws {

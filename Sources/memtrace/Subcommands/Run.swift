@@ -134,7 +134,7 @@ extension Memtrace {
         /// Why no snapshot came: the settings that asked for none, an output directory the tracer
         /// could not write to (it said so above), or the ways a program ends without one.
         static func noSnapshotReason(
-            pattern: OutputPattern, environment: [String: String], unpreloadable: String?
+            pattern: OutputPattern, environment: [String: String], unpreloadable: String?, signal: Int32? = nil
         ) -> String {
             func setting(_ name: String) -> Bool? {
                 guard let value = environment[name]?.lowercased() else { return nil }
@@ -150,6 +150,10 @@ extension Memtrace {
             if setting("MEMTRACE_AT_EXIT") == false {
                 return "MEMTRACE_AT_EXIT=\(environment["MEMTRACE_AT_EXIT"]!) turns the snapshot at exit off; ask for "
                     + "snapshots with --interval, memtrace snapshot PID or memtrace_snapshot()"
+            }
+            if signal == SIGABRT {
+                return "an abort() while the tracer was in the allocator writes none: glibc's checks abort there when "
+                    + "they find the heap corrupted (free(): double free…); ask for snapshots with --interval"
             }
             return "a program killed by SIGKILL, a crash or a signal that dumps core (but SIGABRT) writes none at "
                 + "exit, nor one that calls _exit() in a signal handler that interrupted an allocation, nor one that "
@@ -202,7 +206,7 @@ extension Memtrace {
             if files.isEmpty {
                 lines.append(
                     "memtrace: no snapshot was written to \(pattern.pattern) "
-                        + "(\(Self.noSnapshotReason(pattern: pattern, environment: environment, unpreloadable: unpreloadable)))"
+                        + "(\(Self.noSnapshotReason(pattern: pattern, environment: environment, unpreloadable: unpreloadable, signal: ending.signal)))"
                 )
             } else {
                 lines.append("memtrace: \(files.count) snapshot\(files.count == 1 ? "" : "s") written:")
