@@ -62,9 +62,18 @@ public enum SnapshotFile {
         var info = stat()
         if fstat(fd, &info) != 0 { throw failure(errno) }
         if info.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }
-        // A regular file's size is known: one read fills it, a second sees EOF.
+        // A regular file's size is known: one read fills it, a second sees EOF. Unless its first
+        // bytes say it is no snapshot: then they are all that is read (a 5 GiB file of zeros was
+        // read whole to be told apart, or memtrace ran out of memory).
         let isRegular = info.st_mode & S_IFMT == S_IFREG
-        var bytes = [UInt8](repeating: 0, count: isRegular ? max(Int(info.st_size), 0) + 1 : 1 << 16)
+        var capacity = isRegular ? max(Int(info.st_size), 0) + 1 : 1 << 16
+        if isRegular {
+            var first = [UInt8](repeating: 0, count: 12)  // the magic and the version
+            var probe = DeclaredEnd()
+            let got = pread(fd, &first, first.count, 0)
+            if got > 0 && probe.reached(first, got) { capacity = got }
+        }
+        var bytes = [UInt8](repeating: 0, count: capacity)
         var used = 0
         var declared = DeclaredEnd()
         while true {

@@ -128,6 +128,22 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(whole.stdoutText.hasPrefix("Snapshot:  /dev/stdin\n"), whole.stdoutText)
     }
 
+    /// A large file that is no snapshot is told apart by its first bytes, not read whole: a sparse
+    /// file of 5 GiB of zeros was, and under a limit of 4 GB memtrace died failing to allocate it.
+    func testALargeFileThatIsNoSnapshotIsNotReadWhole() throws {
+        let name = "zeros.snap"
+        let url = work.directory.appendingPathComponent(name)
+        XCTAssertTrue(FileManager.default.createFile(atPath: url.path, contents: nil))
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 5 << 30)
+        try handle.close()
+        let result = try runProcess(
+            "/usr/bin/prlimit", ["--as=4000000000", "--", TestPaths.memtrace, "summary", name],
+            directory: work.directory)
+        XCTAssertEqual(result.status, 2, result.stderrText)
+        XCTAssertEqual(result.stderrText, "memtrace: \(name): not a memtrace snapshot (bad magic)\n")
+    }
+
     /// A warning stays on one line whatever the file names: a newline in a module path is written `\n`.
     func testWarningsStayOnOneLine() throws {
         var snapshot = try SnapshotFile.read(path: work.path + "/" + good)
