@@ -113,6 +113,15 @@ public final class Symbolizer: FrameResolver {
         progress?(pending.count, pending.count)
     }
 
+    /// Closes the module files opened so far and frees their tables; the pcs resolved stay
+    /// answered, and a module is opened again should another pc need it. For a caller that
+    /// keeps many symbolizers once their pcs are resolved.
+    public func closeModules() {
+        for index in states.indices {
+            if case .open = states[index] { states[index] = .unopened }
+        }
+    }
+
     /// Resolves every pc of every stack of the snapshot; see ``resolve(_:progress:)``.
     public func resolveAll(progress: ProgressHandler? = nil) {
         resolve(snapshot.stacks.lazy.flatMap(\.pcs), progress: progress)

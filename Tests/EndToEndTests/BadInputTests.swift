@@ -144,6 +144,31 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(result.stderrText, "memtrace: \(name): not a memtrace snapshot (bad magic)\n")
     }
 
+    /// Snapshots whose modules all differ (a program that loads a library between each) get a
+    /// symbolizer each, and each closes the files it opened once it has resolved its addresses:
+    /// they were all held to the end, and 40 such snapshots under a limit of 32 open files lost
+    /// their frames ("Too many open files"; with debug information, they took 17 MB each).
+    func testSnapshotsWithModulesOfTheirOwnDoNotKeepTheirFilesOpen() throws {
+        let original = try SnapshotFile.read(path: work.path + "/" + good)
+        var names: [String] = []
+        for index in 0..<40 {
+            var snapshot = original
+            snapshot.header.sequence = UInt64(index)
+            snapshot.header.snapshotTimeNs += UInt64(index) * 1_000_000
+            snapshot.modules.append(
+                Snapshot.Module(
+                    path: "/nowhere/libplugin\(index).so", buildID: [], loadBias: UInt64(index) << 40, segments: []))
+            names.append("plugin.\(index).snap")
+            try SnapshotWriter.write(snapshot, to: work.path + "/" + names[index])
+        }
+        let result = try runProcess(
+            "/usr/bin/prlimit", ["--nofile=32", "--", TestPaths.memtrace, "trend", "--all"] + names,
+            directory: work.directory)
+        XCTAssertEqual(result.status, 0, result.stderrText)
+        XCTAssertEqual(result.stderrText, "")
+        XCTAssertTrue(result.stdoutText.contains("sites.c:"), result.stdoutText)
+    }
+
     /// A warning stays on one line whatever the file names: a newline in a module path is written `\n`.
     func testWarningsStayOnOneLine() throws {
         var snapshot = try SnapshotFile.read(path: work.path + "/" + good)

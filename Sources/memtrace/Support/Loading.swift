@@ -95,6 +95,11 @@ private func prepareAll(_ paths: [String], withBlocks: Bool) throws -> [Prepared
             for stat in snapshot.stackStats { pcs.append(contentsOf: snapshot.stacks[Int(stat.stack)].pcs) }
         }
         group.symbolizer.resolve(pcs, progress: Symbolizer.terminalProgress())
+        // Of several, each closes its modules once its pcs are resolved: snapshots whose modules
+        // all differ (a program that loads a library between each) held every one's files and
+        // tables to the end, and ran out of file descriptors or memory (300 snapshots of a small
+        // C program: 5 GB, with libc's debug information).
+        if toResolve.count > 1 { group.symbolizer.closeModules() }
     }
     return snapshots.indices.map { Prepared(snapshot: snapshots[$0], symbolizer: groups[groupOf[$0]].symbolizer) }
 }
