@@ -55,6 +55,21 @@ final class BadInputTests: XCTestCase {
             "not a memtrace snapshot (bad magic)")
     }
 
+    /// An empty -o names no file: refused before anything is read or run. It had made
+    /// `.tmp.PID` in the current directory and then failed as `cannot rename .tmp.PID to :`.
+    func testAnEmptyOutputNameIsRefused() throws {
+        for arguments in [
+            ["export", good, "--format", "folded", "-o", ""], ["symbolize", good, "-o", ""], ["merge", good, "-o", ""],
+            ["report", good, "-o", ""], ["run", "-o", "", "--", "/bin/true"], ["check", "-o", "", "--", "/bin/true"],
+        ] {
+            let result = try work.memtrace(arguments)
+            XCTAssertEqual(result.status, 64, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("Error: -o needs a name.\n"), "\(arguments): \(result.stderr)")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: work.path).filter { $0.contains(".tmp.") }
+        XCTAssertEqual(left, [])
+    }
+
     func testTruncated() throws {
         let bytes = try work.contents(good)
         let name = try write("truncated.snap", bytes.prefix(bytes.count / 2))

@@ -104,6 +104,7 @@ extension Memtrace {
 
         func validate() throws {
             try traced.validate(self, usage: "memtrace check [OPTIONS] -- CMD [ARGS...]")
+            try requireOutputName(output)
             _ = try parsedKinds()
             guard SizeFormat.parse(maxLeak) != nil else {
                 throw ValidationError("--max-leak: '\(maxLeak)' is not a size (examples: 0, 512, 10KiB, 1MB).")

@@ -56,6 +56,7 @@ extension Memtrace {
         @OptionGroup var filterOptions: FilterOptions
 
         func validate() throws {
+            try requireOutputName(output)
             if isSameFile(output, snapshot) {
                 throw ValidationError("-o must name another file than the snapshot.")
             }

@@ -30,6 +30,7 @@ extension Memtrace {
         var output: String
 
         func validate() throws {
+            try requireOutputName(output)
             if snapshots.isEmpty { throw ValidationError("Give the snapshots to merge.") }
             if snapshots.contains(where: { isSameFile(output, $0) }) {
                 throw ValidationError("-o must name another file than the snapshots merged.")
@@ -46,11 +47,6 @@ extension Memtrace {
                 printError("memtrace: \(repeated) is given twice: it is merged once")
             }
             let (kept, leftOut) = SnapshotMerge.latestOfEachProcess(loaded)
-            if !leftOut.isEmpty {
-                printError(
-                    "memtrace: only the latest snapshot of each process is merged: \(leftOut.count) earlier "
-                        + "\(leftOut.count == 1 ? "one" : "ones") of \(TextFormat.pids(leftOut)) left out")
-            }
             let merged = SnapshotMerge.merge(kept, path: output)
             // Figures of damaged inputs can add up past what a snapshot may hold: no file then.
             do {
@@ -60,6 +56,12 @@ extension Memtrace {
                     "\(output): not written: the snapshots add up to one that cannot be read (\(error.problem))")
             }
             try SnapshotWriter.write(merged, to: snapshotOutputPath(output))
+            // Once written: a merge that fails says only why.
+            if !leftOut.isEmpty {
+                printError(
+                    "memtrace: only the latest snapshot of each process is merged: \(leftOut.count) earlier "
+                        + "\(leftOut.count == 1 ? "one" : "ones") of \(TextFormat.pids(leftOut)) left out")
+            }
         }
     }
 }

@@ -32,6 +32,7 @@ extension Memtrace {
         var top: Int = 25
 
         func validate() throws {
+            try requireOutputName(output)
             if snapshots.isEmpty { throw ValidationError("Give at least one snapshot.") }
             if top < 1 { throw ValidationError("--top must be 1 or more.") }
             if snapshots.contains(where: { isSameFile(output, $0) }) {

@@ -77,6 +77,7 @@ extension Memtrace {
 
         func validate() throws {
             try traced.validate(self, usage: "memtrace run -- CMD [ARGS...]")
+            try requireOutputName(output)
             if let frames, !(1...256).contains(frames) {
                 throw ValidationError("--frames must be between 1 and 256.")
             }

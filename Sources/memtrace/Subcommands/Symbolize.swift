@@ -26,6 +26,7 @@ extension Memtrace {
         var output: String
 
         func validate() throws {
+            try requireOutputName(output)
             if isSameFile(output, snapshot) {
                 throw ValidationError("-o must name another file than the snapshot.")
             }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import SnapshotReader
 
 #if canImport(Glibc)
@@ -36,6 +37,12 @@ func writeOutput(to path: String, pieces produce: (_ emit: ([UInt8]) -> Void) ->
 /// Writes `text` to `path` (`-` is standard output).
 func writeOutput(_ text: String, to path: String) throws {
     try writeOutput(Array(text.utf8), to: path)
+}
+
+/// Refuses an empty `-o`, which named no file: the temporary beside it was `.tmp.PID` in the
+/// current directory, and the rename then failed as `cannot rename .tmp.PID to :`.
+func requireOutputName(_ output: String?) throws {
+    if output?.isEmpty == true { throw ValidationError("-o needs a name.") }
 }
 
 /// Whether `output` would replace `input`: the same name, or another name for the same file (a
