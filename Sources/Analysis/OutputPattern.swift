@@ -7,7 +7,7 @@
 /// The tracer's snapshot file name pattern (`MEMTRACE_OUTPUT`), to find the files it wrote.
 ///
 /// `%p` is the pid, `%n` the process's snapshot sequence number, `%e` the
-/// executable's file name and `%%` a percent sign. A relative pattern is
+/// executable's file name, `%h` the host name and `%%` a percent sign. A relative pattern is
 /// relative to the directory the program started in. A child created by fork
 /// appends `.%p` to a pattern that has no `%p`, so such a pattern also matches
 /// names with a `.PID` suffix.
@@ -28,7 +28,7 @@ public struct OutputPattern: Sendable, Equatable {
     }
 
     /// The file name the tracer would use.
-    public func expand(pid: Int32, sequence: UInt64, executable: String) -> String {
+    public func expand(pid: Int32, sequence: UInt64, executable: String, hostname: String = "") -> String {
         var out = ""
         var iterator = pattern.makeIterator()
         while let c = iterator.next() {
@@ -40,6 +40,7 @@ public struct OutputPattern: Sendable, Equatable {
             case "p": out += String(pid)
             case "n": out += String(sequence)
             case "e": out += basename(executable)
+            case "h": out += String(hostname.map { $0 == "/" ? "_" : $0 })
             case nil: out.append("%")
             case let other?: out.append(other)
             }
@@ -109,7 +110,7 @@ public struct OutputPattern: Sendable, Equatable {
         case literal(UInt8)
         case number  // %n
         case pid  // %p
-        case name  // %e: any run of bytes
+        case name  // %e, %h: any run of bytes
     }
 
     static func tokens(_ part: String) -> [Token] {
@@ -123,7 +124,7 @@ public struct OutputPattern: Sendable, Equatable {
             switch next {
             case UInt8(ascii: "p"): tokens.append(.pid)
             case UInt8(ascii: "n"): tokens.append(.number)
-            case UInt8(ascii: "e"): tokens.append(.name)
+            case UInt8(ascii: "e"), UInt8(ascii: "h"): tokens.append(.name)
             default: tokens.append(.literal(next))
             }
         }

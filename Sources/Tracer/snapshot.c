@@ -155,7 +155,8 @@ static void temporary_name(char *out, size_t cap, const char *final) {
     append(out, cap, &len, suffix);
 }
 
-/* Expands %p (pid), %n (sequence), %e (executable name) and %% in the pattern. */
+/* Expands %p (pid), %n (sequence), %e (executable name), %h (host name: a
+ * container's own, where every main process is pid 1) and %% in the pattern. */
 static void expand(char *out, size_t cap, const char *pattern, uint64_t seq) {
     size_t len = 0;
     out[0] = 0;
@@ -171,6 +172,13 @@ static void expand(char *out, size_t cap, const char *pattern, uint64_t seq) {
         else if (*p == 'e') {
             const char *base = strrchr(mt_config.exe, '/');
             append(out, cap, &len, base ? base + 1 : mt_config.exe);
+        } else if (*p == 'h') {
+            char host[HOST_NAME_MAX + 1];
+            if (gethostname(host, sizeof host) != 0) host[0] = 0;
+            host[HOST_NAME_MAX] = 0;
+            for (char *c = host; *c; c++)
+                if (*c == '/') *c = '_'; /* the kernel takes any bytes for a name */
+            append(out, cap, &len, host);
         } else {
             char c[2] = {*p == '%' ? '%' : *p, 0};
             append(out, cap, &len, c);

@@ -17,6 +17,9 @@ final class OutputPatternTests: XCTestCase {
         XCTAssertEqual(
             OutputPattern("/w/100%%-%x-%", relativeTo: "/").expand(pid: 1, sequence: 0, executable: "e"),
             "/w/100%-x-%")
+        XCTAssertEqual(
+            OutputPattern("%h.%p.snap", relativeTo: "/w").expand(pid: 1, sequence: 0, executable: "e", hostname: "a/b"),
+            "/w/a_b.1.snap")
     }
 
     func testMatches() {
@@ -29,6 +32,9 @@ final class OutputPatternTests: XCTestCase {
             pattern.matches("/w/memtrace.leaky.42.3.snap.tmp.42"), "temporary files are not snapshots")
         XCTAssertFalse(pattern.matches("/w/memtrace.leaky.x.3.snap"))
         XCTAssertFalse(pattern.matches("/v/memtrace.leaky.42.3.snap"))
+        let hosts = OutputPattern("%h.%p.%n.snap", relativeTo: "/w")
+        XCTAssertTrue(hosts.matches("/w/pod-7f9c.1.0.snap", pid: 1))
+        XCTAssertFalse(hosts.matches("/w/pod-7f9c.1.0.snap", pid: 2))
 
         // Without %p a forked child appends .PID.
         let plain = OutputPattern("out-%n.snap", relativeTo: "/w")

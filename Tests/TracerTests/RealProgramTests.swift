@@ -217,6 +217,39 @@ final class RealProgramTests: XCTestCase {
         try checkSnapshots(in: inProcess.directory, program: python, triggers: [.signal, .exit])
     }
 
+    /// Containers that share a directory for snapshots: the main process of each is pid 1, so
+    /// `%p` names them all alike and each snapshot replaced the last; `%h`, the host name of the
+    /// process's own UTS namespace (a container's, a pod's), keeps them apart.
+    func testTheHostNameKeepsApartTheSnapshotsOfProcessesOfOnePid() throws {
+        let unshare = try requireProgram("/usr/bin/unshare")
+        guard try runProcess(unshare, ["--uts", "--pid", "--fork", "/bin/true"]).status == 0 else {
+            throw XCTSkip("new UTS and pid namespaces are not available here")
+        }
+        let directory = try makeTemporaryDirectory("memtrace-hosts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (pattern, host) in [
+            ("%p.%n.snap", "box-a"), ("%p.%n.snap", "box-b"), ("%h.%p.%n.snap", "box-a"), ("%h.%p.%n.snap", "box-b"),
+        ] {
+            // Only the program is traced, pid 1 in its namespaces.
+            let script = "hostname \(host) && LD_PRELOAD=\"$0\" MEMTRACE_OUTPUT=\"$1\" exec /bin/true"
+            let run = try runProcess(
+                unshare,
+                [
+                    "--uts", "--pid", "--fork", "/bin/sh", "-c", script, TestPaths.libtrace,
+                    directory.appendingPathComponent(pattern).path,
+                ])
+            XCTAssertEqual(run.status, 0, run.stderrText)
+            XCTAssertEqual(run.stderrText, "")
+        }
+        XCTAssertEqual(
+            try snapshotFiles(in: directory).map { ($0 as NSString).lastPathComponent },
+            [
+                "1.0.snap", "box-a.1.0.snap", "box-b.1.0.snap",
+            ])
+        XCTAssertEqual(
+            try SnapshotFile.read(path: directory.appendingPathComponent("box-b.1.0.snap").path).header.pid, 1)
+    }
+
     /// multiprocessing's forked workers end through os._exit(): each still leaves its exit snapshot,
     /// with what it held then.
     func testPython3ForkedWorkersThatEndThroughUnderscoreExit() throws {

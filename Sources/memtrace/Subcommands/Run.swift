@@ -18,8 +18,8 @@ extension Memtrace {
                 program that a signal ends (SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGALRM…) or _exit() still writes \
                 a last snapshot before it dies.
 
-                The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name) \
-                and %%; a relative pattern is made absolute against the current directory. The default is \
+                The output pattern may use %p (pid), %n (the process's snapshot number), %e (executable name), \
+                %h (host name) and %%; a relative pattern is made absolute against the current directory. The default is \
                 memtrace.%e.%p.%n.snap. --output, --frames, --interval and --sample set MEMTRACE_OUTPUT, \
                 MEMTRACE_FRAMES, MEMTRACE_INTERVAL and MEMTRACE_SAMPLE; other MEMTRACE_* variables \
                 (docs/tracer.md) pass through.
