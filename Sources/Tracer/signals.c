@@ -74,8 +74,8 @@
  * changes go straight to it, never through the interposed sigaction. */
 extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
-static const int watched[] = {SIGHUP,  SIGINT,    SIGPIPE, SIGTERM, SIGALRM,
-                              SIGUSR1, SIGUSR2,   SIGVTALRM, SIGPROF, SIGABRT};
+static const int watched[] = {SIGHUP, SIGINT, SIGPIPE, SIGTERM, SIGALRM, SIGUSR1, SIGUSR2, SIGVTALRM, SIGPROF,
+                              SIGABRT};
 
 /* The signals whose default action dumps core: the thread the signal landed
  * on ends the process, so that the core shows its stack. */
