@@ -423,15 +423,12 @@ __attribute__((noinline)) static void delete_checked(void *p, enum mt_release ho
  * They jump to their path through a pointer, so that neither path pays for a
  * test of the mode: in sampling mode, a free of a block never recorded
  * (nearly all of them) is a dozen instructions. */
-static inline int surely_unsampled(const void *p) {
-    return MT_LIKELY(!mt_filter_summary_bit(p)) || !mt_filter_bit(mt_sample_bits, p);
-}
 static void free_sampled(void *p) {
-    if (surely_unsampled(p)) real_free(p); /* NULL included */
+    if (mt_filter_surely_unsampled(p)) real_free(p); /* NULL included */
     else free_checked(p);
 }
 static void delete_sampled(void *p, enum mt_release how, size_t size) {
-    if (surely_unsampled(p)) real_free(p);
+    if (mt_filter_surely_unsampled(p)) real_free(p);
     else delete_checked(p, how, size);
 }
 static void (*free_path)(void *) = free_checked;

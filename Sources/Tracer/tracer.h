@@ -336,17 +336,22 @@ static inline int mt_filter_bit(const uint64_t *bits, const void *ptr) {
     uint32_t i = mt_filter_index((uint64_t)(uintptr_t)ptr);
     return (int)((__atomic_load_n(&bits[i >> 6], __ATOMIC_RELAXED) >> (i & 63)) & 1);
 }
+/* Has the sampling filter (published) never seen `ptr`?  The bitmap's
+ * pointer is loaded only where the summary says to look. */
+static inline int mt_filter_surely_unsampled(const void *ptr) {
+    return MT_LIKELY(!mt_filter_summary_bit(ptr)) || !mt_filter_bit(mt_sample_bits, ptr);
+}
 /* Could `ptr` be a recorded block?  Lock-free; exact mode always says yes. */
 static inline int mt_maybe_recorded(const void *ptr) {
     if (MT_LIKELY(!mt_sample_rate)) return 1;
-    return mt_filter_summary_bit(ptr) && mt_filter_bit(mt_sample_bits, ptr);
+    return !mt_filter_surely_unsampled(ptr);
 }
 /* The hooks' first test on a block handed back: in sampling mode (the bitmap
  * is published only then, and only once the tracer has started: exact mode
  * goes on at once), a block the filter has never seen is only forwarded. */
 static inline int mt_surely_unrecorded(const void *ptr) {
     const uint64_t *bits = __atomic_load_n(&mt_sample_bits, __ATOMIC_ACQUIRE);
-    return bits != NULL && (MT_LIKELY(!mt_filter_summary_bit(ptr)) || !mt_filter_bit(bits, ptr));
+    return bits != NULL && mt_filter_surely_unsampled(ptr);
 }
 /* A live block as the recorder sees it. */
 struct mt_live {
