@@ -3,14 +3,15 @@ import Symbolizer
 
 /// How statistics group the traced blocks, as tracemalloc's `key_type`.
 public enum GroupBy: String, CaseIterable, Sendable {
-    /// The innermost frame: module, function, file and line (tracemalloc's `lineno`).
+    /// The site (the stack's first frame of the program's own, ``LibraryFrames``): module,
+    /// function, file and line (tracemalloc's `lineno`).
     case lineno
-    /// The innermost frame's function (and the file and module defining it).
+    /// The site's function (and the file and module defining it).
     case function
-    /// The innermost frame's source file, shown with line 0 as tracemalloc's `filename`;
+    /// The site's source file, shown with line 0 as tracemalloc's `filename`;
     /// the module when the file is unknown.
     case file
-    /// The innermost frame's module (executable or shared library).
+    /// The site's module (executable or shared library).
     case module
     /// The whole stack, every frame at line granularity.
     case traceback
@@ -35,6 +36,8 @@ public final class FrameTable {
     /// A representative frame for every id.
     private(set) var frames: [Frame] = []
     private(set) var isAllocator: [Bool] = []
+    /// Frames of the languages' standard libraries, which a site passes over (``LibraryFrames``).
+    private(set) var isLibrary: [Bool] = []
     /// Frames of the tracer itself (libtrace.so), never shown anywhere in a stack.
     private(set) var isTracer: [Bool] = []
     private var ids: [Key: Int32] = [:]
@@ -59,6 +62,7 @@ public final class FrameTable {
         ids[key] = id
         frames.append(Self.shown(frame))
         isAllocator.append(AllocatorFrames.isAllocatorFrame(frame, moduleName: module))
+        isLibrary.append(LibraryFrames.isLibraryFrame(frame, moduleName: module))
         isTracer.append(module.hasPrefix("libtrace."))
         return id
     }
@@ -84,6 +88,16 @@ public final class FrameTable {
 
     /// The representative frame of `id`.
     public func frame(_ id: Int32) -> Frame { frames[Int(id)] }
+
+    /// The index in `stack` (frame ids, innermost first, never empty) of its site: the first frame
+    /// of the program's own code (``LibraryFrames``).
+    func siteIndex(_ stack: [Int32]) -> Int {
+        LibraryFrames.siteIndex(
+            count: stack.count, isLibrary: { isLibrary[Int(stack[$0])] }, function: { frames[Int(stack[$0])].function })
+    }
+
+    /// The frame id of the site of `stack` (innermost first, never empty).
+    func site(of stack: [Int32]) -> Int32 { stack[siteIndex(stack)] }
 
     /// The id of the site `id` belongs to when grouping by `groupBy`: itself for
     /// `lineno` and `traceback`, a coarser frame (line 0, no offset…) otherwise.

@@ -111,13 +111,13 @@ public enum TextFormat {
     }
 
     static func site(_ frames: [Frame]) -> String {
-        frames.first.map(describe) ?? "??"
+        LibraryFrames.site(frames).map(describe) ?? "??"
     }
 
     /// What follows a site's line: its frames with `traceback`, the source of each line shown.
     private static func details(_ frames: [Frame], traceback: Bool, source: SourceLines?) -> String {
         if traceback { return frameLines(frames, source: source) }
-        return frames.first.flatMap { source?.text(of: $0) }.map { "    \($0)\n" } ?? ""
+        return LibraryFrames.site(frames).flatMap { source?.text(of: $0) }.map { "    \($0)\n" } ?? ""
     }
 
     /// A stack's frames, innermost first, indented by four spaces; with `source`, each followed by

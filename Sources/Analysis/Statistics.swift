@@ -275,7 +275,7 @@ extension TracedSnapshot {
             case (.traceback, _):
                 add(trace.frames, value)
             case (let by, false):
-                add([table.site(of: trace.frames[0], by: by)], value)
+                add([table.site(of: table.site(of: trace.frames), by: by)], value)
             case (let by, true):
                 seen.removeAll(keepingCapacity: true)
                 for id in trace.frames {

@@ -88,7 +88,7 @@ public struct Summary {
         var overrunSites: [Int32: (size: Int64, count: Int64)] = [:]
         var order: [Int32] = []
         for (stat, frames) in traced.stackFrameIDs where stat.overrunCount != 0 {
-            let site = frames[0]
+            let site = traced.table.site(of: frames)
             if overrunSites[site] == nil { order.append(site) }
             let old = overrunSites[site, default: (0, 0)]
             overrunSites[site] = (

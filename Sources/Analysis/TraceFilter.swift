@@ -12,7 +12,7 @@ import Symbolizer
 /// also matches `/`, as Python's `fnmatch`) tried against a frame's source
 /// file, its function and its module (full path or file name): any of them
 /// matching is a match. With a line number, only the file is tried and the
-/// line must be equal. Without `allFrames` only the innermost frame is
+/// line must be equal. Without `allFrames` only the stack's site (``LibraryFrames``) is
 /// examined, with it any frame of the stack.
 ///
 /// A trace is kept when there is no inclusive filter or any inclusive filter
@@ -24,7 +24,7 @@ public struct TraceFilter: Sendable, Equatable {
     public var pattern: String
     /// When set, the frame's line must be this one (and the glob is tried on the file only).
     public var line: Int?
-    /// Examine every frame of the stack, not only the innermost one.
+    /// Examine every frame of the stack, not only its site.
     public var allFrames: Bool
 
     /// Creates a filter.
@@ -57,10 +57,11 @@ public struct TraceFilter: Sendable, Equatable {
             || Self.glob(pattern, frame.module) || Self.glob(pattern, basename(frame.module))
     }
 
-    /// Whether the filter matches a stack (innermost frame first), regardless of `inclusive`.
+    /// Whether the filter matches a stack (innermost frame first) at its site, or at any frame with
+    /// `allFrames`, regardless of `inclusive`.
     public func matches(stack frames: [Frame]) -> Bool {
         if allFrames { return frames.contains(where: matches) }
-        return frames.first.map(matches) ?? false
+        return LibraryFrames.site(frames).map(matches) ?? false
     }
 
     /// Whether a stack (innermost frame first) survives `filters`.
@@ -117,7 +118,7 @@ struct FilterSet {
 
     mutating func matches(_ index: Int, stack: [Int32]) -> Bool {
         if filters[index].allFrames { return stack.contains { matches(index, $0) } }
-        return matches(index, stack[0])
+        return matches(index, table.site(of: stack))
     }
 
     mutating func keeps(_ stack: [Int32]) -> Bool {

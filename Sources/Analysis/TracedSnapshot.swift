@@ -7,7 +7,8 @@ import Symbolizer
 /// given ``FrameResolver``; inlined frames are kept (innermost first), and the
 /// allocator's own frames are dropped from the innermost end
 /// (``AllocatorFrames``), so each stack starts at the line that asked for
-/// memory. Statistics and diffs (``statistics(_:)``, ``compare(to:_:)``) work
+/// memory; its site is the first of its frames of the program's own (``LibraryFrames``).
+/// Statistics and diffs (``statistics(_:)``, ``compare(to:_:)``) work
 /// on these frames, never on addresses.
 public struct TracedSnapshot {
     /// One STACK_STATS record with its stack as frame ids.

@@ -279,7 +279,7 @@ public enum HTMLReport {
 
             """
         for (rank, stat) in stats.enumerated() {
-            let frame = stat.frames.first ?? Frame(function: "", file: "", line: 0, module: "")
+            let frame = LibraryFrames.site(stat.frames) ?? Frame(function: "", file: "", line: 0, module: "")
             let name = FrameLabel.name(frame)
             let average = stat.count > 0 ? SizeFormat.format(Double(stat.size) / Double(stat.count)) : ""
             html += "<tr>"
@@ -327,7 +327,7 @@ public enum HTMLReport {
 
             """
         for diff in diffs {
-            let frame = diff.frames.first ?? Frame(function: "", file: "", line: 0, module: "")
+            let frame = LibraryFrames.site(diff.frames) ?? Frame(function: "", file: "", line: 0, module: "")
             let name = FrameLabel.name(frame)
             let style = diff.sizeDiff > 0 ? "grow" : diff.sizeDiff < 0 ? "shrink" : ""
             html += "<tr>"
@@ -367,7 +367,7 @@ public enum HTMLReport {
 
             """
         for trend in trends {
-            let frame = trend.frames.first ?? Frame(function: "", file: "", line: 0, module: "")
+            let frame = LibraryFrames.site(trend.frames) ?? Frame(function: "", file: "", line: 0, module: "")
             let name = FrameLabel.name(frame)
             html += "<tr>"
             html += "<td class=\"kind \(trend.kind.rawValue)\">\(escape(trend.kind.description))</td>"

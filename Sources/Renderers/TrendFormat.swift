@@ -47,7 +47,7 @@ public enum TrendFormat {
 
     /// One trend without its kind word.
     public static func line(_ trend: Trend) -> String {
-        let site = trend.frames.first.map(TextFormat.describe) ?? "??"
+        let site = LibraryFrames.site(trend.frames).map(TextFormat.describe) ?? "??"
         let size = trend.sizes.last ?? 0
         let count = trend.counts.last ?? 0
         let countGrowth = count - (trend.counts.first ?? 0)

@@ -2,9 +2,10 @@ import Foundation
 import XCTest
 import _MemtraceTestSupport
 
-/// Programs written in Rust and Swift, traced end to end: their sites at their own lines, under
-/// their own names (Rust's v0 names and Swift's demangled), past the allocation layers of their
-/// standard libraries (Rust's `alloc::alloc`, Swift's allocating initializers and runtime).
+/// Programs written in C++, Rust and Swift, traced end to end: their sites at their own lines,
+/// under their own names (Rust's v0 names and Swift's demangled), past the allocation layers of
+/// their standard libraries (Rust's `alloc::alloc`, Swift's allocating initializers and runtime)
+/// and the standard libraries' containers (`std::vector`, `Vec`, `Array`).
 final class LanguageTests: XCTestCase {
     /// One group of `top --by traceback --format json`: its figures and the frames in `file`.
     struct Group {
@@ -84,6 +85,51 @@ final class LanguageTests: XCTestCase {
             ])
     }
 
+    /// C++ containers, strings and `strdup` are at the program's lines, not at libstdc++'s headers
+    /// (`new_allocator.h`, inlined at -O2) or its library, and their stacks keep those frames.
+    func testCxxContainersAtTheProgramsLines() throws {
+        let work = try Workspace("containers")
+        func line(_ marker: String) throws -> Int { try work.line("containers.cpp", marker) }
+        func withoutParameters(_ line: String) -> String {
+            line.replacingOccurrences(of: " in fill(Kept*): ", with: " in fill: ")
+        }
+        func site(_ marker: String, _ function: String, _ figures: String) throws -> String {
+            "containers.cpp:\(try line("SITE " + marker)) in \(function): \(figures)"
+        }
+        let expected = [
+            try site("reserve", "fill", "size=4000 B, count=1, average=4000 B"),
+            try site("grow", "fill", "size=512 B, count=1, average=512 B"),
+            try site("strings", "fill", "size=505 B, count=5, average=101 B"),
+            try site("map", "fill", "size=480 B, count=10, average=48 B"),
+            try site("names", "fill", "size=160 B, count=1, average=160 B"),
+            try site("kept", "main", "size=144 B, count=1, average=144 B"),
+            try site("shared", "fill", "size=48 B, count=1, average=48 B"),
+            try site("strdup", "fill", "size=13 B, count=1, average=13 B"),
+        ]
+        try work.build("containers.cpp")
+        // -O2 inlines the containers' code from the headers into fill, and fill into main.
+        let optimized = try runProcess(
+            "/usr/bin/g++", ["-O2", "-g", "-o", "containers-O2", "containers.cpp"], directory: work.directory)
+        XCTAssertEqual(optimized.status, 0, optimized.stderrText)
+        for program in ["containers", "containers-O2"] {
+            let run = try work.memtrace(["run", "-o", program + ".snap", "--", "./" + program])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let top = try work.memtrace(["top", program + ".snap", "--limit", "0", "--include", "*containers.cpp"])
+            XCTAssertEqual(top.status, 0, top.stderr)
+            // A function is named with its parameters from its symbol, without from its inlined copy.
+            XCTAssertEqual(top.stdoutLines.map(withoutParameters), expected, program)
+        }
+        // Every block of the run has a site of the program's, and the vector's stack starts in libstdc++.
+        let all = try work.memtrace(["top", "containers.snap", "--limit", "0"])
+        XCTAssertEqual(all.stdoutLines.count, expected.count, all.stdout)
+        let stack = try work.memtrace([
+            "top", "containers.snap", "--by", "traceback", "--limit", "1", "--include",
+            "*containers.cpp:\(try line("SITE reserve"))",
+        ])
+        XCTAssertEqual(stack.stdoutLines.first.map(withoutParameters), expected[0], stack.stdout)
+        XCTAssertTrue(stack.stdoutLines.dropFirst().first?.hasPrefix("    /usr/include/c++/") == true, stack.stdout)
+    }
+
     func testRustProgram() throws {
         try XCTSkipUnless(Workspace.rustc != nil, "rustc is not installed")
         let (work, snapshot) = try traced("rustsites.rs")
@@ -106,16 +152,23 @@ final class LanguageTests: XCTestCase {
         XCTAssertEqual(
             nodes.first?.own("rustsites.rs"),
             ["rustsites::make_list \(try line("SITE node"))", "rustsites::main \(try line("CALL list"))"])
-        // Box::new is Rust's `new`: the nodes' site is the line that called it.
-        let boxes = try work.memtrace([
-            "top", snapshot, "--metric", "total", "--include", "*rustsites.rs", "--include", "*boxed.rs",
-        ])
+        // Box::new is Rust's `new`: the nodes' site is the line that called it. A Vec's and a
+        // String's buffers are at the lines that made them, past RawVec and the String's own
+        // functions, and the thread's handle and packet at the line that spawned it.
+        let sites = try work.memtrace(["top", snapshot, "--metric", "total", "--include", "*rustsites.rs"])
+        XCTAssertEqual(sites.status, 0, sites.stderr)
+        let spawn = "rustsites.rs:\(try line("CALL lost")) in rustsites::main: "
+        let lines = sites.stdoutLines.filter { !$0.hasPrefix(spawn) }
         XCTAssertEqual(
-            boxes.stdoutLines,
+            lines,
             [
                 "# every allocation of the run up to the snapshot, released or not (--metric total)",
+                "rustsites.rs:\(try line("SITE buffer")) in rustsites::make_buffer: size=5000 B, count=2, average=2500 B",
                 "rustsites.rs:\(try line("SITE node")) in rustsites::make_list: size=1600 B, count=100, average=16 B",
+                // The String of 300 bytes, and the Vec it is pushed to growing to 4 Strings.
+                "rustsites.rs:\(try line("SITE closure")) in rustsites::main::{closure#1}: size=396 B, count=2, average=198 B",
             ])
+        XCTAssertEqual(sites.stdoutLines.count, lines.count + 1, "the thread's allocations at its spawn")
         // Every name demangled; no site inside the global allocator layer (alloc::alloc, __rust_alloc).
         for group in total {
             XCTAssertFalse(group.frames.contains { $0.function.hasPrefix("_R") || $0.function.hasPrefix("_ZN") })
@@ -142,16 +195,25 @@ final class LanguageTests: XCTestCase {
 
         // swiftc writes no .debug_aranges: lines come from the units' own ranges. The objects'
         // site is their creation, past swift_allocObject and the class's allocating initializer.
+        // The array's buffer is at the line that made it, past the standard library (libswiftCore
+        // and its specializations); with it, what the runtime allocated for the first Array<Int>
+        // (its metadata caches), whose sizes are the runtime's.
         let top = try work.memtrace(["top", snapshot, "--include", "*swiftsites.swift"])
         XCTAssertEqual(top.status, 0, top.stderr)
         XCTAssertEqual(
-            top.stdoutLines,
+            Array(top.stdoutLines.prefix(2)),
             [
                 "swiftsites.swift:\(try line("SITE buffer")) in swiftsites.makeBuffer(Swift.Int) -> "
                     + "Swift.UnsafeMutableRawPointer: size=3000 B, count=1, average=3000 B",
                 "swiftsites.swift:\(try line("SITE node")) in swiftsites.makeList(Swift.Int) -> "
                     + "Swift.Optional<swiftsites.Node>: size=1600 B, count=50, average=32 B",
             ])
+        XCTAssertEqual(top.stdoutLines.count, 3, top.stdout)
+        XCTAssertTrue(
+            top.stdoutLines.last?.hasPrefix(
+                "swiftsites.swift:\(try line("SITE table")) in swiftsites.makeTable(Swift.Int) -> Swift.Array<Swift.Int>: size="
+            )
+                == true, top.stdout)
         let live = try groups(work, snapshot)
         XCTAssertEqual(
             live.filter { $0.size == 1600 }.map { $0.own("swiftsites.swift") },
@@ -161,5 +223,16 @@ final class LanguageTests: XCTestCase {
                     "main \(try line("CALL list"))",
                 ]
             ])
+        let table = live.filter { $0.size == 832 }
+        XCTAssertEqual(
+            table.map { $0.own("swiftsites.swift") },
+            [
+                [
+                    "swiftsites.makeTable(Swift.Int) -> Swift.Array<Swift.Int> \(try line("SITE table"))",
+                    "main \(try line("CALL table"))",
+                ]
+            ])
+        XCTAssertEqual(table.first?.count, 1)
+        XCTAssertNotEqual(table.first?.frames.first?.file, "swiftsites.swift", "the stack keeps the library's frames")
     }
 }

@@ -13,9 +13,11 @@ extension Memtrace {
 
                   examples/leaky.c:33 in make_list: size=62.5 KiB, count=1000, average=64 B
 
-                Frames start at the line that called the allocator: the tracer's, malloc's and operator new's \
-                own frames are never shown. --by file and --by function show line 0, as tracemalloc does for a \
-                file group.
+                A site is the program's line that asked for memory: the tracer's, malloc's and operator new's \
+                own frames are never shown, and the standard libraries' (libc, libstdc++ and its headers, \
+                Rust's std, Swift's) are passed over, so a std::vector, a Vec or an Array growing is at the \
+                line that grew it; --by traceback shows them. --by file and --by function show line 0, as \
+                tracemalloc does for a file group.
 
                 --metric peak ranks what each site held at the moment of the peak; --metric total ranks \
                 everything each site allocated, released or not (with --sort count: the sites that call the \

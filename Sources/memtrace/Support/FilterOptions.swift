@@ -8,18 +8,18 @@ struct FilterOptions: ParsableArguments {
     @Option(
         name: .customLong("include"), parsing: .singleValue,
         help: ArgumentHelp(
-            "Keep only blocks whose innermost frame's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
+            "Keep only blocks whose site's file, function or module matches GLOB (repeatable; FILE:LINE also matches the line).",
             valueName: "GLOB"))
     var includes: [String] = []
 
     @Option(
         name: .customLong("exclude"), parsing: .singleValue,
         help: ArgumentHelp(
-            "Drop blocks whose innermost frame's file, function or module matches GLOB (repeatable).",
+            "Drop blocks whose site's file, function or module matches GLOB (repeatable).",
             valueName: "GLOB"))
     var excludes: [String] = []
 
-    @Flag(help: "Filters examine every frame of the stack, not only the innermost.")
+    @Flag(help: "Filters examine every frame of the stack, not only the site.")
     var allFrames = false
 
     var filters: [TraceFilter] {
