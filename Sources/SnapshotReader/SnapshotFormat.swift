@@ -139,11 +139,12 @@ extension String {
     /// its text in another order; the string itself when it has none.
     public var escapingControlCharacters: String {
         func isControl(_ scalar: Unicode.Scalar) -> Bool {
-            // C0, DEL, C1, and the bidirectional marks, embeddings, overrides and isolates, which
-            // can show a line's text in another order than it has.
+            // C0, DEL, C1, the line and paragraph separators (a line break to editors, pagers and
+            // older JavaScript), and the bidirectional marks, embeddings, overrides and isolates,
+            // which can show a line's text in another order than it has.
             let value = scalar.value
             return value < 0x20 || (value >= 0x7f && value < 0xa0) || value == 0x061c || value == 0x200e
-                || value == 0x200f || (value >= 0x202a && value <= 0x202e) || (value >= 0x2066 && value <= 0x2069)
+                || value == 0x200f || (value >= 0x2028 && value <= 0x202e) || (value >= 0x2066 && value <= 0x2069)
         }
         guard unicodeScalars.contains(where: isControl) else { return self }
         var escaped = ""

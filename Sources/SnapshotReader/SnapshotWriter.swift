@@ -213,13 +213,16 @@ public enum SnapshotWriter {
         do {
             try FileOutput.write(encode(snapshot), to: path, mode: 0o600, durable: true)
         } catch {
+            // The message names `path` first: the file is named again only when it is another (the
+            // temporary file).
+            let file = error.file == path ? "" : " \(error.file)"
             let operation =
                 switch error.stage {
-                case .refused: "replace \(path)"
-                case .open: "open \(path)"
-                case .create: "create \(error.file)"
-                case .write: "write \(error.file)"
-                case .rename: "rename \(error.file) to \(path)"
+                case .refused: "replace"
+                case .open: "open"
+                case .create: "create" + file
+                case .write: "write" + file
+                case .rename: "rename" + file
                 }
             throw SnapshotError(
                 path: path, kind: .writeFailed(operation: operation, reason: String(cString: strerror(error.code))))

@@ -100,6 +100,12 @@ final class SourceLinesTests: XCTestCase {
         XCTAssertEqual(
             SourceLines().text(of: frame("src/bidi.c", 1, in: directory.path)),
             "if (admin) { /* \\u{202e} } \\u{2066} */")
+        // The line and paragraph separators break a line where a terminal or an editor shows it.
+        try "f(); /* \u{2028}x(); \u{2029} */\n".write(
+            to: directory.appendingPathComponent("src/separators.c"), atomically: true, encoding: .utf8)
+        XCTAssertEqual(
+            SourceLines().text(of: frame("src/separators.c", 1, in: directory.path)),
+            "f(); /* \\u{2028}x(); \\u{2029} */")
     }
 
     /// A file whose name has control or bidirectional characters is shown under its escaped name,

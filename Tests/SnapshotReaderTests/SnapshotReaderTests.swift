@@ -339,6 +339,13 @@ final class SnapshotReaderTests: XCTestCase {
         }
     }
 
+    /// A device is written in place: the message names it once.
+    func testWriteToAFullDeviceNamesItOnce() {
+        XCTAssertThrowsError(try SnapshotWriter.write(Fixtures.minimal(), to: "/dev/full")) { error in
+            XCTAssertEqual("\(error)", "memtrace: /dev/full: cannot write: No space left on device")
+        }
+    }
+
     // MARK: Files that are not snapshots
 
     func testMissingFile() {
