@@ -91,7 +91,7 @@ public final class FrameTable {
 
     /// The index in `stack` (frame ids, innermost first, never empty) of its site: the first frame
     /// of the program's own code (``LibraryFrames``).
-    func siteIndex(_ stack: [Int32]) -> Int {
+    public func siteIndex(_ stack: [Int32]) -> Int {
         LibraryFrames.siteIndex(
             count: stack.count, isLibrary: { isLibrary[Int(stack[$0])] }, function: { frames[Int(stack[$0])].function })
     }

@@ -167,18 +167,24 @@ public enum JSONFormat {
 
     /// The object for one statistic.
     public static func value(_ stat: Statistic) -> Value {
-        .object([
-            ("size", .int(stat.size)), ("count", .int(stat.count)),
-            ("frames", .array(stat.frames.map(value))),
-        ])
+        .object(
+            [("size", .int(stat.size)), ("count", .int(stat.count)), ("frames", .array(stat.frames.map(value)))]
+                + site(stat.frames))
     }
 
     /// The object for one difference.
     public static func value(_ diff: StatisticDiff) -> Value {
-        .object([
-            ("size", .int(diff.size)), ("count", .int(diff.count)), ("size_diff", .int(diff.sizeDiff)),
-            ("count_diff", .int(diff.countDiff)), ("frames", .array(diff.frames.map(value))),
-        ])
+        .object(
+            [
+                ("size", .int(diff.size)), ("count", .int(diff.count)), ("size_diff", .int(diff.sizeDiff)),
+                ("count_diff", .int(diff.countDiff)), ("frames", .array(diff.frames.map(value))),
+            ] + site(diff.frames))
+    }
+
+    /// `"site": N`, the index of the site among a whole stack's `frames` (``LibraryFrames``);
+    /// nothing for a group of one frame, which is its site.
+    public static func site(_ frames: [Frame]) -> [(String, Value)] {
+        frames.count > 1 ? [("site", .int(Int64(LibraryFrames.siteIndex(frames))))] : []
     }
 
     /// `{"stats":[…], extra…}` for statistics.

@@ -16,7 +16,8 @@ import SnapshotReader
 /// ```
 ///
 /// Stacks are sorted by live bytes, largest first; frames are innermost first
-/// with the allocator's own frames removed, as in `memtrace top --format json`.
+/// with the allocator's own frames removed, as in `memtrace top --format json`,
+/// and a stack of more than one frame says which is its site (`"site": N`).
 /// `timeline` and `sizes` (every allocation by size class, sizes `from` to `to`
 /// inclusive, from class 0 to the last that is not empty) are present only
 /// when the snapshot has them.
@@ -125,7 +126,9 @@ public enum JSONExport {
                         ("temporary_count", .uint(stat.temporaryCount)),
                     ]
                 }
-                return .object(figures + [("frames", .array(frames.map(frame)))])
+                let site: [(String, JSONFormat.Value)] =
+                    frames.count > 1 ? [("site", .int(Int64(traced.table.siteIndex(frames))))] : []
+                return .object(figures + [("frames", .array(frames.map(frame)))] + site)
             }, trailing: trailing, chunkBytes: chunkBytes, emit: emit)
     }
 }

@@ -409,7 +409,7 @@ final class StatisticsTests: XCTestCase {
         let json = JSONFormat.render(try snapshot.statistics(StatisticsOptions(groupBy: .traceback)))
         XCTAssertEqual(
             json,
-            #"{"stats":[{"size":300,"count":3,"frames":[{"function":"make_list","file":"examples/leaky.c","line":12,"module":"/bin/app"},{"function":"main","file":"examples/leaky.c","line":30,"module":"/bin/app"}]}]}"#
+            #"{"stats":[{"size":300,"count":3,"frames":[{"function":"make_list","file":"examples/leaky.c","line":12,"module":"/bin/app"},{"function":"main","file":"examples/leaky.c","line":30,"module":"/bin/app"}],"site":0}]}"#
                 + "\n")
         let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         XCTAssertNotNil(parsed?["stats"] as? [[String: Any]])

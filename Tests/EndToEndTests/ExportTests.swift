@@ -117,7 +117,7 @@ final class ExportTests: XCTestCase {
             still a pipe
             memtrace: cannot write dir.out: is a directory
             report 2
-            memtrace: dir.out: cannot replace dir.out: Is a directory
+            memtrace: dir.out: cannot replace: Is a directory
             merge 2
             memtrace: cannot write standard output: No space left on device
             top 2

@@ -128,6 +128,23 @@ final class LanguageTests: XCTestCase {
         ])
         XCTAssertEqual(stack.stdoutLines.first.map(withoutParameters), expected[0], stack.stdout)
         XCTAssertTrue(stack.stdoutLines.dropFirst().first?.hasPrefix("    /usr/include/c++/") == true, stack.stdout)
+        // JSON says which of a whole stack's frames is the site, in top and in export.
+        for arguments in [
+            ["top", "containers.snap", "--by", "traceback", "--limit", "0", "--format", "json"],
+            ["export", "containers.snap", "--format", "json"],
+        ] {
+            let json = try work.memtrace(arguments)
+            XCTAssertEqual(json.status, 0, json.stderr)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let stacks = try XCTUnwrap((object["stats"] ?? object["stacks"]) as? [[String: Any]])
+            let reserve = try XCTUnwrap(
+                stacks.first { ($0["size"] ?? $0["live_bytes"]) as? Int == 4000 }, "\(arguments)")
+            let frames = try XCTUnwrap(reserve["frames"] as? [[String: Any]])
+            let site = try XCTUnwrap(reserve["site"] as? Int, "\(reserve)")
+            XCTAssertEqual(frames[site]["line"] as? Int, try line("SITE reserve"), "\(arguments)")
+            XCTAssertEqual(frames[site + 1]["function"] as? String, "main", "\(arguments)")
+            XCTAssertTrue((frames[0]["file"] as? String)?.hasPrefix("/usr/include/c++/") == true, "\(frames[0])")
+        }
     }
 
     func testRustProgram() throws {
