@@ -93,7 +93,7 @@ public final class FrameTable {
     /// of the program's own code (``LibraryFrames``).
     public func siteIndex(_ stack: [Int32]) -> Int {
         LibraryFrames.siteIndex(
-            count: stack.count, isLibrary: { isLibrary[Int(stack[$0])] }, function: { frames[Int(stack[$0])].function })
+            count: stack.count, isLibrary: { isLibrary[Int(stack[$0])] }, frame: { frames[Int(stack[$0])] })
     }
 
     /// The frame id of the site of `stack` (innermost first, never empty).

@@ -108,21 +108,31 @@ public enum LibraryFrames {
         return name.hasPrefix("Swift.") || name.hasPrefix("(extension in Swift):")
     }
 
-    /// The index of the site among `count` frames (innermost first) that `isLibrary` and
-    /// `function` describe: the first frame that is not a library's, unless there is none, or the
-    /// first is where the process starts (`_start`, or the `main` that Rust's runtime is called
-    /// from): the runtime's own start-up allocations keep their innermost frame.
-    static func siteIndex(count: Int, isLibrary: (Int) -> Bool, function: (Int) -> String) -> Int {
+    /// The index of the site among `count` frames (innermost first) that `isLibrary` and `frame`
+    /// give: the first frame that is not a library's, unless there is none, or the first is where
+    /// the process starts (`_start`, or the `main` that Rust's runtime is called from), where the
+    /// runtime's own start-up allocations keep their innermost frame. A first frame with neither a
+    /// name nor a file (a stripped program: `sleep+0x23b2`) says less than the library function it
+    /// called (`setlocale`, `strdup`): that one is the site.
+    static func siteIndex(count: Int, isLibrary: (Int) -> Bool, frame: (Int) -> Frame) -> Int {
         var index = 0
         while index < count && isLibrary(index) { index += 1 }
         if index == 0 || index == count { return 0 }
-        if function(index) == "_start" || function(index - 1).hasPrefix("std::rt::lang_start") { return 0 }
-        return index
+        let site = frame(index)
+        if site.function == "_start" || frame(index - 1).function.hasPrefix("std::rt::lang_start") { return 0 }
+        return isUnnamed(site) ? index - 1 : index
+    }
+
+    /// A frame the symbolizer could only name by its address (`sleep+0x23b2`, `0x7f…`).
+    static func isUnnamed(_ frame: Frame) -> Bool {
+        guard frame.file.isEmpty, frame.offset == nil else { return false }
+        let function = frame.function
+        return function.isEmpty || function.hasPrefix("0x") || function.hasPrefix(basename(frame.module) + "+0x")
     }
 
     /// The index of the site of `frames` (innermost first); 0 for an empty stack.
     public static func siteIndex(_ frames: [Frame]) -> Int {
-        siteIndex(count: frames.count, isLibrary: { isLibraryFrame(frames[$0]) }, function: { frames[$0].function })
+        siteIndex(count: frames.count, isLibrary: { isLibraryFrame(frames[$0]) }, frame: { frames[$0] })
     }
 
     /// The site of `frames` (innermost first), nil for an empty stack.

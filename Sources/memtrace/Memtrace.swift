@@ -37,7 +37,7 @@ struct Memtrace: ParsableCommand {
             """,
         subcommands: [
             Run.self, Top.self, Diff.self, SummaryCommand.self, SnapshotCommand.self, Symbolize.self,
-            Export.self, TrendCommand.self, Report.self, Check.self, Merge.self,
+            Export.self, TrendCommand.self, Report.self, Check.self, Merge.self, Watch.self,
         ]
     )
 

@@ -63,6 +63,18 @@ final class LibraryFramesTests: XCTestCase {
         XCTAssertFalse(LibraryFrames.isLibraryFrame(own))
     }
 
+    func testAStrippedProgramsSiteIsTheLibraryFunctionItCalled() {
+        let stripped = [
+            app("_nl_intern_locale_data", "./locale/loadlocale.c", 156, module: libc),
+            app("setlocale", "./locale/setlocale.c", 337, module: libc),
+            lib("sleep+0x23b2", "/usr/bin/sleep"),
+        ]
+        XCTAssertEqual(site(stripped + start), "setlocale 337")
+        XCTAssertEqual(site([lib("__strdup", libc), lib("0x401000", "")]), "__strdup 0")
+        // A symbol is enough to be the site.
+        XCTAssertEqual(site([lib("__strdup", libc), lib("main", "/usr/bin/app")] + start), "main 0")
+    }
+
     func testLibcAtTheLineThatCalledIt() {
         XCTAssertEqual(site([lib("__strdup", libc), app("load_config", "config.c", 40)] + start), "load_config 40")
         // The loader's allocations for a dlopen: at the program's dlopen.

@@ -41,57 +41,7 @@ extension Memtrace {
         }
 
         func run() throws {
-            let proc = "/proc/\(pid)"
-            guard kill(pid, 0) == 0 || errno == EPERM, isDirectory(proc) else {
-                throw CLIError("no process \(pid)", status: 1)
-            }
-            guard let maps = readWhole(proc + "/maps") else {
-                throw CLIError(
-                    "cannot read \(proc)/maps: \(String(cString: strerror(errno))) (is the process yours?)",
-                    status: 1)
-            }
-            guard maps.contains("/libtrace.so") else {
-                throw CLIError("process \(pid) is not traced (libtrace.so is not loaded in it)", status: 1)
-            }
-            let environment = readEnviron(proc + "/environ")
-            let signalName = environment["MEMTRACE_SIGNAL"] ?? ""
-            guard let signo = Self.signalNumber(signalName) else {
-                throw CLIError(
-                    "process \(pid) takes no snapshot on signal (MEMTRACE_SIGNAL=\(signalName))", status: 1)
-            }
-            let deadline = realtimeNanoseconds() + UInt64(timeout * 1e9)
-            let signal = try Self.signalReachingTracer(pid: pid, configured: signo, deadline: deadline)
-            try Self.checkNotBlockedEverywhere(pid: pid, signo: signal)
-            let cwd = readLink(proc + "/cwd") ?? "/"
-            var output = environment["MEMTRACE_OUTPUT"] ?? ""
-            if output.isEmpty { output = OutputPattern.defaultPattern }
-            let pattern = OutputPattern(output, relativeTo: cwd)
-
-            func candidates() -> [String: UInt64] {
-                var result: [String: UInt64] = [:]
-                for path in pattern.existingFiles(pid: pid) { result[path] = modificationTime(path) }
-                return result
-            }
-            let before = candidates()
-            guard kill(pid, signal) == 0 else {
-                throw CLIError(
-                    "cannot signal process \(pid): \(String(cString: strerror(errno)))", status: 1)
-            }
-            repeat {
-                usleep(20_000)
-                let fresh = candidates().filter { path, time in before[path].map { time > $0 } ?? true }
-                for path in fresh.keys.sorted(by: { fresh[$0]! < fresh[$1]! }) {
-                    // Its header is enough (a snapshot takes its name whole): a snapshot of millions of
-                    // blocks was read and checked in full, 220 MB of memory.
-                    if snapshotOrigin(of: path)?.pid == UInt32(pid) {
-                        printOut(path + "\n")
-                        return
-                    }
-                }
-            } while realtimeNanoseconds() < deadline
-            throw CLIError(
-                "process \(pid) wrote no snapshot matching \(pattern.pattern) within \(timeout) s",
-                status: 1)
+            printOut(try SnapshotRequest(pid: pid, timeout: timeout).take() + "\n")
         }
 
         /// The signal that reaches the tracer's handler in `pid`, `configured` (MEMTRACE_SIGNAL's) or another.
@@ -203,36 +153,4 @@ extension Memtrace {
             return unusable.contains(signal) || (signal > SIGSYS && signal < rtmin) ? SIGUSR2 : signal
         }
     }
-}
-
-private func isDirectory(_ path: String) -> Bool {
-    var info = stat()
-    return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-}
-
-/// The whole content of a (proc) file, or `nil` when it cannot be read.
-func readWhole(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var data: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = read(fd, &buffer, buffer.count)
-        if count < 0 && errno == EINTR { continue }
-        if count <= 0 { break }
-        data += buffer[..<count]
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// A `/proc/PID/environ` file as a dictionary.
-func readEnviron(_ path: String) -> [String: String] {
-    var result: [String: String] = [:]
-    for entry in (readWhole(path) ?? "").split(separator: "\0") {
-        if let equals = entry.firstIndex(of: "=") {
-            result[String(entry[..<equals])] = String(entry[entry.index(after: equals)...])
-        }
-    }
-    return result
 }

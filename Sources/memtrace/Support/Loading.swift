@@ -21,13 +21,17 @@ private struct Prepared {
 ///
 /// `check` sees the snapshot as read, before any warning about its modules: a snapshot it
 /// refuses gets its one-line error alone.
+///
+/// `keptUntilExit: false` for a command that loads snapshot after snapshot (`watch`): the
+/// snapshot and its symbolizer are then freed when no longer used.
 func loadTraced(
-    _ path: String, table: FrameTable = FrameTable(), check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
+    _ path: String, table: FrameTable = FrameTable(), keptUntilExit keep: Bool = true,
+    check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
 ) throws -> TracedSnapshot {
     let prepared = try prepareAll([path], withBlocks: true)[0]
     try check(prepared.snapshot)
     printWarnings(of: prepared.symbolizer)
-    return trace(prepared, table: table)
+    return trace(prepared, table: table, keep: keep)
 }
 
 /// Loads two snapshots for a comparison, reading and symbolizing them in
@@ -112,12 +116,14 @@ private func printWarnings(of prepared: [Prepared]) {
     }
 }
 
-private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
+private func trace(_ prepared: Prepared, table: FrameTable, keep: Bool = true) -> TracedSnapshot {
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
     // of a second that the process's exit does for free.
-    keptUntilExit.append(traced)
-    keptUntilExit.append(prepared.symbolizer)
+    if keep {
+        keptUntilExit.append(traced)
+        keptUntilExit.append(prepared.symbolizer)
+    }
     return traced
 }
 
@@ -168,17 +174,17 @@ func loadResolved(_ paths: [String]) throws -> [SnapshotMerge.Input] {
     }
 }
 
-/// The pid, the moment its process started tracing and the moment of the snapshot (CLOCK_REALTIME,
-/// as the process saw it) that a snapshot file's header gives (offsets 24, 32 and 40), read without
-/// the rest of the file; nil when `path` is not a snapshot.
-func snapshotOrigin(of path: String) -> (pid: UInt32, tracingStart: UInt64, taken: UInt64)? {
+/// The pid, the moment its process started tracing, the moment of the snapshot (CLOCK_REALTIME,
+/// as the process saw it) and what triggered it that a snapshot file's header gives (offsets 24,
+/// 32, 40 and 56), read without the rest of the file; nil when `path` is not a snapshot.
+func snapshotOrigin(of path: String) -> (pid: UInt32, tracingStart: UInt64, taken: UInt64, trigger: UInt32)? {
     guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
     defer { try? handle.close() }
-    guard let header = try? handle.read(upToCount: 48), header.count == 48,
+    guard let header = try? handle.read(upToCount: 60), header.count == 60,
         header.prefix(8).elementsEqual("MEMTRACE".utf8)
     else { return nil }
     func integer(_ range: Range<Int>) -> UInt64 { header[range].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
-    return (UInt32(integer(24..<28)), integer(32..<40), integer(40..<48))
+    return (UInt32(integer(24..<28)), integer(32..<40), integer(40..<48), UInt32(integer(56..<60)))
 }
 
 /// A file's modification time in nanoseconds (the file system's clock), 0 when it cannot be read.
