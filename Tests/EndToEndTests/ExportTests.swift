@@ -243,6 +243,24 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(lines.contains("big_blocks \(work.path)/sites.c:\(bigLine)\n"), lines)
     }
 
+    /// Valgrind's ms_print reads the Massif file: the graph, the peak's tree and the snapshot's.
+    func testMassifReadByMsPrint() throws {
+        let msPrint = try XCTUnwrap(toolOnPath("ms_print"), "ms_print (Debian's valgrind)")
+        let export = try work.memtrace(["export", last, "--format", "massif", "-o", "massif.out.sites"])
+        XCTAssertEqual(export.status, 0, export.stderr)
+        let printed = try runProcess(msPrint, ["massif.out.sites"], directory: work.directory)
+        XCTAssertEqual(printed.status, 0, printed.stderrText)
+        let text = printed.stdoutText
+        XCTAssertTrue(text.contains("Command:            ./sites"), text)
+        XCTAssertTrue(text.contains(" (peak)"), text)
+        // Each detailed tree: the 30,000 bytes of big_blocks under main, at their lines.
+        let bigLine = try work.line("sites.c", "SITE big")
+        let rows = text.split(separator: "\n").filter { $0.contains("big_blocks (\(work.path)/sites.c:\(bigLine))") }
+        XCTAssertEqual(rows.count, 2, text)
+        XCTAssertTrue(rows.allSatisfy { $0.contains("(30,000B) big_blocks") }, "\(rows)")
+        XCTAssertFalse(text.contains("malloc ("), "the allocator's frames are left out")
+    }
+
     func testPprofDiffBase() throws {
         guard let go else { throw XCTSkip("go is not installed (Debian golang-go)") }
         for (snapshot, output) in [(first, "old.pb.gz"), (last, "new.pb.gz")] {

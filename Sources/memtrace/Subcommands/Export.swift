@@ -12,11 +12,11 @@ extension Memtrace {
     /// `memtrace export`: a snapshot in a format other tools read.
     struct Export: ParsableCommand {
         enum Format: String, ExpressibleByArgument, CaseIterable {
-            case pprof, folded, speedscope, json
+            case pprof, folded, speedscope, massif, json
         }
 
         static let configuration = CommandConfiguration(
-            abstract: "Write a snapshot as pprof, folded stacks, speedscope JSON or plain JSON.",
+            abstract: "Write a snapshot as pprof, folded stacks, speedscope JSON, Massif's format or plain JSON.",
             discussion: """
                 pprof: a gzipped profile.proto with the heap profile's four sample types (alloc_objects, \
                 alloc_space, inuse_objects, inuse_space; inuse_space shown by default), mappings with \
@@ -24,6 +24,8 @@ extension Memtrace {
                 folded: `root;caller;leaf BYTES` lines for flamegraph.pl and inferno.
                 speedscope: a file for speedscope.app (live bytes, bytes at the peak, bytes allocated, and \
                 bytes allocated temporarily unless sampled).
+                massif: a massif.out file for ms_print and massif-visualizer: the heap over time, and the \
+                trees of call stacks at the peak and at the snapshot.
                 json: every stack with its figures and frames, and the timeline.
 
                 --metric chooses the bytes of folded stacks and the profile speedscope shows first: live \
@@ -35,13 +37,14 @@ extension Memtrace {
                   memtrace export app.snap --format pprof -o app.pb.gz && go tool pprof -top app.pb.gz
                   memtrace export app.snap --format folded | flamegraph.pl --countname bytes > live.svg
                   memtrace export app.snap --format speedscope -o app.speedscope.json
+                  memtrace export app.snap --format massif -o massif.out.app && ms_print massif.out.app
                   memtrace export app.snap --format json | jq '.stacks[0]'
                 """)
 
         @Argument(help: "The snapshot file.")
         var snapshot: String
 
-        @Option(help: "pprof, folded, speedscope or json.")
+        @Option(help: "pprof, folded, speedscope, massif or json.")
         var format: Format
 
         @Option(
@@ -90,6 +93,10 @@ extension Memtrace {
                 try writeOutput(
                     SpeedscopeFormat.render(traced, name: snapshot, metric: metric, filters: filters),
                     to: output)
+            case .massif:
+                let traced = try loadTraced(snapshot)
+                let description = "memtrace export \(snapshot) --format massif"
+                try writeOutput(MassifFormat.render(traced, description: description, filters: filters), to: output)
             case .json:
                 let traced = try loadTraced(snapshot)
                 try writeOutput(to: output) { emit in
