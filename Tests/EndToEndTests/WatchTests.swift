@@ -17,8 +17,9 @@ final class WatchTests: XCTestCase {
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
         let pidFile = work.directory.appendingPathComponent("pid")
+        try? FileManager.default.removeItem(at: pidFile)  // an earlier grower's
+        try process.run()
         for _ in 0..<500 {
             if let text = try? String(contentsOf: pidFile, encoding: .utf8),
                 let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -97,6 +98,26 @@ final class WatchTests: XCTestCase {
         let last = try XCTUnwrap(rounds(text.components(separatedBy: "\n")).last, text)
         XCTAssertTrue(last.heading.contains(" (ended by SIGTERM): live "), last.heading)
         XCTAssertTrue(last.sites.contains { $0.contains("/" + held) }, text)
+
+        // On a terminal: each round redraws the screen, in its width and height.
+        let (terminalGrower, terminalPid) = try startGrower(work)
+        defer { if terminalGrower.isRunning { kill(terminalGrower.processIdentifier, SIGKILL) } }
+        let script = try XCTUnwrap(toolOnPath("script"), "script (Debian's bsdutils)")
+        let command = "stty cols 50 rows 4; '\(TestPaths.memtrace)' watch \(terminalPid) --interval 0.2 --count 2"
+        let screen = try runProcess(script, ["-qec", command, "/dev/null"], directory: work.directory)
+        XCTAssertEqual(screen.status, 0, screen.stdoutText)
+        let frames = screen.stdoutText.components(separatedBy: "\u{1B}[H\u{1B}[2J")
+        XCTAssertEqual(frames.count, 3, screen.stdoutText)
+        for frame in frames.dropFirst() {
+            let plain = frame.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression)
+            let lines = plain.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            XCTAssertEqual(lines.count, 3, plain)
+            XCTAssertTrue(lines[0].hasPrefix("# pid \(terminalPid) (./grower)"), plain)
+            XCTAssertTrue(lines.allSatisfy { $0.count <= 50 }, plain)
+            XCTAssertTrue(lines.allSatisfy { $0.hasSuffix("…") }, plain)
+        }
+        kill(terminalGrower.processIdentifier, SIGTERM)
+        terminalGrower.waitUntilExit()
 
         // Nothing to watch.
         let gone = try work.memtrace(["watch", String(pid), "--count", "1"])

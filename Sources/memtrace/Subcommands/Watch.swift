@@ -117,14 +117,36 @@ extension Memtrace {
                 let base = first ?? traced
                 if first == nil { first = traced }
                 let diffs = try traced.compare(to: base, options.statisticsOptions)
-                var text = redraw ? "\u{1B}[H\u{1B}[2J" : ""
-                text += Self.heading(traced, base: base, options: options) + "\n"
+                var text = Self.heading(traced, base: base, options: options) + "\n"
                 text += sampledNote([traced]) + options.metricNote
                 text += TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)
-                printOut(Terminal.paintChanges(text) + (redraw ? "" : "\n"))
+                if redraw {
+                    printOut("\u{1B}[H\u{1B}[2J" + Terminal.paintChanges(Self.fitted(text, to: Self.screenSize())))
+                } else {
+                    printOut(Terminal.paintChanges(text) + "\n")
+                }
             } catch {
                 printError("\(error)")
             }
+        }
+
+        /// The terminal's columns and rows, nil when standard output does not say.
+        static func screenSize() -> (columns: Int, rows: Int)? {
+            var size = winsize()
+            guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 else { return nil }
+            return (Int(size.ws_col), Int(size.ws_row))
+        }
+
+        /// `text` as a screen of `size` shows it without scrolling: lines cut to its width (ending in
+        /// "…"), and no more lines than its height leaves under the cursor.
+        static func fitted(_ text: String, to size: (columns: Int, rows: Int)?) -> String {
+            guard let size else { return text }
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            if lines.count > size.rows - 1 { lines.removeLast(lines.count - max(1, size.rows - 1)) }
+            return lines.map { line in
+                line.count > size.columns ? String(line.prefix(max(1, size.columns - 1))) + "…" : line
+            }.joined(separator: "\n") + "\n"
         }
 
         /// `# pid 4242 (./server), snapshot #3 at 6.02 s (at exit): live 80.0 KiB in 40 blocks (+78.0 KiB, +39 in 4.01 s)`.
