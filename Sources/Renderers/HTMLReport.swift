@@ -64,6 +64,7 @@ public enum HTMLReport {
         }
 
         var growthSection = ""
+        var sitesOverTime = ""
         if ordered.count > 1 {
             let diffs = try last.compare(to: first, StatisticsOptions(groupBy: .lineno, limit: topSites))
             var growth = FlameTree()
@@ -79,6 +80,7 @@ public enum HTMLReport {
         if ordered.count >= 3, ordered.last!.snapshot.header.snapshotTimeNs > first.snapshot.header.snapshotTimeNs {
             let analysis = try TrendAnalysis(ordered, options: StatisticsOptions(groupBy: .lineno))
             let trends = analysis.trends.filter { [.grows, .slows, .plateaus].contains($0.kind) }
+            sitesOverTime = sitesOverTimeHTML(analysis, ordered: ordered)
             growthSection += trendHTML(Array(trends.prefix(topSites)), snapshots: ordered.count, source: source)
         }
 
@@ -113,6 +115,7 @@ public enum HTMLReport {
 
             """
         html += timelineHTML(ordered)
+        html += sitesOverTime
         html += sitesHTML(siteTables, source: source)
         html += sizesHTML(snapshot)
         html += growthSection
@@ -383,6 +386,64 @@ public enum HTMLReport {
         return html + "</tbody>\n</table>\n</section>\n"
     }
 
+    /// How many sites the chart of sites over time draws apart; the others are added up.
+    static let sitesDrawn = 6
+
+    /// The live bytes of the largest sites across the snapshots, stacked over time (heaptrack's
+    /// "consumed" chart): the sites that held most at any snapshot, each an area, the others added
+    /// up in one on top, so that the top edge is the live heap at each snapshot.
+    static func sitesOverTimeHTML(_ analysis: TrendAnalysis, ordered: [TracedSnapshot]) -> String {
+        let totals = ordered.map { UInt64(clamping: $0.total(metric: .live).size) }
+        // Largest first; on a tie, in the trends' own order.
+        let largest = analysis.trends.enumerated().filter { ($0.element.sizes.max() ?? 0) > 0 }.sorted { a, b in
+            let (x, y) = (a.element.sizes.max() ?? 0, b.element.sizes.max() ?? 0)
+            return x != y ? x > y : a.offset < b.offset
+        }.prefix(sitesDrawn).map(\.element)
+        var series: [(values: [UInt64], label: String, style: String)] = largest.enumerated().map { index, trend in
+            let frame = LibraryFrames.site(trend.frames) ?? Frame(function: "", file: "", line: 0, module: "")
+            return (trend.sizes.map { UInt64(clamping: $0) }, TextFormat.describe(frame), "s\(index)")
+        }
+        let drawn = (0..<totals.count).map { index in series.reduce(UInt64(0)) { $0 &+ $1.values[index] } }
+        let others = zip(totals, drawn).map { $0 > $1 ? $0 - $1 : 0 }
+        if others.contains(where: { $0 > 0 }) { series.append((others, "every other site", "others")) }
+        // Seconds since tracing started, as the heap's chart above counts them.
+        let start = ordered[ordered.count - 1].snapshot.header.startTimeNs
+        let seconds = ordered.map { Double($0.snapshot.header.snapshotTimeNs &- start) / 1e9 }
+        let span = max(seconds.last ?? 0, 1e-3)
+        let frame = ChartFrame(height: 260, span: span, highest: totals.max() ?? 0)
+        func x(_ time: Double) -> String { TrendFormat.fixed(frame.x(time), 1) }
+        func y(_ bytes: UInt64) -> String { TrendFormat.fixed(frame.y(bytes), 1) }
+        var svg = frame.opening(class: "timeline sites-over-time", label: "live bytes of the largest sites over time")
+        // Each area from the top of the ones below it to its own top, the largest at the bottom.
+        var below = [UInt64](repeating: 0, count: seconds.count)
+        for (values, label, style) in series {
+            let above = zip(below, values).map { $0 &+ $1 }
+            let upperEdge = seconds.indices.map { "\(x(seconds[$0])),\(y(above[$0]))" }
+            let lowerEdge = seconds.indices.reversed().map { "\(x(seconds[$0])),\(y(below[$0]))" }
+            svg += "<polygon class=\"\(style)\" points=\"\((upperEdge + lowerEdge).joined(separator: " "))\">"
+            svg +=
+                "<title>\(escape(label)): \(escape(SizeFormat.format(values.last ?? 0))) at the last snapshot</title></polygon>\n"
+            below = above
+        }
+        svg += "</svg>\n"
+        var legend = "<ul class=\"legend sites\">\n"
+        for (values, label, style) in series {
+            legend += "<li><span class=\"swatch \(style)\"></span>\(escape(label)) "
+            legend +=
+                "<span class=\"muted\">(\(escape(SizeFormat.format(values.last ?? 0))) at the last snapshot)</span></li>\n"
+        }
+        legend += "</ul>\n"
+        return """
+            <section id="sites-over-time">
+            <h2>Largest sites over time</h2>
+            <p class="hint">The live bytes of the \(largest.count) sites that held the most at any of the \
+            \(ordered.count) snapshots, stacked, with every other site above them: the top edge is the live \
+            heap at each snapshot. A leak is a band that keeps widening, a cache one that widens and stays.</p>
+            \(svg)\(legend)</section>
+
+            """
+    }
+
     /// The timeline charts, as inline SVG, from the latest snapshot's TIMELINE:
     /// the live heap and its peak, and below it, on its own scale, the RSS.
     static func timelineHTML(_ ordered: [TracedSnapshot]) -> String {
@@ -433,31 +494,11 @@ public enum HTMLReport {
         seconds: [Double], span: Double, markers: [(time: Double, label: String)], height: Double,
         label: String, series: [(values: [UInt64], style: String)]
     ) -> String {
-        let highest = series.flatMap(\.values).max() ?? 0
-        let ticks = byteTicks(highest)
-        let top = ticks.last?.bytes ?? 1
-        let width = 960.0
-        let (left, right, upper, bottom) = (78.0, 28.0, 12.0, 30.0)
-        func x(_ time: Double) -> Double { left + (width - left - right) * time / span }
-        func y(_ bytes: UInt64) -> Double {
-            upper + (height - upper - bottom) * (1 - Double(bytes) / Double(max(top, 1)))
-        }
-        var svg = """
-            <svg class="timeline" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="\(escape(label))">
-
-            """
-        for (bytes, tickLabel) in ticks {
-            let position = TrendFormat.fixed(y(bytes), 1)
-            svg +=
-                "<line class=\"grid\" x1=\"\(Int(left))\" x2=\"\(Int(width - right))\" y1=\"\(position)\" y2=\"\(position)\"/>"
-            svg +=
-                "<text class=\"axis\" x=\"\(Int(left - 6))\" y=\"\(position)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(tickLabel)</text>\n"
-        }
-        for tick in 0...5 {
-            let time = span * Double(tick) / 5
-            svg +=
-                "<text class=\"axis\" x=\"\(TrendFormat.fixed(x(time), 1))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">\(timeTick(time, span: span))</text>\n"
-        }
+        let frame = ChartFrame(height: height, span: span, highest: series.flatMap(\.values).max() ?? 0)
+        func x(_ time: Double) -> Double { frame.x(time) }
+        func y(_ bytes: UInt64) -> Double { frame.y(bytes) }
+        let (upper, bottom) = (frame.upper, frame.bottom)
+        var svg = frame.opening(class: "timeline", label: label)
         for marker in markers {
             let position = TrendFormat.fixed(x(marker.time), 1)
             svg +=
@@ -470,6 +511,52 @@ public enum HTMLReport {
             svg += "<polyline class=\"\(style)\" points=\"\(coordinates.joined(separator: " "))\"/>\n"
         }
         return svg + "</svg>\n"
+    }
+
+    /// Where a chart draws: 960 units wide and `height` high, margins for the axes' labels, bytes
+    /// from 0 to the last of their ticks upwards, `span` seconds from the left.
+    struct ChartFrame {
+        let width = 960.0
+        let height: Double
+        let span: Double
+        let ticks: [(bytes: UInt64, label: String)]
+        let left = 78.0
+        let right = 28.0
+        let upper = 12.0
+        let bottom = 30.0
+
+        init(height: Double, span: Double, highest: UInt64) {
+            self.height = height
+            self.span = span
+            ticks = HTMLReport.byteTicks(highest)
+        }
+
+        func x(_ time: Double) -> Double { left + (width - left - right) * time / span }
+
+        func y(_ bytes: UInt64) -> Double {
+            upper + (height - upper - bottom) * (1 - Double(bytes) / Double(max(ticks.last?.bytes ?? 1, 1)))
+        }
+
+        /// The `<svg>` element's opening, its grid and the labels of both axes.
+        func opening(class name: String, label: String) -> String {
+            var svg = """
+                <svg class="\(name)" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="\(escape(label))">
+
+                """
+            for (bytes, tickLabel) in ticks {
+                let position = TrendFormat.fixed(y(bytes), 1)
+                svg +=
+                    "<line class=\"grid\" x1=\"\(Int(left))\" x2=\"\(Int(width - right))\" y1=\"\(position)\" y2=\"\(position)\"/>"
+                svg +=
+                    "<text class=\"axis\" x=\"\(Int(left - 6))\" y=\"\(position)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(tickLabel)</text>\n"
+            }
+            for tick in 0...5 {
+                let time = span * Double(tick) / 5
+                svg +=
+                    "<text class=\"axis\" x=\"\(TrendFormat.fixed(x(time), 1))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">\(HTMLReport.timeTick(time, span: span))</text>\n"
+            }
+            return svg
+        }
     }
 
     /// A time on an axis of `span` seconds (or a duration, as its own span), in the unit that

@@ -51,6 +51,15 @@ enum HTMLReportAssets {
         svg .peak { stroke: #d9480f; stroke-dasharray: 6 4; }
         svg .rss { stroke: #2f9e44; }
         svg .snapshot { stroke: #868e96; stroke-dasharray: 2 3; }
+        svg polygon { stroke: #fff; stroke-width: .5; }
+        .s0 { fill: #4263eb; background: #4263eb; } .s1 { fill: #f08c00; background: #f08c00; }
+        .s2 { fill: #2f9e44; background: #2f9e44; } .s3 { fill: #ae3ec9; background: #ae3ec9; }
+        .s4 { fill: #e03131; background: #e03131; } .s5 { fill: #1098ad; background: #1098ad; }
+        .others { fill: #ced4da; background: #ced4da; }
+        ul.legend.sites { list-style: none; padding: 0; margin: 8px 0 0; font-size: 13px; }
+        ul.legend.sites li { margin: 2px 0; font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12px; }
+        .muted { color: var(--muted); }
+        .swatch { display: inline-block; width: 12px; height: 12px; margin-right: 8px; vertical-align: -1px; border-radius: 2px; }
         .key { display: inline-block; width: 22px; height: 0; margin: 0 5px 3px 10px; border-top: 3px solid; vertical-align: middle; }
         .key.current { border-color: #1e6fd9; } .key.peak { border-color: #d9480f; border-top-style: dashed; }
         .key.rss { border-color: #2f9e44; } .key.snapshot { border-color: #868e96; border-top-style: dotted; }

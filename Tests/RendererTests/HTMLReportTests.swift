@@ -1,4 +1,5 @@
 import Analysis
+import Foundation
 import SnapshotReader
 import Symbolizer
 import XCTest
@@ -169,6 +170,47 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains(#"<td class="kind plateaus">fills then plateaus</td>"#))
         XCTAssertTrue(html.contains(#"<td class="num">+1000 B/s</td><td class="num">1.00</td>"#))
         XCTAssertFalse(try report(Array(snapshots.prefix(2))).contains(#"id="trends""#), "needs three")
+    }
+
+    /// The largest sites stacked over time: six drawn apart, largest at the bottom, the rest in one.
+    func testLargestSitesOverTime() throws {
+        var frames = programFrames
+        for site in 0..<8 { frames[0x402000 + UInt64(site) * 0x100] = [app("site\(site)", 100 + site)] }
+        var snapshots: [Snapshot] = []
+        for index in 0..<4 {
+            var stacks: [StackSpec] = []
+            for site in 0..<8 {
+                let pc: UInt64 = 0x402000 + UInt64(site) * 0x100
+                stacks.append(
+                    StackSpec(pcs: [pc, 0x401000], live: UInt64((site + 1) * 100 * (index + 1)), liveCount: 1))
+            }
+            snapshots.append(
+                makeSnapshot(stacks, path: "s\(index).snap", seconds: Double(index + 1), sequence: UInt64(index)))
+        }
+        let html = try report(snapshots, frames: frames)
+        let section = try XCTUnwrap(
+            html.components(separatedBy: #"<section id="sites-over-time">"#).dropFirst().first?
+                .components(separatedBy: "</section>").first, html)
+        XCTAssertEqual(section.components(separatedBy: "<polygon").count - 1, 7, section)
+        let legend = section.components(separatedBy: "<li>").dropFirst().map { item in
+            item.replacingOccurrences(of: #"<[^>]*>"#, with: "", options: .regularExpression)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var expected: [String] = []
+        for site in (2..<8).reversed() {
+            expected.append("app.c:\(100 + site) in site\(site) (\((site + 1) * 400) B at the last snapshot)")
+        }
+        expected.append("every other site (1200 B at the last snapshot)")
+        XCTAssertEqual(legend, expected)
+        // Polygons in the legend's order, the first from the axis up.
+        XCTAssertTrue(section.contains(#"<polygon class="s0" points=""#), section)
+        XCTAssertTrue(section.contains(#"<polygon class="others" points=""#), section)
+        let bottom = try XCTUnwrap(section.range(of: #"class="s0""#))
+        let top = try XCTUnwrap(section.range(of: #"class="others""#))
+        XCTAssertLessThan(bottom.lowerBound, top.lowerBound)
+        XCTAssertTrue(section.contains("<title>app.c:107 in site7: 3200 B at the last snapshot</title>"), section)
+        XCTAssertFalse(
+            try report(Array(snapshots.prefix(2)), frames: frames).contains("sites-over-time"), "needs three")
     }
 
     func testByteTicks() {
