@@ -6,7 +6,7 @@ import _MemtraceTestSupport
 /// the first round, and the snapshot that ends the program as the last round.
 final class WatchTests: XCTestCase {
     /// `memtrace run -- ./grower` in `work`, and the grower's pid once it has written it.
-    func startGrower(_ work: Workspace) throws -> (Process, Int32) {
+    func startGrower(_ work: Workspace, sampled: Bool = false) throws -> (Process, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestPaths.memtrace)
         process.arguments = ["run", "--", "./grower"]
@@ -14,6 +14,7 @@ final class WatchTests: XCTestCase {
         var environment = ProcessInfo.processInfo.environment
         environment["MEMTRACE_LIB"] = TestPaths.libtrace
         environment["LD_PRELOAD"] = nil
+        if sampled { environment["MEMTRACE_SAMPLE"] = "4k" }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -118,6 +119,17 @@ final class WatchTests: XCTestCase {
         }
         kill(terminalGrower.processIdentifier, SIGTERM)
         terminalGrower.waitUntilExit()
+
+        // Options that do not apply to the process's snapshots end the watch at its first round.
+        let (sampledGrower, sampledPid) = try startGrower(work, sampled: true)
+        defer { if sampledGrower.isRunning { kill(sampledGrower.processIdentifier, SIGKILL) } }
+        let temporary = try work.memtrace(["watch", String(sampledPid), "--metric", "temporary"])
+        XCTAssertEqual(temporary.status, 2, temporary.stdout)
+        XCTAssertEqual(temporary.stdout, "")
+        XCTAssertEqual(temporary.stderrLines.count, 1, temporary.stderr)
+        XCTAssertTrue(temporary.stderr.contains("temporary allocations are not counted: the snapshot is sampled"))
+        kill(sampledGrower.processIdentifier, SIGTERM)
+        sampledGrower.waitUntilExit()
 
         // Nothing to watch.
         let gone = try work.memtrace(["watch", String(pid), "--count", "1"])

@@ -62,18 +62,29 @@ extension Memtrace {
             let start = realtimeNanoseconds()
             while count == 0 || round < count {
                 if round > 0 && !wait(seconds: interval) { break }
+                let path: String
                 do {
-                    show(try request.take(), first: &first, table: table, redraw: redraw)
+                    path = try request.take()
                 } catch {
                     // Gone between the wait and the signal, or while the snapshot was written.
                     guard round > 0, !alive else { throw error }
                     break
                 }
+                do {
+                    try show(path, first: &first, table: table, redraw: redraw)
+                } catch {
+                    // A snapshot the options do not apply to (--metric temporary of a sampled
+                    // one) ends the watch at once; a damaged one later on is skipped.
+                    guard first != nil else { throw error }
+                    printError("\(error)")
+                }
                 round += 1
             }
             guard count == 0 || round < count else { return }
             // The process ended: its exit snapshot, when it wrote one, is the last round.
-            show(exitSnapshot(request, after: start), first: &first, table: table, redraw: redraw)
+            if let path = exitSnapshot(request, after: start) {
+                do { try show(path, first: &first, table: table, redraw: redraw) } catch { printError("\(error)") }
+            }
         }
 
         var alive: Bool { kill(pid, 0) == 0 || errno == EPERM }
@@ -108,25 +119,20 @@ extension Memtrace {
 
         /// Prints one round: a line on the snapshot and the process, then the sites with their change
         /// since the first round's snapshot.
-        func show(_ path: String?, first: inout TracedSnapshot?, table: FrameTable, redraw: Bool) {
-            guard let path else { return }
-            do {
-                let traced = try loadTraced(path, table: table, keptUntilExit: false) {
-                    try checkMetric(options.metric, $0)
-                }
-                let base = first ?? traced
-                if first == nil { first = traced }
-                let diffs = try traced.compare(to: base, options.statisticsOptions)
-                var text = Self.heading(traced, base: base, options: options) + "\n"
-                text += sampledNote([traced]) + options.metricNote
-                text += TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)
-                if redraw {
-                    printOut("\u{1B}[H\u{1B}[2J" + Terminal.paintChanges(Self.fitted(text, to: Self.screenSize())))
-                } else {
-                    printOut(Terminal.paintChanges(text) + "\n")
-                }
-            } catch {
-                printError("\(error)")
+        func show(_ path: String, first: inout TracedSnapshot?, table: FrameTable, redraw: Bool) throws {
+            let traced = try loadTraced(path, table: table, keptUntilExit: false) {
+                try checkMetric(options.metric, $0)
+            }
+            let base = first ?? traced
+            if first == nil { first = traced }
+            let diffs = try traced.compare(to: base, options.statisticsOptions)
+            var text = Self.heading(traced, base: base, options: options) + "\n"
+            text += sampledNote([traced]) + options.metricNote
+            text += TextFormat.render(diffs, traceback: options.by == .traceback, source: options.sourceLines)
+            if redraw {
+                printOut("\u{1B}[H\u{1B}[2J" + Terminal.paintChanges(Self.fitted(text, to: Self.screenSize())))
+            } else {
+                printOut(Terminal.paintChanges(text) + "\n")
             }
         }
 
