@@ -56,7 +56,7 @@ extension Memtrace {
         func run() throws {
             let request = try SnapshotRequest(pid: pid, timeout: max(5, interval))
             let redraw = isatty(1) != 0
-            let table = FrameTable()
+            let series = SnapshotSeries()
             var first: TracedSnapshot?
             var round = 0
             let start = realtimeNanoseconds()
@@ -71,7 +71,7 @@ extension Memtrace {
                     break
                 }
                 do {
-                    try show(path, first: &first, table: table, redraw: redraw)
+                    try show(path, first: &first, series: series, redraw: redraw)
                 } catch {
                     // A snapshot the options do not apply to (--metric temporary of a sampled
                     // one) ends the watch at once; a damaged one later on is skipped.
@@ -83,7 +83,7 @@ extension Memtrace {
             guard count == 0 || round < count else { return }
             // The process ended: its exit snapshot, when it wrote one, is the last round.
             if let path = exitSnapshot(request, after: start) {
-                do { try show(path, first: &first, table: table, redraw: redraw) } catch { printError("\(error)") }
+                do { try show(path, first: &first, series: series, redraw: redraw) } catch { printError("\(error)") }
             }
         }
 
@@ -119,10 +119,8 @@ extension Memtrace {
 
         /// Prints one round: a line on the snapshot and the process, then the sites with their change
         /// since the first round's snapshot.
-        func show(_ path: String, first: inout TracedSnapshot?, table: FrameTable, redraw: Bool) throws {
-            let traced = try loadTraced(path, table: table, keptUntilExit: false) {
-                try checkMetric(options.metric, $0)
-            }
+        func show(_ path: String, first: inout TracedSnapshot?, series: SnapshotSeries, redraw: Bool) throws {
+            let traced = try series.load(path) { try checkMetric(options.metric, $0) }
             let base = first ?? traced
             if first == nil { first = traced }
             let diffs = try traced.compare(to: base, options.statisticsOptions)

@@ -21,17 +21,28 @@ private struct Prepared {
 ///
 /// `check` sees the snapshot as read, before any warning about its modules: a snapshot it
 /// refuses gets its one-line error alone.
-///
-/// `keptUntilExit: false` for a command that loads snapshot after snapshot (`watch`): the
-/// snapshot and its symbolizer are then freed when no longer used.
 func loadTraced(
-    _ path: String, table: FrameTable = FrameTable(), keptUntilExit keep: Bool = true,
-    check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
+    _ path: String, table: FrameTable = FrameTable(), check: (SnapshotReader.Snapshot) throws -> Void = { _ in }
 ) throws -> TracedSnapshot {
     let prepared = try prepareAll([path], withBlocks: true)[0]
     try check(prepared.snapshot)
     printWarnings(of: prepared.symbolizer)
-    return trace(prepared, table: table, keep: keep)
+    return trace(prepared, table: table)
+}
+
+/// Loads snapshot after snapshot of one process (`watch`), without their blocks, into one
+/// ``FrameTable``; unlike ``loadTraced(_:table:check:)`` nothing is kept until exit, so that a
+/// long watch does not hold every snapshot it showed.
+final class SnapshotSeries {
+    let table = FrameTable()
+
+    /// The snapshot at `path`, symbolized; `check` sees it as read, before its modules' warnings.
+    func load(_ path: String, check: (SnapshotReader.Snapshot) throws -> Void) throws -> TracedSnapshot {
+        let prepared = try prepareAll([path], withBlocks: false)[0]
+        try check(prepared.snapshot)
+        printWarnings(of: prepared.symbolizer)
+        return TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
+    }
 }
 
 /// Loads two snapshots for a comparison, reading and symbolizing them in
@@ -116,14 +127,12 @@ private func printWarnings(of prepared: [Prepared]) {
     }
 }
 
-private func trace(_ prepared: Prepared, table: FrameTable, keep: Bool = true) -> TracedSnapshot {
+private func trace(_ prepared: Prepared, table: FrameTable) -> TracedSnapshot {
     let traced = TracedSnapshot(prepared.snapshot, resolver: prepared.symbolizer, table: table)
     // Freeing a million-block snapshot and the symbolizer's caches takes a tenth
     // of a second that the process's exit does for free.
-    if keep {
-        keptUntilExit.append(traced)
-        keptUntilExit.append(prepared.symbolizer)
-    }
+    keptUntilExit.append(traced)
+    keptUntilExit.append(prepared.symbolizer)
     return traced
 }
 
