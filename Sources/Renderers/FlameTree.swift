@@ -144,7 +144,9 @@ struct FlameTree {
 
     /// The tree of one column as compact JSON: `{"names":[…],"details":[…],"root":NODE}`,
     /// where a node is `[name, detail, bytes, blocks, [children…]]` (indices into the two
-    /// string tables), children largest first. Nodes under `minimum` bytes are left out.
+    /// string tables), children largest first, with a sixth element `1` for a frame of a standard
+    /// library (``LibraryFrames``), which the report draws in grey. Nodes under `minimum` bytes are
+    /// left out.
     func json(minimum: Int64, column: Int = 0) -> JSONFormat.Value {
         var names: [String] = []
         var nameIndex: [String: Int] = [:]
@@ -157,6 +159,14 @@ struct FlameTree {
             return Int64(table.count - 1)
         }
         func name(_ node: Int32) -> String { node == 0 ? "all" : labelNames[Int(label[Int(node)])] }
+        // Per distinct frame, decided once: 0 not yet, 1 a library's, 2 the program's.
+        var library = [UInt8](repeating: 0, count: frames.count)
+        func isLibrary(_ node: Int32) -> Bool {
+            guard node != 0 else { return false }
+            let index = Int(detail[Int(node)])
+            if library[index] == 0 { library[index] = LibraryFrames.isLibraryFrame(frames[index]) ? 1 : 2 }
+            return library[index] == 1
+        }
         func encode(_ node: Int32) -> JSONFormat.Value {
             var text = ""
             if node != 0 {
@@ -173,10 +183,11 @@ struct FlameTree {
                 let (x, y) = (values[Int(a)][column], values[Int(b)][column])
                 return x != y ? x > y : name(a) < name(b)
             }
-            return .array([
-                .int(intern(name(node), &names, &nameIndex)), .int(intern(text, &details, &detailIndex)),
-                .int(values[Int(node)][column]), .int(counts[Int(node)][column]), .array(children.map(encode)),
-            ])
+            return .array(
+                [
+                    .int(intern(name(node), &names, &nameIndex)), .int(intern(text, &details, &detailIndex)),
+                    .int(values[Int(node)][column]), .int(counts[Int(node)][column]), .array(children.map(encode)),
+                ] + (isLibrary(node) ? [.int(1)] : []))
         }
         let root = encode(0)
         return .object([

@@ -108,7 +108,8 @@ public enum HTMLReport {
             <p class="hint">Each bar is a function; its width is the bytes allocated under it: live \
             ones, or as chosen those held at the moment of the peak, every allocation of the run (where \
             allocation costs time), or the temporary ones (freed by their thread before it allocated anything \
-            else). Callers are above their callees. Click a bar to zoom in, click an upper bar or
+            else). Callers are above their callees; the standard libraries' frames (libc, libstdc++, Rust's \
+            and Swift's) are grey. Click a bar to zoom in, click an upper bar or
             <em>Reset zoom</em> to zoom out; search highlights matching functions.</p>
             <div class="flame-graph" data-tree="live" data-metrics="\(metrics.map(\.rawValue).joined(separator: " "))"></div>
             </section>

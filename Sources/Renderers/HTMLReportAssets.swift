@@ -99,8 +99,10 @@ enum HTMLReportAssets {
             for (var i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 16777619); }
             return (h >>> 0) / 4294967296;
           }
-          function colour(name, growth) {
+          // A standard library's frame in grey, so that the program's own stand out.
+          function colour(name, growth, library) {
             var r = hash(name);
+            if (library) return 'hsl(' + Math.round(210 + 20 * r) + ',10%,' + Math.round(80 + 8 * r) + '%)';
             return growth ? 'hsl(' + Math.round(355 + 15 * r) % 360 + ',70%,' + Math.round(62 + 12 * r) + '%)'
                           : 'hsl(' + Math.round(18 + 32 * r) + ',88%,' + Math.round(58 + 10 * r) + '%)';
           }
@@ -110,7 +112,8 @@ enum HTMLReportAssets {
             var nodes = [];
             function make(array, parent, depth) {
               var node = { id: nodes.length, name: tree.names[array[0]], detail: tree.details[array[1]],
-                           value: array[2], count: array[3], parent: parent, depth: depth, children: [] };
+                           value: array[2], count: array[3], library: array[5] === 1, parent: parent,
+                           depth: depth, children: [] };
               nodes.push(node);
               for (var i = 0; i < array[4].length; i++) node.children.push(make(array[4][i], node, depth + 1));
               return node;
@@ -216,7 +219,7 @@ enum HTMLReportAssets {
             element.style.left = (100 * left) + '%';
             element.style.width = (100 * width) + '%';
             element.style.top = (row * ROW) + 'px';
-            element.style.background = colour(node.name, this.growth);
+            element.style.background = colour(node.name, this.growth, node.library);
             element.dataset.node = node.id;
             element.textContent = node.name;
             element.setAttribute('aria-label', node.name + ', ' + formatBytes(node.value));

@@ -213,6 +213,37 @@ final class HTMLReportTests: XCTestCase {
             try report(Array(snapshots.prefix(2)), frames: frames).contains("sites-over-time"), "needs three")
     }
 
+    /// The flame graph marks the standard libraries' frames (drawn grey), not the program's.
+    func testFlameGraphMarksLibraryFrames() throws {
+        var frames = programFrames
+        frames[0x401800] = [
+            Frame(
+                function: "std::vector<int>::_M_realloc_insert(int const&)",
+                file: "/usr/include/c++/12/bits/vector.tcc", line: 453, module: "/bin/app")
+        ]
+        let snapshot = makeSnapshot([StackSpec(pcs: [0x401800, 0x401100, 0x401000], live: 100, liveCount: 1)])
+        let html = try report([snapshot], frames: frames)
+        let json = try XCTUnwrap(
+            html.components(separatedBy: #"<script type="application/json" id="memtrace-data">"#).dropFirst().first?
+                .components(separatedBy: "</script>").first)
+        let data = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let live = try XCTUnwrap(data["live"] as? [String: Any])
+        let names = try XCTUnwrap(live["names"] as? [String])
+        // Down the only path: [name, detail, bytes, blocks, children, library?].
+        var marked: [String: Bool] = [:]
+        var node = try XCTUnwrap(live["root"] as? [Any])
+        while true {
+            let name = names[try XCTUnwrap(node[0] as? Int)]
+            marked[name] = node.count > 5 && (node[5] as? Int) == 1
+            guard let children = node[4] as? [[Any]], let child = children.first else { break }
+            node = child
+        }
+        XCTAssertEqual(
+            marked,
+            ["all": false, "main": false, "work": false, "std::vector<int>::_M_realloc_insert(int const&)": true])
+        XCTAssertTrue(html.contains("library: array[5] === 1"), "the script reads the mark")
+    }
+
     func testByteTicks() {
         func labels(_ highest: UInt64) -> [String] { HTMLReport.byteTicks(highest).map(\.label) }
         XCTAssertEqual(labels(0), ["0 B", "1 B"])
