@@ -25,6 +25,7 @@ struct Memtrace: ParsableCommand {
 
             Examples:
               memtrace run -- ./server --port 8080
+              memtrace watch 4242
               memtrace top memtrace.server.4242.0.snap
               memtrace diff memtrace.server.4242.0.snap memtrace.server.4242.1.snap --fail-on-growth 1MiB
               memtrace run --interval 1 -- ./server && memtrace trend memtrace.server.*.snap
