@@ -184,7 +184,12 @@ public enum JSONFormat {
     /// `"site": N`, the index of the site among a whole stack's `frames` (``LibraryFrames``);
     /// nothing for a group of one frame, which is its site.
     public static func site(_ frames: [Frame]) -> [(String, Value)] {
-        frames.count > 1 ? [("site", .int(Int64(LibraryFrames.siteIndex(frames))))] : []
+        site(count: frames.count) { LibraryFrames.siteIndex(frames) }
+    }
+
+    /// The same for a stack of `count` frames whose site is at `index()` (asked only when needed).
+    public static func site(count: Int, index: () -> Int) -> [(String, Value)] {
+        count > 1 ? [("site", .int(Int64(index())))] : []
     }
 
     /// `{"stats":[…], extra…}` for statistics.

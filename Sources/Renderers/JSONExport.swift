@@ -126,8 +126,7 @@ public enum JSONExport {
                         ("temporary_count", .uint(stat.temporaryCount)),
                     ]
                 }
-                let site: [(String, JSONFormat.Value)] =
-                    frames.count > 1 ? [("site", .int(Int64(traced.table.siteIndex(frames))))] : []
+                let site = JSONFormat.site(count: frames.count) { traced.table.siteIndex(frames) }
                 return .object(figures + [("frames", .array(frames.map(frame)))] + site)
             }, trailing: trailing, chunkBytes: chunkBytes, emit: emit)
     }
